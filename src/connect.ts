@@ -1,0 +1,108 @@
+import { sql } from 'kysely';
+import type { Kysely } from 'kysely';
+import { type DbHandle, type OpenOptions, openDatabase } from './db/open.js';
+import { TimestampsPlugin } from './repo/timestamps-plugin.js';
+import type { Repository } from './repo/repository.js';
+import { RootScope, type Scope, type TransactionOptions, type TransactionScope } from './repo/scope.js';
+import { createStatements } from './schema/ddl.js';
+import type { DatabaseOf } from './schema/infer.js';
+import { defineSchema, type Schema } from './schema/schema.js';
+import type { Table } from './schema/table.js';
+
+export interface ConnectOptions<S> extends OpenOptions {
+  /** The schema module (`import * as schema from './schema.js'`): its tables type `db` and drive repositories. */
+  schema?: S;
+  /** Errors thrown by after-commit callbacks; by default they become process warnings. */
+  onAfterCommitError?: (err: unknown) => void;
+}
+
+/**
+ * An open database: Kysely typed by the schema, repositories, transactions,
+ * and the handle's health helpers. Close it when done.
+ */
+export class Ferry<DB> implements Scope<DB> {
+  readonly db: Kysely<DB>;
+  readonly schema: Schema;
+  readonly #handle: DbHandle;
+  readonly #root: RootScope<DB>;
+
+  constructor(handle: DbHandle, schema: Schema, options: Pick<ConnectOptions<unknown>, 'onAfterCommitError'>) {
+    this.#handle = handle;
+    this.schema = schema;
+    this.db = handle.db.withPlugin(new TimestampsPlugin(schema)) as Kysely<DB>;
+    const onAfterCommitError =
+      options.onAfterCommitError ??
+      ((err: unknown) => process.emitWarning(`ferry: an afterCommit callback failed: ${String(err)}`));
+    this.#root = new RootScope(this.db, { onAfterCommitError });
+  }
+
+  /** `'postgres'` for a server, `'pglite'` for the embedded database. */
+  get backend(): DbHandle['backend'] {
+    return this.#handle.backend;
+  }
+
+  /** The connection URL with any password replaced by `****`. */
+  get url(): string {
+    return this.#handle.redactedUrl;
+  }
+
+  repo<T extends Table>(table: T): Repository<T> {
+    return this.#root.repo(table);
+  }
+
+  transaction<R>(fn: (tx: TransactionScope<DB>) => Promise<R>, options?: TransactionOptions): Promise<R> {
+    return this.#root.transaction(fn, options);
+  }
+
+  afterCommit(fn: () => unknown): Promise<void> {
+    return this.#root.afterCommit(fn);
+  }
+
+  /** Round-trip time of `select 1`, in milliseconds. */
+  ping(): Promise<number> {
+    return this.#handle.ping();
+  }
+
+  serverVersion(): Promise<string> {
+    return this.#handle.serverVersion();
+  }
+
+  poolStats(): ReturnType<DbHandle['poolStats']> {
+    return this.#handle.poolStats();
+  }
+
+  /**
+   * Create every enum, table, key and index of the schema in one transaction
+   * (for tests, demos and prototypes; use migrations for anything that lasts).
+   */
+  async createSchema(): Promise<void> {
+    const statements = createStatements(this.schema.toIR());
+    await this.#handle.db.transaction().execute(async (trx) => {
+      for (const statement of statements) await sql.raw(statement).execute(trx);
+    });
+    await this.#handle.refreshTypes();
+  }
+
+  /** Re-read enum types after DDL run outside Ferry, so enum arrays parse. */
+  refreshTypes(): Promise<void> {
+    return this.#handle.refreshTypes();
+  }
+
+  close(): Promise<void> {
+    return this.#handle.close();
+  }
+}
+
+/**
+ * Open the database chosen by `url`, else `DATABASE_URL`, else the embedded
+ * PGlite under `FERRY_DATA_DIR` (default `./.ferry/pglite`).
+ */
+export async function connect<S extends Record<string, unknown> = Record<string, never>>(
+  options: ConnectOptions<S> = {},
+): Promise<Ferry<DatabaseOf<S>>> {
+  const schema = defineSchema(options.schema ?? {});
+  // Compile the schema before opening anything: a schema mistake should not leave a connection behind.
+  schema.toIR();
+  const handle = await openDatabase(options);
+  return new Ferry<DatabaseOf<S>>(handle, schema, options);
+}

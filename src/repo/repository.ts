@@ -1,0 +1,346 @@
+import { CompiledQuery, type Expression, type ExpressionBuilder, type Kysely, type SqlBool, sql } from 'kysely';
+import { E_BAD_ARGUMENT, FerryError } from '../errors.js';
+import type { Column } from '../schema/column.js';
+import type { Table } from '../schema/table.js';
+import { columnOf, validateValues } from '../schema/validate.js';
+import { decodeCursor, encodeCursor, type KeysetKey, keysetPredicate, resolveOrder } from './keyset.js';
+import { translateDbError } from './db-errors.js';
+import type {
+  ColumnName,
+  FindManyOptions,
+  InsertOf,
+  OrderBy,
+  Page,
+  PatchOf,
+  PrimaryKeyOf,
+  RowOf,
+  UpsertOptions,
+  Where,
+} from './types.js';
+
+// Postgres allows 65535 bind parameters per statement.
+const MAX_PARAMS = 65_535;
+
+type AnyEB = ExpressionBuilder<any, any>;
+type AnyRow = Record<string, unknown>;
+
+/**
+ * Table-level CRUD over Kysely. Every value is a bind parameter and every
+ * identifier is quoted by Kysely; values are validated against the schema
+ * first so mistakes name the table and column.
+ */
+export class Repository<T extends Table> {
+  readonly table: T;
+  readonly #db: Kysely<any>;
+  readonly #pk: string[];
+  readonly #getSql: string | null;
+
+  constructor(db: Kysely<any>, table: T) {
+    this.#db = db;
+    this.table = table;
+    this.#pk = table.primaryKey;
+    // `get` is the hottest path in most apps: compile it once, not per call.
+    this.#getSql =
+      this.#pk.length === 1
+        ? db.selectFrom(table.name).selectAll().where(this.#pk[0]!, '=', 0).limit(1).compile().sql
+        : null;
+  }
+
+  /** The row with this primary key, or undefined. */
+  async get(pk: PrimaryKeyOf<T>): Promise<RowOf<T> | undefined> {
+    if (this.#getSql !== null) {
+      const value = this.#scalarKey(pk);
+      const result = await this.#run(() => this.#db.executeQuery<RowOf<T>>(CompiledQuery.raw(this.#getSql!, [value])));
+      return result.rows[0];
+    }
+    return this.findOne(this.#pkFilter(pk) as Where<T>);
+  }
+
+  /** Rows for these keys, in the order given; missing keys are skipped. */
+  async getMany(pks: readonly PrimaryKeyOf<T>[]): Promise<RowOf<T>[]> {
+    if (pks.length === 0) return [];
+    const keys = this.#requirePk();
+    const wanted = pks.map((pk) => this.#pkFilter(pk));
+    const rows = await this.#run(() =>
+      this.#db
+        .selectFrom(this.table.name)
+        .selectAll()
+        .where((eb) =>
+          keys.length === 1
+            ? eb(keys[0]!, 'in', wanted.map((w) => w[keys[0]!]))
+            : eb.or(wanted.map((w) => eb.and(keys.map((k) => eb(k, '=', w[k]))))),
+        )
+        .execute(),
+    );
+    const byKey = new Map(rows.map((r) => [this.#keyString(r), r as RowOf<T>]));
+    return wanted.map((w) => byKey.get(this.#keyString(w))).filter((r): r is RowOf<T> => r !== undefined);
+  }
+
+  async findOne(where: Where<T>): Promise<RowOf<T> | undefined> {
+    const filter = this.#where(where);
+    return this.#run(() =>
+      this.#db.selectFrom(this.table.name).selectAll().where(filter).limit(1).executeTakeFirst(),
+    ) as Promise<RowOf<T> | undefined>;
+  }
+
+  /**
+   * Rows in a stable order: the primary key is appended to `orderBy`, so rows
+   * that tie on the sort columns still page without gaps or repeats.
+   */
+  async findMany(options: FindManyOptions<T> = {}): Promise<RowOf<T>[]> {
+    return (await this.#findPage(options, false)).rows;
+  }
+
+  /** Like `findMany`, plus an opaque cursor for the next page. */
+  async page(options: FindManyOptions<T> & { limit: number }): Promise<Page<T>> {
+    return this.#findPage(options, true);
+  }
+
+  async count(where?: Where<T>): Promise<number> {
+    const filter = where === undefined ? undefined : this.#where(where);
+    const row = await this.#run(() => {
+      let q = this.#db.selectFrom(this.table.name).select((eb) => eb.fn.countAll().as('count'));
+      if (filter) q = q.where(filter);
+      return q.executeTakeFirstOrThrow();
+    });
+    return Number(row.count);
+  }
+
+  /** Insert one row (returns it) or many (returns them, in order). */
+  insert(row: InsertOf<T>): Promise<RowOf<T>>;
+  insert(rows: readonly InsertOf<T>[]): Promise<RowOf<T>[]>;
+  async insert(input: InsertOf<T> | readonly InsertOf<T>[]): Promise<RowOf<T> | RowOf<T>[]> {
+    const rows = Array.isArray(input) ? (input as readonly AnyRow[]) : [input as AnyRow];
+    const encoded = this.#prepareRows(rows, 'insert');
+    const out: RowOf<T>[] = [];
+    for (const chunk of chunks(encoded, MAX_PARAMS)) {
+      const inserted = await this.#run(() =>
+        this.#db.insertInto(this.table.name).values(chunk).returningAll().execute(),
+      );
+      out.push(...(inserted as RowOf<T>[]));
+    }
+    return Array.isArray(input) ? out : out[0]!;
+  }
+
+  /**
+   * Insert, or update on conflict. Rows repeating a conflict key within one
+   * call are collapsed to the last one, as if upserted one after another
+   * (Postgres refuses to touch a row twice in one statement).
+   */
+  async upsert(input: InsertOf<T> | readonly InsertOf<T>[], options: UpsertOptions<T> = {}): Promise<RowOf<T>[]> {
+    const rows = Array.isArray(input) ? (input as readonly AnyRow[]) : [input as AnyRow];
+    if (rows.length === 0) return [];
+    const conflict = options.conflict ? [...options.conflict] : this.#requirePk();
+    conflict.forEach((c) => columnOf(this.table, c));
+    const encoded = this.#prepareRows(rows, 'insert');
+    for (const row of encoded) {
+      for (const c of conflict) {
+        if (row[c] === undefined) {
+          throw new FerryError(E_BAD_ARGUMENT, `upsert into ${this.table.name}: every row needs the conflict column "${c}".`);
+        }
+      }
+    }
+    const deduped = [...new Map(encoded.map((r) => [JSON.stringify(conflict.map((c) => keyPart(r[c]))), r])).values()];
+    const written = new Set(deduped.flatMap((r) => Object.keys(r)));
+    const update = options.update
+      ? [...options.update]
+      : [...written].filter((c) => !conflict.includes(c) && this.#writable(c));
+    update.forEach((c) => columnOf(this.table, c));
+
+    const out: RowOf<T>[] = [];
+    for (const chunk of chunks(deduped, MAX_PARAMS)) {
+      const result = await this.#run(() =>
+        this.#db
+          .insertInto(this.table.name)
+          .values(chunk)
+          .onConflict((oc) => {
+            const target = oc.columns(conflict as any);
+            if (update.length === 0) return target.doNothing();
+            return target.doUpdateSet((eb: AnyEB) =>
+              Object.fromEntries(update.map((c) => [c, eb.ref(`excluded.${c}`)])),
+            );
+          })
+          .returningAll()
+          .execute(),
+      );
+      out.push(...(result as RowOf<T>[]));
+    }
+    return out;
+  }
+
+  /** Update by primary key (returns the row or undefined) or by filter (returns the rows). */
+  update(pk: PrimaryKeyOf<T>, patch: PatchOf<T>): Promise<RowOf<T> | undefined>;
+  update(where: Where<T>, patch: PatchOf<T>): Promise<RowOf<T>[]>;
+  async update(target: unknown, patch: PatchOf<T>): Promise<RowOf<T> | RowOf<T>[] | undefined> {
+    const values = this.#prepareRows([patch as AnyRow], 'update')[0]!;
+    if (Object.keys(values).length === 0) {
+      throw new FerryError(E_BAD_ARGUMENT, `update of ${this.table.name} has an empty patch: nothing to set.`);
+    }
+    const { filter, byKey } = this.#target(target, 'update');
+    const rows = await this.#run(() =>
+      this.#db.updateTable(this.table.name).set(values).where(filter).returningAll().execute(),
+    );
+    return byKey ? (rows[0] as RowOf<T> | undefined) : (rows as RowOf<T>[]);
+  }
+
+  /** Delete by primary key or filter; returns how many rows went. */
+  async delete(target: PrimaryKeyOf<T> | Where<T>): Promise<number> {
+    const { filter } = this.#target(target, 'delete');
+    const result = await this.#run(() =>
+      this.#db.deleteFrom(this.table.name).where(filter).executeTakeFirst(),
+    );
+    return Number(result.numDeletedRows);
+  }
+
+  // ------------------------------------------------------------ internals
+
+  async #findPage(options: FindManyOptions<T>, withCursor: boolean): Promise<Page<T>> {
+    const order = resolveOrder(this.table, (options.orderBy ?? []) as OrderBy<Table>, this.#requirePk());
+    const filter = options.where === undefined ? undefined : this.#where(options.where);
+    const after = options.after === undefined ? undefined : this.#afterValues(options.after, order);
+    const limit = options.limit;
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
+      throw new FerryError(E_BAD_ARGUMENT, `limit must be a non-negative integer, got ${limit}.`);
+    }
+    const rows = (await this.#run(() => {
+      let q = this.#db.selectFrom(this.table.name).selectAll();
+      if (filter) q = q.where(filter);
+      if (after) q = q.where((eb) => keysetPredicate(eb, order, after));
+      for (const key of order) q = q.orderBy(key.column, key.direction);
+      // One extra row tells whether another page exists.
+      if (limit !== undefined) q = q.limit(withCursor ? limit + 1 : limit);
+      return q.execute();
+    })) as RowOf<T>[];
+    if (!withCursor || limit === undefined || rows.length <= limit) return { rows, nextCursor: null };
+    rows.length = limit;
+    const last = rows[limit - 1] as AnyRow;
+    return { rows, nextCursor: encodeCursor(order, order.map((k) => last[k.column])) };
+  }
+
+  #afterValues(after: Partial<RowOf<T>> | string, order: KeysetKey[]): unknown[] {
+    if (typeof after === 'string') return decodeCursor(after, order);
+    const row = after as AnyRow;
+    return order.map((k) => {
+      if (!(k.column in row)) {
+        throw new FerryError(
+          E_BAD_ARGUMENT,
+          `after: the row must include "${k.column}" (an order-by or key column of ${this.table.name}).`,
+        );
+      }
+      return row[k.column];
+    });
+  }
+
+  #where(where: Where<T>): (eb: AnyEB) => Expression<SqlBool> {
+    if (typeof where === 'function') return where as unknown as (eb: AnyEB) => Expression<SqlBool>;
+    validateValues(this.table, where as AnyRow, 'filter');
+    const entries = Object.entries(where as AnyRow).filter(([, v]) => v !== undefined);
+    return (eb) =>
+      eb.and(
+        entries.map(([name, value]) => {
+          const column = this.table.columns[name] as Column;
+          if (value === null) return eb(name, 'is', null);
+          if (Array.isArray(value) && !column.def.isArray) {
+            return value.length === 0 ? sql<SqlBool>`false` : eb(name, 'in', value.map((v) => encode(column, v)));
+          }
+          return eb(name, '=', encode(column, value));
+        }),
+      );
+  }
+
+  #target(target: unknown, what: string): { filter: (eb: AnyEB) => Expression<SqlBool>; byKey: boolean } {
+    const isFilter = typeof target === 'function' || (typeof target === 'object' && target !== null && !(target instanceof Date));
+    if (isFilter) {
+      if (typeof target === 'object' && Object.values(target as AnyRow).every((v) => v === undefined)) {
+        throw new FerryError(
+          E_BAD_ARGUMENT,
+          `${what} of ${this.table.name} with an empty filter would touch every row; use the Kysely query builder (db.${what === 'update' ? 'updateTable' : 'deleteFrom'}) for that.`,
+        );
+      }
+      return { filter: this.#where(target as Where<T>), byKey: false };
+    }
+    const key = this.#pkFilter(target as PrimaryKeyOf<T>);
+    return { filter: this.#where(key as Where<T>), byKey: true };
+  }
+
+  #requirePk(): string[] {
+    if (this.#pk.length === 0) {
+      throw new FerryError(E_BAD_ARGUMENT, `Table ${this.table.name} has no primary key; this operation needs one.`);
+    }
+    return this.#pk;
+  }
+
+  #scalarKey(pk: unknown): unknown {
+    if (pk === null || pk === undefined || (typeof pk === 'object' && !(pk instanceof Date))) {
+      throw new FerryError(E_BAD_ARGUMENT, `${this.table.name} key must be a ${this.#pk[0]} value, got ${pk === null ? 'null' : typeof pk}.`);
+    }
+    validateValues(this.table, { [this.#pk[0]!]: pk }, 'filter');
+    return pk;
+  }
+
+  #pkFilter(pk: unknown): AnyRow {
+    const keys = this.#requirePk();
+    if (keys.length === 1) return { [keys[0]!]: this.#scalarKey(pk) };
+    if (typeof pk !== 'object' || pk === null) {
+      throw new FerryError(E_BAD_ARGUMENT, `${this.table.name} has a composite key; pass { ${keys.join(', ')} }.`);
+    }
+    const obj = pk as AnyRow;
+    const missing = keys.filter((k) => obj[k] === undefined || obj[k] === null);
+    if (missing.length > 0) {
+      throw new FerryError(E_BAD_ARGUMENT, `${this.table.name} key is missing ${missing.join(', ')}.`);
+    }
+    return Object.fromEntries(keys.map((k) => [k, obj[k]]));
+  }
+
+  #keyString(row: AnyRow): string {
+    return JSON.stringify(this.#pk.map((k) => keyPart(row[k])));
+  }
+
+  #writable(name: string): boolean {
+    const def = this.table.columns[name]?.def;
+    return !!def && def.identity !== 'always' && def.generated === null;
+  }
+
+  #prepareRows(rows: readonly AnyRow[], mode: 'insert' | 'update'): AnyRow[] {
+    return rows.map((row, i) => {
+      validateValues(this.table, row, mode, rows.length > 1 ? ` (row ${i})` : '');
+      const out: AnyRow = {};
+      for (const [name, value] of Object.entries(row)) {
+        if (value !== undefined) out[name] = encode(this.table.columns[name] as Column, value);
+      }
+      return out;
+    });
+  }
+
+  async #run<R>(fn: () => Promise<R>): Promise<R> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw translateDbError(err, this.table.name);
+    }
+  }
+}
+
+/**
+ * node-postgres sends a JS array as a Postgres array literal, which a json
+ * column rejects; serialise JSON ourselves so both backends store the same.
+ */
+function encode(column: Column, value: unknown): unknown {
+  if (column.def.kind === 'json' && !column.def.isArray && value !== null) return JSON.stringify(value);
+  return value;
+}
+
+function keyPart(value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Date) return value.toISOString();
+  return value;
+}
+
+function* chunks(rows: AnyRow[], maxParams: number): Generator<AnyRow[]> {
+  if (rows.length === 0) return;
+  const width = Math.max(1, new Set(rows.flatMap((r) => Object.keys(r))).size);
+  const size = Math.max(1, Math.floor(maxParams / width));
+  for (let i = 0; i < rows.length; i += size) yield rows.slice(i, i + size);
+}
+
+export type { ColumnName };

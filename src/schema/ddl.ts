@@ -1,0 +1,85 @@
+import { quoteIdent } from './identifiers.js';
+import type { ColumnIR, ForeignKeyIR, IndexIR, SchemaIR, TableIR } from './ir.js';
+import { literal } from './sql.js';
+
+const q = quoteIdent;
+const list = (names: readonly string[]) => names.map(q).join(', ');
+
+/**
+ * The DDL that creates `schema` from nothing, as separate statements in an
+ * order that always applies: enums, tables (with keys and checks inline),
+ * then foreign keys (so tables may reference each other in any order), then
+ * indexes, then comments. Runs unchanged on Postgres 15+ and PGlite.
+ */
+export function createStatements(schema: SchemaIR): string[] {
+  const out: string[] = [];
+  for (const e of schema.enums) out.push(`CREATE TYPE ${q(e.name)} AS ENUM (${e.values.map(literal).join(', ')})`);
+  for (const t of schema.tables) out.push(createTable(t));
+  for (const t of schema.tables) for (const fk of t.foreignKeys) out.push(addForeignKey(t.name, fk));
+  for (const t of schema.tables) for (const ix of t.indexes) out.push(createIndex(t.name, ix));
+  for (const t of schema.tables) out.push(...comments(t));
+  return out;
+}
+
+/** `createStatements` as one script, each statement terminated by `;`. */
+export function renderCreateSql(schema: SchemaIR): string {
+  return createStatements(schema)
+    .map((s) => `${s};\n`)
+    .join('\n');
+}
+
+export function createTable(t: TableIR): string {
+  const lines = t.columns.map((c) => `  ${columnDefinition(c)}`);
+  if (t.primaryKey) lines.push(`  CONSTRAINT ${q(t.primaryKey.name)} PRIMARY KEY (${list(t.primaryKey.columns)})`);
+  for (const u of t.uniques) {
+    lines.push(`  CONSTRAINT ${q(u.name)} UNIQUE${u.nullsNotDistinct ? ' NULLS NOT DISTINCT' : ''} (${list(u.columns)})`);
+  }
+  for (const c of t.checks) lines.push(`  CONSTRAINT ${q(c.name)} CHECK (${c.expression})`);
+  return `CREATE TABLE ${q(t.name)} (\n${lines.join(',\n')}\n)`;
+}
+
+const SERIAL_TYPES: Record<string, string> = { smallint: 'smallserial', integer: 'serial', bigint: 'bigserial' };
+
+export function columnDefinition(c: ColumnIR): string {
+  const type = c.serial ? (SERIAL_TYPES[c.type] ?? c.type) : c.type;
+  let sql = `${q(c.name)} ${type}`;
+  if (c.identity) sql += ` GENERATED ${c.identity === 'always' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY`;
+  if (c.generated) sql += ` GENERATED ALWAYS AS (${c.generated}) STORED`;
+  if (!c.nullable && !c.identity) sql += ' NOT NULL';
+  if (c.default !== null && !c.serial && !c.identity) sql += ` DEFAULT ${c.default}`;
+  return sql;
+}
+
+export function addForeignKey(table: string, fk: ForeignKeyIR): string {
+  let sql =
+    `ALTER TABLE ${q(table)} ADD CONSTRAINT ${q(fk.name)} FOREIGN KEY (${list(fk.columns)}) ` +
+    `REFERENCES ${q(fk.references.table)} (${list(fk.references.columns)})`;
+  if (fk.onDelete !== 'no action') sql += ` ON DELETE ${fk.onDelete.toUpperCase()}`;
+  if (fk.onUpdate !== 'no action') sql += ` ON UPDATE ${fk.onUpdate.toUpperCase()}`;
+  return sql;
+}
+
+export function createIndex(table: string, ix: IndexIR, options: { concurrently?: boolean } = {}): string {
+  const keys = ix.keys.map((k) => {
+    let key = k.column !== null ? q(k.column) : `(${k.expression})`;
+    if (k.opclass) key += ` ${k.opclass}`;
+    if (k.order === 'desc') key += ' DESC';
+    if (k.nulls) key += ` NULLS ${k.nulls.toUpperCase()}`;
+    return key;
+  });
+  let sql = `CREATE ${ix.unique ? 'UNIQUE ' : ''}INDEX ${options.concurrently ? 'CONCURRENTLY ' : ''}${q(ix.name)} ON ${q(table)}`;
+  if (ix.method !== 'btree') sql += ` USING ${ix.method}`;
+  sql += ` (${keys.join(', ')})`;
+  if (ix.include.length > 0) sql += ` INCLUDE (${list(ix.include)})`;
+  if (ix.where) sql += ` WHERE ${ix.where}`;
+  return sql;
+}
+
+function comments(t: TableIR): string[] {
+  const out: string[] = [];
+  if (t.comment !== null) out.push(`COMMENT ON TABLE ${q(t.name)} IS ${literal(t.comment)}`);
+  for (const c of t.columns) {
+    if (c.comment !== null) out.push(`COMMENT ON COLUMN ${q(t.name)}.${q(c.name)} IS ${literal(c.comment)}`);
+  }
+  return out;
+}

@@ -1,0 +1,35 @@
+import { type ColumnBuilder, enumColumn } from './column.js';
+import { assertIdentifier, quoteIdent } from './identifiers.js';
+import type { EnumIR } from './ir.js';
+
+export interface PgEnum<V extends string = string> {
+  /** A column of this enum type. */
+  (): ReturnType<typeof enumColumn<V>>;
+  readonly enumName: string;
+  readonly values: readonly V[];
+  readonly kind: 'enum';
+  toIR(): EnumIR;
+}
+
+/**
+ * A Postgres enum type: `export const tier = pgEnum('subscription_tier', ['free', 'pro'])`,
+ * then `tier().notNull().default('free')` as a column.
+ */
+export function pgEnum<const V extends string>(name: string, values: readonly [V, ...V[]]): PgEnum<V> {
+  assertIdentifier(name, 'Enum');
+  if (new Set(values).size !== values.length) {
+    throw new TypeError(`Enum ${name} lists a value twice: ${values.join(', ')}`);
+  }
+  const frozen = Object.freeze([...values]);
+  const column = (): ColumnBuilder<any> => enumColumn<V>(quoteIdent(name), name, frozen);
+  return Object.assign(column, {
+    enumName: name,
+    values: frozen,
+    kind: 'enum' as const,
+    toIR: (): EnumIR => ({ name, values: [...frozen] }),
+  }) as PgEnum<V>;
+}
+
+export function isPgEnum(value: unknown): value is PgEnum {
+  return typeof value === 'function' && (value as Partial<PgEnum>).kind === 'enum';
+}

@@ -1,0 +1,22 @@
+export * from './column.js';
+export { createIndex, createStatements, renderCreateSql } from './ddl.js';
+export { isPgEnum, type PgEnum, pgEnum } from './enum.js';
+export { quoteIdent } from './identifiers.js';
+export type * from './infer.js';
+export type * from './ir.js';
+export { defineSchema, type Schema } from './schema.js';
+export { literal, SqlExpr, sql } from './sql.js';
+export {
+  asc,
+  check,
+  desc,
+  foreignKey,
+  index,
+  isTable,
+  primaryKey,
+  type Table,
+  table,
+  unique,
+  uniqueIndex,
+} from './table.js';
+export { timestamps } from './timestamps.js';

@@ -1,0 +1,95 @@
+/**
+ * The schema IR: a plain, JSON-serialisable description of a database schema.
+ *
+ * The DSL compiles to it, live-database introspection produces it, and the
+ * migration differ compares two of them. Because introspection reads what
+ * Postgres reports, every field uses Postgres's own canonical spelling:
+ * types as `format_type()` prints them (`character varying(255)`,
+ * `timestamp with time zone`, `integer[]`), referential actions in lower case,
+ * index methods as in `pg_am`. Names are unqualified; everything lives in one
+ * schema (the connection's `search_path`, normally `public`).
+ */
+export interface SchemaIR {
+  enums: EnumIR[];
+  tables: TableIR[];
+}
+
+export interface EnumIR {
+  name: string;
+  values: string[];
+}
+
+export interface TableIR {
+  name: string;
+  columns: ColumnIR[];
+  primaryKey: PrimaryKeyIR | null;
+  uniques: UniqueIR[];
+  foreignKeys: ForeignKeyIR[];
+  checks: CheckIR[];
+  indexes: IndexIR[];
+  comment: string | null;
+}
+
+export interface ColumnIR {
+  name: string;
+  /** Canonical type, e.g. `integer`, `numeric(10,2)`, `text[]`, or an enum's name. */
+  type: string;
+  nullable: boolean;
+  /** Default as an SQL expression (`now()`, `'free'::tier`, `0`), or null. */
+  default: string | null;
+  /** `serial`/`bigserial`/`smallserial`: an owned sequence supplies the default. */
+  serial: boolean;
+  identity: 'always' | 'by default' | null;
+  /** Expression of a `GENERATED ALWAYS AS (...) STORED` column. */
+  generated: string | null;
+  comment: string | null;
+}
+
+export interface PrimaryKeyIR {
+  name: string;
+  columns: string[];
+}
+
+export interface UniqueIR {
+  name: string;
+  columns: string[];
+  nullsNotDistinct: boolean;
+}
+
+export type ReferentialAction = 'no action' | 'restrict' | 'cascade' | 'set null' | 'set default';
+
+export interface ForeignKeyIR {
+  name: string;
+  columns: string[];
+  references: { table: string; columns: string[] };
+  onDelete: ReferentialAction;
+  onUpdate: ReferentialAction;
+}
+
+export interface CheckIR {
+  name: string;
+  /** The boolean expression, without the surrounding `CHECK (...)`. */
+  expression: string;
+}
+
+export type IndexMethod = 'btree' | 'hash' | 'gin' | 'gist' | 'brin' | 'spgist';
+
+export interface IndexIR {
+  name: string;
+  unique: boolean;
+  method: IndexMethod;
+  keys: IndexKeyIR[];
+  /** Columns carried in the index leaf pages (`INCLUDE (...)`). */
+  include: string[];
+  /** Predicate of a partial index, without `WHERE`. */
+  where: string | null;
+}
+
+export interface IndexKeyIR {
+  /** Either a column name or an expression, never both. */
+  column: string | null;
+  expression: string | null;
+  order: 'asc' | 'desc';
+  nulls: 'first' | 'last' | null;
+  opclass: string | null;
+}

@@ -1,0 +1,78 @@
+import { E_SCHEMA, FerryError } from '../errors.js';
+import { isPgEnum, type PgEnum } from './enum.js';
+import type { EnumIR, SchemaIR } from './ir.js';
+import { isTable, type Table } from './table.js';
+
+/** A schema: the tables and enums of a module, in a stable order. */
+export interface Schema {
+  readonly tables: readonly Table[];
+  readonly enums: readonly PgEnum[];
+  table(name: string): Table | undefined;
+  toIR(): SchemaIR;
+}
+
+/**
+ * Collect the tables and enums exported by a schema module
+ * (`import * as schema from './schema.js'`). Enums used by a column but not
+ * exported are included too, so forgetting an export cannot drop a type.
+ */
+export function defineSchema(module: Record<string, unknown> | readonly unknown[]): Schema {
+  const values = Array.isArray(module) ? module : Object.values(module);
+  const tables = new Map<string, Table>();
+  const enums = new Map<string, PgEnum>();
+  for (const value of values) {
+    if (isTable(value)) {
+      const seen = tables.get(value.name);
+      if (seen && seen !== value) throw new FerryError(E_SCHEMA, `Two tables are named "${value.name}".`);
+      tables.set(value.name, value);
+    } else if (isPgEnum(value)) {
+      addEnum(enums, value);
+    }
+  }
+  for (const t of tables.values()) {
+    for (const c of Object.values(t.columns)) {
+      if (c.def.enumName && !enums.has(c.def.enumName)) {
+        enums.set(c.def.enumName, { enumName: c.def.enumName, values: c.def.enumValues ?? [] } as PgEnum);
+      }
+    }
+  }
+  const ordered = [...tables.values()];
+  const schema: Schema = {
+    tables: ordered,
+    enums: [...enums.values()],
+    table: (name) => tables.get(name),
+    toIR: () => schemaToIR(schema),
+  };
+  return schema;
+}
+
+function addEnum(enums: Map<string, PgEnum>, value: PgEnum): void {
+  const seen = enums.get(value.enumName);
+  if (seen && seen.values.join('\u0000') !== value.values.join('\u0000')) {
+    throw new FerryError(E_SCHEMA, `Two enums are named "${value.enumName}" with different values.`);
+  }
+  enums.set(value.enumName, value);
+}
+
+function schemaToIR(schema: Schema): SchemaIR {
+  const tables = schema.tables.map((t) => t.toIR());
+  const byName = new Map(tables.map((t) => [t.name, t]));
+  for (const t of tables) {
+    for (const fk of t.foreignKeys) {
+      const target = byName.get(fk.references.table);
+      if (!target) {
+        throw new FerryError(
+          E_SCHEMA,
+          `${t.name}.${fk.columns.join(',')} references table "${fk.references.table}", which is not exported by the schema module.`,
+        );
+      }
+      for (const col of fk.references.columns) {
+        if (!target.columns.some((c) => c.name === col)) {
+          throw new FerryError(E_SCHEMA, `${t.name} references ${target.name}.${col}, which does not exist.`);
+        }
+      }
+    }
+  }
+  const enums: EnumIR[] = schema.enums.map((e) => ({ name: e.enumName, values: [...e.values] }));
+  return { enums, tables };
+}

@@ -1,0 +1,356 @@
+import { E_SCHEMA, FerryError } from '../errors.js';
+import { Column, type ColumnBuilder, type ForeignKeyTarget, type ReferenceOptions } from './column.js';
+import { assertIdentifier } from './identifiers.js';
+import type { IndexIR, IndexKeyIR, IndexMethod, ReferentialAction, TableIR } from './ir.js';
+import { SqlExpr } from './sql.js';
+import type { InferInsert, InferSelect, InferUpdate } from './infer.js';
+
+export type ColumnBuilders = Record<string, ColumnBuilder<any>>;
+export type BoundColumns<B extends ColumnBuilders> = { [K in keyof B & string]: Column<B[K]['_']> };
+export type AnyColumns = Record<string, Column<any>>;
+
+// ---------------------------------------------------------------- extras
+
+export class PrimaryKeyExtra {
+  readonly kind = 'primaryKey';
+  constructor(
+    readonly columns: readonly Column[],
+    readonly constraintName: string | null = null,
+  ) {}
+  named(name: string): PrimaryKeyExtra {
+    return new PrimaryKeyExtra(this.columns, name);
+  }
+}
+
+export class UniqueExtra {
+  readonly kind = 'unique';
+  constructor(
+    readonly constraintName: string | null,
+    readonly columns: readonly Column[] = [],
+    readonly distinctNulls = true,
+  ) {}
+  on(...columns: Column[]): UniqueExtra {
+    return new UniqueExtra(this.constraintName, columns, this.distinctNulls);
+  }
+  /** NULLs collide with each other (Postgres 15+). */
+  nullsNotDistinct(): UniqueExtra {
+    return new UniqueExtra(this.constraintName, this.columns, false);
+  }
+}
+
+export class ForeignKeyExtra {
+  readonly kind = 'foreignKey';
+  constructor(
+    readonly columns: readonly Column[],
+    readonly target: () => readonly ForeignKeyTarget[],
+    readonly onDelete: ReferentialAction,
+    readonly onUpdate: ReferentialAction,
+    readonly constraintName: string | null,
+  ) {}
+}
+
+export class CheckExtra {
+  readonly kind = 'check';
+  constructor(
+    readonly constraintName: string,
+    readonly expression: string,
+  ) {}
+}
+
+export class IndexKeyBuilder {
+  constructor(readonly key: { column: Column | null; expression: string | null } & Omit<IndexKeyIR, 'column' | 'expression'>) {}
+  nullsFirst(): IndexKeyBuilder {
+    return new IndexKeyBuilder({ ...this.key, nulls: 'first' });
+  }
+  nullsLast(): IndexKeyBuilder {
+    return new IndexKeyBuilder({ ...this.key, nulls: 'last' });
+  }
+  /** An operator class, e.g. `jsonb_path_ops` or `gin_trgm_ops`. */
+  opclass(name: string): IndexKeyBuilder {
+    return new IndexKeyBuilder({ ...this.key, opclass: name });
+  }
+}
+
+export type IndexKey = Column | SqlExpr | IndexKeyBuilder;
+
+function keyOf(key: IndexKey, order: 'asc' | 'desc'): IndexKeyBuilder {
+  if (key instanceof IndexKeyBuilder) return new IndexKeyBuilder({ ...key.key, order });
+  return new IndexKeyBuilder({
+    column: key instanceof Column ? key : null,
+    expression: key instanceof SqlExpr ? key.text : null,
+    order,
+    nulls: null,
+    opclass: null,
+  });
+}
+export const asc = (key: IndexKey) => keyOf(key, 'asc');
+export const desc = (key: IndexKey) => keyOf(key, 'desc');
+
+export class IndexExtra {
+  readonly kind = 'index';
+  constructor(
+    readonly indexName: string | null,
+    readonly spec: {
+      unique: boolean;
+      method: IndexMethod;
+      keys: readonly IndexKeyBuilder[];
+      include: readonly Column[];
+      where: string | null;
+    },
+  ) {}
+  private with(patch: Partial<IndexExtra['spec']>): IndexExtra {
+    return new IndexExtra(this.indexName, { ...this.spec, ...patch });
+  }
+  on(...keys: IndexKey[]): IndexExtra {
+    return this.with({ keys: keys.map((k) => (k instanceof IndexKeyBuilder ? k : asc(k))) });
+  }
+  using(method: IndexMethod): IndexExtra {
+    return this.with({ method });
+  }
+  /** A partial index: only rows matching the predicate are indexed. */
+  where(predicate: SqlExpr): IndexExtra {
+    return this.with({ where: predicate.text });
+  }
+  /** Covering index: extra columns stored in the leaf pages (`INCLUDE`). */
+  include(...columns: Column[]): IndexExtra {
+    return this.with({ include: columns });
+  }
+  unique(): IndexExtra {
+    return this.with({ unique: true });
+  }
+}
+
+const emptyIndex = { unique: false, method: 'btree' as const, keys: [], include: [], where: null };
+export const index = (name?: string) => new IndexExtra(name ?? null, emptyIndex);
+export const uniqueIndex = (name?: string) => new IndexExtra(name ?? null, { ...emptyIndex, unique: true });
+export const unique = (name?: string) => new UniqueExtra(name ?? null);
+export const primaryKey = (...columns: Column[]) => new PrimaryKeyExtra(columns);
+export const check = (name: string, expression: SqlExpr) => new CheckExtra(name, expression.text);
+export const foreignKey = (spec: {
+  columns: Column[];
+  references: () => readonly ForeignKeyTarget[];
+  name?: string;
+} & Omit<ReferenceOptions, 'name'>) =>
+  new ForeignKeyExtra(
+    spec.columns,
+    spec.references,
+    spec.onDelete ?? 'no action',
+    spec.onUpdate ?? 'no action',
+    spec.name ?? null,
+  );
+
+export type TableExtra = PrimaryKeyExtra | UniqueExtra | ForeignKeyExtra | CheckExtra | IndexExtra;
+
+// ---------------------------------------------------------------- table
+
+export class Table<N extends string = string, C extends AnyColumns = AnyColumns> {
+  readonly kind = 'table';
+  readonly name: N;
+  readonly columns: C;
+  readonly extras: readonly TableExtra[];
+  /** Type-only row shapes, as drizzle's `$inferSelect`. */
+  declare readonly $inferSelect: InferSelect<C>;
+  declare readonly $inferInsert: InferInsert<C>;
+  declare readonly $inferUpdate: InferUpdate<C>;
+
+  constructor(name: N, columns: C, extras: readonly TableExtra[]) {
+    this.name = name;
+    this.columns = columns;
+    this.extras = extras;
+  }
+
+  /** Primary-key column names, in key order. Empty when the table has none. */
+  get primaryKey(): string[] {
+    const extra = this.extras.find((e): e is PrimaryKeyExtra => e.kind === 'primaryKey');
+    if (extra) return extra.columns.map((c) => c.name);
+    return Object.values(this.columns)
+      .filter((c) => c.def.primaryKey)
+      .map((c) => c.name);
+  }
+
+  toIR(): TableIR {
+    return compileTable(this);
+  }
+}
+
+/**
+ * Define a table. Column keys are the SQL column names (snake_case as the
+ * database has them), so Kysely queries and raw SQL use the same names.
+ */
+export function table<const N extends string, B extends ColumnBuilders>(
+  name: N,
+  columns: B,
+  extras?: (columns: BoundColumns<B>) => TableExtra[],
+): Table<N, BoundColumns<B>> {
+  assertIdentifier(name, 'Table');
+  const bound = {} as Record<string, Column>;
+  for (const [key, builder] of Object.entries(columns)) {
+    assertIdentifier(key, `Column ${name}.${key}`);
+    bound[key] = new Column(name, key, builder.def);
+  }
+  const typed = bound as BoundColumns<B>;
+  return new Table(name, typed, extras ? extras(typed) : []);
+}
+
+export function isTable(value: unknown): value is Table {
+  return value instanceof Table;
+}
+
+// ---------------------------------------------------------------- IR compilation
+
+function compileTable(t: Table): TableIR {
+  const used = new Set<string>();
+  // Postgres derives names the same way; keeping its defaults means a pulled
+  // database and its DSL agree without anyone naming constraints by hand.
+  const name = (explicit: string | null, parts: string[], suffix: string): string => {
+    const base = [t.name, ...parts, suffix].join('_');
+    let candidate = explicit ?? base;
+    if (!explicit) for (let n = 1; used.has(candidate); n++) candidate = `${base}${n}`;
+    if (used.has(candidate)) throw schemaError(`${t.name}: two constraints or indexes are named "${candidate}".`);
+    assertIdentifier(candidate, `Constraint or index on ${t.name}`);
+    used.add(candidate);
+    return candidate;
+  };
+  const own = (col: Column, where: string): string => {
+    if (col.table !== t.name || t.columns[col.name] !== col) {
+      throw schemaError(`${t.name}: ${where} names column ${col.table}.${col.name}, which is not a column of ${t.name}.`);
+    }
+    return col.name;
+  };
+
+  const cols = Object.values(t.columns);
+  const pkExtras = t.extras.filter((e): e is PrimaryKeyExtra => e.kind === 'primaryKey');
+  const pkColumns = cols.filter((c) => c.def.primaryKey);
+  if (pkExtras.length > 1 || (pkExtras.length === 1 && pkColumns.length > 0) || pkColumns.length > 1) {
+    throw schemaError(
+      `${t.name} declares more than one primary key. For a composite key use primaryKey(t.a, t.b) in the table extras and drop .primaryKey() from the columns.`,
+    );
+  }
+  const pkExtra = pkExtras[0];
+  const pkNames = pkExtra ? pkExtra.columns.map((c) => own(c, 'primaryKey()')) : pkColumns.map((c) => c.name);
+  const primaryKey = pkNames.length > 0 ? { name: name(pkExtra?.constraintName ?? null, [], 'pkey'), columns: pkNames } : null;
+
+  const ir: TableIR = {
+    name: t.name,
+    columns: cols.map((c) => ({
+      name: c.name,
+      type: c.def.isArray ? `${c.def.type}[]` : c.def.type,
+      nullable: !(c.def.notNull || pkNames.includes(c.name)),
+      default: c.def.serial || c.def.identity ? null : c.def.default,
+      serial: c.def.serial,
+      identity: c.def.identity,
+      generated: c.def.generated,
+      comment: c.def.comment,
+    })),
+    primaryKey,
+    uniques: [],
+    foreignKeys: [],
+    checks: [],
+    indexes: [],
+    comment: null,
+  };
+
+  for (const c of cols) {
+    if (c.def.unique) {
+      ir.uniques.push({
+        name: name(c.def.unique.name, [c.name], 'key'),
+        columns: [c.name],
+        nullsNotDistinct: c.def.unique.nullsNotDistinct,
+      });
+    }
+    if (c.def.references) {
+      const ref = c.def.references;
+      const target = resolveTarget(ref.target, `${t.name}.${c.name}`);
+      ir.foreignKeys.push({
+        name: name(ref.name, [c.name], 'fkey'),
+        columns: [c.name],
+        references: { table: target.table, columns: [target.column] },
+        onDelete: ref.onDelete,
+        onUpdate: ref.onUpdate,
+      });
+    }
+    c.def.checks.forEach((chk) => {
+      ir.checks.push({ name: name(chk.name, [c.name], 'check'), expression: chk.expression });
+    });
+    if (c.def.index) ir.indexes.push(plainIndex(name(c.def.index.name, [c.name], 'idx'), [c.name]));
+  }
+
+  for (const e of t.extras) {
+    switch (e.kind) {
+      case 'primaryKey':
+        break;
+      case 'unique': {
+        if (e.columns.length === 0) throw schemaError(`${t.name}: unique(${e.constraintName ?? ''}) needs .on(columns).`);
+        const names = e.columns.map((c) => own(c, 'unique()'));
+        ir.uniques.push({ name: name(e.constraintName, names, 'key'), columns: names, nullsNotDistinct: !e.distinctNulls });
+        break;
+      }
+      case 'foreignKey': {
+        const names = e.columns.map((c) => own(c, 'foreignKey()'));
+        const targets = e.target();
+        if (targets.length !== names.length || targets.length === 0) {
+          throw schemaError(`${t.name}: foreignKey(${names.join(', ')}) references ${targets.length} columns; it needs ${names.length}.`);
+        }
+        const refTable = targets[0]!.table;
+        if (targets.some((x) => x.table !== refTable)) {
+          throw schemaError(`${t.name}: foreignKey(${names.join(', ')}) references columns of more than one table.`);
+        }
+        ir.foreignKeys.push({
+          name: name(e.constraintName, names, 'fkey'),
+          columns: names,
+          references: { table: refTable, columns: targets.map((x) => x.column) },
+          onDelete: e.onDelete,
+          onUpdate: e.onUpdate,
+        });
+        break;
+      }
+      case 'check':
+        ir.checks.push({ name: name(e.constraintName, [], 'check'), expression: e.expression });
+        break;
+      case 'index': {
+        if (e.spec.keys.length === 0) throw schemaError(`${t.name}: index(${e.indexName ?? ''}) needs .on(keys).`);
+        const keys: IndexKeyIR[] = e.spec.keys.map((k) => ({
+          column: k.key.column ? own(k.key.column, 'index()') : null,
+          expression: k.key.expression,
+          order: k.key.order,
+          nulls: k.key.nulls,
+          opclass: k.key.opclass,
+        }));
+        const parts = keys.map((k) => k.column ?? 'expr');
+        ir.indexes.push({
+          name: name(e.indexName, parts, 'idx'),
+          unique: e.spec.unique,
+          method: e.spec.method,
+          keys,
+          include: e.spec.include.map((c) => own(c, 'index().include()')),
+          where: e.spec.where,
+        });
+        break;
+      }
+    }
+  }
+  return ir;
+}
+
+function plainIndex(indexName: string, columns: string[]): IndexIR {
+  return {
+    name: indexName,
+    unique: false,
+    method: 'btree',
+    keys: columns.map((column) => ({ column, expression: null, order: 'asc', nulls: null, opclass: null })),
+    include: [],
+    where: null,
+  };
+}
+
+function resolveTarget(thunk: () => ForeignKeyTarget, where: string): ForeignKeyTarget {
+  const target = thunk();
+  if (!target || typeof target.table !== 'string' || typeof target.column !== 'string') {
+    throw schemaError(`${where}: references() must return a column, e.g. () => users.columns.id.`);
+  }
+  return target;
+}
+
+function schemaError(message: string): FerryError {
+  return new FerryError(E_SCHEMA, message);
+}

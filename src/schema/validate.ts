@@ -1,0 +1,178 @@
+import { z } from 'zod';
+import { E_BAD_ARGUMENT, E_INVALID_VALUE, E_UNKNOWN_COLUMN, FerryError } from '../errors.js';
+import type { Column, ColumnDef } from './column.js';
+import type { Table } from './table.js';
+
+/**
+ * Validation of values against column definitions, so a bad value is
+ * reported as `users.telegram_id: expected number, received string "abc"`
+ * instead of a bare `invalid input syntax for type bigint` from the server.
+ */
+export type ValidationMode = 'insert' | 'update' | 'filter';
+
+const INT_RANGES: Record<string, [number, number]> = {
+  smallint: [-32768, 32767],
+  integer: [-2147483648, 2147483647],
+  bigint: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+};
+const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+const NUMERIC = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$|^\s*(NaN|[-+]?Infinity)\s*$/;
+const DATE = /^\d{4,}-\d{2}-\d{2}( BC)?$|^[-+]?infinity$/;
+const TIMESTAMP_WORDS = /^([-+]?infinity|now|today|tomorrow|yesterday|epoch)$/i;
+
+/** Postgres text cannot hold NUL; catching it here names the column. */
+const noNul = (s: string) => !s.includes('\u0000');
+
+function elementSchema(def: ColumnDef): z.ZodType {
+  switch (def.kind) {
+    case 'int': {
+      const [min, max] = INT_RANGES[def.type] ?? INT_RANGES.integer!;
+      return z.number().int().min(min).max(max);
+    }
+    case 'bigint':
+      return z.union([z.number().int().min(INT_RANGES.bigint![0]).max(INT_RANGES.bigint![1]), z.bigint()]);
+    case 'numeric':
+      return z.union([z.number(), z.string().regex(NUMERIC, 'not a number')]);
+    case 'float':
+      return z.number();
+    case 'boolean':
+      return z.boolean();
+    case 'string': {
+      let s = z.string().refine(noNul, 'contains a NUL (\\u0000) character, which Postgres text cannot store');
+      if (def.maxLength !== null) {
+        const max = def.maxLength;
+        s = s.refine((v) => [...v].length <= max, `longer than ${max} characters`);
+      }
+      return s;
+    }
+    case 'uuid':
+      return z.string().regex(UUID, 'not a UUID');
+    case 'date':
+      return z.union([z.date().refine((d) => !Number.isNaN(d.getTime()), 'invalid date'), z.string().regex(DATE, 'not a date (YYYY-MM-DD)')]);
+    case 'timestamp':
+      return z.union([
+        z.date().refine((d) => !Number.isNaN(d.getTime()), 'invalid date'),
+        z.string().refine((s) => TIMESTAMP_WORDS.test(s) || !Number.isNaN(Date.parse(s)), 'not a timestamp'),
+      ]);
+    case 'interval':
+      return z.string().min(1);
+    case 'json':
+      return z.unknown().refine((v) => v !== undefined, 'is undefined');
+    case 'bytea':
+      return z.instanceof(Uint8Array);
+    case 'enum':
+      return z.enum(def.enumValues as [string, ...string[]]);
+  }
+}
+
+function valueSchema(def: ColumnDef): z.ZodType {
+  const element = elementSchema(def);
+  return def.isArray ? z.array(element.nullable()) : element;
+}
+
+const cache = new WeakMap<Column, Map<string, z.ZodType>>();
+
+function schemaFor(column: Column, mode: 'write' | 'filter'): z.ZodType {
+  let byMode = cache.get(column);
+  if (!byMode) cache.set(column, (byMode = new Map()));
+  let schema = byMode.get(mode);
+  if (!schema) {
+    const value = valueSchema(column.def);
+    // A filter on a scalar column may list several values (IN).
+    const base = mode === 'filter' && !column.def.isArray ? z.union([value, z.array(value)]) : value;
+    schema = column.def.notNull && mode === 'write' ? base : base.nullable();
+    byMode.set(mode, schema);
+  }
+  return schema;
+}
+
+/** Look up a column by name, or throw a helpful E_UNKNOWN_COLUMN. */
+export function columnOf(table: Table, name: string): Column {
+  const column = Object.hasOwn(table.columns, name) ? table.columns[name] : undefined;
+  if (column) return column;
+  const names = Object.keys(table.columns);
+  const guess = closest(name, names);
+  throw new FerryError(
+    E_UNKNOWN_COLUMN,
+    `Table ${table.name} has no column "${name}".${guess ? ` Did you mean "${guess}"?` : ''} Columns: ${names.join(', ')}.`,
+    { details: { table: table.name, column: name } },
+  );
+}
+
+/**
+ * Check one row (insert), patch (update) or equality filter against the
+ * table. `where` says which row of a batch it is, for the message.
+ */
+export function validateValues(table: Table, values: Record<string, unknown>, mode: ValidationMode, where = ''): void {
+  if (typeof values !== 'object' || values === null || Array.isArray(values)) {
+    throw new FerryError(E_BAD_ARGUMENT, `Expected an object of ${table.name} columns${where}, got ${describe(values)}.`);
+  }
+  for (const [name, value] of Object.entries(values)) {
+    const column = columnOf(table, name);
+    if (value === undefined) continue;
+    if (mode !== 'filter' && (column.def.identity === 'always' || column.def.generated !== null)) {
+      throw new FerryError(
+        E_INVALID_VALUE,
+        `${table.name}.${name} is generated by the database and cannot be written${where}.`,
+        { details: { table: table.name, column: name } },
+      );
+    }
+    const result = schemaFor(column, mode === 'filter' ? 'filter' : 'write').safeParse(value);
+    if (!result.success) {
+      const issue = result.error.issues[0];
+      const reason = value === null ? 'is NOT NULL and cannot be null' : (issue?.message ?? 'invalid');
+      throw new FerryError(
+        E_INVALID_VALUE,
+        `Invalid value for ${table.name}.${name} (${column.def.type}${column.def.isArray ? '[]' : ''})${where}: ${reason}; got ${describe(value)}.`,
+        { details: { table: table.name, column: name } },
+      );
+    }
+  }
+  if (mode === 'insert') {
+    for (const column of Object.values(table.columns)) {
+      const d = column.def;
+      const required = d.notNull && d.default === null && !d.serial && d.identity === null && d.generated === null;
+      if (required && (values[column.name] === undefined || values[column.name] === null)) {
+        throw new FerryError(
+          E_INVALID_VALUE,
+          `${table.name}.${column.name} is required (NOT NULL with no default)${where}.`,
+          { details: { table: table.name, column: column.name } },
+        );
+      }
+    }
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'string') return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (value instanceof Date) return `Date ${Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString()}`;
+  if (Array.isArray(value)) return `array of ${value.length}`;
+  if (typeof value === 'object') return 'object';
+  return `${typeof value} ${String(value)}`;
+}
+
+function closest(name: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1;
+  for (const c of candidates) {
+    const d = levenshtein(name.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function levenshtein(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
