@@ -143,8 +143,13 @@ export type TableExtra = PrimaryKeyExtra | UniqueExtra | ForeignKeyExtra | Check
 
 // ---------------------------------------------------------------- table
 
+// A registry symbol, not `instanceof`: a schema module loaded by the CLI (via
+// tsx) or from another copy of the package has its own class identities.
+const TABLE = Symbol.for('ferry.table');
+
 export class Table<N extends string = string, C extends AnyColumns = AnyColumns> {
   readonly kind = 'table';
+  readonly [TABLE] = true;
   readonly name: N;
   readonly columns: C;
   readonly extras: readonly TableExtra[];
@@ -193,7 +198,7 @@ export function table<const N extends string, B extends ColumnBuilders>(
 }
 
 export function isTable(value: unknown): value is Table {
-  return value instanceof Table;
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[TABLE] === true;
 }
 
 // ---------------------------------------------------------------- IR compilation

@@ -1,0 +1,110 @@
+/**
+ * Repository `get` by primary key against the same lookup done by hand, in
+ * one run: raw `pg` on an identical pool (Postgres) and raw `PGlite.query`
+ * on an identical table (embedded). Goal: repo.get >= 0.9x raw throughput.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { sql } from 'kysely';
+import pg from 'pg';
+import { createStatements } from '../src/schema/ddl.js';
+import { defineSchema } from '../src/schema/schema.js';
+import { connect, type Ferry } from '../src/index.js';
+import * as schema from '../examples/hello-bot/schema.js';
+import { compare, printTable, saveResult, type Throughput } from './lib.js';
+
+const ROWS = 10_000;
+const ddl = createStatements(defineSchema(schema).toIR());
+const seedSql = `insert into users (telegram_id, username, first_name, language_code)
+  select 5000000 + g, 'user_' || g, 'First ' || g, 'en' from generate_series(1, ${ROWS}) g`;
+const raw = 'select * from users where id = $1 limit 1';
+
+let n = 0;
+const nextId = () => (n = (n * 7919 + 1) % ROWS) + 1;
+
+async function seed(ferry: Ferry<unknown>) {
+  await ferry.createSchema();
+  await sql.raw(seedSql).execute(ferry.db);
+}
+
+function rows(backend: string, concurrency: number, results: Throughput[], baseline: string) {
+  const base = results.find((r) => r.name === baseline)!;
+  return results.map((r) => ({
+    backend,
+    concurrency,
+    contender: r.name,
+    'ops/s': Math.round(r.opsPerSec),
+    'p50 µs': Math.round(r.p50us),
+    'p99 µs': Math.round(r.p99us),
+    'vs raw': Number((r.opsPerSec / base.opsPerSec).toFixed(3)),
+  }));
+}
+
+const adminUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const admin = new pg.Client({ connectionString: adminUrl });
+const table: Record<string, string | number>[] = [];
+
+// ---- Postgres
+let pgAvailable = true;
+try {
+  await admin.connect();
+  await admin.query('drop database if exists ferry_bench with (force)');
+  await admin.query('create database ferry_bench');
+} catch (err) {
+  pgAvailable = false;
+  console.log(`postgres unavailable, skipping: ${(err as Error).message}`);
+}
+if (pgAvailable) {
+  const url = new URL(adminUrl);
+  url.pathname = '/ferry_bench';
+  const ferry = await connect({ schema, url: url.href, pool: { max: 10 } });
+  await seed(ferry as Ferry<unknown>);
+  const pool = new pg.Pool({ connectionString: url.href, max: 10 });
+  const repo = ferry.repo(schema.users);
+  for (const concurrency of [1, 8]) {
+    const results = await compare(
+      [
+        { name: 'raw pg', op: () => pool.query(raw, [nextId()]) },
+        { name: 'ferry repo.get', op: () => repo.get(nextId()) },
+        {
+          name: 'kysely builder',
+          op: () => ferry.db.selectFrom('users').selectAll().where('id', '=', nextId()).executeTakeFirst(),
+        },
+      ],
+      { concurrency },
+    );
+    table.push(...rows('postgres', concurrency, results, 'raw pg'));
+  }
+  await pool.end();
+  await ferry.close();
+  await admin.query('drop database if exists ferry_bench with (force)');
+}
+await admin.end().catch(() => {});
+
+// ---- PGlite: same table and rows in two embedded databases
+const dirA = mkdtempSync(join(tmpdir(), 'ferry-bench-'));
+const dirB = mkdtempSync(join(tmpdir(), 'ferry-bench-'));
+try {
+  const ferry = await connect({ schema, url: `pglite:${dirA}` });
+  await seed(ferry as Ferry<unknown>);
+  const lite = await PGlite.create(dirB);
+  for (const statement of ddl) await lite.exec(statement);
+  await lite.exec(seedSql);
+  const repo = ferry.repo(schema.users);
+  const results = await compare([
+    { name: 'raw PGlite.query', op: () => lite.query(raw, [nextId()]) },
+    { name: 'ferry repo.get', op: () => repo.get(nextId()) },
+    { name: 'kysely builder', op: () => ferry.db.selectFrom('users').selectAll().where('id', '=', nextId()).executeTakeFirst() },
+  ]);
+  table.push(...rows('pglite', 1, results, 'raw PGlite.query'));
+  await lite.close();
+  await ferry.close();
+} finally {
+  rmSync(dirA, { recursive: true, force: true });
+  rmSync(dirB, { recursive: true, force: true });
+}
+
+printTable('repo.get by primary key vs raw driver (median of 5 interleaved 1 s rounds)', table);
+saveResult('repo-get', table);

@@ -1,0 +1,56 @@
+/**
+ * Hello Bot on Ferry: a burst of Telegram visits handled concurrently, each
+ * in its own transaction, then the admin views. Runs on whatever
+ * DATABASE_URL selects, the embedded database by default.
+ */
+import { connect } from '../../src/index.js';
+import * as schema from './schema.js';
+import { displayName, type TelegramUser, UserService } from './user-service.js';
+
+export async function runHelloBot(options: { url?: string; log?: (line: string) => void } = {}) {
+  const log = options.log ?? console.log;
+  const ferry = await connect({ schema, url: options.url });
+  try {
+    log(`hello-bot: ${ferry.backend} at ${ferry.url}`);
+    const exists = await ferry.db.introspection.getTables().then((ts) => ts.some((t) => t.name === 'users'));
+    if (!exists) await ferry.createSchema();
+
+    const visitors: TelegramUser[] = Array.from({ length: 40 }, (_, i) => ({
+      id: 1_000_000 + (i % 25),
+      username: i % 7 === 0 ? null : `user_${i % 25}`,
+      first_name: `First${i % 25}`,
+      last_name: i % 3 === 0 ? `Last${i}` : null,
+      language_code: ['en', 'de', 'es'][i % 3]!,
+    }));
+    let created = 0;
+    let updated = 0;
+    // Session per task: every visit runs in its own transaction, concurrently.
+    await Promise.all(
+      visitors.map((tg) =>
+        ferry.transaction(async (tx) => {
+          const result = await new UserService(tx).getOrCreateUser(tg);
+          if (result.created) created++;
+          if (result.updated) updated++;
+        }),
+      ),
+    );
+    const service = new UserService(ferry);
+    log(`visits: ${visitors.length}, users created: ${created}, updated: ${updated}`);
+
+    await service.deactivate(1_000_003);
+    const first = await service.listActiveUsers({ limit: 5 });
+    log(`newest active users: ${first.rows.map(displayName).join(', ')}`);
+    const second = await service.listActiveUsers({ limit: 5, cursor: first.nextCursor ?? undefined });
+    log(`next page: ${second.rows.map(displayName).join(', ')}`);
+    const found = await service.searchByUsername('USER_1', 5);
+    log(`search "USER_1": ${found.map((u) => u.username).join(', ')}`);
+    log(`languages: ${(await service.languageStats()).map((s) => `${s.language_code}=${s.users}`).join(' ')}`);
+    return { created, updated, total: await ferry.repo(schema.users).count() };
+  } finally {
+    await ferry.close();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await runHelloBot();
+}

@@ -1,0 +1,40 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { EXIT_ERROR, knownSecrets, printError } from './output.js';
+import { registerDb } from './commands/db.js';
+import { registerSchema } from './commands/schema.js';
+
+export interface GlobalOptions {
+  config?: string;
+}
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('ferry')
+    .description('Move an app off ad-hoc storage onto PostgreSQL with a Redis cache.')
+    .version(pkg.version, '-v, --version')
+    .option('-c, --config <path>', 'config file (default: nearest ferry.config.{ts,mts,js,mjs})')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  const globals = () => program.opts<GlobalOptions>();
+  registerDb(program, globals);
+  registerSchema(program, globals);
+  for (const command of program.commands) command.exitOverride();
+  return program;
+}
+
+export async function main(argv: string[] = process.argv): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version exit 0; usage mistakes exit 2 like other CLIs.
+      process.exitCode = err.exitCode === 0 ? 0 : EXIT_ERROR;
+      return;
+    }
+    printError(err, knownSecrets());
+    process.exitCode = EXIT_ERROR;
+  }
+}
