@@ -18,12 +18,17 @@ export function resolveOrder(table: Table, orderBy: OrderBy<Table>, pk: string[]
   const keys: KeysetKey[] = [];
   for (const [name, direction] of pairs) {
     if (direction !== 'asc' && direction !== 'desc') {
-      throw new FerryError(E_BAD_ARGUMENT, `orderBy ${name}: direction must be 'asc' or 'desc', got ${String(direction)}.`);
+      throw new FerryError(
+        E_BAD_ARGUMENT,
+        `orderBy ${name}: direction must be 'asc' or 'desc', got ${String(direction)}.`,
+      );
     }
     const column = columnOf(table, name);
-    if (!keys.some((k) => k.column === name)) keys.push({ column: name, direction, nullable: !column.def.notNull && !pk.includes(name) });
+    if (!keys.some((k) => k.column === name))
+      keys.push({ column: name, direction, nullable: !column.def.notNull && !pk.includes(name) });
   }
-  for (const name of pk) if (!keys.some((k) => k.column === name)) keys.push({ column: name, direction: 'asc', nullable: false });
+  for (const name of pk)
+    if (!keys.some((k) => k.column === name)) keys.push({ column: name, direction: 'asc', nullable: false });
   return keys;
 }
 

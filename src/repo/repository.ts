@@ -3,8 +3,8 @@ import { E_BAD_ARGUMENT, FerryError } from '../errors.js';
 import type { Column } from '../schema/column.js';
 import type { Table } from '../schema/table.js';
 import { columnOf, validateValues } from '../schema/validate.js';
-import { decodeCursor, encodeCursor, type KeysetKey, keysetPredicate, resolveOrder } from './keyset.js';
 import { translateDbError } from './db-errors.js';
+import { decodeCursor, encodeCursor, type KeysetKey, keysetPredicate, resolveOrder } from './keyset.js';
 import type {
   ColumnName,
   FindManyOptions,
@@ -42,7 +42,7 @@ export class Repository<T extends Table> {
     // `get` is the hottest path in most apps: compile it once, not per call.
     this.#getSql =
       this.#pk.length === 1
-        ? db.selectFrom(table.name).selectAll().where(this.#pk[0]!, '=', 0).limit(1).compile().sql
+        ? db.selectFrom(table.name).selectAll().where(this.#pk[0]!, '=', 0).compile().sql
         : null;
   }
 
@@ -67,7 +67,11 @@ export class Repository<T extends Table> {
         .selectAll()
         .where((eb) =>
           keys.length === 1
-            ? eb(keys[0]!, 'in', wanted.map((w) => w[keys[0]!]))
+            ? eb(
+                keys[0]!,
+                'in',
+                wanted.map((w) => w[keys[0]!]),
+              )
             : eb.or(wanted.map((w) => eb.and(keys.map((k) => eb(k, '=', w[k]))))),
         )
         .execute(),
@@ -131,12 +135,15 @@ export class Repository<T extends Table> {
     const rows = Array.isArray(input) ? (input as readonly AnyRow[]) : [input as AnyRow];
     if (rows.length === 0) return [];
     const conflict = options.conflict ? [...options.conflict] : this.#requirePk();
-    conflict.forEach((c) => columnOf(this.table, c));
+    for (const c of conflict) columnOf(this.table, c);
     const encoded = this.#prepareRows(rows, 'insert');
     for (const row of encoded) {
       for (const c of conflict) {
         if (row[c] === undefined) {
-          throw new FerryError(E_BAD_ARGUMENT, `upsert into ${this.table.name}: every row needs the conflict column "${c}".`);
+          throw new FerryError(
+            E_BAD_ARGUMENT,
+            `upsert into ${this.table.name}: every row needs the conflict column "${c}".`,
+          );
         }
       }
     }
@@ -145,7 +152,7 @@ export class Repository<T extends Table> {
     const update = options.update
       ? [...options.update]
       : [...written].filter((c) => !conflict.includes(c) && this.#writable(c));
-    update.forEach((c) => columnOf(this.table, c));
+    for (const c of update) columnOf(this.table, c);
 
     const out: RowOf<T>[] = [];
     for (const chunk of chunks(deduped, MAX_PARAMS)) {
@@ -186,9 +193,7 @@ export class Repository<T extends Table> {
   /** Delete by primary key or filter; returns how many rows went. */
   async delete(target: PrimaryKeyOf<T> | Where<T>): Promise<number> {
     const { filter } = this.#target(target, 'delete');
-    const result = await this.#run(() =>
-      this.#db.deleteFrom(this.table.name).where(filter).executeTakeFirst(),
-    );
+    const result = await this.#run(() => this.#db.deleteFrom(this.table.name).where(filter).executeTakeFirst());
     return Number(result.numDeletedRows);
   }
 
@@ -214,7 +219,13 @@ export class Repository<T extends Table> {
     if (!withCursor || limit === undefined || rows.length <= limit) return { rows, nextCursor: null };
     rows.length = limit;
     const last = rows[limit - 1] as AnyRow;
-    return { rows, nextCursor: encodeCursor(order, order.map((k) => last[k.column])) };
+    return {
+      rows,
+      nextCursor: encodeCursor(
+        order,
+        order.map((k) => last[k.column]),
+      ),
+    };
   }
 
   #afterValues(after: Partial<RowOf<T>> | string, order: KeysetKey[]): unknown[] {
@@ -241,7 +252,13 @@ export class Repository<T extends Table> {
           const column = this.table.columns[name] as Column;
           if (value === null) return eb(name, 'is', null);
           if (Array.isArray(value) && !column.def.isArray) {
-            return value.length === 0 ? sql<SqlBool>`false` : eb(name, 'in', value.map((v) => encode(column, v)));
+            return value.length === 0
+              ? sql<SqlBool>`false`
+              : eb(
+                  name,
+                  'in',
+                  value.map((v) => encode(column, v)),
+                );
           }
           return eb(name, '=', encode(column, value));
         }),
@@ -249,7 +266,8 @@ export class Repository<T extends Table> {
   }
 
   #target(target: unknown, what: string): { filter: (eb: AnyEB) => Expression<SqlBool>; byKey: boolean } {
-    const isFilter = typeof target === 'function' || (typeof target === 'object' && target !== null && !(target instanceof Date));
+    const isFilter =
+      typeof target === 'function' || (typeof target === 'object' && target !== null && !(target instanceof Date));
     if (isFilter) {
       if (typeof target === 'object' && Object.values(target as AnyRow).every((v) => v === undefined)) {
         throw new FerryError(
@@ -272,7 +290,10 @@ export class Repository<T extends Table> {
 
   #scalarKey(pk: unknown): unknown {
     if (pk === null || pk === undefined || (typeof pk === 'object' && !(pk instanceof Date))) {
-      throw new FerryError(E_BAD_ARGUMENT, `${this.table.name} key must be a ${this.#pk[0]} value, got ${pk === null ? 'null' : typeof pk}.`);
+      throw new FerryError(
+        E_BAD_ARGUMENT,
+        `${this.table.name} key must be a ${this.#pk[0]} value, got ${pk === null ? 'null' : typeof pk}.`,
+      );
     }
     validateValues(this.table, { [this.#pk[0]!]: pk }, 'filter');
     return pk;

@@ -44,7 +44,10 @@ class RepoCache {
   }
   get<T extends Table>(table: T): Repository<T> {
     let repo = this.#repos.get(table);
-    if (!repo) this.#repos.set(table, (repo = new Repository(this.#db, table)));
+    if (!repo) {
+      repo = new Repository(this.#db, table);
+      this.#repos.set(table, repo);
+    }
     return repo as Repository<T>;
   }
 }
@@ -73,9 +76,12 @@ export class RootScope<DB> implements Scope<DB> {
     try {
       result = await fn(new TxScope<DB>(trx, state, this.#hooks));
     } catch (err) {
-      await trx.rollback().execute().catch(() => {
-        // The connection may be gone; the server rolls back on its own then.
-      });
+      await trx
+        .rollback()
+        .execute()
+        .catch(() => {
+          // The connection may be gone; the server rolls back on its own then.
+        });
       throw err;
     }
     await trx.commit().execute();

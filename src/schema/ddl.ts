@@ -32,7 +32,9 @@ export function createTable(t: TableIR): string {
   const lines = t.columns.map((c) => `  ${columnDefinition(c)}`);
   if (t.primaryKey) lines.push(`  CONSTRAINT ${q(t.primaryKey.name)} PRIMARY KEY (${list(t.primaryKey.columns)})`);
   for (const u of t.uniques) {
-    lines.push(`  CONSTRAINT ${q(u.name)} UNIQUE${u.nullsNotDistinct ? ' NULLS NOT DISTINCT' : ''} (${list(u.columns)})`);
+    lines.push(
+      `  CONSTRAINT ${q(u.name)} UNIQUE${u.nullsNotDistinct ? ' NULLS NOT DISTINCT' : ''} (${list(u.columns)})`,
+    );
   }
   for (const c of t.checks) lines.push(`  CONSTRAINT ${q(c.name)} CHECK (${c.expression})`);
   return `CREATE TABLE ${q(t.name)} (\n${lines.join(',\n')}\n)`;

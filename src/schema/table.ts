@@ -1,9 +1,9 @@
 import { E_SCHEMA, FerryError } from '../errors.js';
 import { Column, type ColumnBuilder, type ForeignKeyTarget, type ReferenceOptions } from './column.js';
 import { assertIdentifier } from './identifiers.js';
+import type { InferInsert, InferSelect, InferUpdate } from './infer.js';
 import type { IndexIR, IndexKeyIR, IndexMethod, ReferentialAction, TableIR } from './ir.js';
 import { SqlExpr } from './sql.js';
-import type { InferInsert, InferSelect, InferUpdate } from './infer.js';
 
 export type ColumnBuilders = Record<string, ColumnBuilder<any>>;
 export type BoundColumns<B extends ColumnBuilders> = { [K in keyof B & string]: Column<B[K]['_']> };
@@ -58,7 +58,9 @@ export class CheckExtra {
 }
 
 export class IndexKeyBuilder {
-  constructor(readonly key: { column: Column | null; expression: string | null } & Omit<IndexKeyIR, 'column' | 'expression'>) {}
+  constructor(
+    readonly key: { column: Column | null; expression: string | null } & Omit<IndexKeyIR, 'column' | 'expression'>,
+  ) {}
   nullsFirst(): IndexKeyBuilder {
     return new IndexKeyBuilder({ ...this.key, nulls: 'first' });
   }
@@ -126,11 +128,13 @@ export const uniqueIndex = (name?: string) => new IndexExtra(name ?? null, { ...
 export const unique = (name?: string) => new UniqueExtra(name ?? null);
 export const primaryKey = (...columns: Column[]) => new PrimaryKeyExtra(columns);
 export const check = (name: string, expression: SqlExpr) => new CheckExtra(name, expression.text);
-export const foreignKey = (spec: {
-  columns: Column[];
-  references: () => readonly ForeignKeyTarget[];
-  name?: string;
-} & Omit<ReferenceOptions, 'name'>) =>
+export const foreignKey = (
+  spec: {
+    columns: Column[];
+    references: () => readonly ForeignKeyTarget[];
+    name?: string;
+  } & Omit<ReferenceOptions, 'name'>,
+) =>
   new ForeignKeyExtra(
     spec.columns,
     spec.references,
@@ -218,7 +222,9 @@ function compileTable(t: Table): TableIR {
   };
   const own = (col: Column, where: string): string => {
     if (col.table !== t.name || t.columns[col.name] !== col) {
-      throw schemaError(`${t.name}: ${where} names column ${col.table}.${col.name}, which is not a column of ${t.name}.`);
+      throw schemaError(
+        `${t.name}: ${where} names column ${col.table}.${col.name}, which is not a column of ${t.name}.`,
+      );
     }
     return col.name;
   };
@@ -233,7 +239,8 @@ function compileTable(t: Table): TableIR {
   }
   const pkExtra = pkExtras[0];
   const pkNames = pkExtra ? pkExtra.columns.map((c) => own(c, 'primaryKey()')) : pkColumns.map((c) => c.name);
-  const primaryKey = pkNames.length > 0 ? { name: name(pkExtra?.constraintName ?? null, [], 'pkey'), columns: pkNames } : null;
+  const primaryKey =
+    pkNames.length > 0 ? { name: name(pkExtra?.constraintName ?? null, [], 'pkey'), columns: pkNames } : null;
 
   const ir: TableIR = {
     name: t.name,
@@ -285,16 +292,23 @@ function compileTable(t: Table): TableIR {
       case 'primaryKey':
         break;
       case 'unique': {
-        if (e.columns.length === 0) throw schemaError(`${t.name}: unique(${e.constraintName ?? ''}) needs .on(columns).`);
+        if (e.columns.length === 0)
+          throw schemaError(`${t.name}: unique(${e.constraintName ?? ''}) needs .on(columns).`);
         const names = e.columns.map((c) => own(c, 'unique()'));
-        ir.uniques.push({ name: name(e.constraintName, names, 'key'), columns: names, nullsNotDistinct: !e.distinctNulls });
+        ir.uniques.push({
+          name: name(e.constraintName, names, 'key'),
+          columns: names,
+          nullsNotDistinct: !e.distinctNulls,
+        });
         break;
       }
       case 'foreignKey': {
         const names = e.columns.map((c) => own(c, 'foreignKey()'));
         const targets = e.target();
         if (targets.length !== names.length || targets.length === 0) {
-          throw schemaError(`${t.name}: foreignKey(${names.join(', ')}) references ${targets.length} columns; it needs ${names.length}.`);
+          throw schemaError(
+            `${t.name}: foreignKey(${names.join(', ')}) references ${targets.length} columns; it needs ${names.length}.`,
+          );
         }
         const refTable = targets[0]!.table;
         if (targets.some((x) => x.table !== refTable)) {

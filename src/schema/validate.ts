@@ -48,7 +48,10 @@ function elementSchema(def: ColumnDef): z.ZodType {
     case 'uuid':
       return z.string().regex(UUID, 'not a UUID');
     case 'date':
-      return z.union([z.date().refine((d) => !Number.isNaN(d.getTime()), 'invalid date'), z.string().regex(DATE, 'not a date (YYYY-MM-DD)')]);
+      return z.union([
+        z.date().refine((d) => !Number.isNaN(d.getTime()), 'invalid date'),
+        z.string().regex(DATE, 'not a date (YYYY-MM-DD)'),
+      ]);
     case 'timestamp':
       return z.union([
         z.date().refine((d) => !Number.isNaN(d.getTime()), 'invalid date'),
@@ -74,7 +77,10 @@ const cache = new WeakMap<Column, Map<string, z.ZodType>>();
 
 function schemaFor(column: Column, mode: 'write' | 'filter'): z.ZodType {
   let byMode = cache.get(column);
-  if (!byMode) cache.set(column, (byMode = new Map()));
+  if (!byMode) {
+    byMode = new Map();
+    cache.set(column, byMode);
+  }
   let schema = byMode.get(mode);
   if (!schema) {
     const value = valueSchema(column.def);
@@ -105,7 +111,10 @@ export function columnOf(table: Table, name: string): Column {
  */
 export function validateValues(table: Table, values: Record<string, unknown>, mode: ValidationMode, where = ''): void {
   if (typeof values !== 'object' || values === null || Array.isArray(values)) {
-    throw new FerryError(E_BAD_ARGUMENT, `Expected an object of ${table.name} columns${where}, got ${describe(values)}.`);
+    throw new FerryError(
+      E_BAD_ARGUMENT,
+      `Expected an object of ${table.name} columns${where}, got ${describe(values)}.`,
+    );
   }
   for (const [name, value] of Object.entries(values)) {
     const column = columnOf(table, name);
@@ -145,7 +154,8 @@ export function validateValues(table: Table, values: Record<string, unknown>, mo
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
-  if (typeof value === 'string') return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'string')
+    return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
   if (value instanceof Date) return `Date ${Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString()}`;
   if (Array.isArray(value)) return `array of ${value.length}`;
   if (typeof value === 'object') return 'object';

@@ -134,10 +134,22 @@ describeEachBackend('repository', (t) => {
 
     const cases = [
       { orderBy: { created_at: 'desc' } as const, sql: 'created_at desc, id' },
-      { orderBy: [['score', 'asc'], ['created_at', 'desc']] as const, sql: 'score asc, created_at desc, id' },
+      {
+        orderBy: [
+          ['score', 'asc'],
+          ['created_at', 'desc'],
+        ] as const,
+        sql: 'score asc, created_at desc, id',
+      },
       { orderBy: { username: 'asc' } as const, sql: 'username asc nulls last, id' },
       { orderBy: { username: 'desc' } as const, sql: 'username desc nulls first, id' },
-      { orderBy: [['username', 'asc'], ['score', 'desc']] as const, sql: 'username asc nulls last, score desc, id' },
+      {
+        orderBy: [
+          ['username', 'asc'],
+          ['score', 'desc'],
+        ] as const,
+        sql: 'username asc nulls last, score desc, id',
+      },
     ];
     for (const c of cases) {
       for (const how of ['row', 'cursor'] as const) {
@@ -209,7 +221,9 @@ describeEachBackend('repository', (t) => {
       await repo.upsert({ user_id: 1, group_id: 1, role: 'owner' });
       expect((await repo.get({ user_id: 1, group_id: 1 }))!.role).toBe('owner');
 
-      const u = await ferry.repo(users).insert({ telegram_id: 9, created_at: '2020-01-01T00:00:00Z', updated_at: '2020-01-01T00:00:00Z' });
+      const u = await ferry
+        .repo(users)
+        .insert({ telegram_id: 9, created_at: '2020-01-01T00:00:00Z', updated_at: '2020-01-01T00:00:00Z' });
       const [after] = await ferry.repo(users).upsert({ telegram_id: 9, username: 'x' }, { conflict: ['telegram_id'] });
       expect(after!.updated_at.getTime()).toBeGreaterThan(u.updated_at.getTime());
       expect(after!.created_at).toEqual(u.created_at);
@@ -359,8 +373,16 @@ describeEachBackend('repository', (t) => {
         'E_INVALID_VALUE',
         /longer than 32/,
       );
-      await expectFerryError(ferry.repo(users).insert({ telegram_id: 1, username: 'a\u0000b' }), 'E_INVALID_VALUE', /NUL/);
-      await expectFerryError(ferry.repo(users).insert({ username: 'x' } as never), 'E_INVALID_VALUE', /telegram_id is required/);
+      await expectFerryError(
+        ferry.repo(users).insert({ telegram_id: 1, username: 'a\u0000b' }),
+        'E_INVALID_VALUE',
+        /NUL/,
+      );
+      await expectFerryError(
+        ferry.repo(users).insert({ username: 'x' } as never),
+        'E_INVALID_VALUE',
+        /telegram_id is required/,
+      );
       await expectFerryError(ferry.repo(users).get('1' as never), 'E_INVALID_VALUE');
       expect(await ferry.repo(users).count()).toBe(0);
     });

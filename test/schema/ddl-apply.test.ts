@@ -79,7 +79,7 @@ describeEachBackend('DDL for every column type and index kind', (t) => {
     expect(event.seq).toBe(1);
     await expect(
       sql`insert into events (seq, account_id, kind) values (5, ${account.id}, 'x')`.execute(ferry.db),
-    ).rejects.toThrow(/GENERATED ALWAYS/i);
+    ).rejects.toThrow(/cannot insert a non-DEFAULT value into column "seq"/);
     await expect(
       ferry.repo(fixtures.accounts).insert({ email: 'b@example.com', handle: 'b', balance: '-1' }),
     ).rejects.toThrow(/accounts_balance_positive/);
