@@ -68,7 +68,8 @@ export function printTable(title: string, rows: Record<string, string | number>[
   console.log(`\n${title}`);
   if (rows.length === 0) return;
   const cols = Object.keys(rows[0]!);
-  const cell = (v: string | number) => (typeof v === 'number' ? v.toLocaleString('en-US', { maximumFractionDigits: 2 }) : v);
+  const cell = (v: string | number) =>
+    typeof v === 'number' ? v.toLocaleString('en-US', { maximumFractionDigits: 2 }) : v;
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(cell(r[c]!)).length)));
   const line = (vals: string[]) => `| ${vals.map((v, i) => v.padEnd(widths[i]!)).join(' | ')} |`;
   console.log(line(cols));

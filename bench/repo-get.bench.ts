@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'kysely';
 import pg from 'pg';
+import * as schema from '../examples/hello-bot/schema.js';
+import { connect, type Ferry } from '../src/index.js';
 import { createStatements } from '../src/schema/ddl.js';
 import { defineSchema } from '../src/schema/schema.js';
-import { connect, type Ferry } from '../src/index.js';
-import * as schema from '../examples/hello-bot/schema.js';
 import { compare, printTable, saveResult, type Throughput } from './lib.js';
 
 const ROWS = 10_000;
@@ -22,7 +22,10 @@ const seedSql = `insert into users (telegram_id, username, first_name, language_
 const raw = 'select * from users where id = $1 limit 1';
 
 let n = 0;
-const nextId = () => (n = (n * 7919 + 1) % ROWS) + 1;
+const nextId = () => {
+  n = (n * 7919 + 1) % ROWS;
+  return n + 1;
+};
 
 async function seed(ferry: Ferry<unknown>) {
   await ferry.createSchema();
@@ -96,7 +99,10 @@ try {
   const results = await compare([
     { name: 'raw PGlite.query', op: () => lite.query(raw, [nextId()]) },
     { name: 'ferry repo.get', op: () => repo.get(nextId()) },
-    { name: 'kysely builder', op: () => ferry.db.selectFrom('users').selectAll().where('id', '=', nextId()).executeTakeFirst() },
+    {
+      name: 'kysely builder',
+      op: () => ferry.db.selectFrom('users').selectAll().where('id', '=', nextId()).executeTakeFirst(),
+    },
   ]);
   table.push(...rows('pglite', 1, results, 'raw PGlite.query'));
   await lite.close();

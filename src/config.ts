@@ -61,14 +61,20 @@ export async function loadConfig(options: { cwd?: string; configPath?: string } 
     const module = await importModule(path, 'config file');
     raw = module.default ?? module.config;
     if (raw === undefined) {
-      throw new FerryError(E_CONFIG, `${path} has no default export. Write: export default defineConfig({ schema: './schema.ts' })`);
+      throw new FerryError(
+        E_CONFIG,
+        `${path} has no default export. Write: export default defineConfig({ schema: './schema.ts' })`,
+      );
     }
   }
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const key = issue.path.join('.') || (issue as { keys?: string[] }).keys?.join(', ') || '(root)';
-    throw new FerryError(E_CONFIG, `${path}: invalid config at "${key}": ${issue.message}. Known keys: schema, migrations, dataDir.`);
+    throw new FerryError(
+      E_CONFIG,
+      `${path}: invalid config at "${key}": ${issue.message}. Known keys: schema, migrations, dataDir.`,
+    );
   }
   const dir = path ? dirname(path) : cwd;
   return {

@@ -1,9 +1,9 @@
-import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
+import { sql } from 'kysely';
 import { type DbHandle, type OpenOptions, openDatabase } from './db/open.js';
-import { TimestampsPlugin } from './repo/timestamps-plugin.js';
 import type { Repository } from './repo/repository.js';
 import { RootScope, type Scope, type TransactionOptions, type TransactionScope } from './repo/scope.js';
+import { TimestampsPlugin } from './repo/timestamps-plugin.js';
 import { createStatements } from './schema/ddl.js';
 import type { DatabaseOf } from './schema/infer.js';
 import { defineSchema, type Schema } from './schema/schema.js';

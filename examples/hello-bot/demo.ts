@@ -3,13 +3,16 @@
  * in its own transaction, then the admin views. Runs on whatever
  * DATABASE_URL selects, the embedded database by default.
  */
-import { connect } from '../../src/index.js';
+import { connect, type DatabaseOf, type Ferry } from '../../src/index.js';
 import * as schema from './schema.js';
 import { displayName, type TelegramUser, UserService } from './user-service.js';
 
-export async function runHelloBot(options: { url?: string; log?: (line: string) => void } = {}) {
+export async function runHelloBot(
+  options: { url?: string; ferry?: Ferry<DatabaseOf<typeof schema>>; log?: (line: string) => void } = {},
+) {
   const log = options.log ?? console.log;
-  const ferry = await connect({ schema, url: options.url });
+  // Reuse the caller's connection when given one (the embedded database allows one opener).
+  const ferry = options.ferry ?? (await connect({ schema, url: options.url }));
   try {
     log(`hello-bot: ${ferry.backend} at ${ferry.url}`);
     const exists = await ferry.db.introspection.getTables().then((ts) => ts.some((t) => t.name === 'users'));
@@ -47,7 +50,7 @@ export async function runHelloBot(options: { url?: string; log?: (line: string) 
     log(`languages: ${(await service.languageStats()).map((s) => `${s.language_code}=${s.users}`).join(' ')}`);
     return { created, updated, total: await ferry.repo(schema.users).count() };
   } finally {
-    await ferry.close();
+    if (!options.ferry) await ferry.close();
   }
 }
 

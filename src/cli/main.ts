@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { EXIT_ERROR, knownSecrets, printError } from './output.js';
 import { registerDb } from './commands/db.js';
 import { registerSchema } from './commands/schema.js';
+import { EXIT_ERROR, knownSecrets, printError } from './output.js';
 
 export interface GlobalOptions {
   config?: string;

@@ -1,5 +1,5 @@
-import { FerryError } from '../errors.js';
 import { redactText } from '../db/url.js';
+import { FerryError } from '../errors.js';
 
 /** Exit codes every command shares. */
 export const EXIT_OK = 0;

@@ -19,7 +19,9 @@ const REDACT_PATHS = [
  * `info`) that redacts secret-bearing fields and scrubs the given secret
  * strings from messages, so a connection password cannot leak through a log.
  */
-export function createLogger(options: { level?: string; secrets?: string[]; destination?: pino.DestinationStream } = {}): Logger {
+export function createLogger(
+  options: { level?: string; secrets?: string[]; destination?: pino.DestinationStream } = {},
+): Logger {
   const secrets = (options.secrets ?? []).filter((s) => s.length > 0);
   const scrub = (value: unknown): unknown => {
     if (typeof value !== 'string' || secrets.length === 0) return value;
@@ -41,7 +43,10 @@ export function createLogger(options: { level?: string; secrets?: string[]; dest
         log: (obj) => {
           const err = obj.err as Error | undefined;
           if (err instanceof Error) {
-            return { ...obj, err: { type: err.name, message: scrub(err.message), code: (err as { code?: unknown }).code } };
+            return {
+              ...obj,
+              err: { type: err.name, message: scrub(err.message), code: (err as { code?: unknown }).code },
+            };
           }
           return obj;
         },

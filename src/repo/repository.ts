@@ -41,9 +41,7 @@ export class Repository<T extends Table> {
     this.#pk = table.primaryKey;
     // `get` is the hottest path in most apps: compile it once, not per call.
     this.#getSql =
-      this.#pk.length === 1
-        ? db.selectFrom(table.name).selectAll().where(this.#pk[0]!, '=', 0).compile().sql
-        : null;
+      this.#pk.length === 1 ? db.selectFrom(table.name).selectAll().where(this.#pk[0]!, '=', 0).compile().sql : null;
   }
 
   /** The row with this primary key, or undefined. */

@@ -109,7 +109,10 @@ expectTypeOf<Insertable<DB['audit']>>().not.toHaveProperty('seq');
 
 declare const db: Kysely<DB>;
 const q = db.selectFrom('users').select(['id', 'tier']).where('telegram_id', '=', 5);
-expectTypeOf<Awaited<ReturnType<typeof q.executeTakeFirstOrThrow>>>().toEqualTypeOf<{ id: number; tier: 'free' | 'pro' }>();
+expectTypeOf<Awaited<ReturnType<typeof q.executeTakeFirstOrThrow>>>().toEqualTypeOf<{
+  id: number;
+  tier: 'free' | 'pro';
+}>();
 // @ts-expect-error unknown column
 db.selectFrom('users').select('nope');
 // @ts-expect-error wrong enum value

@@ -63,7 +63,7 @@ describeEachBackend('hello-bot', (t) => {
 
   it('the demo runs end to end', async () => {
     const lines: string[] = [];
-    const result = await runHelloBot({ url: t.url(), log: (l) => lines.push(l) });
+    const result = await runHelloBot({ ferry, log: (l) => lines.push(l) });
     expect(result.created).toBe(25);
     expect(lines.join('\n')).toMatch(/newest active users: /);
   });

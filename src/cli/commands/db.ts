@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { openDatabase } from '../../db/open.js';
 import { loadConfig } from '../../config.js';
-import { EXIT_OK, EXIT_PROBLEM, errorPayload, knownSecrets, printError, printJson, printTable } from '../output.js';
+import { openDatabase } from '../../db/open.js';
 import type { GlobalOptions } from '../main.js';
+import { EXIT_OK, EXIT_PROBLEM, errorPayload, knownSecrets, printError, printJson, printTable } from '../output.js';
 
 export function registerDb(program: Command, globals: () => GlobalOptions): void {
   const db = program.command('db').description('inspect the database connection');

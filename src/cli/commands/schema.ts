@@ -2,8 +2,8 @@ import type { Command } from 'commander';
 import { loadConfig, loadSchemaModule } from '../../config.js';
 import { renderCreateSql } from '../../schema/ddl.js';
 import { defineSchema } from '../../schema/schema.js';
-import { printJson } from '../output.js';
 import type { GlobalOptions } from '../main.js';
+import { printJson } from '../output.js';
 
 export function registerSchema(program: Command, globals: () => GlobalOptions): void {
   const schema = program.command('schema').description('work with the schema module named in ferry.config');

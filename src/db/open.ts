@@ -1,0 +1,211 @@
+/**
+ * `openDatabase`: the one way Ferry gets a database.
+ *
+ * With a DATABASE_URL it is PostgreSQL through a pg pool; without one it is an
+ * embedded PGlite on disk, so a fresh checkout runs the same SQL as production
+ * with nothing to install. Both come back as the same `DbHandle`, with the
+ * same value types (see types.ts).
+ */
+import { mkdirSync, realpathSync } from 'node:fs';
+import path from 'node:path';
+import { type Dialect, Kysely, PostgresDialect, sql } from 'kysely';
+import { E_CLOSED, E_CONNECT, FerryError } from '../errors.js';
+import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
+import { createPgPool, type PoolOptions, type PoolStats } from './pg-pool.js';
+import { PGliteDialect, type PGliteLike } from './pglite-dialect.js';
+import { type ParsedUrl, parseDatabaseUrl } from './url.js';
+
+export const DEFAULT_DATA_DIR = './.ferry/pglite';
+
+export interface OpenOptions {
+  /** Database URL; beats `env.DATABASE_URL`. */
+  url?: string;
+  /** PGlite data directory when no URL is given (else `env.FERRY_DATA_DIR`, else ./.ferry/pglite). */
+  dataDir?: string;
+  pool?: PoolOptions;
+  /** Environment to read (default `process.env`); tests pass their own instead of mutating the real one. */
+  env?: NodeJS.ProcessEnv;
+  /** Background errors (idle pool clients); already redacted. */
+  onError?: (err: Error) => void;
+  /** PGlite only: start from this data-dir tarball (`pglite.dumpDataDir()`), handy for test fixtures. */
+  loadDataDir?: Blob;
+  /** Base for relative paths (default `process.cwd()`). */
+  cwd?: string;
+}
+
+export interface DbHandle {
+  readonly backend: 'postgres' | 'pglite';
+  /** Build more Kysely instances (with plugins) on this; they share the connection(s) and need no destroy(). */
+  readonly dialect: Dialect;
+  /** A plain Kysely on `dialect`. */
+  readonly db: Kysely<any>;
+  /** e.g. 'postgresql://postgres:****@127.0.0.1:5432/test', 'pglite:/abs/dir' or 'memory://'. */
+  readonly redactedUrl: string;
+  /** Round-trip time of `select 1`, in ms. */
+  ping(): Promise<number>;
+  /** `show server_version`, e.g. '15.20 (Debian 15.20-0+deb12u1)' or '18.6'. */
+  serverVersion(): Promise<string>;
+  poolStats(): PoolStats;
+  /** Re-read array types (enum arrays...) after DDL. Usually automatic; see types.ts. */
+  refreshTypes(): Promise<void>;
+  /** Close connections and release the data-dir lock; idempotent. */
+  close(): Promise<void>;
+}
+
+export async function openDatabase(options: OpenOptions = {}): Promise<DbHandle> {
+  const target = resolveDatabaseTarget(options);
+  if (target.backend === 'postgres') {
+    return openPostgres(target.connectionString, options, options.env ?? process.env);
+  }
+  return openPGlite(target.dataDir, target.redacted, options);
+}
+
+/**
+ * Which database `openDatabase(options)` would open: `options.url`, else
+ * `env.DATABASE_URL`, else PGlite at `options.dataDir ?? env.FERRY_DATA_DIR ??
+ * ./.ferry/pglite`. Empty strings count as unset (a blank line in .env).
+ */
+export function resolveDatabaseTarget(options: OpenOptions = {}): ParsedUrl {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const url = nonEmpty(options.url) ?? nonEmpty(env.DATABASE_URL);
+  if (url !== undefined) return parseDatabaseUrl(url, cwd);
+  const dataDir = path.resolve(cwd, nonEmpty(options.dataDir) ?? nonEmpty(env.FERRY_DATA_DIR) ?? DEFAULT_DATA_DIR);
+  return { backend: 'pglite', dataDir, redacted: `pglite:${dataDir}` };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value;
+}
+
+async function openPostgres(connectionString: string, options: OpenOptions, env: NodeJS.ProcessEnv): Promise<DbHandle> {
+  const pool = createPgPool(connectionString, { pool: options.pool, env, onError: options.onError });
+  const dialect = new PostgresDialect({ pool: pool.kyselyPool });
+  const handle = new Handle({
+    backend: 'postgres',
+    dialect,
+    redactedUrl: pool.redactedUrl,
+    stats: () => pool.stats(),
+    refreshTypes: () => pool.refreshTypes(),
+    close: () => pool.close(),
+  });
+  try {
+    // Fail at open, within the connect timeout, rather than on the first query;
+    // loading the array types doubles as the connectivity check.
+    await pool.refreshTypes();
+  } catch (err) {
+    await pool.close().catch(() => {});
+    throw err;
+  }
+  return handle;
+}
+
+async function openPGlite(dataDir: string | null, redactedUrl: string, options: OpenOptions): Promise<DbHandle> {
+  let lock: DataDirLock | null = null;
+  let pglite: (PGliteLike & { close(): Promise<void> }) | undefined;
+  try {
+    if (dataDir !== null) {
+      mkdirSync(dataDir, { recursive: true });
+      // Lock the real path, so a symlinked spelling of the same dir is caught too.
+      lock = acquireDataDirLock(realpathSync(dataDir));
+    }
+    // Loaded on demand: Postgres-only deployments never pay for the WASM.
+    const { PGlite } = await import('@electric-sql/pglite');
+    try {
+      pglite = await PGlite.create({
+        ...(dataDir !== null ? { dataDir } : {}),
+        ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
+      });
+    } catch (err) {
+      throw new FerryError(
+        E_CONNECT,
+        `Cannot open the embedded database at ${redactedUrl}: ${(err as Error)?.message ?? String(err)}. ` +
+          'If the directory was written by another PGlite/Postgres version or is damaged, move it away ' +
+          '(or set FERRY_DATA_DIR to a new directory) and start again.',
+        { cause: err, details: { dataDir } },
+      );
+    }
+    const instance = pglite;
+    const dialect = new PGliteDialect({ pglite: instance });
+    await dialect.init();
+    const heldLock = lock;
+    return new Handle({
+      backend: 'pglite',
+      dialect,
+      redactedUrl,
+      stats: () => dialect.stats(),
+      refreshTypes: () => dialect.refreshTypes(),
+      close: async () => {
+        try {
+          await dialect.close();
+          await instance.close();
+        } finally {
+          heldLock?.release();
+        }
+      },
+    });
+  } catch (err) {
+    await pglite?.close().catch(() => {});
+    lock?.release();
+    throw err;
+  }
+}
+
+interface HandleParts {
+  backend: 'postgres' | 'pglite';
+  dialect: Dialect;
+  redactedUrl: string;
+  stats(): PoolStats;
+  refreshTypes(): Promise<void>;
+  close(): Promise<void>;
+}
+
+class Handle implements DbHandle {
+  readonly backend: 'postgres' | 'pglite';
+  readonly dialect: Dialect;
+  readonly db: Kysely<any>;
+  readonly redactedUrl: string;
+  readonly #parts: HandleParts;
+  #closing: Promise<void> | undefined;
+
+  constructor(parts: HandleParts) {
+    this.#parts = parts;
+    this.backend = parts.backend;
+    this.dialect = parts.dialect;
+    this.redactedUrl = parts.redactedUrl;
+    this.db = new Kysely<any>({ dialect: parts.dialect });
+  }
+
+  async ping(): Promise<number> {
+    this.#assertOpen();
+    const start = performance.now();
+    await sql`select 1`.execute(this.db);
+    return performance.now() - start;
+  }
+
+  async serverVersion(): Promise<string> {
+    this.#assertOpen();
+    const { rows } = await sql<{ server_version: string }>`show server_version`.execute(this.db);
+    return rows[0]?.server_version ?? '';
+  }
+
+  poolStats(): PoolStats {
+    return this.#parts.stats();
+  }
+
+  async refreshTypes(): Promise<void> {
+    this.#assertOpen();
+    await this.#parts.refreshTypes();
+  }
+
+  close(): Promise<void> {
+    // db.destroy() is not needed (drivers own nothing) and would make later
+    // use fail with Kysely's generic error instead of E_CLOSED.
+    this.#closing ??= this.#parts.close();
+    return this.#closing;
+  }
+
+  #assertOpen(): void {
+    if (this.#closing) throw new FerryError(E_CLOSED, `The database handle for ${this.redactedUrl} has been closed.`);
+  }
+}

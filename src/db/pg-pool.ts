@@ -1,0 +1,365 @@
+/**
+ * The node-postgres pool behind the `postgres` backend.
+ *
+ * Three jobs beyond `new pg.Pool()`: settings from options and env (with the
+ * variable named when a value is bad), the shared value policy of types.ts
+ * through a per-pool `types` object (pg's global `types` is never touched, so
+ * other pg users in the same process keep their behaviour), and connect
+ * failures turned into one E_CONNECT error that says what to check and never
+ * carries the password.
+ */
+import type { PostgresPool, PostgresPoolClient } from 'kysely';
+import pg from 'pg';
+import { E_CLOSED, E_CONFIG, E_CONNECT, FerryError } from '../errors.js';
+import {
+  ARRAY_TYPES_SQL,
+  type ArrayTypeRow,
+  prepareParam,
+  resolveUnknownTypes,
+  SESSION_SETTINGS,
+  TypeRegistry,
+} from './types.js';
+import { redactText, redactUrl, urlSecrets } from './url.js';
+
+export interface PoolOptions {
+  /** Most connections open at once (default 10). */
+  max?: number;
+  /** Close a connection idle this long (default 10 000 ms). */
+  idleTimeoutMillis?: number;
+  /** Give up connecting, or waiting for a free connection, after this long (default 5 000 ms). */
+  connectionTimeoutMillis?: number;
+  /** Server-side `statement_timeout` for every session (default 30 000 ms; 0 = none). */
+  statementTimeoutMillis?: number;
+  /** Retire connections older than this (default 0 = never). */
+  maxLifetimeSeconds?: number;
+  /** `application_name` shown in pg_stat_activity (default 'ferry'). */
+  applicationName?: string;
+}
+
+export type ResolvedPoolOptions = Required<PoolOptions>;
+
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+  max: number;
+}
+
+export const POOL_DEFAULTS: ResolvedPoolOptions = {
+  max: 10,
+  idleTimeoutMillis: 10_000,
+  connectionTimeoutMillis: 5_000,
+  statementTimeoutMillis: 30_000,
+  maxLifetimeSeconds: 0,
+  applicationName: 'ferry',
+};
+
+/**
+ * Explicit options win, then env, then defaults. `DB_POOL_SIZE` +
+ * `DB_MAX_OVERFLOW` are the SQLAlchemy-style knobs existing deployments set;
+ * the pool max is their sum (overflow 0, size 10 when only one is given).
+ */
+export function resolvePoolOptions(
+  options: PoolOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedPoolOptions {
+  const fromEnv = (name: string, min: number): number | undefined => {
+    const raw = env[name]?.trim();
+    if (raw === undefined || raw === '') return undefined;
+    return checkInt(Number(raw), min, () => `Environment variable ${name}="${raw}"`);
+  };
+  const explicit = (key: keyof Omit<PoolOptions, 'applicationName'>, min: number): number | undefined => {
+    const value = options[key];
+    return value === undefined ? undefined : checkInt(value, min, () => `Pool option ${key}=${String(value)}`);
+  };
+
+  let max = explicit('max', 1) ?? fromEnv('FERRY_POOL_MAX', 1);
+  if (max === undefined) {
+    const size = fromEnv('DB_POOL_SIZE', 0);
+    const overflow = fromEnv('DB_MAX_OVERFLOW', 0);
+    if (size !== undefined || overflow !== undefined) {
+      max = (size ?? POOL_DEFAULTS.max) + (overflow ?? 0);
+      if (max < 1) {
+        throw new FerryError(E_CONFIG, 'DB_POOL_SIZE + DB_MAX_OVERFLOW must allow at least 1 connection, got 0.', {
+          details: { variable: 'DB_POOL_SIZE' },
+        });
+      }
+    }
+  }
+  const applicationName = options.applicationName ?? POOL_DEFAULTS.applicationName;
+  return {
+    max: max ?? POOL_DEFAULTS.max,
+    idleTimeoutMillis:
+      explicit('idleTimeoutMillis', 0) ?? fromEnv('FERRY_POOL_IDLE_TIMEOUT_MS', 0) ?? POOL_DEFAULTS.idleTimeoutMillis,
+    connectionTimeoutMillis:
+      explicit('connectionTimeoutMillis', 1) ??
+      fromEnv('FERRY_CONNECT_TIMEOUT_MS', 1) ??
+      POOL_DEFAULTS.connectionTimeoutMillis,
+    statementTimeoutMillis:
+      explicit('statementTimeoutMillis', 0) ??
+      fromEnv('FERRY_STATEMENT_TIMEOUT_MS', 0) ??
+      POOL_DEFAULTS.statementTimeoutMillis,
+    maxLifetimeSeconds:
+      explicit('maxLifetimeSeconds', 0) ?? fromEnv('FERRY_POOL_MAX_LIFETIME_S', 0) ?? POOL_DEFAULTS.maxLifetimeSeconds,
+    applicationName,
+  };
+}
+
+function checkInt(value: number, min: number, what: () => string): number {
+  if (Number.isSafeInteger(value) && value >= min) return value;
+  const variable = /^Environment variable (\w+)/.exec(what())?.[1];
+  throw new FerryError(E_CONFIG, `${what()} is not valid: expected a whole number >= ${min}.`, {
+    details: variable ? { variable } : { option: what() },
+  });
+}
+
+export interface PgPoolOptions {
+  pool?: PoolOptions;
+  env?: NodeJS.ProcessEnv;
+  /** Errors of idle clients (server restarts, killed backends), already redacted. */
+  onError?: (err: Error) => void;
+}
+
+export interface PgPool {
+  /** For Kysely's PostgresDialect. Its `end()` does nothing: `close()` on this object owns shutdown. */
+  readonly kyselyPool: PostgresPool;
+  readonly registry: TypeRegistry;
+  readonly options: ResolvedPoolOptions;
+  readonly redactedUrl: string;
+  /** Check out a client; failures become E_CONNECT. Call `release()` on it. */
+  connect(): Promise<PostgresPoolClient>;
+  /** Re-read array types (enum and composite arrays) from pg_type. */
+  refreshTypes(): Promise<void>;
+  stats(): PoolStats;
+  close(): Promise<void>;
+}
+
+export function createPgPool(connectionString: string, opts: PgPoolOptions = {}): PgPool {
+  const options = resolvePoolOptions(opts.pool, opts.env);
+  const redactedUrl = redactUrl(connectionString);
+  const secrets = urlSecrets(connectionString);
+  const registry = new TypeRegistry();
+  const target = describeTarget(connectionString);
+  const { url, startupOptions } = withSessionOptions(connectionString);
+
+  const raw = new pg.Pool({
+    connectionString: url,
+    max: options.max,
+    idleTimeoutMillis: options.idleTimeoutMillis,
+    connectionTimeoutMillis: options.connectionTimeoutMillis,
+    maxLifetimeSeconds: options.maxLifetimeSeconds,
+    application_name: options.applicationName,
+    // pg only sends statement_timeout when it is truthy, so 0 means "server default".
+    statement_timeout: options.statementTimeoutMillis,
+    options: startupOptions,
+    types: {
+      // Only text results are ever requested; binary stays pg's business.
+      getTypeParser: ((oid: number, format?: string) =>
+        format === 'binary' ? pg.types.getTypeParser(oid, 'binary') : registry.parser(oid)) as never,
+    },
+  });
+  // Without a listener, an idle client's error (server restart, pg_terminate_backend) crashes the process.
+  raw.on('error', (err) => {
+    const safe = sanitize(err, secrets);
+    opts.onError?.(safe);
+  });
+
+  let closed = false;
+  const wrappers = new WeakMap<pg.PoolClient, PostgresPoolClient>();
+
+  const wrap = (client: pg.PoolClient): PostgresPoolClient => {
+    let wrapper = wrappers.get(client);
+    if (!wrapper) {
+      wrapper = {
+        query: (async (sqlOrCursor: unknown, params?: readonly unknown[]) => {
+          if (typeof sqlOrCursor !== 'string') return client.query(sqlOrCursor as never);
+          const result = await client.query(sqlOrCursor, (params ?? []).map(prepareParam));
+          for (const r of Array.isArray(result) ? (result as pg.QueryResult[]) : [result]) {
+            await resolveUnknownTypes(registry, r.fields, r.rows, async (sql, args) => {
+              return (await client.query<ArrayTypeRow>(sql, args)).rows;
+            });
+          }
+          return result;
+        }) as unknown as PostgresPoolClient['query'],
+        release: () => client.release(),
+      };
+      wrappers.set(client, wrapper);
+    }
+    return wrapper;
+  };
+
+  const connect = async (): Promise<PostgresPoolClient> => {
+    if (closed) throw new FerryError(E_CLOSED, `The database handle for ${redactedUrl} has been closed.`);
+    let client: pg.PoolClient;
+    try {
+      client = await raw.connect();
+    } catch (err) {
+      throw connectError(err, { redactedUrl, secrets, target, options });
+    }
+    return wrap(client);
+  };
+
+  let closing: Promise<void> | undefined;
+  return {
+    kyselyPool: { connect, end: async () => {} },
+    registry,
+    options,
+    redactedUrl,
+    connect,
+    async refreshTypes() {
+      const client = await connect();
+      try {
+        const { rows } = await client.query<ArrayTypeRow>(ARRAY_TYPES_SQL, []);
+        registry.setArrayTypes(rows);
+      } finally {
+        client.release();
+      }
+    },
+    stats: () => ({ total: raw.totalCount, idle: raw.idleCount, waiting: raw.waitingCount, max: options.max }),
+    close() {
+      closed = true;
+      closing ??= raw.end();
+      return closing;
+    },
+  };
+}
+
+/**
+ * Add Ferry's session settings as `-c` startup options. pg lets the URL
+ * override explicit config, so a user's own `?options=` is moved out of the
+ * URL and appended after ours (later `-c` wins, so theirs still apply).
+ */
+function withSessionOptions(connectionString: string): { url: string; startupOptions: string } {
+  const ours = SESSION_SETTINGS.map(([name, value]) => `-c ${name}=${value.replace(/ /g, '\\ ')}`).join(' ');
+  const url = new URL(connectionString);
+  const theirs = url.searchParams.get('options');
+  if (theirs === null) return { url: connectionString, startupOptions: ours };
+  url.searchParams.delete('options');
+  return { url: url.toString(), startupOptions: `${ours} ${theirs}` };
+}
+
+interface Target {
+  host: string;
+  port: string;
+  database: string;
+  user: string;
+}
+
+function describeTarget(connectionString: string): Target {
+  const url = new URL(connectionString);
+  const decode = (s: string) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return s;
+    }
+  };
+  return {
+    host: decode(url.hostname) || url.searchParams.get('host') || 'localhost',
+    port: url.port || url.searchParams.get('port') || '5432',
+    database: decode(url.pathname.replace(/^\//, '')) || decode(url.username) || 'postgres',
+    user: decode(url.username) || url.searchParams.get('user') || '(default user)',
+  };
+}
+
+interface ConnectContext {
+  redactedUrl: string;
+  secrets: string[];
+  target: Target;
+  options: ResolvedPoolOptions;
+}
+
+/** Why a connect failed, in words, plus what to check. */
+function explain(code: string | undefined, message: string, ctx: ConnectContext): { reason: string; hint: string } {
+  const { host, port, database, user } = ctx.target;
+  const timeout = ctx.options.connectionTimeoutMillis;
+  switch (code) {
+    case 'ECONNREFUSED':
+      return {
+        reason: `connection refused by ${host}:${port}`,
+        hint: 'Is PostgreSQL running, and listening on that host and port?',
+      };
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return { reason: `host "${host}" could not be resolved`, hint: 'Check the host name in the database URL.' };
+    case 'ETIMEDOUT':
+    case 'CONNECT_TIMEOUT':
+      return {
+        reason: `no answer from ${host}:${port} within ${timeout} ms`,
+        hint: 'Check host, port, firewall and that the server is up; FERRY_CONNECT_TIMEOUT_MS raises the limit.',
+      };
+    case 'POOL_EXHAUSTED':
+      return {
+        reason: `no pooled connection became free within ${timeout} ms (all ${ctx.options.max} are in use)`,
+        hint: 'Raise FERRY_POOL_MAX, or look for transactions or checked-out clients that are never released.',
+      };
+    case '28P01':
+      return {
+        reason: `password authentication failed for user "${user}"`,
+        hint: 'Check the user name and password in the database URL.',
+      };
+    case '28000':
+      return {
+        reason: `the server rejected user "${user}" (${message})`,
+        hint: "Check the user name, and the server's pg_hba.conf rules for this host, user and database.",
+      };
+    case '3D000':
+      return {
+        reason: `database "${database}" does not exist`,
+        hint: `Create it (e.g. createdb ${database}) or fix the database name in the URL.`,
+      };
+    case '53300':
+      return { reason: 'the server has too many connections', hint: 'Lower FERRY_POOL_MAX or raise max_connections.' };
+    case '57P03':
+      return { reason: 'the server is starting up or shutting down', hint: 'Retry in a moment.' };
+    default:
+      return { reason: message || 'unknown error', hint: 'Check the database URL and that the server is reachable.' };
+  }
+}
+
+function connectError(err: unknown, ctx: ConnectContext): FerryError {
+  const code = errorCode(err);
+  const message = redactText(firstMessage(err), ctx.secrets);
+  const { reason, hint } = explain(code, message, ctx);
+  return new FerryError(E_CONNECT, `Cannot connect to PostgreSQL at ${ctx.redactedUrl}: ${reason}. ${hint}`, {
+    // Never the driver's error itself: pg errors can reference client config.
+    cause: sanitize(err, ctx.secrets),
+    details: {
+      code: code ?? null,
+      host: ctx.target.host,
+      port: ctx.target.port,
+      database: ctx.target.database,
+      url: ctx.redactedUrl,
+    },
+  });
+}
+
+function errorCode(err: unknown): string | undefined {
+  const e = err as { code?: unknown; errors?: unknown[]; message?: unknown; cause?: unknown };
+  if (typeof e?.code === 'string') return e.code;
+  // localhost → ::1 and 127.0.0.1: Node reports an AggregateError of both attempts.
+  if (Array.isArray(e?.errors)) for (const inner of e.errors) if (errorCode(inner)) return errorCode(inner);
+  if (typeof e?.message === 'string') {
+    if (e.message.includes('timeout exceeded when trying to connect')) return 'POOL_EXHAUSTED';
+    if (/connection timeout|timeout expired/i.test(e.message)) return 'CONNECT_TIMEOUT';
+  }
+  return e?.cause ? errorCode(e.cause) : undefined;
+}
+
+function firstMessage(err: unknown): string {
+  const e = err as { message?: unknown; errors?: unknown[] };
+  if (typeof e?.message === 'string' && e.message !== '') return e.message;
+  if (Array.isArray(e?.errors) && e.errors.length > 0) return firstMessage(e.errors[0]);
+  return String(err);
+}
+
+/** A fresh Error with the redacted message and code only: no stack, cause or fields from the original. */
+function sanitize(err: unknown, secrets: string[]): Error {
+  const safe = new Error(redactText(firstMessage(err), secrets));
+  safe.name = err instanceof Error ? err.name : 'Error';
+  // Our own frames would only mislead; the driver's are gone on purpose.
+  safe.stack = `${safe.name}: ${safe.message}`;
+  const code = errorCode(err);
+  if (code) (safe as Error & { code?: string }).code = code;
+  return safe;
+}

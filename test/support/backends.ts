@@ -1,0 +1,113 @@
+/**
+ * The contract-suite helper: run the same tests against embedded PGlite and a
+ * real PostgreSQL, each test file (each `describeEachBackend` call, to be
+ * exact) on its own fresh database so files run in parallel without
+ * interfering.
+ *
+ *   describeEachBackend('repo', (t) => {
+ *     it('reads what it wrote', async () => {
+ *       const { db } = await t.open();
+ *       ...
+ *     });
+ *   });
+ */
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, inject } from 'vitest';
+import { lockFileFor } from '../../src/db/data-dir-lock.js';
+import { type DbHandle, openDatabase } from '../../src/db/open.js';
+import { adminUrl, type Backend, TEST_BACKENDS, TEST_DB_PREFIX } from './backends-config.js';
+import { copyTemplate, ensureTemplate, TEMPLATE_ENV } from './pglite-template.js';
+
+export { adminUrl, type Backend, TEST_BACKENDS } from './backends-config.js';
+
+export interface BackendFixture {
+  readonly backend: Backend;
+  /** URL of this suite's fresh database; available from `beforeAll` on. */
+  url(): string;
+  /** One handle on `url()` shared by the suite (same promise every call), closed in `afterAll`. */
+  open(): Promise<DbHandle>;
+}
+
+export interface ProvisionedDatabase {
+  url: string;
+  cleanup(): Promise<void>;
+}
+
+export function describeEachBackend(title: string, fn: (t: BackendFixture) => void): void {
+  for (const backend of TEST_BACKENDS) {
+    describe(`${title} [${backend}]`, () => {
+      let provisioned: ProvisionedDatabase | undefined;
+      let handle: Promise<DbHandle> | undefined;
+      const fixture: BackendFixture = {
+        backend,
+        url() {
+          if (!provisioned) throw new Error('t.url() is only available from beforeAll on');
+          return provisioned.url;
+        },
+        open() {
+          handle ??= openDatabase({ url: fixture.url() });
+          return handle;
+        },
+      };
+      beforeAll(async () => {
+        provisioned = await provisionDatabase(backend);
+      });
+      afterAll(async () => {
+        const opened = await handle?.catch(() => undefined);
+        await opened?.close();
+        await provisioned?.cleanup();
+      });
+      fn(fixture);
+    });
+  }
+}
+
+/** A fresh, empty database on `backend` and how to get rid of it. */
+export function provisionDatabase(backend: Backend): Promise<ProvisionedDatabase> {
+  return backend === 'postgres' ? freshPostgresDatabase() : freshPgliteDatabase();
+}
+
+export async function freshPostgresDatabase(): Promise<ProvisionedDatabase> {
+  const name = `${TEST_DB_PREFIX}${process.pid}_${randomBytes(4).toString('hex')}`;
+  await withAdmin((client) => client.query(`create database "${name}"`));
+  const url = new URL(adminUrl());
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    cleanup: () => withAdmin((client) => client.query(`drop database if exists "${name}" with (force)`)).then(() => {}),
+  };
+}
+
+export async function freshPgliteDatabase(): Promise<ProvisionedDatabase> {
+  const dir = await copyTemplate(await pgliteTemplate());
+  return {
+    url: `pglite:${dir}`,
+    cleanup: async () => {
+      await rm(dir, { recursive: true, force: true });
+      await rm(lockFileFor(dir), { force: true });
+    },
+  };
+}
+
+async function pgliteTemplate(): Promise<string> {
+  let provided: string | undefined;
+  try {
+    provided = inject('ferryPgliteTemplate');
+  } catch {
+    // not running under our globalSetup
+  }
+  // Without the globalSetup (another config, a single-file run) build it here.
+  return process.env[TEMPLATE_ENV] || provided || ensureTemplate();
+}
+
+export async function withAdmin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: adminUrl(), connectionTimeoutMillis: 5_000 });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
