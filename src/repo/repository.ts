@@ -2,7 +2,7 @@ import { CompiledQuery, type Expression, type ExpressionBuilder, type Kysely, ty
 import { E_BAD_ARGUMENT, FerryError } from '../errors.js';
 import type { Column } from '../schema/column.js';
 import type { Table } from '../schema/table.js';
-import { columnOf, validateValues } from '../schema/validate.js';
+import { columnOf, validateValue, validateValues } from '../schema/validate.js';
 import { translateDbError } from './db-errors.js';
 import { decodeCursor, encodeCursor, type KeysetKey, keysetPredicate, resolveOrder } from './keyset.js';
 import type {
@@ -293,7 +293,7 @@ export class Repository<T extends Table> {
         `${this.table.name} key must be a ${this.#pk[0]} value, got ${pk === null ? 'null' : typeof pk}.`,
       );
     }
-    validateValues(this.table, { [this.#pk[0]!]: pk }, 'filter');
+    validateValue(this.table, this.table.columns[this.#pk[0]!]!, pk, 'filter');
     return pk;
   }
 
