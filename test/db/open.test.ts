@@ -16,20 +16,10 @@ import {
   TEST_BACKENDS,
   withAdmin,
 } from '../support/backends.js';
+import { rejection } from '../support/expect-error.js';
 
 const hasPostgres = TEST_BACKENDS.includes('postgres');
 const hasPglite = TEST_BACKENDS.includes('pglite');
-
-async function rejection(promise: Promise<unknown>): Promise<FerryError> {
-  const err = await promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(FerryError);
-  return err as FerryError;
-}
 
 /** Everything a user could ever print about an error. */
 function everyRendering(err: FerryError): string[] {

@@ -5,22 +5,12 @@ import { type Kysely, sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { lockFileFor } from '../../src/db/data-dir-lock.js';
 import { type DbHandle, openDatabase } from '../../src/db/open.js';
-import { E_CLOSED, E_DATA_DIR_LOCKED, E_PGLITE_REENTRANT, FerryError } from '../../src/errors.js';
+import { E_CLOSED, E_DATA_DIR_LOCKED, E_PGLITE_REENTRANT } from '../../src/errors.js';
 import { freshPgliteDatabase, type ProvisionedDatabase, TEST_BACKENDS } from '../support/backends.js';
+import { rejection } from '../support/expect-error.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const HOLDER = fileURLToPath(new URL('../support/hold-database.ts', import.meta.url));
-
-async function rejection(promise: Promise<unknown>): Promise<FerryError> {
-  const err = await promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(FerryError);
-  return err as FerryError;
-}
 
 /** Fails instead of hanging when `promise` does not settle in time. */
 function within<T>(ms: number, promise: Promise<T>): Promise<T> {

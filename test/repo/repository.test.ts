@@ -1,25 +1,13 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { connect, type Ferry, FerryError } from '../../src/index.js';
+import { connect, type Ferry } from '../../src/index.js';
 import type { DatabaseOf } from '../../src/schema/infer.js';
 import { describeEachBackend } from '../support/backends.js';
+import { expectFerryError } from '../support/expect-error.js';
 import * as schema from './schema.js';
 import { memberships, posts, users } from './schema.js';
 
 type DB = DatabaseOf<typeof schema>;
-
-async function expectFerryError(promise: Promise<unknown>, code: string, message?: RegExp): Promise<FerryError> {
-  const err = await promise.then(
-    () => {
-      throw new Error(`expected ${code}, but the call succeeded`);
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(FerryError);
-  expect((err as FerryError).code).toBe(code);
-  if (message) expect((err as Error).message).toMatch(message);
-  return err as FerryError;
-}
 
 describeEachBackend('repository', (t) => {
   let ferry: Ferry<DB>;
