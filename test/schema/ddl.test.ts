@@ -90,6 +90,8 @@ describe('renderCreateSql', () => {
     expect(ddl).toContain('CREATE UNIQUE INDEX accounts_handle_live_key ON accounts (handle) WHERE active');
     expect(ddl).toContain('CREATE INDEX accounts_tier_cover_idx ON accounts (tier) INCLUDE (email)');
     expect(ddl).toContain('ON DELETE CASCADE ON UPDATE CASCADE');
+    expect(ddl).toContain("CREATE INDEX accounts_handle_fts ON accounts USING gist ((to_tsvector('simple', handle)))");
+    expect(ddl).toContain('CREATE INDEX accounts_created_brin ON accounts USING brin (created_at)');
   });
 });
 

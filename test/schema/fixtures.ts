@@ -75,6 +75,8 @@ export const accounts = table(
     uniqueIndex('accounts_handle_live_key').on(t.handle).where(sql`active`),
     index('accounts_tier_cover_idx').on(t.tier).include(t.email),
     index('accounts_token_hash').using('hash').on(t.token),
+    index('accounts_handle_fts').using('gist').on(sql`to_tsvector('simple', ${t.handle})`),
+    index('accounts_created_brin').using('brin').on(t.created_at),
     check('accounts_balance_positive', sql`balance >= 0`),
   ],
 );
