@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerDb } from './commands/db.js';
+import { registerMigrate } from './commands/migrate.js';
 import { registerSchema } from './commands/schema.js';
 import { EXIT_ERROR, knownSecrets, printError } from './output.js';
 
@@ -20,7 +21,13 @@ export function buildProgram(): Command {
   const globals = () => program.opts<GlobalOptions>();
   registerDb(program, globals);
   registerSchema(program, globals);
-  for (const command of program.commands) command.exitOverride();
+  registerMigrate(program, globals);
+  // Usage errors anywhere in the tree become exit code 2 (see main()).
+  const override = (command: Command) => {
+    command.exitOverride();
+    for (const sub of command.commands) override(sub);
+  };
+  override(program);
   return program;
 }
 

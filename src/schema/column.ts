@@ -69,6 +69,8 @@ export interface ColumnDef {
   readonly comment: string | null;
   /** Set to `now()` by every UPDATE made through Ferry (the `timestamps()` helper). */
   readonly onUpdateNow: boolean;
+  /** Migration hint: this column used to be called this (renamed, not dropped and re-added). */
+  readonly renamedFrom: string | null;
 }
 
 type Simplify<T> = { [K in keyof T]: T[K] } & {};
@@ -146,6 +148,15 @@ export class ColumnBuilder<C extends ColumnConfig = ColumnConfig> {
 
   comment(text: string): ColumnBuilder<C> {
     return this.with({ comment: text });
+  }
+
+  /**
+   * Migration hint: the column was called `oldName`. The generated migration
+   * renames it (keeping its data) instead of dropping one column and adding
+   * another. Harmless once applied: it only acts when `oldName` still exists.
+   */
+  renamedFrom(oldName: string): ColumnBuilder<C> {
+    return this.with({ renamedFrom: oldName });
   }
 
   /** Narrow the TS type without changing the SQL type (e.g. branded ids, JSON shapes). */
@@ -255,6 +266,7 @@ function def(type: string, kind: ValueKind, extra: Partial<ColumnDef> = {}): Col
     checks: [],
     comment: null,
     onUpdateNow: false,
+    renamedFrom: null,
     ...extra,
   };
 }

@@ -7,6 +7,8 @@ export interface PgEnum<V extends string = string> {
   (): ReturnType<typeof enumColumn<V>>;
   readonly enumName: string;
   readonly values: readonly V[];
+  /** Migration hints: `{ newValue: 'oldValue' }` for renamed values. */
+  readonly renamedValues: Readonly<Record<string, string>>;
   readonly kind: 'enum';
   toIR(): EnumIR;
 }
@@ -15,7 +17,11 @@ export interface PgEnum<V extends string = string> {
  * A Postgres enum type: `export const tier = pgEnum('subscription_tier', ['free', 'pro'])`,
  * then `tier().notNull().default('free')` as a column.
  */
-export function pgEnum<const V extends string>(name: string, values: readonly [V, ...V[]]): PgEnum<V> {
+export function pgEnum<const V extends string>(
+  name: string,
+  values: readonly [V, ...V[]],
+  options: { renamedValues?: Partial<Record<V, string>> } = {},
+): PgEnum<V> {
   assertIdentifier(name, 'Enum');
   if (new Set(values).size !== values.length) {
     throw new TypeError(`Enum ${name} lists a value twice: ${values.join(', ')}`);
@@ -25,6 +31,7 @@ export function pgEnum<const V extends string>(name: string, values: readonly [V
   return Object.assign(column, {
     enumName: name,
     values: frozen,
+    renamedValues: Object.freeze({ ...(options.renamedValues as Record<string, string> | undefined) }),
     kind: 'enum' as const,
     toIR: (): EnumIR => ({ name, values: [...frozen] }),
   }) as PgEnum<V>;

@@ -32,7 +32,7 @@ export function defineSchema(module: Record<string, unknown> | readonly unknown[
   for (const t of tables.values()) {
     for (const c of Object.values(t.columns)) {
       if (c.def.enumName && !enums.has(c.def.enumName)) {
-        enums.set(c.def.enumName, { enumName: c.def.enumName, values: c.def.enumValues ?? [] } as PgEnum);
+        enums.set(c.def.enumName, { enumName: c.def.enumName, values: c.def.enumValues ?? [], renamedValues: {} } as unknown as PgEnum);
       }
     }
   }

@@ -162,10 +162,20 @@ export class Table<N extends string = string, C extends AnyColumns = AnyColumns>
   declare readonly $inferInsert: InferInsert<C>;
   declare readonly $inferUpdate: InferUpdate<C>;
 
-  constructor(name: N, columns: C, extras: readonly TableExtra[]) {
+  /** Migration hint: the table's previous name (see `renamedFrom()`). */
+  readonly previousName: string | null;
+
+  constructor(name: N, columns: C, extras: readonly TableExtra[], previousName: string | null = null) {
     this.name = name;
     this.columns = columns;
     this.extras = extras;
+    this.previousName = previousName;
+  }
+
+  /** Migration hint: the table was called `oldName`; migrations rename it rather than drop and create. */
+  renamedFrom(oldName: string): Table<N, C> {
+    assertIdentifier(oldName, 'Previous table');
+    return new Table(this.name, this.columns, this.extras, oldName);
   }
 
   /** Primary-key column names, in key order. Empty when the table has none. */

@@ -1,0 +1,229 @@
+import { relative } from 'node:path';
+import type { Command } from 'commander';
+import { type LoadedConfig, loadConfig, loadSchemaModule } from '../../config.js';
+import { type DbHandle, openDatabase } from '../../db/open.js';
+import { diffSchemas } from '../../migrate/diff.js';
+import { generateMigration, pendingChanges, replayMigrations } from '../../migrate/generate.js';
+import { introspect } from '../../migrate/introspect.js';
+import { Migrator, type RunResult } from '../../migrate/runner.js';
+import { openShadow } from '../../migrate/shadow.js';
+import { defineSchema } from '../../schema/schema.js';
+import type { GlobalOptions } from '../main.js';
+import { EXIT_OK, EXIT_PROBLEM, printJson } from '../output.js';
+
+interface ConnOptions {
+  url?: string;
+  json?: boolean;
+}
+
+/** Open the configured database, run `fn`, always close. */
+async function withDatabase<R>(config: LoadedConfig, options: ConnOptions, fn: (handle: DbHandle) => Promise<R>) {
+  const handle = await openDatabase({ url: options.url, dataDir: config.dataDir });
+  try {
+    return await fn(handle);
+  } finally {
+    await handle.close();
+  }
+}
+
+function printRun(result: RunResult, json: boolean | undefined, verb: string): void {
+  if (json) {
+    printJson(result);
+  } else if (result.results.length === 0) {
+    process.stdout.write(`Nothing to ${verb}.\n`);
+  } else {
+    for (const r of result.results) {
+      const took = r.durationMs !== undefined ? ` (${Math.round(r.durationMs)} ms)` : '';
+      process.stdout.write(`${r.status.padEnd(9)} ${r.id}${took}\n`);
+      if (r.error) {
+        process.stdout.write(
+          `  ${r.error.file}${r.error.line ? `:${r.error.line}` : ''}: ${r.error.message}` +
+            `${r.error.sqlstate ? ` [SQLSTATE ${r.error.sqlstate}]` : ''}\n` +
+            (r.error.statement ? `  statement: ${r.error.statement.trim().split('\n').join('\n             ')}\n` : ''),
+        );
+      }
+    }
+  }
+  process.exitCode = result.ok ? EXIT_OK : EXIT_PROBLEM;
+}
+
+export function registerMigrate(program: Command, globals: () => GlobalOptions): void {
+  const migrate = program.command('migrate').description('generate, apply and inspect migrations');
+  const config = () => loadConfig({ configPath: globals().config });
+  const urlOption = ['--url <url>', 'database URL (default: DATABASE_URL, else the embedded database)'] as const;
+
+  migrate
+    .command('new <name>')
+    .description('write up.sql and down.sql for the difference between the migrations and the schema module')
+    .option('--empty', 'write blank files, for a hand-written (data) migration')
+    .option('--json', 'print a JSON report')
+    .action(async (name: string, options: { empty?: boolean; json?: boolean }) => {
+      const cfg = await config();
+      const schema = defineSchema(await loadSchemaModule(cfg));
+      // The migrations and the DSL are compared in an embedded scratch database: no server needed.
+      const shadow = await openShadow();
+      try {
+        const result = await generateMigration({ shadow, schema, dir: cfg.migrationsDir, name, empty: options.empty });
+        if (options.json) {
+          printJson({
+            changes: result.changes.map((c) => ({ phase: c.phase, description: c.description, destructive: c.destructive, warning: c.warning ?? null })),
+            written: result.written.map((w) => relative(process.cwd(), w.dir)),
+          });
+          return;
+        }
+        if (result.written.length === 0) {
+          process.stdout.write('No changes: the migrations already match the schema. Nothing written.\n');
+          return;
+        }
+        for (const c of result.changes) {
+          process.stdout.write(`  ${c.destructive ? '!' : '+'} ${c.description}${c.phase === 'main' ? '' : ` [${c.phase}]`}\n`);
+          if (c.warning) process.stdout.write(`    WARNING: ${c.warning}\n`);
+        }
+        for (const w of result.written) process.stdout.write(`wrote ${relative(process.cwd(), w.dir)}/{up,down}.sql\n`);
+      } finally {
+        await shadow.close();
+      }
+    });
+
+  migrate
+    .command('up')
+    .description('apply pending migrations (all, or up to and including --to)')
+    .option('--to <id>', 'stop after this migration')
+    .option(...urlOption)
+    .option('--json', 'print a JSON report')
+    .action(async (options: ConnOptions & { to?: string }) => {
+      const cfg = await config();
+      await withDatabase(cfg, options, async (handle) => {
+        const result = await new Migrator(handle.db, { dir: cfg.migrationsDir }).up({ to: options.to });
+        await handle.refreshTypes();
+        printRun(result, options.json, 'apply');
+      });
+    });
+
+  migrate
+    .command('down')
+    .description('revert applied migrations (default: the newest one)')
+    .option('--steps <n>', 'how many to revert', (v) => Number.parseInt(v, 10))
+    .option('--to <id>', 'revert until this migration is the newest applied')
+    .option('--all', 'revert every migration')
+    .option(...urlOption)
+    .option('--json', 'print a JSON report')
+    .action(async (options: ConnOptions & { steps?: number; to?: string; all?: boolean }) => {
+      const cfg = await config();
+      await withDatabase(cfg, options, async (handle) => {
+        const result = await new Migrator(handle.db, { dir: cfg.migrationsDir }).down({
+          steps: options.steps,
+          to: options.to,
+          all: options.all,
+        });
+        printRun(result, options.json, 'revert');
+      });
+    });
+
+  migrate
+    .command('status')
+    .description('current migration, applied, pending and any drift between files and history')
+    .option(...urlOption)
+    .option('--json', 'print a JSON report')
+    .action(async (options: ConnOptions) => {
+      const cfg = await config();
+      await withDatabase(cfg, options, async (handle) => {
+        const status = await new Migrator(handle.db, { dir: cfg.migrationsDir }).status();
+        if (options.json) {
+          printJson({
+            current: status.current,
+            applied: status.applied.map((a) => a.id),
+            pending: status.pending.map((p) => p.id),
+            problems: status.problems,
+          });
+        } else {
+          process.stdout.write(`current  ${status.current ?? '(none)'}\n`);
+          process.stdout.write(`applied  ${status.applied.length}\n`);
+          process.stdout.write(`pending  ${status.pending.length}${status.pending.map((p) => `\n  ${p.id}`).join('')}\n`);
+          for (const p of status.problems) process.stdout.write(`problem  ${p.message}\n`);
+        }
+        process.exitCode = status.problems.length > 0 ? EXIT_PROBLEM : EXIT_OK;
+      });
+    });
+
+  migrate
+    .command('history')
+    .description('applied migrations, oldest first, with when, how long and by whom')
+    .option(...urlOption)
+    .option('--json', 'print a JSON report')
+    .action(async (options: ConnOptions) => {
+      const cfg = await config();
+      await withDatabase(cfg, options, async (handle) => {
+        const history = await new Migrator(handle.db, { dir: cfg.migrationsDir }).history();
+        if (options.json) printJson(history);
+        else if (history.length === 0) process.stdout.write('No migrations applied.\n');
+        else {
+          for (const h of history) {
+            process.stdout.write(`${h.appliedAt.toISOString()}  ${h.id}  ${h.durationMs} ms  ${h.appliedBy}\n`);
+          }
+        }
+      });
+    });
+
+  migrate
+    .command('check')
+    .description('exit 0 when schema, migrations and database agree; 1 on drift (listed); 2 on error')
+    .option(...urlOption)
+    .option('--json', 'print a JSON report')
+    .action(async (options: ConnOptions) => {
+      const cfg = await config();
+      const schema = defineSchema(await loadSchemaModule(cfg));
+      const drift: string[] = [];
+      await withDatabase(cfg, options, async (handle) => {
+        const status = await new Migrator(handle.db, { dir: cfg.migrationsDir }).status();
+        for (const p of status.problems) drift.push(p.message);
+        for (const p of status.pending) drift.push(`pending migration ${p.id} is not applied (run ferry migrate up)`);
+        // Compare in a scratch schema on the same server, so both sides are deparsed alike.
+        const shadow = await openShadow({ like: handle, url: options.url ?? process.env.DATABASE_URL });
+        try {
+          const { current, changes } = await pendingChanges(shadow, schema, cfg.migrationsDir);
+          for (const c of changes) drift.push(`schema has a change no migration makes: ${c.description} (run ferry migrate new <name>)`);
+          if (status.pending.length === 0 && status.problems.length === 0) {
+            for (const c of diffSchemas(current, await introspect(handle.db))) {
+              drift.push(`database differs from the migrations: ${c.description} (changed by hand?)`);
+            }
+          }
+        } finally {
+          await shadow.close();
+        }
+      });
+      if (options.json) printJson({ ok: drift.length === 0, drift });
+      else if (drift.length === 0) process.stdout.write('OK: schema, migrations and database agree.\n');
+      else for (const d of drift) process.stdout.write(`drift: ${d}\n`);
+      process.exitCode = drift.length === 0 ? EXIT_OK : EXIT_PROBLEM;
+    });
+
+  migrate
+    .command('baseline')
+    .description('adopt an existing database: record migrations as applied after confirming it matches them')
+    .option('--to <id>', 'baseline up to and including this migration')
+    .option('--force', 'record them even when the database does not match')
+    .option(...urlOption)
+    .option('--json', 'print a JSON report')
+    .action(async (options: ConnOptions & { to?: string; force?: boolean }) => {
+      const cfg = await config();
+      await withDatabase(cfg, options, async (handle) => {
+        if (!options.force) {
+          const shadow = await openShadow({ like: handle, url: options.url ?? process.env.DATABASE_URL });
+          try {
+            const expected = await replayMigrations(shadow, cfg.migrationsDir, options.to);
+            const differences = diffSchemas(await introspect(handle.db), expected);
+            if (differences.length > 0) {
+              for (const d of differences) process.stderr.write(`mismatch: ${d.description}\n`);
+              process.stderr.write('ferry: the database does not match the migrations; nothing recorded (use --force to record anyway).\n');
+              process.exitCode = EXIT_PROBLEM;
+              return;
+            }
+          } finally {
+            await shadow.close();
+          }
+        }
+        printRun(await new Migrator(handle.db, { dir: cfg.migrationsDir }).baseline({ to: options.to }), options.json, 'baseline');
+      });
+    });
+}
