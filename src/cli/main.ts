@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerDb } from './commands/db.js';
 import { registerMigrate } from './commands/migrate.js';
+import { registerPull } from './commands/pull.js';
 import { registerSchema } from './commands/schema.js';
 import { EXIT_ERROR, knownSecrets, printError } from './output.js';
 
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerDb(program, globals);
   registerSchema(program, globals);
   registerMigrate(program, globals);
+  registerPull(program, globals);
   // Usage errors anywhere in the tree become exit code 2 (see main()).
   const override = (command: Command) => {
     command.exitOverride();

@@ -143,7 +143,14 @@ function applyRenames(from: SchemaIR, to: SchemaIR, hints: RenameHints): { renam
   for (const [newName, oldName] of hints.tables) {
     if (fromNames.has(oldName) && !fromNames.has(newName) && toNames.has(newName)) {
       tableMap.set(oldName, newName);
-      renames.push(change('main', `rename table ${oldName} to ${newName}`, [`${alter(oldName)} RENAME TO ${q(newName)}`], [`${alter(newName)} RENAME TO ${q(oldName)}`]));
+      renames.push(
+        change(
+          'main',
+          `rename table ${oldName} to ${newName}`,
+          [`${alter(oldName)} RENAME TO ${q(newName)}`],
+          [`${alter(newName)} RENAME TO ${q(oldName)}`],
+        ),
+      );
     }
   }
   const tableName = (n: string) => tableMap.get(n) ?? n;
@@ -201,11 +208,7 @@ function applyRenames(from: SchemaIR, to: SchemaIR, hints: RenameHints): { renam
   for (const t of tables) {
     const target = to.tables.find((x) => x.name === t.name);
     if (!target) continue;
-    const renameObjects = <T extends { name: string }>(
-      olds: T[],
-      news: T[],
-      kind: 'constraint' | 'index',
-    ): T[] =>
+    const renameObjects = <T extends { name: string }>(olds: T[], news: T[], kind: 'constraint' | 'index'): T[] =>
       olds.map((o) => {
         if (news.some((n) => n.name === o.name)) return o;
         const match = news.find((n) => !olds.some((x) => x.name === n.name) && sameIgnoringName(o, n));
@@ -270,9 +273,12 @@ function createEnum(e: EnumIR): Change {
 
 function dropEnum(e: EnumIR): Change {
   return {
-    ...change('main', `drop enum ${e.name}`, [`DROP TYPE ${q(e.name)}`], [
-      `CREATE TYPE ${q(e.name)} AS ENUM (${e.values.map(literal).join(', ')})`,
-    ]),
+    ...change(
+      'main',
+      `drop enum ${e.name}`,
+      [`DROP TYPE ${q(e.name)}`],
+      [`CREATE TYPE ${q(e.name)} AS ENUM (${e.values.map(literal).join(', ')})`],
+    ),
   };
 }
 
@@ -308,7 +314,10 @@ function enumValueChanges(old: EnumIR, next: EnumIR, renamed: SchemaIR, original
 function rebuildEnum(e: EnumIR, values: readonly string[], schema: SchemaIR): string[] {
   const tmp = q(`${e.name}__old`);
   const name = q(e.name);
-  const out = [`ALTER TYPE ${name} RENAME TO ${tmp}`, `CREATE TYPE ${name} AS ENUM (${values.map(literal).join(', ')})`];
+  const out = [
+    `ALTER TYPE ${name} RENAME TO ${tmp}`,
+    `CREATE TYPE ${name} AS ENUM (${values.map(literal).join(', ')})`,
+  ];
   for (const t of schema.tables) {
     for (const c of t.columns) {
       const isArray = c.type === `${name}[]`;
@@ -333,9 +342,12 @@ function createTableChange(t: TableIR): Change {
       .filter((c) => c.comment !== null)
       .map((c) => `COMMENT ON COLUMN ${q(t.name)}.${q(c.name)} IS ${literal(c.comment)}`),
   ];
-  return change('main', `create table ${t.name}`, [createTable({ ...t, foreignKeys: [], indexes: [] }), ...comments], [
-    `DROP TABLE ${q(t.name)}`,
-  ]);
+  return change(
+    'main',
+    `create table ${t.name}`,
+    [createTable({ ...t, foreignKeys: [], indexes: [] }), ...comments],
+    [`DROP TABLE ${q(t.name)}`],
+  );
 }
 
 function dropTable(t: TableIR): Change {
@@ -345,9 +357,12 @@ function dropTable(t: TableIR): Change {
 
 function addColumn(table: string, c: ColumnIR): Change[] {
   const out = [
-    change('main', `add column ${table}.${c.name}`, [`${alter(table)} ADD COLUMN ${columnDefinition(c)}`], [
-      `${alter(table)} DROP COLUMN ${q(c.name)}`,
-    ]),
+    change(
+      'main',
+      `add column ${table}.${c.name}`,
+      [`${alter(table)} ADD COLUMN ${columnDefinition(c)}`],
+      [`${alter(table)} DROP COLUMN ${q(c.name)}`],
+    ),
   ];
   if (c.comment !== null) out.push(commentColumn(table, c.name, null, c.comment));
   return out;
@@ -355,9 +370,12 @@ function addColumn(table: string, c: ColumnIR): Change[] {
 
 function dropColumn(table: string, c: ColumnIR): Change {
   return {
-    ...change('main', `drop column ${table}.${c.name}`, [`${alter(table)} DROP COLUMN ${q(c.name)}`], [
-      `${alter(table)} ADD COLUMN ${columnDefinition(c)}`,
-    ]),
+    ...change(
+      'main',
+      `drop column ${table}.${c.name}`,
+      [`${alter(table)} DROP COLUMN ${q(c.name)}`],
+      [`${alter(table)} ADD COLUMN ${columnDefinition(c)}`],
+    ),
     destructive: true,
   };
 }
@@ -375,7 +393,8 @@ function alterColumn(table: string, prev: ColumnIR, next: ColumnIR): Change[] {
   }
   if (prev.identity !== next.identity) {
     const drop = `${col} DROP IDENTITY`;
-    const add = (kind: 'always' | 'by default') => `${col} ADD GENERATED ${kind === 'always' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY`;
+    const add = (kind: 'always' | 'by default') =>
+      `${col} ADD GENERATED ${kind === 'always' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY`;
     const up = [...(prev.identity ? [drop] : []), ...(next.identity ? [add(next.identity)] : [])];
     const down = [...(next.identity ? [drop] : []), ...(prev.identity ? [add(prev.identity)] : [])];
     out.push(change('main', `change identity of ${where}`, up, down));
@@ -386,9 +405,15 @@ function alterColumn(table: string, prev: ColumnIR, next: ColumnIR): Change[] {
       ...(prev.default !== null ? [`${col} DROP DEFAULT`] : []),
       `${col} TYPE ${next.type} USING ${q(next.name)}::${next.type}`,
     ];
-    const down = [`${col} TYPE ${prev.type} USING ${q(next.name)}::${prev.type}`, ...(prev.default !== null ? [`${col} SET DEFAULT ${prev.default}`] : [])];
+    const down = [
+      `${col} TYPE ${prev.type} USING ${q(next.name)}::${prev.type}`,
+      ...(prev.default !== null ? [`${col} SET DEFAULT ${prev.default}`] : []),
+    ];
     out.push(change('main', `change type of ${where} from ${prev.type} to ${next.type}`, up, down));
-    if (next.default !== null) out.push(change('main', `set default of ${where}`, [`${col} SET DEFAULT ${next.default}`], [`${col} DROP DEFAULT`]));
+    if (next.default !== null)
+      out.push(
+        change('main', `set default of ${where}`, [`${col} SET DEFAULT ${next.default}`], [`${col} DROP DEFAULT`]),
+      );
   } else if (prev.default !== next.default) {
     const set = (d: string | null) => (d === null ? `${col} DROP DEFAULT` : `${col} SET DEFAULT ${d}`);
     out.push(change('main', `change default of ${where}`, [set(next.default)], [set(prev.default)]));
@@ -400,14 +425,24 @@ function alterColumn(table: string, prev: ColumnIR, next: ColumnIR): Change[] {
       // A validated CHECK (col IS NOT NULL) lets SET NOT NULL skip its full-table scan.
       const chk = q(notNullCheck(table, next.name));
       out.push(
-        change('main', `add NOT NULL check for ${where}`, [`${alter(table)} ADD CONSTRAINT ${chk} CHECK (${q(next.name)} IS NOT NULL) NOT VALID`], [
-          `${alter(table)} DROP CONSTRAINT ${chk}`,
-        ]),
+        change(
+          'main',
+          `add NOT NULL check for ${where}`,
+          [`${alter(table)} ADD CONSTRAINT ${chk} CHECK (${q(next.name)} IS NOT NULL) NOT VALID`],
+          [`${alter(table)} DROP CONSTRAINT ${chk}`],
+        ),
         change(
           'validate',
           `make ${where} NOT NULL`,
-          [`${alter(table)} VALIDATE CONSTRAINT ${chk}`, `${col} SET NOT NULL`, `${alter(table)} DROP CONSTRAINT ${chk}`],
-          [`${col} DROP NOT NULL`, `${alter(table)} ADD CONSTRAINT ${chk} CHECK (${q(next.name)} IS NOT NULL) NOT VALID`],
+          [
+            `${alter(table)} VALIDATE CONSTRAINT ${chk}`,
+            `${col} SET NOT NULL`,
+            `${alter(table)} DROP CONSTRAINT ${chk}`,
+          ],
+          [
+            `${col} DROP NOT NULL`,
+            `${alter(table)} ADD CONSTRAINT ${chk} CHECK (${q(next.name)} IS NOT NULL) NOT VALID`,
+          ],
         ),
       );
     }
@@ -453,7 +488,12 @@ function dropUnique(table: string, u: UniqueIR): Change {
 }
 function addCheck(table: string, c: CheckIR): Change[] {
   return [
-    change('main', `add check ${c.name} (not yet validated)`, [checkSql(table, c, true)], [dropConstraintSql(table, c.name)]),
+    change(
+      'main',
+      `add check ${c.name} (not yet validated)`,
+      [checkSql(table, c, true)],
+      [dropConstraintSql(table, c.name)],
+    ),
     change('validate', `validate check ${c.name}`, [`${alter(table)} VALIDATE CONSTRAINT ${q(c.name)}`], []),
   ];
 }
@@ -476,10 +516,14 @@ function addForeignKeyChanges(table: string, fk: ForeignKeyIR, existing: boolean
 
 /** Indexes on tables that already exist are built CONCURRENTLY, so writes continue meanwhile. */
 function createIndexChange(table: string, ix: IndexIR, existing: boolean): Change {
-  if (!existing) return change('main', `create index ${ix.name}`, [createIndex(table, ix)], [`DROP INDEX ${q(ix.name)}`]);
-  return change('concurrent', `create index ${ix.name} concurrently`, [createIndex(table, ix, { concurrently: true })], [
-    `DROP INDEX CONCURRENTLY ${q(ix.name)}`,
-  ]);
+  if (!existing)
+    return change('main', `create index ${ix.name}`, [createIndex(table, ix)], [`DROP INDEX ${q(ix.name)}`]);
+  return change(
+    'concurrent',
+    `create index ${ix.name} concurrently`,
+    [createIndex(table, ix, { concurrently: true })],
+    [`DROP INDEX CONCURRENTLY ${q(ix.name)}`],
+  );
 }
 function dropIndex(table: string, ix: IndexIR): Change {
   return change('main', `drop index ${ix.name}`, [`DROP INDEX ${q(ix.name)}`], [createIndex(table, ix)]);

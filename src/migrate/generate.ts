@@ -1,5 +1,5 @@
-import type { Schema } from '../schema/schema.js';
 import type { SchemaIR } from '../schema/ir.js';
+import type { Schema } from '../schema/schema.js';
 import { type Change, diffSchemas } from './diff.js';
 import { type MigrationFile, readMigrations, writeMigration } from './files.js';
 import { renameHints } from './hints.js';

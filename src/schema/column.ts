@@ -32,7 +32,9 @@ export type ValueKind =
   | 'interval'
   | 'json'
   | 'bytea'
-  | 'enum';
+  | 'enum'
+  /** A type the DSL has no builder for (`customType`): passed through unchecked. */
+  | 'custom';
 
 export interface ForeignKeyTarget {
   readonly table: string;
@@ -56,6 +58,8 @@ export interface ColumnDef {
   readonly maxLength: number | null;
   readonly enumName: string | null;
   readonly enumValues: readonly string[] | null;
+  /** The enum's `renamedValues` hints, so an enum reached only through a column keeps them. */
+  readonly enumRenamedValues: Readonly<Record<string, string>> | null;
   readonly notNull: boolean;
   readonly default: string | null;
   readonly serial: boolean;
@@ -254,6 +258,7 @@ function def(type: string, kind: ValueKind, extra: Partial<ColumnDef> = {}): Col
     maxLength: null,
     enumName: null,
     enumValues: null,
+    enumRenamedValues: null,
     notNull: false,
     default: null,
     serial: false,
@@ -321,9 +326,24 @@ function withPrecision(base: string, precision: number | undefined, suffix: stri
   return precision === undefined ? `${base} ${suffix}` : `${base}(${precision}) ${suffix}`;
 }
 
+/**
+ * Any other Postgres type, by its canonical name (`citext`, `tsvector`,
+ * `inet`, `int4range`...): values pass through as the driver gives them
+ * (strings, unless a parser is registered). `ferry pull` emits it for types
+ * without a builder.
+ */
+export const customType = <T = string>(sqlType: string) => new ColumnBuilder<Base<T>>(def(sqlType, 'custom'));
+
 /** Used by `pgEnum`: an enum-typed column. */
-export function enumColumn<V extends string>(typeName: string, enumName: string, values: readonly V[]) {
-  return new ColumnBuilder<Base<V>>(def(typeName, 'enum', { enumName, enumValues: values }));
+export function enumColumn<V extends string>(
+  typeName: string,
+  enumName: string,
+  values: readonly V[],
+  renamedValues: Readonly<Record<string, string>> = {},
+) {
+  return new ColumnBuilder<Base<V>>(
+    def(typeName, 'enum', { enumName, enumValues: values, enumRenamedValues: renamedValues }),
+  );
 }
 
 /** A column placed in a table: knows its table and name. */

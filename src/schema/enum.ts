@@ -27,11 +27,12 @@ export function pgEnum<const V extends string>(
     throw new TypeError(`Enum ${name} lists a value twice: ${values.join(', ')}`);
   }
   const frozen = Object.freeze([...values]);
-  const column = (): ColumnBuilder<any> => enumColumn<V>(quoteIdent(name), name, frozen);
+  const renamedValues = Object.freeze({ ...(options.renamedValues as Record<string, string> | undefined) });
+  const column = (): ColumnBuilder<any> => enumColumn<V>(quoteIdent(name), name, frozen, renamedValues);
   return Object.assign(column, {
     enumName: name,
     values: frozen,
-    renamedValues: Object.freeze({ ...(options.renamedValues as Record<string, string> | undefined) }),
+    renamedValues,
     kind: 'enum' as const,
     toIR: (): EnumIR => ({ name, values: [...frozen] }),
   }) as PgEnum<V>;

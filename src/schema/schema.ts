@@ -32,7 +32,12 @@ export function defineSchema(module: Record<string, unknown> | readonly unknown[
   for (const t of tables.values()) {
     for (const c of Object.values(t.columns)) {
       if (c.def.enumName && !enums.has(c.def.enumName)) {
-        enums.set(c.def.enumName, { enumName: c.def.enumName, values: c.def.enumValues ?? [], renamedValues: {} } as unknown as PgEnum);
+        const placeholder = {
+          enumName: c.def.enumName,
+          values: c.def.enumValues ?? [],
+          renamedValues: c.def.enumRenamedValues ?? {},
+        };
+        enums.set(c.def.enumName, placeholder as unknown as PgEnum);
       }
     }
   }

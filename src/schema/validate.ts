@@ -65,6 +65,8 @@ function elementSchema(def: ColumnDef): z.ZodType {
       return z.instanceof(Uint8Array);
     case 'enum':
       return z.enum(def.enumValues as [string, ...string[]]);
+    case 'custom':
+      return z.unknown();
   }
 }
 

@@ -64,7 +64,13 @@ describeEachBackend('the Alembic flow', (t) => {
     const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
 
     // revision --autogenerate -m initial
-    const initial = await generateMigration({ shadow, schema: defineSchema([usersV1]), dir, name: 'initial', now: at(0) });
+    const initial = await generateMigration({
+      shadow,
+      schema: defineSchema([usersV1]),
+      dir,
+      name: 'initial',
+      now: at(0),
+    });
     expect(initial.written.map((w) => w.id)).toEqual(['20260101000000_initial']);
     expect(readFileSync(join(initial.written[0]!.dir, 'up.sql'), 'utf8')).toContain('CREATE TABLE users');
 
@@ -77,8 +83,17 @@ describeEachBackend('the Alembic flow', (t) => {
     expect(none.written).toEqual([]);
 
     // change the model, autogenerate: a column and a concurrent index on the existing table
-    const second = await generateMigration({ shadow, schema: defineSchema([usersV2]), dir, name: 'add_language', now: at(10) });
-    expect(second.written.map((w) => w.id)).toEqual(['20260101000010_add_language', '20260101000011_add_language_index']);
+    const second = await generateMigration({
+      shadow,
+      schema: defineSchema([usersV2]),
+      dir,
+      name: 'add_language',
+      now: at(10),
+    });
+    expect(second.written.map((w) => w.id)).toEqual([
+      '20260101000010_add_language',
+      '20260101000011_add_language_index',
+    ]);
     expect(second.written[1]!.upNoTransaction).toBe(true);
 
     // check: pending migrations are drift

@@ -66,7 +66,12 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
         const result = await generateMigration({ shadow, schema, dir: cfg.migrationsDir, name, empty: options.empty });
         if (options.json) {
           printJson({
-            changes: result.changes.map((c) => ({ phase: c.phase, description: c.description, destructive: c.destructive, warning: c.warning ?? null })),
+            changes: result.changes.map((c) => ({
+              phase: c.phase,
+              description: c.description,
+              destructive: c.destructive,
+              warning: c.warning ?? null,
+            })),
             written: result.written.map((w) => relative(process.cwd(), w.dir)),
           });
           return;
@@ -76,7 +81,9 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
           return;
         }
         for (const c of result.changes) {
-          process.stdout.write(`  ${c.destructive ? '!' : '+'} ${c.description}${c.phase === 'main' ? '' : ` [${c.phase}]`}\n`);
+          process.stdout.write(
+            `  ${c.destructive ? '!' : '+'} ${c.description}${c.phase === 'main' ? '' : ` [${c.phase}]`}\n`,
+          );
           if (c.warning) process.stdout.write(`    WARNING: ${c.warning}\n`);
         }
         for (const w of result.written) process.stdout.write(`wrote ${relative(process.cwd(), w.dir)}/{up,down}.sql\n`);
@@ -139,7 +146,9 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
         } else {
           process.stdout.write(`current  ${status.current ?? '(none)'}\n`);
           process.stdout.write(`applied  ${status.applied.length}\n`);
-          process.stdout.write(`pending  ${status.pending.length}${status.pending.map((p) => `\n  ${p.id}`).join('')}\n`);
+          process.stdout.write(
+            `pending  ${status.pending.length}${status.pending.map((p) => `\n  ${p.id}`).join('')}\n`,
+          );
           for (const p of status.problems) process.stdout.write(`problem  ${p.message}\n`);
         }
         process.exitCode = status.problems.length > 0 ? EXIT_PROBLEM : EXIT_OK;
@@ -182,7 +191,8 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
         const shadow = await openShadow({ like: handle, url: options.url ?? process.env.DATABASE_URL });
         try {
           const { current, changes } = await pendingChanges(shadow, schema, cfg.migrationsDir);
-          for (const c of changes) drift.push(`schema has a change no migration makes: ${c.description} (run ferry migrate new <name>)`);
+          for (const c of changes)
+            drift.push(`schema has a change no migration makes: ${c.description} (run ferry migrate new <name>)`);
           if (status.pending.length === 0 && status.problems.length === 0) {
             for (const c of diffSchemas(current, await introspect(handle.db))) {
               drift.push(`database differs from the migrations: ${c.description} (changed by hand?)`);
@@ -215,7 +225,9 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
             const differences = diffSchemas(await introspect(handle.db), expected);
             if (differences.length > 0) {
               for (const d of differences) process.stderr.write(`mismatch: ${d.description}\n`);
-              process.stderr.write('ferry: the database does not match the migrations; nothing recorded (use --force to record anyway).\n');
+              process.stderr.write(
+                'ferry: the database does not match the migrations; nothing recorded (use --force to record anyway).\n',
+              );
               process.exitCode = EXIT_PROBLEM;
               return;
             }
@@ -223,7 +235,11 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
             await shadow.close();
           }
         }
-        printRun(await new Migrator(handle.db, { dir: cfg.migrationsDir }).baseline({ to: options.to }), options.json, 'baseline');
+        printRun(
+          await new Migrator(handle.db, { dir: cfg.migrationsDir }).baseline({ to: options.to }),
+          options.json,
+          'baseline',
+        );
       });
     });
 }
