@@ -1,0 +1,437 @@
+/**
+ * Read a live database's schema into the IR (see ../schema/ir.ts).
+ *
+ * Everything comes from `pg_catalog` in five whole-database queries (enums,
+ * columns, constraints, indexes, comments) run in one read-only snapshot, so
+ * the cost does not grow with the number of tables. Every field is spelled as
+ * Postgres prints it (`format_type`, `pg_get_expr`, `pg_get_indexdef`), which
+ * is also how the DSL spells names, types and flags: `introspect()` of the DDL
+ * from `createStatements(ir)` reports the same names, types and flags as `ir`.
+ * Expressions (defaults, checks, index expressions and predicates) come back
+ * deparsed by the server; to compare them with what a DSL wrote, run the DSL
+ * through a shadow database first (see shadow.ts).
+ *
+ * Works the same on PostgreSQL 15+ and PGlite.
+ */
+import { type Kysely, sql } from 'kysely';
+import type {
+  CheckIR,
+  ColumnIR,
+  EnumIR,
+  ForeignKeyIR,
+  IndexIR,
+  IndexKeyIR,
+  IndexMethod,
+  ReferentialAction,
+  SchemaIR,
+  TableIR,
+  UniqueIR,
+} from '../schema/ir.js';
+
+export interface IntrospectOptions {
+  /** Schema to read; default `current_schema()` (the first existing schema on the `search_path`). */
+  schema?: string;
+  /**
+   * Tables to leave out (with their constraints, indexes and comments).
+   * Replaces the default, `isFerryTable`: Ferry's own bookkeeping tables.
+   */
+  exclude?: (table: string) => boolean;
+}
+
+/** The default exclusion: `ferry_migrations` and every other table whose name starts with `ferry_`. */
+export function isFerryTable(table: string): boolean {
+  return table === 'ferry_migrations' || table.startsWith('ferry_');
+}
+
+/**
+ * The schema of the database behind `db` as IR: enums by name, tables by
+ * name, columns by position, uniques/foreign keys/checks/indexes by name.
+ *
+ * Runs its queries in one `REPEATABLE READ READ ONLY` transaction (or in the
+ * caller's, when `db` is already a transaction), so a concurrent migration
+ * cannot produce a half-old, half-new picture.
+ */
+export async function introspect(db: Kysely<any>, options: IntrospectOptions = {}): Promise<SchemaIR> {
+  // Plugins (CamelCasePlugin...) would rewrite the catalog rows' column names.
+  const plain = db.withoutPlugins();
+  const read = (trx: Kysely<any>) => readCatalog(trx, options.schema ?? null);
+  const rows = plain.isTransaction
+    ? await read(plain)
+    : await plain.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute(read);
+  return assemble(rows, options.exclude ?? isFerryTable);
+}
+
+// ---------------------------------------------------------------- queries
+
+interface EnumRow {
+  name: string;
+  values: string[];
+}
+
+interface ColumnRow {
+  table_name: string;
+  /** null for a table without columns (`CREATE TABLE t ()`). */
+  name: string | null;
+  type: string | null;
+  not_null: boolean | null;
+  identity: string | null;
+  generated: string | null;
+  default_expr: string | null;
+  /** What the default reads when it is `nextval()` of a sequence owned by the column (a serial). */
+  owned_sequence_default: string | null;
+}
+
+interface ConstraintRow {
+  table_name: string;
+  name: string;
+  type: 'p' | 'u' | 'f' | 'c';
+  columns: string[] | null;
+  ref_table: string | null;
+  ref_columns: string[] | null;
+  on_delete: string;
+  on_update: string;
+  expression: string | null;
+  nulls_not_distinct: boolean;
+}
+
+interface IndexKeyRow {
+  column: string | null;
+  expression: string | null;
+  option: number | null;
+  opclass: string | null;
+  is_default_opclass: boolean | null;
+}
+
+interface IndexRow {
+  table_name: string;
+  name: string;
+  unique: boolean;
+  method: string;
+  key_count: number;
+  keys: IndexKeyRow[];
+  predicate: string | null;
+}
+
+interface CommentRow {
+  table_name: string;
+  column_name: string | null;
+  description: string;
+}
+
+interface CatalogRows {
+  enums: EnumRow[];
+  columns: ColumnRow[];
+  constraints: ConstraintRow[];
+  indexes: IndexRow[];
+  comments: CommentRow[];
+}
+
+/**
+ * The five queries. Tables are ordinary and partitioned tables that are not
+ * themselves partitions (the IR has no partitioning); `relispartition` and
+ * `relkind` filters are repeated in each query so each stands alone.
+ */
+async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<CatalogRows> {
+  const schema = sql`coalesce(${schemaName}::text, current_schema())`;
+  const isTable = (c: string) => sql.raw(`${c}.relkind in ('r', 'p') and not ${c}.relispartition`);
+
+  const enums = await sql<EnumRow>`
+    select t.typname::text as name,
+           coalesce(json_agg(e.enumlabel::text order by e.enumsortorder) filter (where e.oid is not null), '[]') as values
+      from pg_type t
+      join pg_namespace n on n.oid = t.typnamespace
+      left join pg_enum e on e.enumtypid = t.oid
+     where t.typtype = 'e' and n.nspname = ${schema}
+     group by t.typname`.execute(db);
+
+  const columns = await sql<ColumnRow>`
+    select c.relname::text as table_name,
+           a.attname::text as name,
+           format_type(a.atttypid, a.atttypmod) as type,
+           a.attnotnull as not_null,
+           a.attidentity::text as identity,
+           a.attgenerated::text as generated,
+           pg_get_expr(d.adbin, d.adrelid) as default_expr,
+           (select 'nextval(' || quote_literal(s.oid::regclass::text) || '::regclass)'
+              from pg_depend dep
+              join pg_class s on s.oid = dep.objid and s.relkind = 'S'
+             where dep.classid = 'pg_class'::regclass and dep.refclassid = 'pg_class'::regclass
+               and dep.refobjid = c.oid and dep.refobjsubid = a.attnum and dep.deptype = 'a'
+             order by s.oid
+             limit 1) as owned_sequence_default
+      from pg_class c
+      join pg_namespace n on n.oid = c.relnamespace
+      left join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+      left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+     where n.nspname = ${schema} and ${isTable('c')}
+     order by c.oid, a.attnum`.execute(db);
+
+  const constraints = await sql<ConstraintRow>`
+    select c.relname::text as table_name,
+           con.conname::text as name,
+           con.contype::text as type,
+           (select json_agg(a.attname::text order by k.ord)
+              from unnest(con.conkey) with ordinality as k(attnum, ord)
+              join pg_attribute a on a.attrelid = con.conrelid and a.attnum = k.attnum) as columns,
+           f.relname::text as ref_table,
+           (select json_agg(a.attname::text order by k.ord)
+              from unnest(con.confkey) with ordinality as k(attnum, ord)
+              join pg_attribute a on a.attrelid = con.confrelid and a.attnum = k.attnum) as ref_columns,
+           con.confdeltype::text as on_delete,
+           con.confupdtype::text as on_update,
+           case when con.contype = 'c' then pg_get_expr(con.conbin, con.conrelid) end as expression,
+           coalesce(i.indnullsnotdistinct, false) as nulls_not_distinct
+      from pg_constraint con
+      join pg_class c on c.oid = con.conrelid
+      join pg_namespace n on n.oid = c.relnamespace
+      left join pg_class f on f.oid = con.confrelid
+      left join pg_index i on i.indexrelid = con.conindid and con.contype = 'u'
+     where n.nspname = ${schema} and ${isTable('c')}
+       and con.contype in ('p', 'u', 'f', 'c')`.execute(db);
+
+  // Index keys: indkey has every attribute (keys, then INCLUDE columns);
+  // indclass/indoption only the keys, so unnest pads them with nulls.
+  //
+  // An opclass is reported only when pg_get_indexdef would print it, i.e.
+  // when it is not what GetDefaultOpClass() picks for the key's type:
+  // emulated below for column keys (exact opcintype match, else one
+  // binary-coercible default, preferring the category's preferred type;
+  // polymorphic opcintypes such as anyarray/anyenum match by type kind).
+  // An expression's type is not visible from SQL, so an expression key
+  // reports its opclass when that opclass is not a default one at all.
+  const indexes = await sql<IndexRow>`
+    select c.relname::text as table_name,
+           ic.relname::text as name,
+           i.indisunique as unique,
+           am.amname::text as method,
+           i.indnkeyatts::int as key_count,
+           (select json_agg(json_build_object(
+                     'column', a.attname::text,
+                     'expression', case when k.attnum = 0 then pg_get_indexdef(i.indexrelid, k.ord::int, true) end,
+                     'option', k.opt,
+                     'opclass', case when pg_opclass_is_visible(opc.oid) then quote_ident(opc.opcname)
+                                     else quote_ident(opn.nspname) || '.' || quote_ident(opc.opcname) end,
+                     'is_default_opclass', case when k.attnum = 0 then opc.opcdefault else opc.oid = dflt.oid end
+                   ) order by k.ord)
+              from unnest(i.indkey::int2[], i.indclass::oid[], i.indoption::int2[])
+                   with ordinality as k(attnum, opclass, opt, ord)
+              left join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum and k.attnum > 0
+              left join pg_opclass opc on opc.oid = k.opclass
+              left join pg_namespace opn on opn.oid = opc.opcnamespace
+              left join pg_type t on t.oid = a.atttypid
+              left join pg_type bt on bt.oid = case when t.typtype = 'd' then t.typbasetype else t.oid end
+              left join pg_type bte on bte.oid = bt.typelem
+              left join lateral (
+                select case
+                         when count(*) filter (where x.exact) = 1 then min(x.oid) filter (where x.exact)
+                         when count(*) filter (where x.exact) > 0 then null
+                         when count(*) filter (where x.preferred) = 1 then min(x.oid) filter (where x.preferred)
+                         when count(*) filter (where x.preferred) > 0 then null
+                         when count(*) filter (where x.compatible) = 1 then min(x.oid) filter (where x.compatible)
+                       end as oid
+                  from (
+                    select o.oid,
+                           o.opcintype = bt.oid as exact,
+                           y.compatible,
+                           y.compatible and it.typispreferred and it.typcategory = bt.typcategory as preferred
+                      from pg_opclass o
+                      join pg_type it on it.oid = o.opcintype
+                      cross join lateral (
+                        select o.opcintype <> bt.oid and (
+                                 case when it.typtype = 'p' then
+                                   case it.typname::text
+                                     when 'any' then true
+                                     when 'anyelement' then true
+                                     when 'anycompatible' then true
+                                     when 'anyarray' then bt.typsubscript = 'array_subscript_handler'::regproc
+                                     when 'anycompatiblearray' then bt.typsubscript = 'array_subscript_handler'::regproc
+                                     when 'anynonarray' then bt.typsubscript <> 'array_subscript_handler'::regproc
+                                     when 'anycompatiblenonarray' then bt.typsubscript <> 'array_subscript_handler'::regproc
+                                     when 'anyenum' then bt.typtype = 'e'
+                                     when 'anyrange' then bt.typtype = 'r'
+                                     when 'anycompatiblerange' then bt.typtype = 'r'
+                                     when 'anymultirange' then bt.typtype = 'm'
+                                     when 'anycompatiblemultirange' then bt.typtype = 'm'
+                                     when 'record' then bt.typtype = 'c'
+                                     when '_record' then bt.typsubscript = 'array_subscript_handler'::regproc
+                                                         and bte.typtype = 'c'
+                                     else false
+                                   end
+                                 else exists (
+                                   select 1 from pg_cast pc
+                                    where pc.castsource = bt.oid and pc.casttarget = o.opcintype
+                                      and pc.castmethod = 'b' and pc.castcontext = 'i')
+                                 end) as compatible
+                      ) y
+                     where o.opcmethod = ic.relam and o.opcdefault and bt.oid is not null
+                  ) x
+              ) dflt on true) as keys,
+           pg_get_expr(i.indpred, i.indrelid) as predicate
+      from pg_index i
+      join pg_class ic on ic.oid = i.indexrelid
+      join pg_am am on am.oid = ic.relam
+      join pg_class c on c.oid = i.indrelid
+      join pg_namespace n on n.oid = c.relnamespace
+     where n.nspname = ${schema} and ${isTable('c')}
+       and not exists (
+         select 1 from pg_constraint con
+          where con.conindid = i.indexrelid and con.conrelid = i.indrelid and con.contype in ('p', 'u', 'x'))`.execute(
+    db,
+  );
+
+  const comments = await sql<CommentRow>`
+    select c.relname::text as table_name, a.attname::text as column_name, d.description
+      from pg_description d
+      join pg_class c on c.oid = d.objoid
+      join pg_namespace n on n.oid = c.relnamespace
+      left join pg_attribute a on a.attrelid = c.oid and a.attnum = d.objsubid and d.objsubid > 0
+     where d.classoid = 'pg_class'::regclass and n.nspname = ${schema} and ${isTable('c')}
+       and (d.objsubid = 0 or a.attname is not null)`.execute(db);
+
+  return {
+    enums: enums.rows,
+    columns: columns.rows,
+    constraints: constraints.rows,
+    indexes: indexes.rows,
+    comments: comments.rows,
+  };
+}
+
+// ---------------------------------------------------------------- assembly
+
+const ACTIONS: Record<string, ReferentialAction> = {
+  a: 'no action',
+  r: 'restrict',
+  c: 'cascade',
+  n: 'set null',
+  d: 'set default',
+};
+
+/** Code-unit order: the same on every server, whatever its collation. */
+const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+function assemble(rows: CatalogRows, exclude: (table: string) => boolean): SchemaIR {
+  const tables = new Map<string, TableIR>();
+  // Rows arrive ordered by table, then attnum.
+  for (const row of rows.columns) {
+    if (exclude(row.table_name)) continue;
+    let table = tables.get(row.table_name);
+    if (!table) {
+      table = {
+        name: row.table_name,
+        columns: [],
+        primaryKey: null,
+        uniques: [],
+        foreignKeys: [],
+        checks: [],
+        indexes: [],
+        comment: null,
+      };
+      tables.set(row.table_name, table);
+    }
+    if (row.name !== null) table.columns.push(toColumn(row));
+  }
+
+  for (const row of rows.constraints) {
+    const table = tables.get(row.table_name);
+    if (!table) continue;
+    const columns = row.columns ?? [];
+    switch (row.type) {
+      case 'p':
+        table.primaryKey = { name: row.name, columns };
+        break;
+      case 'u':
+        table.uniques.push({ name: row.name, columns, nullsNotDistinct: row.nulls_not_distinct } satisfies UniqueIR);
+        break;
+      case 'f':
+        table.foreignKeys.push({
+          name: row.name,
+          columns,
+          references: { table: row.ref_table ?? '', columns: row.ref_columns ?? [] },
+          onDelete: ACTIONS[row.on_delete] ?? 'no action',
+          onUpdate: ACTIONS[row.on_update] ?? 'no action',
+        } satisfies ForeignKeyIR);
+        break;
+      case 'c':
+        table.checks.push({ name: row.name, expression: row.expression ?? '' } satisfies CheckIR);
+        break;
+    }
+  }
+
+  for (const row of rows.indexes) {
+    const table = tables.get(row.table_name);
+    if (!table) continue;
+    table.indexes.push(toIndex(row));
+  }
+
+  for (const row of rows.comments) {
+    const table = tables.get(row.table_name);
+    if (!table) continue;
+    if (row.column_name === null) {
+      table.comment = row.description;
+    } else {
+      const column = table.columns.find((c) => c.name === row.column_name);
+      if (column) column.comment = row.description;
+    }
+  }
+
+  const sorted = [...tables.values()].sort(byName);
+  for (const t of sorted) {
+    t.uniques.sort(byName);
+    t.foreignKeys.sort(byName);
+    t.checks.sort(byName);
+    t.indexes.sort(byName);
+  }
+  const enums: EnumIR[] = rows.enums.map((e) => ({ name: e.name, values: e.values })).sort(byName);
+  return { enums, tables: sorted };
+}
+
+function toColumn(row: ColumnRow): ColumnIR {
+  const identity = row.identity === 'a' ? 'always' : row.identity === 'd' ? 'by default' : null;
+  // 's' is STORED; 'v' (virtual, Postgres 18) has no IR spelling and is reported as generated too.
+  const generated = row.generated === 's' || row.generated === 'v' ? row.default_expr : null;
+  const serial =
+    identity === null &&
+    generated === null &&
+    row.default_expr !== null &&
+    row.default_expr === row.owned_sequence_default;
+  return {
+    name: row.name!,
+    type: row.type!,
+    nullable: !row.not_null,
+    default: serial || identity !== null || generated !== null ? null : row.default_expr,
+    serial,
+    identity,
+    generated,
+    comment: null,
+  };
+}
+
+const INDOPTION_DESC = 1;
+const INDOPTION_NULLS_FIRST = 2;
+
+function toIndex(row: IndexRow): IndexIR {
+  const all = row.keys ?? [];
+  const keys: IndexKeyIR[] = all.slice(0, row.key_count).map((k) => {
+    const option = k.option ?? 0;
+    const order = option & INDOPTION_DESC ? 'desc' : 'asc';
+    const nullsFirst = (option & INDOPTION_NULLS_FIRST) !== 0;
+    // Postgres's defaults: NULLS LAST ascending, NULLS FIRST descending.
+    const nulls = order === 'asc' ? (nullsFirst ? 'first' : null) : nullsFirst ? null : 'last';
+    return {
+      column: k.column,
+      expression: k.column === null ? k.expression : null,
+      order,
+      nulls,
+      opclass: k.is_default_opclass === false || k.is_default_opclass === null ? k.opclass : null,
+    };
+  });
+  return {
+    name: row.name,
+    unique: row.unique,
+    method: row.method as IndexMethod,
+    keys,
+    include: all.slice(row.key_count).map((k) => k.column ?? ''),
+    where: row.predicate,
+  };
+}
