@@ -1,6 +1,9 @@
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
+import { FerryError } from './errors.js';
+import { E_MIGRATION_FAILED } from './migrate/errors.js';
 import { type DbHandle, type OpenOptions, openDatabase } from './db/open.js';
+import { Migrator, type MigratorOptions, type RunResult } from './migrate/runner.js';
 import type { Repository } from './repo/repository.js';
 import { RootScope, type Scope, type TransactionOptions, type TransactionScope } from './repo/scope.js';
 import { TimestampsPlugin } from './repo/timestamps-plugin.js';
@@ -81,6 +84,31 @@ export class Ferry<DB> implements Scope<DB> {
       for (const statement of statements) await sql.raw(statement).execute(trx);
     });
     await this.#handle.refreshTypes();
+  }
+
+  /** A migration runner on this connection (`ferry migrate` programmatically). */
+  migrator(options: MigratorOptions): Migrator {
+    return new Migrator(this.#handle.db, options);
+  }
+
+  /**
+   * Apply pending migrations from `dir`; throws a FerryError when one fails
+   * (the result names file, statement and SQLSTATE) so startup code can
+   * simply `await ferry.migrate(dir)`.
+   */
+  async migrate(dir: string, options: Omit<MigratorOptions, 'dir'> = {}): Promise<RunResult> {
+    const result = await this.migrator({ ...options, dir }).up();
+    await this.#handle.refreshTypes();
+    const failed = result.results.find((r) => r.status === 'failed');
+    if (failed?.error) {
+      const e = failed.error;
+      throw new FerryError(
+        E_MIGRATION_FAILED,
+        `Migration ${failed.id} failed at ${e.file}${e.line ? `:${e.line}` : ''}: ${e.message}${e.sqlstate ? ` [SQLSTATE ${e.sqlstate}]` : ''}`,
+        { details: { ...e } },
+      );
+    }
+    return result;
   }
 
   /** Re-read enum types after DDL run outside Ferry, so enum arrays parse. */

@@ -15,8 +15,9 @@ export async function runHelloBot(
   const ferry = options.ferry ?? (await connect({ schema, url: options.url }));
   try {
     log(`hello-bot: ${ferry.backend} at ${ferry.url}`);
-    const exists = await ferry.db.introspection.getTables().then((ts) => ts.some((t) => t.name === 'users'));
-    if (!exists) await ferry.createSchema();
+    const migrated = await ferry.migrate(new URL('./migrations', import.meta.url).pathname);
+    const applied = migrated.results.filter((r) => r.status === 'applied').length;
+    log(`migrations: ${applied} applied, schema up to date`);
 
     const visitors: TelegramUser[] = Array.from({ length: 40 }, (_, i) => ({
       id: 1_000_000 + (i % 25),

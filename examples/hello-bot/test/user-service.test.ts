@@ -10,7 +10,7 @@ describeEachBackend('hello-bot', (t) => {
   let ferry: Ferry<DatabaseOf<typeof schema>>;
   beforeAll(async () => {
     ferry = await connect({ url: t.url(), schema });
-    await ferry.createSchema();
+    await ferry.migrate(new URL('../migrations', import.meta.url).pathname);
   });
   afterAll(() => ferry?.close());
   beforeEach(async () => {
