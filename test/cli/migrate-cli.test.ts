@@ -64,6 +64,16 @@ describe('ferry migrate (embedded database)', () => {
     expect(edited.out).toMatch(/checksum/i);
     writeFileSync(upFile, original);
 
+    // Lint: generated migrations are clean; a hand-written blocking index is an error.
+    expect(ferry('migrate', 'lint').code).toBe(0);
+    const blank = ferry('migrate', 'new', 'hand_index', '--empty', '--json');
+    const blankDir = JSON.parse(blank.out).written[0] as string;
+    writeFileSync(join(project, blankDir, 'up.sql'), 'CREATE INDEX users_name_idx ON users (name);\n');
+    const lint = ferry('migrate', 'lint', '--json');
+    expect(lint.code).toBe(1);
+    expect(JSON.parse(lint.out).findings[0]).toMatchObject({ rule: 'require-concurrent-index-creation', line: 1 });
+    rmSync(join(project, blankDir), { recursive: true });
+
     const down = ferry('migrate', 'down');
     expect(down.code, down.err).toBe(0);
     expect(down.out).toMatch(/reverted/);

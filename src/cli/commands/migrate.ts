@@ -3,8 +3,10 @@ import type { Command } from 'commander';
 import { type LoadedConfig, loadConfig, loadSchemaModule } from '../../config.js';
 import { type DbHandle, openDatabase } from '../../db/open.js';
 import { diffSchemas } from '../../migrate/diff.js';
+import { readMigrations } from '../../migrate/files.js';
 import { generateMigration, pendingChanges, replayMigrations } from '../../migrate/generate.js';
 import { introspect } from '../../migrate/introspect.js';
+import { type LintFinding, lintMigrations } from '../../migrate/lint.js';
 import { Migrator, type RunResult } from '../../migrate/runner.js';
 import { openShadow } from '../../migrate/shadow.js';
 import { defineSchema } from '../../schema/schema.js';
@@ -23,6 +25,14 @@ async function withDatabase<R>(config: LoadedConfig, options: ConnOptions, fn: (
     return await fn(handle);
   } finally {
     await handle.close();
+  }
+}
+
+function printFindings(findings: LintFinding[]): void {
+  for (const f of findings) {
+    process.stdout.write(
+      `${f.severity.padEnd(7)} ${f.rule}  ${f.file ?? ''}:${f.line}\n  ${f.message}\n  fix: ${f.hint}\n`,
+    );
   }
 }
 
@@ -64,6 +74,11 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
       const shadow = await openShadow();
       try {
         const result = await generateMigration({ shadow, schema, dir: cfg.migrationsDir, name, empty: options.empty });
+        // Lint what was just written, in the context of every earlier migration.
+        const written = new Set(result.written.map((w) => w.id));
+        const findings = lintMigrations(readMigrations(cfg.migrationsDir)).filter((f) =>
+          [...written].some((id) => f.file?.includes(id)),
+        );
         if (options.json) {
           printJson({
             changes: result.changes.map((c) => ({
@@ -73,6 +88,7 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
               warning: c.warning ?? null,
             })),
             written: result.written.map((w) => relative(process.cwd(), w.dir)),
+            lint: findings,
           });
           return;
         }
@@ -87,9 +103,27 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
           if (c.warning) process.stdout.write(`    WARNING: ${c.warning}\n`);
         }
         for (const w of result.written) process.stdout.write(`wrote ${relative(process.cwd(), w.dir)}/{up,down}.sql\n`);
+        printFindings(findings);
       } finally {
         await shadow.close();
       }
+    });
+
+  migrate
+    .command('lint')
+    .description('check migration SQL for statements that lock or rewrite tables, or lose data; exit 1 on errors')
+    .option('--json', 'print a JSON report')
+    .action(async (options: { json?: boolean }) => {
+      const cfg = await config();
+      const findings = lintMigrations(readMigrations(cfg.migrationsDir));
+      const errors = findings.filter((f) => f.severity === 'error').length;
+      if (options.json) printJson({ ok: errors === 0, findings });
+      else if (findings.length === 0) process.stdout.write('No findings.\n');
+      else {
+        printFindings(findings);
+        process.stdout.write(`${errors} error(s), ${findings.length - errors} warning(s)\n`);
+      }
+      process.exitCode = errors === 0 ? EXIT_OK : EXIT_PROBLEM;
     });
 
   migrate
