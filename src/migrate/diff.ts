@@ -24,10 +24,13 @@ import { NO_HINTS, type RenameHints } from './hints.js';
  *   under SHARE UPDATE EXCLUSIVE rather than the ACCESS EXCLUSIVE lock the
  *   constraint was added with;
  * - `concurrent`: one `CREATE INDEX CONCURRENTLY` per migration, outside any
- *   transaction (Postgres refuses it inside one).
+ *   transaction (Postgres refuses it inside one);
+ * - `attach`: unique constraints on existing tables, attached to the index
+ *   built concurrently before (`ADD CONSTRAINT ... UNIQUE USING INDEX`), so
+ *   the table is never locked for a whole index build.
  */
-export type Phase = 'expand' | 'main' | 'validate' | 'concurrent';
-export const PHASES: readonly Phase[] = ['expand', 'main', 'validate', 'concurrent'];
+export type Phase = 'expand' | 'main' | 'validate' | 'concurrent' | 'attach';
+export const PHASES: readonly Phase[] = ['expand', 'main', 'validate', 'concurrent', 'attach'];
 
 export interface Change {
   phase: Phase;
@@ -107,7 +110,7 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
     const old = fromTables.get(t.name);
     if (!old) continue;
     if (t.primaryKey && !samePk(old.primaryKey, t.primaryKey)) changes.push(addPrimaryKey(t.name, t.primaryKey));
-    for (const u of t.uniques) if (!hasSame(old.uniques, u)) changes.push(addUnique(t.name, u));
+    for (const u of t.uniques) if (!hasSame(old.uniques, u)) changes.push(...addUnique(t.name, u));
     for (const c of t.checks) if (!hasSame(old.checks, c)) changes.push(...addCheck(t.name, c));
   }
   for (const t of to.tables) {
@@ -480,8 +483,26 @@ function addPrimaryKey(table: string, pk: PrimaryKeyIR): Change {
 function dropPrimaryKey(table: string, pk: PrimaryKeyIR): Change {
   return change('main', `drop primary key ${pk.name}`, [dropConstraintSql(table, pk.name)], [pkSql(table, pk)]);
 }
-function addUnique(table: string, u: UniqueIR): Change {
-  return change('main', `add unique ${u.name}`, [uniqueSql(table, u)], [dropConstraintSql(table, u.name)]);
+/** On an existing table: build the index concurrently, then attach it as the constraint. */
+function addUnique(table: string, u: UniqueIR): Change[] {
+  const index = (concurrently: boolean) =>
+    `CREATE UNIQUE INDEX ${concurrently ? 'CONCURRENTLY ' : ''}${q(u.name)} ON ${q(table)} (${u.columns.map(q).join(', ')})` +
+    (u.nullsNotDistinct ? ' NULLS NOT DISTINCT' : '');
+  return [
+    change(
+      'concurrent',
+      `create unique index ${u.name} concurrently`,
+      [index(true)],
+      [`DROP INDEX CONCURRENTLY ${q(u.name)}`],
+    ),
+    // Dropping the constraint drops its index too; recreate it so the concurrent step's undo finds it.
+    change(
+      'attach',
+      `attach unique constraint ${u.name}`,
+      [`${alter(table)} ADD CONSTRAINT ${q(u.name)} UNIQUE USING INDEX ${q(u.name)}`],
+      [dropConstraintSql(table, u.name), index(false)],
+    ),
+  ];
 }
 function dropUnique(table: string, u: UniqueIR): Change {
   return change('main', `drop unique ${u.name}`, [dropConstraintSql(table, u.name)], [uniqueSql(table, u)]);

@@ -13,8 +13,8 @@ export interface PlannedMigration {
 
 /**
  * Group changes into migrations, in the order they must run: `expand`, the
- * main migration, `validate`, then one migration per concurrent index (a
- * `-- ferry:no-transaction` file must hold a single statement).
+ * main migration, `validate`, one migration per concurrent index (a
+ * `-- ferry:no-transaction` file must hold a single statement), `attach`.
  */
 export function planMigrations(changes: Change[], name: string): PlannedMigration[] {
   const of = (phase: Phase) => changes.filter((c) => c.phase === phase);
@@ -28,6 +28,8 @@ export function planMigrations(changes: Change[], name: string): PlannedMigratio
   of('concurrent').forEach((c, i) => {
     out.push(render(`${name}_index${of('concurrent').length > 1 ? `_${i + 1}` : ''}`, 'concurrent', [c], true));
   });
+  const attach = of('attach');
+  if (attach.length > 0) out.push(render(`${name}_attach`, 'attach', attach, false));
   return out;
 }
 

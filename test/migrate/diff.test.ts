@@ -203,6 +203,17 @@ describeEachBackend('diff: up reaches the target, down restores the start', (t) 
     expect(plan[2]!.up).toContain('CREATE INDEX CONCURRENTLY');
   });
 
+  it('a unique constraint on an existing table is built concurrently, then attached', async () => {
+    const a = s(table('acc', { id: serial().primaryKey(), email: text().notNull() }));
+    const b = s(table('acc', { id: serial().primaryKey(), email: text().notNull().unique() }));
+    const plan = await roundTrip(handle, a, b, (db) =>
+      sql`insert into acc (email) values ('a'), ('b')`.execute(db).then(() => {}),
+    );
+    expect(plan.map((m) => m.phase)).toEqual(['concurrent', 'attach']);
+    expect(plan[0]!.up).toContain('CREATE UNIQUE INDEX CONCURRENTLY acc_email_key ON acc (email)');
+    expect(plan[1]!.up).toContain('ADD CONSTRAINT acc_email_key UNIQUE USING INDEX acc_email_key');
+  });
+
   it('composite keys and renamed indexes', async () => {
     const a = s(
       table('m', { a: integer().notNull(), b: integer().notNull(), c: integer().notNull() }, (t) => [
