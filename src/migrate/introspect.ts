@@ -54,11 +54,28 @@ export function isFerryTable(table: string): boolean {
 export async function introspect(db: Kysely<any>, options: IntrospectOptions = {}): Promise<SchemaIR> {
   // Plugins (CamelCasePlugin...) would rewrite the catalog rows' column names.
   const plain = db.withoutPlugins();
-  const read = (trx: Kysely<any>) => readCatalog(trx, options.schema ?? null);
+  const read = (trx: Kysely<any>) => withoutJit(trx, () => readCatalog(trx, options.schema ?? null));
   const rows = plain.isTransaction
     ? await read(plain)
     : await plain.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute(read);
   return assemble(rows, options.exclude ?? isFerryTable);
+}
+
+/**
+ * The index query's cost estimate (~500k on a 500-table schema) crosses the
+ * server's JIT thresholds, and compiling it costs ~1.3 s for a query that
+ * runs in ~0.3 s (bench/migrate-introspect.bench.ts). JIT is switched off for
+ * this transaction only and put back afterwards, since it may be the caller's.
+ */
+async function withoutJit<R>(trx: Kysely<any>, fn: () => Promise<R>): Promise<R> {
+  const { rows } = await sql<{ jit: string | null }>`select current_setting('jit', true) as jit`.execute(trx);
+  const previous = rows[0]?.jit ?? null;
+  await sql`select set_config('jit', 'off', true)`.execute(trx);
+  try {
+    return await fn();
+  } finally {
+    if (previous !== null) await sql`select set_config('jit', ${previous}, true)`.execute(trx);
+  }
 }
 
 // ---------------------------------------------------------------- queries
