@@ -79,6 +79,12 @@ describe('ferry migrate (embedded database)', () => {
     expect(down.out).toMatch(/reverted/);
     const history = JSON.parse(ferry('migrate', 'history', '--json').out);
     expect(history.map((h: { id: string }) => h.id)).toHaveLength(1);
+
+    // Baseline refuses to record migrations the database does not match (email column missing).
+    const baseline = ferry('migrate', 'baseline');
+    expect(baseline.code).toBe(1);
+    expect(baseline.err).toMatch(/mismatch: .*email/);
+    expect(JSON.parse(ferry('migrate', 'status', '--json').out).pending).toHaveLength(1);
   });
 
   it('bad usage is exit 2', () => {
