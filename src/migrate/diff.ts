@@ -113,14 +113,18 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
     for (const u of t.uniques) if (!hasSame(old.uniques, u)) changes.push(...addUnique(t.name, u));
     for (const c of t.checks) if (!hasSame(old.checks, c)) changes.push(...addCheck(t.name, c));
   }
+  // Indexes first: a foreign key may reference columns made unique only by a unique index.
+  for (const t of to.tables) {
+    const old = fromTables.get(t.name);
+    for (const ix of t.indexes) {
+      if (!old) changes.push(createIndexChange(t.name, ix, false));
+      else if (!hasSame(old.indexes, ix)) changes.push(createIndexChange(t.name, ix, true));
+    }
+  }
   for (const t of to.tables) {
     const old = fromTables.get(t.name);
     for (const fk of t.foreignKeys) {
       if (!old || !hasSame(old.foreignKeys, fk)) changes.push(...addForeignKeyChanges(t.name, fk, old !== undefined));
-    }
-    for (const ix of t.indexes) {
-      if (!old) changes.push(createIndexChange(t.name, ix, false));
-      else if (!hasSame(old.indexes, ix)) changes.push(createIndexChange(t.name, ix, true));
     }
   }
 
@@ -338,23 +342,26 @@ function rebuildEnum(e: EnumIR, values: readonly string[], schema: SchemaIR): st
 
 // ------------------------------------------------------------------ tables and columns
 
-function createTableChange(t: TableIR): Change {
-  const comments = [
+function tableComments(t: TableIR): string[] {
+  return [
     ...(t.comment !== null ? [`COMMENT ON TABLE ${q(t.name)} IS ${literal(t.comment)}`] : []),
     ...t.columns
       .filter((c) => c.comment !== null)
       .map((c) => `COMMENT ON COLUMN ${q(t.name)}.${q(c.name)} IS ${literal(c.comment)}`),
   ];
-  return change(
-    'main',
-    `create table ${t.name}`,
-    [createTable({ ...t, foreignKeys: [], indexes: [] }), ...comments],
-    [`DROP TABLE ${q(t.name)}`],
-  );
+}
+
+function createTableChange(t: TableIR): Change {
+  const create = [createTable({ ...t, foreignKeys: [], indexes: [] }), ...tableComments(t)];
+  return change('main', `create table ${t.name}`, create, [`DROP TABLE ${q(t.name)}`]);
 }
 
 function dropTable(t: TableIR): Change {
-  const recreate = [createTable({ ...t, foreignKeys: [] }), ...t.indexes.map((ix) => createIndex(t.name, ix))];
+  const recreate = [
+    createTable({ ...t, foreignKeys: [] }),
+    ...t.indexes.map((ix) => createIndex(t.name, ix)),
+    ...tableComments(t),
+  ];
   return { ...change('main', `drop table ${t.name}`, [`DROP TABLE ${q(t.name)}`], recreate), destructive: true };
 }
 

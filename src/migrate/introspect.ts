@@ -125,6 +125,7 @@ interface IndexRow {
   unique: boolean;
   method: string;
   key_count: number;
+  nulls_not_distinct: boolean;
   keys: IndexKeyRow[];
   predicate: string | null;
 }
@@ -220,6 +221,7 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
     select c.relname::text as table_name,
            ic.relname::text as name,
            i.indisunique as unique,
+           i.indnullsnotdistinct as nulls_not_distinct,
            am.amname::text as method,
            i.indnkeyatts::int as key_count,
            (select json_agg(json_build_object(
@@ -450,5 +452,6 @@ function toIndex(row: IndexRow): IndexIR {
     keys,
     include: all.slice(row.key_count).map((k) => k.column ?? ''),
     where: row.predicate,
+    ...(row.nulls_not_distinct ? { nullsNotDistinct: true as const } : {}),
   };
 }

@@ -83,7 +83,8 @@ function renderTable(
   for (const ix of t.indexes) extras.push(renderIndex(ix, used));
 
   const extrasFn = extras.length > 0 ? `, (t) => [\n    ${extras.join(',\n    ')},\n  ]` : '';
-  return `export const ${tableVars.get(t.name)} = table(\n  ${str(t.name)},\n  {\n${columns.join('\n')}\n  }${extrasFn},\n);`;
+  const comment = t.comment !== null ? `.comment(${str(t.comment)})` : '';
+  return `export const ${tableVars.get(t.name)} = table(\n  ${str(t.name)},\n  {\n${columns.join('\n')}\n  }${extrasFn},\n)${comment};`;
 }
 
 function renderIndex(ix: IndexIR, used: Set<string>): string {
@@ -113,6 +114,7 @@ function renderIndex(ix: IndexIR, used: Set<string>): string {
     used.add('sql');
     out += `.where(sql.raw(${str(ix.where)}))`;
   }
+  if (ix.nullsNotDistinct) out += '.nullsNotDistinct()';
   return out;
 }
 
@@ -163,7 +165,8 @@ function columnBuilder(c: ColumnIR, enums: EnumIR[], enumVars: Map<string, strin
 }
 
 function renderDefault(dflt: string, used: Set<string>): string {
-  if (dflt === 'now()' || dflt === 'CURRENT_TIMESTAMP') return '.defaultNow()';
+  // Only now(): CURRENT_TIMESTAMP is spelled differently in the catalog and must stay as it is.
+  if (dflt === 'now()') return '.defaultNow()';
   if (dflt === 'gen_random_uuid()') return '.defaultRandom()';
   used.add('sql');
   return `.default(sql.raw(${str(dflt)}))`;

@@ -8,15 +8,17 @@ const list = (names: readonly string[]) => names.map(q).join(', ');
 /**
  * The DDL that creates `schema` from nothing, as separate statements in an
  * order that always applies: enums, tables (with keys and checks inline),
- * then foreign keys (so tables may reference each other in any order), then
- * indexes, then comments. Runs unchanged on Postgres 15+ and PGlite.
+ * indexes, then foreign keys (after the indexes, because a foreign key may
+ * reference columns made unique only by a unique index; and after all
+ * tables, so tables may reference each other in any order), then comments.
+ * Runs unchanged on Postgres 15+ and PGlite.
  */
 export function createStatements(schema: SchemaIR): string[] {
   const out: string[] = [];
   for (const e of schema.enums) out.push(`CREATE TYPE ${q(e.name)} AS ENUM (${e.values.map(literal).join(', ')})`);
   for (const t of schema.tables) out.push(createTable(t));
-  for (const t of schema.tables) for (const fk of t.foreignKeys) out.push(addForeignKey(t.name, fk));
   for (const t of schema.tables) for (const ix of t.indexes) out.push(createIndex(t.name, ix));
+  for (const t of schema.tables) for (const fk of t.foreignKeys) out.push(addForeignKey(t.name, fk));
   for (const t of schema.tables) out.push(...comments(t));
   return out;
 }
@@ -73,6 +75,7 @@ export function createIndex(table: string, ix: IndexIR, options: { concurrently?
   if (ix.method !== 'btree') sql += ` USING ${ix.method}`;
   sql += ` (${keys.join(', ')})`;
   if (ix.include.length > 0) sql += ` INCLUDE (${list(ix.include)})`;
+  if (ix.nullsNotDistinct) sql += ' NULLS NOT DISTINCT';
   if (ix.where) sql += ` WHERE ${ix.where}`;
   return sql;
 }

@@ -83,6 +83,8 @@ export interface IndexIR {
   include: string[];
   /** Predicate of a partial index, without `WHERE`. */
   where: string | null;
+  /** Unique index whose NULLs collide (`NULLS NOT DISTINCT`, Postgres 15+). Present only when true. */
+  nullsNotDistinct?: true;
 }
 
 export interface IndexKeyIR {

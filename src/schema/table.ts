@@ -98,6 +98,7 @@ export class IndexExtra {
       keys: readonly IndexKeyBuilder[];
       include: readonly Column[];
       where: string | null;
+      nullsNotDistinct?: boolean;
     },
   ) {}
   private with(patch: Partial<IndexExtra['spec']>): IndexExtra {
@@ -119,6 +120,10 @@ export class IndexExtra {
   }
   unique(): IndexExtra {
     return this.with({ unique: true });
+  }
+  /** On a unique index: NULLs collide with each other (Postgres 15+). */
+  nullsNotDistinct(): IndexExtra {
+    return this.with({ nullsNotDistinct: true });
   }
 }
 
@@ -164,18 +169,32 @@ export class Table<N extends string = string, C extends AnyColumns = AnyColumns>
 
   /** Migration hint: the table's previous name (see `renamedFrom()`). */
   readonly previousName: string | null;
+  /** `COMMENT ON TABLE` text (see `comment()`). */
+  readonly tableComment: string | null;
 
-  constructor(name: N, columns: C, extras: readonly TableExtra[], previousName: string | null = null) {
+  constructor(
+    name: N,
+    columns: C,
+    extras: readonly TableExtra[],
+    previousName: string | null = null,
+    tableComment: string | null = null,
+  ) {
     this.name = name;
     this.columns = columns;
     this.extras = extras;
     this.previousName = previousName;
+    this.tableComment = tableComment;
   }
 
   /** Migration hint: the table was called `oldName`; migrations rename it rather than drop and create. */
   renamedFrom(oldName: string): Table<N, C> {
     assertIdentifier(oldName, 'Previous table');
-    return new Table(this.name, this.columns, this.extras, oldName);
+    return new Table(this.name, this.columns, this.extras, oldName, this.tableComment);
+  }
+
+  /** The table's comment (`COMMENT ON TABLE`); some libraries keep a version marker there. */
+  comment(text: string): Table<N, C> {
+    return new Table(this.name, this.columns, this.extras, this.previousName, text);
   }
 
   /** Primary-key column names, in key order. Empty when the table has none. */
@@ -269,7 +288,7 @@ function compileTable(t: Table): TableIR {
     foreignKeys: [],
     checks: [],
     indexes: [],
-    comment: null,
+    comment: t.tableComment,
   };
 
   for (const c of cols) {
@@ -353,6 +372,7 @@ function compileTable(t: Table): TableIR {
           keys,
           include: e.spec.include.map((c) => own(c, 'index().include()')),
           where: e.spec.where,
+          ...(e.spec.nullsNotDistinct ? { nullsNotDistinct: true as const } : {}),
         });
         break;
       }

@@ -97,6 +97,8 @@ describeEachBackend('shadow', (t) => {
         'events',
         'grants',
         'memberships',
+        'tag_links',
+        'tags',
       ]);
     });
 

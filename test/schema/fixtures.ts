@@ -118,3 +118,22 @@ export const grants = table(
     }),
   ],
 );
+
+/** Cases from real-world schemas: a table comment, a CURRENT_TIMESTAMP default, a foreign key onto a
+ * column made unique only by a unique index, and a NULLS NOT DISTINCT unique index. */
+export const tags = table(
+  'tags',
+  { code: text().notNull(), created: timestamp().default(sql`CURRENT_TIMESTAMP`) },
+  (t) => [uniqueIndex('tags_code_uidx').on(t.code)],
+).comment('schema version 7');
+
+export const tagLinks = table(
+  'tag_links',
+  {
+    account_id: integer(),
+    tag: text()
+      .notNull()
+      .references(() => tags.columns.code, { onDelete: 'cascade' }),
+  },
+  (t) => [uniqueIndex('tag_links_nnd_idx').on(t.account_id, t.tag).nullsNotDistinct()],
+);
