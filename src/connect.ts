@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
+import { type DbHandle, type OpenOptions, openDatabase } from './db/open.js';
 import { FerryError } from './errors.js';
 import { E_MIGRATION_FAILED } from './migrate/errors.js';
-import { type DbHandle, type OpenOptions, openDatabase } from './db/open.js';
 import { Migrator, type MigratorOptions, type RunResult } from './migrate/runner.js';
 import type { Repository } from './repo/repository.js';
 import { RootScope, type Scope, type TransactionOptions, type TransactionScope } from './repo/scope.js';

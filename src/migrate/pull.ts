@@ -146,16 +146,18 @@ function columnBuilder(c: ColumnIR, enums: EnumIR[], enumVars: Map<string, strin
     return `${fn}(${args})`;
   };
   if (c.serial && SERIALS[base]) return call(SERIALS[base]!);
-  let out: string | undefined;
-  const simple = SIMPLE[base];
-  let m: RegExpExecArray | null;
-  if (simple) out = call(simple);
-  else if ((m = /^numeric\((\d+),(\d+)\)$/.exec(base))) out = call('numeric', `${m[1]}, ${m[2]}`);
-  else if ((m = /^character varying\((\d+)\)$/.exec(base))) out = call('varchar', m[1]);
-  else if ((m = /^character\((\d+)\)$/.exec(base))) out = call('char', m[1]);
-  else if ((m = /^timestamp(?:\((\d+)\))? (with|without) time zone$/.exec(base))) {
-    out = call(m[2] === 'with' ? 'timestamptz' : 'timestamp', m[1] ? `{ precision: ${m[1]} }` : '');
-  } else {
+  const numeric = /^numeric\((\d+),(\d+)\)$/.exec(base);
+  const varchar = /^character varying\((\d+)\)$/.exec(base);
+  const char = /^character\((\d+)\)$/.exec(base);
+  const stamp = /^timestamp(?:\((\d+)\))? (with|without) time zone$/.exec(base);
+  let out: string;
+  if (SIMPLE[base]) out = call(SIMPLE[base]);
+  else if (numeric) out = call('numeric', `${numeric[1]}, ${numeric[2]}`);
+  else if (varchar) out = call('varchar', varchar[1]);
+  else if (char) out = call('char', char[1]);
+  else if (stamp)
+    out = call(stamp[2] === 'with' ? 'timestamptz' : 'timestamp', stamp[1] ? `{ precision: ${stamp[1]} }` : '');
+  else {
     const unquoted = base.startsWith('"') ? base.slice(1, -1).replaceAll('""', '"') : base;
     const e = enums.find((x) => x.name === unquoted);
     out = e ? `${enumVars.get(e.name)}()` : call('customType', str(base));

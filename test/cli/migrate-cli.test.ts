@@ -12,7 +12,7 @@ afterAll(() => rmSync(project, { recursive: true, force: true }));
 const schemaV1 = `import { bigint, serial, table, text } from ${JSON.stringify(src)};
 export const users = table('users', { id: serial().primaryKey(), telegram_id: bigint().notNull().unique(), name: text() });
 `;
-const schemaV2 = schemaV1.replace("name: text() }", "name: text(), email: text() }");
+const schemaV2 = schemaV1.replace('name: text() }', 'name: text(), email: text() }');
 
 function ferry(...args: string[]) {
   const r = spawnSync(process.execPath, [bin, ...args], {
@@ -26,7 +26,10 @@ function ferry(...args: string[]) {
 
 describe('ferry migrate (embedded database)', () => {
   it('new, up, status, check, drift, down, history', { timeout: 240_000 }, () => {
-    writeFileSync(join(project, 'ferry.config.ts'), `export default { schema: './schema.ts', migrations: './migrations' };\n`);
+    writeFileSync(
+      join(project, 'ferry.config.ts'),
+      `export default { schema: './schema.ts', migrations: './migrations' };\n`,
+    );
     writeFileSync(join(project, 'schema.ts'), schemaV1);
 
     expect(ferry('migrate', '--help').out).toMatch(/new[\s\S]*up[\s\S]*down[\s\S]*status[\s\S]*history[\s\S]*check/);
@@ -91,4 +94,3 @@ describe('ferry migrate (embedded database)', () => {
     expect(ferry('migrate', 'down', '--bogus').code).toBe(2);
   });
 });
-
