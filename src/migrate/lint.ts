@@ -69,7 +69,7 @@
  */
 import path from 'node:path';
 import type { MigrationFile } from './files.js';
-import { type SqlStatement, splitStatements } from './sql-split.js';
+import { type SqlStatement, skipBlockComment, skipQuoted, splitStatements } from './sql-split.js';
 
 export type LintSeverity = 'error' | 'warning';
 
@@ -1028,40 +1028,4 @@ function tokenize(sql: string): Token[] {
 function unquote(raw: string, quote: string): string {
   const body = raw.endsWith(quote) && raw.length >= 2 ? raw.slice(1, -1) : raw.slice(1);
   return body.replaceAll(quote + quote, quote);
-}
-
-/** Index just past a quoted run starting at `i` (the opening quote); doubled quotes escape; unterminated → end. */
-function skipQuoted(sql: string, i: number, quote: string, backslashes: boolean): number {
-  let j = i + 1;
-  while (j < sql.length) {
-    const c = sql[j];
-    if (backslashes && c === '\\') {
-      j += 2;
-    } else if (c === quote) {
-      if (sql[j + 1] === quote) j += 2;
-      else return j + 1;
-    } else {
-      j++;
-    }
-  }
-  return sql.length;
-}
-
-/** Index just past a (nested) block comment starting at `i`; unterminated → end. */
-function skipBlockComment(sql: string, i: number): number {
-  let depth = 0;
-  let j = i;
-  while (j < sql.length) {
-    if (sql[j] === '/' && sql[j + 1] === '*') {
-      depth++;
-      j += 2;
-    } else if (sql[j] === '*' && sql[j + 1] === '/') {
-      depth--;
-      j += 2;
-      if (depth === 0) return j;
-    } else {
-      j++;
-    }
-  }
-  return sql.length;
 }

@@ -197,7 +197,7 @@ function lineAt(starts: number[], index: number): number {
 }
 
 /** Index just past a quoted run starting at `i` (the opening quote); doubled quotes escape; unterminated → end. */
-function skipQuoted(sql: string, i: number, quote: string, backslashes: boolean): number {
+export function skipQuoted(sql: string, i: number, quote: string, backslashes: boolean): number {
   let j = i + 1;
   while (j < sql.length) {
     const c = sql[j];
@@ -214,7 +214,7 @@ function skipQuoted(sql: string, i: number, quote: string, backslashes: boolean)
 }
 
 /** Index just past a (nested) block comment starting at `i`; unterminated → end. */
-function skipBlockComment(sql: string, i: number): number {
+export function skipBlockComment(sql: string, i: number): number {
   let depth = 0;
   let j = i;
   while (j < sql.length) {
