@@ -26,57 +26,85 @@ import { literal } from '../../src/schema/sql.js';
 /**
  * Shapes the generator leaves out because the generated migration mishandles
  * them. Each is `true` while the gap is open: the generator then avoids the
- * shape so the suite stays green. Set one to `false` (or run with
- * `FERRY_PROPERTY_GAPS=name,name` / `all`) to generate it again and see the failure.
- * See the report in property.test.ts for the shrunk counterexamples.
+ * shape so the suite stays green. Set one to `false`, or run with
+ * `FERRY_PROPERTY_GAPS=name,name` (or `all`), to generate it again and see
+ * the failure; `FERRY_PROPERTY_OPS` narrows the operations to find it fast.
+ * Each comment gives the shrunk counterexample fast-check found.
+ *
+ * Differ bugs (diff.ts / plan.ts): renameAndAddEnumValues,
+ * renameEnumValueUsedAsDefault, renameColumnInCheck, renameColumnInIndexPredicate.
+ * Limits of destructive downs (the data is gone; the down script should
+ * still run): dropColumnWithRows, dropReferencedTableWithRows.
  */
 export const KNOWN_GAPS = {
   /**
-   * Dropping a column from a table with rows: the down re-adds it, so every
-   * row gets its default (or NULL), then re-adds the constraints dropped with
-   * it. That fails when the column was NOT NULL without a default ("column c
-   * contains null values"), or when a unique (NULLS NOT DISTINCT, or over the
-   * default), check or FK that covered it does not hold for those values.
-   * The data is gone either way; the down only has to run.
-   */
-  dropColumnWithRows: true,
-  /**
-   * Dropping a table that other tables' rows still reference: the down
-   * recreates it empty and re-adds the referencing foreign keys validated
-   * (`ADD CONSTRAINT ... FOREIGN KEY`), which fails on the dangling rows.
-   */
-  dropReferencedTableWithRows: true,
-  /**
-   * Renaming an enum value that a column default uses: applyRenames renames
-   * the value but leaves the default's text (`'old'::e`) alone, so the diff
-   * adds a redundant `SET DEFAULT 'new'::e` whose down, `SET DEFAULT
-   * 'old'::e`, runs before the value is renamed back: "invalid input value
-   * for enum e: "old"". Same when the step drops the table (or column) with
-   * that default: the down recreates it with `DEFAULT 'old'::e` before the
-   * rename is undone.
-   */
-  renameEnumValueUsedAsDefault: true,
-  /**
-   * Renaming a column that a CHECK uses: applyRenames maps column lists but
-   * not expressions, so the check looks changed and is dropped and re-added;
-   * the down re-adds the old `CHECK ((old > 0))` before the column is renamed
-   * back: "column "old" does not exist".
-   */
-  renameColumnInCheck: true,
-  /**
-   * Renaming one value of an enum and adding another in the same step: the
-   * rename is in the `main` migration, but the `expand` migration runs first
-   * and places the new value relative to the renamed one (`ADD VALUE 'x'
-   * BEFORE 'new'`: ""new" is not an existing enum label"); its down rebuilds
-   * the type with the new name, after `main`'s down renamed it back.
+   * BUG. Renaming one value of an enum and adding another in the same step:
+   * the rename is in the `main` migration, but the `expand` migration runs
+   * first and places the new value relative to the renamed one, so the UP
+   * fails. Its down rebuilds the type with the new name, after `main`'s down
+   * renamed it back.
+   *   from: CREATE TYPE e2 AS ENUM ('l3'); t1 (id integer PK, c4 e2 NOT NULL)
+   *   to:   CREATE TYPE e2 AS ENUM ('l6', 'l5'), hint e2: l5 <- l3
+   *   step_expand up: ALTER TYPE e2 ADD VALUE IF NOT EXISTS 'l6' BEFORE 'l5'
+   *     → "l5" is not an existing enum label
    */
   renameAndAddEnumValues: true,
   /**
-   * Renaming a column that a partial index's predicate uses: same cause; the
-   * down recreates the old index (keys renamed, predicate not) while the
-   * column still has its new name.
+   * BUG. Renaming an enum value that a column default uses: applyRenames
+   * renames the value but not the default's text (`'old'::e`), so the diff
+   * adds a redundant SET DEFAULT whose down runs before the value is renamed
+   * back. Same when the step drops the table (or column) having that
+   * default: the down recreates it with `DEFAULT 'old'::e` too early.
+   *   from: CREATE TYPE e1 AS ENUM ('l2'); t1 (id integer PK, c3 e1 NOT NULL DEFAULT 'l2'::e1)
+   *   to:   e1 ('l3'), c3 DEFAULT 'l3'::e1, hint e1: l3 <- l2
+   *   up:   ALTER TYPE e1 RENAME VALUE 'l2' TO 'l3'; ALTER TABLE t1 ALTER COLUMN c3 SET DEFAULT 'l3'::e1
+   *   down: ALTER TABLE t1 ALTER COLUMN c3 SET DEFAULT 'l2'::e1 → invalid input value for enum e1: "l2"
+   */
+  renameEnumValueUsedAsDefault: true,
+  /**
+   * BUG. Renaming a column that a CHECK uses: applyRenames maps column lists
+   * but not expressions, so the check looks changed and is dropped and
+   * re-added (needlessly, with a re-validation); the down re-adds the old
+   * check before the column is renamed back.
+   *   from: t1 (id integer PK, CONSTRAINT t1_id_check CHECK ((id > 0)))
+   *   to:   t1 (c2 integer PK, CONSTRAINT t1_c2_check CHECK ((c2 > 0))), hint t1: c2 <- id
+   *   down: ALTER TABLE t1 ADD CONSTRAINT t1_id_check CHECK ((id > 0)) → column "id" does not exist
+   * Also when the same step drops the check (target has none): the down
+   * re-adds `CHECK ((id > 0))` before undoing the rename.
+   */
+  renameColumnInCheck: true,
+  /**
+   * BUG. Renaming a column that a partial index's predicate uses: same cause.
+   * The up drops the index and rebuilds it concurrently; the down recreates
+   * the old one with keys renamed but the predicate not, before the rename
+   * is undone.
+   *   from: t1 (id integer PK); CREATE UNIQUE INDEX t1_id_idx ON t1 (id DESC) WHERE (id > 0)
+   *   to:   t1 (c3 integer PK); CREATE UNIQUE INDEX t1_c3_idx ON t1 (c3 DESC) WHERE (c3 > 0), hint t1: c3 <- id
+   *   down: CREATE UNIQUE INDEX t1_id_idx ON t1 (c3 DESC) WHERE (id > 0) → column "id" does not exist
    */
   renameColumnInIndexPredicate: true,
+  /**
+   * LIMIT. Dropping a column from a table with rows: the down re-adds it, so
+   * every row gets its default (or NULL), then re-adds the constraints
+   * dropped with it. That fails when the column was NOT NULL without a
+   * default, or when a unique (NULLS NOT DISTINCT, or over the default),
+   * check or FK that covered it does not hold for those values.
+   *   from: t1 (id integer PK, c3 integer NOT NULL), 1 row; to: t1 (id integer PK)
+   *   down: ALTER TABLE t1 ADD COLUMN c3 integer NOT NULL → column "c3" of relation "t1" contains null values
+   *   from: t1 (id integer PK, c2 integer DEFAULT 1, UNIQUE NULLS NOT DISTINCT (c2)), 2 rows; to: t1 (id integer PK)
+   *   down: ADD COLUMN c2 integer DEFAULT 1; ADD CONSTRAINT t1_c2_key ... → could not create unique index "t1_c2_key"
+   */
+  dropColumnWithRows: true,
+  /**
+   * LIMIT. Dropping a table that other tables' rows still reference: the
+   * down recreates it empty and re-adds the referencing foreign keys
+   * validated, which fails on the dangling rows (NOT VALID would let it run).
+   *   from: t1 (id integer PK, r3 integer REFERENCES t2 ON DELETE SET NULL), t2 (id integer PK), rows in both
+   *   to:   t1 (id integer PK, r3 integer)
+   *   down: CREATE TABLE t2 (...); ALTER TABLE t1 ADD CONSTRAINT t1_r3_fkey FOREIGN KEY (r3) REFERENCES t2 (id) ...
+   *     → insert or update on table "t1" violates foreign key constraint "t1_r3_fkey"
+   */
+  dropReferencedTableWithRows: true,
 } satisfies Record<string, boolean>;
 
 export type KnownGap = keyof typeof KNOWN_GAPS;
@@ -660,7 +688,7 @@ const numericUse = (t: MTable, col: string) =>
   t.checks.some((c) => c.col === col) || t.indexes.some((ix) => ix.where?.kind === 'positive' && ix.where.col === col);
 
 /** Type changes Postgres can do with a plain `USING col::type`, and what they do to `::text` values. */
-function widenings(m: Model, t: MTable, c: MColumn): { type: string; convert: (v: string) => string }[] {
+function widenings(t: MTable, c: MColumn): { type: string; convert: (v: string) => string }[] {
   const same = (v: string) => v;
   if (t.fks.some((f) => f.col === c.name)) return [];
   if (c.name === t.pk) return c.type === 'integer' ? [{ type: 'bigint', convert: same }] : [];
@@ -796,12 +824,12 @@ const OPS: Record<OpKind, OpFn> = {
 
   changeType(m, r) {
     const candidates = m.tables.flatMap((t) =>
-      t.columns.filter((c) => widenings(m, t, c).length > 0).map((c) => ({ t, c })),
+      t.columns.filter((c) => widenings(t, c).length > 0).map((c) => ({ t, c })),
     );
     const chosen = r.pick(candidates);
     if (!chosen) return null;
     const { t, c } = chosen;
-    const w = r.pick(widenings(m, t, c))!;
+    const w = r.pick(widenings(t, c))!;
     const before = c.type;
     c.type = w.type;
     for (const row of t.rows) if (row[c.name] != null) row[c.name] = w.convert(row[c.name]!);
@@ -980,8 +1008,15 @@ const OPS: Record<OpKind, OpFn> = {
     const c = r.pick(t.columns)!;
     const old = c.name;
     if (t.origin !== null && c.origin !== null) {
-      if (t.checks.some((x) => x.col === old) && !allows(m, 'renameColumnInCheck')) return null;
-      if (t.indexes.some((ix) => ix.where?.col === old) && !allows(m, 'renameColumnInIndexPredicate')) return null;
+      // Also a check or index the step drops: the down re-creates it as it was at the start.
+      const was = m.base?.tables.find((x) => x.name === t.origin);
+      const inCheck = [...t.checks.map((x) => x.col === old), ...(was?.checks ?? []).map((x) => x.col === c.origin)];
+      const inPredicate = [
+        ...t.indexes.map((ix) => ix.where?.col === old),
+        ...(was?.indexes ?? []).map((ix) => ix.where?.col === c.origin),
+      ];
+      if (inCheck.includes(true) && !allows(m, 'renameColumnInCheck')) return null;
+      if (inPredicate.includes(true) && !allows(m, 'renameColumnInIndexPredicate')) return null;
     }
     const name = freshName(m, 'c', r, ODD_COLUMN_NAMES);
     const ren = (n: string) => (n === old ? name : n);

@@ -60,7 +60,7 @@ function envInt(name: string, fallback: number): number {
 }
 
 const SEED = envInt('FERRY_PROPERTY_SEED', 20_261_122);
-const RUNS = envInt('FERRY_PROPERTY_RUNS', 30);
+const RUNS = envInt('FERRY_PROPERTY_RUNS', 40);
 const PATH = process.env.FERRY_PROPERTY_PATH?.trim() || undefined;
 const ALLOW = gapsFromEnv(process.env.FERRY_PROPERTY_GAPS);
 /** Generous: a failure shrinks by re-running whole histories. */
