@@ -25,16 +25,7 @@ import {
 import type { SchemaIR } from '../../src/schema/ir.js';
 import * as fixtures from '../schema/fixtures.js';
 import { describeEachBackend } from '../support/backends.js';
-
-async function reset(db: Kysely<any>) {
-  await sql`drop schema public cascade`.execute(db);
-  await sql`create schema public`.execute(db);
-}
-
-async function run(db: Kysely<any>, script: string, noTransaction: boolean) {
-  if (noTransaction) await sql.raw(script).execute(db);
-  else await db.transaction().execute((trx) => sql.raw(script).execute(trx));
-}
+import { resetPublicSchema as reset, runScript as run } from '../support/schema-reset.js';
 
 async function createFrom(db: Kysely<any>, schema: Schema) {
   await reset(db);

@@ -33,6 +33,7 @@ import { normalise, openShadow, type Shadow } from '../../src/migrate/shadow.js'
 import { renderCreateSql } from '../../src/schema/ddl.js';
 import type { SchemaIR } from '../../src/schema/ir.js';
 import { describeEachBackend } from '../support/backends.js';
+import { resetPublicSchema as reset, runScript as run } from '../support/schema-reset.js';
 import {
   applyOp,
   beginStep,
@@ -82,16 +83,6 @@ const opArb: fc.Arbitrary<Op> = fc.record({
 const historyArb = fc.array(fc.array(opArb, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 6 });
 
 // ------------------------------------------------------------------ database helpers
-
-async function reset(db: Kysely<any>) {
-  await sql`drop schema public cascade`.execute(db);
-  await sql`create schema public`.execute(db);
-}
-
-async function run(db: Kysely<any>, script: string, noTransaction: boolean) {
-  if (noTransaction) await sql.raw(script).execute(db);
-  else await db.transaction().execute((trx) => sql.raw(script).execute(trx));
-}
 
 function byColumnName(ir: SchemaIR): SchemaIR {
   return {
