@@ -1,0 +1,55 @@
+/**
+ * The seam between legacy storage and the loader.
+ *
+ * A source yields records one at a time, in an order that is the same on every
+ * run over unchanged data: the loader's checkpoint is "records consumed so
+ * far", so a resumed run skips exactly that many. A record that cannot even
+ * be parsed (a malformed file, a bad line) is yielded as an `error` record, not
+ * thrown: it goes to the rejects file and the import goes on.
+ */
+
+/** Where a record came from; every field that applies is set. Shown in rejects and errors. */
+export interface SourceLocation {
+  /** The source's label, e.g. `tinydb(data/db.json)`. */
+  source: string;
+  /** File path (relative to the import file's directory when under it). */
+  file?: string;
+  /** 1-based line (ndjson, csv) */
+  line?: number;
+  /** Document id, object key or Redis key. */
+  key?: string;
+  /** TinyDB/lowdb table, SQLite table, or collection name. */
+  table?: string;
+  /** 0-based position inside an array or table. */
+  index?: number;
+}
+
+export type SourceRecord<T = unknown> =
+  | { kind: 'record'; value: T; loc: SourceLocation }
+  | { kind: 'error'; reason: string; loc: SourceLocation };
+
+export interface Source<T = unknown> {
+  /** Short label used in locations and reports, e.g. `json.files(data/**\/*.json)`. */
+  readonly label: string;
+  /**
+   * Stream the records. Must be restartable (each call starts from the top)
+   * and deterministic in order for unchanged data. `signal` aborts early.
+   */
+  records(options?: { signal?: AbortSignal }): AsyncIterable<SourceRecord<T>>;
+  /**
+   * The files the source reads (absolute paths), for `--backup` and for the
+   * fingerprint that tells a resumed run the data did not change. Sources
+   * without files (redis, memory) return [].
+   */
+  files(): Promise<string[]>;
+  /** Rough total for the progress bar: records if cheap to know, else bytes to read. */
+  estimate?(): Promise<{ records?: number; bytes?: number }>;
+  /** Release connections (redis, sqlite); idempotent. */
+  close?(): Promise<void>;
+}
+
+/** Options every source factory accepts. */
+export interface SourceOptions {
+  /** Base for relative paths (default: the import file's directory, else `process.cwd()`). */
+  cwd?: string;
+}
