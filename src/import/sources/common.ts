@@ -1,0 +1,99 @@
+/** Helpers shared by the sources: paths, labels, existence checks. */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { FerryError } from '../../errors.js';
+import type { SourceOptions } from '../source.js';
+import { E_SOURCE_NOT_FOUND, E_SOURCE_OPTIONS, E_SOURCE_READ } from './errors.js';
+
+export interface ResolvedFile {
+  /** As given to the factory. */
+  given: string;
+  /** Absolute path. */
+  abs: string;
+  /** Path shown in locations: relative to cwd when under it, else absolute. */
+  shown: string;
+}
+
+export function resolveFile(file: string, options: SourceOptions | undefined, factory: string): ResolvedFile {
+  if (typeof file !== 'string' || file === '') {
+    throw new FerryError(E_SOURCE_OPTIONS, `${factory}() needs a file path, got ${describe(file)}.`);
+  }
+  const cwd = path.resolve(options?.cwd ?? process.cwd());
+  const abs = path.resolve(cwd, file);
+  return { given: file, abs, shown: shownPath(abs, cwd) };
+}
+
+export function shownPath(abs: string, cwd: string): string {
+  const rel = path.relative(cwd, abs);
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel.split(path.sep).join('/') : abs;
+}
+
+/** Fail early, with a message naming the file, when it is missing or not a regular file. */
+export async function assertFile(file: ResolvedFile, label: string): Promise<number> {
+  let info: Awaited<ReturnType<typeof stat>>;
+  try {
+    info = await stat(file.abs);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new FerryError(
+        E_SOURCE_NOT_FOUND,
+        `${label}: file ${file.abs} does not exist. Check the path ("${file.given}"; relative paths resolve against the \`cwd\` option, else the import file's directory).`,
+        { cause: err, details: { file: file.abs } },
+      );
+    }
+    throw readError(label, file.abs, err);
+  }
+  if (!info.isFile()) {
+    throw new FerryError(
+      E_SOURCE_NOT_FOUND,
+      `${label}: ${file.abs} is not a regular file. Point the source at a file.`,
+      {
+        details: { file: file.abs },
+      },
+    );
+  }
+  return info.size;
+}
+
+export function readError(label: string, file: string, err: unknown): FerryError {
+  const reason = (err as Error)?.message ?? String(err);
+  return new FerryError(E_SOURCE_READ, `${label}: cannot read ${file}: ${reason}. Check its permissions.`, {
+    cause: err,
+    details: { file },
+  });
+}
+
+/** A UTF-8 text stream of the file, with a leading byte-order mark dropped (editors on Windows write one). */
+export async function* readText(abs: string, highWaterMark = 1 << 16): AsyncGenerator<string> {
+  const stream = createReadStream(abs, { encoding: 'utf8', highWaterMark });
+  let first = true;
+  try {
+    for await (const chunk of stream as AsyncIterable<string>) {
+      if (first) {
+        first = false;
+        yield chunk.charCodeAt(0) === 0xfeff ? chunk.slice(1) : chunk;
+      } else {
+        yield chunk;
+      }
+    }
+  } finally {
+    stream.destroy();
+  }
+}
+
+export function stripBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? value.slice(0, 60) + '…' : value);
+  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
+}
+
+export function optionsError(message: string): FerryError {
+  return new FerryError(E_SOURCE_OPTIONS, message);
+}

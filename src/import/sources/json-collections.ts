@@ -1,0 +1,41 @@
+/** `json.collections(file)`: a lowdb file, `{"users": [...], "posts": [...]}`, one record per array element. */
+import type { Source, SourceOptions } from '../source.js';
+import { assertFile, optionsError, resolveFile } from './common.js';
+import { tableFileRecords } from './json-tables.js';
+
+export interface JsonCollectionsOptions extends SourceOptions {
+  /** Read only these collections (the others are skipped unparsed). Default: all, in file order. */
+  collections?: readonly string[];
+}
+
+export function collections(file: string, options: JsonCollectionsOptions = {}): Source {
+  const f = resolveFile(file, options, 'json.collections');
+  const label = `json.collections(${file})`;
+  const wanted = tableFilter(options.collections, 'json.collections', 'collections');
+  return {
+    label,
+    async *records(opts) {
+      await assertFile(f, label);
+      yield* tableFileRecords({ label, file: f, shape: 'array', wanted, signal: opts?.signal });
+    },
+    async files() {
+      return [f.abs];
+    },
+    async estimate() {
+      return { bytes: await assertFile(f, label) };
+    },
+  };
+}
+
+export function tableFilter(
+  names: readonly string[] | undefined,
+  factory: string,
+  option: string,
+): ((table: string) => boolean) | undefined {
+  if (names === undefined) return undefined;
+  if (!Array.isArray(names) || names.some((n) => typeof n !== 'string')) {
+    throw optionsError(`${factory}(): \`${option}\` must be an array of names, e.g. ['users', 'posts'].`);
+  }
+  const set = new Set(names);
+  return (table) => set.has(table);
+}

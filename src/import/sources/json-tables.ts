@@ -1,0 +1,58 @@
+/** Records of a one-object-of-tables JSON file (lowdb, TinyDB), streamed through `TableScanner`. */
+import type { SourceLocation, SourceRecord } from '../source.js';
+import type { ResolvedFile } from './common.js';
+import { readText } from './common.js';
+import { parseJson } from './json-error.js';
+import { TableScanner, type TableShape } from './table-scanner.js';
+
+export interface TableFileOptions {
+  label: string;
+  file: ResolvedFile;
+  shape: TableShape;
+  wanted?: (table: string) => boolean;
+  /** Checks a parsed element; returns a reason when it is not a record. */
+  check?: (value: unknown, loc: SourceLocation) => string | undefined;
+  signal?: AbortSignal;
+}
+
+export async function* tableFileRecords<T = unknown>(o: TableFileOptions): AsyncGenerator<SourceRecord<T>> {
+  const scanner = new TableScanner(o.shape, o.wanted);
+  const base = { source: o.label, file: o.file.shown };
+  let failed = false;
+  const convert = function* (events: ReturnType<TableScanner['feed']>): Generator<SourceRecord<T>> {
+    for (const ev of events) {
+      if (ev.type === 'fault') {
+        failed = true;
+        yield {
+          kind: 'error',
+          reason: `invalid JSON at line ${ev.line} column ${ev.column}: ${ev.message}; the rest of the file was not read`,
+          loc: { ...base, line: ev.line },
+        };
+      } else if (ev.type === 'not-table') {
+        const want = o.shape === 'array' ? 'an array of records' : 'an object of documents by id';
+        yield {
+          kind: 'error',
+          reason: `table "${ev.table}" at line ${ev.line} column ${ev.column} is ${ev.found}, not ${want}; it was skipped`,
+          loc: { ...base, table: ev.table, line: ev.line },
+        };
+      } else {
+        const loc: SourceLocation = { ...base, table: ev.table, index: ev.index, line: ev.line };
+        if (ev.key !== undefined) loc.key = ev.key;
+        const parsed = parseJson(ev.text, { line: ev.line, column: ev.column });
+        if (!parsed.ok) {
+          yield { kind: 'error', reason: parsed.reason, loc };
+          continue;
+        }
+        const problem = o.check?.(parsed.value, loc);
+        if (problem) yield { kind: 'error', reason: problem, loc };
+        else yield { kind: 'record', value: parsed.value as T, loc };
+      }
+    }
+  };
+  for await (const chunk of readText(o.file.abs)) {
+    o.signal?.throwIfAborted();
+    yield* convert(scanner.feed(chunk));
+    if (failed) return;
+  }
+  yield* convert(scanner.end());
+}
