@@ -41,6 +41,7 @@ export function csv(file: string, options: CsvOptions = {}): Source<CsvRow> {
     async *records(opts): AsyncGenerator<SourceRecord<CsvRow>> {
       await assertFile(f, label);
       const input = createReadStream(f.abs);
+      let fault: CsvError | undefined;
       const parser = parse({
         delimiter,
         quote,
@@ -50,6 +51,12 @@ export function csv(file: string, options: CsvOptions = {}): Source<CsvRow> {
         skip_empty_lines: true,
         // Ragged rows are reported here, per row, instead of stopping the parse.
         relax_column_count: true,
+        // A parse error would destroy the stream and drop rows already parsed before it:
+        // note it instead, and stop once the rows before it are out (see `fault` below).
+        skip_records_with_error: true,
+        on_skip: (err: CsvError | undefined) => {
+          if (err && !fault) fault = err;
+        },
       });
       const piped = pipeline(input, parser);
       piped.catch(() => {}); // surfaced through the iteration below
@@ -60,6 +67,7 @@ export function csv(file: string, options: CsvOptions = {}): Source<CsvRow> {
       try {
         for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
           opts?.signal?.throwIfAborted();
+          if (fault && faultLine(fault) <= info.lines) break;
           // info.lines is where the row ends; quoted newlines move its start up.
           const line = info.lines - record.reduce((n, field) => n + countNewlines(field), 0);
           const loc = { ...base, line };
@@ -108,15 +116,18 @@ export function csv(file: string, options: CsvOptions = {}): Source<CsvRow> {
       } catch (err) {
         if (opts?.signal?.aborted) throw err;
         if (!(err instanceof CsvError)) throw readError(label, f.abs, err);
-        const line = (err as CsvError & { lines?: number }).lines;
-        yield {
-          kind: 'error',
-          reason: `invalid CSV${line ? ` at line ${line}` : ''}: ${csvReason(err)}; the rest of the file was not read`,
-          loc: line ? { ...base, line } : base,
-        };
+        fault ??= err;
       } finally {
         parser.destroy();
         input.destroy();
+      }
+      if (fault) {
+        const line = faultLine(fault);
+        yield {
+          kind: 'error',
+          reason: `invalid CSV${line ? ` at line ${line}` : ''}: ${csvReason(fault)}; the rest of the file was not read`,
+          loc: line ? { ...base, line } : base,
+        };
       }
     },
     async files() {
@@ -133,6 +144,10 @@ function csvReason(err: CsvError): string {
   return err.message
     .replace(/ (at|on) line \d+/, '')
     .replace(/^([A-Z][a-z]+(?: [A-Z][a-z]+)*):/, (_, t: string) => `${t.toLowerCase()}:`);
+}
+
+function faultLine(err: CsvError): number {
+  return (err as CsvError & { lines?: number }).lines ?? 0;
 }
 
 function countNewlines(s: string): number {

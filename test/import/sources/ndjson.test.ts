@@ -1,0 +1,41 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { E_SOURCE_NOT_FOUND } from '../../../src/import/sources/errors.js';
+import { ndjson } from '../../../src/import/sources/index.js';
+import { expectFerryError } from '../../support/expect-error.js';
+import { collect, readFirst, tempDir } from './helpers.js';
+
+describe('ndjson', () => {
+  let t: Awaited<ReturnType<typeof tempDir>>;
+  beforeAll(async () => {
+    t = await tempDir();
+    await t.write('events.ndjson', '\ufeff{"n":1}\r\n\n   \n{"n":2}\n{"n": 3,, }\n"plain"\n{"n":4}');
+  });
+
+  it('yields one record per line, skips blank lines, reports a bad line and goes on', async () => {
+    const records = await collect(ndjson('events.ndjson', { cwd: t.dir }));
+    const src = { source: 'ndjson(events.ndjson)', file: 'events.ndjson' };
+    expect(records).toEqual([
+      { kind: 'record', value: { n: 1 }, loc: { ...src, line: 1 } },
+      { kind: 'record', value: { n: 2 }, loc: { ...src, line: 4 } },
+      {
+        kind: 'error',
+        reason: "invalid JSON at line 5 column 9: expected a double-quoted property name, found ','",
+        loc: { ...src, line: 5 },
+      },
+      { kind: 'record', value: 'plain', loc: { ...src, line: 6 } },
+      { kind: 'record', value: { n: 4 }, loc: { ...src, line: 7 } },
+    ]);
+  });
+
+  it('is restartable after a partial read', async () => {
+    const source = ndjson('events.ndjson', { cwd: t.dir });
+    const all = await collect(source);
+    expect(await readFirst(source, 2)).toEqual(all.slice(0, 2));
+    expect(await collect(source)).toEqual(all);
+  });
+
+  it('names the missing file', async () => {
+    const err = await expectFerryError(collect(ndjson('missing.ndjson', { cwd: t.dir })), E_SOURCE_NOT_FOUND);
+    expect(err.message).toContain(`${t.dir}/missing.ndjson does not exist`);
+  });
+});
