@@ -1,12 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { E_SOURCE_OPTIONS } from '../../../src/import/sources/errors.js';
 import { csv } from '../../../src/import/sources/index.js';
-import { collect, tempDir } from './helpers.js';
+import { collect, useTempDir } from './helpers.js';
 
 describe('csv', () => {
-  let t: Awaited<ReturnType<typeof tempDir>>;
+  const t = useTempDir();
   beforeAll(async () => {
-    t = await tempDir();
     await t.write('users.csv', '\ufeffname,email,age\nann,a@x,30\n"bo, jr","multi\nline",41\n\ncy,c@x\ndee,d@x,22\n');
     await t.write('semi.csv', 'ann;30\nbob;41\n');
     await t.write('quotes.csv', 'a,b\n1,2\n3,"x"y\n5,6\n');

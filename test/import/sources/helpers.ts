@@ -1,23 +1,33 @@
 /** Shared by the source tests: temp dirs with real files, and draining a source. */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
 import type { Source, SourceRecord } from '../../../src/import/source.js';
 
-/** A temp dir removed after the file's tests; `write` puts files in it (creating folders). */
-export async function tempDir(): Promise<{ dir: string; write(rel: string, text: string | Buffer): Promise<string> }> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-sources-'));
-  afterAll(() => rm(dir, { recursive: true, force: true }));
-  return {
-    dir,
+export interface TempDir {
+  /** Set once the suite's beforeAll ran. */
+  dir: string;
+  /** Write a file under `dir` (creating folders); returns its absolute path. */
+  write(rel: string, text: string | Buffer): Promise<string>;
+}
+
+/** A temp dir for the enclosing suite (call at collection time), removed after it. */
+export function useTempDir(): TempDir {
+  const t: TempDir = {
+    dir: '',
     async write(rel, text) {
-      const abs = path.join(dir, rel);
-      await import('node:fs/promises').then((fs) => fs.mkdir(path.dirname(abs), { recursive: true }));
+      const abs = path.join(t.dir, rel);
+      await mkdir(path.dirname(abs), { recursive: true });
       await writeFile(abs, text);
       return abs;
     },
   };
+  beforeAll(async () => {
+    t.dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-sources-'));
+  });
+  afterAll(() => rm(t.dir, { recursive: true, force: true }));
+  return t;
 }
 
 export async function collect<T>(source: Source<T>, signal?: AbortSignal): Promise<SourceRecord<T>[]> {

@@ -2,12 +2,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { E_SOURCE_NOT_FOUND, E_SOURCE_OPTIONS } from '../../../src/import/sources/errors.js';
 import { json } from '../../../src/import/sources/index.js';
 import { expectFerryError } from '../../support/expect-error.js';
-import { collect, errors, readFirst, tempDir, values } from './helpers.js';
+import { collect, errors, readFirst, useTempDir, values } from './helpers.js';
 
 describe('json.files', () => {
-  let t: Awaited<ReturnType<typeof tempDir>>;
+  const t = useTempDir();
   beforeAll(async () => {
-    t = await tempDir();
     // The seed's layout: data/<user>/<conversation>.json
     await t.write('data/bob/c2.json', JSON.stringify({ id: 'c2', messages: [] }));
     await t.write('data/alice/c1.json', '\ufeff{"id": "c1", "messages": [{"text": "hi"}]}');

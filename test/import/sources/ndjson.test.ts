@@ -2,12 +2,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { E_SOURCE_NOT_FOUND } from '../../../src/import/sources/errors.js';
 import { ndjson } from '../../../src/import/sources/index.js';
 import { expectFerryError } from '../../support/expect-error.js';
-import { collect, readFirst, tempDir } from './helpers.js';
+import { collect, readFirst, useTempDir } from './helpers.js';
 
 describe('ndjson', () => {
-  let t: Awaited<ReturnType<typeof tempDir>>;
+  const t = useTempDir();
   beforeAll(async () => {
-    t = await tempDir();
     await t.write('events.ndjson', '\ufeff{"n":1}\r\n\n   \n{"n":2}\n{"n": 3,, }\n"plain"\n{"n":4}');
   });
 
