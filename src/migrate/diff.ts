@@ -12,6 +12,7 @@ import type {
   UniqueIR,
 } from '../schema/ir.js';
 import { literal } from '../schema/sql.js';
+import { renameColumnRefs, renameEnumLabels } from './expressions.js';
 import { NO_HINTS, type RenameHints } from './hints.js';
 
 /**
@@ -55,7 +56,7 @@ const notNullCheck = (table: string, column: string) => `${table}_${column}_not_
  */
 export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = NO_HINTS): Change[] {
   const changes: Change[] = [];
-  const { renamed, renames } = applyRenames(from, to, hints);
+  const { renamed, renames, labelsRenamed } = applyRenames(from, to, hints);
   changes.push(...renames);
 
   const fromTables = byName(renamed.tables);
@@ -68,7 +69,7 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
   }
   for (const e of to.enums) {
     const old = fromEnums.get(e.name);
-    if (old && !sameList(old.values, e.values)) changes.push(...enumValueChanges(old, e, renamed, from));
+    if (old && !sameList(old.values, e.values)) changes.push(...enumValueChanges(old, e, renamed, labelsRenamed));
   }
 
   // Drop what goes away or changes definition, before anything that may collide with it.
@@ -140,9 +141,21 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
  * Rename tables, columns and enum values the DSL hints at, and constraints or
  * indexes whose definition is unchanged but whose name is not (as happens
  * after renaming a table or column). Returns `from` as it will look after
- * those renames, so the rest of the diff compares like with like.
+ * those renames (`renamed`), so the rest of the diff compares like with like,
+ * and `from` with only its enum labels renamed (`labelsRenamed`): the state
+ * an `expand` migration's down script finds (see enumValueChanges).
+ *
+ * Postgres keeps expressions (checks, index expressions and predicates,
+ * generated columns, defaults) as trees that refer to columns by number and
+ * to enum labels by OID, so a rename changes how they print, not what they
+ * are. The old state's expressions are rewritten the same way here
+ * (expressions.ts), and an untouched check or index stays untouched.
  */
-function applyRenames(from: SchemaIR, to: SchemaIR, hints: RenameHints): { renamed: SchemaIR; renames: Change[] } {
+function applyRenames(
+  from: SchemaIR,
+  to: SchemaIR,
+  hints: RenameHints,
+): { renamed: SchemaIR; renames: Change[]; labelsRenamed: SchemaIR } {
   const renames: Change[] = [];
   const fromNames = new Set(from.tables.map((t) => t.name));
   const toNames = new Set(to.tables.map((t) => t.name));
@@ -161,6 +174,49 @@ function applyRenames(from: SchemaIR, to: SchemaIR, hints: RenameHints): { renam
     }
   }
   const tableName = (n: string) => tableMap.get(n) ?? n;
+
+  // Enum values renamed in place (ALTER TYPE ... RENAME VALUE keeps the data).
+  // Their changes go last, after the table renames; in the `expand` phase when
+  // values are also added to that enum, since those are placed relative to
+  // the new names and run first.
+  const labelMaps = new Map<string, Map<string, string>>(); // enum → old label → new label
+  const enumRenames: Change[] = [];
+  const enums = from.enums.map((e): EnumIR => {
+    const valueHints = hints.enumValues.get(e.name);
+    const target = to.enums.find((x) => x.name === e.name);
+    if (!valueHints || !target) return e;
+    const values = [...e.values];
+    const labels = new Map<string, string>();
+    for (const [newValue, oldValue] of valueHints) {
+      const i = values.indexOf(oldValue);
+      if (i >= 0 && !values.includes(newValue) && target.values.includes(newValue)) {
+        values[i] = newValue;
+        labels.set(oldValue, newValue);
+      }
+    }
+    if (labels.size === 0) return e;
+    labelMaps.set(e.name, labels);
+    const kept = target.values.filter((v) => values.includes(v));
+    const adds = values.length > 0 && sameList(kept, values) && !sameList(values, target.values);
+    for (const [oldValue, newValue] of labels) {
+      enumRenames.push(
+        change(
+          adds ? 'expand' : 'main',
+          `rename value ${oldValue} of enum ${e.name} to ${newValue}`,
+          [`ALTER TYPE ${q(e.name)} RENAME VALUE ${literal(oldValue)} TO ${literal(newValue)}`],
+          [`ALTER TYPE ${q(e.name)} RENAME VALUE ${literal(newValue)} TO ${literal(oldValue)}`],
+        ),
+      );
+    }
+    return { ...e, values };
+  });
+  const relabel = (expr: string): string => {
+    let out = expr;
+    for (const [name, labels] of labelMaps) out = renameEnumLabels(out, name, labels);
+    return out;
+  };
+  const relabelTable = (t: TableIR): TableIR =>
+    labelMaps.size === 0 ? t : rewriteExpressions(t, relabel, { defaults: true });
 
   const tables = from.tables.map((t): TableIR => {
     const name = tableName(t.name);
@@ -183,7 +239,7 @@ function applyRenames(from: SchemaIR, to: SchemaIR, hints: RenameHints): { renam
     }
     const col = (c: string) => colMap.get(c) ?? c;
     const cols = (cs: string[]) => cs.map(col);
-    return {
+    const renamedTable: TableIR = {
       ...t,
       name,
       columns: t.columns.map((c) => ({ ...c, name: col(c.name) })),
@@ -200,6 +256,11 @@ function applyRenames(from: SchemaIR, to: SchemaIR, hints: RenameHints): { renam
         include: cols(ix.include),
       })),
     };
+    const withColumns =
+      colMap.size === 0
+        ? renamedTable
+        : rewriteExpressions(renamedTable, (e) => renameColumnRefs(e, colMap), { defaults: false });
+    return relabelTable(withColumns);
   });
   // Referenced columns renamed in the target table.
   for (const t of tables) {
@@ -240,31 +301,35 @@ function applyRenames(from: SchemaIR, to: SchemaIR, hints: RenameHints): { renam
     t.foreignKeys = renameObjects(t.foreignKeys, target.foreignKeys, 'constraint');
     t.indexes = renameObjects(t.indexes, target.indexes, 'index');
   }
+  renames.push(...enumRenames);
 
-  // Enum values renamed in place (ALTER TYPE ... RENAME VALUE keeps the data).
-  const enums = from.enums.map((e): EnumIR => {
-    const valueHints = hints.enumValues.get(e.name);
-    const target = to.enums.find((x) => x.name === e.name);
-    if (!valueHints || !target) return e;
-    const values = [...e.values];
-    for (const [newValue, oldValue] of valueHints) {
-      const i = values.indexOf(oldValue);
-      if (i >= 0 && !values.includes(newValue) && target.values.includes(newValue)) {
-        values[i] = newValue;
-        renames.push(
-          change(
-            'main',
-            `rename value ${oldValue} of enum ${e.name} to ${newValue}`,
-            [`ALTER TYPE ${q(e.name)} RENAME VALUE ${literal(oldValue)} TO ${literal(newValue)}`],
-            [`ALTER TYPE ${q(e.name)} RENAME VALUE ${literal(newValue)} TO ${literal(oldValue)}`],
-          ),
-        );
-      }
-    }
-    return { ...e, values };
-  });
+  return {
+    renamed: { enums, tables },
+    renames,
+    labelsRenamed: { enums, tables: from.tables.map(relabelTable) },
+  };
+}
 
-  return { renamed: { enums, tables }, renames };
+/**
+ * `t` with `rewrite` applied to every expression that can name its columns
+ * or enum labels: checks, index expressions and predicates, generated
+ * columns, and (with `defaults`) column defaults.
+ */
+function rewriteExpressions(t: TableIR, rewrite: (expr: string) => string, options: { defaults: boolean }): TableIR {
+  return {
+    ...t,
+    columns: t.columns.map((c) => ({
+      ...c,
+      default: options.defaults && c.default !== null ? rewrite(c.default) : c.default,
+      generated: c.generated !== null ? rewrite(c.generated) : null,
+    })),
+    checks: t.checks.map((c) => ({ ...c, expression: rewrite(c.expression) })),
+    indexes: t.indexes.map((ix) => ({
+      ...ix,
+      keys: ix.keys.map((k) => (k.expression === null ? k : { ...k, expression: rewrite(k.expression) })),
+      where: ix.where === null ? null : rewrite(ix.where),
+    })),
+  };
 }
 
 // ------------------------------------------------------------------ enums
@@ -295,7 +360,7 @@ function dropEnum(e: EnumIR): Change {
  * values rebuilds the type; rows holding a removed value make it fail, which
  * is the point: migrate that data first.
  */
-function enumValueChanges(old: EnumIR, next: EnumIR, renamed: SchemaIR, original: SchemaIR): Change[] {
+function enumValueChanges(old: EnumIR, next: EnumIR, renamed: SchemaIR, labelsRenamed: SchemaIR): Change[] {
   const kept = next.values.filter((v) => old.values.includes(v));
   if (old.values.length > 0 && sameList(kept, old.values)) {
     // Values are added in order, so each new one can be placed after its predecessor.
@@ -304,8 +369,9 @@ function enumValueChanges(old: EnumIR, next: EnumIR, renamed: SchemaIR, original
       const position = i > 0 ? `AFTER ${literal(next.values[i - 1])}` : `BEFORE ${literal(kept[0])}`;
       return [`ALTER TYPE ${q(next.name)} ADD VALUE IF NOT EXISTS ${literal(v)} ${position}`];
     });
-    // Undone after the main migration is, so the columns are those of the original schema.
-    const down = rebuildEnum(next, old.values, original);
+    // Undone after the main migration is, so the columns are those of the original schema,
+    // but with labels renamed in this (expand) migration still renamed.
+    const down = rebuildEnum(next, old.values, labelsRenamed);
     return [change('expand', `add values to enum ${next.name}`, up, down)];
   }
   const description = `rebuild enum ${next.name} (${old.values.join(', ')} -> ${next.values.join(', ')})`;

@@ -165,6 +165,86 @@ describeEachBackend('diff: up reaches the target, down restores the start', (t) 
     expect(rebuilt[0]!.up).toContain('ALTER TYPE tier RENAME TO tier__old');
   });
 
+  it('a renamed column keeps the checks and indexes whose expressions use it (Postgres rewrites them)', async () => {
+    const a = s(
+      table('items', { id: serial().primaryKey(), qty: integer().notNull(), code: text(), note: text() }, (c) => [
+        check('items_qty_check', ddl`qty >= 0 AND qty < 1000 AND note <> 'qty'`),
+        index('items_open_idx').on(c.id).where(ddl`qty > 0`),
+        index('items_lower_code_idx').on(ddl`lower(code)`),
+      ]),
+    );
+    const b = s(
+      table(
+        'items',
+        {
+          id: serial().primaryKey(),
+          quantity: integer().notNull().renamedFrom('qty'),
+          Code: text().renamedFrom('code'),
+          note: text(),
+        },
+        (c) => [
+          // Same definitions; the check's name follows the column's (a rename, not a rebuild).
+          check('items_quantity_check', ddl`quantity >= 0 AND quantity < 1000 AND note <> 'qty'`),
+          index('items_open_idx').on(c.id).where(ddl`quantity > 0`),
+          index('items_lower_code_idx').on(ddl`lower("Code")`),
+        ],
+      ),
+    );
+    const plan = await roundTrip(handle, a, b, (db) =>
+      sql`insert into items (qty, code, note) values (3, 'X', 'n')`.execute(db).then(() => {}),
+    );
+    expect(plan.map((m) => m.phase)).toEqual(['main']);
+    const up = plan[0]!.up;
+    expect(up).toContain('RENAME COLUMN qty TO quantity');
+    expect(up).toContain('RENAME COLUMN code TO "Code"');
+    expect(up).toContain('RENAME CONSTRAINT items_qty_check TO items_quantity_check');
+    expect(up).not.toMatch(/DROP CONSTRAINT|DROP INDEX|CREATE INDEX|ADD CONSTRAINT/);
+  });
+
+  it('enum values renamed while used as a default, and renamed and added in one step', async () => {
+    const tierA = pgEnum('tier', ['free', 'pro']);
+    // The partial index names a label too (the down of adding values rebuilds the
+    // type, which cannot convert such an index: left out of the second case).
+    const users = (e: typeof tierA, d: string, withIndex = true) =>
+      table(
+        'users',
+        {
+          id: serial().primaryKey(),
+          tier: e()
+            .notNull()
+            .default(d as never),
+        },
+        (c) =>
+          withIndex
+            ? [
+                index('users_paying_idx')
+                  .on(c.id)
+                  .where(ddl.raw(`tier <> '${d}'::tier`)),
+              ]
+            : [],
+      );
+    const renamed = pgEnum('tier', ['gratis', 'pro'], { renamedValues: { gratis: 'free' } });
+    const plan = await roundTrip(handle, s(users(tierA, 'free')), s(users(renamed as never, 'gratis')), (db) =>
+      sql`insert into users (tier) values ('free'), ('pro')`.execute(db).then(() => {}),
+    );
+    expect(plan.map((m) => m.phase)).toEqual(['main']);
+    expect(plan[0]!.up).toContain(`RENAME VALUE 'free' TO 'gratis'`);
+    expect(plan[0]!.up).not.toMatch(/SET DEFAULT|DROP INDEX|CREATE INDEX/);
+
+    // The rename runs first, in the expand migration, so the new value can be placed after it.
+    const both = pgEnum('tier', ['trial', 'gratis', 'plus', 'pro'], { renamedValues: { gratis: 'free' } });
+    const mixed = await roundTrip(
+      handle,
+      s(users(tierA, 'free', false)),
+      s(users(both as never, 'gratis', false)),
+      (db) => sql`insert into users (tier) values ('free')`.execute(db).then(() => {}),
+    );
+    expect(mixed.map((m) => m.phase)).toEqual(['expand']);
+    const up = mixed[0]!.up;
+    expect(up.indexOf(`RENAME VALUE 'free' TO 'gratis'`)).toBeLessThan(up.indexOf(`ADD VALUE IF NOT EXISTS 'plus'`));
+    expect(up).toContain(`ADD VALUE IF NOT EXISTS 'trial' BEFORE 'gratis'`);
+  });
+
   it('indexes and foreign keys on existing tables are lock-safe', async () => {
     const owners = table('owners', { id: serial().primaryKey(), email: text().notNull() });
     const petsA = table('pets', { id: serial().primaryKey(), owner_id: integer().notNull(), name: text() });
