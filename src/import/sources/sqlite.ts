@@ -4,7 +4,7 @@
  * streamed with `.iterate()`.
  */
 import Database from 'better-sqlite3';
-import { FerryError } from '../../errors.js';
+import { E_CLOSED, FerryError } from '../../errors.js';
 import type { Source, SourceLocation, SourceOptions, SourceRecord } from '../source.js';
 import { assertFile, optionsError, resolveFile } from './common.js';
 import { E_SOURCE_OPTIONS, E_SOURCE_READ } from './errors.js';
@@ -35,7 +35,8 @@ export function sqlite(file: string, options: SqliteOptions): Source<Row> {
     );
   }
   const label = hasTable ? `sqlite(${file}#${options.table})` : `sqlite(${file})`;
-  const open = new Set<Database.Database>();
+  // Open connections and the row iterator each is busy with (close() must end it first).
+  const open = new Map<Database.Database, IterableIterator<Row> | null>();
 
   const connect = async (): Promise<Database.Database> => {
     await assertFile(f, label);
@@ -43,7 +44,7 @@ export function sqlite(file: string, options: SqliteOptions): Source<Row> {
       const db = new Database(f.abs, { readonly: true, fileMustExist: true });
       // Fails here, not mid-iteration, when the file is not a database.
       db.prepare('SELECT count(*) FROM sqlite_schema').get();
-      open.add(db);
+      open.set(db, null);
       return db;
     } catch (err) {
       throw new FerryError(
@@ -98,10 +99,12 @@ export function sqlite(file: string, options: SqliteOptions): Source<Row> {
         const { stmt, withRowid } = prepare(db);
         stmt.safeIntegers(true);
         const params = hasQuery ? options.params : undefined;
-        const rows = (params === undefined ? stmt.iterate() : stmt.iterate(params as never)) as Iterable<Row>;
+        const rows = (params === undefined ? stmt.iterate() : stmt.iterate(params as never)) as IterableIterator<Row>;
+        open.set(db, rows);
         let index = 0;
         for (const raw of rows) {
           opts?.signal?.throwIfAborted();
+          if (!open.has(db)) throw closedError(label);
           const loc: SourceLocation = { source: label, file: f.shown, index };
           if (hasTable) loc.table = options.table;
           const row: Row = {};
@@ -112,6 +115,8 @@ export function sqlite(file: string, options: SqliteOptions): Source<Row> {
           index++;
           yield { kind: 'record', value: row, loc };
         }
+        // close() ended the iterator early: do not pass that off as the end of the data.
+        if (!open.has(db)) throw closedError(label);
       } finally {
         open.delete(db);
         db.close();
@@ -124,10 +129,17 @@ export function sqlite(file: string, options: SqliteOptions): Source<Row> {
       return { bytes: await assertFile(f, label) };
     },
     async close() {
-      for (const db of open) db.close();
+      for (const [db, rows] of open) {
+        rows?.return?.();
+        db.close();
+      }
       open.clear();
     },
   };
+}
+
+function closedError(label: string): FerryError {
+  return new FerryError(E_CLOSED, `${label}: the source was closed while its records were being read.`);
 }
 
 /** Integers come back as BigInt (no silent precision loss); plain numbers when they fit. */

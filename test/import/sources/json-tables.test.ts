@@ -4,7 +4,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Low } from 'lowdb';
 import { JSONFile } from 'lowdb/node';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { E_SOURCE_NOT_FOUND, E_SOURCE_OPTIONS } from '../../../src/import/sources/errors.js';
 import { json, tinydb } from '../../../src/import/sources/index.js';
 import { expectFerryError } from '../../support/expect-error.js';
