@@ -11,12 +11,12 @@ export interface JsonCollectionsOptions extends SourceOptions {
 export function collections(file: string, options: JsonCollectionsOptions = {}): Source {
   const f = resolveFile(file, options, 'json.collections');
   const label = `json.collections(${file})`;
-  const wanted = tableFilter(options.collections, 'json.collections', 'collections');
+  const names = tableNames(options.collections, 'json.collections', 'collections');
   return {
     label,
     async *records(opts) {
       await assertFile(f, label);
-      yield* tableFileRecords({ label, file: f, shape: 'array', wanted, signal: opts?.signal });
+      yield* tableFileRecords({ label, file: f, shape: 'array', names, signal: opts?.signal });
     },
     async files() {
       return [f.abs];
@@ -27,15 +27,9 @@ export function collections(file: string, options: JsonCollectionsOptions = {}):
   };
 }
 
-export function tableFilter(
-  names: readonly string[] | undefined,
-  factory: string,
-  option: string,
-): ((table: string) => boolean) | undefined {
-  if (names === undefined) return undefined;
-  if (!Array.isArray(names) || names.some((n) => typeof n !== 'string')) {
+export function tableNames(names: readonly string[] | undefined, factory: string, option: string) {
+  if (names !== undefined && (!Array.isArray(names) || names.some((n) => typeof n !== 'string'))) {
     throw optionsError(`${factory}(): \`${option}\` must be an array of names, e.g. ['users', 'posts'].`);
   }
-  const set = new Set(names);
-  return (table) => set.has(table);
+  return names;
 }

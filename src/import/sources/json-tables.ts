@@ -9,14 +9,20 @@ export interface TableFileOptions {
   label: string;
   file: ResolvedFile;
   shape: TableShape;
-  wanted?: (table: string) => boolean;
+  /** Tables asked for by name: one missing from the file is reported. */
+  names?: readonly string[];
   /** Checks a parsed element; returns a reason when it is not a record. */
   check?: (value: unknown, loc: SourceLocation) => string | undefined;
   signal?: AbortSignal;
 }
 
 export async function* tableFileRecords<T = unknown>(o: TableFileOptions): AsyncGenerator<SourceRecord<T>> {
-  const scanner = new TableScanner(o.shape, o.wanted);
+  const asked = o.names ? new Set(o.names) : undefined;
+  const seen = new Set<string>();
+  const scanner = new TableScanner(o.shape, (table) => {
+    seen.add(table);
+    return asked ? asked.has(table) : true;
+  });
   const base = { source: o.label, file: o.file.shown };
   let failed = false;
   const convert = function* (events: ReturnType<TableScanner['feed']>): Generator<SourceRecord<T>> {
@@ -55,4 +61,15 @@ export async function* tableFileRecords<T = unknown>(o: TableFileOptions): Async
     if (failed) return;
   }
   yield* convert(scanner.end());
+  if (failed || !asked) return;
+  for (const name of asked) {
+    if (!seen.has(name)) {
+      const there = [...seen].map((t) => `"${t}"`).join(', ') || 'none';
+      yield {
+        kind: 'error',
+        reason: `table "${name}" is not in the file (tables there: ${there})`,
+        loc: { ...base, table: name },
+      };
+    }
+  }
 }

@@ -4,7 +4,7 @@
  */
 import type { Source, SourceOptions } from '../source.js';
 import { assertFile, describe, resolveFile } from './common.js';
-import { tableFilter } from './json-collections.js';
+import { tableNames } from './json-collections.js';
 import { tableFileRecords } from './json-tables.js';
 
 export interface TinyDbOptions extends SourceOptions {
@@ -15,7 +15,7 @@ export interface TinyDbOptions extends SourceOptions {
 export function tinydb(file: string, options: TinyDbOptions = {}): Source<Record<string, unknown>> {
   const f = resolveFile(file, options, 'tinydb');
   const label = `tinydb(${file})`;
-  const wanted = tableFilter(options.tables, 'tinydb', 'tables');
+  const names = tableNames(options.tables, 'tinydb', 'tables');
   return {
     label,
     async *records(opts) {
@@ -24,7 +24,7 @@ export function tinydb(file: string, options: TinyDbOptions = {}): Source<Record
         label,
         file: f,
         shape: 'object',
-        wanted,
+        names,
         signal: opts?.signal,
         check: (value, loc) =>
           typeof value === 'object' && value !== null && !Array.isArray(value)

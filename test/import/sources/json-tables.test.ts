@@ -51,12 +51,17 @@ describe('json.collections (lowdb)', () => {
 
   it('restricts to `collections`', async () => {
     await t.write('two.json', '{"a": [1, 2], "b": [{"x": 1}], "c": {"skipped": true}}');
-    const records = await collect(json.collections('two.json', { cwd: t.dir, collections: ['b'] }));
+    const records = await collect(json.collections('two.json', { cwd: t.dir, collections: ['b', 'zz'] }));
     expect(records).toEqual([
       {
         kind: 'record',
         value: { x: 1 },
         loc: { source: 'json.collections(two.json)', file: 'two.json', table: 'b', index: 0, line: 1 },
+      },
+      {
+        kind: 'error',
+        reason: 'table "zz" is not in the file (tables there: "a", "b", "c")',
+        loc: { source: 'json.collections(two.json)', file: 'two.json', table: 'zz' },
       },
     ]);
     expect(() => json.collections('two.json', { collections: 'b' as never })).toThrow(
