@@ -26,9 +26,10 @@ import { NO_HINTS, type RenameHints } from './hints.js';
  *   constraint was added with;
  * - `concurrent`: one `CREATE INDEX CONCURRENTLY` per migration, outside any
  *   transaction (Postgres refuses it inside one);
- * - `attach`: unique constraints on existing tables, attached to the index
- *   built concurrently before (`ADD CONSTRAINT ... UNIQUE USING INDEX`), so
- *   the table is never locked for a whole index build.
+ * - `attach`: unique constraints and primary keys on existing tables,
+ *   attached to the index built concurrently before (`ADD CONSTRAINT ...
+ *   UNIQUE | PRIMARY KEY USING INDEX`), so the table is never locked for a
+ *   whole index build.
  */
 export type Phase = 'expand' | 'main' | 'validate' | 'concurrent' | 'attach';
 export const PHASES: readonly Phase[] = ['expand', 'main', 'validate', 'concurrent', 'attach'];
@@ -110,7 +111,21 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
   for (const t of to.tables) {
     const old = fromTables.get(t.name);
     if (!old) continue;
-    if (t.primaryKey && !samePk(old.primaryKey, t.primaryKey)) changes.push(addPrimaryKey(t.name, t.primaryKey));
+    if (t.primaryKey && !samePk(old.primaryKey, t.primaryKey)) {
+      // Built concurrently and attached, unless a foreign key added in this same
+      // migration needs it: those are added in the main phase, before the attach.
+      const neededByNewFk = to.tables.some((x) =>
+        x.foreignKeys.some(
+          (fk) =>
+            fk.references.table === t.name &&
+            sameList(fk.references.columns, t.primaryKey!.columns) &&
+            !hasSame(fromTables.get(x.name)?.foreignKeys ?? [], fk),
+        ),
+      );
+      changes.push(
+        ...(neededByNewFk ? [addPrimaryKey(t.name, t.primaryKey)] : addPrimaryKeyConcurrently(t.name, t.primaryKey)),
+      );
+    }
     for (const u of t.uniques) if (!hasSame(old.uniques, u)) changes.push(...addUnique(t.name, u));
     for (const c of t.checks) if (!hasSame(old.checks, c)) changes.push(...addCheck(t.name, c));
   }
@@ -552,6 +567,30 @@ const dropConstraintSql = (table: string, name: string) => `${alter(table)} DROP
 
 function addPrimaryKey(table: string, pk: PrimaryKeyIR): Change {
   return change('main', `add primary key ${pk.name}`, [pkSql(table, pk)], [dropConstraintSql(table, pk.name)]);
+}
+/**
+ * On an existing table, like a unique constraint: build the unique index
+ * concurrently, then `ADD PRIMARY KEY USING INDEX` (which also sets the
+ * columns NOT NULL, scanning the table when they are not already).
+ */
+function addPrimaryKeyConcurrently(table: string, pk: PrimaryKeyIR): Change[] {
+  const index = (concurrently: boolean) =>
+    `CREATE UNIQUE INDEX ${concurrently ? 'CONCURRENTLY ' : ''}${q(pk.name)} ON ${q(table)} (${pk.columns.map(q).join(', ')})`;
+  return [
+    change(
+      'concurrent',
+      `create unique index ${pk.name} concurrently`,
+      [index(true)],
+      [`DROP INDEX CONCURRENTLY ${q(pk.name)}`],
+    ),
+    // Dropping the constraint drops its index too; recreate it so the concurrent step's undo finds it.
+    change(
+      'attach',
+      `attach primary key ${pk.name}`,
+      [`${alter(table)} ADD CONSTRAINT ${q(pk.name)} PRIMARY KEY USING INDEX ${q(pk.name)}`],
+      [dropConstraintSql(table, pk.name), index(false)],
+    ),
+  ];
 }
 function dropPrimaryKey(table: string, pk: PrimaryKeyIR): Change {
   return change('main', `drop primary key ${pk.name}`, [dropConstraintSql(table, pk.name)], [pkSql(table, pk)]);

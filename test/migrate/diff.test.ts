@@ -285,6 +285,27 @@ describeEachBackend('diff: up reaches the target, down restores the start', (t) 
     expect(plan[1]!.up).toContain('ADD CONSTRAINT acc_email_key UNIQUE USING INDEX acc_email_key');
   });
 
+  it('a primary key on an existing table is built concurrently, then attached', async () => {
+    const a = s(table('legacy', { code: text().notNull(), n: integer() }));
+    const b = s(table('legacy', { code: text().notNull(), n: integer().notNull() }, (t) => [primaryKey(t.code, t.n)]));
+    const plan = await roundTrip(handle, a, b, (db) =>
+      sql`insert into legacy (code, n) values ('a', 1), ('b', 1)`.execute(db).then(() => {}),
+    );
+    expect(plan.map((m) => m.phase)).toEqual(['main', 'validate', 'concurrent', 'attach']);
+    expect(plan[2]!.up).toContain('CREATE UNIQUE INDEX CONCURRENTLY legacy_pkey ON legacy (code, n)');
+    expect(plan[3]!.up).toContain('ADD CONSTRAINT legacy_pkey PRIMARY KEY USING INDEX legacy_pkey');
+
+    // A foreign key added in the same migration needs the key at once: then it is added in place.
+    const refs = table('refs', {
+      id: serial().primaryKey(),
+      code: text().references(() => keyed.columns.code),
+    });
+    const keyed = table('legacy', { code: text().primaryKey(), n: integer() });
+    const withFk = await roundTrip(handle, a, s(keyed, refs));
+    expect(withFk.map((m) => m.phase)).toEqual(['main']);
+    expect(withFk[0]!.up).toContain('ADD CONSTRAINT legacy_pkey PRIMARY KEY (code)');
+  });
+
   it('composite keys and renamed indexes', async () => {
     const a = s(
       table('m', { a: integer().notNull(), b: integer().notNull(), c: integer().notNull() }, (t) => [
