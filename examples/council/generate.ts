@@ -273,7 +273,9 @@ function councilAnswer(rng: Rng): AssistantMessage {
   // Metadata arrived in a later version: older answers lack it.
   if (rng.chance(0.7)) {
     const sums = new Map<string, number>();
-    for (const r of rankings) r.parsed_ranking.forEach((l, n) => sums.set(l, (sums.get(l) ?? 0) + n + 1));
+    for (const r of rankings) {
+      for (const [n, label] of r.parsed_ranking.entries()) sums.set(label, (sums.get(label) ?? 0) + n + 1);
+    }
     message.metadata = {
       label_to_model: Object.fromEntries(labels.map((l, n) => [l, COUNCIL[n]!])),
       aggregate_rankings: labels
