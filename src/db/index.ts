@@ -22,3 +22,4 @@ export {
   toArrayLiteral,
 } from './types.js';
 export { ACCEPTED_URL_FORMS, type ParsedUrl, parseDatabaseUrl, redactText, redactUrl, urlSecrets } from './url.js';
+export { isConnectionLoss, type RawResult, type RawSession } from './session.js';

@@ -13,6 +13,7 @@ import { E_CLOSED, E_CONNECT, FerryError } from '../errors.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 import { createPgPool, type PoolOptions, type PoolStats } from './pg-pool.js';
 import { PGliteDialect, type PGliteLike } from './pglite-dialect.js';
+import { type RawSession, withPGliteSession, withPgSession } from './session.js';
 import { type ParsedUrl, parseDatabaseUrl } from './url.js';
 
 export const DEFAULT_DATA_DIR = './.ferry/pglite';
@@ -48,6 +49,12 @@ export interface DbHandle {
   poolStats(): PoolStats;
   /** Re-read array types (enum arrays...) after DDL. Usually automatic; see types.ts. */
   refreshTypes(): Promise<void>;
+  /**
+   * Hold one connection for `fn` and talk to it in plain SQL and COPY (bulk
+   * jobs: session temp tables, COPY FROM STDIN). On PGlite this holds the
+   * only connection, so other work waits until `fn` settles.
+   */
+  session<T>(fn: (session: RawSession) => Promise<T>): Promise<T>;
   /** Close connections and release the data-dir lock; idempotent. */
   close(): Promise<void>;
 }
@@ -87,6 +94,7 @@ async function openPostgres(connectionString: string, options: OpenOptions, env:
     redactedUrl: pool.redactedUrl,
     stats: () => pool.stats(),
     refreshTypes: () => pool.refreshTypes(),
+    session: (fn) => withPgSession(pool, fn),
     close: () => pool.close(),
   });
   try {
@@ -135,6 +143,7 @@ async function openPGlite(dataDir: string | null, redactedUrl: string, options: 
       redactedUrl,
       stats: () => dialect.stats(),
       refreshTypes: () => dialect.refreshTypes(),
+      session: (fn) => withPGliteSession(dialect, fn),
       close: async () => {
         try {
           await dialect.close();
@@ -157,6 +166,7 @@ interface HandleParts {
   redactedUrl: string;
   stats(): PoolStats;
   refreshTypes(): Promise<void>;
+  session<T>(fn: (session: RawSession) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -196,6 +206,11 @@ class Handle implements DbHandle {
   async refreshTypes(): Promise<void> {
     this.#assertOpen();
     await this.#parts.refreshTypes();
+  }
+
+  session<T>(fn: (session: RawSession) => Promise<T>): Promise<T> {
+    this.#assertOpen();
+    return this.#parts.session(fn);
   }
 
   close(): Promise<void> {

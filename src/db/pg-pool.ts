@@ -170,18 +170,23 @@ export function createPgPool(connectionString: string, opts: PgPoolOptions = {})
   const wrap = (client: pg.PoolClient): PostgresPoolClient => {
     let wrapper = wrappers.get(client);
     if (!wrapper) {
+      const runText = async (text: string, params?: readonly unknown[]) => {
+        const result = await client.query(text, (params ?? []).map(prepareParam));
+        for (const r of Array.isArray(result) ? (result as pg.QueryResult[]) : [result]) {
+          await resolveUnknownTypes(registry, r.fields, r.rows, async (sql, args) => {
+            return (await client.query<ArrayTypeRow>(sql, args)).rows;
+          });
+        }
+        return result;
+      };
       wrapper = {
-        query: (async (sqlOrCursor: unknown, params?: readonly unknown[]) => {
+        query: ((sqlOrCursor: unknown, params?: readonly unknown[]) => {
+          // Cursors and COPY streams are returned as they are (synchronously), not wrapped in a promise.
           if (typeof sqlOrCursor !== 'string') return client.query(sqlOrCursor as never);
-          const result = await client.query(sqlOrCursor, (params ?? []).map(prepareParam));
-          for (const r of Array.isArray(result) ? (result as pg.QueryResult[]) : [result]) {
-            await resolveUnknownTypes(registry, r.fields, r.rows, async (sql, args) => {
-              return (await client.query<ArrayTypeRow>(sql, args)).rows;
-            });
-          }
-          return result;
+          return runText(sqlOrCursor, params);
         }) as unknown as PostgresPoolClient['query'],
-        release: () => client.release(),
+        // `release(true)` destroys a client whose connection broke (raw sessions use it).
+        release: ((destroy?: boolean) => client.release(destroy)) as PostgresPoolClient['release'],
       };
       wrappers.set(client, wrapper);
     }

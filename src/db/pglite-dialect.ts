@@ -45,7 +45,7 @@ import {
 
 /** The part of a PGlite instance the dialect uses (structural, so no runtime import of PGlite). */
 export interface PGliteLike {
-  query<T>(sql: string, params?: unknown[]): Promise<Results<T>>;
+  query<T>(sql: string, params?: unknown[], options?: { blob?: Blob }): Promise<Results<T>>;
   exec(sql: string): Promise<Results[]>;
   parsers: Record<number | string, (text: string, typeId?: number) => unknown>;
   serializers: Record<number | string, (value: unknown) => string>;
@@ -97,6 +97,16 @@ export class PGliteDialect implements Dialect {
 
   stats(): PGliteStats {
     return this.#session.stats();
+  }
+
+  /**
+   * Hold the one connection for `fn`, which talks to PGlite directly (COPY
+   * from a blob, multi-statement batches). Kysely work from other tasks waits.
+   */
+  exclusive<T>(fn: (pglite: PGliteLike, registry: TypeRegistry) => Promise<T>): Promise<T> {
+    return this.#session
+      .init()
+      .then(() => this.#session.withConnection(() => fn(this.#session.pglite, this.#session.registry)));
   }
 
   /**

@@ -61,8 +61,8 @@ export interface MapContext<DB> {
   readonly ordinal: number;
   /** Add a row for `table`; the same as returning it. */
   emit<T extends keyof DB & string>(table: T, row: DB[T]): void;
-  /** Reject this record (or one of its rows): it goes to the rejects file with `reason`. */
-  reject(reason: string, details?: { table?: string; column?: string }): void;
+  /** Reject this record: it goes to the rejects file with `reason`, and none of its rows are written. */
+  reject(reason: string, details?: { table?: string; column?: string }): never;
   /** Unicode-aware case folding for case-insensitive keys (usernames, emails). */
   casefold(value: string): string;
   /** A UUID derived from the parts (v5-style, SHA-1): the same parts give the same id on every run. */
@@ -83,7 +83,7 @@ export interface ImportDefinition<S, R = any> {
   name?: string;
   /** The schema module (`import * as schema from './schema.js'`). */
   schema: S;
-  /** One source, or several by name (read one after another, in key order). */
+  /** One source, or several by name (read one after another, in the order given). */
   source: Source<R> | Record<string, Source<R>>;
   /** Natural key and conflict policy per target table. Every table `map` writes to must be listed. */
   tables: { [T in keyof InsertsOf<S>]?: TableImportOptions<InsertsOf<S>[T]> };

@@ -1,0 +1,103 @@
+/**
+ * A raw session: one connection held for a whole job, with plain SQL and
+ * COPY. Bulk work (the importer) needs what Kysely does not model: session
+ * temp tables that outlive a transaction, and COPY FROM STDIN. Both backends
+ * expose it the same way; values come back through the same parsers as Kysely.
+ */
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { PostgresPoolClient } from 'kysely';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { PgPool } from './pg-pool.js';
+import type { PGliteDialect, PGliteLike } from './pglite-dialect.js';
+import { prepareParam, resolveUnknownTypes, type TypeRegistry } from './types.js';
+
+export interface RawResult<R> {
+  rows: R[];
+  rowCount: number;
+}
+
+export interface RawSession {
+  readonly backend: 'postgres' | 'pglite';
+  /** One statement with `$n` parameters, or (without parameters) several separated by `;`. */
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<RawResult<R>>;
+  /**
+   * `COPY <table> (<columns>) FROM STDIN WITH (<options>)` with `payload` as
+   * the data. Pass the statement with `FROM STDIN`; PGlite gets it as a blob.
+   */
+  copyIn(sql: string, payload: string | Buffer): Promise<void>;
+}
+
+export async function withPgSession<T>(pool: PgPool, fn: (session: RawSession) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken = false;
+  const session: RawSession = {
+    backend: 'postgres',
+    async query<R>(sql: string, params?: readonly unknown[]) {
+      try {
+        const result = await client.query<R>(sql, params ?? []);
+        return { rows: result.rows, rowCount: Number(result.rowCount ?? 0) };
+      } catch (err) {
+        broken ||= isConnectionLoss(err);
+        throw err;
+      }
+    },
+    async copyIn(sql: string, payload: string | Buffer) {
+      // pg hands a submittable straight to the connection; the wrapper passes non-strings through.
+      const stream = (client as unknown as { query(s: unknown): Writable }).query(copyFrom(sql));
+      try {
+        await pipeline(async function* () {
+          yield payload;
+        }, stream);
+      } catch (err) {
+        broken ||= isConnectionLoss(err);
+        throw err;
+      }
+    },
+  };
+  try {
+    return await fn(session);
+  } finally {
+    (client as PostgresPoolClient & { release(destroy?: boolean): void }).release(broken);
+  }
+}
+
+export function withPGliteSession<T>(dialect: PGliteDialect, fn: (session: RawSession) => Promise<T>): Promise<T> {
+  return dialect.exclusive((pglite, registry) => fn(pgliteSession(pglite, registry)));
+}
+
+function pgliteSession(pglite: PGliteLike, registry: TypeRegistry): RawSession {
+  const lookup = async (sql: string, args: unknown[]) => (await pglite.query<never>(sql, args)).rows;
+  return {
+    backend: 'pglite',
+    async query<R>(sql: string, params?: readonly unknown[]) {
+      if (!params || params.length === 0) {
+        const results = await pglite.exec(sql);
+        const last = results.at(-1);
+        const rows = (last?.rows ?? []) as R[];
+        if (last) await resolveUnknownTypes(registry, last.fields, rows as Record<string, unknown>[], lookup);
+        return { rows, rowCount: Number(last?.affectedRows ?? rows.length) };
+      }
+      const result = await pglite.query<R>(sql, params.map(prepareParam));
+      await resolveUnknownTypes(registry, result.fields, result.rows as Record<string, unknown>[], lookup);
+      return { rows: result.rows, rowCount: Number(result.affectedRows ?? result.rows.length) };
+    },
+    async copyIn(sql: string, payload: string | Buffer) {
+      const blobSql = sql.replace(/\bFROM\s+STDIN\b/i, "FROM '/dev/blob'");
+      await pglite.query(blobSql, [], { blob: new Blob([payload]) });
+    },
+  };
+}
+
+const CONNECTION_SQLSTATES = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
+
+/** The connection (not the statement) failed: a server restart, a killed backend, a dropped socket. */
+export function isConnectionLoss(err: unknown): boolean {
+  const e = err as { code?: string; message?: string; cause?: unknown } | null;
+  if (!e || typeof e !== 'object') return false;
+  if (e.code && CONNECTION_SQLSTATES.has(e.code)) return true;
+  if (e.code && ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'E_CONNECT'].includes(e.code)) return true;
+  if (/Connection terminated|terminating connection|Client has encountered a connection error/i.test(e.message ?? ''))
+    return true;
+  return e.cause !== undefined && e.cause !== err && isConnectionLoss(e.cause);
+}

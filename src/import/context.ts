@@ -1,0 +1,150 @@
+/**
+ * The `ctx` a mapping function receives, and the helpers behind it. Every
+ * helper is deterministic except `unusablePassword`, whose column should be
+ * `insertOnly`: a rerun must map a record to exactly the same row.
+ */
+import { createHash, randomBytes, scrypt } from 'node:crypto';
+import type { MapContext } from './define.js';
+import type { SourceLocation } from './source.js';
+
+/** Thrown by `ctx.reject()` and by helpers that find a bad value; the loader turns it into a reject. */
+export class RecordRejected extends Error {
+  readonly table: string | undefined;
+  readonly column: string | undefined;
+  constructor(reason: string, details: { table?: string; column?: string } = {}) {
+    super(reason);
+    this.name = 'RecordRejected';
+    this.table = details.table;
+    this.column = details.column;
+  }
+}
+
+export interface EmittedRow {
+  table: string;
+  row: Record<string, unknown>;
+}
+
+export class ImportContext implements MapContext<Record<string, Record<string, unknown>>> {
+  readonly loc: SourceLocation;
+  readonly source: string;
+  readonly ordinal: number;
+  readonly emitted: EmittedRow[] = [];
+
+  constructor(loc: SourceLocation, source: string, ordinal: number) {
+    this.loc = loc;
+    this.source = source;
+    this.ordinal = ordinal;
+  }
+
+  emit(table: string, row: Record<string, unknown>): void {
+    this.emitted.push({ table, row });
+  }
+
+  reject(reason: string, details?: { table?: string; column?: string }): never {
+    throw new RecordRejected(reason, details);
+  }
+
+  casefold(value: string): string {
+    return casefold(value);
+  }
+
+  uuid(...parts: unknown[]): string {
+    return stableUuid(parts);
+  }
+
+  hash(...values: unknown[]): string {
+    return createHash('sha256').update(canonicalJson(values)).digest('hex');
+  }
+
+  unusablePassword(): Promise<string> {
+    return unusablePassword();
+  }
+
+  timestamp(value: unknown, column?: string): Date {
+    const date = parseLegacyTimestamp(value);
+    if (date === null) {
+      const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : String(value);
+      throw new RecordRejected(`invalid timestamp ${shown}${column ? ` for ${column}` : ''}`, { column });
+    }
+    return date;
+  }
+}
+
+/**
+ * Full case folding as Python's `str.casefold()` does it for the cases that
+ * matter in usernames (ß → ss, ﬁ → fi, Turkish dotted I...): NFKC, then upper,
+ * then lower.
+ */
+export function casefold(value: string): string {
+  return value.normalize('NFKC').toUpperCase().toLowerCase();
+}
+
+const UUID_NAMESPACE = Buffer.from('6f1c2d0e9b7a4c5e8d3f2a1b0c9e8d7f', 'hex');
+
+/** RFC 4122 version-5 layout over SHA-1 of a fixed namespace and the canonical JSON of `parts`. */
+export function stableUuid(parts: unknown[]): string {
+  const digest = createHash('sha1').update(UUID_NAMESPACE).update(canonicalJson(parts)).digest();
+  digest[6] = ((digest[6] as number) & 0x0f) | 0x50;
+  digest[8] = ((digest[8] as number) & 0x3f) | 0x80;
+  const hex = digest.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** JSON with object keys sorted, Dates as ISO strings and bigints as strings: equal values, equal text. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return typeof value === 'bigint' ? value.toString() : value;
+  if (value instanceof Date) return value.toISOString();
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value).sort()) out[key] = sortKeys((value as Record<string, unknown>)[key]);
+  return out;
+}
+
+// The secret is 32 random bytes, so the work factor adds nothing to its
+// strength; a small one keeps a 100k-user import from spending minutes here.
+const SCRYPT = { N: 1024, r: 8, p: 1, keyLength: 32 };
+
+/** A PHC-format scrypt hash (`$scrypt$ln=10,r=8,p=1$salt$hash`) of a secret nobody knows. */
+export function unusablePassword(): Promise<string> {
+  const secret = randomBytes(32);
+  const salt = randomBytes(16);
+  return new Promise((resolve, reject) => {
+    scrypt(secret, salt, SCRYPT.keyLength, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p }, (err, key) => {
+      if (err) reject(err);
+      else resolve(`$scrypt$ln=${Math.log2(SCRYPT.N)},r=${SCRYPT.r},p=${SCRYPT.p}$${b64(salt)}$${b64(key)}`);
+    });
+  });
+}
+
+const b64 = (bytes: Buffer) => bytes.toString('base64').replace(/=+$/, '');
+
+const ISO_LIKE = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$/i;
+
+/**
+ * ISO 8601 (a missing zone means UTC, as Python's naive `datetime.utcnow()`
+ * wrote it), epoch seconds or milliseconds, or a Date. Calendar-checked:
+ * 2024-02-30 is invalid, not March 1st. Returns null when not a valid time.
+ */
+export function parseLegacyTimestamp(value: unknown): Date | null {
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value;
+  if (typeof value === 'number' && Number.isFinite(value)) {
+    // Seconds until the year 5138; anything larger is milliseconds.
+    return new Date(Math.abs(value) < 1e11 ? value * 1000 : value);
+  }
+  if (typeof value !== 'string') return null;
+  const text = value.trim();
+  if (!ISO_LIKE.test(text)) return null;
+  const [, y, mo, d] = /^(\d{4})-(\d{2})-(\d{2})/.exec(text) as RegExpExecArray;
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  if (month < 1 || month > 12 || day < 1 || day > new Date(Date.UTC(year, month, 0)).getUTCDate()) return null;
+  const zoned = /(Z|[+-]\d{2}(:?\d{2})?)$/i.test(text) || text.length === 10 ? text : `${text}Z`;
+  const date = new Date(zoned.replace(' ', 'T'));
+  return Number.isNaN(date.getTime()) ? null : date;
+}

@@ -1,0 +1,69 @@
+/**
+ * Rows → COPY CSV. Each value is checked against its column first (the same
+ * rules as the repositories), so a bad value is rejected here with its table
+ * and column named, instead of failing a whole COPY batch in the database.
+ */
+
+import { toArrayLiteral } from '../db/types.js';
+import { FerryError } from '../errors.js';
+import { validateValues } from '../schema/validate.js';
+import type { Target } from './targets.js';
+
+export interface RowProblem {
+  column?: string;
+  reason: string;
+}
+
+/** Validate an insert row; returns the problem, or null when the row can be written. */
+export function checkRow(target: Target, row: Record<string, unknown>): RowProblem | null {
+  try {
+    validateValues(target.table, row, 'insert');
+  } catch (err) {
+    if (err instanceof FerryError) {
+      const column = err.details.column as string | undefined;
+      return { column, reason: stripPrefix(err.message) };
+    }
+    throw err;
+  }
+  for (const [name, value] of Object.entries(row)) {
+    if (value === null || value === undefined || typeof value !== 'object') continue;
+    if (target.table.columns[name]?.def.kind === 'json' && hasNul(value)) {
+      return {
+        column: name,
+        reason: `${target.name}.${name} contains a NUL (\\u0000) character, which jsonb cannot store`,
+      };
+    }
+  }
+  return null;
+}
+
+function stripPrefix(message: string): string {
+  return message.replace(/\.$/, '');
+}
+
+function hasNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (value === null || typeof value !== 'object') return false;
+  if (Array.isArray(value)) return value.some(hasNul);
+  for (const [k, v] of Object.entries(value)) if (k.includes('\u0000') || hasNul(v)) return true;
+  return false;
+}
+
+const NEEDS_QUOTE_ESCAPE = /"/g;
+
+/** One value as a CSV field of Postgres's text format. `null`/`undefined` → unquoted empty (NULL). */
+export function csvField(target: Target, column: string, value: unknown): string {
+  if (value === null || value === undefined) return '';
+  const def = target.table.columns[column]?.def;
+  let text: string;
+  if (def?.kind === 'json' && !def.isArray) text = JSON.stringify(value);
+  else if (typeof value === 'string') text = value;
+  else if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+  else if (typeof value === 'boolean') return value ? 't' : 'f';
+  else if (value instanceof Date) return value.toISOString();
+  else if (value instanceof Uint8Array) return `\\x${Buffer.from(value).toString('hex')}`;
+  else if (Array.isArray(value)) text = toArrayLiteral(value);
+  else text = JSON.stringify(value);
+  // Quoted, so an empty string stays '' (unquoted empty is NULL) and commas/newlines are data.
+  return `"${text.includes('"') ? text.replace(NEEDS_QUOTE_ESCAPE, '""') : text}"`;
+}

@@ -1,0 +1,64 @@
+/**
+ * A set of 64-bit key fingerprints in open-addressed typed arrays: about 16
+ * bytes per key instead of ~80 for a Set of strings, so a run can remember
+ * every natural key it has written (duplicate detection across batches) and
+ * still stay within a small memory budget at millions of rows.
+ *
+ * Fingerprints are the first 8 bytes of a SHA-1; two distinct keys collide
+ * with probability about n²/2⁶⁵ (3·10⁻⁸ at a million keys).
+ */
+import { createHash } from 'node:crypto';
+
+export class KeySet {
+  #hi: Uint32Array;
+  #lo: Uint32Array;
+  #used: Uint8Array;
+  #size = 0;
+
+  constructor(capacity = 1024) {
+    const n = 2 ** Math.ceil(Math.log2(Math.max(16, capacity * 2)));
+    this.#hi = new Uint32Array(n);
+    this.#lo = new Uint32Array(n);
+    this.#used = new Uint8Array(n);
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Add the key; false when it was already present. */
+  add(key: string): boolean {
+    const digest = createHash('sha1').update(key).digest();
+    const hi = digest.readUInt32LE(0);
+    const lo = digest.readUInt32LE(4);
+    if (!this.#insert(hi, lo)) return false;
+    if (this.#size * 2 > this.#used.length) this.#grow();
+    return true;
+  }
+
+  #insert(hi: number, lo: number): boolean {
+    const mask = this.#used.length - 1;
+    let i = (hi ^ (lo * 0x9e3779b1)) & mask;
+    while (this.#used[i] === 1) {
+      if (this.#hi[i] === hi && this.#lo[i] === lo) return false;
+      i = (i + 1) & mask;
+    }
+    this.#used[i] = 1;
+    this.#hi[i] = hi;
+    this.#lo[i] = lo;
+    this.#size++;
+    return true;
+  }
+
+  #grow(): void {
+    const hi = this.#hi;
+    const lo = this.#lo;
+    const used = this.#used;
+    const n = used.length * 2;
+    this.#hi = new Uint32Array(n);
+    this.#lo = new Uint32Array(n);
+    this.#used = new Uint8Array(n);
+    this.#size = 0;
+    for (let i = 0; i < used.length; i++) if (used[i] === 1) this.#insert(hi[i] as number, lo[i] as number);
+  }
+}

@@ -1,0 +1,692 @@
+/**
+ * The importer: source records → `map` → checked rows → COPY into session
+ * temp tables → one `INSERT … SELECT … ON CONFLICT` per table, parents first,
+ * with the checkpoint and the batch's rejects in the same transaction.
+ *
+ * Why this shape:
+ * - COPY into an index-free temp table is the cheapest way to get rows into
+ *   the server; the upsert then touches each target index once per batch.
+ * - The checkpoint counts records consumed. Committed with the batch, it makes
+ *   a crash (or SIGKILL) at any point resumable with nothing lost or doubled.
+ * - Natural keys seen earlier in the run are remembered (KeySet), so a
+ *   duplicate is merged into the first occurrence whichever batch it is in;
+ *   a resumed run re-maps the skipped records to rebuild that memory, so
+ *   it ends in exactly the state an uninterrupted run would.
+ * - A failing COPY or INSERT is retried in halves inside savepoints until the
+ *   bad row is isolated (pgloader's approach); the rest of the batch lands.
+ */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { DbHandle } from '../db/open.js';
+import { isConnectionLoss, type RawSession } from '../db/session.js';
+import { FerryError } from '../errors.js';
+import { quoteIdent } from '../schema/identifiers.js';
+import { ImportContext, RecordRejected } from './context.js';
+import type { DefinedImport } from './define.js';
+import { checkRow, csvField } from './encode.js';
+import { E_IMPORT_CONNECTION, E_IMPORT_DEFINITION, E_IMPORT_MAX_REJECTS, E_IMPORT_SOURCE_CHANGED } from './errors.js';
+import { KeySet } from './key-set.js';
+import { fingerprintSources, type NamedRecord, namedSources, readRecords } from './records.js';
+import { writeRejectsFile } from './rejects-file.js';
+import {
+  checkpointStatement,
+  emptyStats,
+  ensureStateTables,
+  insertRejects,
+  type RejectRow,
+  type RunStats,
+  readCheckpoint,
+  readRejects,
+} from './state.js';
+import { comparable, planTargets, resolveSchema, type Target } from './targets.js';
+
+export interface ImportOptions {
+  db: DbHandle;
+  definition: DefinedImport;
+  /** Checkpoint name (default: definition.name, else 'import'). */
+  name?: string;
+  /** Map, check and load everything inside one transaction that is rolled back. */
+  dryRun?: boolean;
+  /** auto: resume an unfinished run if there is one (default); restart: start over. */
+  mode?: 'auto' | 'resume' | 'restart';
+  batchSize?: number;
+  /** Fail the run once more than this many records/rows are rejected (default: no limit). */
+  maxRejects?: number;
+  /** Where to write the rejects (NDJSON); null for nowhere. Written only when there are rejects. */
+  rejectsFile?: string | null;
+  /** How long to keep retrying while the database is unreachable (default 60 s). */
+  retryForMs?: number;
+  onProgress?: (progress: ImportProgress) => void;
+  /** Informational messages (resuming, retrying). */
+  log?: (message: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface ImportProgress {
+  records: number;
+  /** Total records when the sources can tell cheaply, else undefined. */
+  totalRecords?: number;
+  rejected: number;
+  rowsWritten: number;
+  elapsedMs: number;
+}
+
+export interface ImportReport {
+  name: string;
+  runId: string;
+  dryRun: boolean;
+  /** Records skipped because an earlier run had committed them; null when starting fresh. */
+  resumedFrom: number | null;
+  records: number;
+  rejectedRecords: number;
+  rejects: number;
+  tables: RunStats['tables'];
+  rejectsFile: string | null;
+  durationMs: number;
+  recordsPerSecond: number;
+  retries: number;
+}
+
+const DEFAULT_BATCH = 5_000;
+
+export async function runImport(options: ImportOptions): Promise<ImportReport> {
+  const def = options.definition;
+  const name = options.name ?? def.name ?? 'import';
+  if (typeof def.map !== 'function')
+    throw new FerryError(E_IMPORT_DEFINITION, `Import "${name}" has no map(record, ctx) function.`);
+  const schema = resolveSchema(def.schema);
+  const targets = planTargets(schema, def.tables as Record<string, never>);
+  const sources = namedSources(def.source);
+  const started = performance.now();
+  const retryForMs = options.retryForMs ?? 60_000;
+  let retries = 0;
+  let lastLoss = 0;
+  try {
+    for (;;) {
+      try {
+        const result = await options.db.session((session) =>
+          runPass({ ...options, name, targets, sources, session, started }),
+        );
+        return { ...result, retries, durationMs: performance.now() - started };
+      } catch (err) {
+        if (!isConnectionLoss(err)) throw err;
+        const now = performance.now();
+        if (lastLoss === 0) lastLoss = now;
+        if (now - lastLoss > retryForMs) {
+          throw new FerryError(
+            E_IMPORT_CONNECTION,
+            `The database stayed unreachable for ${Math.round(retryForMs / 1000)} s; the import stopped. ` +
+              'Everything committed so far is kept: run the same command again to resume.',
+            { cause: err },
+          );
+        }
+        retries++;
+        options.log?.(`Lost the database connection (${(err as Error).message}); retrying from the last checkpoint.`);
+        await sleep(Math.min(5_000, 250 * 2 ** Math.min(retries, 5)));
+      }
+    }
+  } finally {
+    await Promise.all(sources.map((s) => s.source.close?.().catch(() => {})));
+  }
+}
+
+interface PassOptions extends ImportOptions {
+  name: string;
+  targets: Target[];
+  sources: ReturnType<typeof namedSources>;
+  session: RawSession;
+  started: number;
+}
+
+interface PreparedRow {
+  ordinal: number;
+  rowIndex: number;
+  loc: Record<string, unknown>;
+  value: unknown;
+}
+
+interface Group {
+  columns: string[];
+  lines: string[];
+  meta: PreparedRow[];
+}
+
+interface Batch {
+  /** Records consumed through this batch (the checkpoint position after it). */
+  position: number;
+  records: number;
+  groups: Map<Target, Map<string, Group>>;
+  rejects: RejectRow[];
+  duplicates: Map<string, number>;
+}
+
+type PassResult = Omit<ImportReport, 'retries' | 'durationMs'>;
+
+async function runPass(o: PassOptions): Promise<PassResult> {
+  const { session, targets, name } = o;
+  const fingerprint = await fingerprintSources(o.sources);
+  if (!o.dryRun) await ensureStateTables(session);
+  const previous = o.dryRun ? null : await readCheckpoint(session, name);
+  let resumeFrom = 0;
+  let runId: string = randomUUID();
+  let stats = emptyStats(targets.map((t) => t.name));
+  if (previous?.status === 'running' && o.mode !== 'restart') {
+    if (previous.fingerprint !== fingerprint) {
+      throw new FerryError(
+        E_IMPORT_SOURCE_CHANGED,
+        `Import "${name}" stopped at record ${previous.position} of an earlier run, but the source files changed since. ` +
+          'Resuming would skip the wrong records: rerun with --restart to import everything again (rows already ' +
+          'imported are matched by their keys, not duplicated).',
+        { details: { name, position: previous.position } },
+      );
+    }
+    resumeFrom = previous.position;
+    runId = previous.runId;
+    stats = mergeStats(emptyStats(targets.map((t) => t.name)), previous.stats);
+    o.log?.(`Resuming import "${name}" after record ${resumeFrom}.`);
+  } else if (o.mode === 'resume' && previous?.status !== 'running') {
+    o.log?.(`Nothing to resume for "${name}"; starting from the first record.`);
+  }
+
+  await createStaging(session, targets);
+  if (o.dryRun) await session.query('begin');
+  else {
+    await session.query('begin');
+    const [sql, params] = checkpointStatement({
+      name,
+      runId,
+      status: 'running',
+      position: resumeFrom,
+      fingerprint,
+      stats,
+    });
+    await session.query(sql, params);
+    await session.query(`delete from ferry_import_rejects where name = $1 and run_id <> $2`, [name, runId]);
+    await session.query('commit');
+  }
+
+  const batchSize = Math.max(1, o.batchSize ?? o.definition.batchSize ?? DEFAULT_BATCH);
+  const keySets = new Map(targets.map((t) => [t.name, new KeySet()]));
+  const totalRecords = await estimateRecords(o.sources);
+  let rejectCount = countRejects(stats);
+  let rowsWritten = 0;
+  const dryRejects: RejectRow[] = [];
+
+  const batches = prepareBatches(o, targets, keySets, resumeFrom, batchSize);
+  // Prepare batch N+1 while batch N is in the database.
+  let next = prefetch(batches);
+  try {
+    for (;;) {
+      const step = await next;
+      if (step.done) break;
+      next = prefetch(batches);
+      const batch = step.value;
+      if (!o.dryRun) await session.query('begin');
+      const dbRejects = await writeBatch(session, batch, stats);
+      const rejects = [...batch.rejects, ...dbRejects];
+      stats.records = batch.position;
+      stats.rejectedRecords += new Set(rejects.map((r) => r.ordinal)).size;
+      stats.rejects += rejects.length;
+      for (const [table, n] of batch.duplicates) (stats.tables[table] as { duplicates: number }).duplicates += n;
+      for (const r of rejects)
+        if (r.table && stats.tables[r.table]) (stats.tables[r.table] as { rejected: number }).rejected++;
+      if (o.dryRun) dryRejects.push(...rejects);
+      else {
+        await insertRejects(session, name, runId, rejects);
+        const [sql, params] = checkpointStatement({
+          name,
+          runId,
+          status: 'running',
+          position: batch.position,
+          fingerprint,
+          stats,
+        });
+        await session.query(sql, params);
+        await session.query('commit');
+      }
+      rejectCount += rejects.length;
+      rowsWritten += [...batch.groups.values()].reduce(
+        (n, g) => n + [...g.values()].reduce((m, x) => m + x.lines.length, 0),
+        0,
+      );
+      o.onProgress?.({
+        records: batch.position,
+        totalRecords,
+        rejected: rejectCount,
+        rowsWritten,
+        elapsedMs: performance.now() - o.started,
+      });
+      if (o.maxRejects !== undefined && rejectCount > o.maxRejects) {
+        const file = await finishRejects(o, session, runId, dryRejects);
+        throw new FerryError(
+          E_IMPORT_MAX_REJECTS,
+          `${rejectCount} rejects exceed --max-rejects ${o.maxRejects}; the import stopped after record ${batch.position}` +
+            `${file ? ` (rejects: ${file})` : ''}. Fix the source or the mapping, then rerun (it resumes).`,
+          { details: { rejects: rejectCount, position: batch.position } },
+        );
+      }
+    }
+  } catch (err) {
+    // Stop the producer and leave the transaction; the checkpoint holds what committed.
+    await batches.return(undefined as never).catch(() => {});
+    if (!isConnectionLoss(err)) await session.query('rollback').catch(() => {});
+    throw err;
+  }
+
+  if (o.dryRun) await session.query('rollback');
+  else {
+    const [sql, params] = checkpointStatement({
+      name,
+      runId,
+      status: 'done',
+      position: stats.records,
+      fingerprint,
+      stats,
+    });
+    await session.query(sql, params);
+  }
+  const rejectsFile = await finishRejects(o, session, runId, dryRejects);
+  const durationMs = performance.now() - o.started;
+  return {
+    name,
+    runId,
+    dryRun: o.dryRun === true,
+    resumedFrom: resumeFrom > 0 ? resumeFrom : null,
+    records: stats.records,
+    rejectedRecords: stats.rejectedRecords,
+    rejects: rejectCount,
+    tables: stats.tables,
+    rejectsFile,
+    recordsPerSecond: (stats.records - resumeFrom) / Math.max(durationMs / 1000, 1e-9),
+  };
+}
+
+/** Start preparing the next batch now; mark its failure handled until it is awaited. */
+function prefetch(batches: AsyncGenerator<Batch>): Promise<IteratorResult<Batch>> {
+  const next = batches.next();
+  next.catch(() => {});
+  return next;
+}
+
+async function finishRejects(o: PassOptions, session: RawSession, runId: string, dryRejects: RejectRow[]) {
+  if (!o.rejectsFile) return null;
+  const rejects = o.dryRun ? dryRejects : await readRejects(session, o.name, runId);
+  if (rejects.length === 0) return null;
+  await writeRejectsFile(o.rejectsFile, rejects);
+  return o.rejectsFile;
+}
+
+function countRejects(stats: RunStats): number {
+  return stats.rejects;
+}
+
+function mergeStats(base: RunStats, saved: RunStats): RunStats {
+  for (const [table, s] of Object.entries(saved.tables ?? {})) base.tables[table] = { ...base.tables[table], ...s };
+  return {
+    ...base,
+    records: saved.records ?? 0,
+    rejectedRecords: saved.rejectedRecords ?? 0,
+    rejects: saved.rejects ?? 0,
+    tables: base.tables,
+  };
+}
+
+async function estimateRecords(sources: ReturnType<typeof namedSources>): Promise<number | undefined> {
+  let total = 0;
+  for (const { source } of sources) {
+    const e = await source.estimate?.().catch(() => undefined);
+    if (e?.records === undefined) return undefined;
+    total += e.records;
+  }
+  return total;
+}
+
+async function createStaging(session: RawSession, targets: Target[]): Promise<void> {
+  const statements = targets.map((t) => {
+    const cols = [...t.writable].map(quoteIdent).join(', ');
+    return (
+      `drop table if exists pg_temp.${t.staging};\n` +
+      `create temp table ${t.staging} as select ${cols} from ${quoteIdent(t.name)} with no data;\n` +
+      `alter table ${t.staging} add column _ferry_n integer`
+    );
+  });
+  await session.query(statements.join(';\n'));
+}
+
+// ---------------------------------------------------------------- preparation
+
+async function* prepareBatches(
+  o: PassOptions,
+  targets: Target[],
+  keySets: Map<string, KeySet>,
+  resumeFrom: number,
+  batchSize: number,
+): AsyncGenerator<Batch> {
+  const byName = new Map(targets.map((t) => [t.name, t]));
+  let batch = newBatch(0);
+  let ordinal = 0;
+  for await (const rec of readRecords(o.sources, o.signal)) {
+    const replay = ordinal < resumeFrom;
+    prepareRecord(rec, ordinal, byName, keySets, replay ? null : batch, await mapRecord(o, rec, ordinal));
+    ordinal++;
+    if (!replay) {
+      batch.records++;
+      batch.position = ordinal;
+      if (batch.records >= batchSize) {
+        yield batch;
+        batch = newBatch(ordinal);
+      }
+    }
+  }
+  if (batch.records > 0) yield batch;
+}
+
+function newBatch(position: number): Batch {
+  return { position, records: 0, groups: new Map(), rejects: [], duplicates: new Map() };
+}
+
+type Mapped =
+  | { ok: true; rows: { table: string; row: Record<string, unknown> }[] }
+  | { ok: false; reject: RecordRejected };
+
+async function mapRecord(o: PassOptions, rec: NamedRecord, ordinal: number): Promise<Mapped | null> {
+  if (rec.record.kind === 'error') return null;
+  const ctx = new ImportContext(rec.record.loc, rec.name, ordinal);
+  try {
+    let out = o.definition.map(rec.record.value, ctx as never);
+    if (out && typeof (out as Promise<unknown>).then === 'function') out = await out;
+    const rows = [...ctx.emitted];
+    if (out && typeof out === 'object') {
+      for (const [table, value] of Object.entries(out as Record<string, unknown>)) {
+        if (value === undefined || value === null) continue;
+        for (const row of Array.isArray(value) ? value : [value])
+          rows.push({ table, row: row as Record<string, unknown> });
+      }
+    }
+    return { ok: true, rows };
+  } catch (err) {
+    if (err instanceof RecordRejected) return { ok: false, reject: err };
+    const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    return { ok: false, reject: new RecordRejected(`map() failed: ${message}`) };
+  }
+}
+
+function prepareRecord(
+  rec: NamedRecord,
+  ordinal: number,
+  byName: Map<string, Target>,
+  keySets: Map<string, KeySet>,
+  batch: Batch | null,
+  mapped: Mapped | null,
+): void {
+  const loc = { ...rec.record.loc } as Record<string, unknown>;
+  const value = rec.record.kind === 'record' ? rec.record.value : undefined;
+  const rejectRecord = (reason: string, table: string | null = null, column: string | null = null) => {
+    if (!batch) return;
+    batch.rejects.push({
+      ordinal,
+      rowIndex: null,
+      location: loc,
+      table,
+      column,
+      reason,
+      sqlstate: null,
+      record: snippet(value),
+    });
+  };
+  if (rec.record.kind === 'error') {
+    rejectRecord(rec.record.reason);
+    return;
+  }
+  if (!mapped) return;
+  if (!mapped.ok) {
+    rejectRecord(mapped.reject.message, mapped.reject.table ?? null, mapped.reject.column ?? null);
+    return;
+  }
+
+  // Check every row first: a rejected row takes its children from the same record with it.
+  const rejectedTables = new Set<string>();
+  const problems = mapped.rows.map(({ table, row }) => {
+    const target = byName.get(table);
+    if (!target) {
+      throw new FerryError(
+        E_IMPORT_DEFINITION,
+        `map() returned rows for table "${table}", which is not listed in the import's \`tables\` ` +
+          `(listed: ${[...byName.keys()].join(', ')}). Add it with its key.`,
+      );
+    }
+    const problem = checkRow(target, row);
+    if (problem) rejectedTables.add(table);
+    return problem;
+  });
+  mapped.rows.forEach(({ table, row }, rowIndex) => {
+    const target = byName.get(table) as Target;
+    const problem = problems[rowIndex];
+    const parent = problem ? undefined : [...target.parents].find((p) => rejectedTables.has(p));
+    if (problem || parent) {
+      if (!batch) return;
+      batch.rejects.push({
+        ordinal,
+        rowIndex,
+        location: loc,
+        table,
+        column: problem?.column ?? null,
+        reason: problem ? problem.reason : `its ${parent} row in the same record was rejected`,
+        sqlstate: null,
+        record: snippet(value),
+      });
+      return;
+    }
+    const keySet = keySets.get(table) as KeySet;
+    if (!keySet.add(target.key.map((k) => csvField(target, k, row[k])).join('\u0001'))) {
+      if (batch) batch.duplicates.set(table, (batch.duplicates.get(table) ?? 0) + 1);
+      return;
+    }
+    if (!batch) return;
+    const columns = Object.keys(row)
+      .filter((c) => row[c] !== undefined)
+      .sort();
+    const signature = columns.join(',');
+    let groups = batch.groups.get(target);
+    if (!groups) {
+      groups = new Map();
+      batch.groups.set(target, groups);
+    }
+    let group = groups.get(signature);
+    if (!group) {
+      for (const c of columns) if (!target.writable.has(c)) throw unwritable(target, c);
+      group = { columns, lines: [], meta: [] };
+      groups.set(signature, group);
+    }
+    group.lines.push(columns.map((c) => csvField(target, c, row[c])).join(','));
+    group.meta.push({ ordinal, rowIndex, loc, value });
+  });
+}
+
+function unwritable(target: Target, column: string): FerryError {
+  return new FerryError(
+    E_IMPORT_DEFINITION,
+    `map() writes ${target.name}.${column}, which the database generates; leave it out of the mapped row.`,
+  );
+}
+
+function snippet(value: unknown): string | null {
+  if (value === undefined) return null;
+  try {
+    const text = JSON.stringify(value) ?? String(value);
+    return text.length > 2_000 ? `${text.slice(0, 2_000)}…` : text;
+  } catch {
+    return String(value);
+  }
+}
+
+// ---------------------------------------------------------------- writing
+
+/** COPY + upsert every group of the batch (parents first); returns rows the database rejected. */
+async function writeBatch(session: RawSession, batch: Batch, stats: RunStats): Promise<RejectRow[]> {
+  const rejects: RejectRow[] = [];
+  const ordered = [...batch.groups.entries()].sort((a, b) => a[0].order - b[0].order);
+  for (const [target, groups] of ordered) {
+    await session.query(`truncate ${target.staging}`);
+    let offset = 0;
+    for (const group of groups.values()) {
+      const first = offset;
+      offset += group.lines.length;
+      const copied = await copyGroup(session, target, group, first, rejects);
+      if (copied === 0) continue;
+      const counts = await upsertRange(session, target, group, first, offset - 1, rejects);
+      const t = stats.tables[target.name] as RunStats['tables'][string];
+      t.inserted += counts.inserted;
+      t.updated += counts.updated;
+      t.unchanged += copied - counts.inserted - counts.updated - counts.conflicts;
+    }
+  }
+  return rejects;
+}
+
+async function copyGroup(session: RawSession, target: Target, group: Group, first: number, rejects: RejectRow[]) {
+  const cols = [...group.columns.map(quoteIdent), '_ferry_n'].join(', ');
+  const sql = `copy ${target.staging} (${cols}) from stdin with (format csv)`;
+  const lineAt = (i: number) => `${group.lines[i]},${first + i}\n`;
+  const copy = async (lo: number, hi: number): Promise<number> => {
+    let payload = '';
+    for (let i = lo; i <= hi; i++) payload += lineAt(i);
+    await session.copyIn(sql, payload);
+    return hi - lo + 1;
+  };
+  return bisect(session, 0, group.lines.length - 1, copy, (i, err) => {
+    rejects.push(dbReject(target, group.meta[i] as PreparedRow, err));
+  });
+}
+
+interface Counts {
+  inserted: number;
+  updated: number;
+  conflicts: number;
+}
+
+async function upsertRange(
+  session: RawSession,
+  target: Target,
+  group: Group,
+  lo: number,
+  hi: number,
+  rejects: RejectRow[],
+): Promise<Counts> {
+  const total: Counts = { inserted: 0, updated: 0, conflicts: 0 };
+  const sql = upsertSql(target, group.columns);
+  const conflictSql = target.onConflict === 'error' ? conflictCheckSql(target, group.columns) : null;
+  await bisect(
+    session,
+    lo,
+    hi,
+    async (a, b) => {
+      const { rows } = await session.query<{ inserted: string | number; updated: string | number }>(sql, [a, b]);
+      let conflicts = 0;
+      if (conflictSql) {
+        const found = await session.query<{ n: number }>(conflictSql, [a, b]);
+        for (const { n } of found.rows) {
+          conflicts++;
+          rejects.push({
+            ...dbReject(target, group.meta[n - lo] as PreparedRow, null),
+            reason: `a ${target.name} row with the same key (${target.key.join(', ')}) already exists with different content (onConflict: 'error')`,
+            sqlstate: '23505',
+          });
+        }
+      }
+      total.inserted += Number(rows[0]?.inserted ?? 0);
+      total.updated += Number(rows[0]?.updated ?? 0);
+      total.conflicts += conflicts;
+      return b - a + 1;
+    },
+    (n, err) => {
+      total.conflicts++;
+      rejects.push(dbReject(target, group.meta[n - lo] as PreparedRow, err));
+    },
+  );
+  return total;
+}
+
+/**
+ * Run `attempt(lo, hi)` in a savepoint; when it fails for a reason other than
+ * a lost connection, split the range in two and retry each half, until single
+ * bad items are left for `reject`. Returns how many items went through.
+ */
+async function bisect(
+  session: RawSession,
+  lo: number,
+  hi: number,
+  attempt: (lo: number, hi: number) => Promise<number>,
+  reject: (index: number, err: unknown) => void,
+): Promise<number> {
+  await session.query('savepoint ferry_bisect');
+  try {
+    const n = await attempt(lo, hi);
+    await session.query('release savepoint ferry_bisect');
+    return n;
+  } catch (err) {
+    if (isConnectionLoss(err)) throw err;
+    await session.query('rollback to savepoint ferry_bisect');
+    await session.query('release savepoint ferry_bisect');
+    if (lo === hi) {
+      reject(lo, err);
+      return 0;
+    }
+    const mid = Math.floor((lo + hi) / 2);
+    return (await bisect(session, lo, mid, attempt, reject)) + (await bisect(session, mid + 1, hi, attempt, reject));
+  }
+}
+
+function dbReject(target: Target, meta: PreparedRow, err: unknown): RejectRow {
+  const e = (err ?? {}) as { code?: string; message?: string; detail?: string; column?: string; constraint?: string };
+  const detail = e.detail ? ` (${e.detail})` : '';
+  return {
+    ordinal: meta.ordinal,
+    rowIndex: meta.rowIndex,
+    location: meta.loc,
+    table: target.name,
+    column: e.column ?? null,
+    reason: `${e.message ?? 'rejected by the database'}${detail}`,
+    sqlstate: e.code ?? null,
+    record: snippet(meta.value),
+  };
+}
+
+function upsertSql(target: Target, columns: string[]): string {
+  const cols = columns.map(quoteIdent).join(', ');
+  const key = target.key.map(quoteIdent).join(', ');
+  const select = `select ${cols} from ${target.staging} where _ferry_n between $1 and $2`;
+  const insert = `insert into ${quoteIdent(target.name)} as t (${cols}) ${select}`;
+  const updatable = columns.filter((c) => !target.key.includes(c) && !target.insertOnly.has(c));
+  let conflict: string;
+  if (target.onConflict !== 'update' || updatable.length === 0) {
+    conflict = `on conflict (${key}) do nothing`;
+  } else {
+    const touch = Object.values(target.table.columns)
+      .filter((c) => c.def.onUpdateNow && !columns.includes(c.name))
+      .map((c) => `${quoteIdent(c.name)} = now()`);
+    const set = [...updatable.map((c) => `${quoteIdent(c)} = excluded.${quoteIdent(c)}`), ...touch].join(', ');
+    const mine = updatable.map((c) => comparable(target, c, 't')).join(', ');
+    const theirs = updatable.map((c) => comparable(target, c, 'excluded')).join(', ');
+    conflict = `on conflict (${key}) do update set ${set} where (${mine}) is distinct from (${theirs})`;
+  }
+  return (
+    `with w as (${insert} ${conflict} returning (xmax = 0) as fresh) ` +
+    `select count(*) filter (where fresh) as inserted, count(*) filter (where not fresh) as updated from w`
+  );
+}
+
+/** Staged rows whose key exists in the target with different content (onConflict: 'error'). */
+function conflictCheckSql(target: Target, columns: string[]): string {
+  const on = target.key.map((k) => `t.${quoteIdent(k)} = s.${quoteIdent(k)}`).join(' and ');
+  const compared = columns.filter((c) => !target.key.includes(c) && !target.insertOnly.has(c));
+  const differs =
+    compared.length === 0
+      ? 'false'
+      : `(${compared.map((c) => comparable(target, c, 't')).join(', ')}) is distinct from ` +
+        `(${compared.map((c) => comparable(target, c, 's')).join(', ')})`;
+  return (
+    `select s._ferry_n as n from ${target.staging} s join ${quoteIdent(target.name)} t on ${on} ` +
+    `where s._ferry_n between $1 and $2 and ${differs} order by s._ferry_n`
+  );
+}

@@ -1,0 +1,271 @@
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { sql } from 'kysely';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { DbHandle } from '../../src/db/open.js';
+import { casefold, parseLegacyTimestamp, stableUuid } from '../../src/import/context.js';
+import { defineImport } from '../../src/import/define.js';
+import { runImport } from '../../src/import/loader.js';
+import type { Source, SourceRecord } from '../../src/import/source.js';
+import { defineSchema, renderCreateSql } from '../../src/schema/index.js';
+import { describeEachBackend } from '../support/backends.js';
+import { expectFerryError } from '../support/expect-error.js';
+import { resetPublicSchema } from '../support/schema-reset.js';
+import * as model from './fixtures/blog-schema.js';
+
+const schema = defineSchema(model);
+
+/** An in-test source over an array; `failAt` throws mid-stream once, like a crash. */
+function arraySource(items: unknown[], opts: { failAt?: number; errors?: number[] } = {}): Source {
+  let failAt = opts.failAt;
+  return {
+    label: 'array',
+    async *records(): AsyncGenerator<SourceRecord> {
+      for (const [index, value] of items.entries()) {
+        if (failAt !== undefined && index === failAt) {
+          failAt = undefined;
+          throw new Error('simulated crash');
+        }
+        if (opts.errors?.includes(index)) yield { kind: 'error', reason: 'bad line', loc: { source: 'array', index } };
+        else yield { kind: 'record', value, loc: { source: 'array', index } };
+      }
+    },
+    files: async () => [],
+    estimate: async () => ({ records: items.length }),
+  };
+}
+
+interface LegacyUser {
+  type: 'user';
+  name: string;
+  joined?: unknown;
+}
+interface LegacyPost {
+  type: 'post';
+  author: string;
+  title: unknown;
+  body?: unknown;
+  at?: unknown;
+}
+
+function blogImport(items: unknown[], opts: { failAt?: number; errors?: number[] } = {}) {
+  return defineImport({
+    name: 'blog',
+    schema: model,
+    source: arraySource(items, opts),
+    tables: {
+      users: { key: ['username'], insertOnly: ['password_hash'] },
+      posts: { key: ['id'] },
+    },
+    async map(rec: LegacyUser | LegacyPost, ctx) {
+      if (rec.type === 'user') {
+        const username = ctx.casefold(rec.name);
+        return {
+          users: {
+            id: ctx.uuid('user', username),
+            username,
+            display_name: rec.name,
+            password_hash: await ctx.unusablePassword(),
+            joined_at: rec.joined === undefined ? undefined : ctx.timestamp(rec.joined, 'joined_at'),
+          },
+        };
+      }
+      const author = ctx.casefold(rec.author);
+      return {
+        posts: {
+          id: ctx.uuid('post', author, rec.title),
+          user_id: ctx.uuid('user', author),
+          title: rec.title as string,
+          body: rec.body ?? null,
+          created_at: rec.at === undefined ? undefined : ctx.timestamp(rec.at, 'created_at'),
+        },
+      };
+    },
+  });
+}
+
+const users = (n: number): LegacyUser[] => Array.from({ length: n }, (_, i) => ({ type: 'user', name: `User${i}` }));
+const posts = (n: number, authors: number): LegacyPost[] =>
+  Array.from({ length: n }, (_, i) => ({
+    type: 'post',
+    author: `user${i % authors}`,
+    title: `Post ${i}`,
+    body: { words: i, tags: ['a', `t${i % 3}`] },
+    at: `2024-01-${String((i % 28) + 1).padStart(2, '0')}T10:00:00`,
+  }));
+
+describe('import helpers', () => {
+  it('casefolds like Python', () => {
+    expect(casefold('Straße')).toBe('strasse');
+    expect(casefold('ÀDMIN')).toBe('àdmin');
+  });
+  it('derives stable version-5 UUIDs', () => {
+    expect(stableUuid(['a', 1])).toBe(stableUuid(['a', 1]));
+    expect(stableUuid(['a', 1])).not.toBe(stableUuid(['a', 2]));
+    expect(stableUuid(['x'])).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+  it('parses legacy timestamps and refuses impossible dates', () => {
+    expect(parseLegacyTimestamp('2024-01-02T03:04:05')?.toISOString()).toBe('2024-01-02T03:04:05.000Z');
+    expect(parseLegacyTimestamp('2024-01-02 03:04:05+02:00')?.toISOString()).toBe('2024-01-02T01:04:05.000Z');
+    expect(parseLegacyTimestamp(1_700_000_000)?.toISOString()).toBe('2023-11-14T22:13:20.000Z');
+    expect(parseLegacyTimestamp(1_700_000_000_000)?.toISOString()).toBe('2023-11-14T22:13:20.000Z');
+    expect(parseLegacyTimestamp('2024-13-45')).toBeNull();
+    expect(parseLegacyTimestamp('2023-02-29')).toBeNull();
+    expect(parseLegacyTimestamp('yesterday')).toBeNull();
+  });
+});
+
+describeEachBackend('import loader', (t) => {
+  let db: DbHandle;
+  beforeAll(async () => {
+    db = await t.open();
+  });
+  beforeEach(async () => {
+    await resetPublicSchema(db.db);
+    await sql.raw(renderCreateSql(schema.toIR())).execute(db.db);
+    await db.refreshTypes();
+  });
+
+  const count = async (table: string) =>
+    Number((await sql<{ n: string }>`select count(*) as n from ${sql.table(table)}`.execute(db.db)).rows[0]?.n);
+
+  it('imports, then a second run changes nothing', async () => {
+    const items = [...users(20), ...posts(100, 20)];
+    const first = await runImport({ db, definition: blogImport(items), batchSize: 37 });
+    expect(first.records).toBe(120);
+    expect(first.tables.users).toMatchObject({ inserted: 20, updated: 0, unchanged: 0, rejected: 0 });
+    expect(first.tables.posts).toMatchObject({ inserted: 100, updated: 0, unchanged: 0, rejected: 0 });
+    expect(await count('posts')).toBe(100);
+    const body = await sql<{
+      body: unknown;
+      created_at: Date;
+    }>`select body, created_at from posts where title = 'Post 7'`.execute(db.db);
+    expect(body.rows[0]).toEqual({
+      body: { words: 7, tags: ['a', 't1'] },
+      created_at: new Date('2024-01-08T10:00:00Z'),
+    });
+
+    const second = await runImport({ db, definition: blogImport(items), batchSize: 37 });
+    expect(second.tables.users).toMatchObject({ inserted: 0, updated: 0, unchanged: 20 });
+    expect(second.tables.posts).toMatchObject({ inserted: 0, updated: 0, unchanged: 100 });
+    expect(second.resumedFrom).toBeNull();
+  });
+
+  it('updates only rows whose content changed', async () => {
+    const items = [...users(5), ...posts(10, 5)];
+    await runImport({ db, definition: blogImport(items) });
+    const changed = structuredClone(items);
+    (changed[7] as LegacyPost).body = { words: -1 };
+    const report = await runImport({ db, definition: blogImport(changed) });
+    expect(report.tables.posts).toMatchObject({ inserted: 0, updated: 1, unchanged: 9 });
+    expect(report.tables.users).toMatchObject({ updated: 0, unchanged: 5 });
+  });
+
+  it('merges duplicates into the first occurrence, across batches', async () => {
+    const items: LegacyUser[] = [
+      { type: 'user', name: 'Alice' },
+      { type: 'user', name: 'bob' },
+      { type: 'user', name: 'ALICE' },
+      { type: 'user', name: 'alice' },
+    ];
+    const report = await runImport({ db, definition: blogImport(items), batchSize: 2 });
+    expect(report.tables.users).toMatchObject({ inserted: 2, duplicates: 2 });
+    const rows = await sql<{ display_name: string }>`select display_name from users order by username`.execute(db.db);
+    expect(rows.rows.map((r) => r.display_name)).toEqual(['Alice', 'bob']);
+    const again = await runImport({ db, definition: blogImport(items), batchSize: 2 });
+    expect(again.tables.users).toMatchObject({ inserted: 0, updated: 0, unchanged: 2, duplicates: 2 });
+  });
+
+  it('rejects bad records with a reason and imports the rest', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'ferry-rejects-'));
+    const rejectsFile = path.join(dir, 'rejects.ndjson');
+    const items: unknown[] = [
+      ...users(3),
+      { type: 'post', author: 'user0', title: 'fine', at: '2024-02-01T00:00:00Z' },
+      { type: 'post', author: 'user1', title: 'nul \u0000 byte' },
+      { type: 'post', author: 'user1', title: 42 },
+      { type: 'post', author: 'user2', title: 'bad date', at: '2024-13-45' },
+      { type: 'post', author: 'nobody', title: 'orphan' },
+      { type: 'post', author: 'user2', title: 'json nul', body: { x: 'a\u0000b' } },
+      { type: 'post', author: 'user2', title: 'x'.repeat(300) },
+      { type: 'mystery' },
+      { type: 'post', author: 'user0', title: 'also fine' },
+    ];
+    const report = await runImport({ db, definition: blogImport(items, { errors: [1] }), rejectsFile, batchSize: 4 });
+    expect(await count('posts')).toBe(2);
+    expect(await count('users')).toBe(2);
+    const lines = (await readFile(rejectsFile, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const byIndex = Object.fromEntries(lines.map((l) => [l.index, l]));
+    expect(byIndex[1]).toMatchObject({ reason: 'bad line', table: null });
+    expect(byIndex[4]).toMatchObject({ table: 'posts', column: 'title' });
+    expect(byIndex[4].reason).toMatch(/NUL/);
+    expect(byIndex[5]).toMatchObject({ table: 'posts', column: 'title' });
+    expect(byIndex[6]).toMatchObject({ column: 'created_at' });
+    expect(byIndex[6].reason).toMatch(/invalid timestamp "2024-13-45"/);
+    expect(byIndex[7]).toMatchObject({ table: 'posts', sqlstate: '23503' });
+    expect(byIndex[7].reason).toMatch(/foreign key/);
+    expect(byIndex[8]).toMatchObject({ table: 'posts', column: 'body' });
+    expect(byIndex[9]).toMatchObject({ table: 'posts', column: 'title' });
+    expect(byIndex[10].reason).toMatch(/map\(\) failed/);
+    expect(lines).toHaveLength(8);
+    expect(report.rejects).toBe(8);
+    // The bad date and the mystery record are rejected whole by map(), before any table is known.
+    expect(report.tables.posts).toMatchObject({ inserted: 2, rejected: 5 });
+    expect(report.rejectedRecords).toBe(8);
+    expect(report.rejects).toBe(8);
+  });
+
+  it('resumes after a crash and ends where an uninterrupted run ends', async () => {
+    const items = [...users(10), ...posts(200, 10), ...users(12).slice(10), { type: 'user', name: 'USER3' }];
+    await expect(runImport({ db, definition: blogImport(items, { failAt: 150 }), batchSize: 40 })).rejects.toThrow(
+      'simulated crash',
+    );
+    expect(await count('posts')).toBe(110);
+    const resumed = await runImport({ db, definition: blogImport(items), batchSize: 40 });
+    expect(resumed.resumedFrom).toBe(120);
+    expect(resumed.records).toBe(items.length);
+    expect(resumed.tables.users).toMatchObject({ inserted: 12, duplicates: 1 });
+    expect(resumed.tables.posts).toMatchObject({ inserted: 200 });
+    expect(await count('posts')).toBe(200);
+    expect(await count('users')).toBe(12);
+  });
+
+  it('refuses to resume when the source changed, unless restarted', async () => {
+    const items = [...users(5), ...posts(50, 5)];
+    const changedSource = defineImport({ ...blogImport(items), source: { ...arraySource(items), label: 'other' } });
+    await expect(runImport({ db, definition: blogImport(items, { failAt: 30 }), batchSize: 10 })).rejects.toThrow();
+    await expectFerryError(runImport({ db, definition: changedSource }), 'E_IMPORT_SOURCE_CHANGED', /--restart/);
+    const restarted = await runImport({ db, definition: changedSource, mode: 'restart' });
+    expect(restarted.resumedFrom).toBeNull();
+    expect(restarted.tables.posts).toMatchObject({ inserted: 25, unchanged: 25 });
+  });
+
+  it('dry run reports what would change and writes nothing', async () => {
+    const items = [...users(5), ...posts(20, 5), { type: 'post', author: 'ghost', title: 'orphan' }];
+    const report = await runImport({ db, definition: blogImport(items), dryRun: true, batchSize: 7 });
+    expect(report.tables.posts).toMatchObject({ inserted: 20, rejected: 1 });
+    expect(await count('posts')).toBe(0);
+    const state = await sql<{ n: string | null }>`select to_regclass('ferry_import_state')::text as n`.execute(db.db);
+    expect(state.rows[0]?.n).toBeNull();
+  });
+
+  it('stops past --max-rejects, keeping what committed', async () => {
+    const bad = Array.from({ length: 10 }, (_, i) => ({ type: 'post', author: 'ghost', title: `g${i}` }));
+    const items = [...users(3), ...bad];
+    await expectFerryError(
+      runImport({ db, definition: blogImport(items), maxRejects: 4, batchSize: 5 }),
+      'E_IMPORT_MAX_REJECTS',
+      /--max-rejects 4/,
+    );
+    expect(await count('users')).toBe(3);
+  });
+
+  it('refuses a key that is not unique in the schema', async () => {
+    const def = defineImport({ ...blogImport([]), tables: { users: { key: ['display_name'] } } });
+    await expectFerryError(runImport({ db, definition: def }), 'E_IMPORT_DEFINITION', /not a primary key or unique/);
+  });
+});
