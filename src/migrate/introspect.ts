@@ -62,10 +62,12 @@ export async function introspect(db: Kysely<any>, options: IntrospectOptions = {
 }
 
 /**
- * The index query's cost estimate (~500k on a 500-table schema) crosses the
- * server's JIT thresholds, and compiling it costs ~1.3 s for a query that
- * runs in ~0.3 s (bench/migrate-introspect.bench.ts). JIT is switched off for
- * this transaction only and put back afterwards, since it may be the caller's.
+ * The index query's cost estimate (~140k on a 500-table schema, mostly the
+ * default-opclass subquery the planner cannot size) crosses the server's JIT
+ * thresholds, and compiling it (~160 ms here; over a second for the earlier
+ * per-key version) costs several times what the query itself takes, ~35 ms
+ * (bench/migrate-introspect.bench.ts). JIT is switched off for this
+ * transaction only and put back afterwards, since it may be the caller's.
  */
 async function withoutJit<R>(trx: Kysely<any>, fn: () => Promise<R>): Promise<R> {
   const { rows } = await sql<{ jit: string | null }>`select current_setting('jit', true) as jit`.execute(trx);
