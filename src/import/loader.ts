@@ -21,13 +21,13 @@ import type { DbHandle } from '../db/open.js';
 import { isConnectionLoss, type RawSession } from '../db/session.js';
 import { FerryError } from '../errors.js';
 import { quoteIdent } from '../schema/identifiers.js';
-import { ImportContext, RecordRejected } from './context.js';
 import type { DefinedImport } from './define.js';
-import { checkRow, csvField } from './encode.js';
 import { E_IMPORT_CONNECTION, E_IMPORT_DEFINITION, E_IMPORT_MAX_REJECTS, E_IMPORT_SOURCE_CHANGED } from './errors.js';
 import { KeySet } from './key-set.js';
-import { fingerprintSources, type NamedRecord, namedSources, readRecords } from './records.js';
+import { type Batch, type Group, type PreparedRow, prepareBatches } from './prepare.js';
+import { fingerprintSources, namedSources } from './records.js';
 import { writeRejectsFile } from './rejects-file.js';
+import { bisect, copyGroup, createStaging, dbReject } from './staging.js';
 import {
   checkpointStatement,
   emptyStats,
@@ -136,28 +136,6 @@ interface PassOptions extends ImportOptions {
   sources: ReturnType<typeof namedSources>;
   session: RawSession;
   started: number;
-}
-
-interface PreparedRow {
-  ordinal: number;
-  rowIndex: number;
-  loc: Record<string, unknown>;
-  value: unknown;
-}
-
-interface Group {
-  columns: string[];
-  lines: string[];
-  meta: PreparedRow[];
-}
-
-interface Batch {
-  /** Records consumed through this batch (the checkpoint position after it). */
-  position: number;
-  records: number;
-  groups: Map<Target, Map<string, Group>>;
-  rejects: RejectRow[];
-  duplicates: Map<string, number>;
 }
 
 type PassResult = Omit<ImportReport, 'retries' | 'durationMs'>;
@@ -341,185 +319,6 @@ async function estimateRecords(sources: ReturnType<typeof namedSources>): Promis
   return total;
 }
 
-async function createStaging(session: RawSession, targets: Target[]): Promise<void> {
-  const statements = targets.map((t) => {
-    const cols = [...t.writable].map(quoteIdent).join(', ');
-    return (
-      `drop table if exists pg_temp.${t.staging};\n` +
-      `create temp table ${t.staging} as select ${cols} from ${quoteIdent(t.name)} with no data;\n` +
-      `alter table ${t.staging} add column _ferry_n integer`
-    );
-  });
-  await session.query(statements.join(';\n'));
-}
-
-// ---------------------------------------------------------------- preparation
-
-async function* prepareBatches(
-  o: PassOptions,
-  targets: Target[],
-  keySets: Map<string, KeySet>,
-  resumeFrom: number,
-  batchSize: number,
-): AsyncGenerator<Batch> {
-  const byName = new Map(targets.map((t) => [t.name, t]));
-  let batch = newBatch(0);
-  let ordinal = 0;
-  for await (const rec of readRecords(o.sources, o.signal)) {
-    const replay = ordinal < resumeFrom;
-    prepareRecord(rec, ordinal, byName, keySets, replay ? null : batch, await mapRecord(o, rec, ordinal));
-    ordinal++;
-    if (!replay) {
-      batch.records++;
-      batch.position = ordinal;
-      if (batch.records >= batchSize) {
-        yield batch;
-        batch = newBatch(ordinal);
-      }
-    }
-  }
-  if (batch.records > 0) yield batch;
-}
-
-function newBatch(position: number): Batch {
-  return { position, records: 0, groups: new Map(), rejects: [], duplicates: new Map() };
-}
-
-type Mapped =
-  | { ok: true; rows: { table: string; row: Record<string, unknown> }[] }
-  | { ok: false; reject: RecordRejected };
-
-async function mapRecord(o: PassOptions, rec: NamedRecord, ordinal: number): Promise<Mapped | null> {
-  if (rec.record.kind === 'error') return null;
-  const ctx = new ImportContext(rec.record.loc, rec.name, ordinal);
-  try {
-    let out = o.definition.map(rec.record.value, ctx as never);
-    if (out && typeof (out as Promise<unknown>).then === 'function') out = await out;
-    const rows = [...ctx.emitted];
-    if (out && typeof out === 'object') {
-      for (const [table, value] of Object.entries(out as Record<string, unknown>)) {
-        if (value === undefined || value === null) continue;
-        for (const row of Array.isArray(value) ? value : [value])
-          rows.push({ table, row: row as Record<string, unknown> });
-      }
-    }
-    return { ok: true, rows };
-  } catch (err) {
-    if (err instanceof RecordRejected) return { ok: false, reject: err };
-    const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-    return { ok: false, reject: new RecordRejected(`map() failed: ${message}`) };
-  }
-}
-
-function prepareRecord(
-  rec: NamedRecord,
-  ordinal: number,
-  byName: Map<string, Target>,
-  keySets: Map<string, KeySet>,
-  batch: Batch | null,
-  mapped: Mapped | null,
-): void {
-  const loc = { ...rec.record.loc } as Record<string, unknown>;
-  const value = rec.record.kind === 'record' ? rec.record.value : undefined;
-  const rejectRecord = (reason: string, table: string | null = null, column: string | null = null) => {
-    if (!batch) return;
-    batch.rejects.push({
-      ordinal,
-      rowIndex: null,
-      location: loc,
-      table,
-      column,
-      reason,
-      sqlstate: null,
-      record: snippet(value),
-    });
-  };
-  if (rec.record.kind === 'error') {
-    rejectRecord(rec.record.reason);
-    return;
-  }
-  if (!mapped) return;
-  if (!mapped.ok) {
-    rejectRecord(mapped.reject.message, mapped.reject.table ?? null, mapped.reject.column ?? null);
-    return;
-  }
-
-  // Check every row first: a rejected row takes its children from the same record with it.
-  const rejectedTables = new Set<string>();
-  const problems = mapped.rows.map(({ table, row }) => {
-    const target = byName.get(table);
-    if (!target) {
-      throw new FerryError(
-        E_IMPORT_DEFINITION,
-        `map() returned rows for table "${table}", which is not listed in the import's \`tables\` ` +
-          `(listed: ${[...byName.keys()].join(', ')}). Add it with its key.`,
-      );
-    }
-    const problem = checkRow(target, row);
-    if (problem) rejectedTables.add(table);
-    return problem;
-  });
-  mapped.rows.forEach(({ table, row }, rowIndex) => {
-    const target = byName.get(table) as Target;
-    const problem = problems[rowIndex];
-    const parent = problem ? undefined : [...target.parents].find((p) => rejectedTables.has(p));
-    if (problem || parent) {
-      if (!batch) return;
-      batch.rejects.push({
-        ordinal,
-        rowIndex,
-        location: loc,
-        table,
-        column: problem?.column ?? null,
-        reason: problem ? problem.reason : `its ${parent} row in the same record was rejected`,
-        sqlstate: null,
-        record: snippet(value),
-      });
-      return;
-    }
-    const keySet = keySets.get(table) as KeySet;
-    if (!keySet.add(target.key.map((k) => csvField(target, k, row[k])).join('\u0001'))) {
-      if (batch) batch.duplicates.set(table, (batch.duplicates.get(table) ?? 0) + 1);
-      return;
-    }
-    if (!batch) return;
-    const columns = Object.keys(row)
-      .filter((c) => row[c] !== undefined)
-      .sort();
-    const signature = columns.join(',');
-    let groups = batch.groups.get(target);
-    if (!groups) {
-      groups = new Map();
-      batch.groups.set(target, groups);
-    }
-    let group = groups.get(signature);
-    if (!group) {
-      for (const c of columns) if (!target.writable.has(c)) throw unwritable(target, c);
-      group = { columns, lines: [], meta: [] };
-      groups.set(signature, group);
-    }
-    group.lines.push(columns.map((c) => csvField(target, c, row[c])).join(','));
-    group.meta.push({ ordinal, rowIndex, loc, value });
-  });
-}
-
-function unwritable(target: Target, column: string): FerryError {
-  return new FerryError(
-    E_IMPORT_DEFINITION,
-    `map() writes ${target.name}.${column}, which the database generates; leave it out of the mapped row.`,
-  );
-}
-
-function snippet(value: unknown): string | null {
-  if (value === undefined) return null;
-  try {
-    const text = JSON.stringify(value) ?? String(value);
-    return text.length > 2_000 ? `${text.slice(0, 2_000)}…` : text;
-  } catch {
-    return String(value);
-  }
-}
-
 // ---------------------------------------------------------------- writing
 
 /** COPY + upsert every group of the batch (parents first); returns rows the database rejected. */
@@ -542,21 +341,6 @@ async function writeBatch(session: RawSession, batch: Batch, stats: RunStats): P
     }
   }
   return rejects;
-}
-
-async function copyGroup(session: RawSession, target: Target, group: Group, first: number, rejects: RejectRow[]) {
-  const cols = [...group.columns.map(quoteIdent), '_ferry_n'].join(', ');
-  const sql = `copy ${target.staging} (${cols}) from stdin with (format csv)`;
-  const lineAt = (i: number) => `${group.lines[i]},${first + i}\n`;
-  const copy = async (lo: number, hi: number): Promise<number> => {
-    let payload = '';
-    for (let i = lo; i <= hi; i++) payload += lineAt(i);
-    await session.copyIn(sql, payload);
-    return hi - lo + 1;
-  };
-  return bisect(session, 0, group.lines.length - 1, copy, (i, err) => {
-    rejects.push(dbReject(target, group.meta[i] as PreparedRow, err));
-  });
 }
 
 interface Counts {
@@ -612,46 +396,6 @@ async function upsertRange(
  * a lost connection, split the range in two and retry each half, until single
  * bad items are left for `reject`. Returns how many items went through.
  */
-async function bisect(
-  session: RawSession,
-  lo: number,
-  hi: number,
-  attempt: (lo: number, hi: number) => Promise<number>,
-  reject: (index: number, err: unknown) => void,
-): Promise<number> {
-  await session.query('savepoint ferry_bisect');
-  try {
-    const n = await attempt(lo, hi);
-    await session.query('release savepoint ferry_bisect');
-    return n;
-  } catch (err) {
-    if (isConnectionLoss(err)) throw err;
-    await session.query('rollback to savepoint ferry_bisect');
-    await session.query('release savepoint ferry_bisect');
-    if (lo === hi) {
-      reject(lo, err);
-      return 0;
-    }
-    const mid = Math.floor((lo + hi) / 2);
-    return (await bisect(session, lo, mid, attempt, reject)) + (await bisect(session, mid + 1, hi, attempt, reject));
-  }
-}
-
-function dbReject(target: Target, meta: PreparedRow, err: unknown): RejectRow {
-  const e = (err ?? {}) as { code?: string; message?: string; detail?: string; column?: string; constraint?: string };
-  const detail = e.detail ? ` (${e.detail})` : '';
-  return {
-    ordinal: meta.ordinal,
-    rowIndex: meta.rowIndex,
-    location: meta.loc,
-    table: target.name,
-    column: e.column ?? null,
-    reason: `${e.message ?? 'rejected by the database'}${detail}`,
-    sqlstate: e.code ?? null,
-    record: snippet(meta.value),
-  };
-}
-
 function upsertSql(target: Target, columns: string[]): string {
   const cols = columns.map(quoteIdent).join(', ');
   const key = target.key.map(quoteIdent).join(', ');

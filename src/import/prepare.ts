@@ -1,0 +1,207 @@
+/**
+ * Source records → mapped, checked, de-duplicated rows, grouped per table and
+ * column set as COPY CSV lines. Shared by the importer and `verify`, so both
+ * see exactly the same rows.
+ */
+import { FerryError } from '../errors.js';
+import { ImportContext, RecordRejected } from './context.js';
+import type { DefinedImport } from './define.js';
+import { checkRow, csvField } from './encode.js';
+import { E_IMPORT_DEFINITION } from './errors.js';
+import type { KeySet } from './key-set.js';
+import { type NamedRecord, type NamedSource, readRecords } from './records.js';
+import type { RejectRow } from './state.js';
+import type { Target } from './targets.js';
+
+export interface PrepareOptions {
+  definition: DefinedImport;
+  sources: NamedSource[];
+  signal?: AbortSignal;
+}
+
+export interface PreparedRow {
+  ordinal: number;
+  rowIndex: number;
+  loc: Record<string, unknown>;
+  value: unknown;
+}
+
+export interface Group {
+  columns: string[];
+  lines: string[];
+  meta: PreparedRow[];
+}
+
+export interface Batch {
+  /** Records consumed through this batch (the checkpoint position after it). */
+  position: number;
+  records: number;
+  groups: Map<Target, Map<string, Group>>;
+  rejects: RejectRow[];
+  duplicates: Map<string, number>;
+}
+
+export async function* prepareBatches(
+  o: PrepareOptions,
+  targets: Target[],
+  keySets: Map<string, KeySet>,
+  resumeFrom: number,
+  batchSize: number,
+): AsyncGenerator<Batch> {
+  const byName = new Map(targets.map((t) => [t.name, t]));
+  let batch = newBatch(0);
+  let ordinal = 0;
+  for await (const rec of readRecords(o.sources, o.signal)) {
+    const replay = ordinal < resumeFrom;
+    prepareRecord(rec, ordinal, byName, keySets, replay ? null : batch, await mapRecord(o, rec, ordinal));
+    ordinal++;
+    if (!replay) {
+      batch.records++;
+      batch.position = ordinal;
+      if (batch.records >= batchSize) {
+        yield batch;
+        batch = newBatch(ordinal);
+      }
+    }
+  }
+  if (batch.records > 0) yield batch;
+}
+
+export function newBatch(position: number): Batch {
+  return { position, records: 0, groups: new Map(), rejects: [], duplicates: new Map() };
+}
+
+type Mapped =
+  | { ok: true; rows: { table: string; row: Record<string, unknown> }[] }
+  | { ok: false; reject: RecordRejected };
+
+async function mapRecord(o: PrepareOptions, rec: NamedRecord, ordinal: number): Promise<Mapped | null> {
+  if (rec.record.kind === 'error') return null;
+  const ctx = new ImportContext(rec.record.loc, rec.name, ordinal);
+  try {
+    let out = o.definition.map(rec.record.value, ctx as never);
+    if (out && typeof (out as Promise<unknown>).then === 'function') out = await out;
+    const rows = [...ctx.emitted];
+    if (out && typeof out === 'object') {
+      for (const [table, value] of Object.entries(out as Record<string, unknown>)) {
+        if (value === undefined || value === null) continue;
+        for (const row of Array.isArray(value) ? value : [value])
+          rows.push({ table, row: row as Record<string, unknown> });
+      }
+    }
+    return { ok: true, rows };
+  } catch (err) {
+    if (err instanceof RecordRejected) return { ok: false, reject: err };
+    const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    return { ok: false, reject: new RecordRejected(`map() failed: ${message}`) };
+  }
+}
+
+function prepareRecord(
+  rec: NamedRecord,
+  ordinal: number,
+  byName: Map<string, Target>,
+  keySets: Map<string, KeySet>,
+  batch: Batch | null,
+  mapped: Mapped | null,
+): void {
+  const loc = { ...rec.record.loc } as Record<string, unknown>;
+  const value = rec.record.kind === 'record' ? rec.record.value : undefined;
+  const rejectRecord = (reason: string, table: string | null = null, column: string | null = null) => {
+    if (!batch) return;
+    batch.rejects.push({
+      ordinal,
+      rowIndex: null,
+      location: loc,
+      table,
+      column,
+      reason,
+      sqlstate: null,
+      record: snippet(value),
+    });
+  };
+  if (rec.record.kind === 'error') {
+    rejectRecord(rec.record.reason);
+    return;
+  }
+  if (!mapped) return;
+  if (!mapped.ok) {
+    rejectRecord(mapped.reject.message, mapped.reject.table ?? null, mapped.reject.column ?? null);
+    return;
+  }
+
+  // Check every row first: a rejected row takes its children from the same record with it.
+  const rejectedTables = new Set<string>();
+  const problems = mapped.rows.map(({ table, row }) => {
+    const target = byName.get(table);
+    if (!target) {
+      throw new FerryError(
+        E_IMPORT_DEFINITION,
+        `map() returned rows for table "${table}", which is not listed in the import's \`tables\` ` +
+          `(listed: ${[...byName.keys()].join(', ')}). Add it with its key.`,
+      );
+    }
+    const problem = checkRow(target, row);
+    if (problem) rejectedTables.add(table);
+    return problem;
+  });
+  mapped.rows.forEach(({ table, row }, rowIndex) => {
+    const target = byName.get(table) as Target;
+    const problem = problems[rowIndex];
+    const parent = problem ? undefined : [...target.parents].find((p) => rejectedTables.has(p));
+    if (problem || parent) {
+      if (!batch) return;
+      batch.rejects.push({
+        ordinal,
+        rowIndex,
+        location: loc,
+        table,
+        column: problem?.column ?? null,
+        reason: problem ? problem.reason : `its ${parent} row in the same record was rejected`,
+        sqlstate: null,
+        record: snippet(value),
+      });
+      return;
+    }
+    const keySet = keySets.get(table) as KeySet;
+    if (!keySet.add(target.key.map((k) => csvField(target, k, row[k])).join('\u0001'))) {
+      if (batch) batch.duplicates.set(table, (batch.duplicates.get(table) ?? 0) + 1);
+      return;
+    }
+    if (!batch) return;
+    const columns = Object.keys(row)
+      .filter((c) => row[c] !== undefined)
+      .sort();
+    const signature = columns.join(',');
+    let groups = batch.groups.get(target);
+    if (!groups) {
+      groups = new Map();
+      batch.groups.set(target, groups);
+    }
+    let group = groups.get(signature);
+    if (!group) {
+      for (const c of columns) if (!target.writable.has(c)) throw unwritable(target, c);
+      group = { columns, lines: [], meta: [] };
+      groups.set(signature, group);
+    }
+    group.lines.push(columns.map((c) => csvField(target, c, row[c])).join(','));
+    group.meta.push({ ordinal, rowIndex, loc, value });
+  });
+}
+
+function unwritable(target: Target, column: string): FerryError {
+  return new FerryError(
+    E_IMPORT_DEFINITION,
+    `map() writes ${target.name}.${column}, which the database generates; leave it out of the mapped row.`,
+  );
+}
+
+export function snippet(value: unknown): string | null {
+  if (value === undefined) return null;
+  try {
+    const text = JSON.stringify(value) ?? String(value);
+    return text.length > 2_000 ? `${text.slice(0, 2_000)}…` : text;
+  } catch {
+    return String(value);
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Session temp tables that batches are COPied into, and the bisection that
+ * isolates a bad row when a COPY or an INSERT fails.
+ */
+import { isConnectionLoss, type RawSession } from '../db/session.js';
+import { quoteIdent } from '../schema/identifiers.js';
+import { type Group, type PreparedRow, snippet } from './prepare.js';
+import type { RejectRow } from './state.js';
+import type { Target } from './targets.js';
+
+/** One index-free temp table per target, named by `prefix` + load order, with `_ferry_n` numbering rows. */
+export async function createStaging(session: RawSession, targets: Target[], prefix = 'ferry_stage_'): Promise<void> {
+  const statements = targets.map((t) => {
+    const cols = [...t.writable].map(quoteIdent).join(', ');
+    const name = `${prefix}${t.order}`;
+    return (
+      `drop table if exists pg_temp.${name};\n` +
+      `create temp table ${name} as select ${cols} from ${quoteIdent(t.name)} with no data;\n` +
+      `alter table ${name} add column _ferry_n integer`
+    );
+  });
+  await session.query(statements.join(';\n'));
+}
+
+export async function copyGroup(
+  session: RawSession,
+  target: Target,
+  group: Group,
+  first: number,
+  rejects: RejectRow[],
+  table = target.staging,
+) {
+  const cols = [...group.columns.map(quoteIdent), '_ferry_n'].join(', ');
+  const sql = `copy ${table} (${cols}) from stdin with (format csv)`;
+  const lineAt = (i: number) => `${group.lines[i]},${first + i}\n`;
+  const copy = async (lo: number, hi: number): Promise<number> => {
+    let payload = '';
+    for (let i = lo; i <= hi; i++) payload += lineAt(i);
+    await session.copyIn(sql, payload);
+    return hi - lo + 1;
+  };
+  return bisect(session, 0, group.lines.length - 1, copy, (i, err) => {
+    rejects.push(dbReject(target, group.meta[i] as PreparedRow, err));
+  });
+}
+
+export async function bisect(
+  session: RawSession,
+  lo: number,
+  hi: number,
+  attempt: (lo: number, hi: number) => Promise<number>,
+  reject: (index: number, err: unknown) => void,
+): Promise<number> {
+  await session.query('savepoint ferry_bisect');
+  try {
+    const n = await attempt(lo, hi);
+    await session.query('release savepoint ferry_bisect');
+    return n;
+  } catch (err) {
+    if (isConnectionLoss(err)) throw err;
+    await session.query('rollback to savepoint ferry_bisect');
+    await session.query('release savepoint ferry_bisect');
+    if (lo === hi) {
+      reject(lo, err);
+      return 0;
+    }
+    const mid = Math.floor((lo + hi) / 2);
+    return (await bisect(session, lo, mid, attempt, reject)) + (await bisect(session, mid + 1, hi, attempt, reject));
+  }
+}
+
+export function dbReject(target: Target, meta: PreparedRow, err: unknown): RejectRow {
+  const e = (err ?? {}) as { code?: string; message?: string; detail?: string; column?: string; constraint?: string };
+  const detail = e.detail ? ` (${e.detail})` : '';
+  return {
+    ordinal: meta.ordinal,
+    rowIndex: meta.rowIndex,
+    location: meta.loc,
+    table: target.name,
+    column: e.column ?? null,
+    reason: `${e.message ?? 'rejected by the database'}${detail}`,
+    sqlstate: e.code ?? null,
+    record: snippet(meta.value),
+  };
+}
