@@ -7,6 +7,7 @@ import type { DbHandle } from '../../src/db/open.js';
 import { casefold, parseLegacyTimestamp, stableUuid } from '../../src/import/context.js';
 import { defineImport } from '../../src/import/define.js';
 import { runImport } from '../../src/import/loader.js';
+import { verifyImport } from '../../src/import/verify.js';
 import type { Source, SourceRecord } from '../../src/import/source.js';
 import { defineSchema, renderCreateSql } from '../../src/schema/index.js';
 import { describeEachBackend } from '../support/backends.js';
@@ -267,5 +268,26 @@ describeEachBackend('import loader', (t) => {
   it('refuses a key that is not unique in the schema', async () => {
     const def = defineImport({ ...blogImport([]), tables: { users: { key: ['display_name'] } } });
     await expectFerryError(runImport({ db, definition: def }), 'E_IMPORT_DEFINITION', /not a primary key or unique/);
+  });
+
+  it('verify agrees after an import with rejects, and finds missing, changed and extra rows', async () => {
+    const items = [...users(5), ...posts(30, 5), { type: 'post', author: 'ghost', title: 'orphan' }];
+    await runImport({ db, definition: blogImport(items), batchSize: 8 });
+    const clean = await verifyImport({ db, definition: blogImport(items) });
+    expect(clean.ok).toBe(true);
+    const postsCheck = clean.tables.find((x) => x.table === 'posts');
+    expect(postsCheck).toMatchObject({ expected: 30, actual: 30, missing: 0, different: 0, extra: 0 });
+    expect(postsCheck?.sourceChecksum).toBe(postsCheck?.databaseChecksum);
+    expect(clean.tables.find((x) => x.table === 'users')?.columns).not.toContain('password_hash');
+
+    await sql`update posts set body = '{"edited": true}' where title = 'Post 3'`.execute(db.db);
+    await sql`delete from posts where title = 'Post 4'`.execute(db.db);
+    await sql`insert into posts (id, user_id, title) select gen_random_uuid(), id, 'intruder' from users limit 1`.execute(db.db);
+    const dirty = await verifyImport({ db, definition: blogImport(items) });
+    expect(dirty.ok).toBe(false);
+    const p = dirty.tables.find((x) => x.table === 'posts');
+    expect(p).toMatchObject({ expected: 30, actual: 30, missing: 1, different: 1, extra: 1 });
+    expect(p?.sourceChecksum).not.toBe(p?.databaseChecksum);
+    expect(p?.examples.map((e) => e.kind).sort()).toEqual(['different', 'extra', 'missing']);
   });
 });
