@@ -10,3 +10,5 @@ export const E_IMPORT_MAX_REJECTS = 'E_IMPORT_MAX_REJECTS';
 export const E_IMPORT_CONNECTION = 'E_IMPORT_CONNECTION';
 /** `--backup` could not archive the source. */
 export const E_IMPORT_BACKUP = 'E_IMPORT_BACKUP';
+/** A target table does not exist: the migrations were not applied. */
+export const E_IMPORT_TARGET_MISSING = 'E_IMPORT_TARGET_MISSING';

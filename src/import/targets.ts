@@ -4,13 +4,15 @@
  * (checked against a real unique constraint, since ON CONFLICT needs one),
  * foreign-key load order, and how each value is written as CSV for COPY.
  */
+import { sql } from 'kysely';
+import type { DbHandle } from '../db/open.js';
 import { E_UNKNOWN_COLUMN, FerryError } from '../errors.js';
 import type { Column } from '../schema/column.js';
 import { quoteIdent } from '../schema/identifiers.js';
 import { defineSchema, type Schema } from '../schema/schema.js';
 import type { Table } from '../schema/table.js';
 import type { OnConflict, TableImportOptions } from './define.js';
-import { E_IMPORT_DEFINITION } from './errors.js';
+import { E_IMPORT_DEFINITION, E_IMPORT_TARGET_MISSING } from './errors.js';
 
 export interface Target {
   table: Table;
@@ -145,4 +147,19 @@ export function comparable(target: Target, column: string, alias: string): strin
   if (def.type === 'json') return def.isArray ? `${ref}::text` : `${ref}::jsonb`;
   if (NO_EQUALITY.has(def.type)) return `${ref}::text`;
   return ref;
+}
+
+/** Fail early, naming the missing tables, when the migrations have not been applied. */
+export async function assertTargetsExist(db: DbHandle, targets: Target[]): Promise<void> {
+  const { rows } = await sql<{ name: string; ok: boolean }>`
+    select name, to_regclass(quote_ident(name)) is not null as ok
+    from unnest(${targets.map((t) => t.name)}::text[]) as name`.execute(db.db);
+  const missing = rows.filter((r) => !r.ok).map((r) => r.name);
+  if (missing.length > 0) {
+    throw new FerryError(
+      E_IMPORT_TARGET_MISSING,
+      `${db.redactedUrl} has no table ${missing.join(', ')}. Create the schema first: ferry migrate up.`,
+      { details: { tables: missing } },
+    );
+  }
 }

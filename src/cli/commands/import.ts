@@ -1,0 +1,203 @@
+import { basename, dirname, extname, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { importModule, loadConfig } from '../../config.js';
+import { type DbHandle, openDatabase } from '../../db/open.js';
+import { E_CONFIG, FerryError } from '../../errors.js';
+import { backupSources } from '../../import/backup.js';
+import { type DefinedImport, isDefinedImport } from '../../import/define.js';
+import { E_IMPORT_CONNECTION, E_IMPORT_MAX_REJECTS, E_IMPORT_SOURCE_CHANGED } from '../../import/errors.js';
+import { type ImportReport, runImport } from '../../import/loader.js';
+import { namedSources } from '../../import/records.js';
+import { assertTargetsExist, planTargets, resolveSchema } from '../../import/targets.js';
+import { type VerifyReport, verifyImport } from '../../import/verify.js';
+import type { GlobalOptions } from '../main.js';
+import { EXIT_OK, EXIT_PROBLEM, errorPayload, knownSecrets, printError, printJson } from '../output.js';
+import { createProgress, duration } from '../progress.js';
+
+interface ImportCliOptions {
+  url?: string;
+  dryRun?: boolean;
+  resume?: boolean;
+  restart?: boolean;
+  rejects?: string;
+  maxRejects?: number;
+  backup?: string;
+  batchSize?: number;
+  json?: boolean;
+  progress?: boolean;
+}
+
+/** Failures that mean "the run found a problem" (exit 1) rather than "could not run" (exit 2). */
+const PROBLEMS = new Set([E_IMPORT_MAX_REJECTS, E_IMPORT_CONNECTION, E_IMPORT_SOURCE_CHANGED]);
+
+export function registerImport(program: Command, globals: () => GlobalOptions): void {
+  program
+    .command('import <import-file>')
+    .description(
+      'stream legacy data into the database as the import file maps it: idempotent, resumable, bad records to a rejects file',
+    )
+    .option('--url <url>', 'database URL (default: DATABASE_URL, else the embedded database)')
+    .option('--dry-run', 'map, check and load inside a transaction that is rolled back: report, write nothing')
+    .option('--resume', 'continue an unfinished run (the default when one exists)')
+    .option('--restart', 'ignore an unfinished run and start from the first record')
+    .option('--rejects <file>', 'where to write rejected records as NDJSON (default: ./<name>.rejects.ndjson)')
+    .option('--max-rejects <n>', 'stop with exit code 1 once more than n records/rows are rejected', positiveInt)
+    .option('--backup <dir>', 'first copy the source files to this new folder, with a SHA-256 manifest')
+    .option('--batch-size <n>', 'records per transaction (default 5000)', positiveInt)
+    .option('--no-progress', 'no progress output')
+    .option('--json', 'print a JSON report (progress goes to stderr only on a terminal)')
+    .action(async (file: string, options: ImportCliOptions) => {
+      if (options.resume && options.restart) throw new FerryError(E_CONFIG, 'Give --resume or --restart, not both.');
+      const { definition, name, handle } = await prepare(file, options, globals());
+      const secrets = knownSecrets([options.url]);
+      const progress = createProgress({
+        enabled: options.progress !== false && (!options.json || process.stderr.isTTY === true),
+      });
+      try {
+        if (options.backup) {
+          const manifest = await backupSources(namedSources(definition.source), options.backup);
+          const bytes = manifest.files.reduce((n, f) => n + f.size, 0);
+          if (!options.json)
+            process.stderr.write(`Backed up ${manifest.files.length} file(s), ${bytes} bytes, to ${options.backup}\n`);
+        }
+        const report = await runImport({
+          db: handle,
+          definition,
+          name,
+          dryRun: options.dryRun,
+          mode: options.restart ? 'restart' : options.resume ? 'resume' : 'auto',
+          batchSize: options.batchSize,
+          maxRejects: options.maxRejects,
+          rejectsFile: options.rejects ?? `${name}.rejects.ndjson`,
+          log: (message) => {
+            if (!options.json) process.stderr.write(`${message}\n`);
+          },
+          onProgress: (p) =>
+            progress.update({
+              done: p.records,
+              total: p.totalRecords,
+              rows: p.rowsWritten,
+              rejects: p.rejected,
+              elapsedMs: p.elapsedMs,
+            }),
+        });
+        progress.finish();
+        if (options.json) printJson({ ok: true, backend: handle.backend, url: handle.redactedUrl, ...report });
+        else printImportSummary(report);
+        process.exitCode = EXIT_OK;
+      } catch (err) {
+        progress.finish();
+        if (!(err instanceof FerryError && PROBLEMS.has(err.code))) throw err;
+        if (options.json) printJson({ ok: false, error: errorPayload(err, secrets) });
+        else printError(err, secrets);
+        process.exitCode = EXIT_PROBLEM;
+      } finally {
+        await handle.close();
+      }
+    });
+
+  program
+    .command('verify <import-file>')
+    .description(
+      're-read the source and compare per-table counts and content checksums with the database; exit 1 on any difference',
+    )
+    .option('--url <url>', 'database URL (default: DATABASE_URL, else the embedded database)')
+    .option('--no-progress', 'no progress output')
+    .option('--json', 'print a JSON report')
+    .action(async (file: string, options: ImportCliOptions) => {
+      const { definition, name, handle } = await prepare(file, options, globals());
+      const progress = createProgress({
+        enabled: options.progress !== false && (!options.json || process.stderr.isTTY === true),
+      });
+      const started = performance.now();
+      try {
+        const report = await verifyImport({
+          db: handle,
+          definition,
+          name,
+          onProgress: (records) => progress.update({ done: records, elapsedMs: performance.now() - started }),
+        });
+        progress.finish();
+        if (options.json) printJson(report);
+        else printVerifySummary(report);
+        process.exitCode = report.ok ? EXIT_OK : EXIT_PROBLEM;
+      } finally {
+        progress.finish();
+        await handle.close();
+      }
+    });
+}
+
+async function prepare(file: string, options: ImportCliOptions, globals: GlobalOptions) {
+  const path = resolve(file);
+  const config = await loadConfig({ configPath: globals.config, cwd: dirname(path) });
+  const module = await importModule(path, 'import file');
+  const definition = module.default;
+  if (!isDefinedImport(definition)) {
+    throw new FerryError(
+      E_CONFIG,
+      `${file} must default-export defineImport({ schema, source, tables, map }) (from 'ferry/import').`,
+    );
+  }
+  const name = definition.name ?? basename(path, extname(path));
+  const targets = planTargets(resolveSchema(definition.schema), definition.tables as Record<string, never>);
+  const handle: DbHandle = await openDatabase({ url: options.url, dataDir: config.dataDir, cwd: config.dir });
+  try {
+    await assertTargetsExist(handle, targets);
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+  return { definition: definition as DefinedImport, name, handle };
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new FerryError(E_CONFIG, `Expected a whole number >= 0, got "${value}".`);
+  return n;
+}
+
+const fmt = new Intl.NumberFormat('en-US');
+
+function printImportSummary(r: ImportReport): void {
+  const out = process.stdout;
+  const head = r.dryRun ? 'Dry run (nothing written)' : 'Imported';
+  const resumed = r.resumedFrom !== null ? `, resumed after record ${fmt.format(r.resumedFrom)}` : '';
+  out.write(
+    `${head}: ${fmt.format(r.records)} records in ${duration(r.durationMs / 1000)} ` +
+      `(${fmt.format(Math.round(r.recordsPerSecond))} records/s${resumed}` +
+      `${r.retries ? `, ${r.retries} reconnect(s)` : ''})\n\n`,
+  );
+  const cols = ['table', 'inserted', 'updated', 'unchanged', 'duplicates', 'rejected'];
+  const rows = Object.entries(r.tables).map(([t, s]) => [
+    t,
+    ...[s.inserted, s.updated, s.unchanged, s.duplicates, s.rejected].map((n) => fmt.format(n)),
+  ]);
+  printColumns([cols, ...rows]);
+  out.write(`\n${fmt.format(r.rejects)} rejects in ${fmt.format(r.rejectedRecords)} records`);
+  out.write(r.rejectsFile ? `, written to ${r.rejectsFile}\n` : '\n');
+}
+
+function printVerifySummary(r: VerifyReport): void {
+  const out = process.stdout;
+  out.write(`${r.ok ? 'OK' : 'DIFFERENT'}: ${fmt.format(r.records)} source records compared with the database\n\n`);
+  const cols = ['table', 'source', 'database', 'missing', 'different', 'extra', 'checksum'];
+  const rows = r.tables.map((t) => [
+    t.table,
+    ...[t.expected, t.actual, t.missing, t.different, t.extra].map((n) => fmt.format(n)),
+    t.sourceChecksum === t.databaseChecksum ? `= ${t.sourceChecksum.slice(0, 12)}` : '≠',
+  ]);
+  printColumns([cols, ...rows]);
+  for (const t of r.tables) {
+    for (const e of t.examples) out.write(`  ${t.table}: ${e.kind} ${JSON.stringify(e.key)}\n`);
+  }
+}
+
+function printColumns(rows: string[][]): void {
+  const widths = (rows[0] as string[]).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  for (const r of rows) {
+    process.stdout.write(
+      `${r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')}\n`,
+    );
+  }
+}
