@@ -131,6 +131,10 @@ export async function generateCouncil(options: CouncilOptions): Promise<CouncilR
       if (entry.expect === 'dedupe') {
         expected.conversations++;
         expected.messages += doc.messages.length;
+      } else if (entry.reason === 'nul_byte') {
+        // Only the bad message row is rejected; the conversation and its other messages land.
+        expected.conversations++;
+        expected.messages += doc.messages.length - 1;
       }
       dirty.push({ loc: { file: rel }, ...entry });
       await put(rel, text);

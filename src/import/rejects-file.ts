@@ -1,4 +1,10 @@
-/** The rejects file: one JSON object per line, enough to find and fix each bad record. */
+/**
+ * The rejects file: one JSON object per line, enough to find and fix each bad
+ * record: `location` (source, file, line, key, table as the source names them),
+ * `ordinal`, `row` (which mapped row, null for the whole record), the target
+ * `table` and `column` when known, `reason`, `sqlstate` for database refusals,
+ * and the `record` itself (truncated).
+ */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RejectRow } from './state.js';
@@ -7,7 +13,7 @@ export async function writeRejectsFile(file: string, rejects: RejectRow[]): Prom
   await mkdir(path.dirname(path.resolve(file)), { recursive: true });
   const lines = rejects.map((r) =>
     JSON.stringify({
-      ...r.location,
+      location: r.location,
       ordinal: r.ordinal,
       row: r.rowIndex,
       table: r.table,

@@ -200,7 +200,7 @@ describeEachBackend('import loader', (t) => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l));
-    const byIndex = Object.fromEntries(lines.map((l) => [l.index, l]));
+    const byIndex = Object.fromEntries(lines.map((l) => [l.location.index, l]));
     expect(byIndex[1]).toMatchObject({ reason: 'bad line', table: null });
     expect(byIndex[4]).toMatchObject({ table: 'posts', column: 'title' });
     expect(byIndex[4].reason).toMatch(/NUL/);

@@ -71,9 +71,10 @@ describe('council generator', () => {
       expect(name).toBe(`${conv.id}.json`);
       if (d?.defect === 'user_mismatch') expect(conv.user_id).not.toBe(folder);
       else if (conv.user_id !== undefined) expect(conv.user_id).toBe(folder);
-      if (d?.expect === 'reject') continue;
+      // A NUL byte rejects only its message row; other rejects take the whole file.
+      if (d?.expect === 'reject' && d.defect !== 'content_nul') continue;
       conversations++;
-      messages += conv.messages.length - (d?.defect === 'duplicate_message' ? 1 : 0);
+      messages += conv.messages.length - (d?.defect === 'duplicate_message' || d?.defect === 'content_nul' ? 1 : 0);
       if (d?.defect === 'duplicate_message') {
         const at = d.sameAs!.index!;
         expect(conv.messages[at + 1]).toEqual(conv.messages[at]);
