@@ -29,7 +29,7 @@ export function createProgress(options: {
   if (!options.enabled) return { update() {}, finish() {} };
   const tty = stream.isTTY === true;
   const interval = tty ? 100 : (options.intervalMs ?? 5_000);
-  let last = 0;
+  let last = Number.NEGATIVE_INFINITY;
   let drawn = false;
   return {
     update(state) {

@@ -1,0 +1,130 @@
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const bin = new URL('../../bin/ferry.mjs', import.meta.url).pathname;
+const src = new URL('../../src/index.js', import.meta.url).pathname;
+const sources = new URL('../../src/import/index.js', import.meta.url).pathname;
+const project = mkdtempSync(join(tmpdir(), 'ferry-import-cli-'));
+afterAll(() => rmSync(project, { recursive: true, force: true }));
+
+const schema = `import { integer, table, text, varchar } from ${JSON.stringify(src)};
+export const people = table('people', { email: varchar(200).primaryKey(), name: text().notNull(), age: integer() });
+`;
+const importFile = `import { defineImport, ndjson } from ${JSON.stringify(sources)};
+import * as schema from './schema.ts';
+export default defineImport({
+  schema,
+  source: ndjson('./legacy/people.ndjson'),
+  tables: { people: { key: ['email'] } },
+  map: (p, ctx) => ({ people: { email: ctx.casefold(p.email), name: p.name, age: p.age ?? null } }),
+});
+`;
+const legacy = [
+  { email: 'Ann@example.com', name: 'Ann', age: 31 },
+  { email: 'bob@example.com', name: 'Bob' },
+  { email: 'ANN@example.com', name: 'Ann again' },
+  { email: 'cid@example.com', name: 'Cid', age: 'forty' },
+  { email: 'dee@example.com', name: 'Dee', age: 52 },
+];
+const lines = `${legacy.map((l) => JSON.stringify(l)).join('\n')}\n{not json\n`;
+
+function ferry(...args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    cwd: project,
+    env: { ...process.env, DATABASE_URL: undefined, FERRY_DATA_DIR: join(project, 'data') },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+describe('ferry import / verify (embedded database)', () => {
+  it('dry run, import with backup and rejects, rerun, verify, max rejects', { timeout: 300_000 }, () => {
+    writeFileSync(join(project, 'ferry.config.ts'), `export default { schema: './schema.ts' };\n`);
+    writeFileSync(join(project, 'schema.ts'), schema);
+    writeFileSync(join(project, 'import.ts'), importFile);
+    rmSync(join(project, 'legacy'), { recursive: true, force: true });
+    spawnSync('mkdir', ['-p', join(project, 'legacy')]);
+    const legacyFile = join(project, 'legacy', 'people.ndjson');
+    writeFileSync(legacyFile, lines);
+    const before = sha(legacyFile);
+
+    const help = ferry('import', '--help');
+    expect(help.out).toMatch(/--dry-run[\s\S]*--resume[\s\S]*--restart[\s\S]*--rejects[\s\S]*--max-rejects/);
+    expect(help.out).toMatch(/--backup[\s\S]*--batch-size[\s\S]*--json/);
+    expect(ferry('verify', '--help').out).toMatch(/exit 1 on any difference/);
+
+    // No schema yet: a clear error that says what to do.
+    const early = ferry('import', 'import.ts');
+    expect(early.code).toBe(2);
+    expect(early.err).toMatch(/no table people.*ferry migrate up/);
+
+    expect(ferry('migrate', 'new', 'initial').code).toBe(0);
+    expect(ferry('migrate', 'up').code).toBe(0);
+
+    const dry = ferry('import', 'import.ts', '--dry-run', '--json');
+    expect(dry.code, dry.err).toBe(0);
+    const dryReport = JSON.parse(dry.out);
+    expect(dryReport).toMatchObject({ ok: true, dryRun: true, records: 6, rejects: 2 });
+    expect(dryReport.tables.people).toMatchObject({ inserted: 3, duplicates: 1, rejected: 1 });
+    expect(ferry('verify', 'import.ts').code).toBe(1); // nothing was written
+
+    const run = ferry('import', 'import.ts', '--json', '--backup', 'backup', '--rejects', 'out/rejects.ndjson');
+    expect(run.code, run.err).toBe(0);
+    expect(JSON.parse(run.out).tables.people).toMatchObject({ inserted: 3, updated: 0, duplicates: 1, rejected: 1 });
+    expect(sha(legacyFile)).toBe(before); // the source is never modified
+    const manifest = JSON.parse(readFileSync(join(project, 'backup', 'manifest.json'), 'utf8'));
+    expect(manifest.files).toHaveLength(1);
+    expect(manifest.files[0].sha256).toBe(before);
+    expect(sha(join(project, 'backup', manifest.files[0].path))).toBe(before);
+    const rejects = readFileSync(join(project, 'out', 'rejects.ndjson'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(rejects.map((r) => [r.location.line, r.column])).toEqual([
+      [4, 'age'],
+      [6, null],
+    ]);
+    expect(rejects[1].reason).toMatch(/invalid JSON at line 6/);
+
+    // A backup folder is never overwritten.
+    const again = ferry('import', 'import.ts', '--backup', 'backup');
+    expect(again.code).toBe(2);
+    expect(again.err).toMatch(/not empty/);
+
+    const rerun = ferry('import', 'import.ts');
+    expect(rerun.code, rerun.err).toBe(0);
+    expect(rerun.out).toMatch(/people\s+0\s+0\s+3\s+1\s+1/);
+
+    const verify = ferry('verify', 'import.ts', '--json');
+    expect(verify.code, verify.err).toBe(0);
+    expect(JSON.parse(verify.out).tables[0]).toMatchObject({ table: 'people', expected: 3, actual: 3 });
+
+    // The legacy data changes: verify names the difference, import updates just that row.
+    writeFileSync(legacyFile, lines.replace('"name":"Dee","age":52', '"name":"Dee","age":53'));
+    const changed = ferry('verify', 'import.ts');
+    expect(changed.code).toBe(1);
+    expect(changed.out).toMatch(/people: different \{"email":"dee@example.com"\}/);
+    expect(JSON.parse(ferry('import', 'import.ts', '--json').out).tables.people).toMatchObject({
+      updated: 1,
+      unchanged: 2,
+    });
+
+    const strict = ferry('import', 'import.ts', '--json', '--max-rejects', '1');
+    expect(strict.code).toBe(1);
+    expect(JSON.parse(strict.out)).toMatchObject({ ok: false, error: { code: 'E_IMPORT_MAX_REJECTS' } });
+    expect(existsSync(join(project, 'import.rejects.ndjson'))).toBe(true);
+  });
+
+  it('never prints a connection password', () => {
+    const r = ferry('import', 'import.ts', '--url', 'postgresql://app:hunter2secret@127.0.0.1:1/nowhere');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/\*\*\*\*/);
+    expect(`${r.out}${r.err}`).not.toContain('hunter2secret');
+  });
+});
