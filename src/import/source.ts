@@ -12,7 +12,7 @@
 export interface SourceLocation {
   /** The source's label, e.g. `tinydb(data/db.json)`. */
   source: string;
-  /** File path (relative to the import file's directory when under it). */
+  /** File path, relative to the source's `cwd`. */
   file?: string;
   /** 1-based line (ndjson, csv) */
   line?: number;
@@ -50,6 +50,9 @@ export interface Source<T = unknown> {
 
 /** Options every source factory accepts. */
 export interface SourceOptions {
-  /** Base for relative paths (default: the import file's directory, else `process.cwd()`). */
+  /**
+   * Base for relative paths (default `process.cwd()`). Import files usually pass
+   * `{ cwd: import.meta.dirname }` so they work from any directory.
+   */
   cwd?: string;
 }
