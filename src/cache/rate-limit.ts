@@ -1,0 +1,244 @@
+/**
+ * Fixed-window rate limits on `rate-limiter-flexible`: counted in Redis so
+ * every process shares one budget per key, with an in-memory insurance
+ * limiter that takes over while Redis is unreachable or slow. A Redis failure
+ * never fails (or unblocks) a request: it is limited per process instead.
+ *
+ *   const limiter = createRateLimiter({ redis: process.env.REDIS_URL, points: 60, duration: 60 });
+ *   const r = await limiter.consume({ user: userId, ip });   // key rate:{user}:{ip}, as the seeds write it
+ *   if (!r.allowed) reply(429, { retryAfter: Math.ceil(r.retryAfterMs / 1000) });
+ */
+import type { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { FerryError } from '../errors.js';
+import { type RedisClientOptions, type RedisInput, redisUsable, resolveRedis, withTimeout } from './redis-client.js';
+
+/** `createRateLimiter` options are invalid (points, duration, prefix...). */
+export const E_RATE_CONFIG = 'E_RATE_CONFIG';
+/** A key or a number of points passed to the limiter is invalid. */
+export const E_RATE_ARGUMENT = 'E_RATE_ARGUMENT';
+/** The limiter was used after `close()`. */
+export const E_RATE_CLOSED = 'E_RATE_CLOSED';
+
+export interface RateLimiterOptions {
+  /** A Redis URL, an ioredis client, `null` for memory only; default `REDIS_URL`, else memory only. */
+  redis?: RedisInput;
+  /** Points each key may consume per window. */
+  points: number;
+  /** Window length in whole seconds (as in rate-limiter-flexible). */
+  duration: number;
+  /** Redis key prefix: keys are `<keyPrefix>:<key>`. Default `'rate'`. */
+  keyPrefix?: string;
+  /** Once over the limit, block the key for this many seconds (instead of until the window ends). */
+  blockDuration?: number;
+  /** Points per key of the in-memory insurance limiter, per process. Default `points`. */
+  insurancePoints?: number;
+  /** Use the insurance limiter when Redis has not answered within this many ms. Default 250. */
+  timeoutMs?: number;
+  /** Options for a client created from a URL. */
+  client?: RedisClientOptions;
+}
+
+/** A key: a string, or the seeds' `{user}:{ip}` pair (`user` may be missing for anonymous requests). */
+export type RateLimitKey = string | { user?: string | number | null; ip: string };
+
+export interface RateLimitResult {
+  /** The request may proceed. */
+  allowed: boolean;
+  /** Points left in the current window. */
+  remaining: number;
+  /** Points consumed in the current window (this request included). */
+  consumed: number;
+  /** Milliseconds until the window (or block) ends and points are restored. */
+  resetMs: number;
+  /** 0 when allowed, else how long to wait before retrying (the `Retry-After` header, in ms). */
+  retryAfterMs: number;
+}
+
+export interface RateLimiter {
+  readonly points: number;
+  readonly duration: number;
+  readonly keyPrefix: string;
+  /** The Redis key for `key` (`rate:{user}:{ip}`). */
+  keyFor(key: RateLimitKey): string;
+  /** Consume `points` (default 1) for `key`. Never rejects because of Redis. */
+  consume(key: RateLimitKey, points?: number): Promise<RateLimitResult>;
+  /** The current state of `key` without consuming; `null` when it has consumed nothing this window. */
+  get(key: RateLimitKey): Promise<RateLimitResult | null>;
+  /** Forget `key`'s consumption (memory always; Redis when reachable). Resolves `false` when Redis could not be reset. */
+  reset(key: RateLimitKey): Promise<boolean>;
+  /** Close the Redis client if Ferry created it. */
+  close(): Promise<void>;
+}
+
+const PREFIX_RE = /^[A-Za-z0-9_.\-:{}]{1,100}$/;
+
+export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
+  const points = checkInt(options.points, 'points', 1);
+  const duration = checkInt(options.duration, 'duration', 1);
+  const blockDuration = options.blockDuration === undefined ? 0 : checkInt(options.blockDuration, 'blockDuration', 0);
+  const insurancePoints =
+    options.insurancePoints === undefined ? points : checkInt(options.insurancePoints, 'insurancePoints', 1);
+  const timeoutMs = options.timeoutMs ?? 250;
+  if (!(timeoutMs > 0)) throw new FerryError(E_RATE_CONFIG, `timeoutMs must be a positive number, got ${timeoutMs}.`);
+  const keyPrefix = options.keyPrefix ?? 'rate';
+  if (typeof keyPrefix !== 'string' || !PREFIX_RE.test(keyPrefix)) {
+    throw new FerryError(
+      E_RATE_CONFIG,
+      `keyPrefix must be 1-100 characters of letters, digits and _ . - : { }, got ${JSON.stringify(keyPrefix)}.`,
+    );
+  }
+
+  const memory = new RateLimiterMemory({ points: insurancePoints, duration, blockDuration, keyPrefix });
+  const connection = resolveRedis(options.redis, { commandTimeoutMs: timeoutMs * 2, ...options.client });
+  const client: Redis | null = connection?.client ?? null;
+  const redis = client
+    ? new RateLimiterRedis({
+        storeClient: client,
+        points,
+        duration,
+        blockDuration,
+        keyPrefix,
+        // Errors from Redis are answered by the memory limiter (the library's own fallback).
+        insuranceLimiter: memory,
+      })
+    : null;
+  let closed = false;
+
+  const keyFor = (key: RateLimitKey) => `${keyPrefix}:${keyString(key)}`;
+
+  const ensureOpen = () => {
+    if (closed) throw new FerryError(E_RATE_CLOSED, 'This rate limiter was closed.');
+  };
+
+  /** Run `fn` on Redis when it can answer in time, else on the insurance limiter. */
+  async function run<T>(name: string, onRedis: () => Promise<T>, onMemory: () => Promise<T>): Promise<T> {
+    if (redis && client && redisUsable(client)) {
+      try {
+        return await withTimeout(onRedis(), timeoutMs, `rate limiter ${name}`);
+      } catch (err) {
+        if (err instanceof RateLimiterRes) throw err;
+        // Timed out or failed: the memory limiter decides (a late Redis reply only over-counts).
+      }
+    }
+    return onMemory();
+  }
+
+  const limiterFor = () => (redis && client && redisUsable(client) ? 'redis' : 'memory');
+
+  return {
+    points,
+    duration,
+    keyPrefix,
+    keyFor,
+
+    async consume(key, n = 1) {
+      ensureOpen();
+      const k = keyString(key);
+      const count = checkPoints(n);
+      const limit = limiterFor() === 'redis' ? points : insurancePoints;
+      try {
+        const res = await run(
+          'consume',
+          () => redis!.consume(k, count),
+          () => memory.consume(k, count),
+        );
+        return toResult(res, true, limit);
+      } catch (err) {
+        if (err instanceof RateLimiterRes) return toResult(err, false, limit);
+        // Neither store could answer (should not happen: memory cannot fail). Fail closed, never throw.
+        return {
+          allowed: false,
+          remaining: 0,
+          consumed: limit,
+          resetMs: duration * 1000,
+          retryAfterMs: duration * 1000,
+        };
+      }
+    },
+
+    async get(key) {
+      ensureOpen();
+      const k = keyString(key);
+      const limit = limiterFor() === 'redis' ? points : insurancePoints;
+      let res: RateLimiterRes | null;
+      try {
+        res = await run(
+          'get',
+          () => redis!.get(k),
+          () => memory.get(k),
+        );
+      } catch {
+        res = await memory.get(k).catch(() => null);
+      }
+      if (!res) return null;
+      const allowed = res.consumedPoints <= limit;
+      return toResult(res, allowed, limit);
+    },
+
+    async reset(key) {
+      ensureOpen();
+      const k = keyString(key);
+      await memory.delete(k).catch(() => {});
+      if (!redis || !client) return true;
+      if (!redisUsable(client)) return false;
+      try {
+        // Straight to Redis: the library's delete would fall back to memory and report success.
+        await withTimeout(client.del(keyFor(key)), timeoutMs, 'rate limiter reset');
+        return true;
+      } catch {
+        return false;
+      }
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      await connection?.close();
+    },
+  };
+}
+
+function toResult(res: RateLimiterRes, allowed: boolean, limit: number): RateLimitResult {
+  const resetMs = Math.max(0, Math.ceil(res.msBeforeNext ?? 0));
+  return {
+    allowed,
+    remaining: Math.max(0, res.remainingPoints ?? limit - res.consumedPoints),
+    consumed: res.consumedPoints,
+    resetMs,
+    retryAfterMs: allowed ? 0 : Math.max(resetMs, 1),
+  };
+}
+
+function keyString(key: RateLimitKey): string {
+  if (typeof key === 'string') {
+    if (key.length === 0 || key.length > 512) {
+      throw new FerryError(E_RATE_ARGUMENT, `A rate-limit key must be 1-512 characters, got ${key.length}.`);
+    }
+    return key;
+  }
+  if (typeof key !== 'object' || key === null || typeof key.ip !== 'string' || key.ip.length === 0) {
+    throw new FerryError(E_RATE_ARGUMENT, 'A rate-limit key is a string or { user, ip } with a non-empty ip.');
+  }
+  const user = key.user === undefined || key.user === null || key.user === '' ? 'anon' : String(key.user);
+  const out = `${user}:${key.ip}`;
+  if (out.length > 512) throw new FerryError(E_RATE_ARGUMENT, 'A rate-limit key must be at most 512 characters.');
+  return out;
+}
+
+function checkPoints(n: number): number {
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new FerryError(E_RATE_ARGUMENT, `Points to consume must be a positive integer, got ${String(n)}.`);
+  }
+  return n;
+}
+
+function checkInt(value: unknown, name: string, min: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    throw new FerryError(
+      E_RATE_CONFIG,
+      `${name} must be an integer ≥ ${min}${name.toLowerCase().includes('duration') ? ' (seconds)' : ''}, got ${String(value)}.`,
+    );
+  }
+  return value;
+}
