@@ -46,14 +46,15 @@ export async function startProxy(target = { host: '127.0.0.1', port: 6379 }): Pr
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as net.AddressInfo).port;
+  const cut = () => {
+    down = true;
+    for (const s of sockets) s.destroy();
+    sockets.clear();
+  };
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
-    cut() {
-      down = true;
-      for (const s of sockets) s.destroy();
-      sockets.clear();
-    },
+    cut,
     restore() {
       down = false;
     },
@@ -61,7 +62,7 @@ export async function startProxy(target = { host: '127.0.0.1', port: 6379 }): Pr
       stalled = on;
     },
     async close() {
-      this.cut();
+      cut();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
