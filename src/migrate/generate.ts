@@ -1,10 +1,11 @@
+import { E_QUERY, FerryError } from '../errors.js';
 import type { SchemaIR } from '../schema/ir.js';
 import type { Schema } from '../schema/schema.js';
 import { type Change, diffSchemas } from './diff.js';
 import { type MigrationFile, readMigrations, writeMigration } from './files.js';
 import { renameHints } from './hints.js';
 import { type PlannedMigration, planMigrations } from './plan.js';
-import { normalise, type Shadow } from './shadow.js';
+import { fixedPoint, normalise, type Shadow } from './shadow.js';
 
 /** The schema the migrations in `dir` (all, or up to and including `upTo`) produce, replayed into the shadow. */
 export async function replayMigrations(shadow: Shadow, dir: string, upTo?: string): Promise<SchemaIR> {
@@ -17,21 +18,44 @@ export async function replayMigrations(shadow: Shadow, dir: string, upTo?: strin
 }
 
 export interface Pending {
-  /** Migrations as they stand on disk, replayed. */
+  /**
+   * Migrations as they stand on disk, replayed: what a database those
+   * migrations ran on reports (compare it with `introspect()` of one).
+   */
   current: SchemaIR;
-  /** The DSL, as Postgres reports it. */
+  /** The DSL, as Postgres reports it (normalised to a fixed point). */
   target: SchemaIR;
+  /** From `current` to `target`, both normalised to a fixed point. */
   changes: Change[];
 }
 
 /**
  * What the DSL has that the migrations do not: both sides go through the same
- * shadow database, so defaults and expressions are spelled by Postgres alike.
+ * shadow database, so defaults and expressions are spelled by Postgres alike,
+ * and both are taken to a fixed point (see shadow.ts `fixedPoint`): a
+ * migration holds the text the DSL normalised to, and Postgres may print that
+ * text, parsed again, differently.
  */
 export async function pendingChanges(shadow: Shadow, schema: Schema, dir: string): Promise<Pending> {
   const current = await replayMigrations(shadow, dir);
+  const from = await settled(shadow, current);
   const target = await normalise(shadow, schema.toIR());
-  return { current, target, changes: diffSchemas(current, target, renameHints(schema)) };
+  return { current, target, changes: diffSchemas(from, target, renameHints(schema)) };
+}
+
+/**
+ * `current` at its fixed point. Re-creating it from its IR alone fails when
+ * it depends on what the IR does not carry (a function or extension a
+ * migration created, gone after the shadow's reset): then it is compared as
+ * replayed, as it always was.
+ */
+async function settled(shadow: Shadow, current: SchemaIR): Promise<SchemaIR> {
+  try {
+    return await fixedPoint(shadow, current);
+  } catch (err) {
+    if (err instanceof FerryError && err.code === E_QUERY) return current;
+    throw err;
+  }
 }
 
 export interface GenerateResult {

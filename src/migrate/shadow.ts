@@ -27,6 +27,7 @@ import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { type Kysely, sql } from 'kysely';
 import { type DbHandle, openDatabase, resolveDatabaseTarget } from '../db/open.js';
 import { SESSION_SETTINGS } from '../db/types.js';
@@ -74,8 +75,49 @@ export async function openShadow(options: ShadowOptions = {}): Promise<Shadow> {
   return url === null ? openPgliteShadow() : openPostgresShadow(url);
 }
 
-/** reset, apply createStatements(ir), introspect: `ir` as Postgres itself would report it. */
+/**
+ * `ir` as Postgres itself reports it, spelled so that reporting it again
+ * changes nothing: reset, apply createStatements(ir), introspect, and repeat
+ * with what was reported until it comes back unchanged (see `fixedPoint`).
+ */
 export async function normalise(shadow: Shadow, ir: SchemaIR): Promise<SchemaIR> {
+  return fixedPoint(shadow, await roundTrip(shadow, ir));
+}
+
+/**
+ * Most rounds `fixedPoint` makes. Every expression seen so far settles after
+ * one; a few to spare, and a spelling that never settles is returned as the
+ * last round left it (it then shows up as a change, as it did before).
+ */
+const MAX_ROUNDS = 4;
+
+/**
+ * `reported` (what introspection reported) re-created in the shadow and
+ * introspected again until it comes back unchanged; the shadow is left
+ * holding it.
+ *
+ * Postgres's deparsed text does not always parse back to the same tree, so
+ * a second round can print differently from the first. On a `varchar`
+ * column, `role IN ('user', 'assistant')` prints as
+ * `((role)::text = ANY ((ARRAY['user'::character varying, ...])::text[]))`;
+ * parsing that casts each element instead, and it prints as
+ * `((role)::text = ANY (ARRAY[('user'::character varying)::text, ...]))`,
+ * which is stable from then on (PostgreSQL 15 and 18 alike). A migration
+ * holds the first text, so the database it produced (and a replay of it)
+ * reports the second: comparing fixed points on both sides is what makes
+ * them agree.
+ */
+export async function fixedPoint(shadow: Shadow, reported: SchemaIR): Promise<SchemaIR> {
+  let current = reported;
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const next = await roundTrip(shadow, current);
+    if (isDeepStrictEqual(next, current)) return next;
+    current = next;
+  }
+  return current;
+}
+
+async function roundTrip(shadow: Shadow, ir: SchemaIR): Promise<SchemaIR> {
   await shadow.reset();
   await shadow.apply(createStatements(ir));
   return shadow.introspect();
