@@ -11,7 +11,7 @@
  * unclean data directory (WAL recovery) for the next run to cope with.
  *
  * Replay a failure with FERRY_CRASH_SEED=<seed printed in the log>;
- * FERRY_CRASH_MESSAGES sets the dataset size (default 20 000 messages).
+ * FERRY_CRASH_MESSAGES sets the dataset size (default 10 000 messages, ~10 700 records).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -20,7 +20,6 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { generateChatcore, sizeFor } from '../../examples/chatcore/generate.js';
 import { lockFileFor } from '../../src/db/data-dir-lock.js';
-import { openDatabase } from '../../src/db/open.js';
 import { describeEachBackend, type ProvisionedDatabase, provisionDatabase } from '../support/backends.js';
 import {
   diffTable,
@@ -30,7 +29,6 @@ import {
   killAll,
   killWhen,
   migrateChatcore,
-  pgliteStagingExists,
   readState,
   readStateAfterCrash,
   report,
@@ -39,11 +37,12 @@ import {
   snapshot,
   startCli,
   waitForOrphans,
+  watchStart,
   withDb,
 } from './support/crash-harness.js';
 
 const SEED = Number(process.env.FERRY_CRASH_SEED ?? 4_2026);
-const MESSAGES = Number(process.env.FERRY_CRASH_MESSAGES ?? 20_000);
+const MESSAGES = Number(process.env.FERRY_CRASH_MESSAGES ?? 10_000);
 const BATCH = 500;
 
 type KillPoint =
@@ -60,6 +59,9 @@ interface Hit {
   status: string;
   /** Records the progress bar had shown committed when the kill was sent. */
   seen: number | null;
+  /** Wall time of the killed run, and of reading its checkpoint afterwards. */
+  runMs: number;
+  inspectMs: number;
 }
 
 describeEachBackend('ferry import under SIGKILL', (t) => {
@@ -93,9 +95,22 @@ describeEachBackend('ferry import under SIGKILL', (t) => {
     const rejectsFile = (name: string) => path.join(scratch, `${name}.rejects.ndjson`);
     const started = performance.now();
 
-    // The reference: one uninterrupted run into its own database.
-    const refExit = await startCli(importArgs(ref.url, rejectsFile('reference')), env).done;
+    // The reference: one uninterrupted run into its own database. Watch it to learn how long
+    // the first batch takes here (from the run's start signal to its first commit).
+    const refWatch = await watchStart(ref.url);
+    const refChild = startCli(importArgs(ref.url, rejectsFile('reference')), env);
+    let begunAt = 0;
+    let firstCommitAt = 0;
+    await killWhen(refChild, async () => {
+      if (begunAt === 0 && (await refWatch.begun())) begunAt = performance.now();
+      if (firstCommitAt === 0 && refChild.committed() !== null) firstCommitAt = performance.now();
+      return false;
+    });
+    await refWatch.close();
+    const refExit = await refChild.done;
     expect(refExit.code, refExit.stderr).toBe(0);
+    expect(begunAt, 'the start signal was seen in the reference run').toBeGreaterThan(0);
+    const firstBatchMs = Math.max(20, (firstCommitAt || performance.now()) - begunAt);
     const refReport = report(refExit);
     expect(refReport.ok).toBe(true);
     const total: number = refReport.records;
@@ -107,7 +122,7 @@ describeEachBackend('ferry import under SIGKILL', (t) => {
     const random = rng(SEED);
     const between = (lo: number, hi: number) => lo + random() * (hi - lo);
     const plan: KillPoint[] = [
-      { label: 'first batch', kind: 'start', delayMs: Math.round(between(0, 40)) },
+      { label: 'first batch', kind: 'start', delayMs: Math.round(between(0.15, 0.45) * firstBatchMs) },
       { label: 'early', kind: 'records', records: Math.round(between(0.05, 0.2) * total) },
       { label: 'mid', kind: 'records', records: Math.round(between(0.35, 0.6) * total) },
       { label: 'late', kind: 'records', records: Math.round(between(0.75 * total, total - 3 * BATCH)) },
@@ -124,23 +139,20 @@ describeEachBackend('ferry import under SIGKILL', (t) => {
         run++;
         const before = state;
         const file = rejectsFile(`run-${run}`);
+        const watch = point.kind === 'start' ? await watchStart(url) : undefined;
+        const runStarted = performance.now();
         const child = startCli(importArgs(url, file), env);
         let signalAt = 0;
-        let poller: Awaited<ReturnType<typeof openPoller>> | undefined;
-        if (point.kind === 'start' && t.backend === 'postgres') poller = await openPoller(url);
         const ready = async (): Promise<boolean> => {
           switch (point.kind) {
-            case 'start': {
-              if (signalAt === 0) {
-                const begun =
-                  t.backend === 'pglite'
-                    ? pgliteStagingExists(url.slice('pglite:'.length))
-                    : await poller!.begun(before);
-                if (!begun) return false;
-                signalAt = performance.now();
-              }
-              return performance.now() - signalAt >= point.delayMs + attempt * 30;
-            }
+            case 'start':
+              if (signalAt === 0 && (await watch!.begun())) signalAt = performance.now();
+              if (signalAt === 0) return false;
+              // Postgres: the first batch's transaction is open and writing. PGlite (nothing to
+              // see from outside): a seeded share of the first batch's length in the reference run;
+              // later attempts wait a little longer.
+              if (watch!.inBatch) return watch!.inBatch();
+              return performance.now() - signalAt >= Math.min(point.delayMs * (1 + attempt * 0.3), 0.9 * firstBatchMs);
             case 'records':
               return (child.committed() ?? -1) >= Math.max(point.records, (before?.position ?? 0) + 1);
             case 'final':
@@ -149,7 +161,8 @@ describeEachBackend('ferry import under SIGKILL', (t) => {
         };
         const outcome = await killWhen(child, ready);
         const seen = child.committed();
-        await poller?.close();
+        await watch?.close();
+        const killedAfterMs = signalAt ? Math.round(performance.now() - signalAt) : null;
         const exit = await child.done;
         expect(outcome, `run ${run} (${point.label}) ended before the kill: ${exit.stderr}${exit.stdout}`).toBe(
           'killed',
@@ -159,16 +172,23 @@ describeEachBackend('ferry import under SIGKILL', (t) => {
           // The dead process's lock stays behind: the next run must take it over.
           expect(existsSync(lockFileFor(url.slice('pglite:'.length)))).toBe(true);
         }
+        const runMs = performance.now() - runStarted;
         await waitForOrphans(url);
         state = await readStateAfterCrash(url, scratch);
+        const inspectMs = performance.now() - runStarted - runMs;
         const from = before?.position ?? 0;
         hits.push({
-          label: attempt > 0 || state ? point.label : `${point.label} (before the first checkpoint)`,
+          label:
+            point.kind === 'start'
+              ? `${state ? point.label : 'start-up (before the first checkpoint)'} (${killedAfterMs} ms after the start signal)`
+              : point.label,
           run,
           from,
           to: state?.position ?? 0,
           status: state?.status ?? 'none',
           seen,
+          runMs,
+          inspectMs,
         });
         if (point.kind === 'start') {
           if (state === null && attempt < 3) continue;
@@ -189,7 +209,9 @@ describeEachBackend('ferry import under SIGKILL', (t) => {
 
     // The final run, to completion.
     const lastFile = rejectsFile('last');
+    const lastStarted = performance.now();
     const lastExit = await startCli(importArgs(url, lastFile), env).done;
+    const lastMs = performance.now() - lastStarted;
     expect(lastExit.code, lastExit.stderr).toBe(0);
     const last = report(lastExit);
     expect(last).toMatchObject({
@@ -222,18 +244,25 @@ describeEachBackend('ferry import under SIGKILL', (t) => {
     await expectSameData(ref.url, url, refSnap, snap, importedAfter);
 
     // And ferry verify agrees.
+    const verifyStarted = performance.now();
     const verify = await startCli(['verify', IMPORT_FILE, '--url', url, '--json'], env).done;
+    const verifyMs = performance.now() - verifyStarted;
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
     expect(report(verify).ok).toBe(true);
 
     const totalMs = performance.now() - started;
     console.log(
-      `[crash ${t.backend}] seed ${SEED}, ${total} records (batch ${BATCH}), reference run ${Math.round(refMs)} ms; ` +
+      `[crash ${t.backend}] seed ${SEED}, ${total} records (batch ${BATCH}), reference run ${Math.round(refMs)} ms ` +
+        `(first batch ~${Math.round(firstBatchMs)} ms); ` +
         `kills: ${hits
-          .map((h) => `${h.label} @${h.from}→${h.to}/${total} ${h.status}${h.seen === null ? '' : ` (bar ${h.seen})`}`)
+          .map(
+            (h) =>
+              `${h.label} @${h.from}→${h.to}/${total} ${h.status}${h.seen === null ? '' : ` (bar ${h.seen})`} [${Math.round(h.runMs)}+${Math.round(h.inspectMs)} ms]`,
+          )
           .join(
             '; ',
-          )}; final run ${last.resumedFrom === null ? 'fresh (all unchanged)' : `resumed @${last.resumedFrom}`}; ` +
+          )}; final run ${last.resumedFrom === null ? 'fresh (all unchanged)' : `resumed @${last.resumedFrom}`} ` +
+        `${Math.round(lastMs)} ms, verify ${Math.round(verifyMs)} ms; ` +
         `tables equal: ${Object.entries(snap.tables)
           .map(([k, v]) => `${k} ${v.rows}`)
           .join(', ')}; total ${Math.round(totalMs)} ms`,
@@ -256,17 +285,4 @@ async function expectSameData(refUrl: string, url: string, refSnap: Snapshot, sn
     }
   }
   expect(snap.rejects).toEqual(refSnap.rejects);
-}
-
-/** Postgres: watch the checkpoint row from outside while the child runs. */
-async function openPoller(url: string) {
-  const handle = await openDatabase({ url });
-  return {
-    /** The run has rewritten its checkpoint (its first statement after opening the staging tables). */
-    async begun(before: ImportState | null): Promise<boolean> {
-      const now = await readState(handle).catch(() => null);
-      return now !== null && (before === null || now.updatedAt !== before.updatedAt);
-    },
-    close: () => handle.close(),
-  };
 }

@@ -323,18 +323,65 @@ export async function killWhen(child: CliChild, ready: () => boolean | Promise<b
   return 'exited' as const;
 }
 
-/** PGlite: the session's temp tables exist on disk (the run has opened its staging; its checkpoint follows). */
-export function pgliteStagingExists(dataDir: string): boolean {
+/** Temp-relation files (`t<backend>_<relfilenode>`) under a PGlite data directory. */
+function pgliteTempFiles(dataDir: string): Set<string> {
+  const found = new Set<string>();
   const base = path.join(dataDir, 'base');
-  if (!existsSync(base)) return false;
+  if (!existsSync(base)) return found;
   for (const db of readdirSync(base)) {
     try {
-      if (readdirSync(path.join(base, db)).some((f) => /^t\d+_\d+$/.test(f))) return true;
+      for (const f of readdirSync(path.join(base, db))) if (/^t\d+_\d+$/.test(f)) found.add(`${db}/${f}`);
     } catch {
       // a directory being created or removed
     }
   }
-  return false;
+  return found;
+}
+
+export interface StartWatch {
+  /** Whether the run being watched has begun its import (see the file comment); cheap to poll. */
+  begun(): Promise<boolean>;
+  /**
+   * Postgres only (null on PGlite): after `begun()`, whether a batch transaction is open
+   * and has written something (its backend holds a transaction id).
+   */
+  inBatch: (() => Promise<boolean>) | null;
+  close(): Promise<void>;
+}
+
+/**
+ * Call before starting the child. Postgres: the checkpoint row is (re)written
+ * — the statement right before the first batch. PGlite: a temp file that was
+ * not there before appears (the staging tables; the checkpoint follows; a
+ * killed run leaves its temp files behind, hence "new").
+ */
+export async function watchStart(url: string): Promise<StartWatch> {
+  if (url.startsWith('pglite:')) {
+    const dir = url.slice('pglite:'.length);
+    const before = pgliteTempFiles(dir);
+    return {
+      async begun() {
+        for (const f of pgliteTempFiles(dir)) if (!before.has(f)) return true;
+        return false;
+      },
+      inBatch: null,
+      async close() {},
+    };
+  }
+  const handle = await openDatabase({ url });
+  const before = await readState(handle);
+  return {
+    async begun() {
+      const now = await readState(handle).catch(() => null);
+      return now !== null && (before === null || now.updatedAt !== before.updatedAt || now.runId !== before.runId);
+    },
+    async inBatch() {
+      const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity
+        where datname = current_database() and pid <> pg_backend_pid() and backend_xid is not null`.execute(handle.db);
+      return (rows[0]?.n ?? 0) > 0;
+    },
+    close: () => handle.close(),
+  };
 }
 
 export const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
