@@ -27,7 +27,7 @@ import { KeySet } from './key-set.js';
 import { type Batch, type Group, type PreparedRow, prepareBatches } from './prepare.js';
 import { fingerprintSources, namedSources } from './records.js';
 import { writeRejectsFile } from './rejects-file.js';
-import { bisect, copyGroup, createStaging, dbReject } from './staging.js';
+import { bisect, bisectAround, copyGroup, createStaging, dbReject } from './staging.js';
 import {
   checkpointStatement,
   emptyStats,
@@ -360,42 +360,101 @@ async function upsertRange(
   const total: Counts = { inserted: 0, updated: 0, conflicts: 0 };
   const sql = upsertSql(target, group.columns);
   const conflictSql = target.onConflict === 'error' ? conflictCheckSql(target, group.columns) : null;
-  await bisect(
-    session,
-    lo,
-    hi,
-    async (a, b) => {
-      const { rows } = await session.query<{ inserted: string | number; updated: string | number }>(sql, [a, b]);
-      let conflicts = 0;
-      if (conflictSql) {
-        const found = await session.query<{ n: number }>(conflictSql, [a, b]);
-        for (const { n } of found.rows) {
-          conflicts++;
-          rejects.push({
-            ...dbReject(target, group.meta[n - lo] as PreparedRow, null),
-            reason: `a ${target.name} row with the same key (${target.key.join(', ')}) already exists with different content (onConflict: 'error')`,
-            sqlstate: '23505',
-          });
-        }
+  const attempt = async (a: number, b: number) => {
+    const { rows } = await session.query<{ inserted: string | number; updated: string | number }>(sql, [a, b]);
+    let conflicts = 0;
+    if (conflictSql) {
+      const found = await session.query<{ n: number }>(conflictSql, [a, b]);
+      for (const { n } of found.rows) {
+        conflicts++;
+        rejects.push({
+          ...dbReject(target, group.meta[n - lo] as PreparedRow, null),
+          reason: `a ${target.name} row with the same key (${target.key.join(', ')}) already exists with different content (onConflict: 'error')`,
+          sqlstate: '23505',
+        });
       }
-      total.inserted += Number(rows[0]?.inserted ?? 0);
-      total.updated += Number(rows[0]?.updated ?? 0);
-      total.conflicts += conflicts;
-      return b - a + 1;
-    },
-    (n, err) => {
-      total.conflicts++;
-      rejects.push(dbReject(target, group.meta[n - lo] as PreparedRow, err));
-    },
-  );
+    }
+    total.inserted += Number(rows[0]?.inserted ?? 0);
+    total.updated += Number(rows[0]?.updated ?? 0);
+    total.conflicts += conflicts;
+    return b - a + 1;
+  };
+  const reject = (n: number, err: unknown) => {
+    total.conflicts++;
+    rejects.push(dbReject(target, group.meta[n - lo] as PreparedRow, err));
+  };
+  if (orphanTables.has(target)) {
+    // This table had rows without a parent in an earlier batch: expect more, and
+    // set them apart before the first attempt instead of after it failed.
+    const named = await orphans(session, target, group.columns, lo, hi);
+    await bisectAround(session, lo, hi, named, attempt, reject);
+  } else {
+    await bisect(session, lo, hi, attempt, reject, async (a, b, err) => {
+      if ((err as { code?: string })?.code !== FOREIGN_KEY_VIOLATION) return [];
+      const named = await orphans(session, target, group.columns, a, b);
+      if (named.length > 0) orphanTables.add(target);
+      return named;
+    });
+  }
   return total;
 }
 
+const FOREIGN_KEY_VIOLATION = '23503';
+
+interface ForeignKey {
+  parent: string;
+  columns: string[];
+  refColumns: string[];
+}
+
+const foreignKeysOf = new WeakMap<Target, Promise<ForeignKey[]>>();
+/** Targets that had orphans in this process: later batches look for them first. */
+const orphanTables = new WeakSet<Target>();
+
 /**
- * Run `attempt(lo, hi)` in a savepoint; when it fails for a reason other than
- * a lost connection, split the range in two and retry each half, until single
- * bad items are left for `reject`. Returns how many items went through.
+ * The staged rows in [lo, hi] whose
+ * (immediate) foreign key to another table has no parent row. Such a row
+ * fails in any statement it is part of, so `bisect` tries each alone.
  */
+async function orphans(
+  session: RawSession,
+  target: Target,
+  columns: string[],
+  lo: number,
+  hi: number,
+): Promise<number[]> {
+  let fks = foreignKeysOf.get(target);
+  if (!fks) {
+    fks = session
+      .query<{ parent: string; cols: string[]; refcols: string[] }>(
+        `select format('%s', c.confrelid::regclass) as parent,
+                array(select quote_ident(a.attname) from unnest(c.conkey) with ordinality k(n, i)
+                        join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.n order by k.i) as cols,
+                array(select quote_ident(a.attname) from unnest(c.confkey) with ordinality k(n, i)
+                        join pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.n order by k.i) as refcols
+           from pg_constraint c
+          where c.contype = 'f' and c.conrelid = to_regclass($1) and c.confrelid <> c.conrelid and not c.condeferrable`,
+        [quoteIdent(target.name)],
+      )
+      .then(({ rows }) => rows.map((r) => ({ parent: r.parent, columns: r.cols, refColumns: r.refcols })));
+    foreignKeysOf.set(target, fks);
+  }
+  const staged = new Set(columns.map(quoteIdent));
+  const missing = (await fks)
+    .filter((fk) => fk.columns.every((c) => staged.has(c)))
+    .map((fk) => {
+      const present = fk.columns.map((c) => `s.${c} is not null`).join(' and ');
+      const match = fk.columns.map((c, i) => `p.${fk.refColumns[i]} = s.${c}`).join(' and ');
+      return `(${present} and not exists (select 1 from ${fk.parent} p where ${match}))`;
+    });
+  if (missing.length === 0) return [];
+  const { rows } = await session.query<{ n: number }>(
+    `select s._ferry_n as n from ${target.staging} s where s._ferry_n between $1 and $2 and (${missing.join(' or ')}) order by 1`,
+    [lo, hi],
+  );
+  return rows.map((r) => Number(r.n));
+}
+
 function upsertSql(target: Target, columns: string[]): string {
   const cols = columns.map(quoteIdent).join(', ');
   const key = target.key.map(quoteIdent).join(', ');

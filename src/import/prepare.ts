@@ -51,7 +51,14 @@ export async function* prepareBatches(
   const byName = new Map(targets.map((t) => [t.name, t]));
   let batch = newBatch(0);
   let ordinal = 0;
+  let slice = performance.now();
   for await (const rec of readRecords(o.sources, o.signal)) {
+    // Let I/O callbacks run now and then: the writer's database round trips
+    // complete only when this loop gives the event loop a turn.
+    if (performance.now() - slice > SLICE_MS) {
+      await yieldToIo();
+      slice = performance.now();
+    }
     const replay = ordinal < resumeFrom;
     prepareRecord(rec, ordinal, byName, keySets, replay ? null : batch, await mapRecord(o, rec, ordinal));
     ordinal++;
@@ -66,6 +73,10 @@ export async function* prepareBatches(
   }
   if (batch.records > 0) yield batch;
 }
+
+/** How long preparation may hold the event loop before letting pending I/O run. */
+const SLICE_MS = 1;
+const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export function newBatch(position: number): Batch {
   return { position, records: 0, groups: new Map(), rejects: [], duplicates: new Map() };

@@ -7,8 +7,8 @@ import type { DbHandle } from '../../src/db/open.js';
 import { casefold, parseLegacyTimestamp, stableUuid } from '../../src/import/context.js';
 import { defineImport } from '../../src/import/define.js';
 import { runImport } from '../../src/import/loader.js';
-import { verifyImport } from '../../src/import/verify.js';
 import type { Source, SourceRecord } from '../../src/import/source.js';
+import { verifyImport } from '../../src/import/verify.js';
 import { defineSchema, renderCreateSql } from '../../src/schema/index.js';
 import { describeEachBackend } from '../support/backends.js';
 import { expectFerryError } from '../support/expect-error.js';
@@ -220,6 +220,39 @@ describeEachBackend('import loader', (t) => {
     expect(report.rejects).toBe(8);
   });
 
+  it('rejects orphans spread over many batches one by one, and lands every other row', async () => {
+    // Orphans in several batches: the first is found by its failed upsert, later
+    // batches set them apart first. A too-long title (a database-side error of
+    // another kind) in a batch with orphans is still bisected out.
+    const good = posts(60, 5);
+    const ghost = (i: number): LegacyPost => ({ type: 'post', author: `ghost${i}`, title: `orphan ${i}` });
+    const items: unknown[] = [...users(5)];
+    for (const [i, p] of good.entries()) {
+      items.push(p);
+      if (i % 7 === 3) items.push(ghost(i));
+    }
+    items.splice(40, 0, { type: 'post', author: 'user1', title: 'y'.repeat(300) }, ghost(1000), ghost(1001));
+    const orphans = items.filter((x) => (x as LegacyPost).author?.startsWith('ghost')).length;
+    const dir = await mkdtemp(path.join(tmpdir(), 'ferry-orphans-'));
+    const rejectsFile = path.join(dir, 'rejects.ndjson');
+    const report = await runImport({ db, definition: blogImport(items), batchSize: 9, rejectsFile });
+    expect(await count('posts')).toBe(60);
+    expect(report.tables.posts).toMatchObject({ inserted: 60, rejected: orphans + 1 });
+    const lines = (await readFile(rejectsFile, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const fk = lines.filter((l) => l.sqlstate === '23503');
+    expect(fk).toHaveLength(orphans);
+    for (const l of fk) expect(l.reason).toMatch(/foreign key/);
+    expect(fk.map((l) => l.location.index)).toEqual(
+      items.flatMap((x, i) => ((x as LegacyPost).author?.startsWith('ghost') ? [i] : [])),
+    );
+    expect(lines.filter((l) => l.sqlstate !== '23503')).toHaveLength(1);
+    const again = await runImport({ db, definition: blogImport(items), batchSize: 9 });
+    expect(again.tables.posts).toMatchObject({ inserted: 0, unchanged: 60, rejected: orphans + 1 });
+  });
+
   it('resumes after a crash and ends where an uninterrupted run ends', async () => {
     const items = [...users(10), ...posts(200, 10), ...users(12).slice(10), { type: 'user', name: 'USER3' }];
     await expect(runImport({ db, definition: blogImport(items, { failAt: 150 }), batchSize: 40 })).rejects.toThrow(
@@ -282,7 +315,9 @@ describeEachBackend('import loader', (t) => {
 
     await sql`update posts set body = '{"edited": true}' where title = 'Post 3'`.execute(db.db);
     await sql`delete from posts where title = 'Post 4'`.execute(db.db);
-    await sql`insert into posts (id, user_id, title) select gen_random_uuid(), id, 'intruder' from users limit 1`.execute(db.db);
+    await sql`insert into posts (id, user_id, title) select gen_random_uuid(), id, 'intruder' from users limit 1`.execute(
+      db.db,
+    );
     const dirty = await verifyImport({ db, definition: blogImport(items) });
     expect(dirty.ok).toBe(false);
     const p = dirty.tables.find((x) => x.table === 'posts');
