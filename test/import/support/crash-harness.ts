@@ -305,22 +305,21 @@ export function report<T = any>(exit: Exit): T {
   return JSON.parse(exit.stdout.slice(start)) as T;
 }
 
-/**
- * Poll `ready()` every few ms; once it says so, SIGKILL the child. Returns
- * 'killed', or 'exited' when the child finished on its own first.
- */
-export async function killWhen(child: CliChild, ready: () => boolean | Promise<boolean>, pollMs = 5) {
+/** Poll `ready()` every few ms until it says so ('ready') or the child ends ('exited'). */
+export async function waitFor(child: CliChild, ready: () => boolean | Promise<boolean>, pollMs = 5) {
   while (!child.exited()) {
-    if (await ready()) {
-      if (child.exited()) break;
-      child.proc.kill('SIGKILL');
-      await child.done;
-      return 'killed' as const;
-    }
+    if (await ready()) return child.exited() ? ('exited' as const) : ('ready' as const);
     await delay(pollMs);
   }
-  await child.done;
   return 'exited' as const;
+}
+
+/** Wait for `ready()`, then SIGKILL the child. Returns 'killed', or 'exited' when it finished on its own first. */
+export async function killWhen(child: CliChild, ready: () => boolean | Promise<boolean>, pollMs = 5) {
+  const outcome = await waitFor(child, ready, pollMs);
+  if (outcome === 'ready') child.proc.kill('SIGKILL');
+  await child.done;
+  return outcome === 'ready' ? ('killed' as const) : outcome;
 }
 
 /** Temp-relation files (`t<backend>_<relfilenode>`) under a PGlite data directory. */
