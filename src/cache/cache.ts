@@ -1,0 +1,647 @@
+/**
+ * `createCache`: an in-process L1 (lru-cache, size-bounded) in front of an
+ * optional Redis L2, correct first and fast second.
+ *
+ * - One loader call per key per process however many callers miss at once.
+ * - Redis failures never reach callers: a circuit breaker with a short
+ *   per-command timeout sends reads to the loader and skips writes;
+ *   invalidations that could not be written are replayed before Redis is
+ *   read again (see remote.ts), so nothing written before an outage can
+ *   resurface after it.
+ * - Every write revokes the key's Redis lease, and a loader's result is
+ *   stored only under the lease it took before loading (stale-fill race).
+ * - Invalidations reach other instances through pub/sub (keys only). While
+ *   that bus is down an instance cannot hear them, so L1 entries are then
+ *   trusted only for `l1.offlineTtl`, and L1 is cleared when the bus is back.
+ */
+
+import { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
+import { redactText, redactUrl, urlSecrets } from '../db/url.js';
+import type { FerryError } from '../errors.js';
+import { createLogger } from '../ops/logger.js';
+import { decode, deepFreeze, encode } from './codec.js';
+import { type Duration, toMs } from './duration.js';
+import { cacheError, E_CACHE_CLOSED, E_CACHE_CONFIG, E_CACHE_KEY, E_CACHE_VALUE } from './errors.js';
+import { type BreakerState, FAIL, Remote } from './remote.js';
+
+export type { Duration } from './duration.js';
+export type { BreakerState } from './remote.js';
+
+/** The subset of a pino logger the cache writes to. */
+export interface CacheLogger {
+  warn(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+export interface CacheOptions {
+  /**
+   * `redis://` or `rediss://` URL, or an ioredis client (not closed by the
+   * cache). Default: `env.REDIS_URL`. `null`/`false` or no URL at all: L1
+   * only, with the same API.
+   */
+  redis?: string | Redis | null | false;
+  /** Prefix of every Redis key and of the pub/sub channel; instances sharing data share it. */
+  namespace: string;
+  l1?: {
+    /** Most entries (default 10,000). */
+    max?: number;
+    /** Most bytes of encoded values (approximate: JSON length). */
+    maxBytes?: number;
+    /** Longest an entry lives in L1 whatever its ttl (default '1m'): bounds what a lost invalidation can cost. */
+    ttl?: Duration;
+    /** While invalidations cannot be received (bus down), serve only L1 entries younger than this (default '1s'). */
+    offlineTtl?: Duration;
+    /** Deep-freeze cached objects, so a caller mutating a shared value fails loudly (default true). */
+    freeze?: boolean;
+  };
+  /** Default entry ttl (default '1m'). */
+  ttl?: Duration;
+  /** Per-command Redis timeout in ms (default 100). */
+  timeoutMs?: number;
+  breaker?: {
+    /** Consecutive failures that open the breaker (default 3). A failed invalidation opens it at once. */
+    threshold?: number;
+    /** How long it stays open before a probe (default 1000 ms). */
+    breakMs?: number;
+  };
+  /**
+   * Pub/sub invalidation of other instances' L1 (default true). `false` is
+   * for single-instance deployments only: L1 entries are then never
+   * invalidated by other processes.
+   */
+  bus?: boolean | { heartbeatMs?: number };
+  /** How long a loader may take and still fill the cache (default '10s'). */
+  leaseTtl?: Duration;
+  /** Logs breaker and bus transitions (warn/info) and Redis errors (debug); `false` for none. Default: a pino logger. */
+  logger?: CacheLogger | false;
+  /** Every Redis error (redacted), for metrics or tests. */
+  onError?: (err: FerryError) => void;
+  /** Environment to read `REDIS_URL` from (default `process.env`). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface SetOptions {
+  ttl?: Duration;
+  /** Keep the value this long past its ttl, to serve when a later loader fails or is slow. */
+  grace?: Duration;
+}
+
+export interface GetOrSetOptions extends SetOptions {
+  /** With `grace`: serve the graced value when the loader takes longer than this (default 100 ms); it keeps loading in the background. */
+  graceTimeout?: Duration;
+  /**
+   * Cache `undefined`/`null` results too: `true` for 5 s, or a ttl. Off by
+   * default (absent results are loaded every time).
+   */
+  negative?: boolean | Duration;
+}
+
+export interface CacheStats {
+  l1: { hits: number; misses: number; entries: number; bytes: number };
+  l2: { hits: number; misses: number };
+  loader: { calls: number; errors: number; coalesced: number };
+  /** Graced values served because the loader failed or was slow. */
+  graceServed: number;
+  /** Loader results not stored because the key was written while loading. */
+  staleFillsRefused: number;
+  /** Redis errors (timeouts included). */
+  errors: number;
+  breaker: BreakerState | 'off';
+  bus: 'up' | 'down' | 'off';
+  /** Invalidations waiting for Redis to come back. */
+  pendingInvalidations: number;
+}
+
+interface Entry {
+  v: unknown;
+  /** performance.now() of storage. */
+  at: number;
+  /** Logically fresh until (performance.now()). */
+  exp: number;
+  /** Servable as a graced value until. */
+  hard: number;
+}
+
+interface Ticket {
+  stale: boolean;
+}
+
+interface Flight {
+  ticket: Ticket;
+  promise: Promise<unknown>;
+  /** Resolves with a graced value once the loader has been slow for graceTimeout (never otherwise). */
+  soft: Promise<unknown>;
+}
+
+const DEFAULTS = {
+  max: 10_000,
+  l1Ttl: 60_000,
+  offlineTtl: 1_000,
+  ttl: 60_000,
+  timeoutMs: 100,
+  threshold: 3,
+  breakMs: 1_000,
+  heartbeatMs: 1_000,
+  leaseTtl: 10_000,
+  negativeTtl: 5_000,
+  graceTimeout: 100,
+};
+
+export class Cache {
+  readonly namespace: string;
+  readonly #l1: LRUCache<string, Entry>;
+  readonly #remote: Remote | null;
+  readonly #l1Ttl: number;
+  readonly #offlineTtl: number;
+  readonly #ttl: number;
+  readonly #freeze: boolean;
+  readonly #sized: boolean;
+  readonly #flights = new Map<string, Flight>();
+  readonly #tickets = new Map<string, Set<Ticket>>();
+  readonly #logger: CacheLogger | null;
+  readonly #onError: ((err: FerryError) => void) | undefined;
+  #closed = false;
+  readonly #s = {
+    l1Hits: 0,
+    l1Misses: 0,
+    l2Hits: 0,
+    l2Misses: 0,
+    loaderCalls: 0,
+    loaderErrors: 0,
+    coalesced: 0,
+    graceServed: 0,
+    staleFillsRefused: 0,
+  };
+
+  constructor(options: CacheOptions) {
+    if (typeof options?.namespace !== 'string' || options.namespace === '' || /[\s{}]/.test(options.namespace)) {
+      throw cacheError(E_CACHE_CONFIG, 'createCache: `namespace` must be a non-empty string without spaces or braces.');
+    }
+    this.namespace = options.namespace;
+    const l1 = options.l1 ?? {};
+    const max = l1.max ?? DEFAULTS.max;
+    if (!Number.isInteger(max) || max < 1)
+      throw cacheError(E_CACHE_CONFIG, `createCache: l1.max must be an integer >= 1, received ${max}.`);
+    if (l1.maxBytes !== undefined && (!Number.isInteger(l1.maxBytes) || l1.maxBytes < 1)) {
+      throw cacheError(E_CACHE_CONFIG, `createCache: l1.maxBytes must be an integer >= 1, received ${l1.maxBytes}.`);
+    }
+    this.#l1 = new LRUCache<string, Entry>({
+      max,
+      ...(l1.maxBytes !== undefined ? { maxSize: l1.maxBytes } : {}),
+      ttlAutopurge: false,
+    });
+    this.#l1Ttl = Math.max(1, toMs(l1.ttl ?? DEFAULTS.l1Ttl, 'l1.ttl'));
+    this.#offlineTtl = toMs(l1.offlineTtl ?? DEFAULTS.offlineTtl, 'l1.offlineTtl');
+    this.#ttl = toMs(options.ttl ?? DEFAULTS.ttl, 'ttl');
+    this.#freeze = l1.freeze ?? true;
+    this.#sized = l1.maxBytes !== undefined;
+    this.#onError = options.onError;
+
+    const { client, owns, secrets } = resolveRedis(options);
+    const redact = (text: string) => redactText(text, secrets);
+    this.#logger = options.logger === false ? null : (options.logger ?? (client ? createLogger({ secrets }) : null));
+    if (!client) {
+      this.#remote = null;
+      return;
+    }
+    const timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutMs;
+    if (!(timeoutMs > 0))
+      throw cacheError(E_CACHE_CONFIG, `createCache: timeoutMs must be > 0, received ${timeoutMs}.`);
+    const bus = options.bus ?? true;
+    this.#remote = new Remote({
+      client,
+      ownsClient: owns,
+      namespace: options.namespace,
+      timeoutMs,
+      threshold: Math.max(1, options.breaker?.threshold ?? DEFAULTS.threshold),
+      breakMs: Math.max(10, options.breaker?.breakMs ?? DEFAULTS.breakMs),
+      leaseTtlMs: Math.max(1, toMs(options.leaseTtl ?? DEFAULTS.leaseTtl, 'leaseTtl')),
+      bus: bus === false ? null : { heartbeatMs: (typeof bus === 'object' && bus.heartbeatMs) || DEFAULTS.heartbeatMs },
+      redact,
+      events: {
+        onInvalidate: (keys) => {
+          if (keys === 'all') this.#invalidateAll();
+          else for (const k of keys) this.#invalidate(k);
+        },
+        // Invalidations may have been missed while the bus was down: nothing in L1 can be trusted.
+        onBusUp: () => {
+          this.#invalidateAll();
+          this.#logger?.info({ namespace: this.namespace }, 'cache: invalidation bus up (L1 cleared)');
+        },
+        onBusDown: () =>
+          this.#logger?.warn(
+            { namespace: this.namespace },
+            `cache: invalidation bus down; L1 entries older than ${this.#offlineTtl} ms are not served`,
+          ),
+        onBreaker: (state, reason) => {
+          if (state === 'open' && reason !== 'probe failed' && reason !== 'replay failed') {
+            this.#logger?.warn({ namespace: this.namespace, reason }, 'cache: Redis unavailable, circuit breaker open');
+          } else if (state === 'closed') {
+            this.#logger?.info({ namespace: this.namespace }, 'cache: Redis back, circuit breaker closed');
+          }
+        },
+        onError: (err, op) => {
+          this.#logger?.debug(
+            { namespace: this.namespace, op, code: err.code, msg: err.message },
+            'cache: Redis error',
+          );
+          this.#onError?.(err);
+        },
+      },
+    });
+  }
+
+  // ---------------------------------------------------------------- public
+
+  /** The cached value, or undefined (a negative entry also reads as its cached undefined/null). */
+  async get<T = unknown>(key: string): Promise<T | undefined> {
+    this.#check(key);
+    const e = this.#l1.get(key);
+    if (e !== undefined && this.#fresh(e, performance.now())) {
+      this.#s.l1Hits++;
+      return e.v as T;
+    }
+    this.#s.l1Misses++;
+    const remote = this.#remote;
+    if (remote === null || !remote.usable) return undefined;
+    const ticket = this.#watch(key);
+    try {
+      const raw = await remote.get(key);
+      if (raw === FAIL || raw === null) {
+        if (raw === null) this.#s.l2Misses++;
+        return undefined;
+      }
+      const stored = parseStored(raw);
+      if (stored === null || stored.exp <= Date.now()) {
+        this.#s.l2Misses++;
+        return undefined;
+      }
+      this.#s.l2Hits++;
+      const value = this.#freezeValue(stored.value());
+      if (!ticket.stale) this.#l1Set(key, value, stored.exp - Date.now(), stored.hard - Date.now(), raw.length);
+      return value as T;
+    } finally {
+      this.#unwatch(key, ticket);
+    }
+  }
+
+  /** Store a value in L1 and Redis and invalidate it on other instances. Last writer wins: prefer `delete` after a commit. */
+  async set(key: string, value: unknown, options: SetOptions = {}): Promise<void> {
+    this.#check(key);
+    if (value === undefined) {
+      throw cacheError(E_CACHE_VALUE, `cache.set("${key}", undefined): undefined cannot be cached; use delete().`);
+    }
+    const ttl = options.ttl === undefined ? this.#ttl : toMs(options.ttl, 'ttl');
+    const grace = options.grace === undefined ? 0 : toMs(options.grace, 'grace');
+    const json = encode(value);
+    const now = Date.now();
+    this.#invalidate(key);
+    this.#l1Set(key, this.#freezeValue(value), ttl, ttl + grace, json.length);
+    await this.#remote?.set(key, stored(now + ttl, now + ttl + grace, json), ttl + grace);
+  }
+
+  /**
+   * Remove keys from L1 and Redis and from every other instance's L1. Call it
+   * after the write commits (`scope.afterCommit`). Never throws for Redis:
+   * an invalidation that cannot be written is replayed before this instance
+   * reads Redis again.
+   */
+  async delete(key: string | readonly string[]): Promise<void> {
+    const keys = typeof key === 'string' ? [key] : [...key];
+    for (const k of keys) {
+      this.#check(k);
+      this.#invalidate(k);
+    }
+    await this.#remote?.delete(keys);
+  }
+
+  /** Drop every entry of the namespace, everywhere. */
+  async clear(): Promise<void> {
+    this.#check();
+    this.#invalidateAll();
+    await this.#remote?.clear();
+  }
+
+  /**
+   * The cached value, else the loader's (stored for `ttl`). Concurrent misses
+   * of a key in this process share one loader call (the first caller's
+   * options apply). A loader's error is rethrown unless a graced value can be
+   * served. Redis errors never throw.
+   */
+  getOrSet<T>(key: string, loader: () => T | Promise<T>, options: GetOrSetOptions = {}): Promise<T> {
+    this.#check(key);
+    const e = this.#l1.get(key);
+    const now = performance.now();
+    if (e !== undefined && this.#fresh(e, now)) {
+      this.#s.l1Hits++;
+      return Promise.resolve(e.v as T);
+    }
+    this.#s.l1Misses++;
+    let flight = this.#flights.get(key);
+    if (flight) this.#s.coalesced++;
+    else flight = this.#start(key, loader, options, e, now);
+    return Promise.race([flight.promise, flight.soft]) as Promise<T>;
+  }
+
+  stats(): CacheStats {
+    const s = this.#s;
+    const r = this.#remote;
+    return {
+      l1: { hits: s.l1Hits, misses: s.l1Misses, entries: this.#l1.size, bytes: this.#l1.calculatedSize ?? 0 },
+      l2: { hits: s.l2Hits, misses: s.l2Misses },
+      loader: { calls: s.loaderCalls, errors: s.loaderErrors, coalesced: s.coalesced },
+      graceServed: s.graceServed,
+      staleFillsRefused: s.staleFillsRefused,
+      errors: r?.errors ?? 0,
+      breaker: r ? r.state : 'off',
+      bus: r === null || !r.hasBus ? 'off' : r.busUp ? 'up' : 'down',
+      pendingInvalidations: r?.pendingCount ?? 0,
+    };
+  }
+
+  /**
+   * Resolves true once Redis is connected (breaker closed) and the bus
+   * subscribed, false after `timeoutMs` (default 5000) — the cache works
+   * either way. Always true without Redis.
+   */
+  ready(timeoutMs = 5_000): Promise<boolean> {
+    return this.#remote ? this.#remote.ready(timeoutMs) : Promise.resolve(true);
+  }
+
+  /** Close Redis connections the cache opened (not a client passed in) and empty L1. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const pending = this.#remote?.pendingCount ?? 0;
+    if (pending > 0) {
+      this.#logger?.warn(
+        { namespace: this.namespace, pending },
+        'cache: closing with invalidations Redis never received; other instances may serve those keys until they expire',
+      );
+    }
+    this.#invalidateAll();
+    await this.#remote?.close();
+  }
+
+  // ------------------------------------------------------------- internals
+
+  #check(key?: string): void {
+    if (this.#closed) throw cacheError(E_CACHE_CLOSED, `Cache "${this.namespace}" was used after close().`);
+    if (key !== undefined && (typeof key !== 'string' || key === '')) {
+      throw cacheError(
+        E_CACHE_KEY,
+        `Cache keys must be non-empty strings, received ${JSON.stringify(key) ?? String(key)}.`,
+      );
+    }
+  }
+
+  /** Fresh and trustworthy: not expired, and either invalidations are flowing or the entry is young. */
+  #fresh(e: Entry, now: number): boolean {
+    if (now >= e.exp) return false;
+    const r = this.#remote;
+    if (r === null || !r.hasBus || r.busUp) return true;
+    return now - e.at < this.#offlineTtl;
+  }
+
+  #freezeValue<T>(value: T): T {
+    return this.#freeze ? deepFreeze(value) : value;
+  }
+
+  #l1Set(key: string, value: unknown, ttlMs: number, hardMs: number, size: number): void {
+    if (this.#closed) return;
+    const now = performance.now();
+    const life = Math.min(ttlMs, this.#l1Ttl);
+    // Kept past `life` only when there is a grace period to serve it in.
+    const hard = hardMs > ttlMs ? Math.max(life, hardMs) : life;
+    if (hard <= 0) return;
+    const entry: Entry = { v: value, at: now, exp: now + life, hard: now + hard };
+    this.#l1.set(
+      key,
+      entry,
+      this.#sized ? { ttl: Math.ceil(hard), size: Math.max(1, size) } : { ttl: Math.ceil(hard) },
+    );
+  }
+
+  #watch(key: string): Ticket {
+    const ticket: Ticket = { stale: false };
+    let set = this.#tickets.get(key);
+    if (!set) {
+      set = new Set();
+      this.#tickets.set(key, set);
+    }
+    set.add(ticket);
+    return ticket;
+  }
+
+  #unwatch(key: string, ticket: Ticket): void {
+    const set = this.#tickets.get(key);
+    if (set?.delete(ticket) && set.size === 0) this.#tickets.delete(key);
+  }
+
+  /** The key changed: drop it from L1, and stop every read in progress from storing what it read. */
+  #invalidate(key: string): void {
+    this.#l1.delete(key);
+    const set = this.#tickets.get(key);
+    if (set) {
+      for (const t of set) t.stale = true;
+      this.#tickets.delete(key);
+    }
+    // Later callers must not join a load that may predate the change.
+    this.#flights.delete(key);
+  }
+
+  #invalidateAll(): void {
+    this.#l1.clear();
+    for (const set of this.#tickets.values()) for (const t of set) t.stale = true;
+    this.#tickets.clear();
+    this.#flights.clear();
+  }
+
+  #start(
+    key: string,
+    loader: () => unknown,
+    options: GetOrSetOptions,
+    l1Entry: Entry | undefined,
+    now: number,
+  ): Flight {
+    const ticket = this.#watch(key);
+    const grace = options.grace === undefined ? 0 : toMs(options.grace, 'grace');
+    const graceTimeout = toMs(options.graceTimeout ?? DEFAULTS.graceTimeout, 'graceTimeout');
+    let offer: (v: unknown) => void = () => {};
+    let softTimer: NodeJS.Timeout | undefined;
+    const soft = new Promise<unknown>((resolve) => {
+      offer = (v) => {
+        if (grace === 0 || softTimer !== undefined) return;
+        softTimer = setTimeout(() => {
+          if (ticket.stale) return;
+          this.#s.graceServed++;
+          resolve(v);
+        }, graceTimeout);
+        softTimer.unref();
+      };
+    });
+    // The last value, servable if the loader fails (or is slow) — only while nothing invalidated it.
+    const graced: { v?: unknown; has: boolean } = { has: false };
+    if (grace > 0 && l1Entry !== undefined && now < l1Entry.hard) {
+      graced.v = l1Entry.v;
+      graced.has = true;
+      offer(l1Entry.v);
+    }
+    const flight: Flight = { ticket, soft, promise: undefined as unknown as Promise<unknown> };
+    flight.promise = this.#fly(key, loader, options, grace, ticket, graced, offer).finally(() => {
+      clearTimeout(softTimer);
+      this.#unwatch(key, ticket);
+      if (this.#flights.get(key) === flight) this.#flights.delete(key);
+    });
+    this.#flights.set(key, flight);
+    return flight;
+  }
+
+  async #fly(
+    key: string,
+    loader: () => unknown,
+    options: GetOrSetOptions,
+    grace: number,
+    ticket: Ticket,
+    graced: { v?: unknown; has: boolean },
+    offer: (v: unknown) => void,
+  ): Promise<unknown> {
+    const remote = this.#remote;
+    let lease: string | undefined;
+    if (remote?.usable) {
+      let r = await remote.read(key, false);
+      if (r !== FAIL && r.kind === 'hit') {
+        const found = parseStored(r.raw);
+        if (found !== null && found.exp > Date.now()) {
+          this.#s.l2Hits++;
+          const value = this.#freezeValue(found.value());
+          if (!ticket.stale) this.#l1Set(key, value, found.exp - Date.now(), found.hard - Date.now(), r.raw.length);
+          return value;
+        }
+        // Logically expired (kept for grace): take a lease to reload it.
+        if (found !== null && grace > 0 && !graced.has && found.hard > Date.now()) {
+          graced.v = this.#freezeValue(found.value());
+          graced.has = true;
+          offer(graced.v);
+        }
+        r = await remote.read(key, true);
+      }
+      if (r !== FAIL && r.kind === 'miss') {
+        this.#s.l2Misses++;
+        lease = r.lease;
+      }
+    }
+
+    this.#s.loaderCalls++;
+    let value: unknown;
+    try {
+      value = await loader();
+    } catch (err) {
+      this.#s.loaderErrors++;
+      if (graced.has && !ticket.stale) {
+        this.#s.graceServed++;
+        return graced.v;
+      }
+      throw err;
+    }
+
+    const absent = value === undefined || value === null;
+    if (absent && !options.negative) return value;
+    const ttl = absent
+      ? options.negative === true
+        ? DEFAULTS.negativeTtl
+        : toMs(options.negative as Duration, 'negative')
+      : options.ttl === undefined
+        ? this.#ttl
+        : toMs(options.ttl, 'ttl');
+    const keep = absent ? ttl : ttl + grace;
+    let json: string;
+    try {
+      json = encode(value);
+    } catch (err) {
+      // The caller still gets its value; it just is not cached.
+      this.#onError?.(err as FerryError);
+      this.#logger?.warn({ namespace: this.namespace, key, msg: (err as Error).message }, 'cache: value not cacheable');
+      return value;
+    }
+    value = this.#freezeValue(value);
+    if (ticket.stale) return value;
+    if (lease !== undefined && remote !== null) {
+      const now = Date.now();
+      const ok = await remote.fill(key, lease, stored(now + ttl, now + keep, json), keep);
+      if (ok === false) {
+        // The key was written (or the lease expired) while loading: what we loaded may predate it.
+        this.#s.staleFillsRefused++;
+        return value;
+      }
+    }
+    if (!ticket.stale) this.#l1Set(key, value, ttl, keep, json.length);
+    return value;
+  }
+}
+
+/** Create a cache (see CacheOptions). Connecting happens in the background; `await cache.ready()` to wait for it. */
+export function createCache(options: CacheOptions): Cache {
+  return new Cache(options);
+}
+
+// ----------------------------------------------------------- stored format
+
+function stored(exp: number, hard: number, json: string): string {
+  return `${exp}|${hard}|${json}`;
+}
+
+function parseStored(raw: string): { exp: number; hard: number; value: () => unknown } | null {
+  const a = raw.indexOf('|');
+  const b = a < 0 ? -1 : raw.indexOf('|', a + 1);
+  if (b < 0) return null;
+  const exp = Number(raw.slice(0, a));
+  const hard = Number(raw.slice(a + 1, b));
+  if (!Number.isFinite(exp) || !Number.isFinite(hard)) return null;
+  return { exp, hard, value: () => decode(raw.slice(b + 1)) };
+}
+
+// ------------------------------------------------------------------- redis
+
+function resolveRedis(options: CacheOptions): { client: Redis | null; owns: boolean; secrets: string[] } {
+  const given = options.redis;
+  if (given === null || given === false) return { client: null, owns: false, secrets: [] };
+  if (given !== undefined && typeof given !== 'string') {
+    if (typeof (given as Redis).duplicate !== 'function' || typeof (given as Redis).evalsha !== 'function') {
+      throw cacheError(
+        E_CACHE_CONFIG,
+        'createCache: `redis` must be a redis:// or rediss:// URL or an ioredis client.',
+      );
+    }
+    const password = (given as Redis).options?.password;
+    return { client: given as Redis, owns: false, secrets: password ? [password] : [] };
+  }
+  const url = (given ?? (options.env ?? process.env).REDIS_URL ?? '').trim();
+  if (url === '') return { client: null, owns: false, secrets: [] };
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw cacheError(E_CACHE_CONFIG, `createCache: malformed Redis URL "${redactUrl(url)}".`);
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    throw cacheError(
+      E_CACHE_CONFIG,
+      `createCache: unsupported Redis URL scheme "${parsed.protocol}" in "${redactUrl(url)}": use redis:// or rediss:// (TLS).`,
+    );
+  }
+  const secrets = urlSecrets(url);
+  const client = new Redis(url, {
+    // Fail fast instead of queueing while disconnected; never resend a command
+    // after a reconnect (a late write could land after a newer one).
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 2_000,
+    retryStrategy: (times) => Math.min(50 * times, 1_000),
+    lazyConnect: false,
+  });
+  return { client, owns: true, secrets };
+}

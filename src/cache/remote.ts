@@ -1,0 +1,535 @@
+/**
+ * L2: the Redis side of the cache — commands with a timeout behind a circuit
+ * breaker, the lease scripts that stop stale fills, the invalidations that
+ * could not reach Redis (replayed before the breaker closes again), and the
+ * pub/sub bus that carries invalidated keys (never values) to every instance.
+ *
+ * Key layout for namespace `ns` and user key `k`:
+ *
+ *   ns:v:k   the value: `<expiresAt>|<graceUntil>|<json>` (wall-clock ms), PX = until graceUntil
+ *   ns:l:k   the lease: a token from ns~seq, PX = leaseTtl; deleted by every write of k
+ *   ns~seq   a counter that issues lease tokens (never expires, never flushed: tokens are never reused)
+ *   ns~bus   the pub/sub channel
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { FerryError } from '../errors.js';
+import { cacheError, E_CACHE_REDIS, E_CACHE_TIMEOUT } from './errors.js';
+
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+/** What a failed or skipped Redis call returns (instead of throwing). */
+export const FAIL: unique symbol = Symbol('ferry.cache.fail');
+export type Fail = typeof FAIL;
+
+class Script {
+  readonly sha: string;
+  constructor(readonly src: string) {
+    this.sha = createHash('sha1').update(src).digest('hex');
+  }
+}
+
+/**
+ * Read for a miss. KEYS: value, lease, seq. ARGV: leaseTtlMs, force.
+ * A fresh value comes back as {1, value}. Otherwise a lease is taken (or the
+ * current one shared): {0, token}, or {2, value, token} when `force` asks for
+ * a lease despite a value (the client found it logically expired).
+ */
+const READ = new Script(`
+local v = redis.call('GET', KEYS[1])
+if v and ARGV[2] ~= '1' then return {1, v} end
+local t = redis.call('GET', KEYS[2])
+if not t then
+  t = tostring(redis.call('INCR', KEYS[3]))
+  redis.call('SET', KEYS[2], t, 'PX', ARGV[1])
+end
+if v then return {2, v, t} end
+return {0, t}
+`);
+
+/**
+ * Fill after a miss, only while the lease taken before loading is still the
+ * current one: any write of the key since (delete, set, flush) removed the
+ * lease, and leases expire after leaseTtl, so a loader that read the
+ * database before a commit cannot store what it read after the commit's
+ * invalidation. KEYS: value, lease. ARGV: token, payload, pxMs.
+ */
+const FILL = new Script(`
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+`);
+
+/** Delete values and leases of keys, then publish the keys. KEYS: v1, l1, v2, l2... ARGV: channel, message. */
+const DELETE = new Script(`
+redis.call('DEL', unpack(KEYS))
+if ARGV[1] ~= '' then redis.call('PUBLISH', ARGV[1], ARGV[2]) end
+return 1
+`);
+
+/** Write a value, revoke outstanding leases, publish. KEYS: value, lease. ARGV: payload, pxMs, channel, message. */
+const SET = new Script(`
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('DEL', KEYS[2])
+if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
+return 1
+`);
+
+export type ReadResult = { kind: 'hit'; raw: string } | { kind: 'miss'; lease: string; raw?: string };
+
+export interface BusMessage {
+  /** Sender instance id. */
+  s: string;
+  /** Invalidated keys. */
+  k?: string[];
+  /** Whole namespace cleared. */
+  c?: 1;
+}
+
+export interface RemoteEvents {
+  /** Keys (or everything) invalidated by another instance. */
+  onInvalidate(keys: string[] | 'all'): void;
+  /** The bus came (back) up after being down: invalidations may have been missed. */
+  onBusUp(): void;
+  onBusDown(): void;
+  onBreaker(state: BreakerState, reason: string): void;
+  /** Every Redis error, already a redacted FerryError. */
+  onError(err: FerryError, op: string): void;
+}
+
+export interface RemoteOptions {
+  client: Redis;
+  /** Close (quit) `client` on close: true when the cache created it. */
+  ownsClient: boolean;
+  namespace: string;
+  timeoutMs: number;
+  threshold: number;
+  breakMs: number;
+  leaseTtlMs: number;
+  /** null: no bus (single-instance deployments only). */
+  bus: { heartbeatMs: number } | null;
+  /** Scrub these from error messages (the Redis password). */
+  redact: (text: string) => string;
+  events: RemoteEvents;
+}
+
+/** Most invalidations remembered during an outage; beyond that the namespace is flushed on recovery. */
+const MAX_PENDING = 10_000;
+const REPLAY_BATCH = 256;
+
+export class Remote {
+  readonly instanceId = randomUUID();
+  readonly #client: Redis;
+  readonly #subscriber: Redis | null;
+  readonly #o: RemoteOptions;
+  readonly #ns: string;
+  readonly #seqKey: string;
+  readonly #channel: string;
+
+  #state: BreakerState = 'open';
+  #failures = 0;
+  #probeFailures = 0;
+  #probeTimer: NodeJS.Timeout | undefined;
+  #probing = false;
+  /** Invalidations Redis has not confirmed: key -> sequence (to spot re-adds during a replay). */
+  readonly #pending = new Map<string, number>();
+  #pendingSeq = 0;
+  #flushNeeded = false;
+
+  #busUp = false;
+  #busFailures = 0;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  errors = 0;
+
+  constructor(options: RemoteOptions) {
+    this.#o = options;
+    this.#client = options.client;
+    this.#ns = options.namespace;
+    this.#seqKey = `${this.#ns}~seq`;
+    this.#channel = options.bus ? `${this.#ns}~bus` : '';
+
+    this.#client.on('error', (err: Error) => this.#report(err, 'connection'));
+    this.#client.on('close', () => {
+      if (this.#state === 'closed') this.#open('connection closed');
+    });
+    this.#client.on('ready', () => {
+      if (this.#state !== 'closed') this.#scheduleProbe(0);
+    });
+    // Probe right away: commands issued before it succeeds are skipped (and
+    // invalidations remembered), exactly as during an outage.
+    this.#scheduleProbe(0);
+
+    if (options.bus) {
+      const sub = this.#client.duplicate({
+        enableOfflineQueue: false,
+        autoResubscribe: true,
+        autoResendUnfulfilledCommands: false,
+        lazyConnect: false,
+      });
+      this.#subscriber = sub;
+      sub.on('error', (err: Error) => this.#report(err, 'bus'));
+      sub.on('close', () => this.#setBus(false));
+      sub.on('ready', () => void this.#subscribe());
+      sub.on('message', (channel: string, message: string) => {
+        if (channel === this.#channel) this.#onMessage(message);
+      });
+      this.#heartbeat = setInterval(() => void this.#beat(), options.bus.heartbeatMs);
+      this.#heartbeat.unref();
+    } else {
+      this.#subscriber = null;
+    }
+  }
+
+  get state(): BreakerState {
+    return this.#state;
+  }
+
+  get busUp(): boolean {
+    return this.#busUp;
+  }
+
+  get hasBus(): boolean {
+    return this.#subscriber !== null;
+  }
+
+  get pendingCount(): number {
+    return this.#pending.size + (this.#flushNeeded ? 1 : 0);
+  }
+
+  /** Redis is usable right now (breaker closed). */
+  get usable(): boolean {
+    return this.#state === 'closed';
+  }
+
+  // ------------------------------------------------------------------ keys
+
+  #vkey(key: string): string {
+    return `${this.#ns}:v:${key}`;
+  }
+
+  #lkey(key: string): string {
+    return `${this.#ns}:l:${key}`;
+  }
+
+  // -------------------------------------------------------------- commands
+
+  /** Plain GET of the stored value (the L2 hit path: one round trip). */
+  get(key: string): Promise<string | null | Fail> {
+    return this.#run('get', () => this.#client.get(this.#vkey(key)));
+  }
+
+  /** A read that takes a lease on a miss (or when `force`d: the value was logically expired). */
+  async read(key: string, force: boolean): Promise<ReadResult | Fail> {
+    const r = await this.#run('read', () =>
+      this.#eval(READ, [this.#vkey(key), this.#lkey(key), this.#seqKey], [this.#o.leaseTtlMs, force ? '1' : '0']),
+    );
+    if (r === FAIL) return FAIL;
+    const reply = r as [number, string, string?];
+    if (reply[0] === 1) return { kind: 'hit', raw: reply[1] };
+    if (reply[0] === 2) return { kind: 'miss', raw: reply[1], lease: reply[2]! };
+    return { kind: 'miss', lease: reply[1] };
+  }
+
+  /** Store a loaded value under its lease: true stored, false refused (the key was written since). */
+  async fill(key: string, lease: string, payload: string, pxMs: number): Promise<boolean | Fail> {
+    const r = await this.#run('fill', () =>
+      this.#eval(FILL, [this.#vkey(key), this.#lkey(key)], [lease, payload, Math.max(1, pxMs)]),
+    );
+    return r === FAIL ? FAIL : r === 1;
+  }
+
+  /** Write a value (revoking leases, telling other instances). Never throws; a failure is replayed as a delete. */
+  async set(key: string, payload: string, pxMs: number): Promise<void> {
+    if (this.#state !== 'closed') return this.#remember([key]);
+    const r = await this.#run('set', () =>
+      this.#eval(
+        SET,
+        [this.#vkey(key), this.#lkey(key)],
+        [payload, Math.max(1, pxMs), this.#channel, this.#message([key])],
+      ),
+    );
+    if (r === FAIL) this.#remember([key]);
+  }
+
+  /** Invalidate keys everywhere. Never throws; a failure is remembered and replayed before L2 is used again. */
+  async delete(keys: string[]): Promise<void> {
+    if (keys.length === 0) return;
+    if (this.#state !== 'closed') return this.#remember(keys);
+    const r = await this.#run('delete', () => this.#deleteNow(keys));
+    if (r === FAIL) this.#remember(keys);
+  }
+
+  /** Drop every key of the namespace. Never throws; a failure is replayed on recovery. */
+  async clear(): Promise<void> {
+    if (this.#state !== 'closed') {
+      this.#flushNeeded = true;
+      this.#pending.clear();
+      return;
+    }
+    const ok = await this.#flush();
+    if (!ok) {
+      this.#flushNeeded = true;
+      this.#pending.clear();
+      this.#trip('clear failed');
+    }
+  }
+
+  #deleteNow(keys: string[]): Promise<unknown> {
+    const redisKeys: string[] = [];
+    for (const k of keys) redisKeys.push(this.#vkey(k), this.#lkey(k));
+    return this.#eval(DELETE, redisKeys, [this.#channel, this.#message(keys)]);
+  }
+
+  /** SCAN + UNLINK of `ns:*` (values and leases; the token counter survives so tokens are never reused). */
+  async #flush(): Promise<boolean> {
+    const pattern = `${this.#ns.replace(/[*?[\]\\]/g, '\\$&')}:*`;
+    let cursor = '0';
+    do {
+      const r = await this.#raw('flush', () => this.#client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000));
+      if (r === FAIL) return false;
+      const [next, keys] = r;
+      cursor = next;
+      if (keys.length > 0) {
+        const u = await this.#raw('flush', () => this.#client.unlink(...keys));
+        if (u === FAIL) return false;
+      }
+    } while (cursor !== '0');
+    if (this.#channel) {
+      const p = await this.#raw('flush', () =>
+        this.#client.publish(this.#channel, JSON.stringify({ s: this.instanceId, c: 1 } satisfies BusMessage)),
+      );
+      if (p === FAIL) return false;
+    }
+    return true;
+  }
+
+  #message(keys: string[]): string {
+    return this.#channel ? JSON.stringify({ s: this.instanceId, k: keys } satisfies BusMessage) : '';
+  }
+
+  async #eval(script: Script, keys: string[], args: (string | number)[]): Promise<unknown> {
+    try {
+      return await this.#client.evalsha(script.sha, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!String((err as Error)?.message).includes('NOSCRIPT')) throw err;
+      return this.#client.eval(script.src, keys.length, ...keys, ...args);
+    }
+  }
+
+  // --------------------------------------------------------------- breaker
+
+  /** Run a command if the breaker is closed, with the timeout; FAIL (never a throw) otherwise. */
+  async #run<T>(op: string, fn: () => Promise<T>): Promise<T | Fail> {
+    if (this.#state !== 'closed') return FAIL;
+    const r = await this.#raw(op, fn);
+    if (r === FAIL) {
+      if (++this.#failures >= this.#o.threshold) this.#open(`${this.#failures} consecutive failures`);
+    } else {
+      this.#failures = 0;
+    }
+    return r;
+  }
+
+  /** A command with the timeout, regardless of the breaker. */
+  async #raw<T>(op: string, fn: () => Promise<T>, timeoutMs = this.#o.timeoutMs): Promise<T | Fail> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(TIMEOUT), timeoutMs);
+      });
+      return await Promise.race([fn(), timeout]);
+    } catch (err) {
+      this.#report(err === TIMEOUT ? new Error(`timed out after ${timeoutMs} ms`) : err, op, err === TIMEOUT);
+      return FAIL;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** An invalidation did not reach Redis: remember it and stop using L2 until it is replayed. */
+  #remember(keys: string[]): void {
+    if (!this.#flushNeeded) {
+      for (const k of keys) this.#pending.set(k, ++this.#pendingSeq);
+      if (this.#pending.size > MAX_PENDING) {
+        // Too many to replay one by one: flush the namespace on recovery instead.
+        this.#pending.clear();
+        this.#flushNeeded = true;
+      }
+    }
+    this.#trip('an invalidation could not be written');
+  }
+
+  #trip(reason: string): void {
+    if (this.#state === 'closed') this.#open(reason);
+  }
+
+  #open(reason: string): void {
+    if (this.#closed) return;
+    const was = this.#state;
+    this.#state = 'open';
+    if (was !== 'open') this.#o.events.onBreaker('open', reason);
+    if (!this.#probing) this.#scheduleProbe(this.#o.breakMs);
+  }
+
+  #scheduleProbe(delayMs: number): void {
+    if (this.#closed) return;
+    clearTimeout(this.#probeTimer);
+    this.#probeTimer = setTimeout(() => void this.#probe(), delayMs);
+    this.#probeTimer.unref();
+  }
+
+  /**
+   * Half-open: one PING, then replay every invalidation that did not reach
+   * Redis (or flush the namespace when there were too many). Only then does
+   * the breaker close, so this instance never reads an L2 value it failed to
+   * invalidate; requests keep going to the loader meanwhile.
+   */
+  async #probe(): Promise<void> {
+    if (this.#closed || this.#probing || this.#state === 'closed') return;
+    this.#probing = true;
+    try {
+      this.#state = 'half-open';
+      this.#o.events.onBreaker('half-open', 'probing');
+      const pong = this.#client.status === 'ready' ? await this.#raw('probe', () => this.#client.ping()) : FAIL;
+      if (pong === FAIL) {
+        this.#probeFailures++;
+        // A connection that is open but silent (a black-holed network) may never recover by
+        // itself; reconnect our own client after a few failed probes.
+        if (this.#o.ownsClient && this.#client.status === 'ready' && this.#probeFailures % 3 === 0) {
+          this.#client.disconnect(true);
+        }
+        this.#probing = false;
+        this.#open('probe failed');
+        return;
+      }
+      while (this.#flushNeeded || this.#pending.size > 0) {
+        if (this.#flushNeeded) {
+          this.#flushNeeded = false;
+          const marks = new Map(this.#pending);
+          if (!(await this.#flush())) {
+            this.#flushNeeded = true;
+            this.#probing = false;
+            this.#open('replay failed');
+            return;
+          }
+          // Everything remembered before the flush is covered by it.
+          for (const [k, seq] of marks) if (this.#pending.get(k) === seq) this.#pending.delete(k);
+          continue;
+        }
+        const batch = [...this.#pending].slice(0, REPLAY_BATCH);
+        const r = await this.#raw('replay', () => this.#deleteNow(batch.map(([k]) => k)));
+        if (r === FAIL) {
+          this.#probing = false;
+          this.#open('replay failed');
+          return;
+        }
+        // Keys invalidated again while the batch was in flight stay pending.
+        for (const [k, seq] of batch) if (this.#pending.get(k) === seq) this.#pending.delete(k);
+      }
+      this.#probing = false;
+      if (this.#closed) return;
+      this.#state = 'closed';
+      this.#failures = 0;
+      this.#probeFailures = 0;
+      this.#o.events.onBreaker('closed', 'recovered');
+    } catch (err) {
+      this.#probing = false;
+      this.#report(err, 'probe');
+      this.#open('probe failed');
+    }
+  }
+
+  // ------------------------------------------------------------------- bus
+
+  async #subscribe(): Promise<void> {
+    const sub = this.#subscriber;
+    if (!sub || this.#closed) return;
+    const ok = await this.#raw('subscribe', () => sub.subscribe(this.#channel), this.#busTimeout());
+    if (ok !== FAIL) this.#setBus(true);
+  }
+
+  #busTimeout(): number {
+    return Math.max(this.#o.timeoutMs * 3, 300);
+  }
+
+  /** Heartbeat: a subscriber that stops answering (black-holed network) is a bus that is down. */
+  async #beat(): Promise<void> {
+    const sub = this.#subscriber;
+    if (!sub || this.#closed) return;
+    if (sub.status !== 'ready') {
+      this.#setBus(false);
+      return;
+    }
+    const pong = await this.#raw('heartbeat', () => sub.ping(), this.#busTimeout());
+    if (this.#closed) return;
+    if (pong === FAIL) {
+      this.#setBus(false);
+      if (++this.#busFailures % 3 === 0 && sub.status === 'ready') sub.disconnect(true);
+    } else {
+      this.#busFailures = 0;
+      if (!this.#busUp) await this.#subscribe();
+    }
+  }
+
+  #setBus(up: boolean): void {
+    if (this.#closed || up === this.#busUp) return;
+    this.#busUp = up;
+    if (up) this.#o.events.onBusUp();
+    else this.#o.events.onBusDown();
+  }
+
+  #onMessage(text: string): void {
+    let msg: BusMessage;
+    try {
+      msg = JSON.parse(text) as BusMessage;
+    } catch {
+      return;
+    }
+    // Our own invalidations were applied locally before they were published.
+    if (msg.s === this.instanceId) return;
+    if (msg.c === 1) this.#o.events.onInvalidate('all');
+    else if (Array.isArray(msg.k)) this.#o.events.onInvalidate(msg.k.filter((k) => typeof k === 'string'));
+  }
+
+  // ---------------------------------------------------------------- errors
+
+  #report(err: unknown, op: string, timeout = false): void {
+    this.errors++;
+    const message = this.#o.redact(err instanceof Error ? err.message : String(err));
+    const e = cacheError(
+      timeout ? E_CACHE_TIMEOUT : E_CACHE_REDIS,
+      `Redis ${op}: ${message}`,
+      // No `cause`: driver errors may carry the connection options.
+      { details: { op } },
+    );
+    this.#o.events.onError(e, op);
+  }
+
+  /** Wait until the breaker is closed (and the bus up, if any); false on timeout. */
+  async ready(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.#state === 'closed' && (this.#subscriber === null || this.#busUp)) return true;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return false;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#probeTimer);
+    clearInterval(this.#heartbeat);
+    const quit = async (c: Redis) => {
+      if (c.status === 'end') return;
+      const r = await this.#raw('close', () => c.quit(), 500);
+      if (r === FAIL) c.disconnect();
+    };
+    if (this.#subscriber) await quit(this.#subscriber);
+    if (this.#o.ownsClient) await quit(this.#client);
+  }
+}
+
+const TIMEOUT = Symbol('timeout');
