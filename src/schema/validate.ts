@@ -89,7 +89,17 @@ function obviouslyValid(def: ColumnDef, value: unknown): boolean {
     case 'bigint':
       return Number.isSafeInteger(value);
     case 'string':
-      return typeof value === 'string' && def.maxLength === null && !value.includes('\u0000');
+      // length counts UTF-16 units, never fewer than the code points the limit is in.
+      return (
+        typeof value === 'string' &&
+        (def.maxLength === null || value.length <= def.maxLength) &&
+        !value.includes('\u0000')
+      );
+    case 'timestamp':
+    case 'date':
+      return value instanceof Date && !Number.isNaN(value.getTime());
+    case 'enum':
+      return typeof value === 'string' && def.enumValues?.includes(value) === true;
     case 'uuid':
       return typeof value === 'string' && UUID.test(value);
     case 'boolean':
