@@ -15,7 +15,9 @@
  *   deparsed by the same server version as the live database. Its one
  *   connection has `search_path` set to that schema alone: unqualified DDL
  *   lands there, and statements naming objects the shadow lacks fail instead
- *   of reaching the live tables in `public`.
+ *   of reaching the live tables in `public`. Only Ferry's own DDL (`normalise`)
+ *   and introspection also see `public` and the extensions' schemas, after
+ *   the scratch one (see `ApplyOptions`).
  *
  * A shadow is used by one task at a time; its methods are not meant to run
  * concurrently.
@@ -42,9 +44,23 @@ export interface Shadow {
   /** Empty the shadow (drop everything created in it). */
   reset(): Promise<void>;
   /** Run statements (each a full SQL statement string) in order. */
-  apply(statements: string[]): Promise<void>;
+  apply(statements: string[], options?: ApplyOptions): Promise<void>;
   introspect(): Promise<SchemaIR>;
   close(): Promise<void>;
+}
+
+export interface ApplyOptions {
+  /**
+   * The statements only change objects they create themselves, as the DDL
+   * of `createStatements` does; they may name shared objects they leave
+   * alone (extension types, functions, operator classes). On a PostgreSQL
+   * shadow, `public` and the schemas of installed extensions then come after
+   * the scratch schema on the `search_path`, so `gin_trgm_ops` or
+   * `uuid_generate_v4()` resolve. Without it (a migration replayed: any SQL
+   * at all), the scratch schema stands alone, so a statement naming an
+   * object the shadow lacks fails rather than reaching a live one.
+   */
+  definitionsOnly?: boolean;
 }
 
 export interface ShadowOptions {
@@ -119,7 +135,7 @@ export async function fixedPoint(shadow: Shadow, reported: SchemaIR): Promise<Sc
 
 async function roundTrip(shadow: Shadow, ir: SchemaIR): Promise<SchemaIR> {
   await shadow.reset();
-  await shadow.apply(createStatements(ir));
+  await shadow.apply(createStatements(ir), { definitionsOnly: true });
   return shadow.introspect();
 }
 
@@ -161,7 +177,7 @@ abstract class BaseShadow implements Shadow {
   abstract reset(): Promise<void>;
   protected abstract dispose(): Promise<void>;
 
-  async apply(statements: string[]): Promise<void> {
+  async apply(statements: string[], _options?: ApplyOptions): Promise<void> {
     for (const [i, statement] of statements.entries()) {
       try {
         await sql.raw(statement).execute(this.db);
@@ -301,21 +317,62 @@ async function openPostgresShadow(connectionString: string): Promise<Shadow> {
     url: url.toString(),
     pool: { max: 1, applicationName: 'ferry-shadow' },
   });
+  let shared: string[];
   try {
     await sql.raw(`CREATE SCHEMA ${schema}`).execute(handle.db);
+    shared = await sharedSchemas(handle.db);
   } catch (err) {
     await handle.close().catch(() => {});
     throw err;
   }
-  return new PostgresShadow(handle, schema);
+  return new PostgresShadow(handle, schema, shared);
+}
+
+/** `public` and the schemas extensions are installed in (where their types, functions and opclasses live), if they exist. */
+async function sharedSchemas(db: Kysely<any>): Promise<string[]> {
+  const { rows } = await sql<{ name: string }>`
+    select n.nspname::text as name
+      from pg_namespace n
+     where n.nspname = 'public'
+        or n.oid in (select e.extnamespace from pg_extension e)
+     order by n.nspname <> 'public', n.nspname`.execute(db);
+  return rows.map((r) => r.name).filter((name) => name !== 'pg_catalog' && !name.startsWith(SHADOW_SCHEMA_PREFIX));
 }
 
 class PostgresShadow extends BaseShadow {
   readonly #schema: string;
+  /** The scratch schema, then the shared ones (see ApplyOptions). */
+  readonly #widePath: string;
 
-  constructor(handle: DbHandle, schema: string) {
+  constructor(handle: DbHandle, schema: string, shared: readonly string[]) {
     super(handle);
     this.#schema = schema;
+    this.#widePath = [schema, ...shared].map(quoteIdent).join(', ');
+  }
+
+  override async apply(statements: string[], options: ApplyOptions = {}): Promise<void> {
+    if (!options.definitionsOnly) return super.apply(statements);
+    await sql.raw(`SET search_path TO ${this.#widePath}`).execute(this.db);
+    try {
+      await super.apply(statements);
+    } finally {
+      await sql.raw(`SET search_path TO ${this.#schema}`).execute(this.db);
+    }
+  }
+
+  /**
+   * With the shared schemas visible (read only), so that names in them print
+   * unqualified, as they do when the live database is introspected.
+   */
+  override introspect(): Promise<SchemaIR> {
+    return this.db
+      .transaction()
+      .setIsolationLevel('repeatable read')
+      .setAccessMode('read only')
+      .execute(async (trx) => {
+        await sql.raw(`SET LOCAL search_path TO ${this.#widePath}`).execute(trx);
+        return introspect(trx, { schema: this.#schema });
+      });
   }
 
   async reset(): Promise<void> {

@@ -5,6 +5,7 @@ import { E_BAD_ARGUMENT, E_QUERY } from '../../src/errors.js';
 import { introspect } from '../../src/migrate/introspect.js';
 import { normalise, openShadow, type Shadow } from '../../src/migrate/shadow.js';
 import { createStatements } from '../../src/schema/ddl.js';
+import { asc, check, sql as ddl, index, table, text, uuid } from '../../src/schema/index.js';
 import { defineSchema } from '../../src/schema/schema.js';
 import * as fixtures from '../schema/fixtures.js';
 import { describeEachBackend } from '../support/backends.js';
@@ -79,7 +80,69 @@ describeEachBackend('shadow', (t) => {
     expect(await introspect(live.db)).toEqual(before);
   });
 
+  it('normalises a default of gen_random_uuid() (core) as the live database reports it', async () => {
+    const ir = defineSchema([
+      table('tokens', { id: uuid().primaryKey().default(ddl`gen_random_uuid()`), name: text() }),
+    ]).toIR();
+    const normalised = await normalise(shadow, ir);
+    expect(normalised.tables[0]!.columns[0]!.default).toBe('gen_random_uuid()');
+    expect(await normalise(shadow, normalised)).toEqual(normalised);
+  });
+
   if (t.backend === 'postgres') {
+    it('sees extensions and functions in public when normalising, printed as the live database prints them', async () => {
+      const { rows } = await sql<{ n: number }>`
+        select count(*)::int as n from pg_available_extensions where name = 'pg_trgm'`.execute(live.db);
+      const trgm = rows[0]!.n === 1;
+      if (trgm) await sql`create extension if not exists pg_trgm`.execute(live.db);
+      await sql
+        .raw(`create or replace function public.ferry_test_slug(t text) returns text
+        language sql immutable as $$ select lower(t) $$`)
+        .execute(live.db);
+      const other = await openShadow({ like: live, url: t.url() });
+      try {
+        const ir = defineSchema([
+          table(
+            'documents',
+            {
+              id: uuid().primaryKey().default(ddl`gen_random_uuid()`),
+              title: text().notNull(),
+              slug: text(),
+            },
+            (d) => [
+              check('documents_slug_check', ddl`${d.slug} = ferry_test_slug(${d.slug})`),
+              ...(trgm ? [index('documents_title_trgm').using('gin').on(asc(d.title).opclass('gin_trgm_ops'))] : []),
+            ],
+          ),
+        ]).toIR();
+        const normalised = await normalise(other, ir);
+        // The same DDL on a real database (with public on its search_path) reports the same.
+        await sql`create schema ferry_test_live`.execute(live.db);
+        try {
+          await live.db.connection().execute(async (conn) => {
+            await sql`set search_path to ferry_test_live, public`.execute(conn);
+            try {
+              for (const s of createStatements(ir)) await sql.raw(s).execute(conn);
+              expect(normalised).toEqual(await introspect(conn, { schema: 'ferry_test_live' }));
+            } finally {
+              await sql`reset search_path`.execute(conn);
+            }
+          });
+        } finally {
+          await sql`drop schema ferry_test_live cascade`.execute(live.db);
+        }
+        const doc = normalised.tables[0]!;
+        expect(doc.checks[0]!.expression).toBe('(slug = ferry_test_slug(slug))');
+        if (trgm) expect(doc.indexes[0]!.keys[0]!.opclass).toBe('gin_trgm_ops');
+        expect(await normalise(other, normalised)).toEqual(normalised);
+        // Replaying arbitrary SQL still sees the scratch schema alone.
+        await expectFerryError(other.apply(["SELECT ferry_test_slug('x')"]), E_QUERY, /does not exist/);
+      } finally {
+        await other.close();
+        await sql`drop function public.ferry_test_slug(text)`.execute(live.db);
+      }
+    });
+
     it('lives in a scratch schema of its own, dropped on close', async () => {
       const other = await openShadow({ like: live, url: t.url() });
       const name = await currentSchema(other.db);
