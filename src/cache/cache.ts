@@ -331,7 +331,11 @@ export class Cache {
    * served. Redis errors never throw.
    */
   getOrSet<T>(key: string, loader: () => T | Promise<T>, options: GetOrSetOptions = {}): Promise<T> {
-    this.#check(key);
+    try {
+      this.#check(key);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const e = this.#l1.get(key);
     const now = performance.now();
     if (e !== undefined && this.#fresh(e, now)) {
@@ -341,7 +345,13 @@ export class Cache {
     this.#s.l1Misses++;
     let flight = this.#flights.get(key);
     if (flight) this.#s.coalesced++;
-    else flight = this.#start(key, loader, options, e, now);
+    else {
+      try {
+        flight = this.#start(key, loader, options, e, now);
+      } catch (err) {
+        return Promise.reject(err); // bad durations in options
+      }
+    }
     return Promise.race([flight.promise, flight.soft]) as Promise<T>;
   }
 
@@ -466,9 +476,9 @@ export class Cache {
     l1Entry: Entry | undefined,
     now: number,
   ): Flight {
-    const ticket = this.#watch(key);
     const grace = options.grace === undefined ? 0 : toMs(options.grace, 'grace');
     const graceTimeout = toMs(options.graceTimeout ?? DEFAULTS.graceTimeout, 'graceTimeout');
+    const ticket = this.#watch(key);
     let offer: (v: unknown) => void = () => {};
     let softTimer: NodeJS.Timeout | undefined;
     const soft = new Promise<unknown>((resolve) => {

@@ -1,0 +1,248 @@
+import { describe, expect, it } from 'vitest';
+import { createCache, E_CACHE_CLOSED, E_CACHE_CONFIG, E_CACHE_KEY, E_CACHE_VALUE } from '../../src/cache/index.js';
+import { FerryError } from '../../src/errors.js';
+import { autoCleanup, makeCache, rawRedis, sleep, uniqueNamespace } from './support/redis.js';
+
+autoCleanup();
+
+const modes = [
+  { name: 'redis', make: (ns: string, o = {}) => makeCache({ namespace: ns, ...o }) },
+  { name: 'L1 only', make: async (ns: string, o = {}) => createCache({ namespace: ns, redis: null, ...o }) },
+];
+
+for (const mode of modes) {
+  describe(`cache basics [${mode.name}]`, () => {
+    it('get / set / delete', async () => {
+      const c = await mode.make(uniqueNamespace());
+      await c.ready();
+      expect(await c.get('a')).toBeUndefined();
+      await c.set('a', { n: 1 });
+      expect(await c.get('a')).toEqual({ n: 1 });
+      await c.delete('a');
+      expect(await c.get('a')).toBeUndefined();
+      await c.set('b', 1);
+      await c.set('c', 2);
+      await c.delete(['b', 'c']);
+      expect(await c.get('b')).toBeUndefined();
+      expect(await c.get('c')).toBeUndefined();
+      await c.close();
+    });
+
+    it('ttl expires entries', async () => {
+      const c = await mode.make(uniqueNamespace());
+      await c.ready();
+      await c.set('a', 'x', { ttl: 60 });
+      expect(await c.get('a')).toBe('x');
+      await sleep(90);
+      expect(await c.get('a')).toBeUndefined();
+      await c.close();
+    });
+
+    it('round-trips what repository rows contain: Dates, bigints, bytes, JSON', async () => {
+      const c = await mode.make(uniqueNamespace());
+      await c.ready();
+      const row = {
+        id: 1,
+        big: 2n ** 70n,
+        at: new Date('2024-05-06T07:08:09.123Z'),
+        bad: new Date(Number.NaN),
+        bytes: new Uint8Array([0, 1, 255]),
+        prefs: { units: 'km', nested: [true, null, 'a\u0000b'] },
+        amount: '12.50',
+        day: '2024-05-06',
+        none: null,
+      };
+      await c.set('row', row);
+      // Read through Redis, not L1, where there is one.
+      const other = mode.name === 'redis' ? await mode.make(c.namespace) : c;
+      await other.ready();
+      const back = (await other.get<typeof row>('row'))!;
+      expect(back).toEqual(row);
+      expect(back.big).toBe(2n ** 70n);
+      expect(back.at).toBeInstanceOf(Date);
+      expect(Number.isNaN(back.bad.getTime())).toBe(true);
+      expect(back.bytes).toBeInstanceOf(Uint8Array);
+      await c.close();
+    });
+
+    it('getOrSet loads once, then serves the cache', async () => {
+      const c = await mode.make(uniqueNamespace());
+      await c.ready();
+      let calls = 0;
+      const load = async () => ++calls;
+      expect(await c.getOrSet('k', load)).toBe(1);
+      expect(await c.getOrSet('k', load)).toBe(1);
+      expect(calls).toBe(1);
+      await c.delete('k');
+      expect(await c.getOrSet('k', load)).toBe(2);
+      expect(c.stats().loader.calls).toBe(2);
+      await c.close();
+    });
+
+    it('getOrSet rethrows the loader error and caches nothing', async () => {
+      const c = await mode.make(uniqueNamespace());
+      await c.ready();
+      const boom = new Error('db down');
+      await expect(c.getOrSet('k', () => Promise.reject(boom))).rejects.toBe(boom);
+      expect(await c.getOrSet('k', () => 'ok')).toBe('ok');
+      expect(c.stats().loader.errors).toBe(1);
+      await c.close();
+    });
+
+    it('negative caching is opt-in', async () => {
+      const c = await mode.make(uniqueNamespace());
+      await c.ready();
+      let calls = 0;
+      const missing = async () => {
+        calls++;
+        return undefined;
+      };
+      await c.getOrSet('gone', missing);
+      await c.getOrSet('gone', missing);
+      expect(calls).toBe(2);
+      expect(await c.getOrSet('gone2', missing, { negative: 80 })).toBeUndefined();
+      expect(await c.getOrSet('gone2', missing, { negative: 80 })).toBeUndefined();
+      expect(calls).toBe(3);
+      expect(await c.getOrSet('null', async () => null, { negative: true })).toBeNull();
+      expect(await c.getOrSet('null', async () => 'x', { negative: true })).toBeNull();
+      await sleep(100);
+      await c.getOrSet('gone2', missing, { negative: 80 });
+      expect(calls).toBe(4);
+      await c.close();
+    });
+
+    it('grace serves the last value when the loader fails, and when it is slow', async () => {
+      const c = await mode.make(uniqueNamespace());
+      await c.ready();
+      expect(await c.getOrSet('k', async () => 'v1', { ttl: 40, grace: 5_000 })).toBe('v1');
+      await sleep(60);
+      // Expired: the loader runs; it fails, so the graced value is served.
+      expect(await c.getOrSet('k', () => Promise.reject(new Error('db down')), { ttl: 40, grace: 5_000 })).toBe('v1');
+      // Slow loader: graced value after graceTimeout, and the load still lands.
+      let release!: () => void;
+      const slow = new Promise<void>((r) => {
+        release = r;
+      });
+      const t0 = Date.now();
+      const v = await c.getOrSet(
+        'k',
+        async () => {
+          await slow;
+          return 'v2';
+        },
+        { ttl: 10_000, grace: 5_000, graceTimeout: 30 },
+      );
+      expect(v).toBe('v1');
+      expect(Date.now() - t0).toBeLessThan(1_000);
+      release();
+      await sleep(20);
+      expect(await c.get('k')).toBe('v2');
+      expect(c.stats().graceServed).toBe(2);
+      // A deleted value is never served as graced.
+      await c.delete('k');
+      await expect(c.getOrSet('k', () => Promise.reject(new Error('db down')), { grace: 5_000 })).rejects.toThrow(
+        'db down',
+      );
+      await c.close();
+    });
+
+    it('l1 bounded by entries and bytes; cached objects are frozen', async () => {
+      const c = await mode.make(uniqueNamespace(), { l1: { max: 3, maxBytes: 200 } });
+      await c.ready();
+      for (let i = 0; i < 10; i++) await c.set(`k${i}`, { i, pad: 'x'.repeat(20) });
+      expect(c.stats().l1.entries).toBeLessThanOrEqual(3);
+      expect(c.stats().l1.bytes).toBeLessThanOrEqual(200);
+      const v = (await c.getOrSet('obj', async () => ({ a: { b: 1 } }))) as { a: { b: number } };
+      expect(() => {
+        v.a.b = 2;
+      }).toThrow(TypeError);
+      await c.close();
+    });
+
+    it('errors have stable codes', async () => {
+      const c = await mode.make(uniqueNamespace());
+      await expect(c.set('k', undefined)).rejects.toMatchObject({ code: E_CACHE_VALUE });
+      await expect(c.set('k', () => 1)).rejects.toMatchObject({ code: E_CACHE_VALUE });
+      const circular: Record<string, unknown> = {};
+      circular.self = circular;
+      await expect(c.set('k', circular)).rejects.toMatchObject({ code: E_CACHE_VALUE });
+      await expect(c.get('')).rejects.toMatchObject({ code: E_CACHE_KEY });
+      await c.close();
+      await c.close();
+      await expect(c.get('k')).rejects.toMatchObject({ code: E_CACHE_CLOSED });
+      await expect(c.getOrSet('k', () => 1)).rejects.toBeInstanceOf(FerryError);
+    });
+  });
+}
+
+describe('cache configuration', () => {
+  it('no Redis configured means L1 only', async () => {
+    const c = createCache({ namespace: uniqueNamespace(), env: {} });
+    expect(c.stats().breaker).toBe('off');
+    expect(c.stats().bus).toBe('off');
+    await c.set('a', 1);
+    expect(await c.get('a')).toBe(1);
+    await c.close();
+  });
+
+  it('REDIS_URL from the environment', async () => {
+    const ns = uniqueNamespace();
+    const c = createCache({ namespace: ns, env: { REDIS_URL: 'redis://127.0.0.1:6379' }, logger: false });
+    expect(await c.ready()).toBe(true);
+    await c.set('a', 1);
+    expect(await rawRedis().exists(`${ns}:v:a`)).toBe(1);
+    await c.delete('a');
+    await c.close();
+    await rawRedis().del(`${ns}~seq`);
+  });
+
+  it('bad URLs are E_CACHE_CONFIG and never show the password', () => {
+    for (const url of ['http://u:s3cret@host', 'redis://u:s3cret@ho st:zz/']) {
+      try {
+        createCache({ namespace: 'x', redis: url });
+        throw new Error('expected a throw');
+      } catch (err) {
+        expect(err).toMatchObject({ code: E_CACHE_CONFIG });
+        expect((err as Error).message).not.toContain('s3cret');
+      }
+    }
+    expect(() => createCache({ namespace: '' })).toThrow(FerryError);
+    expect(() => createCache({ namespace: 'x', l1: { max: 0 }, redis: null })).toThrow(/l1.max/);
+    expect(() => createCache({ namespace: 'x', ttl: '5 parsecs' as never, redis: null })).toThrow(/duration/);
+  });
+
+  it('an unreachable Redis is counted and logged without the password; calls still work', async () => {
+    const errors: string[] = [];
+    const logs: string[] = [];
+    const log = (obj: object, msg?: string) => logs.push(JSON.stringify(obj) + (msg ?? ''));
+    const c = createCache({
+      namespace: uniqueNamespace(),
+      redis: 'redis://default:hunter2-secret@127.0.0.1:1',
+      logger: { warn: log, info: log, debug: log },
+      onError: (e) => errors.push(`${e.code} ${e.message}`),
+    });
+    expect(await c.ready(500)).toBe(false);
+    expect(await c.getOrSet('k', async () => 'from db')).toBe('from db');
+    await c.set('k', 'v');
+    await c.delete('k');
+    expect(c.stats().breaker).not.toBe('closed');
+    expect(c.stats().errors).toBeGreaterThan(0);
+    expect(errors.length).toBeGreaterThan(0);
+    for (const line of [...errors, ...logs]) expect(line).not.toContain('hunter2');
+    await c.close();
+  });
+
+  it('works on a caller-provided ioredis client and leaves it open', async () => {
+    const ns = uniqueNamespace();
+    const client = rawRedis().duplicate();
+    const c = createCache({ namespace: ns, redis: client, logger: false });
+    expect(await c.ready()).toBe(true);
+    await c.set('a', 1);
+    expect(await c.get('a')).toBe(1);
+    await c.delete('a');
+    await c.close();
+    expect(await client.ping()).toBe('PONG');
+    await client.quit();
+    await rawRedis().del(`${ns}~seq`);
+  });
+});
