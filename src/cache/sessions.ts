@@ -166,7 +166,8 @@ interface Backend {
   write(u: string, jti: string, data: string, expectVersion: number | null): Promise<WriteResult>;
   revoke(u: string, jti: string, tombstoneMs: number): Promise<boolean>;
   revokeAll(u: string): Promise<number>;
-  list(u: string): Promise<Array<{ jti: string; rec: Rec }>>;
+  /** Live sessions; `order` breaks ties between equal `createdAt` (creation order), when the backend has one. */
+  list(u: string): Promise<Array<{ jti: string; rec: Rec; order?: string }>>;
   /** Copy a record read from the source of truth, unless the session was revoked or the generation moved. */
   fill(u: string, jti: string, rec: Rec, expectGen: number): Promise<boolean>;
   gen(u: string): Promise<number>;
@@ -182,6 +183,10 @@ local function nowms()
 end
 local function curgen(k) return tonumber(redis.call('GET', k) or '0') end
 local function n2s(x) return string.format('%d', x) end
+local function nowus()
+  local t = redis.call('TIME')
+  return t[1] .. string.format('%06d', tonumber(t[2]))
+end
 local function index_add(idx, jti, e, now, ttl)
   redis.call('ZADD', idx, e, jti)
   redis.call('ZREMRANGEBYSCORE', idx, '-inf', now)
@@ -189,7 +194,7 @@ local function index_add(idx, jti, e, now, ttl)
 end
 -- The session's fields when it is live; deletes an expired or old-generation one.
 local function load(skey, g, now)
-  local h = redis.call('HMGET', skey, 'd', 'c', 'a', 'e', 'g', 'v', 'p')
+  local h = redis.call('HMGET', skey, 'd', 'c', 'a', 'e', 'g', 'v', 'p', 'o')
   if not h[1] then return nil, false end
   if tonumber(h[4]) <= now or tonumber(h[5]) ~= g then
     redis.call('DEL', skey)
@@ -207,7 +212,7 @@ local g = curgen(KEYS[3])
 if ARGV[4] ~= '' and tonumber(ARGV[4]) ~= g then return {'revoked'} end
 local ttl = tonumber(ARGV[2])
 local e = now + ttl
-redis.call('HSET', KEYS[1], 'd', ARGV[1], 'c', n2s(now), 'a', n2s(now), 'e', n2s(e), 'g', n2s(g), 'v', '1', 'p', n2s(now))
+redis.call('HSET', KEYS[1], 'd', ARGV[1], 'c', n2s(now), 'a', n2s(now), 'e', n2s(e), 'g', n2s(g), 'v', '1', 'p', n2s(now), 'o', nowus())
 redis.call('PEXPIRE', KEYS[1], ttl)
 index_add(KEYS[4], ARGV[3], e, now, ttl)
 return {'ok', ARGV[1], n2s(now), n2s(now), n2s(e), '1'}
@@ -287,7 +292,7 @@ for _, j in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local h = load(ARGV[1] .. j, g, now)
   if h then
     table.insert(out, j)
-    table.insert(out, h[1]); table.insert(out, h[2]); table.insert(out, h[3]); table.insert(out, h[4]); table.insert(out, h[6])
+    table.insert(out, h[1]); table.insert(out, h[2]); table.insert(out, h[3]); table.insert(out, h[4]); table.insert(out, h[6]); table.insert(out, h[8] or '')
   else
     redis.call('ZREM', KEYS[1], j)
   end
@@ -303,7 +308,7 @@ local g = curgen(KEYS[3])
 if g ~= tonumber(ARGV[5]) then return 0 end
 local e = tonumber(ARGV[4])
 if e <= now then return 0 end
-redis.call('HSET', KEYS[1], 'd', ARGV[1], 'c', ARGV[2], 'a', ARGV[3], 'e', ARGV[4], 'g', n2s(g), 'v', ARGV[7], 'p', ARGV[3])
+redis.call('HSET', KEYS[1], 'd', ARGV[1], 'c', ARGV[2], 'a', ARGV[3], 'e', ARGV[4], 'g', n2s(g), 'v', ARGV[7], 'p', ARGV[3], 'o', ARGV[2] .. '000')
 redis.call('PEXPIREAT', KEYS[1], e)
 index_add(KEYS[4], ARGV[6], e, now, e - now)
 return 1
@@ -407,11 +412,11 @@ class RedisBackend implements Backend {
     return Number(await this.#c.ferrySessRevokeAll(k.gen, k.index, this.#user(u)));
   }
 
-  async list(u: string): Promise<Array<{ jti: string; rec: Rec }>> {
+  async list(u: string): Promise<Array<{ jti: string; rec: Rec; order?: string }>> {
     const k = this.#keys(u, '');
     const r: string[] = await this.#c.ferrySessList(k.index, k.gen, this.#user(u));
-    const out: Array<{ jti: string; rec: Rec }> = [];
-    for (let i = 0; i < r.length; i += 6) out.push({ jti: r[i]!, rec: recFrom(r, i + 1) });
+    const out: Array<{ jti: string; rec: Rec; order: string }> = [];
+    for (let i = 0; i < r.length; i += 7) out.push({ jti: r[i]!, rec: recFrom(r, i + 1), order: r[i + 6]! });
     return out;
   }
 
@@ -1024,7 +1029,8 @@ export function createSessionStore<T = Record<string, unknown>>(options: Session
       if (!pg) {
         const r = await onFast((b) => b.list(u));
         if (!r) throw unavailable();
-        return r.sort((a, b) => a.rec.createdAt - b.rec.createdAt).map(({ jti, rec }) => toSession(u, jti, rec));
+        // Memory lists in creation order already (a stable sort keeps it); Redis breaks ties with microseconds.
+        return r.sort(byCreation).map(({ jti, rec }) => toSession(u, jti, rec));
       }
       // Postgres says which sessions are live; Redis has their freshest activity and data.
       const truth = await pg.list(u);
@@ -1121,6 +1127,13 @@ async function insertRefresh(
     })
     .execute();
   return { token, userId: u, sessionId: sessionJti ? `${u}:${sessionJti}` : null, expiresAt };
+}
+
+function byCreation(a: { rec: Rec; order?: string }, b: { rec: Rec; order?: string }): number {
+  if (a.rec.createdAt !== b.rec.createdAt) return a.rec.createdAt - b.rec.createdAt;
+  const x = a.order ?? '';
+  const y = b.order ?? '';
+  return x.length - y.length || (x < y ? -1 : x > y ? 1 : 0);
 }
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');

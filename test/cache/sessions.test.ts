@@ -107,6 +107,11 @@ function contract(impl: Impl) {
       expect(await b.get(`${uid()}:${s.jti}`)).toBeNull(); // the jti under another user
       expect(await b.list(uid())).toEqual([]);
       await expectFerryError(a.create(u, { n: 4 }, { jti: 'access-jti-0001' }), E_SESSION_EXISTS);
+      // list is in creation order, even for sessions created within the same millisecond.
+      const v = uid();
+      const many = [];
+      for (let i = 0; i < 10; i++) many.push(await a.create(v, { n: i }));
+      expect((await b.list(v)).map((x) => x.id)).toEqual(many.map((x) => x.id));
     });
   });
 
