@@ -577,7 +577,11 @@ export class Cache {
       return value;
     }
     value = this.#freezeValue(value);
-    if (ticket.stale) return value;
+    if (ticket.stale) {
+      // Invalidated while loading (here or, via the bus, elsewhere): what we loaded may predate it.
+      this.#s.staleFillsRefused++;
+      return value;
+    }
     if (lease !== undefined && remote !== null) {
       const now = Date.now();
       const ok = await remote.fill(key, lease, stored(now + ttl, now + keep, json), keep);
@@ -587,7 +591,8 @@ export class Cache {
         return value;
       }
     }
-    if (!ticket.stale) this.#l1Set(key, value, ttl, keep, json.length);
+    if (ticket.stale) this.#s.staleFillsRefused++;
+    else this.#l1Set(key, value, ttl, keep, json.length);
     return value;
   }
 }
