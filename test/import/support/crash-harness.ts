@@ -280,13 +280,12 @@ export function startCli(args: string[], env: Record<string, string>): CliChild 
   return { proc, committed: () => committed, exited: () => exited, done };
 }
 
-/** stderr without the progress bar's redraws (`\r ESC[2K <bar line>`). */
+/** stderr without the progress bar's redraws (`\r ESC[2K <n> records  <rates>  <n> rejected[  ETA m:ss]`). */
 function withoutBar(text: string): string {
   const clear = `${String.fromCharCode(27)}[2K`;
   return text
-    .split('\r')
-    .map((part) => (part.startsWith(clear) ? part.slice(clear.length) : part))
-    .filter((part) => !/^[\d,]+ records {2}[^\n]*$/.test(part))
+    .split(`\r${clear}`)
+    .map((part) => part.replace(/^[\d,]+ records {2}[^\n]*? rejected( {2}ETA [\d:]+)?/, ''))
     .join('');
 }
 
