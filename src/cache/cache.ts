@@ -65,6 +65,12 @@ export interface CacheOptions {
     threshold?: number;
     /** How long it stays open before a probe (default 1000 ms). */
     breakMs?: number;
+    /**
+     * After an outage, for this long Redis values are reloaded rather than
+     * served (default 2 × breakMs): other instances may not have replayed the
+     * invalidations they could not write yet.
+     */
+    quarantineMs?: number;
   };
   /**
    * Pub/sub invalidation of other instances' L1 (default true). `false` is
@@ -210,13 +216,15 @@ export class Cache {
     if (!(timeoutMs > 0))
       throw cacheError(E_CACHE_CONFIG, `createCache: timeoutMs must be > 0, received ${timeoutMs}.`);
     const bus = options.bus ?? true;
+    const breakMs = Math.max(10, options.breaker?.breakMs ?? DEFAULTS.breakMs);
     this.#remote = new Remote({
       client,
       ownsClient: owns,
       namespace: options.namespace,
       timeoutMs,
       threshold: Math.max(1, options.breaker?.threshold ?? DEFAULTS.threshold),
-      breakMs: Math.max(10, options.breaker?.breakMs ?? DEFAULTS.breakMs),
+      breakMs,
+      quarantineMs: options.breaker?.quarantineMs ?? 2 * breakMs,
       leaseTtlMs: Math.max(1, toMs(options.leaseTtl ?? DEFAULTS.leaseTtl, 'leaseTtl')),
       bus: bus === false ? null : { heartbeatMs: (typeof bus === 'object' && bus.heartbeatMs) || DEFAULTS.heartbeatMs },
       redact,
@@ -274,7 +282,7 @@ export class Cache {
         return undefined;
       }
       const stored = parseStored(raw);
-      if (stored === null || stored.exp <= Date.now()) {
+      if (stored === null || stored.exp <= Date.now() || remote.suspect) {
         this.#s.l2Misses++;
         return undefined;
       }
@@ -524,13 +532,13 @@ export class Cache {
       let r = await remote.read(key, false);
       if (r !== FAIL && r.kind === 'hit') {
         const found = parseStored(r.raw);
-        if (found !== null && found.exp > Date.now()) {
+        if (found !== null && found.exp > Date.now() && !remote.suspect) {
           this.#s.l2Hits++;
           const value = this.#freezeValue(found.value());
           if (!ticket.stale) this.#l1Set(key, value, found.exp - Date.now(), found.hard - Date.now(), r.raw.length);
           return value;
         }
-        // Logically expired (kept for grace): take a lease to reload it.
+        // Logically expired (kept for grace), or just after an outage: take a lease and reload.
         if (found !== null && grace > 0 && !graced.has && found.hard > Date.now()) {
           graced.v = this.#freezeValue(found.value());
           graced.has = true;

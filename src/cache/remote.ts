@@ -105,6 +105,8 @@ export interface RemoteOptions {
   timeoutMs: number;
   threshold: number;
   breakMs: number;
+  /** After an outage, how long L2 values written before it are not trusted (see `suspect`). */
+  quarantineMs: number;
   leaseTtlMs: number;
   /** null: no bus (single-instance deployments only). */
   bus: { heartbeatMs: number } | null;
@@ -131,6 +133,10 @@ export class Remote {
   #probeFailures = 0;
   #probeTimer: NodeJS.Timeout | undefined;
   #probing = false;
+  /** Redis failed since the breaker last closed (not just the first connection). */
+  #outage = false;
+  #everClosed = false;
+  #suspectUntil = 0;
   /** Invalidations Redis has not confirmed: key -> sequence (to spot re-adds during a replay). */
   readonly #pending = new Map<string, number>();
   #pendingSeq = 0;
@@ -150,7 +156,10 @@ export class Remote {
     this.#seqKey = `${this.#ns}~seq`;
     this.#channel = options.bus ? `${this.#ns}~bus` : '';
 
-    this.#client.on('error', (err: Error) => this.#report(err, 'connection'));
+    this.#client.on('error', (err: Error) => {
+      this.#outage = true;
+      this.#report(err, 'connection');
+    });
     this.#client.on('close', () => {
       if (this.#state === 'closed') this.#open('connection closed');
     });
@@ -196,6 +205,16 @@ export class Remote {
 
   get pendingCount(): number {
     return this.#pending.size + (this.#flushNeeded ? 1 : 0);
+  }
+
+  /**
+   * Just after an outage, values in Redis may be ones another instance
+   * invalidated during the outage and has not replayed yet (it recovers on
+   * its own schedule). For `quarantineMs` after closing, the cache treats L2
+   * hits as misses (reloading under a lease) instead of serving them.
+   */
+  get suspect(): boolean {
+    return this.#suspectUntil !== 0 && performance.now() < this.#suspectUntil;
   }
 
   /** Redis is usable right now (breaker closed). */
@@ -369,6 +388,7 @@ export class Remote {
     if (this.#closed) return;
     const was = this.#state;
     this.#state = 'open';
+    this.#outage = true;
     if (was !== 'open') this.#o.events.onBreaker('open', reason);
     if (!this.#probing) this.#scheduleProbe(this.#o.breakMs);
   }
@@ -392,8 +412,16 @@ export class Remote {
     try {
       this.#state = 'half-open';
       this.#o.events.onBreaker('half-open', 'probing');
+      if (this.#client.status !== 'ready' && !this.#everClosed && !this.#outage) {
+        // Still making the first connection: not an outage; 'ready' triggers the next probe.
+        this.#probing = false;
+        this.#state = 'open';
+        this.#scheduleProbe(this.#o.breakMs);
+        return;
+      }
       const pong = this.#client.status === 'ready' ? await this.#raw('probe', () => this.#client.ping()) : FAIL;
       if (pong === FAIL) {
+        this.#outage = true;
         this.#probeFailures++;
         // A connection that is open but silent (a black-holed network) may never recover by
         // itself; reconnect our own client after a few failed probes.
@@ -431,6 +459,9 @@ export class Remote {
       this.#probing = false;
       if (this.#closed) return;
       this.#state = 'closed';
+      this.#everClosed = true;
+      if (this.#outage) this.#suspectUntil = performance.now() + this.#o.quarantineMs;
+      this.#outage = false;
       this.#failures = 0;
       this.#probeFailures = 0;
       this.#o.events.onBreaker('closed', 'recovered');

@@ -1,0 +1,151 @@
+/**
+ * Redis unreachable, slow or black-holed — through a TCP proxy, never by
+ * touching the shared Redis server other test files use.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Cache } from '../../src/cache/index.js';
+import { type ProxyMode, RedisProxy } from './support/proxy.js';
+import { autoCleanup, eventually, makeCache, rawRedis, sleep, uniqueNamespace } from './support/redis.js';
+
+autoCleanup();
+
+const proxies: RedisProxy[] = [];
+async function proxy(): Promise<RedisProxy> {
+  const p = await new RedisProxy().listen();
+  proxies.push(p);
+  return p;
+}
+afterEach(async () => {
+  await Promise.all(proxies.splice(0).map((p) => p.close()));
+});
+
+const FAST = { timeoutMs: 50, breaker: { breakMs: 100 }, bus: { heartbeatMs: 100 } } as const;
+
+async function everyCallWorks(c: Cache, label: string): Promise<void> {
+  const t0 = performance.now();
+  expect(await c.getOrSet(`${label}:r`, async () => 'from db')).toBe('from db');
+  await c.set(`${label}:w`, 'x');
+  await c.delete(`${label}:w`);
+  expect(await c.get(`${label}:missing`)).toBeUndefined();
+  // Bounded by the command timeout, not by Redis.
+  expect(performance.now() - t0).toBeLessThan(1_000);
+}
+
+for (const mode of ['down', 'slow', 'blackhole'] as ProxyMode[]) {
+  describe(`Redis ${mode}`, () => {
+    it('no call fails, the breaker opens, and it closes again on its own', async () => {
+      const p = await proxy();
+      const c = await makeCache({ namespace: uniqueNamespace(), redis: p.url, ...FAST });
+      expect(await c.ready()).toBe(true);
+      p.set(mode);
+      for (let i = 0; i < 5; i++) await everyCallWorks(c, `a${i}`);
+      expect(c.stats().breaker).not.toBe('closed');
+      expect(c.stats().errors).toBeGreaterThan(0);
+      p.up();
+      expect(await c.ready(10_000)).toBe(true);
+      expect(c.stats()).toMatchObject({ breaker: 'closed', bus: 'up', pendingInvalidations: 0 });
+      await c.set('after', 1);
+      expect(await rawRedis().exists(`${c.namespace}:v:after`)).toBe(1);
+    });
+
+    it('invalidations issued during the outage are replayed before Redis is read again: nothing resurrects', async () => {
+      const ns = uniqueNamespace();
+      const p = await proxy();
+      const a = await makeCache({ namespace: ns, redis: p.url, ...FAST });
+      const observer = await makeCache({ namespace: ns, breaker: { quarantineMs: 0 } });
+      await Promise.all([a.ready(), observer.ready()]);
+      await a.set('deleted', 'old');
+      await a.set('rewritten', 'old');
+      p.set(mode);
+      // The writer commits during the outage and invalidates: Redis cannot hear it.
+      await a.delete('deleted');
+      await a.set('rewritten', 'new'); // L1 only, remembered as an invalidation
+      expect(await a.get('rewritten')).toBe('new');
+      expect(await a.getOrSet('deleted', async () => 'db-new')).toBe('db-new');
+      expect(a.stats().pendingInvalidations).toBe(2);
+      p.up();
+      expect(await a.ready(10_000)).toBe(true);
+      expect(a.stats().pendingInvalidations).toBe(0);
+      // Redis no longer holds the old values, for anyone.
+      expect(await rawRedis().exists(`${ns}:v:deleted`, `${ns}:v:rewritten`)).toBe(0);
+      await eventually(async () => (await observer.get('deleted')) === undefined, 2_000, 'observer');
+      expect(await observer.get('rewritten')).toBeUndefined();
+      expect(await a.getOrSet('deleted', async () => 'db-new')).toBe('db-new');
+    });
+  });
+}
+
+describe('outage details', () => {
+  it('too many pending invalidations: the namespace is flushed on recovery', async () => {
+    const ns = uniqueNamespace();
+    const p = await proxy();
+    const a = await makeCache({ namespace: ns, redis: p.url, ...FAST });
+    expect(await a.ready()).toBe(true);
+    await a.set('keep-me-not', 'old');
+    await a.getOrSet('leased', async () => 1);
+    p.set('down');
+    for (let i = 0; i < 10_001; i++) await a.delete(`k${i}`);
+    expect(a.stats().pendingInvalidations).toBe(1); // collapsed into one flush
+    p.up();
+    expect(await a.ready(10_000)).toBe(true);
+    expect(await rawRedis().exists(`${ns}:v:keep-me-not`)).toBe(0);
+    expect(await rawRedis().exists(`${ns}~seq`)).toBe(1); // lease tokens are never reused
+  });
+
+  it('just after an outage, another instance does not serve Redis values that may be awaiting a replay', async () => {
+    const ns = uniqueNamespace();
+    const pa = await proxy();
+    const pb = await proxy();
+    const a = await makeCache({ namespace: ns, redis: pa.url, ...FAST });
+    const b = await makeCache({
+      namespace: ns,
+      redis: pb.url,
+      ...FAST,
+      breaker: { breakMs: 100, quarantineMs: 5_000 },
+    });
+    await Promise.all([a.ready(), b.ready()]);
+    await a.set('k', 'old');
+    pa.set('down');
+    pb.set('down');
+    await a.delete('k'); // pending in a, which stays cut off for a while
+    await sleep(200);
+    pb.up();
+    expect(await b.ready(5_000)).toBe(true);
+    expect(a.stats().pendingInvalidations).toBe(1);
+    // Redis still holds 'old' — b must not serve it.
+    expect(await rawRedis().exists(`${ns}:v:k`)).toBe(1);
+    expect(await b.get('k')).toBeUndefined();
+    expect(await b.getOrSet('k', async () => 'db-new')).toBe('db-new');
+    expect(await b.get('k')).toBe('db-new'); // its own fresh load, from L1
+    pa.up();
+    expect(await a.ready(5_000)).toBe(true);
+    expect(await rawRedis().exists(`${ns}:v:k`)).toBe(0);
+    expect(await b.getOrSet('k', async () => 'db-new')).toBe('db-new');
+  });
+
+  it('a slow network delivering commands late does not resurrect a value', async () => {
+    const ns = uniqueNamespace();
+    const p = await proxy();
+    const a = await makeCache({ namespace: ns, redis: p.url, ...FAST });
+    const writer = await makeCache({ namespace: ns });
+    await Promise.all([a.ready(), writer.ready()]);
+    let release!: () => void;
+    const stalled = new Promise<void>((r) => {
+      release = r;
+    });
+    // a misses (lease taken), loads v1, then its fill is held by the network...
+    const read = a.getOrSet('k', async () => {
+      await stalled;
+      return 'v1';
+    });
+    await sleep(20);
+    p.set('slow');
+    release();
+    expect(await read).toBe('v1');
+    // ...while the writer commits v2 and invalidates through a healthy connection.
+    await writer.delete('k');
+    p.up(); // the held fill reaches Redis now, after the delete
+    await sleep(100);
+    expect(await rawRedis().exists(`${ns}:v:k`)).toBe(0);
+  });
+});
