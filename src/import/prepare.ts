@@ -39,6 +39,8 @@ export interface Batch {
   groups: Map<Target, Map<string, Group>>;
   rejects: RejectRow[];
   duplicates: Map<string, number>;
+  /** Size of the CSV lines so far (UTF-16 units). */
+  bytes: number;
 }
 
 export async function* prepareBatches(
@@ -65,7 +67,7 @@ export async function* prepareBatches(
     if (!replay) {
       batch.records++;
       batch.position = ordinal;
-      if (batch.records >= batchSize) {
+      if (batch.records >= batchSize || batch.bytes >= BATCH_BYTES) {
         yield batch;
         batch = newBatch(ordinal);
       }
@@ -74,12 +76,19 @@ export async function* prepareBatches(
   if (batch.records > 0) yield batch;
 }
 
+/**
+ * A batch also ends once its CSV reaches this size: records that map to many
+ * wide rows (a conversation file with its messages) would otherwise hold
+ * hundreds of MB per batch, and two batches are in memory at once.
+ */
+const BATCH_BYTES = 16 * 1024 * 1024;
+
 /** How long preparation may hold the event loop before letting pending I/O run. */
 const SLICE_MS = 1;
 const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export function newBatch(position: number): Batch {
-  return { position, records: 0, groups: new Map(), rejects: [], duplicates: new Map() };
+  return { position, records: 0, groups: new Map(), rejects: [], duplicates: new Map(), bytes: 0 };
 }
 
 type Mapped =
@@ -195,7 +204,9 @@ function prepareRecord(
       group = { columns, lines: [], meta: [] };
       groups.set(signature, group);
     }
-    group.lines.push(columns.map((c) => csvField(target, c, row[c])).join(','));
+    const line = columns.map((c) => csvField(target, c, row[c])).join(',');
+    batch.bytes += line.length;
+    group.lines.push(line);
     group.meta.push({ ordinal, rowIndex, loc, value });
   });
 }
