@@ -64,7 +64,7 @@ describeEachBackend('cache race against the database', (t) => {
         const t0 = performance.now();
         await eventually(
           async () => (await read(1 - w, id)).v >= committed,
-          2_000,
+          5_000,
           `other instance to see v${committed}`,
         );
         counts.crossWaitMaxMs = Math.max(counts.crossWaitMaxMs, performance.now() - t0);
