@@ -170,6 +170,11 @@ export function createPgPool(connectionString: string, opts: PgPoolOptions = {})
   const wrap = (client: pg.PoolClient): PostgresPoolClient => {
     let wrapper = wrappers.get(client);
     if (!wrapper) {
+      // pg-pool only listens for errors on idle clients: a server restart or a
+      // killed backend while this client is checked out would otherwise be an
+      // unhandled 'error' event that ends the process. The failing query still
+      // rejects, so callers (the importer's retry) see it.
+      client.on('error', (err) => opts.onError?.(sanitize(err, secrets)));
       const runText = async (text: string, params?: readonly unknown[]) => {
         const result = await client.query(text, (params ?? []).map(prepareParam));
         for (const r of Array.isArray(result) ? (result as pg.QueryResult[]) : [result]) {
