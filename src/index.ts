@@ -1,3 +1,4 @@
+export { cachedRepository, createCache, createRateLimiter, createSessionStore, sessionTables } from './cache/index.js';
 export { defineConfig, type FerryConfig } from './config.js';
 export { type ConnectOptions, connect, Ferry } from './connect.js';
 export { parseDatabaseUrl, redactUrl } from './db/url.js';
