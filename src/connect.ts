@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
+import type { Cache } from './cache/cache.js';
 import { type DbHandle, type OpenOptions, openDatabase } from './db/open.js';
 import { FerryError } from './errors.js';
 import { E_MIGRATION_FAILED } from './migrate/errors.js';
@@ -17,6 +18,8 @@ export interface ConnectOptions<S> extends OpenOptions {
   schema?: S;
   /** Errors thrown by after-commit callbacks; by default they become process warnings. */
   onAfterCommitError?: (err: unknown) => void;
+  /** The cache `repo(table).cached({ ttl, by })` uses (see `createCache`). */
+  cache?: Cache;
 }
 
 /**
@@ -29,14 +32,18 @@ export class Ferry<DB> implements Scope<DB> {
   readonly #handle: DbHandle;
   readonly #root: RootScope<DB>;
 
-  constructor(handle: DbHandle, schema: Schema, options: Pick<ConnectOptions<unknown>, 'onAfterCommitError'>) {
+  constructor(
+    handle: DbHandle,
+    schema: Schema,
+    options: Pick<ConnectOptions<unknown>, 'onAfterCommitError' | 'cache'>,
+  ) {
     this.#handle = handle;
     this.schema = schema;
     this.db = handle.db.withPlugin(new TimestampsPlugin(schema)) as Kysely<DB>;
     const onAfterCommitError =
       options.onAfterCommitError ??
       ((err: unknown) => process.emitWarning(`ferry: an afterCommit callback failed: ${String(err)}`));
-    this.#root = new RootScope(this.db, { onAfterCommitError });
+    this.#root = new RootScope(this.db, { onAfterCommitError, cache: options.cache });
   }
 
   /** `'postgres'` for a server, `'pglite'` for the embedded database. */

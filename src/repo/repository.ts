@@ -1,4 +1,6 @@
 import { CompiledQuery, type Expression, type ExpressionBuilder, type Kysely, type SqlBool, sql } from 'kysely';
+import type { Cache } from '../cache/cache.js';
+import { type CachedRepository, type CachedRepositoryOptions, cachedRepository } from '../cache/cached-repo.js';
 import { E_BAD_ARGUMENT, FerryError } from '../errors.js';
 import type { Column } from '../schema/column.js';
 import type { Table } from '../schema/table.js';
@@ -35,13 +37,32 @@ export class Repository<T extends Table> {
   readonly #pk: string[];
   readonly #getSql: string | null;
 
-  constructor(db: Kysely<any>, table: T) {
+  readonly #cache: Cache | undefined;
+
+  constructor(db: Kysely<any>, table: T, options: { cache?: Cache } = {}) {
     this.#db = db;
+    this.#cache = options.cache;
     this.table = table;
     this.#pk = table.primaryKey;
     // `get` is the hottest path in most apps: compile it once, not per call.
     this.#getSql =
       this.#pk.length === 1 ? db.selectFrom(table.name).selectAll().where(this.#pk[0]!, '=', 0).compile().sql : null;
+  }
+
+  /**
+   * A read-through cached view: `get` by the primary key or a unique column
+   * (`by`), invalidated after commit by its writes. Uses the cache given to
+   * `connect({ cache })` unless `options.cache` names another.
+   */
+  cached(options: CachedRepositoryOptions<T> & { cache?: Cache }): CachedRepository<T> {
+    const cache = options.cache ?? this.#cache;
+    if (!cache) {
+      throw new FerryError(
+        E_BAD_ARGUMENT,
+        `${this.table.name}: repo.cached() needs a cache: pass connect({ cache: createCache(...) }) or cached({ cache, ttl }).`,
+      );
+    }
+    return cachedRepository(this, cache, options);
   }
 
   /** The row with this primary key, or undefined. */

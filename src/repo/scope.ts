@@ -1,4 +1,5 @@
 import type { ControlledTransaction, IsolationLevel, Kysely } from 'kysely';
+import type { Cache } from '../cache/cache.js';
 import type { Table } from '../schema/table.js';
 import { Repository } from './repository.js';
 
@@ -33,19 +34,23 @@ export interface TransactionOptions {
 export interface ScopeHooks {
   /** Where errors thrown by after-commit callbacks go; they never fail the committed work. */
   onAfterCommitError(err: unknown): void;
+  /** The default cache of `repo.cached()`. */
+  cache?: Cache;
 }
 
 /** Repositories are cheap, but caching them keeps `get`'s compiled SQL warm. */
 class RepoCache {
   readonly #db: Kysely<any>;
   readonly #repos = new Map<Table, Repository<any>>();
-  constructor(db: Kysely<any>) {
+  readonly #cache: Cache | undefined;
+  constructor(db: Kysely<any>, cache: Cache | undefined) {
     this.#db = db;
+    this.#cache = cache;
   }
   get<T extends Table>(table: T): Repository<T> {
     let repo = this.#repos.get(table);
     if (!repo) {
-      repo = new Repository(this.#db, table);
+      repo = new Repository(this.#db, table, { cache: this.#cache });
       this.#repos.set(table, repo);
     }
     return repo as Repository<T>;
@@ -59,7 +64,7 @@ export class RootScope<DB> implements Scope<DB> {
 
   constructor(db: Kysely<DB>, hooks: ScopeHooks) {
     this.db = db;
-    this.#repos = new RepoCache(db);
+    this.#repos = new RepoCache(db, hooks.cache);
     this.#hooks = hooks;
   }
 
@@ -109,7 +114,7 @@ class TxScope<DB> implements TransactionScope<DB> {
     this.db = db;
     this.#state = state;
     this.#hooks = hooks;
-    this.#repos = new RepoCache(db as unknown as Kysely<any>);
+    this.#repos = new RepoCache(db as unknown as Kysely<any>, hooks.cache);
   }
 
   repo<T extends Table>(table: T): Repository<T> {

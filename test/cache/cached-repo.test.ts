@@ -114,4 +114,24 @@ describeEachBackend('cachedRepository', (t) => {
       expect.objectContaining({ code: E_CACHE_CONFIG }),
     );
   });
+
+  it('repo.cached({ ttl, by }) uses the cache given to connect()', async () => {
+    const cache = await makeCache({ namespace: uniqueNamespace('repo') });
+    // A second handle on this suite's PGlite directory is not allowed: use an in-memory database.
+    const app = await connect({ url: t.backend === 'postgres' ? t.url() : 'memory://', schema, cache });
+    if (t.backend === 'pglite') await app.createSchema();
+    try {
+      const bob = await app.repo(users).insert({ telegram_id: 77, username: 'bob' });
+      const byTelegram = app.repo(users).cached({ ttl: '1m', by: 'telegram_id' });
+      expect(await byTelegram.get(77)).toEqual(bob);
+      expect(await byTelegram.get(77)).toEqual(bob);
+      expect(cache.stats().loader.calls).toBe(1);
+      await app.transaction((tx) => byTelegram.update(tx, bob.id, { username: 'bobby' }));
+      expect((await byTelegram.get(77))?.username).toBe('bobby');
+      expect(() => ferry.repo(users).cached({ ttl: '1m' })).toThrow(/needs a cache/);
+      expect(await ferry.repo(users).cached({ cache, ttl: '1m' }).get(-1)).toBeUndefined();
+    } finally {
+      await app.close();
+    }
+  });
 });
