@@ -30,6 +30,7 @@ export async function runVinBot(
     namespace: options.namespace ?? 'vinbot-demo',
     decoder: createLocalDecoder({ latencyMs: options.decoderLatencyMs ?? 300 }),
     lookupsPerMinute: 4,
+    logger: log,
   });
   try {
     log.info(
