@@ -6,6 +6,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   'repo-get': () => import('./repo-get.bench.js'),
   'migrate-introspect': () => import('./migrate-introspect.bench.js'),
   import: () => import('./import.bench.js'),
+  cache: () => import('./cache.bench.js'),
 };
 
 const wanted = process.argv.slice(2);
