@@ -1,0 +1,143 @@
+/**
+ * Where an L2 hit's time goes (companion to cache.bench.ts, for the closing
+ * note): the same Redis value read by each step of the cache's hit path
+ * added one at a time, sequential awaited calls, interleaved chunks.
+ *
+ *   npx tsx bench/cache-breakdown.ts
+ */
+import { createHash } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { createCache } from '../src/cache/cache.js';
+import { decode, deepFreeze } from '../src/cache/codec.js';
+import { printTable } from './lib.js';
+
+const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+const NS = `ferry-bench-breakdown:${process.pid}`;
+const SAMPLES = Number(process.env.SAMPLES ?? 40_000);
+const ROUNDS = 10;
+
+const value = {
+  id: 4711,
+  vin: '1HGBH41JXMN109186',
+  make: 'Honda',
+  model: 'Accord',
+  year: 1991,
+  raw_data: { Make: 'Honda', Model: 'Accord', ModelYear: 1991, PlantCountry: 'United States', WMI: '1HG' },
+  decoded_at: new Date('2026-01-01T00:00:00Z'),
+  expires_at: new Date('2026-04-01T00:00:00Z'),
+};
+const plain = { ...value, decoded_at: value.decoded_at.toISOString(), expires_at: value.expires_at.toISOString() };
+
+// The cache's READ script (remote.ts), verbatim: what getOrSet runs on an L1 miss.
+const READ = `
+local v = redis.call('GET', KEYS[1])
+if v and ARGV[2] ~= '1' then return {1, v} end
+local t = redis.call('GET', KEYS[2])
+if not t then
+  t = tostring(redis.call('INCR', KEYS[3]))
+  redis.call('SET', KEYS[2], t, 'PX', ARGV[1])
+end
+if v then return {2, v, t} end
+return {0, t}
+`;
+const READ_SHA = createHash('sha1').update(READ).digest('hex');
+
+const cache = createCache({ namespace: NS, redis: REDIS_URL, logger: false, l1: { maxBytes: 1 } });
+const cachePlain = createCache({ namespace: `${NS}p`, redis: REDIS_URL, logger: false, l1: { maxBytes: 1 } });
+const noFreeze = createCache({
+  namespace: `${NS}f`,
+  redis: REDIS_URL,
+  logger: false,
+  l1: { maxBytes: 1, freeze: false },
+});
+await Promise.all([cache.ready(), cachePlain.ready(), noFreeze.ready()]);
+await cache.set('k', value, { ttl: '1h' });
+await cachePlain.set('k', plain, { ttl: '1h' });
+await noFreeze.set('k', value, { ttl: '1h' });
+const raw = new Redis(REDIS_URL);
+await raw.script('LOAD', READ);
+const key = `${NS}:v:k`;
+const stored = (await raw.get(key))!;
+const json = stored.slice(stored.indexOf('|', stored.indexOf('|') + 1) + 1);
+const OFF = stored.length - json.length;
+
+const withTimeout = async <T>(fn: () => Promise<T>): Promise<T> => {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('timeout')), 100);
+    });
+    return await Promise.race([fn(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+};
+
+const steps: { name: string; op: () => unknown }[] = [
+  { name: '1 raw GET', op: () => raw.get(key) },
+  { name: '2 GET + 100 ms timer race (remote #raw)', op: () => withTimeout(() => raw.get(key)) },
+  { name: '3 GET + JSON.parse', op: async () => JSON.parse((await raw.get(key))!.slice(OFF)) },
+  { name: '4 GET + decode (Date reviver)', op: async () => decode((await raw.get(key))!.slice(OFF)) },
+  { name: '5 GET + decode + deepFreeze', op: async () => deepFreeze(decode((await raw.get(key))!.slice(OFF))) },
+  { name: '6 EVALSHA READ (hit)', op: () => raw.evalsha(READ_SHA, 3, key, `${NS}:l:k`, `${NS}~seq`, 10_000, '0') },
+  { name: '7 cache.get, no Dates, frozen', op: () => cachePlain.get('k') },
+  { name: '8 cache.get, Dates, not frozen', op: () => noFreeze.get('k') },
+  { name: '9 cache.get (Dates, frozen)', op: () => cache.get('k') },
+  { name: '10 cache.getOrSet (Dates, frozen)', op: () => cache.getOrSet('k', () => value, { ttl: '1h' }) },
+];
+
+// CPU-only costs, no I/O: per call, µs.
+function cpu(name: string, fn: () => unknown, n = 200_000): { name: string; us: number } {
+  for (let i = 0; i < 10_000; i++) fn();
+  const t = performance.now();
+  for (let i = 0; i < n; i++) fn();
+  return { name, us: ((performance.now() - t) * 1000) / n };
+}
+const cpuRows = [
+  cpu('JSON.parse(json)', () => JSON.parse(json)),
+  cpu('decode(json) (reviver: the text has Date tags)', () => decode(json)),
+  cpu('deepFreeze(decode(json))', () => deepFreeze(decode(json))),
+];
+
+const lat = new Map<string, number[]>(steps.map((s) => [s.name, []]));
+for (const s of steps) for (let i = 0; i < 2_000; i++) await s.op();
+for (let r = 0; r < ROUNDS; r++) {
+  for (const s of r % 2 === 0 ? steps : [...steps].reverse()) {
+    const out = lat.get(s.name)!;
+    for (let i = 0; i < SAMPLES / ROUNDS; i++) {
+      const t = performance.now();
+      await s.op();
+      out.push((performance.now() - t) * 1000);
+    }
+  }
+}
+const rows = steps.map((s) => {
+  const xs = lat.get(s.name)!.sort((a, b) => a - b);
+  const pct = (p: number) => xs[Math.floor(xs.length * p)]!;
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  return {
+    step: s.name,
+    'p50 µs': Number(pct(0.5).toFixed(1)),
+    'p99 µs': Number(pct(0.99).toFixed(1)),
+    'mean µs': Number(mean.toFixed(1)),
+  };
+});
+const base = rows[0]!;
+printTable(
+  `L2 hit, step by step (${SAMPLES} sequential samples each)`,
+  rows.map((r) => ({
+    ...r,
+    'p50 vs GET': Number((r['p50 µs'] / base['p50 µs']).toFixed(2)),
+    'p99 vs GET': Number((r['p99 µs'] / base['p99 µs']).toFixed(2)),
+  })),
+);
+printTable(
+  'CPU per call (no I/O)',
+  cpuRows.map((r) => ({ step: r.name, 'µs/call': Number(r.us.toFixed(2)) })),
+);
+
+await Promise.all([cache.clear(), cachePlain.clear(), noFreeze.clear()]);
+await Promise.all([cache.close(), cachePlain.close(), noFreeze.close()]);
+const left = await raw.keys(`${NS}*`);
+if (left.length > 0) await raw.del(...left);
+await raw.quit();
