@@ -12,6 +12,7 @@ export {
   resolvePoolOptions,
 } from './pg-pool.js';
 export { PGliteDialect, type PGliteDialectConfig, type PGliteLike, type PGliteStats } from './pglite-dialect.js';
+export { isConnectionLoss, type RawResult, type RawSession } from './session.js';
 export {
   PG_OID,
   parseArrayLiteral,
@@ -22,4 +23,3 @@ export {
   toArrayLiteral,
 } from './types.js';
 export { ACCEPTED_URL_FORMS, type ParsedUrl, parseDatabaseUrl, redactText, redactUrl, urlSecrets } from './url.js';
-export { isConnectionLoss, type RawResult, type RawSession } from './session.js';
