@@ -16,8 +16,8 @@
  *
  * Tagged values are single-key objects whose key starts with a NUL character:
  * JSON text from PostgreSQL can never contain one (jsonb rejects `\u0000`), so
- * user data cannot collide with a tag, and decoding can skip the reviver
- * entirely when the text holds no escaped NUL (the common case).
+ * user data cannot collide with a tag, and decoding can skip the restoring
+ * walk entirely when the text holds no escaped NUL.
  */
 import { cacheError, E_CACHE_VALUE } from './errors.js';
 
@@ -39,18 +39,36 @@ function replacer(this: Record<string, unknown>, key: string, value: unknown): u
   return value;
 }
 
-function reviver(_key: string, value: unknown): unknown {
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    const keys = Object.keys(value);
-    if (keys.length === 1) {
-      const k = keys[0]!;
-      const v = (value as Record<string, unknown>)[k];
-      if (k === DATE) return new Date(v === null ? Number.NaN : (v as number));
-      if (k === BIGINT) return BigInt(v as string);
-      if (k === BYTES) return new Uint8Array(Buffer.from(v as string, 'base64'));
-    }
+/**
+ * Replace tagged objects in a freshly parsed value, in place. A walk after a
+ * plain `JSON.parse` is about 3× cheaper than a reviver, which V8 calls for
+ * every value (primitives too) on a slow path.
+ */
+function restore(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = restore(value[i]);
+    return value;
   }
-  return value;
+  const obj = value as Record<string, unknown>;
+  let count = 0;
+  let tag: string | undefined;
+  for (const k in obj) {
+    count++;
+    if (count === 1 && k.charCodeAt(0) === 0) tag = k;
+    else if (count > 1) break;
+  }
+  if (count === 1 && tag !== undefined) {
+    const v = obj[tag];
+    if (tag === DATE) return new Date(v === null ? Number.NaN : (v as number));
+    if (tag === BIGINT) return BigInt(v as string);
+    if (tag === BYTES) return new Uint8Array(Buffer.from(v as string, 'base64'));
+  }
+  for (const k in obj) {
+    const v = obj[k];
+    if (v !== null && typeof v === 'object') obj[k] = restore(v);
+  }
+  return obj;
 }
 
 /** Encode a value for Redis; throws E_CACHE_VALUE when it cannot be represented. */
@@ -68,7 +86,8 @@ export function encode(value: unknown): string {
 
 export function decode(text: string): unknown {
   if (text === UNDEFINED) return undefined;
-  return text.includes(TAG_MARK) ? JSON.parse(text, reviver) : JSON.parse(text);
+  const parsed = JSON.parse(text);
+  return text.includes(TAG_MARK) ? restore(parsed) : parsed;
 }
 
 /**
