@@ -529,7 +529,19 @@ export class Cache {
     const remote = this.#remote;
     let lease: string | undefined;
     if (remote?.usable) {
-      let r = await remote.read(key, false);
+      // Hits, the common case, cost one plain GET; only a miss or an expired
+      // value pays for the lease-taking script.
+      const raw = await remote.get(key);
+      if (raw !== FAIL && raw !== null) {
+        const found = parseStored(raw);
+        if (found !== null && found.exp > Date.now() && !remote.suspect) {
+          this.#s.l2Hits++;
+          const value = this.#freezeValue(found.value());
+          if (!ticket.stale) this.#l1Set(key, value, found.exp - Date.now(), found.hard - Date.now(), raw.length);
+          return value;
+        }
+      }
+      let r = raw === FAIL ? raw : await remote.read(key, false);
       if (r !== FAIL && r.kind === 'hit') {
         const found = parseStored(r.raw);
         if (found !== null && found.exp > Date.now() && !remote.suspect) {
