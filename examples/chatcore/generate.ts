@@ -13,9 +13,9 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { asciiJson, type DirtyRecord, pyIso, Rng, spread, TextSink } from './prng.js';
+import { asciiJson, type DirtyRecord, pyIso, Rng, spread, TextSink } from '../shared/legacy-data.js';
 
-export { type DirtyRecord, REJECT_PATTERNS, type RejectCategory } from './prng.js';
+export { type DirtyRecord, REJECT_PATTERNS, type RejectCategory } from '../shared/legacy-data.js';
 
 export interface ChatcoreOptions {
   /** Output directory: `db.json` (and `manifest.json`) go there. */

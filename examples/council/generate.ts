@@ -14,9 +14,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { asciiJson, type DirtyRecord, pyIso, Rng, spread } from './prng.js';
+import { asciiJson, type DirtyRecord, pyIso, Rng, spread } from '../shared/legacy-data.js';
 
-export { type DirtyRecord, REJECT_PATTERNS, type RejectCategory } from './prng.js';
+export { type DirtyRecord, REJECT_PATTERNS, type RejectCategory } from '../shared/legacy-data.js';
 
 export interface CouncilOptions {
   /** Output directory: `data/` (and `manifest.json`) go there. */

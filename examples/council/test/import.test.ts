@@ -17,9 +17,9 @@ import { json } from '../../../src/import/sources/index.js';
 import { verifyImport } from '../../../src/import/verify.js';
 import { Migrator } from '../../../src/migrate/runner.js';
 import { describeEachBackend } from '../../../test/support/backends.js';
+import { REJECT_PATTERNS } from '../../shared/legacy-data.js';
 import { type CouncilResult, generateCouncil } from '../generate.js';
 import councilImport from '../import.js';
-import { REJECT_PATTERNS } from '../prng.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 let dir: string;

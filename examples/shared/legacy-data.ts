@@ -1,6 +1,6 @@
 /**
- * Deterministic randomness for the legacy-data generator: mulberry32 streams
- * keyed by (seed, ...ints), so any record can be regenerated on its own —
+ * Shared by the example generators (chatcore, council): deterministic randomness,
+ * mulberry32 streams keyed by (seed, ...ints), so any record can be regenerated on its own —
  * the generator writes each table in its own pass without keeping the
  * previous ones in memory.
  */
