@@ -5,6 +5,8 @@
 export interface ProgressState {
   done: number;
   total?: number;
+  /** Share done (0..1) when `total` is unknown but the work can tell (bytes read of a file). */
+  fraction?: number;
   /** e.g. rows written, for the rate. */
   rows?: number;
   rejects?: number;
@@ -65,12 +67,21 @@ export function render(state: ProgressState, unit: string, barWidth: number): st
       `${(ratio * 100).toFixed(0).padStart(3)}%`,
       `${fmt.format(state.done)}/${fmt.format(state.total)} ${unit}`,
     );
+  } else if (state.fraction !== undefined && state.fraction > 0) {
+    const ratio = Math.min(1, state.fraction);
+    if (barWidth > 0) {
+      const filled = Math.round(ratio * barWidth);
+      parts.push(`[${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}]`);
+    }
+    parts.push(`${(ratio * 100).toFixed(0).padStart(3)}%`, `${fmt.format(state.done)} ${unit}`);
   } else parts.push(`${fmt.format(state.done)} ${unit}`);
   parts.push(`${fmt.format(Math.round(rate))} ${unit}/s`);
   if (state.rows !== undefined && seconds > 0) parts.push(`${fmt.format(Math.round(state.rows / seconds))} rows/s`);
   if (state.rejects !== undefined) parts.push(`${fmt.format(state.rejects)} rejected`);
   if (state.total !== undefined && rate > 0 && state.done < state.total) {
     parts.push(`ETA ${duration((state.total - state.done) / rate)}`);
+  } else if (state.total === undefined && state.fraction !== undefined && state.fraction > 0 && state.fraction < 1) {
+    parts.push(`ETA ${duration((seconds * (1 - state.fraction)) / state.fraction)}`);
   }
   return parts.join('  ');
 }

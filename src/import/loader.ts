@@ -66,6 +66,9 @@ export interface ImportProgress {
   records: number;
   /** Total records when the sources can tell cheaply, else undefined. */
   totalRecords?: number;
+  /** Source bytes read, and the total, when the sources report sizes but not record counts (TinyDB, lowdb). */
+  bytesRead?: number;
+  totalBytes?: number;
   rejected: number;
   rowsWritten: number;
   elapsedMs: number;
@@ -186,6 +189,7 @@ async function runPass(o: PassOptions): Promise<PassResult> {
   const batchSize = Math.max(1, o.batchSize ?? o.definition.batchSize ?? DEFAULT_BATCH);
   const keySets = new Map(targets.map((t) => [t.name, new KeySet()]));
   const totalRecords = await estimateRecords(o.sources);
+  const totalBytes = totalRecords === undefined ? await estimateBytes(o.sources) : undefined;
   let rejectCount = countRejects(stats);
   let rowsWritten = 0;
   const dryRejects: RejectRow[] = [];
@@ -230,6 +234,7 @@ async function runPass(o: PassOptions): Promise<PassResult> {
       o.onProgress?.({
         records: batch.position,
         totalRecords,
+        ...(totalBytes !== undefined && batch.sourceBytes > 0 ? { bytesRead: batch.sourceBytes, totalBytes } : {}),
         rejected: rejectCount,
         rowsWritten,
         elapsedMs: performance.now() - o.started,
@@ -307,6 +312,16 @@ function mergeStats(base: RunStats, saved: RunStats): RunStats {
     rejects: saved.rejects ?? 0,
     tables: base.tables,
   };
+}
+
+async function estimateBytes(sources: ReturnType<typeof namedSources>): Promise<number | undefined> {
+  let total = 0;
+  for (const { source } of sources) {
+    const e = await source.estimate?.().catch(() => undefined);
+    if (e?.bytes === undefined) return undefined;
+    total += e.bytes;
+  }
+  return total;
 }
 
 async function estimateRecords(sources: ReturnType<typeof namedSources>): Promise<number | undefined> {

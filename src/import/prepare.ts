@@ -41,6 +41,8 @@ export interface Batch {
   duplicates: Map<string, number>;
   /** Size of the CSV lines so far (UTF-16 units). */
   bytes: number;
+  /** Source bytes read through this batch (0 when the sources do not report it). */
+  sourceBytes: number;
 }
 
 export async function* prepareBatches(
@@ -67,6 +69,7 @@ export async function* prepareBatches(
     if (!replay) {
       batch.records++;
       batch.position = ordinal;
+      batch.sourceBytes = rec.bytes;
       if (batch.records >= batchSize || batch.bytes >= BATCH_BYTES) {
         yield batch;
         batch = newBatch(ordinal);
@@ -88,7 +91,7 @@ const SLICE_MS = 1;
 const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export function newBatch(position: number): Batch {
-  return { position, records: 0, groups: new Map(), rejects: [], duplicates: new Map(), bytes: 0 };
+  return { position, records: 0, groups: new Map(), rejects: [], duplicates: new Map(), bytes: 0, sourceBytes: 0 };
 }
 
 type Mapped =

@@ -11,6 +11,8 @@ export interface NamedSource {
 export interface NamedRecord {
   name: string;
   record: SourceRecord;
+  /** Bytes read across all sources so far, when the sources report it. */
+  bytes: number;
 }
 
 export function namedSources(source: Source | Record<string, Source>): NamedSource[] {
@@ -23,11 +25,15 @@ function isSource(value: unknown): value is Source {
 }
 
 export async function* readRecords(sources: NamedSource[], signal?: AbortSignal): AsyncGenerator<NamedRecord> {
+  let before = 0;
   for (const { name, source } of sources) {
+    let last = 0;
     for await (const record of source.records({ signal })) {
       signal?.throwIfAborted();
-      yield { name, record };
+      if (record.bytes !== undefined) last = record.bytes;
+      yield { name, record, bytes: before + last };
     }
+    before += last;
   }
 }
 

@@ -24,9 +24,10 @@ export interface SourceLocation {
   index?: number;
 }
 
+/** `bytes`: optional, roughly how far into the source's data the record ends, for progress. */
 export type SourceRecord<T = unknown> =
-  | { kind: 'record'; value: T; loc: SourceLocation }
-  | { kind: 'error'; reason: string; loc: SourceLocation };
+  | { kind: 'record'; value: T; loc: SourceLocation; bytes?: number }
+  | { kind: 'error'; reason: string; loc: SourceLocation; bytes?: number };
 
 export interface Source<T = unknown> {
   /** Short label used in locations and reports, e.g. `json.files(data/**\/*.json)`. */

@@ -9,6 +9,10 @@ describe('progress output', () => {
   it('renders a count and rate without a total', () => {
     expect(render({ done: 1_234, elapsedMs: 2_000 }, 'records', 0)).toBe('1,234 records  617 records/s');
   });
+  it('shows a share and ETA from bytes read when the record count is unknown (TinyDB, lowdb)', () => {
+    const line = render({ done: 3_000, fraction: 0.25, rejects: 0, elapsedMs: 2_000 }, 'records', 4);
+    expect(line).toBe('[#---]   25%  3,000 records  1,500 records/s  0 rejected  ETA 0:06');
+  });
   it('formats durations', () => {
     expect(duration(59.6)).toBe('1:00');
     expect(duration(3_725)).toBe('1:02:05');

@@ -76,6 +76,7 @@ export function registerImport(program: Command, globals: () => GlobalOptions): 
             progress.update({
               done: p.records,
               total: p.totalRecords,
+              fraction: p.totalBytes ? (p.bytesRead ?? 0) / p.totalBytes : undefined,
               rows: p.rowsWritten,
               rejects: p.rejected,
               elapsedMs: p.elapsedMs,

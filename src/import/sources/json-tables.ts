@@ -25,7 +25,15 @@ export async function* tableFileRecords<T = unknown>(o: TableFileOptions): Async
   });
   const base = { source: o.label, file: o.file.shown };
   let failed = false;
+  // Bytes read so far (to the end of the current chunk): coarse, but enough for a progress bar.
+  let bytes = 0;
   const convert = function* (events: ReturnType<TableScanner['feed']>): Generator<SourceRecord<T>> {
+    for (const record of records(events)) {
+      record.bytes = bytes;
+      yield record;
+    }
+  };
+  const records = function* (events: ReturnType<TableScanner['feed']>): Generator<SourceRecord<T>> {
     for (const ev of events) {
       if (ev.type === 'fault') {
         failed = true;
@@ -57,6 +65,7 @@ export async function* tableFileRecords<T = unknown>(o: TableFileOptions): Async
   };
   for await (const chunk of readText(o.file.abs)) {
     o.signal?.throwIfAborted();
+    bytes += Buffer.byteLength(chunk);
     yield* convert(scanner.feed(chunk));
     if (failed) return;
   }

@@ -30,9 +30,19 @@ export function useTempDir(): TempDir {
   return t;
 }
 
+/** All records, without the progress-only `bytes` field (see `collectBytes`). */
 export async function collect<T>(source: Source<T>, signal?: AbortSignal): Promise<SourceRecord<T>[]> {
   const out: SourceRecord<T>[] = [];
-  for await (const r of source.records(signal ? { signal } : undefined)) out.push(r);
+  for await (const { bytes: _progress, ...r } of source.records(signal ? { signal } : undefined)) {
+    out.push(r as SourceRecord<T>);
+  }
+  return out;
+}
+
+/** The `bytes` progress figure of every record, in order. */
+export async function collectBytes(source: Source): Promise<(number | undefined)[]> {
+  const out: (number | undefined)[] = [];
+  for await (const r of source.records()) out.push(r.bytes);
   return out;
 }
 
@@ -47,8 +57,8 @@ export function errors(records: SourceRecord[]): Extract<SourceRecord, { kind: '
 /** Restartable: a fresh `records()` after reading part of the stream starts from the top. */
 export async function readFirst<T>(source: Source<T>, n: number): Promise<SourceRecord<T>[]> {
   const out: SourceRecord<T>[] = [];
-  for await (const r of source.records()) {
-    out.push(r);
+  for await (const { bytes: _progress, ...r } of source.records()) {
+    out.push(r as SourceRecord<T>);
     if (out.length === n) break;
   }
   return out;

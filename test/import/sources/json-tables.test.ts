@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { E_SOURCE_NOT_FOUND, E_SOURCE_OPTIONS } from '../../../src/import/sources/errors.js';
 import { json, tinydb } from '../../../src/import/sources/index.js';
 import { expectFerryError } from '../../support/expect-error.js';
-import { collect, errors, readFirst, useTempDir, values } from './helpers.js';
+import { collect, collectBytes, errors, readFirst, useTempDir, values } from './helpers.js';
 
 // A real `gc()` without --expose-gc on the command line (vitest starts the workers).
 setFlagsFromString('--expose-gc');
@@ -128,6 +128,20 @@ describe('tinydb', () => {
     ]);
     const users = await collect(tinydb('tiny.json', { cwd: t.dir, tables: ['users'] }));
     expect(users.map((r) => r.loc.key)).toEqual(['1', '2', '3']);
+  });
+
+  it('reports how far into the file each record is, for progress', async () => {
+    const big = JSON.stringify({
+      users: Object.fromEntries(
+        Array.from({ length: 5_000 }, (_, i) => [String(i + 1), { n: i, pad: 'x'.repeat(40) }]),
+      ),
+    });
+    await t.write('tiny-big.json', big);
+    const bytes = (await collectBytes(tinydb('tiny-big.json', { cwd: t.dir }))) as number[];
+    expect(bytes).toHaveLength(5_000);
+    expect(bytes.every((b, i) => b > 0 && (i === 0 || b >= (bytes[i - 1] as number)))).toBe(true);
+    expect(new Set(bytes).size).toBeGreaterThan(1); // streamed in chunks, not read whole
+    expect(bytes.at(-1)).toBe(Buffer.byteLength(big));
   });
 
   it('says which table is not an object of documents', async () => {
