@@ -81,9 +81,24 @@ export function casefold(value: string): string {
 
 const UUID_NAMESPACE = Buffer.from('6f1c2d0e9b7a4c5e8d3f2a1b0c9e8d7f', 'hex');
 
+// Mappings derive the same ids again and again (a message's user and
+// conversation): remember recent ones instead of hashing each time.
+const UUID_MEMO_MAX = 50_000;
+const uuidMemo = new Map<string, string>();
+
 /** RFC 4122 version-5 layout over SHA-1 of a fixed namespace and the canonical JSON of `parts`. */
 export function stableUuid(parts: unknown[]): string {
-  const digest = createHash('sha1').update(UUID_NAMESPACE).update(canonicalJson(parts)).digest();
+  const text = canonicalJson(parts);
+  const known = uuidMemo.get(text);
+  if (known !== undefined) return known;
+  const id = uuidOf(text);
+  if (uuidMemo.size >= UUID_MEMO_MAX) uuidMemo.clear();
+  uuidMemo.set(text, id);
+  return id;
+}
+
+function uuidOf(text: string): string {
+  const digest = createHash('sha1').update(UUID_NAMESPACE).update(text).digest();
   digest[6] = ((digest[6] as number) & 0x0f) | 0x50;
   digest[8] = ((digest[8] as number) & 0x3f) | 0x80;
   const hex = digest.subarray(0, 16).toString('hex');
