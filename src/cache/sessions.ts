@@ -830,7 +830,9 @@ export function createSessionStore<T = Record<string, unknown>>(options: Session
     new FerryError(
       E_SESSION_UNAVAILABLE,
       `The session store cannot reach Redis at ${connection?.shown ?? '(none)'}${cause ? `: ${(cause as Error).message}` : ''}. ` +
-        'Sessions live only in Redis unless `persist` is set.',
+        (pg
+          ? 'Postgres (persist) holds the sessions; Redis is caught up when it is back.'
+          : 'Sessions live only in Redis unless `persist` is set.'),
       { cause },
     );
 
