@@ -84,7 +84,7 @@ export async function* prepareBatches(
  * wide rows (a conversation file with its messages) would otherwise hold
  * hundreds of MB per batch, and two batches are in memory at once.
  */
-const BATCH_BYTES = 16 * 1024 * 1024;
+const BATCH_BYTES = 4 * 1024 * 1024;
 
 /** How long preparation may hold the event loop before letting pending I/O run. */
 const SLICE_MS = 1;
