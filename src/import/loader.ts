@@ -188,8 +188,8 @@ async function runPass(o: PassOptions): Promise<PassResult> {
 
   const batchSize = Math.max(1, o.batchSize ?? o.definition.batchSize ?? DEFAULT_BATCH);
   const keySets = new Map(targets.map((t) => [t.name, new KeySet()]));
-  const totalRecords = await estimateRecords(o.sources);
-  const totalBytes = totalRecords === undefined ? await estimateBytes(o.sources) : undefined;
+  const totalRecords = await estimateTotal(o.sources, 'records');
+  const totalBytes = totalRecords === undefined ? await estimateTotal(o.sources, 'bytes') : undefined;
   let rejectCount = countRejects(stats);
   let rowsWritten = 0;
   const dryRejects: RejectRow[] = [];
@@ -314,22 +314,17 @@ function mergeStats(base: RunStats, saved: RunStats): RunStats {
   };
 }
 
-async function estimateBytes(sources: ReturnType<typeof namedSources>): Promise<number | undefined> {
+/** Sum of the sources' estimates of `what`, or undefined when any source cannot tell. */
+async function estimateTotal(
+  sources: ReturnType<typeof namedSources>,
+  what: 'records' | 'bytes',
+): Promise<number | undefined> {
   let total = 0;
   for (const { source } of sources) {
     const e = await source.estimate?.().catch(() => undefined);
-    if (e?.bytes === undefined) return undefined;
-    total += e.bytes;
-  }
-  return total;
-}
-
-async function estimateRecords(sources: ReturnType<typeof namedSources>): Promise<number | undefined> {
-  let total = 0;
-  for (const { source } of sources) {
-    const e = await source.estimate?.().catch(() => undefined);
-    if (e?.records === undefined) return undefined;
-    total += e.records;
+    const n = e?.[what];
+    if (n === undefined) return undefined;
+    total += n;
   }
   return total;
 }
