@@ -12,8 +12,7 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { asciiJson, type DirtyRecord, pyIso, Rng, spread, TextSink } from '../shared/legacy-data.js';
+import { asciiJson, type DirtyRecord, generatorCli, pyIso, Rng, spread, TextSink } from '../shared/legacy-data.js';
 
 export { type DirtyRecord, REJECT_PATTERNS, type RejectCategory } from '../shared/legacy-data.js';
 
@@ -714,47 +713,8 @@ const USER_AGENTS = [
 // ------------------------------------------------------------ CLI
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({
-    options: {
-      out: { type: 'string' },
-      messages: { type: 'string' },
-      users: { type: 'string' },
-      'conversations-per-user': { type: 'string' },
-      'messages-per-conversation': { type: 'string' },
-      seed: { type: 'string', default: '1' },
-      'dirty-rate': { type: 'string', default: '0.01' },
-      clean: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
+  await generatorCli('examples/chatcore/generate.ts', sizeFor, generateChatcore, (r) => {
+    const { legacy, expected, dirty } = r.manifest;
+    return { files: r.files, legacy, expected, dirty: dirty.length };
   });
-  if (values.help || !values.out) {
-    console.log(
-      'usage: node --import tsx examples/chatcore/generate.ts --out DIR [--messages N | --users N ' +
-        '--conversations-per-user N --messages-per-conversation N] [--seed N] [--dirty-rate 0.01] [--clean]',
-    );
-    process.exit(values.help ? 0 : 2);
-  }
-  const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
-  const sized = values.messages ? sizeFor(Number(values.messages)) : {};
-  const started = performance.now();
-  const result = await generateChatcore({
-    dir: values.out,
-    ...sized,
-    ...(values.users ? { users: num(values.users) } : {}),
-    ...(values['conversations-per-user'] ? { conversationsPerUser: num(values['conversations-per-user']) } : {}),
-    ...(values['messages-per-conversation']
-      ? { messagesPerConversation: num(values['messages-per-conversation']) }
-      : {}),
-    seed: Number(values.seed),
-    dirty: !values.clean,
-    dirtyRate: Number(values['dirty-rate']),
-  });
-  const { legacy, expected, dirty } = result.manifest;
-  console.log(
-    JSON.stringify(
-      { files: result.files, legacy, expected, dirty: dirty.length, ms: Math.round(performance.now() - started) },
-      null,
-      2,
-    ),
-  );
 }

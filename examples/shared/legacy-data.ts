@@ -4,6 +4,7 @@
  * the generator writes each table in its own pass without keeping the
  * previous ones in memory.
  */
+import { parseArgs } from 'node:util';
 
 /** A 32-bit hash of the seed and the parts (murmur3 finaliser per part). */
 export function mix(seed: number, ...parts: number[]): number {
@@ -174,4 +175,65 @@ export interface DirtyRecord {
   /** For merges and dedupes: the record it joins. */
   sameAs?: { table?: string; key?: string; file?: string; index?: number };
   note?: string;
+}
+
+export interface GeneratorSize {
+  users?: number;
+  conversationsPerUser?: number;
+  messagesPerConversation?: number;
+}
+
+export interface GeneratorOptions extends GeneratorSize {
+  dir: string;
+  seed: number;
+  dirty: boolean;
+  dirtyRate: number;
+}
+
+/**
+ * The command line both generators share:
+ * `--out DIR [--messages N | --users N --conversations-per-user N --messages-per-conversation N]
+ * [--seed N] [--dirty-rate R] [--clean]`. Prints what `summarise` returns, as JSON.
+ */
+export async function generatorCli<R>(
+  script: string,
+  sizeFor: (messages: number) => GeneratorSize,
+  generate: (options: GeneratorOptions) => Promise<R>,
+  summarise: (result: R) => Record<string, unknown>,
+): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      out: { type: 'string' },
+      messages: { type: 'string' },
+      users: { type: 'string' },
+      'conversations-per-user': { type: 'string' },
+      'messages-per-conversation': { type: 'string' },
+      seed: { type: 'string', default: '1' },
+      'dirty-rate': { type: 'string', default: '0.01' },
+      clean: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help || !values.out) {
+    console.log(
+      `usage: node --import tsx ${script} --out DIR [--messages N | --users N ` +
+        '--conversations-per-user N --messages-per-conversation N] [--seed N] [--dirty-rate 0.01] [--clean]',
+    );
+    process.exit(values.help ? 0 : 2);
+  }
+  const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+  const started = performance.now();
+  const result = await generate({
+    dir: values.out,
+    ...(values.messages ? sizeFor(Number(values.messages)) : {}),
+    ...(values.users ? { users: num(values.users) } : {}),
+    ...(values['conversations-per-user'] ? { conversationsPerUser: num(values['conversations-per-user']) } : {}),
+    ...(values['messages-per-conversation']
+      ? { messagesPerConversation: num(values['messages-per-conversation']) }
+      : {}),
+    seed: Number(values.seed),
+    dirty: !values.clean,
+    dirtyRate: Number(values['dirty-rate']),
+  });
+  console.log(JSON.stringify({ ...summarise(result), ms: Math.round(performance.now() - started) }, null, 2));
 }
