@@ -5,10 +5,10 @@
  *
  *   npx tsx bench/cache-breakdown.ts
  */
-import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { createCache } from '../src/cache/cache.js';
 import { decode, deepFreeze } from '../src/cache/codec.js';
+import { READ as READ_SCRIPT } from '../src/cache/remote.js';
 import { printTable } from './lib.js';
 
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
@@ -28,19 +28,9 @@ const value = {
 };
 const plain = { ...value, decoded_at: value.decoded_at.toISOString(), expires_at: value.expires_at.toISOString() };
 
-// The cache's READ script (remote.ts), verbatim: what getOrSet runs on an L1 miss.
-const READ = `
-local v = redis.call('GET', KEYS[1])
-if v and ARGV[2] ~= '1' then return {1, v} end
-local t = redis.call('GET', KEYS[2])
-if not t then
-  t = tostring(redis.call('INCR', KEYS[3]))
-  redis.call('SET', KEYS[2], t, 'PX', ARGV[1])
-end
-if v then return {2, v, t} end
-return {0, t}
-`;
-const READ_SHA = createHash('sha1').update(READ).digest('hex');
+// The cache's own READ script: what getOrSet runs on a miss.
+const READ = READ_SCRIPT.src;
+const READ_SHA = READ_SCRIPT.sha;
 
 const cache = createCache({ namespace: NS, redis: REDIS_URL, logger: false, l1: { maxBytes: 1 } });
 const cachePlain = createCache({ namespace: `${NS}p`, redis: REDIS_URL, logger: false, l1: { maxBytes: 1 } });
@@ -95,7 +85,7 @@ function cpu(name: string, fn: () => unknown, n = 200_000): { name: string; us: 
 }
 const cpuRows = [
   cpu('JSON.parse(json)', () => JSON.parse(json)),
-  cpu('decode(json) (reviver: the text has Date tags)', () => decode(json)),
+  cpu('decode(json) (Date tags restored)', () => decode(json)),
   cpu('deepFreeze(decode(json))', () => deepFreeze(decode(json))),
 ];
 

@@ -12,9 +12,19 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { asciiJson, type DirtyRecord, generatorCli, pyIso, Rng, spread, TextSink } from '../shared/legacy-data.js';
+import {
+  asciiJson,
+  type DirtyRecord,
+  generatorCli,
+  pyIso,
+  Rng,
+  sizeFor,
+  spread,
+  TextSink,
+} from '../shared/legacy-data.js';
 
 export { type DirtyRecord, REJECT_PATTERNS, type RejectCategory } from '../shared/legacy-data.js';
+export { sizeFor };
 
 export interface ChatcoreOptions {
   /** Output directory: `db.json` (and `manifest.json`) go there. */
@@ -53,14 +63,6 @@ export interface ChatcoreResult {
 const S = { user: 1, conv: 2, time: 3, msg: 4, session: 5, doc: 6, dirtyMsg: 7, extraMsg: 8, extraUser: 9 } as const;
 const BASE = Date.UTC(2023, 0, 2, 8, 0, 0);
 const DAY = 86_400_000;
-
-/** Sizes giving `messages` messages: 10 conversations per user, 20 messages each. */
-export function sizeFor(messages: number) {
-  const messagesPerConversation = Math.min(20, Math.max(1, messages));
-  const conversationsPerUser = Math.min(10, Math.max(1, Math.ceil(messages / messagesPerConversation)));
-  const users = Math.max(1, Math.round(messages / (conversationsPerUser * messagesPerConversation)));
-  return { users, conversationsPerUser, messagesPerConversation };
-}
 
 export async function generateChatcore(options: ChatcoreOptions): Promise<ChatcoreResult> {
   const o = {

@@ -13,9 +13,10 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { asciiJson, type DirtyRecord, generatorCli, pyIso, Rng, spread } from '../shared/legacy-data.js';
+import { asciiJson, type DirtyRecord, generatorCli, pyIso, Rng, sizeFor, spread } from '../shared/legacy-data.js';
 
 export { type DirtyRecord, REJECT_PATTERNS, type RejectCategory } from '../shared/legacy-data.js';
+export { sizeFor };
 
 export interface CouncilOptions {
   /** Output directory: `data/` (and `manifest.json`) go there. */
@@ -70,14 +71,6 @@ const CONVERSATION_DEFECTS = [
   'duplicate_message',
 ] as const;
 const USAGE_DEFECTS = ['malformed_json', 'tier_unknown', 'counter_wrong_type', 'date_impossible'] as const;
-
-/** Sizes giving `messages` messages: 10 conversations per user, 20 messages each. */
-export function sizeFor(messages: number) {
-  const messagesPerConversation = Math.min(20, Math.max(1, messages));
-  const conversationsPerUser = Math.min(10, Math.max(1, Math.ceil(messages / messagesPerConversation)));
-  const users = Math.max(1, Math.round(messages / (conversationsPerUser * messagesPerConversation)));
-  return { users, conversationsPerUser, messagesPerConversation };
-}
 
 export async function generateCouncil(options: CouncilOptions): Promise<CouncilResult> {
   const o = {

@@ -177,6 +177,14 @@ export interface DirtyRecord {
   note?: string;
 }
 
+/** Sizes giving `messages` messages: 10 conversations per user, 20 messages each. */
+export function sizeFor(messages: number) {
+  const messagesPerConversation = Math.min(20, Math.max(1, messages));
+  const conversationsPerUser = Math.min(10, Math.max(1, Math.ceil(messages / messagesPerConversation)));
+  const users = Math.max(1, Math.round(messages / (conversationsPerUser * messagesPerConversation)));
+  return { users, conversationsPerUser, messagesPerConversation };
+}
+
 export interface GeneratorSize {
   users?: number;
   conversationsPerUser?: number;

@@ -35,7 +35,7 @@ class Script {
  * current one shared): {0, token}, or {2, value, token} when `force` asks for
  * a lease despite a value (the client found it logically expired).
  */
-const READ = new Script(`
+export const READ = new Script(`
 local v = redis.call('GET', KEYS[1])
 if v and ARGV[2] ~= '1' then return {1, v} end
 local t = redis.call('GET', KEYS[2])
