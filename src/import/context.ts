@@ -3,7 +3,7 @@
  * helper is deterministic except `unusablePassword`, whose column should be
  * `insertOnly`: a rerun must map a record to exactly the same row.
  */
-import { createHash, randomBytes, scrypt } from 'node:crypto';
+import { createHash, hash as oneShotHash, randomBytes, scrypt } from 'node:crypto';
 import type { MapContext } from './define.js';
 import type { SourceLocation } from './source.js';
 
@@ -53,7 +53,7 @@ export class ImportContext implements MapContext<Record<string, Record<string, u
   }
 
   hash(...values: unknown[]): string {
-    return createHash('sha256').update(canonicalJson(values)).digest('hex');
+    return oneShotHash('sha256', canonicalJson(values), 'hex');
   }
 
   unusablePassword(): Promise<string> {
@@ -107,8 +107,12 @@ function uuidOf(text: string): string {
 
 /** JSON with object keys sorted, Dates as ISO strings and bigints as strings: equal values, equal text. */
 export function canonicalJson(value: unknown): string {
+  // ctx.hash(a, b, c) and ctx.uuid(...) pass flat lists of strings and numbers: nothing to sort.
+  if (Array.isArray(value) && value.every(isPlainScalar)) return JSON.stringify(value);
   return JSON.stringify(sortKeys(value));
 }
+
+const isPlainScalar = (v: unknown) => typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
 
 function sortKeys(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return typeof value === 'bigint' ? value.toString() : value;
@@ -152,6 +156,34 @@ export function parseLegacyTimestamp(value: unknown): Date | null {
     return new Date(Math.abs(value) < 1e11 ? value * 1000 : value);
   }
   if (typeof value !== 'string') return null;
+  return plainUtcTimestamp(value) ?? parseTimestampText(value);
+}
+
+const PLAIN_UTC = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z?$/;
+
+/**
+ * The shape nearly every legacy timestamp has (Python's `isoformat()` of a
+ * naive or UTC time), without the general path's three regexes and string
+ * rebuild: an import parses one per row. Anything unusual returns undefined
+ * and goes the general way; both give the same Date (a test checks this).
+ */
+function plainUtcTimestamp(text: string): Date | null | undefined {
+  const m = PLAIN_UTC.exec(text);
+  if (!m) return undefined;
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const hour = Number(m[4]);
+  const minute = Number(m[5]);
+  const second = Number(m[6]);
+  if (year < 100 || hour > 23 || minute > 59 || second > 59) return undefined;
+  if (month < 1 || month > 12 || day < 1 || day > new Date(Date.UTC(year, month, 0)).getUTCDate()) return null;
+  // Milliseconds are the first three digits of the fraction (V8 truncates the rest).
+  const ms = m[7] === undefined ? 0 : Number(m[7].slice(0, 3).padEnd(3, '0'));
+  return new Date(Date.UTC(year, month - 1, day, hour, minute, second, ms));
+}
+
+function parseTimestampText(value: string): Date | null {
   const text = value.trim();
   if (!ISO_LIKE.test(text)) return null;
   const [, y, mo, d] = /^(\d{4})-(\d{2})-(\d{2})/.exec(text) as RegExpExecArray;

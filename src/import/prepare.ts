@@ -154,7 +154,7 @@ function prepareRecord(
   }
 
   // Check every row first: a rejected row takes its children from the same record with it.
-  const rejectedTables = new Set<string>();
+  let rejectedTables: Set<string> | undefined;
   const problems = mapped.rows.map(({ table, row }) => {
     const target = byName.get(table);
     if (!target) {
@@ -165,13 +165,13 @@ function prepareRecord(
       );
     }
     const problem = checkRow(target, row);
-    if (problem) rejectedTables.add(table);
+    if (problem) (rejectedTables ??= new Set()).add(table);
     return problem;
   });
   mapped.rows.forEach(({ table, row }, rowIndex) => {
     const target = byName.get(table) as Target;
     const problem = problems[rowIndex];
-    const parent = problem ? undefined : [...target.parents].find((p) => rejectedTables.has(p));
+    const parent = problem || !rejectedTables ? undefined : firstOf(target.parents, rejectedTables);
     if (problem || parent) {
       if (!batch) return;
       batch.rejects.push({
@@ -192,9 +192,9 @@ function prepareRecord(
       return;
     }
     if (!batch) return;
-    const columns = Object.keys(row)
-      .filter((c) => row[c] !== undefined)
-      .sort();
+    // Grouped by the keys in the order map() wrote them (the same every time, in practice).
+    let columns = Object.keys(row);
+    if (columns.some((c) => row[c] === undefined)) columns = columns.filter((c) => row[c] !== undefined);
     const signature = columns.join(',');
     let groups = batch.groups.get(target);
     if (!groups) {
@@ -212,6 +212,11 @@ function prepareRecord(
     group.lines.push(line);
     group.meta.push({ ordinal, rowIndex, loc, value });
   });
+}
+
+function firstOf(candidates: Set<string>, wanted: Set<string>): string | undefined {
+  for (const c of candidates) if (wanted.has(c)) return c;
+  return undefined;
 }
 
 function unwritable(target: Target, column: string): FerryError {

@@ -104,6 +104,10 @@ function obviouslyValid(def: ColumnDef, value: unknown): boolean {
       return typeof value === 'string' && UUID.test(value);
     case 'boolean':
       return typeof value === 'boolean';
+    case 'float':
+      return typeof value === 'number';
+    case 'json':
+      return value !== undefined;
     default:
       return false;
   }
@@ -156,10 +160,8 @@ export function validateValues(table: Table, values: Record<string, unknown>, mo
     if (value !== undefined) validateValue(table, columnOf(table, name), value, mode, where);
   }
   if (mode === 'insert') {
-    for (const column of Object.values(table.columns)) {
-      const d = column.def;
-      const required = d.notNull && d.default === null && !d.serial && d.identity === null && d.generated === null;
-      if (required && (values[column.name] === undefined || values[column.name] === null)) {
+    for (const column of requiredColumns(table)) {
+      if (values[column.name] === undefined || values[column.name] === null) {
         throw new FerryError(
           E_INVALID_VALUE,
           `${table.name}.${column.name} is required (NOT NULL with no default)${where}.`,
@@ -168,6 +170,20 @@ export function validateValues(table: Table, values: Record<string, unknown>, mo
       }
     }
   }
+}
+
+const required = new WeakMap<Table, Column[]>();
+
+/** Columns an insert must give: NOT NULL with no default of any kind. */
+function requiredColumns(table: Table): Column[] {
+  let columns = required.get(table);
+  if (!columns) {
+    columns = Object.values(table.columns).filter(({ def: d }) => {
+      return d.notNull && d.default === null && !d.serial && d.identity === null && d.generated === null;
+    });
+    required.set(table, columns);
+  }
+  return columns;
 }
 
 /** Check one value for one column of `table`; throws E_INVALID_VALUE naming both. */
@@ -179,7 +195,7 @@ export function validateValue(table: Table, column: Column, value: unknown, mode
       { details: { table: table.name, column: column.name } },
     );
   }
-  if (obviouslyValid(column.def, value)) return;
+  if (value === null ? !column.def.notNull || mode === 'filter' : obviouslyValid(column.def, value)) return;
   const result = schemaFor(column, mode === 'filter' ? 'filter' : 'write').safeParse(value);
   if (!result.success) {
     const issue = result.error.issues[0];

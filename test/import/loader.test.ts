@@ -4,7 +4,7 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DbHandle } from '../../src/db/open.js';
-import { casefold, parseLegacyTimestamp, stableUuid } from '../../src/import/context.js';
+import { casefold, ImportContext, parseLegacyTimestamp, stableUuid } from '../../src/import/context.js';
 import { defineImport } from '../../src/import/define.js';
 import { runImport } from '../../src/import/loader.js';
 import type { Source, SourceRecord } from '../../src/import/source.js';
@@ -114,6 +114,33 @@ describe('import helpers', () => {
     expect(parseLegacyTimestamp('2024-13-45')).toBeNull();
     expect(parseLegacyTimestamp('2023-02-29')).toBeNull();
     expect(parseLegacyTimestamp('yesterday')).toBeNull();
+  });
+  it('keeps derived ids and hashes identical across versions (a rerun must find its rows)', () => {
+    // Pinned from the first release: changing either would duplicate every imported row.
+    expect(stableUuid(['chatcore.user', 'alice'])).toBe('d876fe3d-b4b0-5660-b8a0-08d4f9cac0bb');
+    const ctx = new ImportContext({ source: 's' }, 's', 0);
+    expect(ctx.hash('user', 'héllo "x"\n', '2024-01-02T03:04:05.123Z')).toBe(
+      'f6ec61c081dfc59e5ebd50a407b129b953cb557e5ffabbaa8040b0279df87628',
+    );
+  });
+  it('parses plain ISO timestamps on the fast path exactly as the general path does', () => {
+    // A leading space skips the fast path (its pattern is anchored) and the
+    // general path trims it: the two must agree on every input, valid or not.
+    let seed = 7;
+    const next = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const pad = (v: number, width = 2) => String(v).padStart(width, '0');
+    for (let i = 0; i < 20_000; i++) {
+      const fraction = next(3) === 0 ? '' : `.${pad(next(1e9), 9).slice(0, 1 + next(9))}`;
+      const text =
+        `${pad(next(2200), 4)}-${pad(next(14))}-${pad(next(33))}${next(2) ? 'T' : ' '}` +
+        `${pad(next(26))}:${pad(next(62))}:${pad(next(62))}${fraction}${next(2) ? 'Z' : ''}`;
+      const fast = parseLegacyTimestamp(text)?.getTime() ?? null;
+      const general = parseLegacyTimestamp(` ${text}`)?.getTime() ?? null;
+      if (fast !== general) expect({ text, fast }).toEqual({ text, fast: general });
+    }
   });
 });
 
