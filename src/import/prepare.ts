@@ -165,7 +165,10 @@ function prepareRecord(
       );
     }
     const problem = checkRow(target, row);
-    if (problem) (rejectedTables ??= new Set()).add(table);
+    if (problem) {
+      rejectedTables ??= new Set();
+      rejectedTables.add(table);
+    }
     return problem;
   });
   mapped.rows.forEach(({ table, row }, rowIndex) => {
