@@ -27,7 +27,7 @@ import { KeySet } from './key-set.js';
 import { type Batch, type Group, type PreparedRow, prepareBatches } from './prepare.js';
 import { fingerprintSources, namedSources } from './records.js';
 import { writeRejectsFile } from './rejects-file.js';
-import { bisect, bisectAround, copyGroup, createStaging, dbReject } from './staging.js';
+import { bisect, copyGroup, createStaging, dbReject } from './staging.js';
 import {
   checkpointStatement,
   emptyStats,
@@ -378,6 +378,9 @@ async function upsertRange(
   const sql = upsertSql(target, group.columns);
   const plain = plainInsertSql(target, group.columns);
   const conflictSql = target.onConflict === 'error' ? conflictCheckSql(target, group.columns) : null;
+  // Rows already rejected as orphans: every statement below leaves them out.
+  const excluded = new Set<number>();
+  const params = (a: number, b: number) => [a, b, `{${[...excluded].join(',')}}`];
   const attempt = async (a: number, b: number) => {
     if (a < b && appendOnly.has(target)) {
       // New keys expected: a plain INSERT costs the server about 15% less than
@@ -385,9 +388,9 @@ async function upsertRange(
       // below then does what it always did, so the outcome is the same.
       await session.query('savepoint ferry_plain');
       try {
-        await session.query(plain, [a, b]);
+        const { rowCount } = await session.query(plain, params(a, b));
         await session.query('release savepoint ferry_plain');
-        total.inserted += b - a + 1;
+        total.inserted += rowCount;
         return b - a + 1;
       } catch (err) {
         if (isConnectionLoss(err)) throw err;
@@ -395,10 +398,10 @@ async function upsertRange(
         if ((err as { code?: string })?.code === UNIQUE_VIOLATION) appendOnly.delete(target);
       }
     }
-    const { rows } = await session.query<{ inserted: string | number; updated: string | number }>(sql, [a, b]);
+    const { rows } = await session.query<{ inserted: string | number; updated: string | number }>(sql, params(a, b));
     let conflicts = 0;
     if (conflictSql) {
-      const found = await session.query<{ n: number }>(conflictSql, [a, b]);
+      const found = await session.query<{ n: number }>(conflictSql, params(a, b));
       for (const { n } of found.rows) {
         conflicts++;
         rejects.push({
@@ -418,19 +421,25 @@ async function upsertRange(
     total.conflicts++;
     rejects.push(dbReject(target, group.meta[n - lo] as PreparedRow, err));
   };
-  if (orphanTables.has(target)) {
-    // This table had rows without a parent in an earlier batch: expect more, and
-    // set them apart before the first attempt instead of after it failed.
-    const named = await orphans(session, target, group.columns, lo, hi);
-    await bisectAround(session, lo, hi, named, attempt, reject);
-  } else {
-    await bisect(session, lo, hi, attempt, reject, async (a, b, err) => {
-      if ((err as { code?: string })?.code !== FOREIGN_KEY_VIOLATION) return [];
-      const named = await orphans(session, target, group.columns, a, b);
-      if (named.length > 0) orphanTables.add(target);
-      return named;
-    });
-  }
+  // Orphans are found with one query and rejected without trying them: a
+  // batch with ten of them costs one more statement, not twenty.
+  const setApart = async (a: number, b: number): Promise<number> => {
+    let added = 0;
+    for (const orphan of await orphans(session, target, group.columns, a, b)) {
+      if (excluded.has(orphan.n)) continue;
+      excluded.add(orphan.n);
+      reject(orphan.n, orphan.error);
+      added++;
+    }
+    return added;
+  };
+  // A table that had orphans in an earlier batch is expected to have more.
+  if (orphanTables.has(target)) await setApart(lo, hi);
+  await bisect(session, lo, hi, attempt, reject, async (a, b, err) => {
+    if ((err as { code?: string })?.code !== FOREIGN_KEY_VIOLATION || (await setApart(a, b)) === 0) return false;
+    orphanTables.add(target);
+    return true;
+  });
   return total;
 }
 
@@ -445,19 +454,30 @@ const UNIQUE_VIOLATION = '23505';
 const appendOnly = new WeakSet<Target>();
 
 interface ForeignKey {
+  name: string;
   parent: string;
+  /** The parent's name as Postgres prints it in the violation's detail. */
+  parentName: string;
   columns: string[];
   refColumns: string[];
+  /** Column names as printed in the detail (unquoted). */
+  names: string[];
 }
 
 const foreignKeysOf = new WeakMap<Target, Promise<ForeignKey[]>>();
 /** Targets that had orphans in this process: later batches look for them first. */
 const orphanTables = new WeakSet<Target>();
 
+/** A staged row whose foreign key has no parent, with the error the database would raise for it. */
+interface Orphan {
+  n: number;
+  error: { code: string; message: string; detail: string };
+}
+
 /**
- * The staged rows in [lo, hi] whose
- * (immediate) foreign key to another table has no parent row. Such a row
- * fails in any statement it is part of, so `bisect` tries each alone.
+ * The staged rows in [lo, hi] whose (immediate) foreign key to another
+ * table has no parent row; such a row fails in any statement it is part of.
+ * The first missing parent in constraint order is named, as Postgres does.
  */
 async function orphans(
   session: RawSession,
@@ -465,48 +485,76 @@ async function orphans(
   columns: string[],
   lo: number,
   hi: number,
-): Promise<number[]> {
+): Promise<Orphan[]> {
   let fks = foreignKeysOf.get(target);
   if (!fks) {
     fks = session
-      .query<{ parent: string; cols: string[]; refcols: string[] }>(
-        `select format('%s', c.confrelid::regclass) as parent,
+      .query<{ name: string; parent: string; parent_name: string; cols: string[]; refcols: string[]; names: string[] }>(
+        `select c.conname as name, format('%s', c.confrelid::regclass) as parent, p.relname as parent_name,
                 array(select quote_ident(a.attname) from unnest(c.conkey) with ordinality k(n, i)
                         join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.n order by k.i) as cols,
                 array(select quote_ident(a.attname) from unnest(c.confkey) with ordinality k(n, i)
-                        join pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.n order by k.i) as refcols
-           from pg_constraint c
-          where c.contype = 'f' and c.conrelid = to_regclass($1) and c.confrelid <> c.conrelid and not c.condeferrable`,
+                        join pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.n order by k.i) as refcols,
+                array(select a.attname::text from unnest(c.conkey) with ordinality k(n, i)
+                        join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.n order by k.i) as names
+           from pg_constraint c join pg_class p on p.oid = c.confrelid
+          where c.contype = 'f' and c.conrelid = to_regclass($1) and c.confrelid <> c.conrelid and not c.condeferrable
+          order by c.oid`,
         [quoteIdent(target.name)],
       )
-      .then(({ rows }) => rows.map((r) => ({ parent: r.parent, columns: r.cols, refColumns: r.refcols })));
+      .then(({ rows }) =>
+        rows.map((r) => ({
+          name: r.name,
+          parent: r.parent,
+          parentName: r.parent_name,
+          columns: r.cols,
+          refColumns: r.refcols,
+          names: r.names,
+        })),
+      );
     foreignKeysOf.set(target, fks);
   }
   const staged = new Set(columns.map(quoteIdent));
-  const missing = (await fks)
-    .filter((fk) => fk.columns.every((c) => staged.has(c)))
-    .map((fk) => {
-      const present = fk.columns.map((c) => `s.${c} is not null`).join(' and ');
-      const match = fk.columns.map((c, i) => `p.${fk.refColumns[i]} = s.${c}`).join(' and ');
-      return `(${present} and not exists (select 1 from ${fk.parent} p where ${match}))`;
-    });
-  if (missing.length === 0) return [];
-  const { rows } = await session.query<{ n: number }>(
-    `select s._ferry_n as n from ${target.staging} s where s._ferry_n between $1 and $2 and (${missing.join(' or ')}) order by 1`,
+  const checked = (await fks).filter((fk) => fk.columns.every((c) => staged.has(c)));
+  if (checked.length === 0) return [];
+  const selects = checked.map((fk, i) => {
+    const present = fk.columns.map((c) => `s.${c} is not null`).join(' and ');
+    const match = fk.columns.map((c, j) => `p.${fk.refColumns[j]} = s.${c}`).join(' and ');
+    const values = fk.columns.map((c) => `s.${c}::text`).join(', ');
+    return (
+      `select s._ferry_n as n, ${i} as fk, concat_ws(', ', ${values}) as vals from ${target.staging} s ` +
+      `where s._ferry_n between $1 and $2 and ${present} and not exists (select 1 from ${fk.parent} p where ${match})`
+    );
+  });
+  const { rows } = await session.query<{ n: number; fk: number; vals: string }>(
+    `select distinct on (n) n, fk, vals from (${selects.join(' union all ')}) o order by n, fk`,
     [lo, hi],
   );
-  return rows.map((r) => Number(r.n));
+  return rows.map((r) => {
+    const fk = checked[Number(r.fk)] as ForeignKey;
+    return {
+      n: Number(r.n),
+      error: {
+        code: FOREIGN_KEY_VIOLATION,
+        message: `insert or update on table "${target.name}" violates foreign key constraint "${fk.name}"`,
+        detail: `Key (${fk.names.join(', ')})=(${r.vals}) is not present in table "${fk.parentName}".`,
+      },
+    };
+  });
 }
+
+/** Staged rows $1..$2 but those in $3 (an int array literal: the rejected orphans). */
+const STAGED_RANGE = '_ferry_n between $1 and $2 and not (_ferry_n = any($3::int[]))';
 
 function plainInsertSql(target: Target, columns: string[]): string {
   const cols = columns.map(quoteIdent).join(', ');
-  return `insert into ${quoteIdent(target.name)} (${cols}) select ${cols} from ${target.staging} where _ferry_n between $1 and $2`;
+  return `insert into ${quoteIdent(target.name)} (${cols}) select ${cols} from ${target.staging} where ${STAGED_RANGE}`;
 }
 
 function upsertSql(target: Target, columns: string[]): string {
   const cols = columns.map(quoteIdent).join(', ');
   const key = target.key.map(quoteIdent).join(', ');
-  const select = `select ${cols} from ${target.staging} where _ferry_n between $1 and $2`;
+  const select = `select ${cols} from ${target.staging} where ${STAGED_RANGE}`;
   const insert = `insert into ${quoteIdent(target.name)} as t (${cols}) ${select}`;
   const updatable = columns.filter((c) => !target.key.includes(c) && !target.insertOnly.has(c));
   let conflict: string;
@@ -538,6 +586,6 @@ function conflictCheckSql(target: Target, columns: string[]): string {
         `(${compared.map((c) => comparable(target, c, 's')).join(', ')})`;
   return (
     `select s._ferry_n as n from ${target.staging} s join ${quoteIdent(target.name)} t on ${on} ` +
-    `where s._ferry_n between $1 and $2 and ${differs} order by s._ferry_n`
+    `where s.${STAGED_RANGE} and ${differs} order by s._ferry_n`
   );
 }

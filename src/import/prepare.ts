@@ -56,23 +56,27 @@ export async function* prepareBatches(
   let batch = newBatch(0);
   let ordinal = 0;
   let slice = performance.now();
-  for await (const rec of readRecords(o.sources, o.signal)) {
-    // Let I/O callbacks run now and then: the writer's database round trips
-    // complete only when this loop gives the event loop a turn.
-    if (performance.now() - slice > SLICE_MS) {
-      await yieldToIo();
-      slice = performance.now();
-    }
-    const replay = ordinal < resumeFrom;
-    prepareRecord(rec, ordinal, byName, keySets, replay ? null : batch, await mapRecord(o, rec, ordinal));
-    ordinal++;
-    if (!replay) {
-      batch.records++;
-      batch.position = ordinal;
-      batch.sourceBytes = rec.bytes;
-      if (batch.records >= batchSize || batch.bytes >= BATCH_BYTES) {
-        yield batch;
-        batch = newBatch(ordinal);
+  for await (const chunk of readRecords(o.sources, o.signal)) {
+    for (const rec of chunk) {
+      // Let I/O callbacks run now and then: the writer's database round trips
+      // complete only when this loop gives the event loop a turn.
+      if (performance.now() - slice > SLICE_MS) {
+        await yieldToIo();
+        slice = performance.now();
+      }
+      const replay = ordinal < resumeFrom;
+      let mapped = mapRecord(o, rec, ordinal);
+      if (mapped instanceof Promise) mapped = await mapped;
+      prepareRecord(rec, ordinal, byName, keySets, replay ? null : batch, mapped);
+      ordinal++;
+      if (!replay) {
+        batch.records++;
+        batch.position = ordinal;
+        batch.sourceBytes = rec.bytes;
+        if (batch.records >= batchSize || batch.bytes >= BATCH_BYTES) {
+          yield batch;
+          batch = newBatch(ordinal);
+        }
       }
     }
   }
@@ -98,26 +102,39 @@ type Mapped =
   | { ok: true; rows: { table: string; row: Record<string, unknown> }[] }
   | { ok: false; reject: RecordRejected };
 
-async function mapRecord(o: PrepareOptions, rec: NamedRecord, ordinal: number): Promise<Mapped | null> {
+/** Map one record; a promise only when map() returned one. */
+function mapRecord(o: PrepareOptions, rec: NamedRecord, ordinal: number): Mapped | null | Promise<Mapped> {
   if (rec.record.kind === 'error') return null;
   const ctx = new ImportContext(rec.record.loc, rec.name, ordinal);
+  let out: unknown;
   try {
-    let out = o.definition.map(rec.record.value, ctx as never);
-    if (out && typeof (out as Promise<unknown>).then === 'function') out = await out;
-    const rows = [...ctx.emitted];
-    if (out && typeof out === 'object') {
-      for (const [table, value] of Object.entries(out as Record<string, unknown>)) {
-        if (value === undefined || value === null) continue;
-        for (const row of Array.isArray(value) ? value : [value])
-          rows.push({ table, row: row as Record<string, unknown> });
-      }
-    }
-    return { ok: true, rows };
+    out = o.definition.map(rec.record.value, ctx as never);
   } catch (err) {
-    if (err instanceof RecordRejected) return { ok: false, reject: err };
-    const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-    return { ok: false, reject: new RecordRejected(`map() failed: ${message}`) };
+    return mapFailed(err);
   }
+  if (typeof (out as PromiseLike<unknown> | null)?.then === 'function') {
+    return Promise.resolve(out).then((value) => mapped(ctx, value), mapFailed);
+  }
+  return mapped(ctx, out);
+}
+
+function mapped(ctx: ImportContext, out: unknown): Mapped {
+  const rows = ctx.emitted;
+  if (out && typeof out === 'object') {
+    for (const table of Object.keys(out)) {
+      const value = (out as Record<string, unknown>)[table];
+      if (value === undefined || value === null) continue;
+      if (Array.isArray(value)) for (const row of value) rows.push({ table, row: row as Record<string, unknown> });
+      else rows.push({ table, row: value as Record<string, unknown> });
+    }
+  }
+  return { ok: true, rows };
+}
+
+function mapFailed(err: unknown): Mapped {
+  if (err instanceof RecordRejected) return { ok: false, reject: err };
+  const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return { ok: false, reject: new RecordRejected(`map() failed: ${message}`) };
 }
 
 function prepareRecord(

@@ -24,20 +24,30 @@ function isSource(value: unknown): value is Source {
   return typeof (value as Source)?.records === 'function';
 }
 
-export async function* readRecords(sources: NamedSource[], signal?: AbortSignal): AsyncGenerator<NamedRecord> {
+/** Every source's records in order, several at a time (a source's `chunks()` when it has one). */
+export async function* readRecords(sources: NamedSource[], signal?: AbortSignal): AsyncGenerator<NamedRecord[]> {
   let before = 0;
   for (const { name, source } of sources) {
     let last = 0;
-    for await (const record of source.records({ signal })) {
+    const chunks = source.chunks ? source.chunks({ signal }) : single(source.records({ signal }));
+    for await (const chunk of chunks) {
       signal?.throwIfAborted();
-      if (record.bytes !== undefined) last = record.bytes;
-      yield { name, record, bytes: before + last };
+      const out: NamedRecord[] = new Array(chunk.length);
+      for (let i = 0; i < chunk.length; i++) {
+        const record = chunk[i] as SourceRecord;
+        if (record.bytes !== undefined) last = record.bytes;
+        out[i] = { name, record, bytes: before + last };
+      }
+      yield out;
     }
     before += last;
   }
 }
 
-/** SHA-256 over every source's label and its files' paths, sizes and modification times. */
+async function* single<T>(records: AsyncIterable<T>): AsyncGenerator<T[]> {
+  for await (const record of records) yield [record];
+}
+
 export async function fingerprintSources(sources: NamedSource[]): Promise<string> {
   const hash = createHash('sha256');
   for (const { name, source } of sources) {

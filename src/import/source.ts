@@ -38,6 +38,12 @@ export interface Source<T = unknown> {
    */
   records(options?: { signal?: AbortSignal }): AsyncIterable<SourceRecord<T>>;
   /**
+   * Optional: the same records as `records()`, several at a time. The loader
+   * uses it when present: one async step per chunk instead of per record is
+   * a tenth of the CPU a big single-file source spends outside JSON.parse.
+   */
+  chunks?(options?: { signal?: AbortSignal }): AsyncIterable<SourceRecord<T>[]>;
+  /**
    * The files the source reads (absolute paths), for `--backup` and for the
    * fingerprint that tells a resumed run the data did not change. Sources
    * without files (redis, memory) return [].

@@ -47,14 +47,12 @@ export async function copyGroup(
 /**
  * Run `attempt(lo, hi)` in a savepoint; when it fails for a reason other than
  * a lost connection, split the range in two and retry each half, until single
- * bad items are left for `reject`. Returns how many items went through.
+ * bad items are left for `reject` (pgloader's approach). Returns how many
+ * items went through.
  *
- * `suspects(lo, hi, err)`, when given, may name items of a failed range that
- * fail whatever else is in their statement (a foreign key to another table
- * with no parent row): each is then tried alone and the stretches between
- * them are bisected, in order. The outcome is the one halving reaches (every
- * item still ends up in an attempt of its own or in a range that went
- * through), in one pass instead of a halving descent per bad item.
+ * `setApart(lo, hi, err)`, when given, may deal with the failure's cause
+ * itself (reject rows it can name, which `attempt` then leaves out) and
+ * return true: the range is tried once more whole instead of halved.
  */
 export async function bisect(
   session: RawSession,
@@ -62,7 +60,7 @@ export async function bisect(
   hi: number,
   attempt: (lo: number, hi: number) => Promise<number>,
   reject: (index: number, err: unknown) => void,
-  suspects?: (lo: number, hi: number, err: unknown) => Promise<number[]>,
+  setApart?: (lo: number, hi: number, err: unknown) => Promise<boolean>,
 ): Promise<number> {
   await session.query('savepoint ferry_bisect');
   try {
@@ -72,38 +70,14 @@ export async function bisect(
   } catch (err) {
     if (isConnectionLoss(err)) throw err;
     await session.query('rollback to savepoint ferry_bisect; release savepoint ferry_bisect');
+    if (setApart && (await setApart(lo, hi, err))) return bisect(session, lo, hi, attempt, reject);
     if (lo === hi) {
       reject(lo, err);
       return 0;
     }
-    const named = suspects ? await suspects(lo, hi, err) : [];
-    if (named.some((i) => i >= lo && i <= hi)) return bisectAround(session, lo, hi, named, attempt, reject);
     const mid = Math.floor((lo + hi) / 2);
     return (await bisect(session, lo, mid, attempt, reject)) + (await bisect(session, mid + 1, hi, attempt, reject));
   }
-}
-
-/**
- * Items lo..hi in order: each of `named` (items expected to fail) in an
- * attempt of its own, the stretches between them bisected.
- */
-export async function bisectAround(
-  session: RawSession,
-  lo: number,
-  hi: number,
-  named: readonly number[],
-  attempt: (lo: number, hi: number) => Promise<number>,
-  reject: (index: number, err: unknown) => void,
-): Promise<number> {
-  let done = 0;
-  let at = lo;
-  for (const i of [...new Set(named)].filter((i) => i >= lo && i <= hi).sort((a, b) => a - b)) {
-    if (i > at) done += await bisect(session, at, i - 1, attempt, reject);
-    done += await bisect(session, i, i, attempt, reject);
-    at = i + 1;
-  }
-  if (at <= hi) done += await bisect(session, at, hi, attempt, reject);
-  return done;
 }
 
 export function dbReject(target: Target, meta: PreparedRow, err: unknown): RejectRow {

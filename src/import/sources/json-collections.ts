@@ -1,7 +1,7 @@
 /** `json.collections(file)`: a lowdb file, `{"users": [...], "posts": [...]}`, one record per array element. */
 import type { Source, SourceOptions } from '../source.js';
 import { assertFile, optionsError, resolveFile } from './common.js';
-import { tableFileRecords } from './json-tables.js';
+import { tableFileChunks } from './json-tables.js';
 
 export interface JsonCollectionsOptions extends SourceOptions {
   /** Read only these collections (the others are skipped unparsed). Default: all, in file order. */
@@ -12,12 +12,16 @@ export function collections(file: string, options: JsonCollectionsOptions = {}):
   const f = resolveFile(file, options, 'json.collections');
   const label = `json.collections(${file})`;
   const names = tableNames(options.collections, 'json.collections', 'collections');
+  const chunks = async function* (opts?: { signal?: AbortSignal }) {
+    await assertFile(f, label);
+    yield* tableFileChunks({ label, file: f, shape: 'array', names, signal: opts?.signal });
+  };
   return {
     label,
     async *records(opts) {
-      await assertFile(f, label);
-      yield* tableFileRecords({ label, file: f, shape: 'array', names, signal: opts?.signal });
+      for await (const chunk of chunks(opts)) yield* chunk;
     },
+    chunks,
     async files() {
       return [f.abs];
     },

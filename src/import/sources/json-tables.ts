@@ -17,6 +17,11 @@ export interface TableFileOptions {
 }
 
 export async function* tableFileRecords<T = unknown>(o: TableFileOptions): AsyncGenerator<SourceRecord<T>> {
+  for await (const chunk of tableFileChunks<T>(o)) yield* chunk;
+}
+
+/** The file's records, one array per piece of text read. */
+export async function* tableFileChunks<T = unknown>(o: TableFileOptions): AsyncGenerator<SourceRecord<T>[]> {
   const asked = o.names ? new Set(o.names) : undefined;
   const seen = new Set<string>();
   const scanner = new TableScanner(o.shape, (table) => {
@@ -27,11 +32,13 @@ export async function* tableFileRecords<T = unknown>(o: TableFileOptions): Async
   let failed = false;
   // Bytes read so far (to the end of the current chunk): coarse, but enough for a progress bar.
   let bytes = 0;
-  const convert = function* (events: ReturnType<TableScanner['feed']>): Generator<SourceRecord<T>> {
+  const convert = (events: ReturnType<TableScanner['feed']>): SourceRecord<T>[] => {
+    const out: SourceRecord<T>[] = [];
     for (const record of records(events)) {
       record.bytes = bytes;
-      yield record;
+      out.push(record);
     }
+    return out;
   };
   const records = function* (events: ReturnType<TableScanner['feed']>): Generator<SourceRecord<T>> {
     for (const ev of events) {
@@ -66,19 +73,23 @@ export async function* tableFileRecords<T = unknown>(o: TableFileOptions): Async
   for await (const chunk of readText(o.file.abs)) {
     o.signal?.throwIfAborted();
     bytes += Buffer.byteLength(chunk);
-    yield* convert(scanner.feed(chunk));
+    const out = convert(scanner.feed(chunk));
+    if (out.length > 0) yield out;
     if (failed) return;
   }
-  yield* convert(scanner.end());
+  const rest = convert(scanner.end());
+  if (rest.length > 0) yield rest;
   if (failed || !asked) return;
   for (const name of asked) {
     if (!seen.has(name)) {
       const there = [...seen].map((t) => `"${t}"`).join(', ') || 'none';
-      yield {
-        kind: 'error',
-        reason: `table "${name}" is not in the file (tables there: ${there})`,
-        loc: { ...base, table: name },
-      };
+      yield [
+        {
+          kind: 'error',
+          reason: `table "${name}" is not in the file (tables there: ${there})`,
+          loc: { ...base, table: name },
+        },
+      ];
     }
   }
 }

@@ -5,7 +5,7 @@
 import type { Source, SourceOptions } from '../source.js';
 import { assertFile, describe, resolveFile } from './common.js';
 import { tableNames } from './json-collections.js';
-import { tableFileRecords } from './json-tables.js';
+import { tableFileChunks } from './json-tables.js';
 
 export interface TinyDbOptions extends SourceOptions {
   /** Read only these tables (the others are skipped unparsed). Default: all, in file order. */
@@ -16,22 +16,26 @@ export function tinydb(file: string, options: TinyDbOptions = {}): Source<Record
   const f = resolveFile(file, options, 'tinydb');
   const label = `tinydb(${file})`;
   const names = tableNames(options.tables, 'tinydb', 'tables');
+  const chunks = async function* (opts?: { signal?: AbortSignal }) {
+    await assertFile(f, label);
+    yield* tableFileChunks<Record<string, unknown>>({
+      label,
+      file: f,
+      shape: 'object',
+      names,
+      signal: opts?.signal,
+      check: (value, loc) =>
+        typeof value === 'object' && value !== null && !Array.isArray(value)
+          ? undefined
+          : `document "${loc.key}" of table "${loc.table}" is ${describe(value)}, not an object`,
+    });
+  };
   return {
     label,
     async *records(opts) {
-      await assertFile(f, label);
-      yield* tableFileRecords<Record<string, unknown>>({
-        label,
-        file: f,
-        shape: 'object',
-        names,
-        signal: opts?.signal,
-        check: (value, loc) =>
-          typeof value === 'object' && value !== null && !Array.isArray(value)
-            ? undefined
-            : `document "${loc.key}" of table "${loc.table}" is ${describe(value)}, not an object`,
-      });
+      for await (const chunk of chunks(opts)) yield* chunk;
     },
+    chunks,
     async files() {
       return [f.abs];
     },
