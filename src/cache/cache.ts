@@ -23,7 +23,7 @@ import { createLogger } from '../ops/logger.js';
 import { decode, deepFreeze, encode } from './codec.js';
 import { type Duration, toMs } from './duration.js';
 import { cacheError, E_CACHE_CLOSED, E_CACHE_CONFIG, E_CACHE_KEY, E_CACHE_VALUE } from './errors.js';
-import { type BreakerState, FAIL, Remote } from './remote.js';
+import { type BreakerState, FAIL, type Fail, Remote } from './remote.js';
 
 export type { Duration } from './duration.js';
 export type { BreakerState } from './remote.js';
@@ -44,18 +44,26 @@ export interface CacheOptions {
   redis?: string | Redis | null | false;
   /** Prefix of every Redis key and of the pub/sub channel; instances sharing data share it. */
   namespace: string;
-  l1?: {
-    /** Most entries (default 10,000). */
-    max?: number;
-    /** Most bytes of encoded values (approximate: JSON length). */
-    maxBytes?: number;
-    /** Longest an entry lives in L1 whatever its ttl (default '1m'): bounds what a lost invalidation can cost. */
-    ttl?: Duration;
-    /** While invalidations cannot be received (bus down), serve only L1 entries younger than this (default '1s'). */
-    offlineTtl?: Duration;
-    /** Deep-freeze cached objects, so a caller mutating a shared value fails loudly (default true). */
-    freeze?: boolean;
-  };
+  /**
+   * The in-process tier. `false`: none — every read goes to Redis (or, without
+   * Redis, to the loader), and values are not frozen since no cache hands the
+   * same object to several callers (concurrent getOrSet callers of a key still
+   * share one result).
+   */
+  l1?:
+    | false
+    | {
+        /** Most entries (default 10,000). */
+        max?: number;
+        /** Most bytes of encoded values (approximate: JSON length). */
+        maxBytes?: number;
+        /** Longest an entry lives in L1 whatever its ttl (default '1m'): bounds what a lost invalidation can cost. */
+        ttl?: Duration;
+        /** While invalidations cannot be received (bus down), serve only L1 entries younger than this (default '1s'). */
+        offlineTtl?: Duration;
+        /** Deep-freeze cached objects, so a caller mutating a shared value fails loudly (default true). */
+        freeze?: boolean;
+      };
   /** Default entry ttl (default '1m'). */
   ttl?: Duration;
   /** Per-command Redis timeout in ms (default 100). */
@@ -130,16 +138,33 @@ interface Entry {
   hard: number;
 }
 
+/** A read or load of a key in progress; an invalidation of the key marks it stale. */
 interface Ticket {
   stale: boolean;
+  /** The next ticket of the same key (a key's tickets are a list headed in #tickets). */
+  next: Ticket | undefined;
 }
 
-interface Flight {
-  ticket: Ticket;
-  promise: Promise<unknown>;
-  /** Resolves with a graced value once the loader has been slow for graceTimeout (never otherwise). */
-  soft: Promise<unknown>;
+class Flight {
+  promise!: Promise<unknown>;
+  /** With grace only: resolves with a graced value once the loader has been slow for graceTimeout (never otherwise). */
+  soft: Promise<unknown> | undefined;
+  /** Settled (and cleaned up). */
+  done = false;
+  constructor(readonly ticket: Ticket) {}
 }
+
+/** A flight's fallback value (getOrSet with grace). */
+interface Graced {
+  v: unknown;
+  has: boolean;
+  timer: NodeJS.Timeout | undefined;
+  /** Keep `v` to serve if the loader fails, and serve it anyway if the loader is still running after graceTimeout. */
+  offer(v: unknown): void;
+}
+
+/** What #hit returns when Redis has no servable value. */
+const MISS: unique symbol = Symbol('ferry.cache.miss');
 
 const DEFAULTS = {
   max: 10_000,
@@ -157,15 +182,16 @@ const DEFAULTS = {
 
 export class Cache {
   readonly namespace: string;
-  readonly #l1: LRUCache<string, Entry>;
+  readonly #l1: LRUCache<string, Entry> | null;
   readonly #remote: Remote | null;
   readonly #l1Ttl: number;
   readonly #offlineTtl: number;
   readonly #ttl: number;
   readonly #freeze: boolean;
-  readonly #sized: boolean;
+  /** l1.maxBytes, if set: larger values are never offered to L1. */
+  readonly #maxBytes: number | undefined;
   readonly #flights = new Map<string, Flight>();
-  readonly #tickets = new Map<string, Set<Ticket>>();
+  readonly #tickets = new Map<string, Ticket>();
   readonly #logger: CacheLogger | null;
   readonly #onError: ((err: FerryError) => void) | undefined;
   #closed = false;
@@ -187,22 +213,32 @@ export class Cache {
     }
     this.namespace = options.namespace;
     const l1 = options.l1 ?? {};
-    const max = l1.max ?? DEFAULTS.max;
-    if (!Number.isInteger(max) || max < 1)
-      throw cacheError(E_CACHE_CONFIG, `createCache: l1.max must be an integer >= 1, received ${max}.`);
-    if (l1.maxBytes !== undefined && (!Number.isInteger(l1.maxBytes) || l1.maxBytes < 1)) {
-      throw cacheError(E_CACHE_CONFIG, `createCache: l1.maxBytes must be an integer >= 1, received ${l1.maxBytes}.`);
+    if (l1 === false) {
+      this.#l1 = null;
+      this.#maxBytes = undefined;
+      this.#freeze = false;
+    } else {
+      if (typeof l1 !== 'object' || l1 === null) {
+        throw cacheError(E_CACHE_CONFIG, 'createCache: `l1` must be an object of L1 options or false (no L1).');
+      }
+      const max = l1.max ?? DEFAULTS.max;
+      if (!Number.isInteger(max) || max < 1)
+        throw cacheError(E_CACHE_CONFIG, `createCache: l1.max must be an integer >= 1, received ${max}.`);
+      if (l1.maxBytes !== undefined && (!Number.isInteger(l1.maxBytes) || l1.maxBytes < 1)) {
+        throw cacheError(E_CACHE_CONFIG, `createCache: l1.maxBytes must be an integer >= 1, received ${l1.maxBytes}.`);
+      }
+      this.#l1 = new LRUCache<string, Entry>({
+        max,
+        ...(l1.maxBytes !== undefined ? { maxSize: l1.maxBytes } : {}),
+        ttlAutopurge: false,
+      });
+      this.#maxBytes = l1.maxBytes;
+      this.#freeze = l1.freeze ?? true;
     }
-    this.#l1 = new LRUCache<string, Entry>({
-      max,
-      ...(l1.maxBytes !== undefined ? { maxSize: l1.maxBytes } : {}),
-      ttlAutopurge: false,
-    });
-    this.#l1Ttl = Math.max(1, toMs(l1.ttl ?? DEFAULTS.l1Ttl, 'l1.ttl'));
-    this.#offlineTtl = toMs(l1.offlineTtl ?? DEFAULTS.offlineTtl, 'l1.offlineTtl');
+    const l1Options = l1 === false ? {} : l1;
+    this.#l1Ttl = Math.max(1, toMs(l1Options.ttl ?? DEFAULTS.l1Ttl, 'l1.ttl'));
+    this.#offlineTtl = toMs(l1Options.offlineTtl ?? DEFAULTS.offlineTtl, 'l1.offlineTtl');
     this.#ttl = toMs(options.ttl ?? DEFAULTS.ttl, 'ttl');
-    this.#freeze = l1.freeze ?? true;
-    this.#sized = l1.maxBytes !== undefined;
     this.#onError = options.onError;
 
     const { client, owns, secrets } = resolveRedis(options);
@@ -266,33 +302,29 @@ export class Cache {
   /** The cached value, or undefined (a negative entry also reads as its cached undefined/null). */
   async get<T = unknown>(key: string): Promise<T | undefined> {
     this.#check(key);
-    const e = this.#l1.get(key);
-    if (e !== undefined && this.#fresh(e, performance.now())) {
-      this.#s.l1Hits++;
-      return e.v as T;
+    const l1 = this.#l1;
+    if (l1 !== null) {
+      const e = l1.get(key);
+      if (e !== undefined && this.#fresh(e, performance.now())) {
+        this.#s.l1Hits++;
+        return e.v as T;
+      }
+      this.#s.l1Misses++;
     }
-    this.#s.l1Misses++;
     const remote = this.#remote;
     if (remote === null || !remote.usable) return undefined;
+    const reply = remote.get(key);
+    // The GET is on its way: watching the key now costs the hit nothing (nothing else runs in between).
     const ticket = this.#watch(key);
-    try {
-      const raw = await remote.get(key);
-      if (raw === FAIL || raw === null) {
-        if (raw === null) this.#s.l2Misses++;
-        return undefined;
-      }
-      const stored = parseStored(raw);
-      if (stored === null || stored.exp <= Date.now() || remote.suspect) {
-        this.#s.l2Misses++;
-        return undefined;
-      }
-      this.#s.l2Hits++;
-      const value = this.#freezeValue(stored.value());
-      if (!ticket.stale) this.#l1Set(key, value, stored.exp - Date.now(), stored.hard - Date.now(), raw.length);
-      return value as T;
-    } finally {
-      this.#unwatch(key, ticket);
+    const raw = await reply;
+    this.#unwatch(key, ticket);
+    if (raw === FAIL) return undefined;
+    const value = this.#hit(key, raw, ticket);
+    if (value === MISS) {
+      this.#s.l2Misses++;
+      return undefined;
     }
+    return value as T;
   }
 
   /** Store a value in L1 and Redis and invalidate it on other instances. Last writer wins: prefer `delete` after a commit. */
@@ -306,7 +338,7 @@ export class Cache {
     const json = encode(value);
     const now = Date.now();
     this.#invalidate(key);
-    this.#l1Set(key, this.#freezeValue(value), ttl, ttl + grace, json.length);
+    if (this.#l1 !== null) this.#l1Set(key, this.#freezeValue(value), ttl, ttl + grace, json.length);
     await this.#remote?.set(key, stored(now + ttl, now + ttl + grace, json), ttl + grace);
   }
 
@@ -344,13 +376,18 @@ export class Cache {
     } catch (err) {
       return Promise.reject(err);
     }
-    const e = this.#l1.get(key);
-    const now = performance.now();
-    if (e !== undefined && this.#fresh(e, now)) {
-      this.#s.l1Hits++;
-      return Promise.resolve(e.v as T);
+    const l1 = this.#l1;
+    let e: Entry | undefined;
+    let now = 0;
+    if (l1 !== null) {
+      e = l1.get(key);
+      now = performance.now();
+      if (e !== undefined && this.#fresh(e, now)) {
+        this.#s.l1Hits++;
+        return Promise.resolve(e.v as T);
+      }
+      this.#s.l1Misses++;
     }
-    this.#s.l1Misses++;
     let flight = this.#flights.get(key);
     if (flight) this.#s.coalesced++;
     else {
@@ -360,14 +397,14 @@ export class Cache {
         return Promise.reject(err); // bad durations in options
       }
     }
-    return Promise.race([flight.promise, flight.soft]) as Promise<T>;
+    return (flight.soft === undefined ? flight.promise : Promise.race([flight.promise, flight.soft])) as Promise<T>;
   }
 
   stats(): CacheStats {
     const s = this.#s;
     const r = this.#remote;
     return {
-      l1: { hits: s.l1Hits, misses: s.l1Misses, entries: this.#l1.size, bytes: this.#l1.calculatedSize ?? 0 },
+      l1: { hits: s.l1Hits, misses: s.l1Misses, entries: this.#l1?.size ?? 0, bytes: this.#l1?.calculatedSize ?? 0 },
       l2: { hits: s.l2Hits, misses: s.l2Misses },
       loader: { calls: s.loaderCalls, errors: s.loaderErrors, coalesced: s.coalesced },
       graceServed: s.graceServed,
@@ -428,42 +465,72 @@ export class Cache {
   }
 
   #l1Set(key: string, value: unknown, ttlMs: number, hardMs: number, size: number): void {
-    if (this.#closed) return;
+    const l1 = this.#l1;
+    if (l1 === null || this.#closed) return;
+    const maxBytes = this.#maxBytes;
+    if (maxBytes !== undefined && size > maxBytes) {
+      // Too large to keep (lru-cache would refuse it): only the older entry must go.
+      l1.delete(key);
+      return;
+    }
     const now = performance.now();
     const life = Math.min(ttlMs, this.#l1Ttl);
     // Kept past `life` only when there is a grace period to serve it in.
     const hard = hardMs > ttlMs ? Math.max(life, hardMs) : life;
     if (hard <= 0) return;
     const entry: Entry = { v: value, at: now, exp: now + life, hard: now + hard };
-    this.#l1.set(
+    l1.set(
       key,
       entry,
-      this.#sized ? { ttl: Math.ceil(hard), size: Math.max(1, size) } : { ttl: Math.ceil(hard) },
+      maxBytes !== undefined ? { ttl: Math.ceil(hard), size: Math.max(1, size) } : { ttl: Math.ceil(hard) },
     );
   }
 
-  #watch(key: string): Ticket {
-    const ticket: Ticket = { stale: false };
-    let set = this.#tickets.get(key);
-    if (!set) {
-      set = new Set();
-      this.#tickets.set(key, set);
+  /**
+   * A Redis value just read: the decoded value (frozen if L1 freezes), stored
+   * in L1 unless the key was invalidated meanwhile; MISS when absent, expired
+   * or not to be trusted (just after an outage). Counts L2 hits only.
+   */
+  #hit(key: string, raw: string | null, ticket: Ticket): unknown {
+    if (raw === null) return MISS;
+    const b = headerEnd(raw);
+    if (b < 0) return MISS;
+    const exp = Number(raw.slice(0, raw.indexOf('|')));
+    const now = Date.now();
+    if (!(exp > now) || this.#remote!.suspect) return MISS;
+    this.#s.l2Hits++;
+    const value = this.#freezeValue(decode(raw.slice(b + 1)));
+    if (this.#l1 !== null && !ticket.stale) {
+      const hard = Number(raw.slice(raw.indexOf('|') + 1, b));
+      this.#l1Set(key, value, exp - now, hard - now, raw.length);
     }
-    set.add(ticket);
+    return value;
+  }
+
+  #watch(key: string): Ticket {
+    const ticket: Ticket = { stale: false, next: this.#tickets.get(key) };
+    this.#tickets.set(key, ticket);
     return ticket;
   }
 
   #unwatch(key: string, ticket: Ticket): void {
-    const set = this.#tickets.get(key);
-    if (set?.delete(ticket) && set.size === 0) this.#tickets.delete(key);
+    let t = this.#tickets.get(key);
+    if (t === ticket) {
+      if (ticket.next === undefined) this.#tickets.delete(key);
+      else this.#tickets.set(key, ticket.next);
+      return;
+    }
+    // Not the newest read of the key (or already dropped by an invalidation).
+    while (t !== undefined && t.next !== ticket) t = t.next;
+    if (t !== undefined) t.next = ticket.next;
   }
 
   /** The key changed: drop it from L1, and stop every read in progress from storing what it read. */
   #invalidate(key: string): void {
-    this.#l1.delete(key);
-    const set = this.#tickets.get(key);
-    if (set) {
-      for (const t of set) t.stale = true;
+    this.#l1?.delete(key);
+    const head = this.#tickets.get(key);
+    if (head !== undefined) {
+      for (let t: Ticket | undefined = head; t !== undefined; t = t.next) t.stale = true;
       this.#tickets.delete(key);
     }
     // Later callers must not join a load that may predate the change.
@@ -471,8 +538,9 @@ export class Cache {
   }
 
   #invalidateAll(): void {
-    this.#l1.clear();
-    for (const set of this.#tickets.values()) for (const t of set) t.stale = true;
+    this.#l1?.clear();
+    for (const head of this.#tickets.values())
+      for (let t: Ticket | undefined = head; t !== undefined; t = t.next) t.stale = true;
     this.#tickets.clear();
     this.#flights.clear();
   }
@@ -485,36 +553,40 @@ export class Cache {
     now: number,
   ): Flight {
     const grace = options.grace === undefined ? 0 : toMs(options.grace, 'grace');
-    const graceTimeout = toMs(options.graceTimeout ?? DEFAULTS.graceTimeout, 'graceTimeout');
-    const ticket = this.#watch(key);
-    let offer: (v: unknown) => void = () => {};
-    let softTimer: NodeJS.Timeout | undefined;
-    const soft = new Promise<unknown>((resolve) => {
-      offer = (v) => {
-        if (grace === 0 || softTimer !== undefined) return;
-        softTimer = setTimeout(() => {
-          if (ticket.stale) return;
+    const graceTimeout =
+      options.graceTimeout === undefined ? DEFAULTS.graceTimeout : toMs(options.graceTimeout, 'graceTimeout');
+    const remote = this.#remote;
+    // An L2 hit, the common case, is one plain GET: sent first, the bookkeeping
+    // below happens while it travels. Only a miss or an expired value pays for
+    // the lease-taking script (#fly).
+    const reply = remote?.usable ? remote.get(key) : null;
+    const flight = new Flight(this.#watch(key));
+    const graced = grace > 0 ? this.#graced(flight, graceTimeout) : null;
+    // The last value, servable if the loader fails (or is slow) — only while nothing invalidated it.
+    if (graced !== null && l1Entry !== undefined && now < l1Entry.hard) graced.offer(l1Entry.v);
+    flight.promise = this.#fly(key, loader, options, grace, flight, graced, reply);
+    // Not when the flight already ended (a loader that threw synchronously).
+    if (!flight.done) this.#flights.set(key, flight);
+    return flight;
+  }
+
+  /** Grace bookkeeping of a flight: the value to fall back on, and `flight.soft`, which serves it once the loader is slow. */
+  #graced(flight: Flight, graceTimeout: number): Graced {
+    const graced: Graced = { v: undefined, has: false, timer: undefined, offer: () => {} };
+    flight.soft = new Promise<unknown>((resolve) => {
+      graced.offer = (v) => {
+        graced.v = v;
+        graced.has = true;
+        if (graced.timer !== undefined) return;
+        graced.timer = setTimeout(() => {
+          if (flight.ticket.stale) return;
           this.#s.graceServed++;
           resolve(v);
         }, graceTimeout);
-        softTimer.unref();
+        graced.timer.unref();
       };
     });
-    // The last value, servable if the loader fails (or is slow) — only while nothing invalidated it.
-    const graced: { v?: unknown; has: boolean } = { has: false };
-    if (grace > 0 && l1Entry !== undefined && now < l1Entry.hard) {
-      graced.v = l1Entry.v;
-      graced.has = true;
-      offer(l1Entry.v);
-    }
-    const flight: Flight = { ticket, soft, promise: undefined as unknown as Promise<unknown> };
-    flight.promise = this.#fly(key, loader, options, grace, ticket, graced, offer).finally(() => {
-      clearTimeout(softTimer);
-      this.#unwatch(key, ticket);
-      if (this.#flights.get(key) === flight) this.#flights.delete(key);
-    });
-    this.#flights.set(key, flight);
-    return flight;
+    return graced;
   }
 
   async #fly(
@@ -522,39 +594,45 @@ export class Cache {
     loader: () => unknown,
     options: GetOrSetOptions,
     grace: number,
+    flight: Flight,
+    graced: Graced | null,
+    reply: Promise<string | null | Fail> | null,
+  ): Promise<unknown> {
+    try {
+      return await this.#load(key, loader, options, grace, flight.ticket, graced, reply);
+    } finally {
+      flight.done = true;
+      clearTimeout(graced?.timer);
+      this.#unwatch(key, flight.ticket);
+      if (this.#flights.get(key) === flight) this.#flights.delete(key);
+    }
+  }
+
+  async #load(
+    key: string,
+    loader: () => unknown,
+    options: GetOrSetOptions,
+    grace: number,
     ticket: Ticket,
-    graced: { v?: unknown; has: boolean },
-    offer: (v: unknown) => void,
+    graced: Graced | null,
+    reply: Promise<string | null | Fail> | null,
   ): Promise<unknown> {
     const remote = this.#remote;
     let lease: string | undefined;
-    if (remote?.usable) {
-      // Hits, the common case, cost one plain GET; only a miss or an expired
-      // value pays for the lease-taking script.
-      const raw = await remote.get(key);
-      if (raw !== FAIL && raw !== null) {
-        const found = parseStored(raw);
-        if (found !== null && found.exp > Date.now() && !remote.suspect) {
-          this.#s.l2Hits++;
-          const value = this.#freezeValue(found.value());
-          if (!ticket.stale) this.#l1Set(key, value, found.exp - Date.now(), found.hard - Date.now(), raw.length);
-          return value;
-        }
+    if (reply !== null && remote !== null) {
+      const raw = await reply;
+      if (raw !== FAIL) {
+        const value = this.#hit(key, raw, ticket);
+        if (value !== MISS) return value;
       }
       let r = raw === FAIL ? raw : await remote.read(key, false);
       if (r !== FAIL && r.kind === 'hit') {
-        const found = parseStored(r.raw);
-        if (found !== null && found.exp > Date.now() && !remote.suspect) {
-          this.#s.l2Hits++;
-          const value = this.#freezeValue(found.value());
-          if (!ticket.stale) this.#l1Set(key, value, found.exp - Date.now(), found.hard - Date.now(), r.raw.length);
-          return value;
-        }
+        const value = this.#hit(key, r.raw, ticket);
+        if (value !== MISS) return value;
         // Logically expired (kept for grace), or just after an outage: take a lease and reload.
-        if (found !== null && grace > 0 && !graced.has && found.hard > Date.now()) {
-          graced.v = this.#freezeValue(found.value());
-          graced.has = true;
-          offer(graced.v);
+        const found = parseStored(r.raw);
+        if (found !== null && graced !== null && !graced.has && found.hard > Date.now()) {
+          graced.offer(this.#freezeValue(found.value()));
         }
         r = await remote.read(key, true);
       }
@@ -570,7 +648,7 @@ export class Cache {
       value = await loader();
     } catch (err) {
       this.#s.loaderErrors++;
-      if (graced.has && !ticket.stale) {
+      if (graced?.has && !ticket.stale) {
         this.#s.graceServed++;
         return graced.v;
       }
@@ -623,6 +701,12 @@ export function createCache(options: CacheOptions): Cache {
 }
 
 // ----------------------------------------------------------- stored format
+
+/** Where `<exp>|<hard>|` ends (the index of the second `|`), or -1 for a malformed value. */
+function headerEnd(raw: string): number {
+  const a = raw.indexOf('|');
+  return a < 0 ? -1 : raw.indexOf('|', a + 1);
+}
 
 function stored(exp: number, hard: number, json: string): string {
   return `${exp}|${hard}|${json}`;

@@ -12,7 +12,7 @@
  *   ns~bus   the pub/sub channel
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { Command, type Redis } from 'ioredis';
 import type { FerryError } from '../errors.js';
 import { cacheError, E_CACHE_REDIS, E_CACHE_TIMEOUT } from './errors.js';
 
@@ -127,6 +127,12 @@ export class Remote {
   readonly #ns: string;
   readonly #seqKey: string;
   readonly #channel: string;
+  /**
+   * GETs go straight to `sendCommand` (see get()): not with auto-pipelining,
+   * which queues commands, so a direct one could overtake an earlier write.
+   */
+  readonly #direct: boolean;
+  readonly #keyPrefix: string | undefined;
 
   #state: BreakerState = 'open';
   #failures = 0;
@@ -157,6 +163,9 @@ export class Remote {
     this.#ns = options.namespace;
     this.#seqKey = `${this.#ns}~seq`;
     this.#channel = options.bus ? `${this.#ns}~bus` : '';
+    const clientOptions = this.#client.options ?? {};
+    this.#direct = typeof this.#client.sendCommand === 'function' && !clientOptions.enableAutoPipelining;
+    this.#keyPrefix = clientOptions.keyPrefix;
 
     this.#client.on('error', (err: Error) => {
       this.#outage = true;
@@ -236,9 +245,35 @@ export class Remote {
 
   // -------------------------------------------------------------- commands
 
-  /** Plain GET of the stored value (the L2 hit path: one round trip). */
-  get(key: string): Promise<string | null | Fail> {
-    return this.#run('get', () => this.#client.get(this.#vkey(key)));
+  /**
+   * Plain GET of the stored value: the L2 hit path, one round trip with no
+   * promise wrapped around the driver's and no timer. The command is on the
+   * wire when this returns (callers do their bookkeeping while it travels);
+   * a timeout rejects the driver's own command (see PendingGet).
+   */
+  async get(key: string): Promise<string | null | Fail> {
+    if (this.#state !== 'closed') return FAIL;
+    if (!this.#direct) return this.#run('get', () => this.#client.get(this.#vkey(key)));
+    const cmd = new Command('get', [this.#vkey(key)], { replyEncoding: 'utf8', keyPrefix: this.#keyPrefix });
+    const reply = this.#client.sendCommand(cmd) as Promise<string | null>;
+    const pending = new PendingGet(cmd, performance.now() + this.#o.timeoutMs);
+    this.#inflight.add(pending);
+    if (this.#sweeper === undefined) this.#sweep(this.#o.timeoutMs);
+    try {
+      const value = await reply;
+      this.#inflight.delete(pending);
+      this.#failures = 0;
+      return value;
+    } catch (err) {
+      this.#inflight.delete(pending);
+      this.#report(
+        pending.timedOut ? new Error(`timed out after ${this.#o.timeoutMs} ms`) : err,
+        'get',
+        pending.timedOut,
+      );
+      if (++this.#failures >= this.#o.threshold) this.#open(`${this.#failures} consecutive failures`);
+      return FAIL;
+    }
   }
 
   /** A read that takes a lease on a miss (or when `force`d: the value was logically expired). */
@@ -617,4 +652,18 @@ export class Remote {
 interface Inflight {
   deadline: number;
   expire(): void;
+}
+
+/** A hit-path GET in flight: on timeout the driver's command itself is rejected (as ioredis's own commandTimeout does). */
+class PendingGet implements Inflight {
+  timedOut = false;
+  constructor(
+    readonly cmd: Command,
+    readonly deadline: number,
+  ) {}
+
+  expire(): void {
+    this.timedOut = true;
+    this.cmd.reject(new Error('timed out'));
+  }
 }
