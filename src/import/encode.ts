@@ -49,9 +49,18 @@ function hasNul(value: unknown): boolean {
   return false;
 }
 
-const NEEDS_QUOTE_ESCAPE = /"/g;
+/**
+ * The CSV quote character Ferry's COPY uses: \x01 instead of '"'. Data almost
+ * never holds it, so a field needs no escaping, where every '"' of a JSON
+ * value would have to be doubled (a third of the CPU spent on JSON columns).
+ */
+export const CSV_QUOTE = '\u0001';
+const QUOTE_IN_TEXT = /\u0001/g;
 
-/** One value as a CSV field of Postgres's text format. `null`/`undefined` → unquoted empty (NULL). */
+/** COPY options matching `csvField`. */
+export const COPY_CSV_OPTIONS = "format csv, quote e'\\x01'";
+
+/** One value as a CSV field (see CSV_QUOTE). `null`/`undefined` → unquoted empty (NULL). */
 export function csvField(target: Target, column: string, value: unknown): string {
   if (value === null || value === undefined) return '';
   const def = target.table.columns[column]?.def;
@@ -65,5 +74,5 @@ export function csvField(target: Target, column: string, value: unknown): string
   else if (Array.isArray(value)) text = toArrayLiteral(value);
   else text = JSON.stringify(value);
   // Quoted, so an empty string stays '' (unquoted empty is NULL) and commas/newlines are data.
-  return `"${text.includes('"') ? text.replace(NEEDS_QUOTE_ESCAPE, '""') : text}"`;
+  return `${CSV_QUOTE}${text.includes(CSV_QUOTE) ? text.replace(QUOTE_IN_TEXT, CSV_QUOTE + CSV_QUOTE) : text}${CSV_QUOTE}`;
 }

@@ -207,7 +207,8 @@ function prepareRecord(
       return;
     }
     const keySet = keySets.get(table) as KeySet;
-    if (!keySet.add(target.key.map((k) => csvField(target, k, row[k])).join('\u0001'))) {
+    // Fields are quoted and escaped: joined like a CSV line, two keys never collide.
+    if (!keySet.add(target.key.map((k) => csvField(target, k, row[k])).join(','))) {
       if (batch) batch.duplicates.set(table, (batch.duplicates.get(table) ?? 0) + 1);
       return;
     }

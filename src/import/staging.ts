@@ -4,6 +4,7 @@
  */
 import { isConnectionLoss, type RawSession } from '../db/session.js';
 import { quoteIdent } from '../schema/identifiers.js';
+import { COPY_CSV_OPTIONS } from './encode.js';
 import { type Group, type PreparedRow, snippet } from './prepare.js';
 import type { RejectRow } from './state.js';
 import type { Target } from './targets.js';
@@ -31,7 +32,7 @@ export async function copyGroup(
   table = target.staging,
 ) {
   const cols = [...group.columns.map(quoteIdent), '_ferry_n'].join(', ');
-  const sql = `copy ${table} (${cols}) from stdin with (format csv)`;
+  const sql = `copy ${table} (${cols}) from stdin with (${COPY_CSV_OPTIONS})`;
   const lineAt = (i: number) => `${group.lines[i]},${first + i}\n`;
   const copy = async (lo: number, hi: number): Promise<number> => {
     let payload = '';

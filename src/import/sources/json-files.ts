@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { glob } from 'tinyglobby';
 import { FerryError } from '../../errors.js';
-import type { Source, SourceOptions } from '../source.js';
+import type { Source, SourceOptions, SourceRecord } from '../source.js';
 import { optionsError, readError, shownPath, stripBom } from './common.js';
 import { E_SOURCE_NOT_FOUND } from './errors.js';
 import { parseJson } from './json-error.js';
@@ -14,6 +14,9 @@ export interface JsonFilesOptions extends SourceOptions {
   /** Yield no records (instead of failing) when the glob matches no file. Default false. */
   allowEmpty?: boolean;
 }
+
+/** Files read at once (and held in memory: two groups at most). */
+const GROUP = 32;
 
 export function files(pattern: string | readonly string[], options: JsonFilesOptions = {}): Source {
   const patterns = typeof pattern === 'string' ? [pattern] : pattern;
@@ -44,28 +47,46 @@ export function files(pattern: string | readonly string[], options: JsonFilesOpt
     return sorted;
   };
 
+  /** One file as a record (or an error record); a read failure throws, naming the file. */
+  const load = async (abs: string): Promise<SourceRecord> => {
+    const loc = { source: label, file: shownPath(abs, cwd) };
+    let text: string;
+    try {
+      text = stripBom(await readFile(abs, 'utf8'));
+    } catch (err) {
+      // Deleted between the glob and the read: the data changed under us; say so.
+      throw readError(label, abs, err);
+    }
+    if (text.trim() === '') return { kind: 'error', reason: 'the file is empty (expected one JSON document)', loc };
+    const parsed = parseJson(text);
+    if (parsed.ok) return { kind: 'record', value: parsed.value, loc };
+    return { kind: 'error', reason: parsed.reason, loc: { ...loc, line: parsed.line } };
+  };
+
+  // Files are read GROUP at a time, the next group while the loader maps this
+  // one: reading one file after another left the loader waiting on each read.
+  const chunks = async function* (opts?: { signal?: AbortSignal }): AsyncGenerator<SourceRecord[]> {
+    const all = await list();
+    const readGroup = (at: number) => {
+      const group = Promise.all(all.slice(at, at + GROUP).map(load));
+      group.catch(() => {}); // awaited below, in order; not an unhandled rejection meanwhile
+      return group;
+    };
+    let next = all.length > 0 ? readGroup(0) : undefined;
+    for (let at = 0; next; at += GROUP) {
+      opts?.signal?.throwIfAborted();
+      const current = next;
+      next = at + GROUP < all.length ? readGroup(at + GROUP) : undefined;
+      yield await current;
+    }
+  };
+
   return {
     label,
     async *records(opts) {
-      for (const abs of await list()) {
-        opts?.signal?.throwIfAborted();
-        const loc = { source: label, file: shownPath(abs, cwd) };
-        let text: string;
-        try {
-          text = stripBom(await readFile(abs, 'utf8'));
-        } catch (err) {
-          // Deleted between the glob and the read: the data changed under us; say so.
-          throw readError(label, abs, err);
-        }
-        if (text.trim() === '') {
-          yield { kind: 'error', reason: 'the file is empty (expected one JSON document)', loc };
-          continue;
-        }
-        const parsed = parseJson(text);
-        if (parsed.ok) yield { kind: 'record', value: parsed.value, loc };
-        else yield { kind: 'error', reason: parsed.reason, loc: { ...loc, line: parsed.line } };
-      }
+      for await (const chunk of chunks(opts)) yield* chunk;
     },
+    chunks,
     files: list,
     async estimate() {
       const all = await list();
