@@ -17,6 +17,8 @@ export interface RawResult<R> {
   rowCount: number;
 }
 
+export type CopyPayload = string | Buffer | Iterable<string>;
+
 export interface RawSession {
   readonly backend: 'postgres' | 'pglite';
   /** One statement with `$n` parameters, or (without parameters) several separated by `;`. */
@@ -25,7 +27,8 @@ export interface RawSession {
    * `COPY <table> (<columns>) FROM STDIN WITH (<options>)` with `payload` as
    * the data. Pass the statement with `FROM STDIN`; PGlite gets it as a blob.
    */
-  copyIn(sql: string, payload: string | Buffer): Promise<void>;
+  /** COPY … FROM STDIN with this data: one string or buffer, or pieces of it (written as they come). */
+  copyIn(sql: string, payload: CopyPayload): Promise<void>;
 }
 
 export async function withPgSession<T>(pool: PgPool, fn: (session: RawSession) => Promise<T>): Promise<T> {
@@ -42,12 +45,13 @@ export async function withPgSession<T>(pool: PgPool, fn: (session: RawSession) =
         throw err;
       }
     },
-    async copyIn(sql: string, payload: string | Buffer) {
+    async copyIn(sql: string, payload: CopyPayload) {
       // pg hands a submittable straight to the connection; the wrapper passes non-strings through.
       const stream = (client as unknown as { query(s: unknown): Writable }).query(copyFrom(sql));
       try {
         await pipeline(async function* () {
-          yield payload;
+          if (typeof payload === 'string' || Buffer.isBuffer(payload)) yield payload;
+          else yield* payload;
         }, stream);
       } catch (err) {
         broken ||= isConnectionLoss(err);
@@ -82,9 +86,10 @@ function pgliteSession(pglite: PGliteLike, registry: TypeRegistry): RawSession {
       await resolveUnknownTypes(registry, result.fields, result.rows as Record<string, unknown>[], lookup);
       return { rows: result.rows, rowCount: Number(result.affectedRows ?? result.rows.length) };
     },
-    async copyIn(sql: string, payload: string | Buffer) {
+    async copyIn(sql: string, payload: CopyPayload) {
       const blobSql = sql.replace(/\bFROM\s+STDIN\b/i, "FROM '/dev/blob'");
-      await pglite.query(blobSql, [], { blob: new Blob([payload]) });
+      const parts = typeof payload === 'string' || Buffer.isBuffer(payload) ? [payload] : [...payload];
+      await pglite.query(blobSql, [], { blob: new Blob(parts) });
     },
   };
 }

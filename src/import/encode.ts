@@ -55,7 +55,6 @@ function hasNul(value: unknown): boolean {
  * value would have to be doubled (a third of the CPU spent on JSON columns).
  */
 export const CSV_QUOTE = '\u0001';
-const QUOTE_IN_TEXT = /\u0001/g;
 
 /** COPY options matching `csvField`. */
 export const COPY_CSV_OPTIONS = "format csv, quote e'\\x01'";
@@ -74,5 +73,41 @@ export function csvField(target: Target, column: string, value: unknown): string
   else if (Array.isArray(value)) text = toArrayLiteral(value);
   else text = JSON.stringify(value);
   // Quoted, so an empty string stays '' (unquoted empty is NULL) and commas/newlines are data.
-  return `${CSV_QUOTE}${text.includes(CSV_QUOTE) ? text.replace(QUOTE_IN_TEXT, CSV_QUOTE + CSV_QUOTE) : text}${CSV_QUOTE}`;
+  return `${CSV_QUOTE}${text.includes(CSV_QUOTE) ? text.replaceAll(CSV_QUOTE, CSV_QUOTE + CSV_QUOTE) : text}${CSV_QUOTE}`;
+}
+
+/** The fields of a line `csvField` wrote, as text (null for NULL). */
+export function csvLineFields(line: string): (string | null)[] {
+  const out: (string | null)[] = [];
+  let i = 0;
+  for (;;) {
+    if (line[i] === CSV_QUOTE) {
+      let text = '';
+      i++;
+      for (;;) {
+        const close = line.indexOf(CSV_QUOTE, i);
+        if (close < 0) {
+          text += line.slice(i);
+          i = line.length;
+          break;
+        }
+        text += line.slice(i, close);
+        if (line[close + 1] !== CSV_QUOTE) {
+          i = close + 1;
+          break;
+        }
+        text += CSV_QUOTE;
+        i = close + 2;
+      }
+      out.push(text);
+    } else {
+      const comma = line.indexOf(',', i);
+      const end = comma < 0 ? line.length : comma;
+      const field = line.slice(i, end);
+      out.push(field === '' ? null : field);
+      i = end;
+    }
+    if (i >= line.length) return out;
+    i++; // the comma
+  }
 }

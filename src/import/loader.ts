@@ -24,7 +24,7 @@ import { quoteIdent } from '../schema/identifiers.js';
 import type { DefinedImport } from './define.js';
 import { E_IMPORT_CONNECTION, E_IMPORT_DEFINITION, E_IMPORT_MAX_REJECTS, E_IMPORT_SOURCE_CHANGED } from './errors.js';
 import { KeySet } from './key-set.js';
-import { type Batch, type Group, type PreparedRow, prepareBatches } from './prepare.js';
+import { type Batch, type Group, prepareBatches } from './prepare.js';
 import { fingerprintSources, namedSources } from './records.js';
 import { writeRejectsFile } from './rejects-file.js';
 import { bisect, copyGroup, createStaging, dbReject } from './staging.js';
@@ -405,7 +405,7 @@ async function upsertRange(
       for (const { n } of found.rows) {
         conflicts++;
         rejects.push({
-          ...dbReject(target, group.meta[n - lo] as PreparedRow, null),
+          ...dbReject(target, group, n - lo, null),
           reason: `a ${target.name} row with the same key (${target.key.join(', ')}) already exists with different content (onConflict: 'error')`,
           sqlstate: '23505',
         });
@@ -419,7 +419,7 @@ async function upsertRange(
   };
   const reject = (n: number, err: unknown) => {
     total.conflicts++;
-    rejects.push(dbReject(target, group.meta[n - lo] as PreparedRow, err));
+    rejects.push(dbReject(target, group, n - lo, err));
   };
   // Orphans are found with one query and rejected without trying them: a
   // batch with ten of them costs one more statement, not twenty.

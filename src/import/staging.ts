@@ -4,7 +4,7 @@
  */
 import { isConnectionLoss, type RawSession } from '../db/session.js';
 import { quoteIdent } from '../schema/identifiers.js';
-import { COPY_CSV_OPTIONS } from './encode.js';
+import { COPY_CSV_OPTIONS, csvLineFields } from './encode.js';
 import { type Group, type PreparedRow, snippet } from './prepare.js';
 import type { RejectRow } from './state.js';
 import type { Target } from './targets.js';
@@ -23,6 +23,8 @@ export async function createStaging(session: RawSession, targets: Target[], pref
   await session.query(statements.join(';\n'));
 }
 
+const PIECE = 256 * 1024;
+
 export async function copyGroup(
   session: RawSession,
   target: Target,
@@ -34,14 +36,25 @@ export async function copyGroup(
   const cols = [...group.columns.map(quoteIdent), '_ferry_n'].join(', ');
   const sql = `copy ${table} (${cols}) from stdin with (${COPY_CSV_OPTIONS})`;
   const lineAt = (i: number) => `${group.lines[i]},${first + i}\n`;
+  // Sent in pieces: a batch's whole CSV as one string, and again as bytes,
+  // was two more copies of it in memory at once.
+  function* pieces(lo: number, hi: number): Generator<string> {
+    let piece = '';
+    for (let i = lo; i <= hi; i++) {
+      piece += lineAt(i);
+      if (piece.length >= PIECE) {
+        yield piece;
+        piece = '';
+      }
+    }
+    if (piece) yield piece;
+  }
   const copy = async (lo: number, hi: number): Promise<number> => {
-    let payload = '';
-    for (let i = lo; i <= hi; i++) payload += lineAt(i);
-    await session.copyIn(sql, payload);
+    await session.copyIn(sql, pieces(lo, hi));
     return hi - lo + 1;
   };
   return bisect(session, 0, group.lines.length - 1, copy, (i, err) => {
-    rejects.push(dbReject(target, group.meta[i] as PreparedRow, err));
+    rejects.push(dbReject(target, group, i, err));
   });
 }
 
@@ -81,7 +94,10 @@ export async function bisect(
   }
 }
 
-export function dbReject(target: Target, meta: PreparedRow, err: unknown): RejectRow {
+/** A row of `group` the database refused, as a reject. */
+export function dbReject(target: Target, group: Group, index: number, err: unknown): RejectRow {
+  const meta = group.meta[index] as PreparedRow;
+  const fields = csvLineFields(group.lines[index] as string);
   const e = (err ?? {}) as { code?: string; message?: string; detail?: string; column?: string; constraint?: string };
   const detail = e.detail ? ` (${e.detail})` : '';
   return {
@@ -92,6 +108,6 @@ export function dbReject(target: Target, meta: PreparedRow, err: unknown): Rejec
     column: e.column ?? null,
     reason: `${e.message ?? 'rejected by the database'}${detail}`,
     sqlstate: e.code ?? null,
-    record: snippet(meta.value),
+    record: snippet(Object.fromEntries(group.columns.map((c, k) => [c, fields[k] ?? null]))),
   };
 }

@@ -46,6 +46,11 @@ export interface RejectRow {
   column: string | null;
   reason: string;
   sqlstate: string | null;
+  /**
+   * JSON, at most 2,000 characters: the source record for a record or row
+   * refused before the database; for a row the database refused, the row as
+   * sent (column → text), which is what it refused.
+   */
   record: string | null;
 }
 

@@ -6,6 +6,7 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DbHandle } from '../../src/db/open.js';
 import { casefold, ImportContext, parseLegacyTimestamp, stableUuid } from '../../src/import/context.js';
 import { defineImport } from '../../src/import/define.js';
+import { csvField, csvLineFields } from '../../src/import/encode.js';
 import { runImport } from '../../src/import/loader.js';
 import type { Source, SourceRecord } from '../../src/import/source.js';
 import { verifyImport } from '../../src/import/verify.js';
@@ -123,6 +124,13 @@ describe('import helpers', () => {
       'f6ec61c081dfc59e5ebd50a407b129b953cb557e5ffabbaa8040b0279df87628',
     );
   });
+  it('reads back the CSV fields it writes (the row a database reject shows)', () => {
+    const target = { table: { columns: {} } } as never;
+    const values = ['plain', '', null, 'a,b', 'line\nbreak', '\u0001', 'x\u0001\u0001y', '"quoted"', 42, '', null];
+    const line = values.map((v, i) => csvField(target, `c${i}`, v)).join(',');
+    expect(csvLineFields(line)).toEqual(values.map((v) => (v === null ? null : String(v))));
+    expect(csvLineFields(csvField(target, 'c', null))).toEqual([null]);
+  });
   it('parses plain ISO timestamps on the fast path exactly as the general path does', () => {
     // A leading space skips the fast path (its pattern is anchored) and the
     // general path trims it: the two must agree on every input, valid or not.
@@ -236,6 +244,8 @@ describeEachBackend('import loader', (t) => {
     expect(byIndex[6].reason).toMatch(/invalid timestamp "2024-13-45"/);
     expect(byIndex[7]).toMatchObject({ table: 'posts', sqlstate: '23503' });
     expect(byIndex[7].reason).toMatch(/foreign key/);
+    // A row the database refused shows as sent: column → text.
+    expect(JSON.parse(byIndex[7].record)).toMatchObject({ title: 'orphan' });
     expect(byIndex[8]).toMatchObject({ table: 'posts', column: 'body' });
     expect(byIndex[9]).toMatchObject({ table: 'posts', column: 'title' });
     expect(byIndex[10].reason).toMatch(/map\(\) failed/);
