@@ -69,16 +69,17 @@ function mapConversation(doc: Doc, file: string, ctx: Ctx) {
   const legacyMessages = (doc.messages ?? []) as unknown[];
 
   const messages: (typeof schema.messages.$inferInsert)[] = [];
-  let previous: string | undefined;
+  let previous: Doc | undefined;
   for (const [index, raw] of legacyMessages.entries()) {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
       ctx.reject(`messages[${index}] is not an object`, { table: 'messages' });
     }
     const m = raw as Doc;
-    // A double-submitted question is stored twice in a row: keep one.
-    const fingerprint = ctx.hash(m);
-    if (fingerprint === previous) continue;
-    previous = fingerprint;
+    // A double-submitted question is stored twice in a row: keep one. Hashing
+    // only when role and content already match spares hashing every answer's
+    // stage data (a fifth of this import's CPU).
+    if (previous !== undefined && sameSurface(previous, m) && ctx.hash(previous) === ctx.hash(m)) continue;
+    previous = m;
     const role = requireRole(ctx, m, index);
     const position = messages.length;
     if (role === 'user') {
@@ -113,6 +114,17 @@ function mapConversation(doc: Doc, file: string, ctx: Ctx) {
     },
     messages,
   };
+}
+
+/** Role and content do not differ (compared when plain values): needed, not sufficient, for equal messages. */
+function sameSurface(a: Doc, b: Doc): boolean {
+  const plain = (v: unknown) => v === null || typeof v !== 'object';
+  for (const field of ['role', 'content']) {
+    const x = a[field];
+    const y = b[field];
+    if (plain(x) && plain(y) && x !== y) return false;
+  }
+  return true;
 }
 
 function mapUsage(doc: Doc, file: string, ctx: Ctx) {
