@@ -23,7 +23,7 @@ import { createLogger } from '../ops/logger.js';
 import { decode, deepFreeze, encode } from './codec.js';
 import { type Duration, toMs } from './duration.js';
 import { cacheError, E_CACHE_CLOSED, E_CACHE_CONFIG, E_CACHE_KEY, E_CACHE_VALUE } from './errors.js';
-import { type BreakerState, FAIL, type Fail, Remote } from './remote.js';
+import { type BreakerState, FAIL, type Fail, type PendingGet, Remote } from './remote.js';
 
 export type { Duration } from './duration.js';
 export type { BreakerState } from './remote.js';
@@ -138,12 +138,15 @@ interface Entry {
   hard: number;
 }
 
-/** A read or load of a key in progress; an invalidation of the key marks it stale. */
-interface Ticket {
-  stale: boolean;
-  /** The next ticket of the same key (a key's tickets are a list headed in #tickets). */
-  next: Ticket | undefined;
-}
+/**
+ * A read or load of a key in progress is stale once the key has been
+ * invalidated since it started: its ticket is the invalidation count then
+ * (see #stale).
+ */
+type Ticket = number;
+
+/** Keys remembered as invalidated while reads were in flight, at most (beyond: every read in flight is stale). */
+const MAX_RECENT = 10_000;
 
 class Flight {
   promise!: Promise<unknown>;
@@ -151,7 +154,10 @@ class Flight {
   soft: Promise<unknown> | undefined;
   /** Settled (and cleaned up). */
   done = false;
-  constructor(readonly ticket: Ticket) {}
+  constructor(
+    readonly key: string,
+    readonly ticket: Ticket,
+  ) {}
 }
 
 /** A flight's fallback value (getOrSet with grace). */
@@ -191,7 +197,14 @@ export class Cache {
   /** l1.maxBytes, if set: larger values are never offered to L1. */
   readonly #maxBytes: number | undefined;
   readonly #flights = new Map<string, Flight>();
-  readonly #tickets = new Map<string, Ticket>();
+  /** Invalidations so far (a ticket is this count when a read starts). */
+  #seq = 0;
+  /** #seq of the last invalidation of everything. */
+  #allAt = 0;
+  /** Keys invalidated while reads were in flight -> #seq then; emptied whenever no read is. */
+  readonly #recent = new Map<string, number>();
+  /** Reads and loads in flight. */
+  #reading = 0;
   readonly #logger: CacheLogger | null;
   readonly #onError: ((err: FerryError) => void) | undefined;
   #closed = false;
@@ -311,17 +324,24 @@ export class Cache {
       }
       this.#s.l1Misses++;
     }
-    const remote = this.#remote;
-    if (remote === null || !remote.usable) return undefined;
-    const reply = remote.get(key);
-    // The GET is on its way: watching the key now costs the hit nothing (nothing else runs in between).
-    const ticket = this.#watch(key);
-    const raw = await reply;
-    this.#unwatch(key, ticket);
-    if (raw === FAIL) return undefined;
-    const value = this.#hit(key, raw, ticket);
+    const pending = this.#remote?.send(key);
+    if (pending == null) return undefined;
+    const ticket = this.#watch();
+    let raw: string | null | Fail;
+    let value: unknown;
+    try {
+      try {
+        raw = await pending.reply;
+        this.#remote!.received(pending, raw);
+      } catch (err) {
+        raw = this.#remote!.failed(pending, err);
+      }
+      value = raw === FAIL ? MISS : this.#hit(key, raw, ticket);
+    } finally {
+      this.#unwatch();
+    }
     if (value === MISS) {
-      this.#s.l2Misses++;
+      if (raw !== FAIL) this.#s.l2Misses++;
       return undefined;
     }
     return value as T;
@@ -500,38 +520,34 @@ export class Cache {
     if (!(exp > now) || this.#remote!.suspect) return MISS;
     this.#s.l2Hits++;
     const value = this.#freezeValue(decode(raw.slice(b + 1)));
-    if (this.#l1 !== null && !ticket.stale) {
+    if (this.#l1 !== null && !this.#stale(key, ticket)) {
       const hard = Number(raw.slice(raw.indexOf('|') + 1, b));
       this.#l1Set(key, value, exp - now, hard - now, raw.length);
     }
     return value;
   }
 
-  #watch(key: string): Ticket {
-    const ticket: Ticket = { stale: false, next: this.#tickets.get(key) };
-    this.#tickets.set(key, ticket);
-    return ticket;
+  #watch(): Ticket {
+    this.#reading++;
+    return this.#seq;
   }
 
-  #unwatch(key: string, ticket: Ticket): void {
-    let t = this.#tickets.get(key);
-    if (t === ticket) {
-      if (ticket.next === undefined) this.#tickets.delete(key);
-      else this.#tickets.set(key, ticket.next);
-      return;
-    }
-    // Not the newest read of the key (or already dropped by an invalidation).
-    while (t !== undefined && t.next !== ticket) t = t.next;
-    if (t !== undefined) t.next = ticket.next;
+  #unwatch(): void {
+    if (--this.#reading === 0 && this.#recent.size > 0) this.#recent.clear();
+  }
+
+  /** The key was invalidated since `ticket` was taken (conservatively: true when that can no longer be told). */
+  #stale(key: string, ticket: Ticket): boolean {
+    return this.#seq !== ticket && (this.#allAt > ticket || (this.#recent.get(key) ?? 0) > ticket);
   }
 
   /** The key changed: drop it from L1, and stop every read in progress from storing what it read. */
   #invalidate(key: string): void {
     this.#l1?.delete(key);
-    const head = this.#tickets.get(key);
-    if (head !== undefined) {
-      for (let t: Ticket | undefined = head; t !== undefined; t = t.next) t.stale = true;
-      this.#tickets.delete(key);
+    const seq = ++this.#seq;
+    if (this.#reading > 0) {
+      this.#recent.set(key, seq);
+      if (this.#recent.size > MAX_RECENT) this.#staleAll();
     }
     // Later callers must not join a load that may predate the change.
     this.#flights.delete(key);
@@ -539,10 +555,14 @@ export class Cache {
 
   #invalidateAll(): void {
     this.#l1?.clear();
-    for (const head of this.#tickets.values())
-      for (let t: Ticket | undefined = head; t !== undefined; t = t.next) t.stale = true;
-    this.#tickets.clear();
+    this.#staleAll();
     this.#flights.clear();
+  }
+
+  /** Every read and load in flight is stale. */
+  #staleAll(): void {
+    this.#allAt = ++this.#seq;
+    this.#recent.clear();
   }
 
   #start(
@@ -559,12 +579,12 @@ export class Cache {
     // An L2 hit, the common case, is one plain GET: sent first, the bookkeeping
     // below happens while it travels. Only a miss or an expired value pays for
     // the lease-taking script (#fly).
-    const reply = remote?.usable ? remote.get(key) : null;
-    const flight = new Flight(this.#watch(key));
+    const pending = remote?.send(key) ?? null;
+    const flight = new Flight(key, this.#watch());
     const graced = grace > 0 ? this.#graced(flight, graceTimeout) : null;
     // The last value, servable if the loader fails (or is slow) — only while nothing invalidated it.
     if (graced !== null && l1Entry !== undefined && now < l1Entry.hard) graced.offer(l1Entry.v);
-    flight.promise = this.#fly(key, loader, options, grace, flight, graced, reply);
+    flight.promise = this.#fly(key, loader, options, grace, flight, graced, pending);
     // Not when the flight already ended (a loader that threw synchronously).
     if (!flight.done) this.#flights.set(key, flight);
     return flight;
@@ -579,7 +599,7 @@ export class Cache {
         graced.has = true;
         if (graced.timer !== undefined) return;
         graced.timer = setTimeout(() => {
-          if (flight.ticket.stale) return;
+          if (this.#stale(flight.key, flight.ticket)) return;
           this.#s.graceServed++;
           resolve(v);
         }, graceTimeout);
@@ -596,14 +616,14 @@ export class Cache {
     grace: number,
     flight: Flight,
     graced: Graced | null,
-    reply: Promise<string | null | Fail> | null,
+    pending: PendingGet | null,
   ): Promise<unknown> {
     try {
-      return await this.#load(key, loader, options, grace, flight.ticket, graced, reply);
+      return await this.#load(key, loader, options, grace, flight.ticket, graced, pending);
     } finally {
       flight.done = true;
       clearTimeout(graced?.timer);
-      this.#unwatch(key, flight.ticket);
+      this.#unwatch();
       if (this.#flights.get(key) === flight) this.#flights.delete(key);
     }
   }
@@ -615,12 +635,18 @@ export class Cache {
     grace: number,
     ticket: Ticket,
     graced: Graced | null,
-    reply: Promise<string | null | Fail> | null,
+    pending: PendingGet | null,
   ): Promise<unknown> {
     const remote = this.#remote;
     let lease: string | undefined;
-    if (reply !== null && remote !== null) {
-      const raw = await reply;
+    if (pending !== null && remote !== null) {
+      let raw: string | null | Fail;
+      try {
+        raw = await pending.reply;
+        remote.received(pending, raw);
+      } catch (err) {
+        raw = remote.failed(pending, err);
+      }
       if (raw !== FAIL) {
         const value = this.#hit(key, raw, ticket);
         if (value !== MISS) return value;
@@ -648,7 +674,7 @@ export class Cache {
       value = await loader();
     } catch (err) {
       this.#s.loaderErrors++;
-      if (graced?.has && !ticket.stale) {
+      if (graced?.has && !this.#stale(key, ticket)) {
         this.#s.graceServed++;
         return graced.v;
       }
@@ -675,7 +701,7 @@ export class Cache {
       return value;
     }
     value = this.#freezeValue(value);
-    if (ticket.stale) {
+    if (this.#stale(key, ticket)) {
       // Invalidated while loading (here or, via the bus, elsewhere): what we loaded may predate it.
       this.#s.staleFillsRefused++;
       return value;
@@ -689,7 +715,7 @@ export class Cache {
         return value;
       }
     }
-    if (ticket.stale) this.#s.staleFillsRefused++;
+    if (this.#stale(key, ticket)) this.#s.staleFillsRefused++;
     else this.#l1Set(key, value, ttl, keep, json.length);
     return value;
   }

@@ -246,34 +246,43 @@ export class Remote {
   // -------------------------------------------------------------- commands
 
   /**
-   * Plain GET of the stored value: the L2 hit path, one round trip with no
-   * promise wrapped around the driver's and no timer. The command is on the
-   * wire when this returns (callers do their bookkeeping while it travels);
-   * a timeout rejects the driver's own command (see PendingGet).
+   * Send a plain GET of the stored value now: the L2 hit path, one round
+   * trip with no promise wrapped around the driver's and no timer (a timeout
+   * rejects the driver's own command, see PendingGet). null while the breaker
+   * is open. The caller awaits `reply` and must then call `received` (with
+   * what it resolved to) or `failed` (with what it threw).
    */
-  async get(key: string): Promise<string | null | Fail> {
-    if (this.#state !== 'closed') return FAIL;
-    if (!this.#direct) return this.#run('get', () => this.#client.get(this.#vkey(key)));
+  send(key: string): PendingGet | null {
+    if (this.#state !== 'closed') return null;
+    if (!this.#direct)
+      return new PendingGet(
+        null,
+        this.#run('get', () => this.#client.get(this.#vkey(key))),
+        0,
+      );
     const cmd = new Command('get', [this.#vkey(key)], { replyEncoding: 'utf8', keyPrefix: this.#keyPrefix });
     const reply = this.#client.sendCommand(cmd) as Promise<string | null>;
-    const pending = new PendingGet(cmd, performance.now() + this.#o.timeoutMs);
+    // The command is on the wire: this bookkeeping overlaps its round trip.
+    const pending = new PendingGet(cmd, reply, performance.now() + this.#o.timeoutMs);
     this.#inflight.add(pending);
     if (this.#sweeper === undefined) this.#sweep(this.#o.timeoutMs);
-    try {
-      const value = await reply;
-      this.#inflight.delete(pending);
-      this.#failures = 0;
-      return value;
-    } catch (err) {
-      this.#inflight.delete(pending);
-      this.#report(
-        pending.timedOut ? new Error(`timed out after ${this.#o.timeoutMs} ms`) : err,
-        'get',
-        pending.timedOut,
-      );
-      if (++this.#failures >= this.#o.threshold) this.#open(`${this.#failures} consecutive failures`);
-      return FAIL;
-    }
+    return pending;
+  }
+
+  /** A `send` whose reply resolved. */
+  received(pending: PendingGet, reply: string | null | Fail): void {
+    if (pending.cmd === null) return; // #run did the accounting
+    this.#inflight.delete(pending);
+    if (reply !== FAIL) this.#failures = 0;
+  }
+
+  /** A `send` whose reply rejected (a Redis error, or the timeout): always FAIL. */
+  failed(pending: PendingGet, err: unknown): Fail {
+    this.#inflight.delete(pending);
+    const timeout = pending.timedOut;
+    this.#report(timeout ? new Error(`timed out after ${this.#o.timeoutMs} ms`) : err, 'get', timeout);
+    if (++this.#failures >= this.#o.threshold) this.#open(`${this.#failures} consecutive failures`);
+    return FAIL;
   }
 
   /** A read that takes a lease on a miss (or when `force`d: the value was logically expired). */
@@ -654,16 +663,23 @@ interface Inflight {
   expire(): void;
 }
 
-/** A hit-path GET in flight: on timeout the driver's command itself is rejected (as ioredis's own commandTimeout does). */
-class PendingGet implements Inflight {
+/**
+ * A hit-path GET in flight (Remote.send). On timeout the driver's command
+ * itself is rejected, as ioredis's own `commandTimeout` does; a reply that
+ * arrives later finds it settled and is dropped. `cmd` is null when the GET
+ * went through #run instead (an auto-pipelining client): `reply` then never
+ * rejects.
+ */
+export class PendingGet implements Inflight {
   timedOut = false;
   constructor(
-    readonly cmd: Command,
+    readonly cmd: Command | null,
+    readonly reply: Promise<string | null | Fail>,
     readonly deadline: number,
   ) {}
 
   expire(): void {
     this.timedOut = true;
-    this.cmd.reject(new Error('timed out'));
+    this.cmd?.reject(new Error('timed out'));
   }
 }
