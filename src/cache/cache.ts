@@ -23,7 +23,7 @@ import { createLogger } from '../ops/logger.js';
 import { decode, deepFreeze, encode } from './codec.js';
 import { type Duration, toMs } from './duration.js';
 import { cacheError, E_CACHE_CLOSED, E_CACHE_CONFIG, E_CACHE_KEY, E_CACHE_VALUE } from './errors.js';
-import { type BreakerState, FAIL, type Fail, type PendingGet, Remote } from './remote.js';
+import { type BreakerState, FAIL, type Fail, Remote, type Sent } from './remote.js';
 
 export type { Duration } from './duration.js';
 export type { BreakerState } from './remote.js';
@@ -196,7 +196,12 @@ export class Cache {
   readonly #freeze: boolean;
   /** l1.maxBytes, if set: larger values are never offered to L1. */
   readonly #maxBytes: number | undefined;
-  readonly #flights = new Map<string, Flight>();
+  /**
+   * Loads in progress by key. It always holds one more entry, under '' (never
+   * a key): a Map emptied by a delete shrinks its table, a runtime call and
+   * an allocation that every getOrSet would otherwise pay.
+   */
+  readonly #flights = new Map<string, Flight | null>([['', null]]);
   /** Invalidations so far (a ticket is this count when a read starts). */
   #seq = 0;
   /** #seq of the last invalidation of everything. */
@@ -324,17 +329,17 @@ export class Cache {
       }
       this.#s.l1Misses++;
     }
-    const pending = this.#remote?.send(key);
-    if (pending == null) return undefined;
+    const sent = this.#remote?.send(key);
+    if (sent == null) return undefined;
     const ticket = this.#watch();
     let raw: string | null | Fail;
     let value: unknown;
     try {
       try {
-        raw = await pending.reply;
-        this.#remote!.received(pending, raw);
+        raw = await sent.promise;
+        this.#remote!.received(sent, raw);
       } catch (err) {
-        raw = this.#remote!.failed(pending, err);
+        raw = this.#remote!.failed(sent, err);
       }
       value = raw === FAIL ? MISS : this.#hit(key, raw, ticket);
     } finally {
@@ -513,16 +518,16 @@ export class Cache {
    */
   #hit(key: string, raw: string | null, ticket: Ticket): unknown {
     if (raw === null) return MISS;
-    const b = headerEnd(raw);
+    const a = raw.indexOf('|');
+    const b = a < 0 ? -1 : raw.indexOf('|', a + 1);
     if (b < 0) return MISS;
-    const exp = Number(raw.slice(0, raw.indexOf('|')));
+    const exp = msAt(raw, 0, a);
     const now = Date.now();
     if (!(exp > now) || this.#remote!.suspect) return MISS;
     this.#s.l2Hits++;
     const value = this.#freezeValue(decode(raw.slice(b + 1)));
     if (this.#l1 !== null && !this.#stale(key, ticket)) {
-      const hard = Number(raw.slice(raw.indexOf('|') + 1, b));
-      this.#l1Set(key, value, exp - now, hard - now, raw.length);
+      this.#l1Set(key, value, exp - now, msAt(raw, a + 1, b) - now, raw.length);
     }
     return value;
   }
@@ -557,6 +562,7 @@ export class Cache {
     this.#l1?.clear();
     this.#staleAll();
     this.#flights.clear();
+    this.#flights.set('', null);
   }
 
   /** Every read and load in flight is stale. */
@@ -579,12 +585,12 @@ export class Cache {
     // An L2 hit, the common case, is one plain GET: sent first, the bookkeeping
     // below happens while it travels. Only a miss or an expired value pays for
     // the lease-taking script (#fly).
-    const pending = remote?.send(key) ?? null;
+    const sent = remote?.send(key) ?? null;
     const flight = new Flight(key, this.#watch());
     const graced = grace > 0 ? this.#graced(flight, graceTimeout) : null;
     // The last value, servable if the loader fails (or is slow) — only while nothing invalidated it.
     if (graced !== null && l1Entry !== undefined && now < l1Entry.hard) graced.offer(l1Entry.v);
-    flight.promise = this.#fly(key, loader, options, grace, flight, graced, pending);
+    flight.promise = this.#fly(key, loader, options, grace, flight, graced, sent);
     // Not when the flight already ended (a loader that threw synchronously).
     if (!flight.done) this.#flights.set(key, flight);
     return flight;
@@ -609,6 +615,7 @@ export class Cache {
     return graced;
   }
 
+  /** The load of a flight: Redis (a plain GET first), else the loader under a lease; then cleanup. */
   async #fly(
     key: string,
     loader: () => unknown,
@@ -616,108 +623,100 @@ export class Cache {
     grace: number,
     flight: Flight,
     graced: Graced | null,
-    pending: PendingGet | null,
+    sent: Sent | null,
   ): Promise<unknown> {
+    const ticket = flight.ticket;
     try {
-      return await this.#load(key, loader, options, grace, flight.ticket, graced, pending);
+      const remote = this.#remote;
+      let lease: string | undefined;
+      if (sent !== null && remote !== null) {
+        let raw: string | null | Fail;
+        try {
+          raw = await sent.promise;
+          remote.received(sent, raw);
+        } catch (err) {
+          raw = remote.failed(sent, err);
+        }
+        if (raw !== FAIL) {
+          const value = this.#hit(key, raw, ticket);
+          if (value !== MISS) return value;
+        }
+        let r = raw === FAIL ? raw : await remote.read(key, false);
+        if (r !== FAIL && r.kind === 'hit') {
+          const value = this.#hit(key, r.raw, ticket);
+          if (value !== MISS) return value;
+          // Logically expired (kept for grace), or just after an outage: take a lease and reload.
+          const found = parseStored(r.raw);
+          if (found !== null && graced !== null && !graced.has && found.hard > Date.now()) {
+            graced.offer(this.#freezeValue(found.value()));
+          }
+          r = await remote.read(key, true);
+        }
+        if (r !== FAIL && r.kind === 'miss') {
+          this.#s.l2Misses++;
+          lease = r.lease;
+        }
+      }
+
+      this.#s.loaderCalls++;
+      let value: unknown;
+      try {
+        value = await loader();
+      } catch (err) {
+        this.#s.loaderErrors++;
+        if (graced?.has && !this.#stale(key, ticket)) {
+          this.#s.graceServed++;
+          return graced.v;
+        }
+        throw err;
+      }
+
+      const absent = value === undefined || value === null;
+      if (absent && !options.negative) return value;
+      const ttl = absent
+        ? options.negative === true
+          ? DEFAULTS.negativeTtl
+          : toMs(options.negative as Duration, 'negative')
+        : options.ttl === undefined
+          ? this.#ttl
+          : toMs(options.ttl, 'ttl');
+      const keep = absent ? ttl : ttl + grace;
+      let json: string;
+      try {
+        json = encode(value);
+      } catch (err) {
+        // The caller still gets its value; it just is not cached.
+        this.#onError?.(err as FerryError);
+        this.#logger?.warn(
+          { namespace: this.namespace, key, msg: (err as Error).message },
+          'cache: value not cacheable',
+        );
+        return value;
+      }
+      value = this.#freezeValue(value);
+      if (this.#stale(key, ticket)) {
+        // Invalidated while loading (here or, via the bus, elsewhere): what we loaded may predate it.
+        this.#s.staleFillsRefused++;
+        return value;
+      }
+      if (lease !== undefined && remote !== null) {
+        const now = Date.now();
+        const ok = await remote.fill(key, lease, stored(now + ttl, now + keep, json), keep);
+        if (ok === false) {
+          // The key was written (or the lease expired) while loading: what we loaded may predate it.
+          this.#s.staleFillsRefused++;
+          return value;
+        }
+      }
+      if (this.#stale(key, ticket)) this.#s.staleFillsRefused++;
+      else this.#l1Set(key, value, ttl, keep, json.length);
+      return value;
     } finally {
       flight.done = true;
       clearTimeout(graced?.timer);
       this.#unwatch();
       if (this.#flights.get(key) === flight) this.#flights.delete(key);
     }
-  }
-
-  async #load(
-    key: string,
-    loader: () => unknown,
-    options: GetOrSetOptions,
-    grace: number,
-    ticket: Ticket,
-    graced: Graced | null,
-    pending: PendingGet | null,
-  ): Promise<unknown> {
-    const remote = this.#remote;
-    let lease: string | undefined;
-    if (pending !== null && remote !== null) {
-      let raw: string | null | Fail;
-      try {
-        raw = await pending.reply;
-        remote.received(pending, raw);
-      } catch (err) {
-        raw = remote.failed(pending, err);
-      }
-      if (raw !== FAIL) {
-        const value = this.#hit(key, raw, ticket);
-        if (value !== MISS) return value;
-      }
-      let r = raw === FAIL ? raw : await remote.read(key, false);
-      if (r !== FAIL && r.kind === 'hit') {
-        const value = this.#hit(key, r.raw, ticket);
-        if (value !== MISS) return value;
-        // Logically expired (kept for grace), or just after an outage: take a lease and reload.
-        const found = parseStored(r.raw);
-        if (found !== null && graced !== null && !graced.has && found.hard > Date.now()) {
-          graced.offer(this.#freezeValue(found.value()));
-        }
-        r = await remote.read(key, true);
-      }
-      if (r !== FAIL && r.kind === 'miss') {
-        this.#s.l2Misses++;
-        lease = r.lease;
-      }
-    }
-
-    this.#s.loaderCalls++;
-    let value: unknown;
-    try {
-      value = await loader();
-    } catch (err) {
-      this.#s.loaderErrors++;
-      if (graced?.has && !this.#stale(key, ticket)) {
-        this.#s.graceServed++;
-        return graced.v;
-      }
-      throw err;
-    }
-
-    const absent = value === undefined || value === null;
-    if (absent && !options.negative) return value;
-    const ttl = absent
-      ? options.negative === true
-        ? DEFAULTS.negativeTtl
-        : toMs(options.negative as Duration, 'negative')
-      : options.ttl === undefined
-        ? this.#ttl
-        : toMs(options.ttl, 'ttl');
-    const keep = absent ? ttl : ttl + grace;
-    let json: string;
-    try {
-      json = encode(value);
-    } catch (err) {
-      // The caller still gets its value; it just is not cached.
-      this.#onError?.(err as FerryError);
-      this.#logger?.warn({ namespace: this.namespace, key, msg: (err as Error).message }, 'cache: value not cacheable');
-      return value;
-    }
-    value = this.#freezeValue(value);
-    if (this.#stale(key, ticket)) {
-      // Invalidated while loading (here or, via the bus, elsewhere): what we loaded may predate it.
-      this.#s.staleFillsRefused++;
-      return value;
-    }
-    if (lease !== undefined && remote !== null) {
-      const now = Date.now();
-      const ok = await remote.fill(key, lease, stored(now + ttl, now + keep, json), keep);
-      if (ok === false) {
-        // The key was written (or the lease expired) while loading: what we loaded may predate it.
-        this.#s.staleFillsRefused++;
-        return value;
-      }
-    }
-    if (this.#stale(key, ticket)) this.#s.staleFillsRefused++;
-    else this.#l1Set(key, value, ttl, keep, json.length);
-    return value;
   }
 }
 
@@ -728,10 +727,16 @@ export function createCache(options: CacheOptions): Cache {
 
 // ----------------------------------------------------------- stored format
 
-/** Where `<exp>|<hard>|` ends (the index of the second `|`), or -1 for a malformed value. */
-function headerEnd(raw: string): number {
-  const a = raw.indexOf('|');
-  return a < 0 ? -1 : raw.indexOf('|', a + 1);
+/** The whole milliseconds written at raw[from, to) (as `stored` writes them: digits only), without a substring; NaN otherwise. */
+function msAt(raw: string, from: number, to: number): number {
+  if (to <= from || to - from > 15) return Number.NaN;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = raw.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return Number.NaN;
+    n = n * 10 + d;
+  }
+  return n;
 }
 
 function stored(exp: number, hard: number, json: string): string {

@@ -6,8 +6,9 @@ import { autoCleanup, makeCache, rawRedis, sleep, uniqueNamespace } from './supp
 autoCleanup();
 
 const modes = [
-  { name: 'redis', make: (ns: string, o = {}) => makeCache({ namespace: ns, ...o }) },
-  { name: 'L1 only', make: async (ns: string, o = {}) => createCache({ namespace: ns, redis: null, ...o }) },
+  { name: 'redis', l1: true, make: (ns: string, o = {}) => makeCache({ namespace: ns, ...o }) },
+  { name: 'L1 only', l1: true, make: async (ns: string, o = {}) => createCache({ namespace: ns, redis: null, ...o }) },
+  { name: 'redis, l1: false', l1: false, make: (ns: string, o = {}) => makeCache({ namespace: ns, l1: false, ...o }) },
 ];
 
 for (const mode of modes) {
@@ -146,7 +147,7 @@ for (const mode of modes) {
       await c.close();
     });
 
-    it('l1 bounded by entries and bytes; cached objects are frozen', async () => {
+    it.runIf(mode.l1)('l1 bounded by entries and bytes; cached objects are frozen', async () => {
       const c = await mode.make(uniqueNamespace(), { l1: { max: 3, maxBytes: 200 } });
       await c.ready();
       for (let i = 0; i < 10; i++) await c.set(`k${i}`, { i, pad: 'x'.repeat(20) });
@@ -174,6 +175,83 @@ for (const mode of modes) {
     });
   });
 }
+
+describe('the L2 hit path', () => {
+  it('l1: false: every read is a Redis read, values are not frozen, nothing is kept in process', async () => {
+    const ns = uniqueNamespace();
+    const c = await makeCache({ namespace: ns, l1: false });
+    const other = await makeCache({ namespace: ns });
+    await Promise.all([c.ready(), other.ready()]);
+    await c.set('a', { n: 1, at: new Date(0) });
+    for (let i = 0; i < 3; i++) expect(await c.get('a')).toEqual({ n: 1, at: new Date(0) });
+    const v = (await c.getOrSet('a', () => ({ n: 2, at: new Date(1) }))) as { n: number };
+    expect(v).toEqual({ n: 1, at: new Date(0) });
+    v.n = 3; // a private copy
+    expect(await c.get('a')).toEqual({ n: 1, at: new Date(0) });
+    const s = c.stats();
+    expect(s.l2.hits).toBe(5);
+    expect(s.l1).toEqual({ hits: 0, misses: 0, entries: 0, bytes: 0 });
+    // Another instance's write is seen at once (no L1 to invalidate).
+    await other.set('a', { n: 9 });
+    expect(await c.get('a')).toEqual({ n: 9 });
+    expect(() => createCache({ namespace: 'x', redis: null, l1: true as never })).toThrow(/l1/);
+  });
+
+  it('many GETs in flight at once each get their own value', async () => {
+    const c = await makeCache({ namespace: uniqueNamespace(), l1: false });
+    await c.ready();
+    const keys = Array.from({ length: 100 }, (_, i) => `k${i}`);
+    for (const k of keys) await c.set(k, { k });
+    for (let round = 0; round < 3; round++) {
+      const got = await Promise.all(keys.map((k, i) => (i % 2 ? c.get(k) : c.getOrSet(k, () => 'loaded'))));
+      expect(got).toEqual(keys.map((k) => ({ k })));
+    }
+    expect(c.stats().errors).toBe(0);
+    expect(c.stats().loader.calls).toBe(0);
+  });
+
+  it('a read in flight fills L1 unless its own key was invalidated meanwhile', async () => {
+    const c = await makeCache({ namespace: uniqueNamespace() });
+    const writer = await makeCache({ namespace: c.namespace, bus: false });
+    await Promise.all([c.ready(), writer.ready()]);
+    for (const k of ['a', 'b', 'c']) await writer.set(k, `${k}1`);
+    // Another key invalidated while 'a' is read: 'a' still lands in L1.
+    const a = c.get('a');
+    await c.delete('b');
+    expect(await a).toBe('a1');
+    expect(c.stats().l1.entries).toBe(1);
+    // Its own key invalidated while it is read: the old value is returned once, not kept.
+    const stale = c.get('c');
+    void c.delete('c');
+    expect(await stale).toBe('c1');
+    expect(c.stats().l1.entries).toBe(1);
+    expect(await c.get('c')).toBeUndefined();
+    // Same for a load.
+    await writer.set('d', 'd1');
+    const load = c.getOrSet('d', () => 'never');
+    await c.delete('d');
+    expect(await load).toBe('d1');
+    expect(await c.getOrSet('d', () => 'd2')).toBe('d2');
+  });
+
+  it('more invalidations than it remembers during a read: the read is treated as stale', async () => {
+    // A long timeout: invalidating 10,001 keys blocks the event loop for a while.
+    const c = await makeCache({ namespace: uniqueNamespace(), timeoutMs: 10_000 });
+    await c.ready();
+    await c.set('a', 'a1');
+    await c.delete('a'); // out of L1, and Redis
+    await rawRedis().set(`${c.namespace}:v:a`, `${Date.now() + 60_000}|${Date.now() + 60_000}|"a1"`, 'PX', 60_000);
+    const read = c.get('a');
+    const others = Array.from({ length: 10_001 }, (_, i) => `other${i}`);
+    const deletes: Promise<void>[] = [];
+    for (let i = 0; i < others.length; i += 1_000) deletes.push(c.delete(others.slice(i, i + 1_000)));
+    await Promise.all(deletes);
+    expect(await read).toBe('a1');
+    expect(c.stats().l1.entries).toBe(0);
+    expect(await c.get('a')).toBe('a1'); // nothing in flight now: kept
+    expect(c.stats().l1.entries).toBe(1);
+  });
+});
 
 describe('cache configuration', () => {
   it('no Redis configured means L1 only', async () => {

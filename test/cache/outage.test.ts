@@ -76,6 +76,27 @@ for (const mode of ['down', 'slow', 'blackhole'] as ProxyMode[]) {
 }
 
 describe('outage details', () => {
+  it('many GETs in flight on a black-holed connection all time out together, then reads work again', async () => {
+    const p = await proxy();
+    const c = await makeCache({ namespace: uniqueNamespace(), redis: p.url, ...FAST, l1: false });
+    expect(await c.ready()).toBe(true);
+    await c.set('k', 'v');
+    p.set('blackhole');
+    const t0 = performance.now();
+    const reads = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => (i % 2 ? c.get('k') : c.getOrSet('k', () => 'db'))),
+    );
+    expect(performance.now() - t0).toBeLessThan(1_000);
+    expect(reads.filter((r) => r === undefined)).toHaveLength(50);
+    expect(reads.filter((r) => r === 'db')).toHaveLength(50);
+    expect(c.stats().errors).toBeGreaterThanOrEqual(51); // the 51 GETs (getOrSet calls share one)
+    expect(c.stats().breaker).not.toBe('closed');
+    p.up();
+    expect(await c.ready(10_000)).toBe(true);
+    expect(await c.getOrSet('k', () => 'db')).toBe('db'); // reloaded after the outage (quarantine)
+    await eventually(async () => (await c.get('k')) === 'db', 2_000, 'L2 read after recovery');
+  });
+
   it('too many pending invalidations: the namespace is flushed on recovery', async () => {
     const ns = uniqueNamespace();
     const p = await proxy();
