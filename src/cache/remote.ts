@@ -118,6 +118,8 @@ export interface RemoteOptions {
 /** Most invalidations remembered during an outage; beyond that the namespace is flushed on recovery. */
 const MAX_PENDING = 10_000;
 const REPLAY_BATCH = 256;
+/** Most keys per DELETE script call (two Redis keys each). */
+const DELETE_BATCH = 1_000;
 
 export class Remote {
   readonly instanceId = randomUUID();
@@ -371,10 +373,17 @@ export class Remote {
     }
   }
 
-  #deleteNow(keys: string[]): Promise<unknown> {
-    const redisKeys: string[] = [];
-    for (const k of keys) redisKeys.push(this.#vkey(k), this.#lkey(k));
-    return this.#eval(DELETE, redisKeys, [this.#channel, this.#message(keys)]);
+  /**
+   * Delete (and publish) in batches of DELETE_BATCH keys: Lua's `unpack` takes
+   * at most ~8,000 values, so one script call for 4,000 keys or more fails.
+   */
+  async #deleteNow(keys: string[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += DELETE_BATCH) {
+      const batch = keys.length <= DELETE_BATCH ? keys : keys.slice(i, i + DELETE_BATCH);
+      const redisKeys: string[] = [];
+      for (const k of batch) redisKeys.push(this.#vkey(k), this.#lkey(k));
+      await this.#eval(DELETE, redisKeys, [this.#channel, this.#message(batch)]);
+    }
   }
 
   /** SCAN + UNLINK of `ns:*` (values and leases; the token counter survives so tokens are never reused). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createCache, E_CACHE_CLOSED, E_CACHE_CONFIG, E_CACHE_KEY, E_CACHE_VALUE } from '../../src/cache/index.js';
 import { FerryError } from '../../src/errors.js';
-import { autoCleanup, makeCache, rawRedis, sleep, uniqueNamespace } from './support/redis.js';
+import { autoCleanup, eventually, makeCache, rawRedis, sleep, uniqueNamespace } from './support/redis.js';
 
 autoCleanup();
 
@@ -250,6 +250,23 @@ describe('the L2 hit path', () => {
     expect(c.stats().l1.entries).toBe(0);
     expect(await c.get('a')).toBe('a1'); // nothing in flight now: kept
     expect(c.stats().l1.entries).toBe(1);
+  });
+});
+
+describe('large invalidations', () => {
+  it('deleting 10,001 keys at once works (Lua unpack takes ~8,000 values) and trips nothing', async () => {
+    const ns = uniqueNamespace();
+    const c = await makeCache({ namespace: ns, timeoutMs: 5_000 });
+    const other = await makeCache({ namespace: ns });
+    await Promise.all([c.ready(), other.ready()]);
+    await c.set('keep', 1);
+    await c.set('k5000', 'x');
+    expect(await other.get('k5000')).toBe('x'); // in other's L1 too
+    await c.delete(Array.from({ length: 10_001 }, (_, i) => `k${i}`));
+    expect(c.stats()).toMatchObject({ breaker: 'closed', errors: 0, pendingInvalidations: 0 });
+    expect(await rawRedis().exists(`${ns}:v:k5000`, `${ns}:v:keep`)).toBe(1);
+    await eventually(async () => (await other.get('k5000')) === undefined, 2_000, 'bus invalidation');
+    expect(await other.get('keep')).toBe(1);
   });
 });
 
