@@ -1,7 +1,7 @@
 /**
- * Where an L2 hit's time goes (companion to cache.bench.ts, for the closing
- * note): the same Redis value read by each step of the cache's hit path
- * added one at a time, sequential awaited calls, interleaved chunks.
+ * Where an L2 hit's time goes (companion to cache.bench.ts): the same Redis
+ * value read by each step of the cache's hit path added one at a time, on one
+ * shared ioredis client, sequential awaited calls, interleaved chunks.
  *
  *   npx tsx bench/cache-breakdown.ts
  */
@@ -28,52 +28,40 @@ const value = {
 };
 const plain = { ...value, decoded_at: value.decoded_at.toISOString(), expires_at: value.expires_at.toISOString() };
 
-// The cache's own READ script: what getOrSet runs on a miss.
-const READ = READ_SCRIPT.src;
-const READ_SHA = READ_SCRIPT.sha;
-
-const cache = createCache({ namespace: NS, redis: REDIS_URL, logger: false, l1: { maxBytes: 1 } });
-const cachePlain = createCache({ namespace: `${NS}p`, redis: REDIS_URL, logger: false, l1: { maxBytes: 1 } });
-const noFreeze = createCache({
-  namespace: `${NS}f`,
-  redis: REDIS_URL,
-  logger: false,
-  l1: { maxBytes: 1, freeze: false },
-});
-await Promise.all([cache.ready(), cachePlain.ready(), noFreeze.ready()]);
-await cache.set('k', value, { ttl: '1h' });
-await cachePlain.set('k', plain, { ttl: '1h' });
-await noFreeze.set('k', value, { ttl: '1h' });
 const raw = new Redis(REDIS_URL);
-await raw.script('LOAD', READ);
+const cache = createCache({ namespace: NS, redis: raw, logger: false, l1: false });
+const cachePlain = createCache({ namespace: `${NS}p`, redis: raw, logger: false, l1: false });
+// L1 on with one entry, two keys read in turn: every read misses L1, hits Redis and fills L1 (decode + freeze + set).
+const withL1 = createCache({ namespace: NS, redis: raw, logger: false, l1: { max: 1 } });
+await Promise.all([cache.ready(), cachePlain.ready(), withL1.ready()]);
+for (const k of ['k', 'a', 'b']) await cache.set(k, value, { ttl: '1h' });
+await cachePlain.set('k', plain, { ttl: '1h' });
+await raw.script('LOAD', READ_SCRIPT.src);
 const key = `${NS}:v:k`;
 const stored = (await raw.get(key))!;
 const json = stored.slice(stored.indexOf('|', stored.indexOf('|') + 1) + 1);
 const OFF = stored.length - json.length;
-
-const withTimeout = async <T>(fn: () => Promise<T>): Promise<T> => {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('timeout')), 100);
-    });
-    return await Promise.race([fn(), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-};
+let turn = 0;
 
 const steps: { name: string; op: () => unknown }[] = [
   { name: '1 raw GET', op: () => raw.get(key) },
-  { name: '2 GET + 100 ms timer race (remote #raw)', op: () => withTimeout(() => raw.get(key)) },
-  { name: '3 GET + JSON.parse', op: async () => JSON.parse((await raw.get(key))!.slice(OFF)) },
-  { name: '4 GET + decode (Date reviver)', op: async () => decode((await raw.get(key))!.slice(OFF)) },
-  { name: '5 GET + decode + deepFreeze', op: async () => deepFreeze(decode((await raw.get(key))!.slice(OFF))) },
-  { name: '6 EVALSHA READ (hit)', op: () => raw.evalsha(READ_SHA, 3, key, `${NS}:l:k`, `${NS}~seq`, 10_000, '0') },
-  { name: '7 cache.get, no Dates, frozen', op: () => cachePlain.get('k') },
-  { name: '8 cache.get, Dates, not frozen', op: () => noFreeze.get('k') },
-  { name: '9 cache.get (Dates, frozen)', op: () => cache.get('k') },
-  { name: '10 cache.getOrSet (Dates, frozen)', op: () => cache.getOrSet('k', () => value, { ttl: '1h' }) },
+  { name: '2 GET + JSON.parse', op: async () => JSON.parse((await raw.get(key))!.slice(OFF)) },
+  { name: '3 GET + decode (Date tags restored)', op: async () => decode((await raw.get(key))!.slice(OFF)) },
+  { name: '4 GET + decode + deepFreeze', op: async () => deepFreeze(decode((await raw.get(key))!.slice(OFF))) },
+  {
+    name: '5 EVALSHA READ (the miss path)',
+    op: () => raw.evalsha(READ_SCRIPT.sha, 3, key, `${NS}:l:k`, `${NS}~seq`, 10_000, '0'),
+  },
+  { name: '6 cache.get, l1: false, no Dates', op: () => cachePlain.get('k') },
+  { name: '7 cache.get, l1: false', op: () => cache.get('k') },
+  { name: '8 cache.getOrSet, l1: false', op: () => cache.getOrSet('k', () => value, { ttl: '1h' }) },
+  {
+    name: '9 cache.get, L1 miss + fill',
+    op: () => {
+      turn ^= 1;
+      return withL1.get(turn === 0 ? 'a' : 'b');
+    },
+  },
 ];
 
 // CPU-only costs, no I/O: per call, µs.
@@ -126,8 +114,8 @@ printTable(
   cpuRows.map((r) => ({ step: r.name, 'µs/call': Number(r.us.toFixed(2)) })),
 );
 
-await Promise.all([cache.clear(), cachePlain.clear(), noFreeze.clear()]);
-await Promise.all([cache.close(), cachePlain.close(), noFreeze.close()]);
+await Promise.all([cache.clear(), cachePlain.clear()]);
+await Promise.all([cache.close(), cachePlain.close(), withL1.close()]);
 const left = await raw.keys(`${NS}*`);
 if (left.length > 0) await raw.del(...left);
 await raw.quit();
