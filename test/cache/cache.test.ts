@@ -1,7 +1,8 @@
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { createCache, E_CACHE_CLOSED, E_CACHE_CONFIG, E_CACHE_KEY, E_CACHE_VALUE } from '../../src/cache/index.js';
 import { FerryError } from '../../src/errors.js';
-import { autoCleanup, eventually, makeCache, rawRedis, sleep, uniqueNamespace } from './support/redis.js';
+import { autoCleanup, eventually, makeCache, REDIS_URL, rawRedis, sleep, uniqueNamespace } from './support/redis.js';
 
 autoCleanup();
 
@@ -325,6 +326,26 @@ describe('cache configuration', () => {
     expect(errors.length).toBeGreaterThan(0);
     for (const line of [...errors, ...logs]) expect(line).not.toContain('hunter2');
     await c.close();
+  });
+
+  it('L2 reads on clients with auto-pipelining or a key prefix', async () => {
+    for (const options of [{ enableAutoPipelining: true }, { keyPrefix: 'pfx:' }]) {
+      const ns = uniqueNamespace();
+      const client = new Redis(REDIS_URL, options);
+      const c = createCache({ namespace: ns, redis: client, logger: false, l1: false });
+      expect(await c.ready()).toBe(true);
+      await c.set('a', { n: 1 });
+      const [x, y] = await Promise.all([c.get('a'), c.getOrSet('a', () => 'loaded')]);
+      expect([x, y]).toEqual([{ n: 1 }, { n: 1 }]);
+      const prefix = options.keyPrefix ?? '';
+      expect(await rawRedis().exists(`${prefix}${ns}:v:a`)).toBe(1);
+      await c.delete('a');
+      expect(await c.get('a')).toBeUndefined();
+      expect(c.stats().errors).toBe(0);
+      await c.close();
+      await client.quit();
+      await rawRedis().del(`${prefix}${ns}~seq`);
+    }
   });
 
   it('works on a caller-provided ioredis client and leaves it open', async () => {
