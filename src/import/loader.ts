@@ -27,7 +27,7 @@ import { KeySet } from './key-set.js';
 import { type Batch, type Group, prepareBatches } from './prepare.js';
 import { fingerprintSources, namedSources } from './records.js';
 import { writeRejectsFile } from './rejects-file.js';
-import { bisect, copyGroup, createStaging, dbReject } from './staging.js';
+import { bisect, copyGroup, copyIntoTarget, createStaging, dbReject } from './staging.js';
 import {
   checkpointStatement,
   emptyStats,
@@ -340,12 +340,16 @@ async function writeBatch(session: RawSession, batch: Batch, stats: RunStats): P
     await session.query(`truncate ${target.staging}`);
     let offset = 0;
     for (const group of groups.values()) {
+      const t = stats.tables[target.name] as RunStats['tables'][string];
+      if (await copiedIntoTarget(session, target, group)) {
+        t.inserted += group.lines.length;
+        continue;
+      }
       const first = offset;
       offset += group.lines.length;
       const copied = await copyGroup(session, target, group, first, rejects);
       if (copied === 0) continue;
       const counts = await upsertRange(session, target, group, first, offset - 1, rejects);
-      const t = stats.tables[target.name] as RunStats['tables'][string];
       const unchanged = copied - counts.inserted - counts.updated - counts.conflicts;
       t.inserted += counts.inserted;
       t.updated += counts.updated;
@@ -356,6 +360,34 @@ async function writeBatch(session: RawSession, batch: Batch, stats: RunStats): P
   }
   return rejects;
 }
+
+/**
+ * While a table gets only new keys and has shown no orphans, a group is
+ * COPied straight into it, as `psql \copy` would: no staging table, no second
+ * pass over the rows (for large JSON values, no second write of their TOAST).
+ * Any failure rolls back to the savepoint and the group takes the staged path,
+ * which isolates the bad rows; so the outcome is the same either way.
+ */
+async function copiedIntoTarget(session: RawSession, target: Target, group: Group): Promise<boolean> {
+  if (!appendOnly.has(target) || orphanTables.has(target) || (directFailures.get(target) ?? 0) >= MAX_DIRECT_FAILURES)
+    return false;
+  await session.query('savepoint ferry_direct');
+  try {
+    await copyIntoTarget(session, target, group);
+    await session.query('release savepoint ferry_direct');
+    return true;
+  } catch (err) {
+    if (isConnectionLoss(err)) throw err;
+    await session.query('rollback to savepoint ferry_direct; release savepoint ferry_direct');
+    if ((err as { code?: string })?.code === UNIQUE_VIOLATION) appendOnly.delete(target);
+    else directFailures.set(target, (directFailures.get(target) ?? 0) + 1);
+    return false;
+  }
+}
+
+/** Tables whose direct COPY failed this often (bad rows in batch after batch) stay on the staged path. */
+const MAX_DIRECT_FAILURES = 3;
+const directFailures = new WeakMap<Target, number>();
 
 interface Counts {
   inserted: number;

@@ -35,27 +35,37 @@ export async function copyGroup(
 ) {
   const cols = [...group.columns.map(quoteIdent), '_ferry_n'].join(', ');
   const sql = `copy ${table} (${cols}) from stdin with (${COPY_CSV_OPTIONS})`;
-  const lineAt = (i: number) => `${group.lines[i]},${first + i}\n`;
-  // Sent in pieces: a batch's whole CSV as one string, and again as bytes,
-  // was two more copies of it in memory at once.
-  function* pieces(lo: number, hi: number): Generator<string> {
-    let piece = '';
-    for (let i = lo; i <= hi; i++) {
-      piece += lineAt(i);
-      if (piece.length >= PIECE) {
-        yield piece;
-        piece = '';
-      }
-    }
-    if (piece) yield piece;
-  }
   const copy = async (lo: number, hi: number): Promise<number> => {
-    await session.copyIn(sql, pieces(lo, hi));
+    await session.copyIn(sql, pieces(group, lo, hi, first));
     return hi - lo + 1;
   };
   return bisect(session, 0, group.lines.length - 1, copy, (i, err) => {
     rejects.push(dbReject(target, group, i, err));
   });
+}
+
+/** COPY the whole group straight into its target, in one statement: it fails whole on any bad row. */
+export async function copyIntoTarget(session: RawSession, target: Target, group: Group): Promise<void> {
+  const cols = group.columns.map(quoteIdent).join(', ');
+  const sql = `copy ${quoteIdent(target.name)} (${cols}) from stdin with (${COPY_CSV_OPTIONS})`;
+  await session.copyIn(sql, pieces(group, 0, group.lines.length - 1));
+}
+
+/**
+ * Lines lo..hi as COPY data, numbered (`_ferry_n` = first + index) when
+ * `first` is given. Sent in pieces: a batch's whole CSV as one string, and
+ * again as bytes, was two more copies of it in memory at once.
+ */
+function* pieces(group: Group, lo: number, hi: number, first?: number): Generator<string> {
+  let piece = '';
+  for (let i = lo; i <= hi; i++) {
+    piece += first === undefined ? `${group.lines[i]}\n` : `${group.lines[i]},${first + i}\n`;
+    if (piece.length >= PIECE) {
+      yield piece;
+      piece = '';
+    }
+  }
+  if (piece) yield piece;
 }
 
 /**
