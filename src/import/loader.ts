@@ -521,10 +521,8 @@ async function orphans(
   let fks = foreignKeysOf.get(target);
   if (!fks) {
     fks = session
-      .query<{ name: string; parent: string; parent_name: string; cols: string[]; refcols: string[]; names: string[] }>(
+      .query<{ name: string; parent: string; parent_name: string; refcols: string[]; names: string[] }>(
         `select c.conname as name, format('%s', c.confrelid::regclass) as parent, p.relname as parent_name,
-                array(select quote_ident(a.attname) from unnest(c.conkey) with ordinality k(n, i)
-                        join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.n order by k.i) as cols,
                 array(select quote_ident(a.attname) from unnest(c.confkey) with ordinality k(n, i)
                         join pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.n order by k.i) as refcols,
                 array(select a.attname::text from unnest(c.conkey) with ordinality k(n, i)
@@ -539,7 +537,7 @@ async function orphans(
           name: r.name,
           parent: r.parent,
           parentName: r.parent_name,
-          columns: r.cols,
+          columns: r.names.map(quoteIdent),
           refColumns: r.refcols,
           names: r.names,
         })),
