@@ -9,23 +9,14 @@ import { Redis } from 'ioredis';
 import { createCache } from '../src/cache/cache.js';
 import { decode, deepFreeze } from '../src/cache/codec.js';
 import { READ as READ_SCRIPT } from '../src/cache/remote.js';
-import { printTable } from './lib.js';
+import { printTable, sampleVehicle } from './lib.js';
 
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const NS = `ferry-bench-breakdown:${process.pid}`;
 const SAMPLES = Number(process.env.SAMPLES ?? 40_000);
 const ROUNDS = 10;
 
-const value = {
-  id: 4711,
-  vin: '1HGBH41JXMN109186',
-  make: 'Honda',
-  model: 'Accord',
-  year: 1991,
-  raw_data: { Make: 'Honda', Model: 'Accord', ModelYear: 1991, PlantCountry: 'United States', WMI: '1HG' },
-  decoded_at: new Date('2026-01-01T00:00:00Z'),
-  expires_at: new Date('2026-04-01T00:00:00Z'),
-};
+const value = sampleVehicle;
 const plain = { ...value, decoded_at: value.decoded_at.toISOString(), expires_at: value.expires_at.toISOString() };
 
 const raw = new Redis(REDIS_URL);

@@ -24,7 +24,7 @@ import { createCache } from '../src/cache/cache.js';
 import { cachedRepository } from '../src/cache/cached-repo.js';
 import { decode } from '../src/cache/codec.js';
 import { connect, type Ferry } from '../src/index.js';
-import { printTable, saveResult } from './lib.js';
+import { printTable, sampleVehicle, saveResult } from './lib.js';
 
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const NS = `ferry-bench-cache:${process.pid}`;
@@ -104,17 +104,7 @@ function addRows(section: string, results: Measured[], baseline: string, tightRa
   }
 }
 
-// A vehicle row of the vin-bot example: what a cache typically holds.
-const value = {
-  id: 4711,
-  vin: '1HGBH41JXMN109186',
-  make: 'Honda',
-  model: 'Accord',
-  year: 1991,
-  raw_data: { Make: 'Honda', Model: 'Accord', ModelYear: 1991, PlantCountry: 'United States', WMI: '1HG' },
-  decoded_at: new Date('2026-01-01T00:00:00Z'),
-  expires_at: new Date('2026-04-01T00:00:00Z'),
-};
+const value = sampleVehicle;
 const goals: Record<string, string> = {};
 
 // ---------------------------------------------------------------- 1. L1

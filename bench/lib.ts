@@ -83,3 +83,15 @@ export function saveResult(name: string, result: unknown): void {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, `${JSON.stringify({ at: new Date().toISOString(), node: process.version, result }, null, 2)}\n`);
 }
+
+/** A vehicle row of the vin-bot example: what a cache typically holds (both cache benches read it). */
+export const sampleVehicle = {
+  id: 4711,
+  vin: '1HGBH41JXMN109186',
+  make: 'Honda',
+  model: 'Accord',
+  year: 1991,
+  raw_data: { Make: 'Honda', Model: 'Accord', ModelYear: 1991, PlantCountry: 'United States', WMI: '1HG' },
+  decoded_at: new Date('2026-01-01T00:00:00Z'),
+  expires_at: new Date('2026-04-01T00:00:00Z'),
+};
