@@ -41,3 +41,5 @@ export const E_CONSTRAINT = 'E_CONSTRAINT';
 export const E_QUERY = 'E_QUERY';
 /** The configuration file is missing or invalid. */
 export const E_CONFIG = 'E_CONFIG';
+/** A feature needs an optional package that is not installed (the message names the `npm install` to run). */
+export const E_MISSING_DEPENDENCY = 'E_MISSING_DEPENDENCY';

@@ -9,8 +9,10 @@
  *   if (!r.allowed) reply(429, { retryAfter: Math.ceil(r.retryAfterMs / 1000) });
  */
 import type { Redis } from 'ioredis';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import type * as RateLimiterFlexible from 'rate-limiter-flexible';
+import type { RateLimiterRes } from 'rate-limiter-flexible';
 import { FerryError } from '../errors.js';
+import { requireOptional } from '../optional-dependency.js';
 import { type RedisClientOptions, type RedisInput, redisUsable, resolveRedis, withTimeout } from './redis-client.js';
 
 /** `createRateLimiter` options are invalid (points, duration, prefix...). */
@@ -89,6 +91,9 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     );
   }
 
+  // An optional peer, loaded here so an app that never rate-limits does not need it.
+  const { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } =
+    requireOptional<typeof RateLimiterFlexible>('rate-limiter-flexible');
   const memory = new RateLimiterMemory({ points: insurancePoints, duration, blockDuration, keyPrefix });
   const connection = resolveRedis(options.redis, { commandTimeoutMs: timeoutMs * 2, ...options.client });
   const client: Redis | null = connection?.client ?? null;

@@ -1,7 +1,9 @@
 /** `csv(file, options)`: rows of a CSV file, streamed by csv-parse; ragged rows are error records. */
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { CsvError, parse } from 'csv-parse';
+import type * as CsvParse from 'csv-parse';
+import type { CsvError } from 'csv-parse';
+import { requireOptional } from '../../optional-dependency.js';
 import type { Source, SourceOptions, SourceRecord } from '../source.js';
 import { assertFile, optionsError, readError, resolveFile } from './common.js';
 
@@ -25,6 +27,8 @@ export function csv(file: string, options: CsvOptions = {}): Source<CsvRow> {
   const label = `csv(${file})`;
   const header = options.header ?? true;
   const { delimiter = ',', quote = '"', columns } = options;
+  // An optional peer: only apps that import CSV install it.
+  const { CsvError, parse } = requireOptional<typeof CsvParse>('csv-parse');
   if (typeof delimiter !== 'string' || delimiter === '' || delimiter === '\n' || delimiter === '\r') {
     throw optionsError(`${label}: \`delimiter\` must be a non-empty string other than a newline, e.g. ';'.`);
   }

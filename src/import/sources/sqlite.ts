@@ -3,8 +3,9 @@
  * through a readonly connection (the source file is never modified) and
  * streamed with `.iterate()`.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { E_CLOSED, FerryError } from '../../errors.js';
+import { requireOptional } from '../../optional-dependency.js';
 import type { Source, SourceLocation, SourceOptions, SourceRecord } from '../source.js';
 import { assertFile, optionsError, resolveFile } from './common.js';
 import { E_SOURCE_OPTIONS, E_SOURCE_READ } from './errors.js';
@@ -34,6 +35,8 @@ export function sqlite(file: string, options: SqliteOptions): Source<Row> {
       }.`,
     );
   }
+  // An optional peer (a native addon): only apps that read SQLite install it.
+  const Sqlite = requireOptional<typeof Database>('better-sqlite3');
   const label = hasTable ? `sqlite(${file}#${options.table})` : `sqlite(${file})`;
   // Open connections and the row iterator each is busy with (close() must end it first).
   const open = new Map<Database.Database, IterableIterator<Row> | null>();
@@ -41,7 +44,7 @@ export function sqlite(file: string, options: SqliteOptions): Source<Row> {
   const connect = async (): Promise<Database.Database> => {
     await assertFile(f, label);
     try {
-      const db = new Database(f.abs, { readonly: true, fileMustExist: true });
+      const db = new Sqlite(f.abs, { readonly: true, fileMustExist: true });
       // Fails here, not mid-iteration, when the file is not a database.
       db.prepare('SELECT count(*) FROM sqlite_schema').get();
       open.set(db, null);
