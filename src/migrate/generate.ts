@@ -131,7 +131,17 @@ export async function generateMigration(options: {
         errors.map((f) => `  - ${f.rule} ${f.file}:${f.line}: ${f.message}\n    fix: ${f.hint}`).join('\n') +
         '\nNothing was written. Change the schema (a DEFAULT for a NOT NULL column, say), or write the steps by hand ' +
         'with --empty, or pass --force (force: true) to write it anyway.',
-      { details: { findings: lint, changes: changes.map((c) => c.description) } },
+      {
+        details: {
+          findings: lint,
+          changes: changes.map((c) => ({
+            phase: c.phase,
+            description: c.description,
+            destructive: c.destructive,
+            warning: c.warning ?? null,
+          })),
+        },
+      },
     );
   }
   const written = planned.map((m, i) =>

@@ -216,3 +216,42 @@ describeEachBackend('ferry migrate: empty files and repair --forget', (t) => {
     expect(existsSync(join(p.dir, 'migrations', M1))).toBe(true);
   });
 });
+
+// util-linux `script` runs the CLI on a pseudo-terminal, so the confirmation question is asked for real.
+const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
+
+describe('ferry migrate repair --forget on a terminal', () => {
+  it.skipIf(!hasScript)('asks first: n keeps the row (exit 1), y removes it', { timeout: 240_000 }, () => {
+    const p = newProject('export {};\n');
+    const id = '20240101000000_lost';
+    mkdirSync(join(p.dir, 'migrations', id));
+    writeFileSync(join(p.dir, 'migrations', id, 'up.sql'), 'create table lost (id int);\n');
+    expect(p.run('migrate', 'up').code).toBe(0);
+    rmSync(join(p.dir, 'migrations', id), { recursive: true });
+
+    const onTty = (answer: string) => {
+      const r = spawnSync(
+        'script',
+        ['-qec', `"${process.execPath}" "${bin}" migrate repair --forget ${id}`, '/dev/null'],
+        {
+          cwd: p.dir,
+          env: { ...process.env, DATABASE_URL: undefined, FERRY_DATA_DIR: join(p.dir, 'data') },
+          input: `${answer}\n`,
+          encoding: 'utf8',
+          timeout: 120_000,
+        },
+      );
+      return { code: r.status, out: r.stdout };
+    };
+    const no = onTty('n');
+    expect(no.out).toMatch(new RegExp(`Remove ${id} \\(applied .* by .*\\) from the migration history\\? \\[y/N\\]`));
+    expect(no.code).toBe(1);
+    expect(no.out).toMatch(/nothing removed/);
+    expect(JSON.parse(p.run('migrate', 'status', '--json').out).applied).toEqual([id]);
+
+    const yes = onTty('y');
+    expect(yes.code, yes.out).toBe(0);
+    expect(yes.out).toMatch(new RegExp(`removed {2}${id}`));
+    expect(JSON.parse(p.run('migrate', 'status', '--json').out)).toMatchObject({ applied: [], problems: [] });
+  });
+});

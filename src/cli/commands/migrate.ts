@@ -50,9 +50,11 @@ function refusedByLint(err: unknown, json: boolean | undefined): undefined {
   if (json) {
     printJson({ ok: false, refused: true, written: [], changes: err.details.changes, lint: findings });
   } else {
+    for (const c of err.details.changes as { description: string }[]) process.stdout.write(`  ${c.description}\n`);
     printFindings(findings);
     process.stderr.write(
-      'ferry: nothing written: the migration has lint errors (see above). Change the schema, write it by hand ' +
+      'ferry: nothing written: the migration has lint errors (see above; the files named were not created). ' +
+        'Change the schema, write it by hand ' +
         'with --empty, or pass --force to write it anyway.\n',
     );
   }
@@ -119,6 +121,7 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
         const findings = result.lint;
         if (options.json) {
           printJson({
+            ok: true,
             changes: result.changes.map((c) => ({
               phase: c.phase,
               description: c.description,
