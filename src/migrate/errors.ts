@@ -7,6 +7,12 @@
 export const E_MIGRATION_FILE = 'E_MIGRATION_FILE';
 /** `writeMigration` was asked to create an id that already exists. */
 export const E_MIGRATION_EXISTS = 'E_MIGRATION_EXISTS';
+/** An up.sql (or, for `down`, a down.sql) to run holds no statement and does not say `-- ferry:empty`. */
+export const E_MIGRATION_EMPTY = 'E_MIGRATION_EMPTY';
+/** `ferry migrate new` refused to write migrations its own linter marks as errors (pass `force` to write them anyway). */
+export const E_MIGRATION_LINT = 'E_MIGRATION_LINT';
+/** `forget` was asked to drop the history row of a migration whose folder is still on disk (pass `force`). */
+export const E_MIGRATION_ON_DISK = 'E_MIGRATION_ON_DISK';
 /** An applied migration's up.sql has changed since it was applied. */
 export const E_MIGRATION_CHECKSUM = 'E_MIGRATION_CHECKSUM';
 /** A migration recorded as applied has no directory on disk any more. */

@@ -13,6 +13,13 @@
  * file runs in one transaction with its history row, so it must not contain
  * BEGIN/COMMIT/ROLLBACK of its own.
  *
+ * A file with no statement (only whitespace and comments) is refused by the
+ * runner (see `refuseEmpty`) unless one of its lines is `-- ferry:empty`: a
+ * migration that silently does nothing is almost always a template never
+ * filled in or an edit that was lost, and once it is recorded as applied the
+ * checksum forbids fixing it. A file marked `-- ferry:empty` must then hold
+ * no statement, so the marker cannot hide SQL that was added later.
+ *
  * The checksum covers up.sql only (after removing a UTF-8 BOM and turning
  * CRLF/CR into LF, so a checkout with other line endings is not "drift"). It
  * answers "is what ran in this database still what the file says?"; down.sql
@@ -26,7 +33,7 @@ import { createHash } from 'node:crypto';
 import { type Dirent, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { FerryError } from '../errors.js';
-import { E_MIGRATION_EXISTS, E_MIGRATION_FILE } from './errors.js';
+import { E_MIGRATION_EMPTY, E_MIGRATION_EXISTS, E_MIGRATION_FILE } from './errors.js';
 import { type SqlStatement, splitStatements } from './sql-split.js';
 
 export interface MigrationFile {
@@ -59,6 +66,7 @@ export interface NewMigration {
 
 export const MIGRATION_ID = /^(\d{14})_([a-z0-9_]+)$/;
 export const NO_TRANSACTION_DIRECTIVE = '-- ferry:no-transaction';
+export const EMPTY_DIRECTIVE = '-- ferry:empty';
 
 const EXPECTED = '<YYYYMMDDHHMMSS>_<name>/up.sql (name: lower-case letters, digits and _; down.sql optional)';
 
@@ -127,8 +135,7 @@ export function readMigration(migrationDir: string): MigrationFile {
 
 /** Create `<dir>/<UTC timestamp>_<name>/` with up.sql (and down.sql); refuses an existing id. */
 export function writeMigration(dir: string, migration: NewMigration): MigrationFile {
-  const name = normalizeMigrationName(migration.name);
-  const id = `${formatTimestamp(migration.now ?? new Date())}_${name}`;
+  const id = migrationId(migration.name, migration.now ?? new Date());
   const root = path.resolve(dir);
   const target = path.join(root, id);
   // Validate the contents before anything touches the disk.
@@ -158,6 +165,11 @@ export function writeMigration(dir: string, migration: NewMigration): MigrationF
     throw err;
   }
   return readMigration(target);
+}
+
+/** The id `writeMigration` gives `name` at `now`: `<UTC timestamp>_<normalised name>`. */
+export function migrationId(name: string, now: Date): string {
+  return `${formatTimestamp(now)}_${normalizeMigrationName(name)}`;
 }
 
 /** `Add Users-table` → `add_users_table`; throws unless the result is `[a-z0-9_]+`. */
@@ -202,6 +214,8 @@ export function normalizeSql(text: string): string {
 export interface ParsedSqlFile {
   text: string;
   noTransaction: boolean;
+  /** A line says `-- ferry:empty`. */
+  markedEmpty: boolean;
   statements: SqlStatement[];
 }
 
@@ -214,19 +228,33 @@ export function parseSqlFile(file: string, raw: string): ParsedSqlFile {
   const text = normalizeSql(raw);
   const lines = text.split('\n');
   let noTransaction = false;
+  let markedEmpty = false;
   lines.forEach((line, i) => {
     if (!DIRECTIVE_LINE.test(line)) return;
     if (i === 0 && /^--\s*ferry\s*:\s*no-transaction\s*$/i.test(line)) {
       noTransaction = true;
       return;
     }
+    // Any line: the blank templates start with explanatory comments.
+    if (/^--\s*ferry\s*:\s*empty\s*$/i.test(line)) {
+      markedEmpty = true;
+      return;
+    }
     throw fileError(
       file,
       `line ${i + 1}: unknown or misplaced directive ${JSON.stringify(line.trim())}; ` +
-        `the only directive is "${NO_TRANSACTION_DIRECTIVE}", and only on the first line`,
+        `the directives are "${NO_TRANSACTION_DIRECTIVE}" (first line only) and "${EMPTY_DIRECTIVE}"`,
     );
   });
   const statements = splitStatements(text);
+  if (markedEmpty && statements.length > 0) {
+    throw fileError(
+      file,
+      `is marked "${EMPTY_DIRECTIVE}" but holds ${statements.length} statement${statements.length === 1 ? '' : 's'} ` +
+        `(at line${statements.length === 1 ? '' : 's'} ${statements.map((s) => s.line).join(', ')}); ` +
+        `remove the "${EMPTY_DIRECTIVE}" line, which is only for a file that is meant to do nothing`,
+    );
+  }
   for (const s of statements) {
     if (TRANSACTION_CONTROL.test(s.text)) {
       throw fileError(
@@ -246,7 +274,32 @@ export function parseSqlFile(file: string, raw: string): ParsedSqlFile {
         'Split it into one migration per statement.',
     );
   }
-  return { text, noTransaction, statements };
+  return { text, noTransaction, markedEmpty, statements };
+}
+
+/**
+ * Refuse to run `direction` of `files` when one of those scripts holds no
+ * statement and is not marked `-- ferry:empty` (see the header). Checked for
+ * the whole plan before anything runs, so nothing is half-done.
+ */
+export function refuseEmpty(files: MigrationFile[], direction: 'up' | 'down', what: string): void {
+  const empty = files.filter((f) => {
+    const text = direction === 'up' ? f.up : f.down;
+    if (text === null) return false; // no down.sql: E_MIGRATION_NO_DOWN's business
+    // Parsed again (cheap): MigrationFile keeps the text, not the statements.
+    const parsed = parseSqlFile(path.join(f.dir, `${direction}.sql`), text);
+    return parsed.statements.length === 0 && !parsed.markedEmpty;
+  });
+  if (empty.length === 0) return;
+  const paths = empty.map((f) => path.join(f.dir, `${direction}.sql`));
+  throw new FerryError(
+    E_MIGRATION_EMPTY,
+    `${what}: refusing to run ${paths.join(', ')}: ${empty.length === 1 ? 'it holds' : 'they hold'} no SQL ` +
+      '(only whitespace and comments), which usually means a blank template from `ferry migrate new --empty` ' +
+      `was never filled in. Write the SQL, or, if doing nothing is intended, add a line "${EMPTY_DIRECTIVE}". ` +
+      `Nothing was ${direction === 'up' ? 'applied' : 'reverted'}.`,
+    { details: { ids: empty.map((f) => f.id), files: paths } },
+  );
 }
 
 function ensureTrailingNewline(text: string): string {

@@ -1,9 +1,20 @@
+import path from 'node:path';
 import { E_QUERY, FerryError } from '../errors.js';
 import type { SchemaIR } from '../schema/ir.js';
 import type { Schema } from '../schema/schema.js';
 import { type Change, diffSchemas } from './diff.js';
-import { type MigrationFile, readMigrations, writeMigration } from './files.js';
+import { E_MIGRATION_LINT } from './errors.js';
+import {
+  checksumOf,
+  EMPTY_DIRECTIVE,
+  type MigrationFile,
+  migrationId,
+  parseSqlFile,
+  readMigrations,
+  writeMigration,
+} from './files.js';
 import { renameHints } from './hints.js';
+import { type LintFinding, lintMigrations } from './lint.js';
 import { type PlannedMigration, planMigrations } from './plan.js';
 import { fixedPoint, normalise, type Shadow } from './shadow.js';
 
@@ -62,12 +73,35 @@ export interface GenerateResult {
   changes: Change[];
   planned: PlannedMigration[];
   written: MigrationFile[];
+  /** What the linter says about the written up.sql files (warnings; errors too with `force`). */
+  lint: LintFinding[];
 }
+
+/**
+ * The blank templates of `--empty`. They hold comments only and deliberately
+ * no `-- ferry:empty`: the runner refuses an empty file (files.ts
+ * `refuseEmpty`), so a template nobody filled in cannot be recorded as
+ * applied, after which its checksum would forbid filling it in. The comment
+ * says how to get past the refusal when doing nothing really is intended.
+ */
+const EMPTY_UP =
+  '-- Write the change here (a data migration, say).\n' +
+  '-- ferry migrate up refuses this file while it holds no SQL; if the migration is meant to do\n' +
+  `-- nothing, add a line that says only: ${EMPTY_DIRECTIVE}\n`;
+const EMPTY_DOWN =
+  '-- Write how to undo it here.\n' +
+  '-- ferry migrate down refuses this file while it holds no SQL; if undoing needs nothing,\n' +
+  `-- add a line that says only: ${EMPTY_DIRECTIVE}\n`;
 
 /**
  * `ferry migrate new`: write the migrations (up and down) that bring the
  * migrations folder level with the DSL, or blank files with `empty`.
  * Writes nothing when there is nothing to do.
+ *
+ * The up.sql files are linted (in the context of every earlier migration)
+ * before anything is written: when the linter reports an error, e.g. a NOT
+ * NULL column without a default on a table an earlier migration created, it
+ * throws E_MIGRATION_LINT and writes nothing, unless `force`.
  */
 export async function generateMigration(options: {
   shadow: Shadow;
@@ -75,23 +109,66 @@ export async function generateMigration(options: {
   dir: string;
   name: string;
   empty?: boolean;
+  force?: boolean;
   now?: Date;
 }): Promise<GenerateResult> {
   const now = options.now ?? new Date();
   if (options.empty) {
-    const written = writeMigration(options.dir, {
-      name: options.name,
-      up: '-- Write the change here (a data migration, say).\n',
-      down: '-- Write how to undo it here.\n',
-      now,
-    });
-    return { changes: [], planned: [], written: [written] };
+    const written = writeMigration(options.dir, { name: options.name, up: EMPTY_UP, down: EMPTY_DOWN, now });
+    return { changes: [], planned: [], written: [written], lint: [] };
   }
   const { changes } = await pendingChanges(options.shadow, options.schema, options.dir);
   const planned = planMigrations(changes, options.name);
   // One second apart, so the folders sort in the order they must run.
+  const at = (i: number) => new Date(now.getTime() + i * 1000);
+  const lint = lintPlanned(options.dir, planned, at);
+  const errors = lint.filter((f) => f.severity === 'error');
+  if (errors.length > 0 && !options.force) {
+    throw new FerryError(
+      E_MIGRATION_LINT,
+      `migrate new: the migration for ${changes.length} change${changes.length === 1 ? '' : 's'} would not run safely; ` +
+        `the linter reports ${errors.length} error${errors.length === 1 ? '' : 's'}:\n` +
+        errors.map((f) => `  - ${f.rule} ${f.file}:${f.line}: ${f.message}\n    fix: ${f.hint}`).join('\n') +
+        '\nNothing was written. Change the schema (a DEFAULT for a NOT NULL column, say), or write the steps by hand ' +
+        'with --empty, or pass --force (force: true) to write it anyway.',
+      {
+        details: {
+          findings: lint,
+          changes: changes.map((c) => ({
+            phase: c.phase,
+            description: c.description,
+            destructive: c.destructive,
+            warning: c.warning ?? null,
+          })),
+        },
+      },
+    );
+  }
   const written = planned.map((m, i) =>
-    writeMigration(options.dir, { name: m.name, up: m.up, down: m.down, now: new Date(now.getTime() + i * 1000) }),
+    writeMigration(options.dir, { name: m.name, up: m.up, down: m.down, now: at(i) }),
   );
-  return { changes, planned, written };
+  return { changes, planned, written, lint };
+}
+
+/** Lint the up.sql files `planned` would write, after every migration already in `dir`. */
+function lintPlanned(dir: string, planned: PlannedMigration[], at: (i: number) => Date): LintFinding[] {
+  const root = path.resolve(dir);
+  const drafts: MigrationFile[] = planned.map((m, i) => {
+    const id = migrationId(m.name, at(i));
+    const folder = path.join(root, id);
+    const up = parseSqlFile(path.join(folder, 'up.sql'), m.up);
+    return {
+      id,
+      timestamp: id.slice(0, 14),
+      name: id.slice(15),
+      dir: folder,
+      up: up.text,
+      down: m.down,
+      upNoTransaction: up.noTransaction,
+      downNoTransaction: false,
+      checksum: checksumOf(up.text),
+    };
+  });
+  const files = new Set(drafts.map((d) => path.join(d.dir, 'up.sql')));
+  return lintMigrations([...readMigrations(dir), ...drafts]).filter((f) => f.file !== undefined && files.has(f.file));
 }

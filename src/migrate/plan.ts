@@ -1,4 +1,5 @@
 import type { Change, Phase } from './diff.js';
+import { EMPTY_DIRECTIVE } from './files.js';
 
 export const NO_TRANSACTION_MARKER = '-- ferry:no-transaction';
 
@@ -50,6 +51,7 @@ function render(name: string, phase: Phase, changes: Change[], noTransaction: bo
     down.push('', `-- undo: ${c.description}`);
     for (const s of c.down) down.push(`${s};`);
   }
-  if (down.length === header('down').length) down.push('', '-- nothing to undo');
+  // Marked, so the runner's refusal of empty files (files.ts refuseEmpty) lets this intended no-op through.
+  if (down.length === header('down').length) down.push('', '-- nothing to undo', EMPTY_DIRECTIVE);
   return { name, phase, up: `${up.join('\n')}\n`, down: `${down.join('\n')}\n`, changes };
 }

@@ -21,6 +21,7 @@
  * its history row.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type Kysely, sql } from 'kysely';
@@ -31,10 +32,11 @@ import {
   E_MIGRATION_LOCK_TIMEOUT,
   E_MIGRATION_MISSING,
   E_MIGRATION_NO_DOWN,
+  E_MIGRATION_ON_DISK,
   E_MIGRATION_OUT_OF_ORDER,
   E_MIGRATION_UNKNOWN,
 } from './errors.js';
-import { type MigrationFile, parseSqlFile, readMigrations } from './files.js';
+import { type MigrationFile, parseSqlFile, readMigrations, refuseEmpty } from './files.js';
 import { charOffsetToIndex, lineOfIndex, type SqlStatement } from './sql-split.js';
 
 export interface MigratorOptions {
@@ -149,6 +151,16 @@ interface HistoryRow {
   applied_by: string;
 }
 
+function toApplied(r: HistoryRow): AppliedMigration {
+  return {
+    id: r.id,
+    checksum: r.checksum,
+    appliedAt: r.applied_at,
+    durationMs: r.duration_ms,
+    appliedBy: r.applied_by,
+  };
+}
+
 /** A failure inside a migration, carried to the rollback point. */
 class StepFailure {
   constructor(
@@ -231,6 +243,7 @@ export class Migrator {
       const status = this.#computeStatus(files, await this.#readHistory(conn));
       this.#refuseProblems(status.problems, 'up');
       const plan = status.pending.filter((f) => options.to === undefined || f.id <= options.to);
+      refuseEmpty(plan, 'up', 'up');
       return this.#runPlan(conn, plan, 'up');
     });
   }
@@ -278,6 +291,7 @@ export class Migrator {
           { details: { ids: noDown.map((f) => f.id) } },
         );
       }
+      refuseEmpty(plan, 'down', 'down');
       return this.#runPlan(conn, plan, 'down');
     });
   }
@@ -318,6 +332,41 @@ export class Migrator {
         results: plan.map((f) => ({ id: f.id, direction: 'up' as const, status: 'baselined' as const, durationMs: 0 })),
         ok: true,
       };
+    });
+  }
+
+  /**
+   * Remove `id`'s row from the history without running anything: the way out
+   * when a migration's folder is gone for good (every run refuses with
+   * E_MIGRATION_MISSING until then). Refuses (E_MIGRATION_ON_DISK) while the
+   * folder still exists, unless `force`: then reverting it, or leaving the row
+   * alone, is almost always what is meant, and forgetting it would make the
+   * next `up` run it again. Returns the removed row.
+   */
+  async forget(id: string, options: { force?: boolean } = {}): Promise<AppliedMigration> {
+    const folder = path.join(this.#o.dir, id);
+    if (!options.force && existsSync(folder)) {
+      throw new FerryError(
+        E_MIGRATION_ON_DISK,
+        `forget: ${folder} still exists, so ${id} is not a lost migration; nothing was removed. ` +
+          'Revert it with down, or pass force to drop its history row anyway (the next up would then run it again).',
+        { details: { id, path: folder } },
+      );
+    }
+    return this.#locked(async (conn) => {
+      const { rows } = await sql<HistoryRow>`delete from ${sql.raw(this.#tableSql)} where id = ${id}
+        returning id, checksum, applied_at, duration_ms, applied_by`.execute(conn);
+      const row = rows[0];
+      if (!row) {
+        const applied = (await this.#readHistory(conn)).map((a) => a.id);
+        throw new FerryError(
+          E_MIGRATION_UNKNOWN,
+          `forget: ${id} is not in ${this.#o.table}, so there is nothing to forget` +
+            ` (applied: ${applied.join(', ') || 'none'}).`,
+          { details: { id } },
+        );
+      }
+      return toApplied(row);
     });
   }
 
@@ -390,13 +439,7 @@ export class Migrator {
     const { rows } = await sql<HistoryRow>`
       select id, checksum, applied_at, duration_ms, applied_by
       from ${sql.raw(this.#tableSql)} order by id`.execute(db);
-    return rows.map((r) => ({
-      id: r.id,
-      checksum: r.checksum,
-      appliedAt: r.applied_at,
-      durationMs: r.duration_ms,
-      appliedBy: r.applied_by,
-    }));
+    return rows.map(toApplied);
   }
 
   async #ensureTable(conn: Kysely<any>): Promise<void> {

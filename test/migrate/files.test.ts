@@ -8,6 +8,7 @@ import {
   checksumOf,
   formatTimestamp,
   normalizeMigrationName,
+  parseSqlFile,
   readMigrations,
   writeMigration,
 } from '../../src/migrate/files.js';
@@ -148,6 +149,21 @@ describe('readMigrations', () => {
       E_MIGRATION_FILE,
       /line 1/,
     );
+  });
+
+  it('reads "-- ferry:empty" on any line, and refuses it in a file that holds a statement', async () => {
+    put('20240101000000_a', { 'up.sql': '-- a note\n-- ferry:empty\n', 'down.sql': '--FERRY: empty\n' });
+    expect(parseSqlFile('up.sql', '-- a note\n-- ferry:empty\n')).toMatchObject({ markedEmpty: true, statements: [] });
+    expect(parseSqlFile('up.sql', '-- a note\n')).toMatchObject({ markedEmpty: false, statements: [] });
+    expect(readMigrations(dir)).toHaveLength(1);
+    rmSync(path.join(dir, '20240101000000_a'), { recursive: true });
+    put('20240101000000_a', { 'up.sql': '-- ferry:empty\nselect 1;\n\nselect 2;\n' });
+    const err = await expectFerryError(
+      Promise.resolve().then(() => readMigrations(dir)),
+      E_MIGRATION_FILE,
+      /marked "-- ferry:empty" but holds 2 statements \(at lines 2, 4\)/,
+    );
+    expect(err.message).toContain(path.join(dir, '20240101000000_a', 'up.sql'));
   });
 
   it('refuses transaction control in a file, but not savepoints or words that look alike', async () => {

@@ -2,7 +2,9 @@ import { relative } from 'node:path';
 import type { Command } from 'commander';
 import { type LoadedConfig, loadConfig, loadSchemaModule } from '../../config.js';
 import { type DbHandle, openDatabase } from '../../db/open.js';
+import { FerryError } from '../../errors.js';
 import { diffSchemas } from '../../migrate/diff.js';
+import { E_MIGRATION_EMPTY, E_MIGRATION_LINT } from '../../migrate/errors.js';
 import { readMigrations } from '../../migrate/files.js';
 import { generateMigration, pendingChanges, replayMigrations } from '../../migrate/generate.js';
 import { introspect } from '../../migrate/introspect.js';
@@ -11,7 +13,8 @@ import { Migrator, type RunResult } from '../../migrate/runner.js';
 import { openShadow } from '../../migrate/shadow.js';
 import { defineSchema } from '../../schema/schema.js';
 import type { GlobalOptions } from '../main.js';
-import { EXIT_OK, EXIT_PROBLEM, printJson } from '../output.js';
+import { EXIT_OK, EXIT_PROBLEM, knownSecrets, printError, printJson } from '../output.js';
+import { registerMigrateRepair } from './migrate-repair.js';
 
 interface ConnOptions {
   url?: string;
@@ -34,6 +37,37 @@ function printFindings(findings: LintFinding[]): void {
       `${f.severity.padEnd(7)} ${f.rule}  ${f.file ?? ''}:${f.line}\n  ${f.message}\n  fix: ${f.hint}\n`,
     );
   }
+}
+
+/**
+ * `migrate new` refused to write a migration with lint errors: print the
+ * findings (the problem found is in what would be written, so exit 1, not
+ * 2); any other error goes on up.
+ */
+function refusedByLint(err: unknown, json: boolean | undefined): undefined {
+  if (!(err instanceof FerryError) || err.code !== E_MIGRATION_LINT) throw err;
+  const findings = err.details.findings as LintFinding[];
+  if (json) {
+    printJson({ ok: false, refused: true, written: [], changes: err.details.changes, lint: findings });
+  } else {
+    for (const c of err.details.changes as { description: string }[]) process.stdout.write(`  ${c.description}\n`);
+    printFindings(findings);
+    process.stderr.write(
+      'ferry: nothing written: the migration has lint errors (see above; the files named were not created). ' +
+        'Change the schema, write it by hand ' +
+        'with --empty, or pass --force to write it anyway.\n',
+    );
+  }
+  process.exitCode = EXIT_PROBLEM;
+  return undefined;
+}
+
+/** An empty up.sql/down.sql was refused: a problem found in the files (exit 1), not a failure to run. */
+function refusedEmpty(err: unknown): undefined {
+  if (!(err instanceof FerryError) || err.code !== E_MIGRATION_EMPTY) throw err;
+  printError(err, knownSecrets());
+  process.exitCode = EXIT_PROBLEM;
+  return undefined;
 }
 
 function printRun(result: RunResult, json: boolean | undefined, verb: string): void {
@@ -66,21 +100,28 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
     .command('new <name>')
     .description('write up.sql and down.sql for the difference between the migrations and the schema module')
     .option('--empty', 'write blank files, for a hand-written (data) migration')
+    .option('--force', 'write the migration even when the linter reports errors in it')
     .option('--json', 'print a JSON report')
-    .action(async (name: string, options: { empty?: boolean; json?: boolean }) => {
+    .action(async (name: string, options: { empty?: boolean; force?: boolean; json?: boolean }) => {
       const cfg = await config();
       const schema = defineSchema(await loadSchemaModule(cfg));
       // The migrations and the DSL are compared in an embedded scratch database: no server needed.
       const shadow = await openShadow();
       try {
-        const result = await generateMigration({ shadow, schema, dir: cfg.migrationsDir, name, empty: options.empty });
-        // Lint what was just written, in the context of every earlier migration.
-        const written = new Set(result.written.map((w) => w.id));
-        const findings = lintMigrations(readMigrations(cfg.migrationsDir)).filter((f) =>
-          [...written].some((id) => f.file?.includes(id)),
-        );
+        const result = await generateMigration({
+          shadow,
+          schema,
+          dir: cfg.migrationsDir,
+          name,
+          empty: options.empty,
+          force: options.force,
+        }).catch((err) => refusedByLint(err, options.json));
+        if (!result) return;
+        // Linted before writing, in the context of every earlier migration.
+        const findings = result.lint;
         if (options.json) {
           printJson({
+            ok: true,
             changes: result.changes.map((c) => ({
               phase: c.phase,
               description: c.description,
@@ -135,7 +176,10 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
     .action(async (options: ConnOptions & { to?: string }) => {
       const cfg = await config();
       await withDatabase(cfg, options, async (handle) => {
-        const result = await new Migrator(handle.db, { dir: cfg.migrationsDir }).up({ to: options.to });
+        const result = await new Migrator(handle.db, { dir: cfg.migrationsDir })
+          .up({ to: options.to })
+          .catch(refusedEmpty);
+        if (!result) return;
         await handle.refreshTypes();
         printRun(result, options.json, 'apply');
       });
@@ -152,11 +196,10 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
     .action(async (options: ConnOptions & { steps?: number; to?: string; all?: boolean }) => {
       const cfg = await config();
       await withDatabase(cfg, options, async (handle) => {
-        const result = await new Migrator(handle.db, { dir: cfg.migrationsDir }).down({
-          steps: options.steps,
-          to: options.to,
-          all: options.all,
-        });
+        const result = await new Migrator(handle.db, { dir: cfg.migrationsDir })
+          .down({ steps: options.steps, to: options.to, all: options.all })
+          .catch(refusedEmpty);
+        if (!result) return;
         printRun(result, options.json, 'revert');
       });
     });
@@ -276,4 +319,6 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
         );
       });
     });
+
+  registerMigrateRepair(migrate, config, urlOption);
 }
