@@ -99,6 +99,18 @@ describe('ferry CLI', () => {
     });
   });
 
+  it.skipIf(!backends.includes('postgres'))(
+    '?sslmode=require on a server without SSL: one readable error, no SECURITY WARNING from the driver',
+    () => {
+      const url = new URL(pgUrl);
+      url.searchParams.set('sslmode', 'require');
+      const r = ferry(['db', 'status'], { DATABASE_URL: url.href });
+      expect(r.code, r.all).toBe(1);
+      expect(r.stderr).toMatch(/does not accept SSL connections\. Use sslmode=prefer or sslmode=disable/);
+      expect(r.all).not.toMatch(/WARNING|Warning/);
+    },
+  );
+
   it('a malformed URL is an error naming the accepted forms', () => {
     const r = ferry(['db', 'status'], { DATABASE_URL: 'mysql://root:pw123456@localhost/db' });
     expect(r.code).toBe(1);
