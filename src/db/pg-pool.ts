@@ -6,7 +6,7 @@
  * through a per-pool `types` object (pg's global `types` is never touched, so
  * other pg users in the same process keep their behaviour), and connect
  * failures turned into one E_CONNECT error that says what to check and never
- * carries the password.
+ * carries the password. `sslmode` is Ferry's business too, not pg's (ssl.ts).
  */
 import type { PostgresPool, PostgresPoolClient } from 'kysely';
 import pg from 'pg';
