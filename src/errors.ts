@@ -3,17 +3,30 @@
  * message that says what went wrong and what to do, and the original error as
  * `cause` when there is one. Codes are part of the public API: match on
  * `err.code`, never on the message.
+ *
+ * Secrets: the message (and so the stack) is passed through `redactText`, so
+ * a URL with its password can never end up in one, whoever built it; and
+ * `util.inspect` (console.log, vitest, pino's fallbacks) redacts the whole
+ * rendering, `cause` chain included, because a wrapped driver error is not
+ * ours to rewrite.
  */
+import { inspect } from 'node:util';
+import { redactText } from './db/redact.js';
+
 export class FerryError extends Error {
   readonly code: string;
   /** Extra machine-readable facts (table, column, SQLSTATE...). Never secrets. */
   readonly details: Readonly<Record<string, unknown>>;
 
   constructor(code: string, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(redactText(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'FerryError';
     this.code = code;
     this.details = Object.freeze({ ...options.details });
+  }
+
+  [inspect.custom](_depth: number, options: object, render: typeof inspect): string {
+    return redactText(render(this, { ...options, customInspect: false }));
   }
 }
 

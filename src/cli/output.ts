@@ -8,7 +8,11 @@ export const EXIT_PROBLEM = 1;
 /** The command could not run (bad usage, bad config). */
 export const EXIT_ERROR = 2;
 
-/** Passwords of every URL this process knows about, so no message can echo them. */
+/**
+ * Passwords of every URL this process knows about, for `redactText`: URLs in
+ * messages are masked structurally anyway; these are only searched for bare
+ * when long enough to be unambiguous (see src/db/redact.ts).
+ */
 export function knownSecrets(extraUrls: (string | undefined)[] = []): string[] {
   const urls = [process.env.DATABASE_URL, process.env.TEST_DATABASE_URL, process.env.REDIS_URL, ...extraUrls];
   const secrets: string[] = [];

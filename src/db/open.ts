@@ -8,6 +8,7 @@
  */
 import { mkdirSync, realpathSync } from 'node:fs';
 import path from 'node:path';
+import { inspect } from 'node:util';
 import { type Dialect, Kysely, PostgresDialect, sql } from 'kysely';
 import { E_CLOSED, E_CONNECT, FerryError } from '../errors.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
@@ -92,6 +93,7 @@ async function openPostgres(connectionString: string, options: OpenOptions, env:
     backend: 'postgres',
     dialect,
     redactedUrl: pool.redactedUrl,
+    connectionString,
     stats: () => pool.stats(),
     refreshTypes: () => pool.refreshTypes(),
     session: (fn) => withPgSession(pool, fn),
@@ -164,10 +166,23 @@ interface HandleParts {
   backend: 'postgres' | 'pglite';
   dialect: Dialect;
   redactedUrl: string;
+  /** Postgres: the URL with its password, for `connectionStringOf` only. */
+  connectionString?: string;
   stats(): PoolStats;
   refreshTypes(): Promise<void>;
   session<T>(fn: (session: RawSession) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+}
+
+/**
+ * The URL (password included) a handle from `openDatabase` was opened with,
+ * for Ferry's own code that must open more connections to the same server
+ * (the shadow database), so nothing re-reads DATABASE_URL from the
+ * environment and hopes it is still the same. Undefined for PGlite and for
+ * `DbHandle`s made elsewhere. Not exported from the package.
+ */
+export function connectionStringOf(handle: DbHandle): string | undefined {
+  return handle instanceof Handle ? Handle.connectionString(handle) : undefined;
 }
 
 class Handle implements DbHandle {
@@ -175,15 +190,28 @@ class Handle implements DbHandle {
   readonly dialect: Dialect;
   readonly db: Kysely<any>;
   readonly redactedUrl: string;
+  // A private field: not enumerable, not in JSON, not shown by util.inspect
+  // (see [inspect.custom] too), readable only through connectionStringOf().
+  readonly #connectionString: string | undefined;
   readonly #parts: HandleParts;
   #closing: Promise<void> | undefined;
 
+  static connectionString(handle: Handle): string | undefined {
+    return handle.#connectionString;
+  }
+
   constructor(parts: HandleParts) {
-    this.#parts = parts;
     this.backend = parts.backend;
     this.dialect = parts.dialect;
     this.redactedUrl = parts.redactedUrl;
+    this.#connectionString = parts.connectionString;
+    this.#parts = { ...parts, connectionString: undefined };
     this.db = new Kysely<any>({ dialect: parts.dialect });
+  }
+
+  /** `DbHandle { backend: 'postgres', redactedUrl: '...' }`: what identifies it, never the connection internals. */
+  [inspect.custom](): string {
+    return `DbHandle ${inspect({ backend: this.backend, redactedUrl: this.redactedUrl })}`;
   }
 
   async ping(): Promise<number> {

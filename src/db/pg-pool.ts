@@ -6,11 +6,12 @@
  * through a per-pool `types` object (pg's global `types` is never touched, so
  * other pg users in the same process keep their behaviour), and connect
  * failures turned into one E_CONNECT error that says what to check and never
- * carries the password.
+ * carries the password. `sslmode` is Ferry's business too, not pg's (ssl.ts).
  */
 import type { PostgresPool, PostgresPoolClient } from 'kysely';
 import pg from 'pg';
 import { E_CLOSED, E_CONFIG, E_CONNECT, FerryError } from '../errors.js';
+import { refusedSslChoice, resolveSsl } from './ssl.js';
 import {
   ARRAY_TYPES_SQL,
   type ArrayTypeRow,
@@ -134,35 +135,45 @@ export interface PgPool {
   close(): Promise<void>;
 }
 
+type ResolvedSslOption = ReturnType<typeof resolveSsl>['ssl'];
+
 export function createPgPool(connectionString: string, opts: PgPoolOptions = {}): PgPool {
   const options = resolvePoolOptions(opts.pool, opts.env);
   const redactedUrl = redactUrl(connectionString);
   const secrets = urlSecrets(connectionString);
   const registry = new TypeRegistry();
   const target = describeTarget(connectionString);
-  const { url, startupOptions } = withSessionOptions(connectionString);
+  // Checked with the pool options, before anything connects: a bad sslmode is a config error.
+  const ssl = resolveSsl(connectionString, opts.env);
+  const { url, startupOptions } = withSessionOptions(ssl.url);
 
-  const raw = new pg.Pool({
-    connectionString: url,
-    max: options.max,
-    idleTimeoutMillis: options.idleTimeoutMillis,
-    connectionTimeoutMillis: options.connectionTimeoutMillis,
-    maxLifetimeSeconds: options.maxLifetimeSeconds,
-    application_name: options.applicationName,
-    // pg only sends statement_timeout when it is truthy, so 0 means "server default".
-    statement_timeout: options.statementTimeoutMillis,
-    options: startupOptions,
-    types: {
-      // Only text results are ever requested; binary stays pg's business.
-      getTypeParser: ((oid: number, format?: string) =>
-        format === 'binary' ? pg.types.getTypeParser(oid, 'binary') : registry.parser(oid)) as never,
-    },
-  });
-  // Without a listener, an idle client's error (server restart, pg_terminate_backend) crashes the process.
-  raw.on('error', (err) => {
-    const safe = sanitize(err, secrets);
-    opts.onError?.(safe);
-  });
+  const makePool = (sslOption: ResolvedSslOption): pg.Pool => {
+    const pool = new pg.Pool({
+      connectionString: url,
+      ...(sslOption === undefined ? {} : { ssl: sslOption }),
+      max: options.max,
+      idleTimeoutMillis: options.idleTimeoutMillis,
+      connectionTimeoutMillis: options.connectionTimeoutMillis,
+      maxLifetimeSeconds: options.maxLifetimeSeconds,
+      application_name: options.applicationName,
+      // pg only sends statement_timeout when it is truthy, so 0 means "server default".
+      statement_timeout: options.statementTimeoutMillis,
+      options: startupOptions,
+      types: {
+        // Only text results are ever requested; binary stays pg's business.
+        getTypeParser: ((oid: number, format?: string) =>
+          format === 'binary' ? pg.types.getTypeParser(oid, 'binary') : registry.parser(oid)) as never,
+      },
+    });
+    // Without a listener, an idle client's error (server restart, pg_terminate_backend) crashes the process.
+    pool.on('error', (err) => {
+      const safe = sanitize(err, secrets);
+      opts.onError?.(safe);
+    });
+    return pool;
+  };
+  const first = makePool(ssl.ssl);
+  let raw = first;
 
   let closed = false;
   const wrappers = new WeakMap<pg.PoolClient, PostgresPoolClient>();
@@ -200,11 +211,25 @@ export function createPgPool(connectionString: string, opts: PgPoolOptions = {})
 
   const connect = async (): Promise<PostgresPoolClient> => {
     if (closed) throw new FerryError(E_CLOSED, `The database handle for ${redactedUrl} has been closed.`);
+    const tried = raw;
     let client: pg.PoolClient;
     try {
-      client = await raw.connect();
+      client = await tried.connect();
     } catch (err) {
-      throw connectError(err, { redactedUrl, secrets, target, options });
+      // sslmode=allow/prefer: the server refused the first kind of connection,
+      // so switch (once, for good) to the other, as libpq does per connection.
+      if (tried !== first || ssl.fallback === null || !refusedSslChoice(err, ssl.ssl)) {
+        throw connectError(err, { redactedUrl, secrets, target, options });
+      }
+      if (raw === first) {
+        raw = makePool(ssl.fallback);
+        first.end().catch(() => {});
+      }
+      try {
+        client = await raw.connect();
+      } catch (retryErr) {
+        throw connectError(retryErr, { redactedUrl, secrets, target, options });
+      }
     }
     return wrap(client);
   };
@@ -228,7 +253,7 @@ export function createPgPool(connectionString: string, opts: PgPoolOptions = {})
     stats: () => ({ total: raw.totalCount, idle: raw.idleCount, waiting: raw.waitingCount, max: options.max }),
     close() {
       closed = true;
-      closing ??= raw.end();
+      closing ??= Promise.all([raw.end(), raw === first ? undefined : first.end().catch(() => {})]).then(() => {});
       return closing;
     },
   };
@@ -323,6 +348,12 @@ function explain(code: string | undefined, message: string, ctx: ConnectContext)
     case '57P03':
       return { reason: 'the server is starting up or shutting down', hint: 'Retry in a moment.' };
     default:
+      if (/does not support SSL/i.test(message)) {
+        return {
+          reason: 'the server does not accept SSL connections',
+          hint: 'Use sslmode=prefer or sslmode=disable in the URL, or enable ssl on the server.',
+        };
+      }
       return { reason: message || 'unknown error', hint: 'Check the database URL and that the server is reachable.' };
   }
 }

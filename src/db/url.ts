@@ -8,6 +8,7 @@
  */
 import path from 'node:path';
 import { E_BAD_URL, FerryError } from '../errors.js';
+import { redactUrl } from './redact.js';
 
 export type ParsedUrl =
   | { backend: 'postgres'; connectionString: string; redacted: string }
@@ -18,7 +19,6 @@ export const ACCEPTED_URL_FORMS =
   'or postgresql+psycopg2:// too), pglite:<dir> or pglite://<dir> for an embedded database on disk, ' +
   'memory:// for an in-memory one';
 
-const MASK = '****';
 // `postgresql+asyncpg://`: the driver suffix only matters to Python.
 const POSTGRES_SCHEME = /^postgres(?:ql)?(?:\+[a-z0-9_.-]*)?:\/\//i;
 const PGLITE_SCHEME = /^pglite:(?:\/\/)?/i;
@@ -86,60 +86,4 @@ function truncate(text: string, max = 200): string {
   return text.length > max ? text.slice(0, max) + '…' : text;
 }
 
-/**
- * Replace the password in a URL (or libpq `key=value` string) with `****`.
- * Works on malformed input too: that is exactly when URLs get echoed in errors.
- */
-export function redactUrl(url: string): string {
-  const schemeEnd = url.indexOf('://');
-  if (schemeEnd < 0) {
-    // libpq keyword/value form: host=... password=secret
-    return url.replace(/(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi, `$1${MASK}`);
-  }
-  const head = url.slice(0, schemeEnd + 3);
-  let rest = url.slice(schemeEnd + 3);
-  // The userinfo ends at an '@'. Passwords with unencoded '@', '/', '?' or '#'
-  // defeat URL parsing (or worse, parse as something else), so take the last
-  // '@' unless what precedes it looks like a query string (`?key=`), as with
-  // `?application_name=a@b`. Over-redacting an odd URL beats leaking half a password.
-  let at = rest.lastIndexOf('@');
-  while (at >= 0 && /\?[^=]*=/.test(rest.slice(0, at))) at = rest.lastIndexOf('@', at - 1);
-  if (at >= 0) {
-    const userinfo = rest.slice(0, at);
-    const colon = userinfo.indexOf(':');
-    if (colon >= 0) rest = userinfo.slice(0, colon + 1) + MASK + rest.slice(at);
-  }
-  rest = rest.replace(/([?&](?:password|sslpassword)=)[^&#]*/gi, `$1${MASK}`);
-  return head + rest;
-}
-
-/** Scrub secrets (and their percent-encoded forms) from arbitrary text such as driver error messages. */
-export function redactText(text: string, secrets: readonly string[]): string {
-  const variants = new Set<string>();
-  for (const secret of secrets) {
-    if (!secret) continue;
-    variants.add(secret);
-    variants.add(encodeURIComponent(secret));
-    variants.add(encodeURI(secret));
-  }
-  let out = text;
-  // Longest first so an encoded form is not half-replaced by its raw prefix.
-  for (const v of [...variants].sort((a, b) => b.length - a.length)) out = out.split(v).join(MASK);
-  return out;
-}
-
-/** The password of a postgres URL as written and decoded (empty list if none): what to scrub from driver messages. */
-export function urlSecrets(connectionString: string): string[] {
-  let raw: string;
-  try {
-    raw = new URL(connectionString).password;
-  } catch {
-    return [];
-  }
-  if (!raw) return [];
-  try {
-    return [raw, decodeURIComponent(raw)];
-  } catch {
-    return [raw];
-  }
-}
+export { redactText, redactUrl, urlSecrets } from './redact.js';

@@ -4,6 +4,7 @@
  * see exactly the same rows.
  */
 import { FerryError } from '../errors.js';
+import { maskRecord, sensitiveColumns, sensitiveValues } from '../schema/sensitive.js';
 import { ImportContext, RecordRejected } from './context.js';
 import type { DefinedImport } from './define.js';
 import { checkRow, csvField } from './encode.js';
@@ -53,6 +54,7 @@ export async function* prepareBatches(
   batchSize: number,
 ): AsyncGenerator<Batch> {
   const byName = new Map(targets.map((t) => [t.name, t]));
+  const sensitive = new Set(targets.flatMap((t) => [...sensitiveColumns(t.table)]));
   let batch = newBatch(0);
   let ordinal = 0;
   let slice = performance.now();
@@ -67,7 +69,7 @@ export async function* prepareBatches(
       const replay = ordinal < resumeFrom;
       let mapped = mapRecord(o, rec, ordinal);
       if (mapped instanceof Promise) mapped = await mapped;
-      prepareRecord(rec, ordinal, byName, keySets, replay ? null : batch, mapped);
+      prepareRecord(rec, ordinal, byName, sensitive, keySets, replay ? null : batch, mapped);
       ordinal++;
       if (!replay) {
         batch.records++;
@@ -141,12 +143,29 @@ function prepareRecord(
   rec: NamedRecord,
   ordinal: number,
   byName: Map<string, Target>,
+  sensitive: ReadonlySet<string>,
   keySets: Map<string, KeySet>,
   batch: Batch | null,
   mapped: Mapped | null,
 ): void {
   const loc = { ...rec.record.loc } as Record<string, unknown>;
-  const value = rec.record.kind === 'record' ? rec.record.value : undefined;
+  const raw = rec.record.kind === 'record' ? rec.record.value : undefined;
+  // The record as a reject shows it: `.sensitive()` values masked (fields
+  // named like such a column, and values a mapped row put in one). Worked
+  // out only when something is rejected.
+  let shown: string | null | undefined;
+  const record = (): string | null => {
+    if (shown !== undefined) return shown;
+    const values = new Set<string>();
+    if (mapped?.ok) {
+      for (const { table, row } of mapped.rows) {
+        const target = byName.get(table);
+        if (target) sensitiveValues(target.table, row, values);
+      }
+    }
+    shown = snippet(maskRecord(raw, sensitive, values));
+    return shown;
+  };
   const rejectRecord = (reason: string, table: string | null = null, column: string | null = null) => {
     if (!batch) return;
     batch.rejects.push({
@@ -157,7 +176,7 @@ function prepareRecord(
       column,
       reason,
       sqlstate: null,
-      record: snippet(value),
+      record: record(),
     });
   };
   if (rec.record.kind === 'error') {
@@ -202,7 +221,7 @@ function prepareRecord(
         column: problem?.column ?? null,
         reason: problem ? problem.reason : `its ${parent} row in the same record was rejected`,
         sqlstate: null,
-        record: snippet(value),
+        record: record(),
       });
       return;
     }

@@ -4,6 +4,7 @@
  */
 import { isConnectionLoss, type RawSession } from '../db/session.js';
 import { quoteIdent } from '../schema/identifiers.js';
+import { maskDbText, maskRow, sensitiveValues } from '../schema/sensitive.js';
 import { COPY_CSV_OPTIONS, csvLineFields } from './encode.js';
 import { type Group, type PreparedRow, snippet } from './prepare.js';
 import type { RejectRow } from './state.js';
@@ -110,14 +111,20 @@ export function dbReject(target: Target, group: Group, index: number, err: unkno
   const fields = csvLineFields(group.lines[index] as string);
   const e = (err ?? {}) as { code?: string; message?: string; detail?: string; column?: string; constraint?: string };
   const detail = e.detail ? ` (${e.detail})` : '';
+  const row = Object.fromEntries(group.columns.map((c, k) => [c, fields[k] ?? null]));
   return {
     ordinal: meta.ordinal,
     rowIndex: meta.rowIndex,
     location: meta.loc,
     table: target.name,
     column: e.column ?? null,
-    reason: `${e.message ?? 'rejected by the database'}${detail}`,
+    // Postgres echoes values (`Key (token)=(…)`, `Failing row contains (…)`): `.sensitive()` ones are masked.
+    reason: maskDbText(
+      `${e.message ?? 'rejected by the database'}${detail}`,
+      target.table,
+      sensitiveValues(target.table, row),
+    ),
     sqlstate: e.code ?? null,
-    record: snippet(Object.fromEntries(group.columns.map((c, k) => [c, fields[k] ?? null]))),
+    record: snippet(maskRow(target.table, row)),
   };
 }

@@ -31,7 +31,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { type Kysely, sql } from 'kysely';
-import { type DbHandle, openDatabase, resolveDatabaseTarget } from '../db/open.js';
+import { connectionStringOf, type DbHandle, openDatabase, resolveDatabaseTarget } from '../db/open.js';
 import { SESSION_SETTINGS } from '../db/types.js';
 import { E_BAD_ARGUMENT, E_QUERY, FerryError } from '../errors.js';
 import { createStatements } from '../schema/ddl.js';
@@ -67,10 +67,9 @@ export interface ShadowOptions {
   /**
    * The live database the shadow stands in for. Alone it only chooses the
    * kind: PGlite → an in-memory PGlite; PostgreSQL → a scratch schema on the
-   * same server, which needs the un-redacted URL (`url`), because a
-   * `DbHandle` only carries a redacted one. When `like.redactedUrl` holds no
-   * password (nothing was masked) it is used as is, and so is
-   * `env.DATABASE_URL` when it redacts to `like.redactedUrl`.
+   * same server, reached with the settings the handle was opened with (kept
+   * privately in a handle from `openDatabase`). A `DbHandle` made elsewhere
+   * needs `url` unless its `redactedUrl` holds no password.
    */
   like?: DbHandle;
   /**
@@ -80,8 +79,6 @@ export interface ShadowOptions {
    * directory is never opened).
    */
   url?: string;
-  /** Environment for the `DATABASE_URL` fallback (default `process.env`). */
-  env?: NodeJS.ProcessEnv;
 }
 
 export const SHADOW_SCHEMA_PREFIX = 'ferry_shadow_';
@@ -147,17 +144,16 @@ function postgresUrl(options: ShadowOptions): string | null {
   }
   const like = options.like;
   if (!like || like.backend === 'pglite') return null;
+  // The handle's own settings, never the environment: DATABASE_URL may name
+  // another server than the one the handle was opened on (--url, a test).
+  const own = connectionStringOf(like);
+  if (own !== undefined) return own;
   // redactUrl only ever replaces secrets with ****: without one, the redacted URL is the URL.
   if (!like.redactedUrl.includes('****')) return like.redactedUrl;
-  const fromEnv = (options.env ?? process.env).DATABASE_URL;
-  if (fromEnv !== undefined && fromEnv.trim() !== '') {
-    const target = resolveDatabaseTarget({ url: fromEnv, env: {} });
-    if (target.backend === 'postgres' && target.redacted === like.redactedUrl) return target.connectionString;
-  }
   throw new FerryError(
     E_BAD_ARGUMENT,
     `A shadow of the PostgreSQL database ${like.redactedUrl} needs its URL with the password: ` +
-      'pass openShadow({ like, url }) (a database handle only knows the redacted URL).',
+      'pass openShadow({ like, url }) (this handle was not made by openDatabase and only knows the redacted URL).',
     { details: { url: like.redactedUrl } },
   );
 }

@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { redactText } from '../db/redact.js';
 
 export type { Logger };
 
@@ -16,19 +17,16 @@ const REDACT_PATHS = [
 
 /**
  * A pino logger (JSON lines on stderr, level from `FERRY_LOG_LEVEL`, default
- * `info`) that redacts secret-bearing fields and scrubs the given secret
- * strings from messages, so a connection password cannot leak through a log.
+ * `info`) that redacts secret-bearing fields and scrubs messages with
+ * `redactText` (URL passwords and `password=` keywords; `secrets` only when
+ * long enough to be unambiguous, see there), so a connection password cannot
+ * leak through a log and a short one does not mangle every word holding it.
  */
 export function createLogger(
   options: { level?: string; secrets?: string[]; destination?: pino.DestinationStream } = {},
 ): Logger {
-  const secrets = (options.secrets ?? []).filter((s) => s.length > 0);
-  const scrub = (value: unknown): unknown => {
-    if (typeof value !== 'string' || secrets.length === 0) return value;
-    let out = value;
-    for (const s of secrets) out = out.split(s).join('****');
-    return out;
-  };
+  const secrets = options.secrets ?? [];
+  const scrub = (value: unknown): unknown => (typeof value === 'string' ? redactText(value, secrets) : value);
   return pino(
     {
       level: options.level ?? process.env.FERRY_LOG_LEVEL ?? 'info',

@@ -356,7 +356,7 @@ export class Repository<T extends Table> {
     try {
       return await fn();
     } catch (err) {
-      throw translateDbError(err, this.table.name);
+      throw translateDbError(err, this.table);
     }
   }
 }

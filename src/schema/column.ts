@@ -75,6 +75,8 @@ export interface ColumnDef {
   readonly onUpdateNow: boolean;
   /** Migration hint: this column used to be called this (renamed, not dropped and re-added). */
   readonly renamedFrom: string | null;
+  /** Values are secret (password hashes, tokens): masked in rejects, logs and error messages. Not in the IR. */
+  readonly sensitive: boolean;
 }
 
 type Simplify<T> = { [K in keyof T]: T[K] } & {};
@@ -161,6 +163,16 @@ export class ColumnBuilder<C extends ColumnConfig = ColumnConfig> {
    */
   renamedFrom(oldName: string): ColumnBuilder<C> {
     return this.with({ renamedFrom: oldName });
+  }
+
+  /**
+   * The values are secrets (password hashes, API tokens, session ids): Ferry
+   * never shows them, writing `****` instead, in import rejects (file and
+   * table), validation errors and constraint-violation messages. Changes
+   * nothing in the database, so it is not part of the schema IR or migrations.
+   */
+  sensitive(): ColumnBuilder<C> {
+    return this.with({ sensitive: true });
   }
 
   /** Narrow the TS type without changing the SQL type (e.g. branded ids, JSON shapes). */
@@ -272,6 +284,7 @@ function def(type: string, kind: ValueKind, extra: Partial<ColumnDef> = {}): Col
     comment: null,
     onUpdateNow: false,
     renamedFrom: null,
+    sensitive: false,
     ...extra,
   };
 }

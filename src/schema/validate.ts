@@ -202,10 +202,16 @@ export function validateValue(table: Table, column: Column, value: unknown, mode
     const reason = value === null ? 'is NOT NULL and cannot be null' : (issue?.message ?? 'invalid');
     throw new FerryError(
       E_INVALID_VALUE,
-      `Invalid value for ${table.name}.${column.name} (${column.def.type}${column.def.isArray ? '[]' : ''})${where}: ${reason}; got ${describe(value)}.`,
+      `Invalid value for ${table.name}.${column.name} (${column.def.type}${column.def.isArray ? '[]' : ''})${where}: ${reason}; got ${column.def.sensitive ? hidden(value) : describe(value)}.`,
       { details: { table: table.name, column: column.name } },
     );
   }
+}
+
+/** A `.sensitive()` column's value: its kind only, never the value or its length. */
+function hidden(value: unknown): string {
+  const kind = value instanceof Date ? 'Date' : Array.isArray(value) ? 'array' : typeof value;
+  return `${kind} **** (sensitive, not shown)`;
 }
 
 function describe(value: unknown): string {

@@ -81,6 +81,36 @@ describe('ferry CLI', () => {
     }
   });
 
+  describe('an unreachable server: the message stays readable and only the password field is masked', () => {
+    // Seed 004's own default, a 1-character password that occurs in the host
+    // name and in words, raw ':' and '@', and percent-encoded ones.
+    const passwords = ['postgres', 'a', '1', ':', '@', '%40', 'p%40ss%2Fw%23rd%20x'];
+    it.each(passwords)('password %s', (password) => {
+      const url = `postgresql://postgres:${password}@127.0.0.1:1/x`;
+      const shown = 'postgresql://postgres:****@127.0.0.1:1/x';
+      const readable = `Cannot connect to PostgreSQL at ${shown}: connection refused by 127.0.0.1:1. Is PostgreSQL running, and listening on that host and port?`;
+      const text = ferry(['db', 'status'], { DATABASE_URL: url, FERRY_DEBUG: '1' });
+      expect(text.code, text.all).toBe(1);
+      expect(text.stderr).toContain(`ferry: ${readable} [E_CONNECT]`);
+      expect(text.all).not.toContain(url);
+      const json = ferry(['db', 'status', '--json'], { DATABASE_URL: url });
+      expect(json.code, json.all).toBe(1);
+      expect(JSON.parse(json.stdout)).toEqual({ ok: false, error: { code: 'E_CONNECT', message: readable } });
+    });
+  });
+
+  it.skipIf(!backends.includes('postgres'))(
+    '?sslmode=require on a server without SSL: one readable error, no SECURITY WARNING from the driver',
+    () => {
+      const url = new URL(pgUrl);
+      url.searchParams.set('sslmode', 'require');
+      const r = ferry(['db', 'status'], { DATABASE_URL: url.href });
+      expect(r.code, r.all).toBe(1);
+      expect(r.stderr).toMatch(/does not accept SSL connections\. Use sslmode=prefer or sslmode=disable/);
+      expect(r.all).not.toMatch(/WARNING|Warning/);
+    },
+  );
+
   it('a malformed URL is an error naming the accepted forms', () => {
     const r = ferry(['db', 'status'], { DATABASE_URL: 'mysql://root:pw123456@localhost/db' });
     expect(r.code).toBe(1);

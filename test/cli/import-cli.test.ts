@@ -127,4 +127,13 @@ describe('ferry import / verify (embedded database)', () => {
     expect(r.err).toMatch(/\*\*\*\*/);
     expect(`${r.out}${r.err}`).not.toContain('hunter2secret');
   });
+
+  it('a short password (postgres) is masked in its URL field only, the message stays readable', () => {
+    const r = ferry('import', 'import.ts', '--json', '--url', 'postgresql://postgres:postgres@127.0.0.1:1/x');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(
+      'Cannot connect to PostgreSQL at postgresql://postgres:****@127.0.0.1:1/x: connection refused by 127.0.0.1:1.',
+    );
+    expect(`${r.out}${r.err}`).not.toContain('postgres:postgres@');
+  });
 });

@@ -265,7 +265,7 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
         for (const p of status.problems) drift.push(p.message);
         for (const p of status.pending) drift.push(`pending migration ${p.id} is not applied (run ferry migrate up)`);
         // Compare in a scratch schema on the same server, so both sides are deparsed alike.
-        const shadow = await openShadow({ like: handle, url: options.url ?? process.env.DATABASE_URL });
+        const shadow = await openShadow({ like: handle });
         try {
           const { current, changes } = await pendingChanges(shadow, schema, cfg.migrationsDir);
           for (const c of changes)
@@ -296,7 +296,7 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
       const cfg = await config();
       await withDatabase(cfg, options, async (handle) => {
         if (!options.force) {
-          const shadow = await openShadow({ like: handle, url: options.url ?? process.env.DATABASE_URL });
+          const shadow = await openShadow({ like: handle });
           try {
             const expected = await replayMigrations(shadow, cfg.migrationsDir, options.to);
             const differences = diffSchemas(await introspect(handle.db), expected);
