@@ -247,10 +247,12 @@ export class Repository<T extends Table> {
     const filter = options.where === undefined ? undefined : this.#where(options.where);
     const after = options.after === undefined ? undefined : this.#afterValues(options.after, order);
     const limit = options.limit;
-    if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 0)) {
+    // page() needs a last row to make the next cursor from, so at least 1.
+    const least = withCursor ? 1 : 0;
+    if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < least)) {
       throw new FerryError(
         E_BAD_ARGUMENT,
-        `limit must be a non-negative integer, got ${typeof limit === 'number' ? limit : typeof limit}.`,
+        `limit must be an integer ≥ ${least}${withCursor ? ' for page()' : ''}, got ${typeof limit === 'number' ? limit : typeof limit}.`,
       );
     }
     const rows = (await this.#run(() => {

@@ -7,32 +7,13 @@ import { type Kysely, sql as ksql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connect, type Ferry } from '../../src/index.js';
 import { Repository } from '../../src/repo/repository.js';
-import { boolean, integer, serial, sql, table, text, unique, uniqueIndex } from '../../src/schema/index.js';
 import type { Table } from '../../src/schema/table.js';
 import { describeEachBackend } from '../support/backends.js';
 import { expectFerryError } from '../support/expect-error.js';
 import { CaptureQueries } from './capture.js';
+import { handles } from './conflict-schema.js';
 import * as base from './schema.js';
 import { users } from './schema.js';
-
-/** Unique constraint, unique index and partial unique index: the three kinds of conflict target. */
-export const handles = table(
-  'handles',
-  {
-    id: serial().primaryKey(),
-    tenant: integer().notNull(),
-    slug: text().notNull(),
-    email: text(),
-    nick: text(),
-    note: text(),
-    deleted: boolean().notNull().default(false),
-  },
-  (t) => [
-    unique().on(t.tenant, t.slug),
-    uniqueIndex().on(t.email),
-    uniqueIndex('handles_live_nick').on(t.nick).where(sql`not deleted`),
-  ],
-);
 
 const schema = { ...base, handles };
 
