@@ -163,6 +163,8 @@ const BAD = Symbol('bad cursor value');
 function encodeValue(v: unknown): unknown {
   if (v instanceof Date) return { $date: v.toISOString() };
   if (typeof v === 'bigint') return { $bigint: v.toString() };
+  // JSON has no ±Infinity/NaN (they would become null): ±infinity timestamps, float NaN.
+  if (typeof v === 'number' && !Number.isFinite(v)) return { $num: String(v) };
   return v;
 }
 
@@ -175,6 +177,10 @@ function decodeValue(v: unknown): unknown {
   if (v && typeof v === 'object' && '$bigint' in v) {
     const text = (v as { $bigint: unknown }).$bigint;
     return typeof text === 'string' && /^-?\d{1,20}$/.test(text) ? BigInt(text) : BAD;
+  }
+  if (v && typeof v === 'object' && '$num' in v) {
+    const text = (v as { $num: unknown }).$num;
+    return text === 'Infinity' || text === '-Infinity' || text === 'NaN' ? Number(text) : BAD;
   }
   return v;
 }

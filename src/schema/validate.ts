@@ -26,6 +26,16 @@ const NUMERIC = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$|^\s*(NaN|[-+]?Inf
 const DATE = /^\d{4,}-\d{2}-\d{2}( BC)?$|^[-+]?infinity$/;
 const TIMESTAMP_WORDS = /^([-+]?infinity|now|today|tomorrow|yesterday|epoch)$/i;
 
+/**
+ * ±infinity timestamps read back as ±Infinity (db/types.ts), so they may be
+ * written back and compared against (keyset `after`); dates accept the same.
+ * z.number() refuses non-finite numbers, hence a custom check.
+ */
+const infinite = z.custom<number>(
+  (n) => n === Number.POSITIVE_INFINITY || n === Number.NEGATIVE_INFINITY,
+  'not ±Infinity',
+);
+
 /** Postgres text cannot hold NUL; catching it here names the column. */
 const noNul = (s: string) => !s.includes('\u0000');
 
@@ -59,11 +69,13 @@ function elementSchema(def: ColumnDef): z.ZodType {
     case 'date':
       return z.union([
         z.date().refine((d) => !Number.isNaN(d.getTime()), 'invalid date'),
+        infinite,
         z.string().regex(DATE, 'not a date (YYYY-MM-DD)'),
       ]);
     case 'timestamp':
       return z.union([
         z.date().refine((d) => !Number.isNaN(d.getTime()), 'invalid date'),
+        infinite,
         z.string().refine((s) => TIMESTAMP_WORDS.test(s) || !Number.isNaN(Date.parse(s)), 'not a timestamp'),
       ]);
     case 'interval':

@@ -123,6 +123,28 @@ describeEachBackend('repository: bad input fails as a FerryError', (t) => {
     });
   });
 
+  it('cursors and after-rows carry ±infinity timestamps (JSON would turn them into null)', async () => {
+    await repo(users).insert([
+      { telegram_id: 1, created_at: 'infinity' },
+      { telegram_id: 2, created_at: '2024-01-01T00:00:00Z' },
+      { telegram_id: 3, created_at: '-infinity' },
+      { telegram_id: 4, created_at: 'infinity' },
+    ]);
+    const byCursor: number[] = [];
+    let after: string | undefined;
+    for (let guard = 0; guard < 10; guard++) {
+      const page = await repo(users).page({ orderBy: { created_at: 'desc' }, limit: 1, after });
+      byCursor.push(...page.rows.map((r) => r.telegram_id as number));
+      if (!page.nextCursor) break;
+      after = page.nextCursor;
+    }
+    expect(byCursor).toEqual([1, 4, 2, 3]);
+    const [first] = await repo(users).findMany({ orderBy: { created_at: 'desc' }, limit: 1 });
+    expect(first!.created_at).toBe(Number.POSITIVE_INFINITY);
+    const rest = await repo(users).findMany({ orderBy: { created_at: 'desc' }, after: first });
+    expect(rest.map((r) => r.telegram_id)).toEqual([4, 2, 3]);
+  });
+
   describe('jsonb that JSON cannot represent is E_INVALID_VALUE naming table.column', () => {
     const circular: Record<string, unknown> = { a: 1 };
     circular.self = circular;
