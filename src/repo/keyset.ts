@@ -33,12 +33,12 @@ export function resolveOrder(table: Table, orderBy: OrderBy<Table>, pk: string[]
     if (direction !== 'asc' && direction !== 'desc') {
       throw new FerryError(
         E_BAD_ARGUMENT,
-        `orderBy ${name}: direction must be 'asc' or 'desc', got ${String(direction)}.`,
+        `orderBy ${name}: direction must be 'asc' or 'desc', got ${typeof direction === 'string' ? `'${direction}'` : typeof direction}.`,
       );
     }
     const column = columnOf(table, name);
-    if (column.def.kind === 'json' && column.def.type === 'json' && !column.def.isArray) {
-      // Only jsonb has an ordering; Postgres would refuse the ORDER BY.
+    if (column.def.type === 'json') {
+      // Only jsonb has an ordering (json has no comparison operators at all); Postgres would refuse the ORDER BY.
       throw new FerryError(
         E_BAD_ARGUMENT,
         `orderBy ${table.name}.${name}: a json column cannot be sorted (jsonb can); order by another column.`,

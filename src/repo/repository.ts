@@ -306,6 +306,16 @@ export class Repository<T extends Table> {
     if (typeof where === 'function') return where as unknown as (eb: AnyEB) => Expression<SqlBool>;
     validateValues(this.table, where as AnyRow, 'filter');
     const entries = Object.entries(where as AnyRow).filter(([, v]) => v !== undefined);
+    for (const [name, value] of entries) {
+      // json (unlike jsonb) has no equality operator; Postgres would refuse `=` and IN.
+      if (value !== null && this.table.columns[name]!.def.type === 'json') {
+        throw new FerryError(
+          E_BAD_ARGUMENT,
+          `${this.table.name}.${name} is json, which Postgres cannot compare for equality; filter on it with a Kysely expression (e.g. a ->> path) or make the column jsonb.`,
+          { details: { table: this.table.name, column: name } },
+        );
+      }
+    }
     return (eb) =>
       eb.and(
         entries.map(([name, value]) => {

@@ -145,6 +145,21 @@ describeEachBackend('repository: bad input fails as a FerryError', (t) => {
     expect(rest.map((r) => r.telegram_id)).toEqual([4, 2, 3]);
   });
 
+  it('a json (not jsonb) column in a filter or orderBy is E_BAD_ARGUMENT (was a raw server error)', async () => {
+    await expectFerryError(
+      repo(handles).findMany({ where: { meta: { a: 1 } } }),
+      'E_BAD_ARGUMENT',
+      /handles\.meta is json/,
+    );
+    await expectFerryError(repo(handles).count({ meta: [1, 2] }), 'E_BAD_ARGUMENT', /handles\.meta is json/);
+    await expectFerryError(repo(handles).findMany({ orderBy: { meta: 'asc' } }), 'E_BAD_ARGUMENT', /cannot be sorted/);
+    expect(capture.statements).toHaveLength(0);
+    // IS NULL works on any column, and json values round-trip.
+    await repo(handles).insert({ tenant: 1, slug: 'a', meta: { a: [1, 'x'] } });
+    expect(await repo(handles).count({ meta: null })).toBe(0);
+    expect((await repo(handles).findOne({ slug: 'a' }))!.meta).toEqual({ a: [1, 'x'] });
+  });
+
   describe('jsonb that JSON cannot represent is E_INVALID_VALUE naming table.column', () => {
     const circular: Record<string, unknown> = { a: 1 };
     circular.self = circular;

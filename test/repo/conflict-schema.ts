@@ -1,5 +1,5 @@
-/** A table with every kind of conflict target: unique constraint, unique index, partial unique index. */
-import { boolean, integer, serial, sql, table, text, unique, uniqueIndex } from '../../src/schema/index.js';
+/** A table with every kind of conflict target (unique constraint, unique index, partial unique index) and a json column. */
+import { boolean, integer, json, serial, sql, table, text, unique, uniqueIndex } from '../../src/schema/index.js';
 
 export const handles = table(
   'handles',
@@ -11,6 +11,8 @@ export const handles = table(
     nick: text(),
     note: text(),
     deleted: boolean().notNull().default(false),
+    /** json, not jsonb: no equality and no ordering in Postgres. */
+    meta: json(),
   },
   (t) => [
     unique().on(t.tenant, t.slug),

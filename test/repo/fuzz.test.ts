@@ -14,6 +14,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FerryError } from '../../src/errors.js';
 import { connect, type Ferry } from '../../src/index.js';
 import { Repository } from '../../src/repo/repository.js';
+import type { Column } from '../../src/schema/column.js';
 import type { Table } from '../../src/schema/table.js';
 import { describeEachBackend } from '../support/backends.js';
 import { CaptureQueries, identifiersOf } from './capture.js';
@@ -39,42 +40,97 @@ const KNOWN = new Set(['excluded', 'count', ...TABLES.flatMap((t) => [t.name, ..
 // ------------------------------------------------------------ arbitraries
 
 const json = fc.jsonValue({ maxDepth: 3, stringUnit: 'binary' });
-const columnName = fc.oneof(
-  fc.constantFrom(...new Set(TABLES.flatMap((t) => Object.keys(t.columns)))),
-  fc.constantFrom('nope', '', 'id; drop table users', '"users"', 'excluded.id', '__proto__', 'constructor'),
+const bogusName = fc.constantFrom(
+  'nope',
+  '',
+  'id; drop table users',
+  '"users"',
+  'excluded.id',
+  '__proto__',
+  'constructor',
 );
 /** Values a column might plausibly get, so calls get past the shape checks to the database. */
 const plausible = fc.oneof(
   json,
   fc.constantFrom(null, 0, 1, -1, 2 ** 31, 2 ** 53, 'free', 'pro', 'x', '', true, '2024-01-01', 'now', 'infinity'),
-  fc.constantFrom('2024-01-01T00:00:00Z', '1', 'Tue', '1e5', '\u0000', '\ud800', 'a'.repeat(40)),
+  fc.constantFrom('2024-01-01T00:00:00Z', '1', 'Tue', '1e5', '\u0000', '\ud800', 'a'.repeat(40), 'e@x'),
   fc.integer(),
   fc.array(fc.integer(), { maxLength: 3 }),
+  fc.dictionary(fc.string(), json, { maxKeys: 2 }),
 );
-const rowish = fc.dictionary(columnName, plausible, { maxKeys: 5 });
-const orderish = fc.oneof(
-  fc.dictionary(columnName, fc.oneof(fc.constantFrom('asc', 'desc', 'ASC', 'up', ''), json), { maxKeys: 3 }),
-  fc.array(fc.oneof(columnName, fc.tuple(columnName, fc.constantFrom('asc', 'desc', 'sideways')), json), {
-    maxLength: 3,
-  }),
-);
-/** Cursors: arbitrary text, and well-formed envelopes around arbitrary key values. */
-const cursorish = fc.oneof(
-  fc.string(),
-  fc
-    .record({
-      o: fc.oneof(
-        fc.constantFrom('id:asc', 'score:asc,id:asc', 'created_at:desc,id:asc', 'user_id:asc,group_id:asc'),
-        json,
-      ),
-      v: fc.oneof(
-        fc.array(fc.oneof(plausible, fc.record({ $date: json }), fc.record({ $bigint: json })), { maxLength: 3 }),
-        json,
-      ),
-    })
-    .map((p) => Buffer.from(JSON.stringify(p)).toString('base64url')),
-);
-const anything = fc.oneof(json, rowish, fc.array(columnName, { maxLength: 3 }), orderish, cursorish);
+
+/** A value of the column's kind, mostly valid. */
+function valueFor(column: Column): fc.Arbitrary<unknown> {
+  const def = column.def;
+  switch (def.kind) {
+    case 'int':
+      return fc.integer({ min: -3, max: 5 });
+    case 'bigint':
+      return fc.oneof(fc.integer({ min: -3, max: 5 }), fc.bigInt());
+    case 'string':
+      return fc.oneof(fc.constantFrom('a', 'e@x', 'ann'), fc.string({ maxLength: 40, unit: 'binary' }));
+    case 'boolean':
+      return fc.boolean();
+    case 'enum':
+      return fc.constantFrom(...(def.enumValues ?? []));
+    case 'timestamp':
+      return fc.oneof(fc.date(), fc.constantFrom('2024-01-01T00:00:00Z', 'infinity', '-infinity', 'now'));
+    case 'json':
+      return json;
+    default:
+      return plausible;
+  }
+}
+
+/**
+ * Inputs for one table: mostly its own column names (so a call gets past the
+ * name checks to values, SQL and the server), sometimes other tables' or bogus ones.
+ */
+function anythingFor(table: Table): fc.Arbitrary<unknown> {
+  const own = Object.keys(table.columns);
+  const columnName = fc.oneof(
+    { weight: 6, arbitrary: fc.constantFrom(...own) },
+    { weight: 1, arbitrary: fc.constantFrom(...new Set(TABLES.flatMap((t) => Object.keys(t.columns)))) },
+    { weight: 1, arbitrary: bogusName },
+  );
+  // Rows of the table's own columns with values of the right kind (or near misses), and free-form ones.
+  const typed = Object.fromEntries(
+    Object.values(table.columns).map((c) => [c.name, fc.oneof({ weight: 3, arbitrary: valueFor(c) }, plausible)]),
+  );
+  const rowish = fc.oneof(fc.record(typed, { requiredKeys: [] }), fc.dictionary(columnName, plausible, { maxKeys: 4 }));
+  const direction = fc.oneof(fc.constantFrom('asc', 'desc'), fc.constantFrom('ASC', 'up', '', 1), json);
+  const orderish = fc.oneof(
+    fc.dictionary(columnName, direction, { maxKeys: 3 }),
+    fc.array(fc.oneof(columnName, fc.tuple(columnName, direction), json), { maxLength: 3 }),
+  );
+  const pk = table.primaryKey.map((k) => `${k}:asc`);
+  // Signatures of the orders the calls below use, so envelopes reach the value checks.
+  const signatures = [pk.join(','), [`${own[1]}:desc`, ...pk.filter((k) => k !== `${own[1]}:asc`)].join(',')];
+  const keyValue = fc.oneof(
+    plausible,
+    fc.record({ $date: fc.oneof(json, fc.constantFrom('2024-01-01T00:00:00Z', 'garbage')) }),
+    fc.record({ $bigint: fc.oneof(json, fc.constantFrom('1', 'xyz', '9'.repeat(30))) }),
+    fc.record({ $num: fc.oneof(json, fc.constantFrom('Infinity', 'NaN')) }),
+  );
+  const cursorish = fc.oneof(
+    fc.string(),
+    fc
+      .record({
+        o: fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...signatures) }, { weight: 1, arbitrary: json }),
+        v: fc.oneof({ weight: 4, arbitrary: fc.array(keyValue, { maxLength: 3 }) }, { weight: 1, arbitrary: json }),
+      })
+      .map((p) => Buffer.from(JSON.stringify(p)).toString('base64url')),
+  );
+  return fc.oneof(
+    json,
+    rowish,
+    rowish,
+    fc.array(columnName, { maxLength: 3 }),
+    orderish,
+    cursorish,
+    fc.array(rowish, { maxLength: 3 }),
+  );
+}
 
 // ------------------------------------------------------------ the suite
 
@@ -116,45 +172,50 @@ describeEachBackend('repository fuzz', (t) => {
   }
 
   // By name, so a counterexample prints as 'users', not the whole Table object.
-  const tableArb = fc.constantFrom(...TABLES.map((t) => t.name));
-  const options: [string, fc.Arbitrary<unknown>, (repo: Repository<any>, x: any) => Promise<unknown>][] = [
-    ['where', anything, (r, x) => Promise.all([r.findMany({ where: x }), r.findOne(x), r.count(x)])],
+  const inputs = (extra: fc.Arbitrary<unknown> | null) =>
+    fc.constantFrom(...TABLES.map((t) => t.name)).chain((name) => {
+      const table = TABLES.find((t) => t.name === name)!;
+      return fc.tuple(fc.constant(name), extra ? fc.oneof(anythingFor(table), extra) : anythingFor(table));
+    });
+  /** [option, extra inputs besides the per-table ones (or null), the calls that take it]. */
+  const options: [string, fc.Arbitrary<unknown> | null, (repo: Repository<any>, x: any) => Promise<unknown>][] = [
+    ['where', null, (r, x) => Promise.all([r.findMany({ where: x }), r.findOne(x), r.count(x)])],
     [
       'where (update/delete)',
-      anything,
+      null,
       async (r, x) => {
         await r.update(x, PATCH[r.table.name]!).catch(rethrowUnlessFerry);
         await r.delete(x);
       },
     ],
-    ['orderBy', anything, (r, x) => r.findMany({ orderBy: x, limit: 3 })],
+    ['orderBy', null, (r, x) => r.findMany({ orderBy: x, limit: 3 })],
     [
       'limit',
-      fc.oneof(anything, fc.integer(), fc.double()),
+      fc.oneof(fc.integer(), fc.double(), fc.integer({ min: -1, max: 3 })),
       (r, x) => Promise.all([r.findMany({ limit: x }), r.page({ limit: x })]),
     ],
     [
       'after',
-      anything,
+      null,
       async (r, x) => {
         await r.findMany({ after: x, limit: 2 }).catch(rethrowUnlessFerry);
         await r.page({ orderBy: { [Object.keys(r.table.columns)[1]!]: 'desc' }, after: x, limit: 2 });
       },
     ],
-    ['conflict', anything, (r, x) => r.upsert(firstRow(r.table), { conflict: x })],
-    ['update (upsert)', anything, (r, x) => r.upsert(firstRow(r.table), { update: x })],
+    ['conflict', null, (r, x) => r.upsert(firstRow(r.table), { conflict: x })],
+    ['update (upsert)', null, (r, x) => r.upsert(firstRow(r.table), { update: x })],
     [
       'values (insert/upsert)',
-      anything,
+      null,
       async (r, x) => {
         await r.insert(x).catch(rethrowUnlessFerry);
         await r.upsert(x);
       },
     ],
-    ['values (update patch)', anything, (r, x) => r.update(1 as never, x)],
+    ['values (update patch)', null, (r, x) => r.update(1 as never, x)],
     [
       'keys (get/getMany/delete)',
-      anything,
+      null,
       async (r, x) => {
         await r.get(x).catch(rethrowUnlessFerry);
         await r.getMany(x).catch(rethrowUnlessFerry);
@@ -166,7 +227,7 @@ describeEachBackend('repository fuzz', (t) => {
   for (const [name, arb, call] of options) {
     it(`${name}: a result or an input FerryError, and only schema identifiers (seed ${SEED}, ${RUNS} runs)`, async () => {
       await fc.assert(
-        fc.asyncProperty(tableArb, arb, (name, x) => check((r) => call(r, x), TABLES.find((t) => t.name === name)!)),
+        fc.asyncProperty(inputs(arb), ([name, x]) => check((r) => call(r, x), TABLES.find((t) => t.name === name)!)),
         { seed: SEED, numRuns: RUNS },
       );
     });
