@@ -380,6 +380,8 @@ export class Repository<T extends Table> {
     if (missing.length > 0) {
       throw new FerryError(E_BAD_ARGUMENT, `${this.table.name} key is missing ${missing.join(', ')}.`);
     }
+    // One value per key column: getMany compares them with `=`, where a list would not compile.
+    for (const k of keys) validateValue(this.table, this.table.columns[k]!, obj[k], 'compare', ' (in a key)');
     return Object.fromEntries(keys.map((k) => [k, obj[k]]));
   }
 

@@ -13,7 +13,7 @@ import { expectFerryError } from '../support/expect-error.js';
 import { CaptureQueries } from './capture.js';
 import { handles } from './conflict-schema.js';
 import * as base from './schema.js';
-import { users } from './schema.js';
+import { memberships, users } from './schema.js';
 
 const schema = { ...base, handles };
 
@@ -158,6 +158,21 @@ describeEachBackend('repository: bad input fails as a FerryError', (t) => {
     await repo(handles).insert({ tenant: 1, slug: 'a', meta: { a: [1, 'x'] } });
     expect(await repo(handles).count({ meta: null })).toBe(0);
     expect((await repo(handles).findOne({ slug: 'a' }))!.meta).toEqual({ a: [1, 'x'] });
+  });
+
+  it('a composite key with a list or object for a key column is E_INVALID_VALUE (was a raw syntax error)', async () => {
+    const m = repo(memberships);
+    await expectFerryError(
+      m.getMany([{ user_id: {}, group_id: [] } as never]),
+      'E_INVALID_VALUE',
+      /memberships\.user_id/,
+    );
+    await expectFerryError(
+      m.get({ user_id: 1, group_id: [1, 2] } as never),
+      'E_INVALID_VALUE',
+      /memberships\.group_id/,
+    );
+    expect(capture.statements).toHaveLength(0);
   });
 
   describe('jsonb that JSON cannot represent is E_INVALID_VALUE naming table.column', () => {
