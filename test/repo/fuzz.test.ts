@@ -1,6 +1,7 @@
 /**
- * Fuzz: arbitrary JSON (and near-misses built from the schema's own column
- * names) thrown at every public repository option, on both backends. Each
+ * Fuzz: arbitrary JSON, and inputs built per table (its own column names,
+ * values of each column's kind incl. Dates and BigInts, near-miss cursors),
+ * thrown at every public repository option, on both backends. Each
  * call must either return or throw a FerryError with an input-error code,
  * never a TypeError, a SyntaxError or a raw server error, and every statement
  * it sends may only name tables and columns of the schema.
