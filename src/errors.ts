@@ -48,6 +48,13 @@ export const E_UNKNOWN_COLUMN = 'E_UNKNOWN_COLUMN';
 export const E_INVALID_VALUE = 'E_INVALID_VALUE';
 /** A repository call was malformed (missing primary key, empty patch...). */
 export const E_BAD_ARGUMENT = 'E_BAD_ARGUMENT';
+/**
+ * A keyset cursor (`page()`'s `nextCursor`, passed back as `after`) cannot be
+ * used: it does not decode, was edited, or was made for another `orderBy`.
+ * It comes from the client, so treat it like E_BAD_ARGUMENT (HTTP 400) and
+ * let the client start again from the first page.
+ */
+export const E_BAD_CURSOR = 'E_BAD_CURSOR';
 /** A write broke a unique, foreign-key, not-null or check constraint. */
 export const E_CONSTRAINT = 'E_CONSTRAINT';
 /** Any other error reported by the database server. */

@@ -3,6 +3,7 @@
  * in its own transaction, then the admin views. Runs on whatever
  * DATABASE_URL selects, the embedded database by default.
  */
+import { errorPayload, knownSecrets } from '../../src/cli/output.js';
 import { connect, type DatabaseOf, type Ferry } from '../../src/index.js';
 import * as schema from './schema.js';
 import { displayName, type TelegramUser, UserService } from './user-service.js';
@@ -55,6 +56,26 @@ export async function runHelloBot(
   }
 }
 
+/**
+ * The demo's failure as one line: people run it by hand, often against some
+ * DATABASE_URL they already had, and a stack trace buries the one sentence
+ * that says what is wrong. FERRY_DEBUG=1 prints the stack as well.
+ */
+export function failureLine(err: unknown): string {
+  const { code, message } = errorPayload(err, knownSecrets());
+  const oneLine = message.replace(/\s*\n\s*(- )?/g, ' ').trim();
+  const hint = code.startsWith('E_MIGRATION')
+    ? ' The demo needs a database of its own: point DATABASE_URL at an empty one, or unset it for the embedded database.'
+    : '';
+  return `hello-bot: ${oneLine}${code.startsWith('E_') ? ` [${code}]` : ''}${hint}`;
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  await runHelloBot();
+  try {
+    await runHelloBot();
+  } catch (err) {
+    process.stderr.write(`${failureLine(err)}\n`);
+    if (process.env.FERRY_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    process.exitCode = 1;
+  }
 }

@@ -5,8 +5,10 @@ import { E_BAD_ARGUMENT, FerryError } from '../errors.js';
 import type { Column } from '../schema/column.js';
 import type { Table } from '../schema/table.js';
 import { columnOf, validateValue, validateValues } from '../schema/validate.js';
+import { checkConflictTarget } from './conflict.js';
 import { translateDbError } from './db-errors.js';
-import { decodeCursor, encodeCursor, type KeysetKey, keysetPredicate, resolveOrder } from './keyset.js';
+import { encodeValue } from './encode.js';
+import { checkKeyValue, decodeCursor, encodeCursor, type KeysetKey, keysetPredicate, resolveOrder } from './keyset.js';
 import type {
   ColumnName,
   FindManyOptions,
@@ -77,6 +79,9 @@ export class Repository<T extends Table> {
 
   /** Rows for these keys, in the order given; missing keys are skipped. */
   async getMany(pks: readonly PrimaryKeyOf<T>[]): Promise<RowOf<T>[]> {
+    if (!Array.isArray(pks)) {
+      throw new FerryError(E_BAD_ARGUMENT, `${this.table.name}: getMany takes an array of keys, got ${typeof pks}.`);
+    }
     if (pks.length === 0) return [];
     const keys = this.#requirePk();
     const wanted = pks.map((pk) => this.#pkFilter(pk));
@@ -153,8 +158,8 @@ export class Repository<T extends Table> {
   async upsert(input: InsertOf<T> | readonly InsertOf<T>[], options: UpsertOptions<T> = {}): Promise<RowOf<T>[]> {
     const rows = Array.isArray(input) ? (input as readonly AnyRow[]) : [input as AnyRow];
     if (rows.length === 0) return [];
-    const conflict = options.conflict ? [...options.conflict] : this.#requirePk();
-    for (const c of conflict) columnOf(this.table, c);
+    const conflict =
+      options?.conflict === undefined ? this.#requirePk() : checkConflictTarget(this.table, options.conflict);
     const encoded = this.#prepareRows(rows, 'insert');
     for (const row of encoded) {
       for (const c of conflict) {
@@ -168,10 +173,10 @@ export class Repository<T extends Table> {
     }
     const deduped = [...new Map(encoded.map((r) => [JSON.stringify(conflict.map((c) => keyPart(r[c]))), r])).values()];
     const written = new Set(deduped.flatMap((r) => Object.keys(r)));
-    const update = options.update
-      ? [...options.update]
-      : [...written].filter((c) => !conflict.includes(c) && this.#writable(c));
-    for (const c of update) columnOf(this.table, c);
+    const update =
+      options?.update === undefined
+        ? [...written].filter((c) => !conflict.includes(c) && this.#writable(c))
+        : this.#updateColumns(options.update);
 
     const out: RowOf<T>[] = [];
     for (const chunk of chunks(deduped, MAX_PARAMS)) {
@@ -218,13 +223,37 @@ export class Repository<T extends Table> {
 
   // ------------------------------------------------------------ internals
 
+  #updateColumns(update: unknown): string[] {
+    if (!Array.isArray(update)) {
+      throw new FerryError(
+        E_BAD_ARGUMENT,
+        `upsert into ${this.table.name}: update must be an array of column names ([] to keep existing rows), got ${update === null ? 'null' : typeof update}.`,
+      );
+    }
+    for (const c of update) {
+      columnOf(this.table, c);
+      if (!this.#writable(c)) {
+        throw new FerryError(
+          E_BAD_ARGUMENT,
+          `upsert into ${this.table.name}: update names ${c}, which the database generates and cannot be set.`,
+        );
+      }
+    }
+    return update as string[];
+  }
+
   async #findPage(options: FindManyOptions<T>, withCursor: boolean): Promise<Page<T>> {
     const order = resolveOrder(this.table, (options.orderBy ?? []) as OrderBy<Table>, this.#requirePk());
     const filter = options.where === undefined ? undefined : this.#where(options.where);
     const after = options.after === undefined ? undefined : this.#afterValues(options.after, order);
     const limit = options.limit;
-    if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
-      throw new FerryError(E_BAD_ARGUMENT, `limit must be a non-negative integer, got ${limit}.`);
+    // page() needs a last row to make the next cursor from, so at least 1.
+    const least = withCursor ? 1 : 0;
+    if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < least)) {
+      throw new FerryError(
+        E_BAD_ARGUMENT,
+        `limit must be an integer ≥ ${least}${withCursor ? ' for page()' : ''}, got ${typeof limit === 'number' ? limit : typeof limit}.`,
+      );
     }
     const rows = (await this.#run(() => {
       let q = this.#db.selectFrom(this.table.name).selectAll();
@@ -248,23 +277,45 @@ export class Repository<T extends Table> {
   }
 
   #afterValues(after: Partial<RowOf<T>> | string, order: KeysetKey[]): unknown[] {
-    if (typeof after === 'string') return decodeCursor(after, order);
-    const row = after as AnyRow;
-    return order.map((k) => {
-      if (!(k.column in row)) {
+    let values: unknown[];
+    if (typeof after === 'string') {
+      values = decodeCursor(this.table, after, order);
+    } else {
+      if (typeof after !== 'object' || after === null || Array.isArray(after)) {
         throw new FerryError(
           E_BAD_ARGUMENT,
-          `after: the row must include "${k.column}" (an order-by or key column of ${this.table.name}).`,
+          `after: pass the last row of the previous page or a cursor string from page(), got ${after === null ? 'null' : Array.isArray(after) ? 'an array' : typeof after}.`,
         );
       }
-      return row[k.column];
-    });
+      const row = after as AnyRow;
+      values = order.map((k) => {
+        if (!(k.column in row)) {
+          throw new FerryError(
+            E_BAD_ARGUMENT,
+            `after: the row must include "${k.column}" (an order-by or key column of ${this.table.name}).`,
+          );
+        }
+        checkKeyValue(this.table, k, row[k.column]);
+        return row[k.column];
+      });
+    }
+    return values.map((v, i) => (v == null ? v : encodeValue(this.table, this.table.columns[order[i]!.column]!, v)));
   }
 
   #where(where: Where<T>): (eb: AnyEB) => Expression<SqlBool> {
     if (typeof where === 'function') return where as unknown as (eb: AnyEB) => Expression<SqlBool>;
     validateValues(this.table, where as AnyRow, 'filter');
     const entries = Object.entries(where as AnyRow).filter(([, v]) => v !== undefined);
+    for (const [name, value] of entries) {
+      // json (unlike jsonb) has no equality operator; Postgres would refuse `=` and IN.
+      if (value !== null && this.table.columns[name]!.def.type === 'json') {
+        throw new FerryError(
+          E_BAD_ARGUMENT,
+          `${this.table.name}.${name} is json, which Postgres cannot compare for equality; filter on it with a Kysely expression (e.g. a ->> path) or make the column jsonb.`,
+          { details: { table: this.table.name, column: name } },
+        );
+      }
+    }
     return (eb) =>
       eb.and(
         entries.map(([name, value]) => {
@@ -276,10 +327,10 @@ export class Repository<T extends Table> {
               : eb(
                   name,
                   'in',
-                  value.map((v) => encode(column, v)),
+                  value.map((v) => encodeValue(this.table, column, v)),
                 );
           }
-          return eb(name, '=', encode(column, value));
+          return eb(name, '=', encodeValue(this.table, column, value));
         }),
       );
   }
@@ -329,6 +380,8 @@ export class Repository<T extends Table> {
     if (missing.length > 0) {
       throw new FerryError(E_BAD_ARGUMENT, `${this.table.name} key is missing ${missing.join(', ')}.`);
     }
+    // One value per key column: getMany compares them with `=`, where a list would not compile.
+    for (const k of keys) validateValue(this.table, this.table.columns[k]!, obj[k], 'compare', ' (in a key)');
     return Object.fromEntries(keys.map((k) => [k, obj[k]]));
   }
 
@@ -346,7 +399,7 @@ export class Repository<T extends Table> {
       validateValues(this.table, row, mode, rows.length > 1 ? ` (row ${i})` : '');
       const out: AnyRow = {};
       for (const [name, value] of Object.entries(row)) {
-        if (value !== undefined) out[name] = encode(this.table.columns[name] as Column, value);
+        if (value !== undefined) out[name] = encodeValue(this.table, this.table.columns[name] as Column, value);
       }
       return out;
     });
@@ -359,15 +412,6 @@ export class Repository<T extends Table> {
       throw translateDbError(err, this.table);
     }
   }
-}
-
-/**
- * node-postgres sends a JS array as a Postgres array literal, which a json
- * column rejects; serialise JSON ourselves so both backends store the same.
- */
-function encode(column: Column, value: unknown): unknown {
-  if (column.def.kind === 'json' && !column.def.isArray && value !== null) return JSON.stringify(value);
-  return value;
 }
 
 function keyPart(value: unknown): unknown {

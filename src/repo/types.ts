@@ -48,7 +48,8 @@ export interface FindManyOptions<T extends Table> {
   limit?: number;
   /**
    * Keyset pagination: the last row of the previous page (any object with
-   * the order-by and key columns) or a cursor string from `page()`.
+   * the order-by and key columns) or a cursor string from `page()`. A cursor
+   * that was edited or made for another `orderBy` fails with E_BAD_CURSOR.
    */
   after?: Partial<RowOf<T>> | string;
 }
@@ -60,7 +61,13 @@ export interface Page<T extends Table> {
 }
 
 export interface UpsertOptions<T extends Table> {
-  /** Columns of the unique constraint to conflict on. Default: the primary key. */
+  /**
+   * Columns to conflict on, in any order. Default: the primary key. They must
+   * be exactly the columns of the primary key, a unique constraint or a unique
+   * index of the schema (checked before any query: E_BAD_ARGUMENT). A partial
+   * unique index is refused: Postgres uses it for ON CONFLICT only with a
+   * matching WHERE, so write that upsert with the query builder.
+   */
   conflict?: readonly ColumnName<T>[];
   /**
    * Columns to overwrite on conflict. Default: every written column outside

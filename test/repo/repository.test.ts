@@ -154,10 +154,10 @@ describeEachBackend('repository', (t) => {
       const page = await ferry.repo(users).page({ orderBy: { score: 'asc' }, limit: 2 });
       await expectFerryError(
         ferry.repo(users).page({ orderBy: { score: 'desc' }, limit: 2, after: page.nextCursor! }),
-        'E_BAD_ARGUMENT',
+        'E_BAD_CURSOR',
         /different orderBy/,
       );
-      await expectFerryError(ferry.repo(users).page({ limit: 2, after: 'garbage!' }), 'E_BAD_ARGUMENT');
+      await expectFerryError(ferry.repo(users).page({ limit: 2, after: 'garbage!' }), 'E_BAD_CURSOR');
     });
   });
 

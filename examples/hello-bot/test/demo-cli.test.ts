@@ -1,0 +1,60 @@
+/**
+ * The demo run as people run it (a process, DATABASE_URL) against a database
+ * that already has someone else's migrations: it must say so in one line and
+ * exit 1, not die with a stack trace.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { connect } from '../../../src/index.js';
+import { describeEachBackend } from '../../../test/support/backends.js';
+
+const demo = new URL('../demo.ts', import.meta.url).pathname;
+
+function runDemo(url: string): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', demo], {
+      env: { ...process.env, DATABASE_URL: url, FERRY_DEBUG: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
+describeEachBackend('hello-bot demo on a database with foreign migrations', (t) => {
+  const foreign = mkdtempSync(join(tmpdir(), 'ferry-foreign-migrations-'));
+  afterAll(() => rmSync(foreign, { recursive: true, force: true }));
+
+  beforeAll(async () => {
+    mkdirSync(join(foreign, '20250101000000_billing'));
+    writeFileSync(join(foreign, '20250101000000_billing', 'up.sql'), 'create table invoices (id int primary key);\n');
+    const ferry = await connect({ url: t.url() });
+    try {
+      await ferry.migrate(foreign);
+    } finally {
+      await ferry.close(); // the embedded database allows one opener: the demo's
+    }
+  });
+
+  it('prints one line naming the problem and exits 1, with no stack trace', { timeout: 60_000 }, async () => {
+    const { code, out, err } = await runDemo(t.url());
+    expect(code, err).toBe(1);
+    const lines = err.trimEnd().split('\n');
+    expect(lines, err).toHaveLength(1);
+    expect(lines[0]).toMatch(/^hello-bot: .*20250101000000_billing.*\[E_MIGRATION_MISSING\]/);
+    expect(lines[0]).toMatch(/DATABASE_URL/);
+    expect(err).not.toMatch(/\n\s+at |FerryError|node:internal/);
+    expect(out).not.toMatch(/migrations: \d+ applied/);
+  });
+});
