@@ -1,7 +1,7 @@
 import { relative } from 'node:path';
 import type { Command } from 'commander';
 import { type LoadedConfig, loadConfig, loadSchemaModule } from '../../config.js';
-import { type DbHandle, openDatabase } from '../../db/open.js';
+import type { DbHandle } from '../../db/open.js';
 import { diffSchemas } from '../../migrate/diff.js';
 import { readMigrations } from '../../migrate/files.js';
 import { generateMigration, pendingChanges, replayMigrations } from '../../migrate/generate.js';
@@ -10,7 +10,9 @@ import { type LintFinding, lintMigrations } from '../../migrate/lint.js';
 import { Migrator, type RunResult } from '../../migrate/runner.js';
 import { openShadow } from '../../migrate/shadow.js';
 import { defineSchema } from '../../schema/schema.js';
+import { openProjectDatabase } from '../database.js';
 import type { GlobalOptions } from '../main.js';
+import { wholeNumber } from '../numbers.js';
 import { EXIT_OK, EXIT_PROBLEM, printJson } from '../output.js';
 
 interface ConnOptions {
@@ -19,8 +21,12 @@ interface ConnOptions {
 }
 
 /** Open the configured database, run `fn`, always close. */
-async function withDatabase<R>(config: LoadedConfig, options: ConnOptions, fn: (handle: DbHandle) => Promise<R>) {
-  const handle = await openDatabase({ url: options.url, dataDir: config.dataDir });
+async function withDatabase<R>(
+  config: LoadedConfig,
+  options: ConnOptions & { creates?: boolean },
+  fn: (handle: DbHandle) => Promise<R>,
+) {
+  const handle = await openProjectDatabase(config, { url: options.url, creates: options.creates });
   try {
     return await fn(handle);
   } finally {
@@ -134,7 +140,7 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
     .option('--json', 'print a JSON report')
     .action(async (options: ConnOptions & { to?: string }) => {
       const cfg = await config();
-      await withDatabase(cfg, options, async (handle) => {
+      await withDatabase(cfg, { ...options, creates: true }, async (handle) => {
         const result = await new Migrator(handle.db, { dir: cfg.migrationsDir }).up({ to: options.to });
         await handle.refreshTypes();
         printRun(result, options.json, 'apply');
@@ -144,7 +150,7 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
   migrate
     .command('down')
     .description('revert applied migrations (default: the newest one)')
-    .option('--steps <n>', 'how many to revert', (v) => Number.parseInt(v, 10))
+    .option('--steps <n>', 'how many to revert', wholeNumber(1))
     .option('--to <id>', 'revert until this migration is the newest applied')
     .option('--all', 'revert every migration')
     .option(...urlOption)
