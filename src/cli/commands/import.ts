@@ -7,6 +7,7 @@ import { type DefinedImport, isDefinedImport } from '../../import/define.js';
 import { E_IMPORT_CONNECTION, E_IMPORT_MAX_REJECTS, E_IMPORT_SOURCE_CHANGED } from '../../import/errors.js';
 import { type ImportReport, runImport } from '../../import/loader.js';
 import { namedSources } from '../../import/records.js';
+import { withImportFileDir } from '../../import/sources/common.js';
 import { assertTargetsExist, planTargets, resolveSchema } from '../../import/targets.js';
 import { type VerifyReport, verifyImport } from '../../import/verify.js';
 import { openProjectDatabase } from '../database.js';
@@ -73,6 +74,8 @@ export function registerImport(program: Command, globals: () => GlobalOptions): 
           log: (message) => {
             if (!options.json) process.stderr.write(`${message}\n`);
           },
+          // Even with --json (stderr is not the report): a silent wait looks like a hang.
+          onWait: (message) => process.stderr.write(`ferry: ${message}\n`),
           onProgress: (p) =>
             progress.update({
               done: p.records,
@@ -133,7 +136,7 @@ export function registerImport(program: Command, globals: () => GlobalOptions): 
 async function prepare(file: string, options: ImportCliOptions, globals: GlobalOptions, creates: boolean) {
   const path = resolve(file);
   const config = await loadConfig({ configPath: globals.config, cwd: dirname(path) });
-  const module = await importModule(path, 'import file');
+  const module = await withImportFileDir(dirname(path), () => importModule(path, 'import file'));
   const definition = module.default;
   if (!isDefinedImport(definition)) {
     throw new FerryError(
