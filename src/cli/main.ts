@@ -35,7 +35,27 @@ export function buildProgram(): Command {
   return program;
 }
 
+let quietOnClosedPipes = false;
+
+/**
+ * `ferry db status | head -1`: once the reader is gone, writes fail with
+ * EPIPE, and an unhandled stream error would end the run with a stack trace
+ * halfway through its work. Ignore it instead: later writes are dropped (the
+ * stream is destroyed), the command finishes and closes its database
+ * normally, and exits with its own code.
+ */
+function ignoreClosedPipes(): void {
+  if (quietOnClosedPipes) return;
+  quietOnClosedPipes = true;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+    });
+  }
+}
+
 export async function main(argv: string[] = process.argv): Promise<void> {
+  ignoreClosedPipes();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

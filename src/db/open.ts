@@ -6,7 +6,7 @@
  * with nothing to install. Both come back as the same `DbHandle`, with the
  * same value types (see types.ts).
  */
-import { mkdirSync, realpathSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { inspect } from 'node:util';
 import { type Dialect, Kysely, PostgresDialect, sql } from 'kysely';
@@ -22,8 +22,16 @@ export const DEFAULT_DATA_DIR = './.ferry/pglite';
 export interface OpenOptions {
   /** Database URL; beats `env.DATABASE_URL`. */
   url?: string;
-  /** PGlite data directory when no URL is given (else `env.FERRY_DATA_DIR`, else ./.ferry/pglite). */
+  /** PGlite data directory when no URL is given (else `env.FERRY_DATA_DIR`, else ./.ferry/pglite under `projectDir`). */
   dataDir?: string;
+  /**
+   * The project folder (the CLI passes the config file's folder): the default
+   * data dir `./.ferry/pglite` lives there, so every subfolder of a project
+   * opens the same database. Default `cwd`.
+   */
+  projectDir?: string;
+  /** Called after PGlite created a new, empty database in a data dir that held none (not for memory://). */
+  onCreate?: (dataDir: string) => void;
   pool?: PoolOptions;
   /** Environment to read (default `process.env`); tests pass their own instead of mutating the real one. */
   env?: NodeJS.ProcessEnv;
@@ -31,7 +39,7 @@ export interface OpenOptions {
   onError?: (err: Error) => void;
   /** PGlite only: start from this data-dir tarball (`pglite.dumpDataDir()`), handy for test fixtures. */
   loadDataDir?: Blob;
-  /** Base for relative paths (default `process.cwd()`). */
+  /** Base for relative paths in `url`, `dataDir`, DATABASE_URL and FERRY_DATA_DIR (default `process.cwd()`). */
   cwd?: string;
 }
 
@@ -65,20 +73,60 @@ export async function openDatabase(options: OpenOptions = {}): Promise<DbHandle>
   if (target.backend === 'postgres') {
     return openPostgres(target.connectionString, options, options.env ?? process.env);
   }
+  if (target.dataDir !== null) prepareDataDir(target.dataDir, target.redacted, shellSetting(options));
   return openPGlite(target.dataDir, target.redacted, options);
 }
 
 /**
+ * Which setting named the embedded data dir when it came from the shell
+ * (`--url`, DATABASE_URL, FERRY_DATA_DIR), else null (the code's `dataDir`,
+ * the config's, or the default).
+ */
+function shellSetting(options: OpenOptions): string | null {
+  const env = options.env ?? process.env;
+  if (nonEmpty(options.url) !== undefined) return 'the database URL';
+  if (nonEmpty(env.DATABASE_URL) !== undefined) return 'DATABASE_URL';
+  if (nonEmpty(options.dataDir) === undefined && nonEmpty(env.FERRY_DATA_DIR) !== undefined) return 'FERRY_DATA_DIR';
+  return null;
+}
+
+/**
+ * Create the data dir. A dir named in the shell gets only its last folder
+ * created: its parent must exist, so a typo (`pglite:/srv/ferri/db`) fails
+ * here instead of quietly starting an empty database in new folders. The
+ * default and code/config-named dirs live in the project and get their
+ * parents (`.ferry/`) created.
+ */
+function prepareDataDir(dataDir: string, redactedUrl: string, namedBy: string | null): void {
+  const parent = path.dirname(dataDir);
+  if (namedBy !== null && !existsSync(parent)) {
+    throw new FerryError(
+      E_CONNECT,
+      `Cannot open the embedded database at ${redactedUrl}: the folder ${parent} does not exist. ` +
+        `Ferry creates the database folder but not its parents, so a mistyped ${namedBy} does not start an empty ` +
+        `database somewhere new: create ${parent} first, or fix ${namedBy}.`,
+      { details: { dataDir } },
+    );
+  }
+  mkdirSync(dataDir, { recursive: true });
+}
+
+/**
  * Which database `openDatabase(options)` would open: `options.url`, else
- * `env.DATABASE_URL`, else PGlite at `options.dataDir ?? env.FERRY_DATA_DIR ??
- * ./.ferry/pglite`. Empty strings count as unset (a blank line in .env).
+ * `env.DATABASE_URL`, else PGlite at `options.dataDir ?? env.FERRY_DATA_DIR`,
+ * else `./.ferry/pglite` in `projectDir`. Empty strings count as unset (a
+ * blank line in .env). Settings from the shell (URLs, FERRY_DATA_DIR) and
+ * `options.dataDir` resolve against `cwd`, as a shell user expects; only the
+ * default belongs to the project.
  */
 export function resolveDatabaseTarget(options: OpenOptions = {}): ParsedUrl {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   const url = nonEmpty(options.url) ?? nonEmpty(env.DATABASE_URL);
   if (url !== undefined) return parseDatabaseUrl(url, cwd);
-  const dataDir = path.resolve(cwd, nonEmpty(options.dataDir) ?? nonEmpty(env.FERRY_DATA_DIR) ?? DEFAULT_DATA_DIR);
+  const named = nonEmpty(options.dataDir) ?? nonEmpty(env.FERRY_DATA_DIR);
+  const dataDir =
+    named !== undefined ? path.resolve(cwd, named) : path.resolve(cwd, options.projectDir ?? '.', DEFAULT_DATA_DIR);
   return { backend: 'pglite', dataDir, redacted: `pglite:${dataDir}` };
 }
 
@@ -114,8 +162,9 @@ async function openPGlite(dataDir: string | null, redactedUrl: string, options: 
   let lock: DataDirLock | null = null;
   let pglite: (PGliteLike & { close(): Promise<void> }) | undefined;
   try {
+    // A cluster has PG_VERSION once initdb ran: without it PGlite is about to create a new, empty database.
+    const fresh = dataDir !== null && !options.loadDataDir && !existsSync(path.join(dataDir, 'PG_VERSION'));
     if (dataDir !== null) {
-      mkdirSync(dataDir, { recursive: true });
       // Lock the real path, so a symlinked spelling of the same dir is caught too.
       lock = acquireDataDirLock(realpathSync(dataDir));
     }
@@ -135,6 +184,7 @@ async function openPGlite(dataDir: string | null, redactedUrl: string, options: 
         { cause: err, details: { dataDir } },
       );
     }
+    if (fresh) options.onCreate?.(dataDir);
     const instance = pglite;
     const dialect = new PGliteDialect({ pglite: instance });
     await dialect.init();

@@ -27,6 +27,7 @@ import { KeySet } from './key-set.js';
 import { type Batch, type Group, prepareBatches } from './prepare.js';
 import { fingerprintSources, namedSources } from './records.js';
 import { writeRejectsFile } from './rejects-file.js';
+import { acquireImportLock, waitingMessage } from './run-lock.js';
 import { bisect, copyGroup, copyIntoTarget, createStaging, dbReject } from './staging.js';
 import {
   checkpointStatement,
@@ -59,6 +60,12 @@ export interface ImportOptions {
   onProgress?: (progress: ImportProgress) => void;
   /** Informational messages (resuming, retrying). */
   log?: (message: string) => void;
+  /**
+   * Another run of the same import (same name, same database) is in progress
+   * and this one waits for it to finish: told once per holder, with the
+   * message naming it (default: `log`).
+   */
+  onWait?: (message: string) => void;
   signal?: AbortSignal;
 }
 
@@ -107,9 +114,20 @@ export async function runImport(options: ImportOptions): Promise<ImportReport> {
   try {
     for (;;) {
       try {
-        const result = await options.db.session((session) =>
-          runPass({ ...options, name, targets, sources, session, started }),
-        );
+        const result = await options.db.session(async (session) => {
+          // A dry run writes no checkpoint and commits nothing: it need not wait for a real run.
+          const release = options.dryRun
+            ? null
+            : await acquireImportLock(session, name, {
+                signal: options.signal,
+                onWait: (holder) => (options.onWait ?? options.log)?.(waitingMessage(name, holder)),
+              });
+          try {
+            return await runPass({ ...options, name, targets, sources, session, started });
+          } finally {
+            await release?.();
+          }
+        });
         return { ...result, retries, durationMs: performance.now() - started };
       } catch (err) {
         if (!isConnectionLoss(err)) throw err;

@@ -12,7 +12,7 @@
 export interface SourceLocation {
   /** The source's label, e.g. `tinydb(data/db.json)`. */
   source: string;
-  /** File path, relative to the source's `cwd`. */
+  /** File path, relative to the source's base folder (see SourceOptions.cwd). */
   file?: string;
   /** 1-based line (ndjson, csv) */
   line?: number;
@@ -58,8 +58,9 @@ export interface Source<T = unknown> {
 /** Options every source factory accepts. */
 export interface SourceOptions {
   /**
-   * Base for relative paths (default `process.cwd()`). Import files usually pass
-   * `{ cwd: import.meta.dirname }` so they work from any directory.
+   * Base for relative paths. Default: the import file's folder when run by
+   * `ferry import`/`ferry verify` (so paths are written as in an ES import),
+   * else `process.cwd()`.
    */
   cwd?: string;
 }

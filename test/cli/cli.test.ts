@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -110,6 +111,23 @@ describe('ferry CLI', () => {
       expect(r.all).not.toMatch(/WARNING|Warning/);
     },
   );
+
+  it('a reader that leaves early (ferry db status | head -1) ends the run quietly: exit 0, no stack', async () => {
+    // Closing our end of stdout before the CLI writes anything makes every one of its writes fail with EPIPE.
+    const child = spawn(process.execPath, [bin, 'db', 'status'], {
+      cwd: scratch,
+      env: { ...process.env, DATABASE_URL: undefined, FERRY_DATA_DIR: join(scratch, 'data') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    const [code] = await once(child, 'close');
+    expect(stderr).not.toMatch(/EPIPE|\n\s+at /);
+    expect(code, stderr).toBe(0);
+  }, 60_000);
 
   it('a malformed URL is an error naming the accepted forms', () => {
     const r = ferry(['db', 'status'], { DATABASE_URL: 'mysql://root:pw123456@localhost/db' });

@@ -33,8 +33,11 @@ const legacy = [
 const lines = `${legacy.map((l) => JSON.stringify(l)).join('\n')}\n{not json\n`;
 
 function ferry(...args: string[]) {
+  return ferryIn(project, ...args);
+}
+function ferryIn(cwd: string, ...args: string[]) {
   const r = spawnSync(process.execPath, [bin, ...args], {
-    cwd: project,
+    cwd,
     env: { ...process.env, DATABASE_URL: undefined, FERRY_DATA_DIR: join(project, 'data') },
     encoding: 'utf8',
     timeout: 120_000,
@@ -104,6 +107,10 @@ describe('ferry import / verify (embedded database)', () => {
     const verify = ferry('verify', 'import.ts', '--json');
     expect(verify.code, verify.err).toBe(0);
     expect(JSON.parse(verify.out).tables[0]).toMatchObject({ table: 'people', expected: 3, actual: 3 });
+    // Source paths are relative to the import file, as in an ES import, not to the shell's folder.
+    const fromSubfolder = ferryIn(join(project, 'legacy'), 'verify', '../import.ts', '--json');
+    expect(fromSubfolder.code, fromSubfolder.err).toBe(0);
+    expect(JSON.parse(fromSubfolder.out).tables[0]).toMatchObject({ table: 'people', expected: 3, actual: 3 });
 
     // The legacy data changes: verify names the difference, import updates just that row.
     writeFileSync(legacyFile, lines.replace('"name":"Dee","age":52', '"name":"Dee","age":53'));

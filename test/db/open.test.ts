@@ -57,6 +57,22 @@ describe('resolveDatabaseTarget: precedence', () => {
     expect(resolveDatabaseTarget({ cwd, env: {} })).toMatchObject({ dataDir: '/srv/app/.ferry/pglite' });
   });
 
+  it('puts the default data dir in projectDir; shell settings and options.dataDir stay relative to cwd', () => {
+    const sub = '/srv/app/src/deep';
+    expect(resolveDatabaseTarget({ cwd: sub, projectDir: cwd, env: {} })).toMatchObject({
+      dataDir: '/srv/app/.ferry/pglite',
+    });
+    expect(resolveDatabaseTarget({ cwd: sub, projectDir: cwd, env: { FERRY_DATA_DIR: 'db' } })).toMatchObject({
+      dataDir: '/srv/app/src/deep/db',
+    });
+    expect(resolveDatabaseTarget({ cwd: sub, projectDir: cwd, env: { DATABASE_URL: 'pglite:db' } })).toMatchObject({
+      dataDir: '/srv/app/src/deep/db',
+    });
+    expect(resolveDatabaseTarget({ cwd: sub, projectDir: cwd, dataDir: 'db', env: {} })).toMatchObject({
+      dataDir: '/srv/app/src/deep/db',
+    });
+  });
+
   it('treats empty variables as unset and reads process.env only when no env is given', () => {
     expect(resolveDatabaseTarget({ cwd, env: { DATABASE_URL: '', FERRY_DATA_DIR: ' ' } })).toMatchObject({
       dataDir: '/srv/app/.ferry/pglite',

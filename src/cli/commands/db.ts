@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
-import { openDatabase } from '../../db/open.js';
+import type { DbHandle } from '../../db/open.js';
+import { openProjectDatabase } from '../database.js';
 import type { GlobalOptions } from '../main.js';
 import { EXIT_OK, EXIT_PROBLEM, errorPayload, knownSecrets, printError, printJson, printTable } from '../output.js';
 
@@ -13,9 +14,9 @@ export function registerDb(program: Command, globals: () => GlobalOptions): void
     .action(async (options: { url?: string; json?: boolean }) => {
       const config = await loadConfig({ configPath: globals().config });
       const secrets = knownSecrets([options.url]);
-      let handle: Awaited<ReturnType<typeof openDatabase>> | undefined;
+      let handle: DbHandle | undefined;
       try {
-        handle = await openDatabase({ url: options.url, dataDir: config.dataDir });
+        handle = await openProjectDatabase(config, { url: options.url });
         const latencyMs = await handle.ping();
         const report = {
           ok: true,

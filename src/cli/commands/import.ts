@@ -1,16 +1,18 @@
 import { basename, dirname, extname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { importModule, loadConfig } from '../../config.js';
-import { type DbHandle, openDatabase } from '../../db/open.js';
 import { E_CONFIG, FerryError } from '../../errors.js';
 import { backupSources } from '../../import/backup.js';
 import { type DefinedImport, isDefinedImport } from '../../import/define.js';
 import { E_IMPORT_CONNECTION, E_IMPORT_MAX_REJECTS, E_IMPORT_SOURCE_CHANGED } from '../../import/errors.js';
 import { type ImportReport, runImport } from '../../import/loader.js';
 import { namedSources } from '../../import/records.js';
+import { withImportFileDir } from '../../import/sources/common.js';
 import { assertTargetsExist, planTargets, resolveSchema } from '../../import/targets.js';
 import { type VerifyReport, verifyImport } from '../../import/verify.js';
+import { openProjectDatabase } from '../database.js';
 import type { GlobalOptions } from '../main.js';
+import { wholeNumber } from '../numbers.js';
 import { EXIT_OK, EXIT_PROBLEM, errorPayload, knownSecrets, printError, printJson } from '../output.js';
 import { createProgress, duration } from '../progress.js';
 
@@ -41,14 +43,14 @@ export function registerImport(program: Command, globals: () => GlobalOptions): 
     .option('--resume', 'continue an unfinished run (the default when one exists)')
     .option('--restart', 'ignore an unfinished run and start from the first record')
     .option('--rejects <file>', 'where to write rejected records as NDJSON (default: ./<name>.rejects.ndjson)')
-    .option('--max-rejects <n>', 'stop with exit code 1 once more than n records/rows are rejected', positiveInt)
+    .option('--max-rejects <n>', 'stop with exit code 1 once more than n records/rows are rejected', wholeNumber(0))
     .option('--backup <dir>', 'first copy the source files to this new folder, with a SHA-256 manifest')
-    .option('--batch-size <n>', 'records per transaction (default 5000)', positiveInt)
+    .option('--batch-size <n>', 'records per transaction (default 5000)', wholeNumber(1))
     .option('--no-progress', 'no progress output')
     .option('--json', 'print a JSON report (progress goes to stderr only on a terminal)')
     .action(async (file: string, options: ImportCliOptions) => {
       if (options.resume && options.restart) throw new FerryError(E_CONFIG, 'Give --resume or --restart, not both.');
-      const { definition, name, handle } = await prepare(file, options, globals());
+      const { definition, name, handle } = await prepare(file, options, globals(), true);
       const secrets = knownSecrets([options.url]);
       const progress = createProgress({
         enabled: options.progress !== false && (!options.json || process.stderr.isTTY === true),
@@ -72,6 +74,8 @@ export function registerImport(program: Command, globals: () => GlobalOptions): 
           log: (message) => {
             if (!options.json) process.stderr.write(`${message}\n`);
           },
+          // Even with --json (stderr is not the report): a silent wait looks like a hang.
+          onWait: (message) => process.stderr.write(`ferry: ${message}\n`),
           onProgress: (p) =>
             progress.update({
               done: p.records,
@@ -106,7 +110,7 @@ export function registerImport(program: Command, globals: () => GlobalOptions): 
     .option('--no-progress', 'no progress output')
     .option('--json', 'print a JSON report')
     .action(async (file: string, options: ImportCliOptions) => {
-      const { definition, name, handle } = await prepare(file, options, globals());
+      const { definition, name, handle } = await prepare(file, options, globals(), false);
       const progress = createProgress({
         enabled: options.progress !== false && (!options.json || process.stderr.isTTY === true),
       });
@@ -129,10 +133,10 @@ export function registerImport(program: Command, globals: () => GlobalOptions): 
     });
 }
 
-async function prepare(file: string, options: ImportCliOptions, globals: GlobalOptions) {
+async function prepare(file: string, options: ImportCliOptions, globals: GlobalOptions, creates: boolean) {
   const path = resolve(file);
   const config = await loadConfig({ configPath: globals.config, cwd: dirname(path) });
-  const module = await importModule(path, 'import file');
+  const module = await withImportFileDir(dirname(path), () => importModule(path, 'import file'));
   const definition = module.default;
   if (!isDefinedImport(definition)) {
     throw new FerryError(
@@ -142,7 +146,7 @@ async function prepare(file: string, options: ImportCliOptions, globals: GlobalO
   }
   const name = definition.name ?? basename(path, extname(path));
   const targets = planTargets(resolveSchema(definition.schema), definition.tables as Record<string, never>);
-  const handle: DbHandle = await openDatabase({ url: options.url, dataDir: config.dataDir, cwd: config.dir });
+  const handle = await openProjectDatabase(config, { url: options.url, creates });
   try {
     await assertTargetsExist(handle, targets);
   } catch (err) {
@@ -150,12 +154,6 @@ async function prepare(file: string, options: ImportCliOptions, globals: GlobalO
     throw err;
   }
   return { definition: definition as DefinedImport, name, handle };
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new FerryError(E_CONFIG, `Expected a whole number >= 0, got "${value}".`);
-  return n;
 }
 
 const fmt = new Intl.NumberFormat('en-US');

@@ -13,10 +13,10 @@ import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import type { LoadedConfig } from '../../config.js';
-import { openDatabase } from '../../db/open.js';
 import { FerryError } from '../../errors.js';
 import { E_MIGRATION_ON_DISK, E_MIGRATION_UNKNOWN } from '../../migrate/errors.js';
 import { type AppliedMigration, Migrator } from '../../migrate/runner.js';
+import { openProjectDatabase } from '../database.js';
 import { EXIT_ERROR, EXIT_OK, EXIT_PROBLEM, errorPayload, knownSecrets, printError, printJson } from '../output.js';
 
 interface RepairOptions {
@@ -71,7 +71,7 @@ export function registerMigrateRepair(
           options,
         );
       }
-      const handle = await openDatabase({ url: options.url, dataDir: cfg.dataDir });
+      const handle = await openProjectDatabase(cfg, { url: options.url });
       try {
         const migrator = new Migrator(handle.db, { dir: cfg.migrationsDir });
         if (!options.yes) {

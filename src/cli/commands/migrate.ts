@@ -1,7 +1,7 @@
 import { relative } from 'node:path';
 import type { Command } from 'commander';
 import { type LoadedConfig, loadConfig, loadSchemaModule } from '../../config.js';
-import { type DbHandle, openDatabase } from '../../db/open.js';
+import type { DbHandle } from '../../db/open.js';
 import { FerryError } from '../../errors.js';
 import { diffSchemas } from '../../migrate/diff.js';
 import { E_MIGRATION_EMPTY, E_MIGRATION_LINT } from '../../migrate/errors.js';
@@ -12,7 +12,9 @@ import { type LintFinding, lintMigrations } from '../../migrate/lint.js';
 import { Migrator, type RunResult } from '../../migrate/runner.js';
 import { openShadow } from '../../migrate/shadow.js';
 import { defineSchema } from '../../schema/schema.js';
+import { openProjectDatabase } from '../database.js';
 import type { GlobalOptions } from '../main.js';
+import { wholeNumber } from '../numbers.js';
 import { EXIT_OK, EXIT_PROBLEM, knownSecrets, printError, printJson } from '../output.js';
 import { registerMigrateRepair } from './migrate-repair.js';
 
@@ -22,8 +24,12 @@ interface ConnOptions {
 }
 
 /** Open the configured database, run `fn`, always close. */
-async function withDatabase<R>(config: LoadedConfig, options: ConnOptions, fn: (handle: DbHandle) => Promise<R>) {
-  const handle = await openDatabase({ url: options.url, dataDir: config.dataDir });
+async function withDatabase<R>(
+  config: LoadedConfig,
+  options: ConnOptions & { creates?: boolean },
+  fn: (handle: DbHandle) => Promise<R>,
+) {
+  const handle = await openProjectDatabase(config, { url: options.url, creates: options.creates });
   try {
     return await fn(handle);
   } finally {
@@ -175,7 +181,7 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
     .option('--json', 'print a JSON report')
     .action(async (options: ConnOptions & { to?: string }) => {
       const cfg = await config();
-      await withDatabase(cfg, options, async (handle) => {
+      await withDatabase(cfg, { ...options, creates: true }, async (handle) => {
         const result = await new Migrator(handle.db, { dir: cfg.migrationsDir })
           .up({ to: options.to })
           .catch(refusedEmpty);
@@ -188,7 +194,7 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
   migrate
     .command('down')
     .description('revert applied migrations (default: the newest one)')
-    .option('--steps <n>', 'how many to revert', (v) => Number.parseInt(v, 10))
+    .option('--steps <n>', 'how many to revert', wholeNumber(1))
     .option('--to <id>', 'revert until this migration is the newest applied')
     .option('--all', 'revert every migration')
     .option(...urlOption)

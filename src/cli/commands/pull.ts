@@ -2,10 +2,10 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
-import { openDatabase } from '../../db/open.js';
 import { E_CONFIG, FerryError } from '../../errors.js';
 import { introspect } from '../../migrate/introspect.js';
 import { renderSchemaModule } from '../../migrate/pull.js';
+import { openProjectDatabase } from '../database.js';
 import type { GlobalOptions } from '../main.js';
 
 export function registerPull(program: Command, globals: () => GlobalOptions): void {
@@ -22,7 +22,7 @@ export function registerPull(program: Command, globals: () => GlobalOptions): vo
       if (out && existsSync(out) && !options.force) {
         throw new FerryError(E_CONFIG, `${out} exists; pass --force to overwrite it.`);
       }
-      const handle = await openDatabase({ url: options.url, dataDir: config.dataDir });
+      const handle = await openProjectDatabase(config, { url: options.url });
       try {
         const ir = await introspect(handle.db);
         const module = renderSchemaModule(ir, { importFrom: options.importFrom });

@@ -15,11 +15,44 @@ export interface ResolvedFile {
   shown: string;
 }
 
+/**
+ * Set while `ferry import`/`verify` evaluates an import file: that file's
+ * folder. Kept on globalThis under a registered symbol, not in a module
+ * variable: the import file may load its own copy of this module (tsx loads
+ * each `tsImport` in its own namespace; an app may resolve another install of
+ * ferry), and that copy must see the value the CLI set.
+ */
+const IMPORT_FILE_DIR = Symbol.for('ferry.importFileDir');
+const slot = globalThis as { [IMPORT_FILE_DIR]?: string };
+
+/**
+ * Evaluate an import file (`load`) so that the sources it builds resolve
+ * relative paths against its folder: `tinydb('./legacy/db.json')` beside
+ * `imports/chat.ts` means `imports/legacy/db.json` whatever the shell's
+ * folder, as an ES import would. Sources read the base when they are
+ * constructed, which is during the module's evaluation.
+ */
+export async function withImportFileDir<T>(dir: string, load: () => Promise<T>): Promise<T> {
+  const previous = slot[IMPORT_FILE_DIR];
+  slot[IMPORT_FILE_DIR] = path.resolve(dir);
+  try {
+    return await load();
+  } finally {
+    if (previous === undefined) delete slot[IMPORT_FILE_DIR];
+    else slot[IMPORT_FILE_DIR] = previous;
+  }
+}
+
+/** Base for a source's relative paths: its `cwd` option, else the import file's folder, else `process.cwd()`. */
+export function sourceBaseDir(options: SourceOptions | undefined): string {
+  return path.resolve(options?.cwd ?? slot[IMPORT_FILE_DIR] ?? process.cwd());
+}
+
 export function resolveFile(file: string, options: SourceOptions | undefined, factory: string): ResolvedFile {
   if (typeof file !== 'string' || file === '') {
     throw new FerryError(E_SOURCE_OPTIONS, `${factory}() needs a file path, got ${describe(file)}.`);
   }
-  const cwd = path.resolve(options?.cwd ?? process.cwd());
+  const cwd = sourceBaseDir(options);
   const abs = path.resolve(cwd, file);
   return { given: file, abs, shown: shownPath(abs, cwd) };
 }

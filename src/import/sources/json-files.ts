@@ -4,7 +4,7 @@ import path from 'node:path';
 import { glob } from 'tinyglobby';
 import { FerryError } from '../../errors.js';
 import type { Source, SourceOptions, SourceRecord } from '../source.js';
-import { optionsError, readError, shownPath, stripBom } from './common.js';
+import { optionsError, readError, shownPath, sourceBaseDir, stripBom } from './common.js';
 import { E_SOURCE_NOT_FOUND } from './errors.js';
 import { parseJson } from './json-error.js';
 
@@ -23,7 +23,7 @@ export function files(pattern: string | readonly string[], options: JsonFilesOpt
   if (!Array.isArray(patterns) || patterns.length === 0 || patterns.some((p) => typeof p !== 'string' || p === '')) {
     throw optionsError(`json.files() needs a glob such as 'data/*/*.json', got ${JSON.stringify(pattern)}.`);
   }
-  const cwd = path.resolve(options.cwd ?? process.cwd());
+  const cwd = sourceBaseDir(options);
   const label = `json.files(${patterns.join(', ')})`;
 
   const list = async (): Promise<string[]> => {

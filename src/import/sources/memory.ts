@@ -7,7 +7,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FerryError } from '../../errors.js';
 import type { Source, SourceLocation, SourceOptions, SourceRecord } from '../source.js';
-import { describe, optionsError } from './common.js';
+import { describe, optionsError, sourceBaseDir } from './common.js';
 import { E_SOURCE_NOT_FOUND } from './errors.js';
 
 export interface MemoryOptions extends SourceOptions {
@@ -25,7 +25,7 @@ export function memory(module: string | object, options: MemoryOptions = {}): So
   if (typeof module !== 'string' && (typeof module !== 'object' || module === null)) {
     throw optionsError(`memory() needs a module path or an object of Maps and arrays, got ${describe(module)}.`);
   }
-  const cwd = path.resolve(options.cwd ?? process.cwd());
+  const cwd = sourceBaseDir(options);
   const modulePath = typeof module === 'string' ? path.resolve(cwd, module) : null;
   const label = typeof module === 'string' ? `memory(${module})` : 'memory(object)';
 
@@ -42,7 +42,7 @@ export function memory(module: string | object, options: MemoryOptions = {}): So
       if (code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes(modulePath)) {
         throw new FerryError(
           E_SOURCE_NOT_FOUND,
-          `${label}: module ${modulePath} does not exist. Check the path (relative paths resolve against the \`cwd\` option).`,
+          `${label}: module ${modulePath} does not exist. Check the path (relative paths resolve against the \`cwd\` option, else the import file's folder).`,
           { cause: err, details: { file: modulePath } },
         );
       }
