@@ -16,7 +16,7 @@
  *
  * Tokens come from the shared lexer (src/sql/lexer.ts).
  */
-import { lex } from '../sql/lexer.js';
+import { scan } from '../sql/lexer.js';
 
 export interface SqlStatement {
   /** The statement without its terminating `;`, from its first token to its last. */
@@ -61,16 +61,16 @@ export function splitStatements(sql: string): SqlStatement[] {
     initials = '';
   };
 
-  for (const t of lex(sql)) {
-    switch (t.kind) {
+  scan(sql, (kind, from, to) => {
+    switch (kind) {
       case 'whitespace':
       case 'line-comment':
       case 'block-comment':
-        continue;
+        return;
       case 'word': {
         // psql: inside CREATE [OR REPLACE] FUNCTION|PROCEDURE, BEGIN ... END (and CASE ... END
         // within it) protects semicolons, at parenthesis depth 0.
-        const word = t.text.toLowerCase();
+        const word = sql.slice(from, to).toLowerCase();
         if (wordCount < 4) {
           initials += ROUTINE_WORDS.has(word) ? word[0] : '-';
         }
@@ -83,19 +83,20 @@ export function splitStatements(sql: string): SqlStatement[] {
         }
         break;
       }
-      case 'punctuation':
-        if (t.text === ';') {
-          if (parenDepth === 0 && beginDepth === 0) {
-            finish();
-            continue;
-          }
-        } else if (t.text === '(') parenDepth++;
-        else if (t.text === ')' && parenDepth > 0) parenDepth--;
+      case 'punctuation': {
+        const c = sql[from];
+        if (c === ';' && parenDepth === 0 && beginDepth === 0) {
+          finish();
+          return;
+        }
+        if (c === '(') parenDepth++;
+        else if (c === ')' && parenDepth > 0) parenDepth--;
         break;
+      }
     }
-    if (start < 0) start = t.start;
-    end = t.end;
-  }
+    if (start < 0) start = from;
+    end = to;
+  });
   finish();
   return out;
 }

@@ -95,12 +95,27 @@ const BACKSLASH = 92;
 /** Split `sql` into tokens whose texts, joined, are `sql`. */
 export function lex(sql: string): SqlToken[] {
   const out: SqlToken[] = [];
+  scan(sql, (kind, start, end, unterminated) => {
+    const token: SqlToken = { kind, text: sql.slice(start, end), start, end };
+    if (unterminated) token.unterminated = true;
+    out.push(token);
+  });
+  return out;
+}
+
+/**
+ * The tokens of `sql`, in order, handed to `onToken` as they are found
+ * instead of collected: what `lex` does, without allocating a token object
+ * per token (the splitter reads whole multi-megabyte dumps through this).
+ */
+export function scan(
+  sql: string,
+  onToken: (kind: SqlTokenKind, start: number, end: number, unterminated: boolean) => void,
+): void {
   const n = sql.length;
   let i = 0;
   const push = (kind: SqlTokenKind, end: number, unterminated = false) => {
-    const token: SqlToken = { kind, text: sql.slice(i, end), start: i, end };
-    if (unterminated) token.unterminated = true;
-    out.push(token);
+    onToken(kind, i, end, unterminated);
     i = end;
   };
 
@@ -172,7 +187,6 @@ export function lex(sql: string): SqlToken[] {
       push('punctuation', i + 1);
     }
   }
-  return out;
 }
 
 /** Index just past the quoted run opened at `i` (doubled quotes escape; backslashes too when asked); -1 when unclosed. */

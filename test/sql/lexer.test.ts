@@ -26,7 +26,9 @@ function tilingError(sql: string, tokens: SqlToken[]): string | null {
   return tokens.map((t) => t.text).join('') === sql ? null : 'texts do not join back';
 }
 
-const expectLossless = (sql: string, tokens: SqlToken[]) => expect(tilingError(sql, tokens)).toBeNull();
+const expectLossless = (sql: string, tokens: SqlToken[]): void => {
+  expect(tilingError(sql, tokens)).toBeNull();
+};
 
 // Fragments that exercise every rule, glued together in any order: quotes that
 // open and do not close, dollar tags that match or not, comments in comments.

@@ -3,7 +3,7 @@
  * without whitespace and comments, with words folded to lower case and quoted
  * names and strings unescaped, plus the small matchers the rules are written in.
  */
-import { lex } from '../../sql/lexer.js';
+import { scan } from '../../sql/lexer.js';
 
 export interface Token {
   kind: 'word' | 'ident' | 'string' | 'number' | 'op' | 'param';
@@ -125,39 +125,39 @@ export function firstWords(t: Token[]): string {
 /** Tokens of one statement; comments and whitespace are skipped. */
 export function tokenize(sql: string): Token[] {
   const out: Token[] = [];
-  for (const t of lex(sql)) {
-    const { start, end, text } = t;
-    switch (t.kind) {
+  scan(sql, (kind, start, end, unterminated) => {
+    switch (kind) {
       case 'whitespace':
       case 'line-comment':
       case 'block-comment':
-        break;
+        return;
       case 'word':
-        out.push({ kind: 'word', value: text.toLowerCase(), start, end });
-        break;
+        out.push({ kind: 'word', value: sql.slice(start, end).toLowerCase(), start, end });
+        return;
       case 'string':
       case 'quoted-identifier': {
         // From the opening quote: the prefix of E'...', U&"..." and friends is dropped.
+        const text = sql.slice(start, end);
         const quote = text.search(/['"]/);
-        const kind = t.kind === 'string' ? 'string' : 'ident';
-        out.push({ kind, value: unquote(text.slice(quote), text[quote]!), start, end });
-        break;
+        const value = unquote(text.slice(quote), text[quote]!);
+        out.push({ kind: kind === 'string' ? 'string' : 'ident', value, start, end });
+        return;
       }
       case 'dollar-string': {
-        const tag = text.indexOf('$', 1) + 1;
-        out.push({ kind: 'string', value: text.slice(tag, t.unterminated ? text.length : -tag), start, end });
-        break;
+        const tag = sql.indexOf('$', start + 1) + 1 - start;
+        out.push({ kind: 'string', value: sql.slice(start + tag, unterminated ? end : end - tag), start, end });
+        return;
       }
       case 'number':
-        out.push({ kind: 'number', value: text, start, end });
-        break;
+        out.push({ kind: 'number', value: sql.slice(start, end), start, end });
+        return;
       case 'parameter':
-        out.push({ kind: 'param', value: text, start, end });
-        break;
+        out.push({ kind: 'param', value: sql.slice(start, end), start, end });
+        return;
       default: // operator, punctuation
-        out.push({ kind: 'op', value: text, start, end });
+        out.push({ kind: 'op', value: sql.slice(start, end), start, end });
     }
-  }
+  });
   return out;
 }
 
