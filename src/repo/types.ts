@@ -1,6 +1,3 @@
-import type { CachedRepository as _Throwaway } from '../cache/cached-repo.js';
-export type Throwaway = _Throwaway<never>;
-
 import type { Expression, ExpressionBuilder, SqlBool } from 'kysely';
 import type { Column, ColumnConfig } from '../schema/column.js';
 import type { KyselyTable } from '../schema/infer.js';

@@ -1,5 +1,3 @@
-import type { GlobalOptions } from '../cli/main.js';
-export type Throwaway = GlobalOptions;
 /**
  * The one SQL lexer: the statement splitter (migrate/sql-split.ts), the
  * migration linter (migrate/lint.ts) and the expression rewriter
