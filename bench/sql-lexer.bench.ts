@@ -13,13 +13,12 @@ import { printTable, saveResult } from './lib.js';
 
 const ROUNDS = 7;
 const REPEAT = 20;
-// ../shared next to the checkout (a worktree sits one level deeper); FERRY_SCHEMA_DIR overrides.
-const DIR =
-  process.env.FERRY_SCHEMA_DIR ??
-  ['../../shared/real-world-schemas', '../../../shared/real-world-schemas']
-    .map((p) => path.resolve(import.meta.dirname, p))
-    .find((p) => existsSync(p)) ??
-  path.resolve(import.meta.dirname, '../../shared/real-world-schemas');
+// ../shared next to the checkout (a worktree sits one level deeper); FERRY_REAL_WORLD_SCHEMAS
+// overrides, as in test/migrate/real-world.test.ts.
+const candidates = ['../../shared/real-world-schemas', '../../../shared/real-world-schemas'].map((p) =>
+  path.resolve(import.meta.dirname, p),
+);
+const DIR = process.env.FERRY_REAL_WORLD_SCHEMAS || candidates.find((p) => existsSync(p)) || candidates[0]!;
 
 const files = readdirSync(DIR).filter((f) => f.endsWith('.sql'));
 if (files.length === 0) throw new Error(`no *.sql schema dumps in ${DIR}`);
