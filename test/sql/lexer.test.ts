@@ -1,6 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { lex, type SqlToken } from '../../src/sql/lexer.js';
+import { tokenize as expressionTokens } from '../../src/migrate/expressions.js';
+import { tokenize as lintTokens } from '../../src/migrate/lint/tokens.js';
+import { splitStatements } from '../../src/migrate/sql-split.js';
+import { lex, type SqlToken, scan } from '../../src/sql/lexer.js';
 
 /** kind:text pairs, whitespace left out, for compact expectations. */
 const shape = (sql: string) =>
@@ -323,5 +326,68 @@ describe('lex: unterminated tokens run to the end of the input, marked, without 
 
   it('a line comment needs no newline at the end', () => {
     expect(lex('x -- end').at(-1)).toEqual({ kind: 'line-comment', text: '-- end', start: 2, end: 8 });
+  });
+});
+
+describe('the splitter, the linter and the expression rewriter read the same tokens', () => {
+  it('scan() reports exactly what lex() returns', () => {
+    fc.assert(
+      fc.property(sqlish, (sql) => {
+        const scanned: SqlToken[] = [];
+        scan(sql, (kind, start, end, unterminated) => {
+          const t: SqlToken = { kind, text: sql.slice(start, end), start, end };
+          if (unterminated) t.unterminated = true;
+          scanned.push(t);
+        });
+        expect(scanned).toEqual(lex(sql));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('statements start and end on token boundaries, and only a ; token separates them', () => {
+    fc.assert(
+      fc.property(sqlish, (sql) => {
+        const tokens = lex(sql);
+        const starts = new Set(tokens.map((t) => t.start));
+        const ends = new Set(tokens.map((t) => t.end));
+        const statements = splitStatements(sql);
+        for (const [k, s] of statements.entries()) {
+          expect(starts.has(s.start)).toBe(true);
+          expect(ends.has(s.start + s.text.length)).toBe(true);
+          const next = statements[k + 1];
+          if (next === undefined) continue;
+          const between = tokens.filter((t) => t.start >= s.start + s.text.length && t.end <= next.start);
+          expect(between.some((t) => t.kind === 'punctuation' && t.text === ';')).toBe(true);
+          expect(
+            between.every((t) => ['whitespace', 'line-comment', 'block-comment', 'punctuation'].includes(t.kind)),
+          ).toBe(true);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("the linter's tokens are the lexer's, whitespace and comments left out", () => {
+    fc.assert(
+      fc.property(sqlish, (sql) => {
+        const significant = lex(sql).filter((t) => !['whitespace', 'line-comment', 'block-comment'].includes(t.kind));
+        expect(lintTokens(sql).map((t) => [t.start, t.end])).toEqual(significant.map((t) => [t.start, t.end]));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("the expression rewriter's tokens join back to its input", () => {
+    fc.assert(
+      fc.property(sqlish, (sql) => {
+        expect(
+          expressionTokens(sql)
+            .map((t) => t.text)
+            .join(''),
+        ).toBe(sql);
+      }),
+      { numRuns: 500 },
+    );
   });
 });
