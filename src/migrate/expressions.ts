@@ -20,7 +20,7 @@
  *   names (after `::`) and collation names (after `COLLATE`).
  */
 import { quoteIdent } from '../schema/identifiers.js';
-import { skipBlockComment, skipQuoted } from './sql-split.js';
+import { lex } from '../sql/lexer.js';
 
 type TokenKind = 'word' | 'quoted' | 'string' | 'space' | 'comment' | 'other';
 
@@ -31,79 +31,47 @@ interface Token {
   value?: string;
 }
 
-const WORD_START = /[A-Za-z_\u0080-\uffff]/;
-const WORD_PART = /[A-Za-z0-9_$\u0080-\uffff]/;
-const DOLLAR_TAG = /\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/y;
-const SPACE = /\s/;
-
-/** Split a SQL expression into tokens whose texts concatenate back to `sql`. */
+/**
+ * The shared lexer's tokens (src/sql/lexer.ts) in the coarser kinds this
+ * file matches on; their texts concatenate back to `sql`. Operators and
+ * punctuation become one `other` token per character (`::` is two `:`),
+ * which is what the matching below expects.
+ */
 export function tokenize(sql: string): Token[] {
   const out: Token[] = [];
-  const n = sql.length;
-  let i = 0;
-  while (i < n) {
-    const c = sql[i]!;
-    const next = sql[i + 1];
-    let to: number;
-    let kind: TokenKind;
-    let value: string | undefined;
-    if (SPACE.test(c)) {
-      to = i + 1;
-      while (to < n && SPACE.test(sql[to]!)) to++;
-      kind = 'space';
-    } else if (c === '-' && next === '-') {
-      const nl = sql.indexOf('\n', i);
-      to = nl < 0 ? n : nl + 1;
-      kind = 'comment';
-    } else if (c === '/' && next === '*') {
-      to = skipBlockComment(sql, i);
-      kind = 'comment';
-    } else if (c === "'") {
-      to = skipQuoted(sql, i, "'", false);
-      kind = 'string';
-      value = sql.slice(i + 1, to - 1).replaceAll("''", "'");
-    } else if (c === '"') {
-      to = skipQuoted(sql, i, '"', false);
-      kind = 'quoted';
-      value = sql.slice(i + 1, to - 1).replaceAll('""', '"');
-    } else if (c === '$') {
-      DOLLAR_TAG.lastIndex = i;
-      const m = DOLLAR_TAG.exec(sql);
-      if (m) {
-        const close = sql.indexOf(m[0], i + m[0].length);
-        to = close < 0 ? n : close + m[0].length;
-        kind = 'string';
-      } else {
-        to = i + 1;
-        while (to < n && /[0-9]/.test(sql[to]!)) to++;
-        kind = 'other';
-      }
-    } else if (/[0-9]/.test(c) || (c === '.' && next !== undefined && /[0-9]/.test(next))) {
-      // A number, exponent and all (`1.5e-3`), so that `e` is not taken for a word.
-      const m = /^(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?/.exec(sql.slice(i))!;
-      to = i + m[0].length;
-      kind = 'other';
-    } else if (WORD_START.test(c)) {
-      to = i + 1;
-      while (to < n && WORD_PART.test(sql[to]!)) to++;
-      const word = sql.slice(i, to).toLowerCase();
-      if (sql[to] === "'" && (word === 'e' || word === 'b' || word === 'x' || word === 'n')) {
-        to = skipQuoted(sql, to, "'", word === 'e');
-        kind = 'string';
-      } else if (word === 'u' && sql[to] === '&' && (sql[to + 1] === "'" || sql[to + 1] === '"')) {
-        // U&'...' is a string, U&"..." an identifier with escapes (left alone: never matched).
-        to = skipQuoted(sql, to + 1, sql[to + 1]!, false);
-        kind = sql[i + 2] === "'" ? 'string' : 'other';
-      } else {
-        kind = 'word';
-        value = sql.slice(i, to);
-      }
-    } else {
-      to = i + 1;
-      kind = 'other';
+  for (const t of lex(sql)) {
+    switch (t.kind) {
+      case 'whitespace':
+        out.push({ kind: 'space', text: t.text });
+        break;
+      case 'line-comment':
+      case 'block-comment':
+        out.push({ kind: 'comment', text: t.text });
+        break;
+      case 'word':
+        out.push({ kind: 'word', text: t.text, value: t.text });
+        break;
+      case 'quoted-identifier':
+        // U&"..." (an identifier with escapes) is left alone: never matched.
+        if (t.text[0] === '"')
+          out.push({ kind: 'quoted', text: t.text, value: t.text.slice(1, -1).replaceAll('""', '"') });
+        else out.push({ kind: 'other', text: t.text });
+        break;
+      case 'string':
+        if (t.text[0] === "'")
+          out.push({ kind: 'string', text: t.text, value: t.text.slice(1, -1).replaceAll("''", "'") });
+        else out.push({ kind: 'string', text: t.text });
+        break;
+      case 'dollar-string':
+        out.push({ kind: 'string', text: t.text });
+        break;
+      case 'operator':
+      case 'punctuation':
+        for (const c of t.text) out.push({ kind: 'other', text: c });
+        break;
+      default: // number, parameter
+        out.push({ kind: 'other', text: t.text });
     }
-    out.push(value === undefined ? { kind, text: sql.slice(i, to) } : { kind, text: sql.slice(i, to), value });
-    i = to;
   }
   return out;
 }

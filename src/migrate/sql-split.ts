@@ -13,7 +13,10 @@
  * statement's text starts at its first token (comments before it belong to
  * nobody) and ends at its last token (the `;` and trailing comments are left
  * out); comments inside it are kept.
+ *
+ * Tokens come from the shared lexer (src/sql/lexer.ts).
  */
+import { scan } from '../sql/lexer.js';
 
 export interface SqlStatement {
   /** The statement without its terminating `;`, from its first token to its last. */
@@ -35,14 +38,9 @@ export interface SqlLocation {
   index: number;
 }
 
-const WORD_START = /[A-Za-z_\u0080-\uffff]/;
-const WORD_PART = /[A-Za-z0-9_$\u0080-\uffff]/;
-const DOLLAR_TAG = /\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/y;
-
 export function splitStatements(sql: string): SqlStatement[] {
   const out: SqlStatement[] = [];
   const lines = lineStarts(sql);
-  const n = sql.length;
 
   // Per-statement state.
   let start = -1; // index of the first token, -1 while none seen
@@ -53,10 +51,6 @@ export function splitStatements(sql: string): SqlStatement[] {
   // Initials of the first four words when they are create/or/replace/function/procedure (psql's trick).
   let initials = '';
 
-  const token = (from: number, to: number) => {
-    if (start < 0) start = from;
-    end = to;
-  };
   const finish = () => {
     if (start >= 0) out.push({ text: sql.slice(start, end), start, line: lineAt(lines, start) });
     start = -1;
@@ -67,53 +61,18 @@ export function splitStatements(sql: string): SqlStatement[] {
     initials = '';
   };
 
-  let i = 0;
-  while (i < n) {
-    const c = sql[i]!;
-    const next = sql[i + 1];
-
-    if (c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f' || c === '\v') {
-      i++;
-    } else if (c === '-' && next === '-') {
-      const nl = sql.indexOf('\n', i);
-      i = nl < 0 ? n : nl + 1;
-    } else if (c === '/' && next === '*') {
-      i = skipBlockComment(sql, i);
-    } else if (c === "'") {
-      const to = skipQuoted(sql, i, "'", false);
-      token(i, to);
-      i = to;
-    } else if (c === '"') {
-      const to = skipQuoted(sql, i, '"', false);
-      token(i, to);
-      i = to;
-    } else if (c === '$') {
-      DOLLAR_TAG.lastIndex = i;
-      const m = DOLLAR_TAG.exec(sql);
-      let to: number;
-      if (m) {
-        const close = sql.indexOf(m[0], i + m[0].length);
-        to = close < 0 ? n : close + m[0].length;
-      } else {
-        // A parameter ($1) or a stray dollar.
-        to = i + 1;
-        while (to < n && /[0-9]/.test(sql[to]!)) to++;
-      }
-      token(i, to);
-      i = to;
-    } else if (WORD_START.test(c)) {
-      let to = i + 1;
-      while (to < n && WORD_PART.test(sql[to]!)) to++;
-      const word = sql.slice(i, to).toLowerCase();
-      if (word === 'e' && sql[to] === "'") {
-        to = skipQuoted(sql, to, "'", true);
-      } else if (word === 'u' && sql[to] === '&' && (sql[to + 1] === "'" || sql[to + 1] === '"')) {
-        to = skipQuoted(sql, to + 1, sql[to + 1]!, false);
-      } else {
+  scan(sql, (kind, from, to) => {
+    switch (kind) {
+      case 'whitespace':
+      case 'line-comment':
+      case 'block-comment':
+        return;
+      case 'word': {
         // psql: inside CREATE [OR REPLACE] FUNCTION|PROCEDURE, BEGIN ... END (and CASE ... END
         // within it) protects semicolons, at parenthesis depth 0.
+        const word = sql.slice(from, to).toLowerCase();
         if (wordCount < 4) {
-          initials += ['create', 'or', 'replace', 'function', 'procedure'].includes(word) ? word[0] : '-';
+          initials += ROUTINE_WORDS.has(word) ? word[0] : '-';
         }
         wordCount++;
         const routine = /^c(?:f|p|or[fp])/.test(initials);
@@ -122,23 +81,27 @@ export function splitStatements(sql: string): SqlStatement[] {
           else if (word === 'case' && beginDepth >= 1) beginDepth++;
           else if (word === 'end' && beginDepth > 0) beginDepth--;
         }
+        break;
       }
-      token(i, to);
-      i = to;
-    } else if (c === ';') {
-      if (parenDepth === 0 && beginDepth === 0) finish();
-      else token(i, i + 1);
-      i++;
-    } else {
-      if (c === '(') parenDepth++;
-      else if (c === ')' && parenDepth > 0) parenDepth--;
-      token(i, i + 1);
-      i++;
+      case 'punctuation': {
+        const c = sql[from];
+        if (c === ';' && parenDepth === 0 && beginDepth === 0) {
+          finish();
+          return;
+        }
+        if (c === '(') parenDepth++;
+        else if (c === ')' && parenDepth > 0) parenDepth--;
+        break;
+      }
     }
-  }
+    if (start < 0) start = from;
+    end = to;
+  });
   finish();
   return out;
 }
+
+const ROUTINE_WORDS = new Set(['create', 'or', 'replace', 'function', 'procedure']);
 
 /**
  * Where a server error's `position` (1-based, counted in characters as the
@@ -194,40 +157,4 @@ function lineAt(starts: number[], index: number): number {
     else hi = mid - 1;
   }
   return lo + 1;
-}
-
-/** Index just past a quoted run starting at `i` (the opening quote); doubled quotes escape; unterminated → end. */
-export function skipQuoted(sql: string, i: number, quote: string, backslashes: boolean): number {
-  let j = i + 1;
-  while (j < sql.length) {
-    const c = sql[j];
-    if (backslashes && c === '\\') {
-      j += 2;
-    } else if (c === quote) {
-      if (sql[j + 1] === quote) j += 2;
-      else return j + 1;
-    } else {
-      j++;
-    }
-  }
-  return sql.length;
-}
-
-/** Index just past a (nested) block comment starting at `i`; unterminated → end. */
-export function skipBlockComment(sql: string, i: number): number {
-  let depth = 0;
-  let j = i;
-  while (j < sql.length) {
-    if (sql[j] === '/' && sql[j + 1] === '*') {
-      depth++;
-      j += 2;
-    } else if (sql[j] === '*' && sql[j + 1] === '/') {
-      depth--;
-      j += 2;
-      if (depth === 0) return j;
-    } else {
-      j++;
-    }
-  }
-  return sql.length;
 }
