@@ -197,8 +197,14 @@ async function runPass(o: PassOptions): Promise<PassResult> {
   await createStaging(session, targets);
   for (const t of targets) appendOnly.add(t);
   if (o.dryRun) await session.query('begin');
-  else {
-    await session.query('begin');
+  // The run is recorded (and the previous run's rejects dropped) in the
+  // transaction of its first batch: a run that fails before committing any
+  // (a broken source) leaves the checkpoint as it found it, so the next run
+  // does not see a "changed source" to refuse.
+  let recorded = o.dryRun === true;
+  const recordRun = async () => {
+    if (recorded) return;
+    recorded = true;
     const [sql, params] = checkpointStatement({
       name,
       runId,
@@ -209,8 +215,7 @@ async function runPass(o: PassOptions): Promise<PassResult> {
     });
     await session.query(sql, params);
     await session.query(`delete from ferry_import_rejects where name = $1 and run_id <> $2`, [name, runId]);
-    await session.query('commit');
-  }
+  };
 
   const batchSize = Math.max(1, o.batchSize ?? o.definition.batchSize ?? DEFAULT_BATCH);
   const keySets = new Map(targets.map((t) => [t.name, new KeySet()]));
@@ -234,6 +239,7 @@ async function runPass(o: PassOptions): Promise<PassResult> {
       if (!o.dryRun && !open) {
         await session.query('begin');
         open = true;
+        await recordRun();
       }
       const dbRejects = await writeBatch(session, batch, stats);
       const rejects = [...batch.rejects, ...dbRejects];
@@ -304,6 +310,7 @@ async function runPass(o: PassOptions): Promise<PassResult> {
   if (partial) stats.partial = partial;
   if (o.dryRun) await session.query('rollback');
   else {
+    await recordRun();
     const [sql, params] = checkpointStatement({
       name,
       runId,
