@@ -164,7 +164,10 @@ async function runPass(o: PassOptions): Promise<PassResult> {
   let resumeFrom = 0;
   let runId: string = randomUUID();
   let stats = emptyStats(targets.map((t) => t.name));
-  if (previous?.status === 'running' && o.mode !== 'restart') {
+  // A run stopped before its first batch committed (a broken source fails
+  // there) skipped nothing: with changed files, starting over loses nothing.
+  const resumable = previous?.status === 'running' && (previous.position > 0 || previous.fingerprint === fingerprint);
+  if (resumable && previous && o.mode !== 'restart') {
     if (previous.fingerprint !== fingerprint) {
       throw new FerryError(
         E_IMPORT_SOURCE_CHANGED,
@@ -178,7 +181,7 @@ async function runPass(o: PassOptions): Promise<PassResult> {
     runId = previous.runId;
     stats = mergeStats(emptyStats(targets.map((t) => t.name)), previous.stats);
     o.log?.(`Resuming import "${name}" after record ${resumeFrom}.`);
-  } else if (o.mode === 'resume' && previous?.status !== 'running') {
+  } else if (o.mode === 'resume' && !resumable) {
     o.log?.(`Nothing to resume for "${name}"; starting from the first record.`);
   }
 
@@ -197,14 +200,8 @@ async function runPass(o: PassOptions): Promise<PassResult> {
   await createStaging(session, targets);
   for (const t of targets) appendOnly.add(t);
   if (o.dryRun) await session.query('begin');
-  // The run is recorded (and the previous run's rejects dropped) in the
-  // transaction of its first batch: a run that fails before committing any
-  // (a broken source) leaves the checkpoint as it found it, so the next run
-  // does not see a "changed source" to refuse.
-  let recorded = o.dryRun === true;
-  const recordRun = async () => {
-    if (recorded) return;
-    recorded = true;
+  else {
+    await session.query('begin');
     const [sql, params] = checkpointStatement({
       name,
       runId,
@@ -215,7 +212,8 @@ async function runPass(o: PassOptions): Promise<PassResult> {
     });
     await session.query(sql, params);
     await session.query(`delete from ferry_import_rejects where name = $1 and run_id <> $2`, [name, runId]);
-  };
+    await session.query('commit');
+  }
 
   const batchSize = Math.max(1, o.batchSize ?? o.definition.batchSize ?? DEFAULT_BATCH);
   const keySets = new Map(targets.map((t) => [t.name, new KeySet()]));
@@ -239,7 +237,6 @@ async function runPass(o: PassOptions): Promise<PassResult> {
       if (!o.dryRun && !open) {
         await session.query('begin');
         open = true;
-        await recordRun();
       }
       const dbRejects = await writeBatch(session, batch, stats);
       const rejects = [...batch.rejects, ...dbRejects];
@@ -249,7 +246,7 @@ async function runPass(o: PassOptions): Promise<PassResult> {
       for (const [table, n] of batch.duplicates) (stats.tables[table] as { duplicates: number }).duplicates += n;
       for (const r of rejects) {
         if (r.table && stats.tables[r.table]) (stats.tables[r.table] as { rejected: number }).rejected++;
-        else stats.unmapped = (stats.unmapped ?? 0) + 1;
+        else stats.unmapped++;
       }
       if (o.dryRun) dryRejects.push(...rejects);
       else {
@@ -310,7 +307,6 @@ async function runPass(o: PassOptions): Promise<PassResult> {
   if (partial) stats.partial = partial;
   if (o.dryRun) await session.query('rollback');
   else {
-    await recordRun();
     const [sql, params] = checkpointStatement({
       name,
       runId,
@@ -333,7 +329,7 @@ async function runPass(o: PassOptions): Promise<PassResult> {
     rejectedRecords: stats.rejectedRecords,
     rejects: rejectCount,
     tables: stats.tables,
-    unmapped: stats.unmapped ?? 0,
+    unmapped: stats.unmapped,
     rejectsFile,
     recordsPerSecond: (stats.records - resumeFrom) / Math.max(durationMs / 1000, 1e-9),
     partial,

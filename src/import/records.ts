@@ -63,9 +63,11 @@ export async function* readRecords(
         yield out;
       }
     } catch (err) {
-      if (!faults || !(err instanceof FerryError) || err.code !== E_SOURCE_MALFORMED) throw err;
-      const d = (err.details ?? {}) as { file?: string; line?: number; column?: number };
-      faults.push({ source: name, message: err.message, file: d.file, line: d.line, column: d.column });
+      // By code, not instanceof: the import file may hold a second copy of Ferry's modules.
+      const e = err as { code?: unknown; message?: string; details?: Record<string, unknown> };
+      if (!faults || e?.code !== E_SOURCE_MALFORMED) throw err;
+      const d = (e.details ?? {}) as { file?: string; line?: number; column?: number };
+      faults.push({ source: name, message: String(e.message), file: d.file, line: d.line, column: d.column });
     }
     before += last;
   }

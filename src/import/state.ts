@@ -26,7 +26,7 @@ export interface RunStats {
   rejects: number;
   tables: Record<string, TableStats>;
   /** Record-level rejects that belong to no target table (the source's table is not one, and map named none). */
-  unmapped?: number;
+  unmapped: number;
   /** A `--partial` run: the sources that could not be read to their end, and where they stopped. */
   partial?: SourceFault[];
 }
@@ -163,6 +163,7 @@ export function emptyStats(tables: string[]): RunStats {
     records: 0,
     rejectedRecords: 0,
     rejects: 0,
+    unmapped: 0,
     tables: Object.fromEntries(
       tables.map((t) => [t, { inserted: 0, updated: 0, unchanged: 0, duplicates: 0, rejected: 0 }]),
     ),

@@ -37,6 +37,17 @@ interface ImportCliOptions {
 const SOURCE_PROBLEMS = new Set([E_SOURCE_MALFORMED, E_SOURCE_NOT_FOUND, E_SOURCE_READ]);
 const PROBLEMS = new Set([E_IMPORT_MAX_REJECTS, E_IMPORT_CONNECTION, E_IMPORT_SOURCE_CHANGED, ...SOURCE_PROBLEMS]);
 
+/**
+ * The E_* code of a FerryError. By its code, not `instanceof`: sources are
+ * built by the import file, which the loader may load as a second copy of
+ * Ferry's modules (a different FerryError class).
+ */
+function codeOf(err: unknown): string {
+  if (err instanceof FerryError) return err.code;
+  const code = err instanceof Error ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && code.startsWith('E_') ? code : '';
+}
+
 export function registerImport(program: Command, globals: () => GlobalOptions): void {
   program
     .command('import <import-file>')
@@ -102,7 +113,7 @@ export function registerImport(program: Command, globals: () => GlobalOptions): 
         process.exitCode = ok ? EXIT_OK : EXIT_PROBLEM;
       } catch (err) {
         progress.finish();
-        if (!(err instanceof FerryError && PROBLEMS.has(err.code))) throw err;
+        if (!PROBLEMS.has(codeOf(err))) throw err;
         if (options.json) printJson({ ok: false, error: errorPayload(err, secrets) });
         else printError(err, secrets);
         process.exitCode = EXIT_PROBLEM;
@@ -140,7 +151,7 @@ export function registerImport(program: Command, globals: () => GlobalOptions): 
       } catch (err) {
         // A source verify cannot read to its end is a difference, never an OK over a partial read.
         progress.finish();
-        if (!(err instanceof FerryError && SOURCE_PROBLEMS.has(err.code))) throw err;
+        if (!SOURCE_PROBLEMS.has(codeOf(err))) throw err;
         if (options.json) printJson({ ok: false, error: errorPayload(err, secrets) });
         else printError(err, secrets);
         process.exitCode = EXIT_PROBLEM;
