@@ -218,6 +218,16 @@ export default defineImport({
       expect(r.status, r.stderr).toBe(1);
       expect(r.stderr).toMatch(message);
       expect(r.stderr).not.toMatch(/ENOENT/);
+      if (legacyPath === './missing.json') {
+        // --backup reads the files first: the same coded error, not a bare ENOENT.
+        const b = spawnSync(process.execPath, [bin, 'import', 'import.ts', '--backup', 'bk'], {
+          cwd: dir,
+          env: { ...env, LEGACY: legacyPath },
+          encoding: 'utf8',
+        });
+        expect(b.status, b.stderr).toBe(1);
+        expect(b.stderr).toMatch(/missing\.json does not exist.*\[E_SOURCE_NOT_FOUND\]\n$/);
+      }
       const v = spawnSync(process.execPath, [bin, 'verify', 'import.ts'], {
         cwd: dir,
         env: { ...env, LEGACY: legacyPath },
