@@ -12,6 +12,7 @@ import path from 'node:path';
 import { FerryError } from '../errors.js';
 import { E_IMPORT_BACKUP } from './errors.js';
 import type { NamedSource } from './records.js';
+import { E_SOURCE_NOT_FOUND } from './sources/errors.js';
 
 export interface BackupEntry {
   source: string;
@@ -58,7 +59,14 @@ export async function backupSources(sources: NamedSource[], dir: string): Promis
       const rel = path.join(safeName(name), path.relative(root, original));
       const copy = path.join(target, rel);
       await mkdir(path.dirname(copy), { recursive: true });
-      const before = await sha256(original);
+      const before = await sha256(original).catch((err: NodeJS.ErrnoException) => {
+        if (err?.code !== 'ENOENT') throw err;
+        throw new FerryError(
+          E_SOURCE_NOT_FOUND,
+          `${source.label}: file ${original} does not exist, so it cannot be backed up. Check the path (relative paths resolve against the source's \`cwd\` option, else the import file's directory).`,
+          { cause: err, details: { file: original } },
+        );
+      });
       await copyFile(original, copy);
       const after = await sha256(copy);
       if (before !== after) {

@@ -27,10 +27,18 @@ export type OnConflict = 'update' | 'skip' | 'error';
 export interface TableImportOptions<Row> {
   /**
    * The natural key: columns of a primary key or unique constraint of the
-   * table. Rows are upserted on it, and duplicates inside one run collapse
-   * to the last one seen.
+   * table. Rows are upserted on it; several rows with the same key in one
+   * run collapse to one, as `duplicates` says.
    */
   key: readonly (keyof Row & string)[];
+  /**
+   * Which row wins when the run maps several to the same key: `first`
+   * (default) keeps the first in source order; `last` keeps the last (a
+   * re-scraped price that replaces an earlier snapshot). Either way the
+   * others count as duplicates, and a rerun writes the same row. `last` reads
+   * and maps the source one more time first, to know which occurrence is last.
+   */
+  duplicates?: 'first' | 'last';
   /** `update` (default): rewrite rows whose content changed, leave identical ones alone. */
   onConflict?: OnConflict;
   /**

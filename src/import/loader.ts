@@ -25,7 +25,7 @@ import type { DefinedImport } from './define.js';
 import { E_IMPORT_CONNECTION, E_IMPORT_DEFINITION, E_IMPORT_MAX_REJECTS, E_IMPORT_SOURCE_CHANGED } from './errors.js';
 import { KeySet } from './key-set.js';
 import { type Batch, type Group, prepareBatches } from './prepare.js';
-import { fingerprintSources, namedSources } from './records.js';
+import { checkSources, fingerprintSources, namedSources, type SourceFault } from './records.js';
 import { writeRejectsFile } from './rejects-file.js';
 import { acquireImportLock, waitingMessage } from './run-lock.js';
 import { bisect, copyGroup, copyIntoTarget, createStaging, dbReject } from './staging.js';
@@ -55,6 +55,13 @@ export interface ImportOptions {
   maxRejects?: number;
   /** Where to write the rejects (NDJSON); null for nowhere. Written only when there are rejects. */
   rejectsFile?: string | null;
+  /**
+   * Import what can be read of a source that cannot be read to its end (cut
+   * short, garbage from some point on), instead of failing with nothing of it
+   * committed. The report's and the checkpoint's `partial` say where each such
+   * source stopped.
+   */
+  partial?: boolean;
   /** How long to keep retrying while the database is unreachable (default 60 s). */
   retryForMs?: number;
   onProgress?: (progress: ImportProgress) => void;
@@ -91,10 +98,14 @@ export interface ImportReport {
   rejectedRecords: number;
   rejects: number;
   tables: RunStats['tables'];
+  /** Record rejects counted under no table: the record named none, and its source's table is not a target. */
+  unmapped: number;
   rejectsFile: string | null;
   durationMs: number;
   recordsPerSecond: number;
   retries: number;
+  /** `--partial` runs: the sources that could not be read to their end, and where they stopped; else null. */
+  partial: SourceFault[] | null;
 }
 
 const DEFAULT_BATCH = 5_000;
@@ -123,7 +134,15 @@ export async function runImport(options: ImportOptions): Promise<ImportReport> {
                 onWait: (holder) => (options.onWait ?? options.log)?.(waitingMessage(name, holder)),
               });
           try {
-            return await runPass({ ...options, name, targets, sources, session, started });
+            return await runPass({
+              ...options,
+              faults: options.partial ? [] : undefined,
+              name,
+              targets,
+              sources,
+              session,
+              started,
+            });
           } finally {
             await release?.();
           }
@@ -152,6 +171,8 @@ export async function runImport(options: ImportOptions): Promise<ImportReport> {
 }
 
 interface PassOptions extends ImportOptions {
+  /** Set for `partial` runs: where sources stopped short. */
+  faults?: SourceFault[];
   name: string;
   targets: Target[];
   sources: ReturnType<typeof namedSources>;
@@ -169,7 +190,10 @@ async function runPass(o: PassOptions): Promise<PassResult> {
   let resumeFrom = 0;
   let runId: string = randomUUID();
   let stats = emptyStats(targets.map((t) => t.name));
-  if (previous?.status === 'running' && o.mode !== 'restart') {
+  // A run stopped before its first batch committed (a broken source fails
+  // there) skipped nothing: with changed files, starting over loses nothing.
+  const resumable = previous?.status === 'running' && (previous.position > 0 || previous.fingerprint === fingerprint);
+  if (resumable && previous && o.mode !== 'restart') {
     if (previous.fingerprint !== fingerprint) {
       throw new FerryError(
         E_IMPORT_SOURCE_CHANGED,
@@ -183,9 +207,24 @@ async function runPass(o: PassOptions): Promise<PassResult> {
     runId = previous.runId;
     stats = mergeStats(emptyStats(targets.map((t) => t.name)), previous.stats);
     o.log?.(`Resuming import "${name}" after record ${resumeFrom}.`);
-  } else if (o.mode === 'resume' && previous?.status !== 'running') {
+  } else if (o.mode === 'resume' && !resumable) {
     o.log?.(`Nothing to resume for "${name}"; starting from the first record.`);
   }
+
+  // Whether every source can be read to its end. A broken source (a file cut
+  // in half, garbage) must fail the run with nothing of it committed, while a
+  // sound one still commits batch by batch (resumable, bounded memory). The
+  // check is a structure-only pass over the file (TinyDB/lowdb: about a third
+  // of the time reading and JSON.parse-ing it takes; ndjson: its last line;
+  // CSV: its quotes). It runs alongside the first batches, which this process
+  // mostly spends waiting on the database; until it is known good, batches
+  // stay in one open transaction, so a fault rolls all of them back. On the
+  // chatcore demo data (300k messages, 89 MB TinyDB file) the check takes
+  // 0.9 s of CPU; the import's wall time stayed within run-to-run noise
+  // (32.7-35.5 s with it, 33.6-36.6 s without). Staging everything and
+  // committing at the end was the alternative: it gives up resumability and
+  // holds the whole source in one transaction on every run, not just at start.
+  const verdict = watch(o.partial ? Promise.resolve() : checkSources(o.sources, o.signal));
 
   await createStaging(session, targets);
   for (const t of targets) appendOnly.add(t);
@@ -216,21 +255,28 @@ async function runPass(o: PassOptions): Promise<PassResult> {
   const batches = prepareBatches(o, targets, keySets, resumeFrom, batchSize);
   // Prepare batch N+1 while batch N is in the database.
   let next = prefetch(batches);
+  /** A transaction is open: batches wait in it until the sources' check passed. */
+  let open = false;
   try {
     for (;;) {
       const step = await next;
       if (step.done) break;
       next = prefetch(batches);
       const batch = step.value;
-      if (!o.dryRun) await session.query('begin');
+      if (!o.dryRun && !open) {
+        await session.query('begin');
+        open = true;
+      }
       const dbRejects = await writeBatch(session, batch, stats);
       const rejects = [...batch.rejects, ...dbRejects];
       stats.records = batch.position;
       stats.rejectedRecords += new Set(rejects.map((r) => r.ordinal)).size;
       stats.rejects += rejects.length;
       for (const [table, n] of batch.duplicates) (stats.tables[table] as { duplicates: number }).duplicates += n;
-      for (const r of rejects)
+      for (const r of rejects) {
         if (r.table && stats.tables[r.table]) (stats.tables[r.table] as { rejected: number }).rejected++;
+        else stats.unmapped++;
+      }
       if (o.dryRun) dryRejects.push(...rejects);
       else {
         await insertRejects(session, name, runId, rejects);
@@ -243,7 +289,11 @@ async function runPass(o: PassOptions): Promise<PassResult> {
           stats,
         });
         await session.query(sql, params);
-        await session.query('commit');
+        if (verdict.settled) {
+          await verdict.promise; // throws when a source is broken: everything since the last commit rolls back
+          await session.query('commit');
+          open = false;
+        }
       }
       rejectCount += rejects.length;
       rowsWritten += [...batch.groups.values()].reduce(
@@ -259,6 +309,12 @@ async function runPass(o: PassOptions): Promise<PassResult> {
         elapsedMs: performance.now() - o.started,
       });
       if (o.maxRejects !== undefined && rejectCount > o.maxRejects) {
+        if (open) {
+          // Keep what the message says was imported (the sources' check must still pass).
+          await verdict.promise;
+          await session.query('commit');
+          open = false;
+        }
         const file = await finishRejects(o, session, runId, dryRejects);
         throw new FerryError(
           E_IMPORT_MAX_REJECTS,
@@ -268,6 +324,7 @@ async function runPass(o: PassOptions): Promise<PassResult> {
         );
       }
     }
+    await verdict.promise;
   } catch (err) {
     // Stop the producer and leave the transaction; the checkpoint holds what committed.
     await batches.return(undefined as never).catch(() => {});
@@ -275,17 +332,20 @@ async function runPass(o: PassOptions): Promise<PassResult> {
     throw err;
   }
 
+  const partial = o.faults && o.faults.length > 0 ? o.faults : null;
+  if (partial) stats.partial = partial;
   if (o.dryRun) await session.query('rollback');
   else {
     const [sql, params] = checkpointStatement({
       name,
       runId,
-      status: 'done',
+      status: partial ? 'partial' : 'done',
       position: stats.records,
       fingerprint,
       stats,
     });
     await session.query(sql, params);
+    if (open) await session.query('commit');
   }
   const rejectsFile = await finishRejects(o, session, runId, dryRejects);
   const durationMs = performance.now() - o.started;
@@ -298,9 +358,25 @@ async function runPass(o: PassOptions): Promise<PassResult> {
     rejectedRecords: stats.rejectedRecords,
     rejects: rejectCount,
     tables: stats.tables,
+    unmapped: stats.unmapped,
     rejectsFile,
     recordsPerSecond: (stats.records - resumeFrom) / Math.max(durationMs / 1000, 1e-9),
+    partial,
   };
+}
+
+/** A promise, and whether it has settled (read synchronously between batches). */
+function watch(promise: Promise<void>): { promise: Promise<void>; settled: boolean } {
+  const w = { promise, settled: false };
+  promise.then(
+    () => {
+      w.settled = true;
+    },
+    () => {
+      w.settled = true;
+    },
+  );
+  return w;
 }
 
 /** Start preparing the next batch now; mark its failure handled until it is awaited. */
@@ -329,6 +405,7 @@ function mergeStats(base: RunStats, saved: RunStats): RunStats {
     records: saved.records ?? 0,
     rejectedRecords: saved.rejectedRecords ?? 0,
     rejects: saved.rejects ?? 0,
+    unmapped: saved.unmapped ?? 0,
     tables: base.tables,
   };
 }

@@ -3,6 +3,7 @@
  * column set as COPY CSV lines. Shared by the importer and `verify`, so both
  * see exactly the same rows.
  */
+import { hash } from 'node:crypto';
 import { FerryError } from '../errors.js';
 import { maskRecord, sensitiveColumns, sensitiveValues } from '../schema/sensitive.js';
 import { ImportContext, RecordRejected } from './context.js';
@@ -10,7 +11,7 @@ import type { DefinedImport } from './define.js';
 import { checkRow, csvField } from './encode.js';
 import { E_IMPORT_DEFINITION } from './errors.js';
 import type { KeySet } from './key-set.js';
-import { type NamedRecord, type NamedSource, readRecords } from './records.js';
+import { type NamedRecord, type NamedSource, readRecords, type SourceFault } from './records.js';
 import type { RejectRow } from './state.js';
 import type { Target } from './targets.js';
 
@@ -18,6 +19,8 @@ export interface PrepareOptions {
   definition: DefinedImport;
   sources: NamedSource[];
   signal?: AbortSignal;
+  /** `--partial`: a source that cannot be read to its end is noted here and ends there, instead of failing the run. */
+  faults?: SourceFault[];
 }
 
 /** Where a staged row came from. (Not the source record: holding every record of a batch until it commits cost ~25 MB of peak RSS on council.) */
@@ -55,10 +58,11 @@ export async function* prepareBatches(
 ): AsyncGenerator<Batch> {
   const byName = new Map(targets.map((t) => [t.name, t]));
   const sensitive = new Set(targets.flatMap((t) => [...sensitiveColumns(t.table)]));
+  const last = targets.some((t) => t.duplicates === 'last') ? await lastOccurrences(o, byName) : null;
   let batch = newBatch(0);
   let ordinal = 0;
   let slice = performance.now();
-  for await (const chunk of readRecords(o.sources, o.signal)) {
+  for await (const chunk of readRecords(o.sources, o.signal, o.faults)) {
     for (const rec of chunk) {
       // Let I/O callbacks run now and then: the writer's database round trips
       // complete only when this loop gives the event loop a turn.
@@ -69,7 +73,7 @@ export async function* prepareBatches(
       const replay = ordinal < resumeFrom;
       let mapped = mapRecord(o, rec, ordinal);
       if (mapped instanceof Promise) mapped = await mapped;
-      prepareRecord(rec, ordinal, byName, sensitive, keySets, replay ? null : batch, mapped);
+      prepareRecord(rec, ordinal, byName, sensitive, keySets, last, replay ? null : batch, mapped);
       ordinal++;
       if (!replay) {
         batch.records++;
@@ -102,7 +106,7 @@ export function newBatch(position: number): Batch {
 
 type Mapped =
   | { ok: true; rows: { table: string; row: Record<string, unknown> }[] }
-  | { ok: false; reject: RecordRejected };
+  | { ok: false; reject: RecordRejected; headed?: string };
 
 /** Map one record; a promise only when map() returned one. */
 function mapRecord(o: PrepareOptions, rec: NamedRecord, ordinal: number): Mapped | null | Promise<Mapped> {
@@ -112,10 +116,13 @@ function mapRecord(o: PrepareOptions, rec: NamedRecord, ordinal: number): Mapped
   try {
     out = o.definition.map(rec.record.value, ctx as never);
   } catch (err) {
-    return mapFailed(err);
+    return mapFailed(err, ctx);
   }
   if (typeof (out as PromiseLike<unknown> | null)?.then === 'function') {
-    return Promise.resolve(out).then((value) => mapped(ctx, value), mapFailed);
+    return Promise.resolve(out).then(
+      (value) => mapped(ctx, value),
+      (err) => mapFailed(err, ctx),
+    );
   }
   return mapped(ctx, out);
 }
@@ -133,10 +140,32 @@ function mapped(ctx: ImportContext, out: unknown): Mapped {
   return { ok: true, rows };
 }
 
-function mapFailed(err: unknown): Mapped {
-  if (err instanceof RecordRejected) return { ok: false, reject: err };
+function mapFailed(err: unknown, ctx: ImportContext): Mapped {
+  // The first table the record had emitted to before it was rejected, if any.
+  const headed = ctx.emitted[0]?.table;
+  if (err instanceof RecordRejected) return { ok: false, reject: err, headed };
   const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  return { ok: false, reject: new RecordRejected(`map() failed: ${message}`) };
+  return { ok: false, reject: new RecordRejected(`map() failed: ${message}`), headed };
+}
+
+/**
+ * The table a rejected record was headed for, so the summary counts it there
+ * (a `ctx.timestamp` reject belongs to no row): the table the reject names,
+ * else the source's table (TinyDB, lowdb, SQLite) when it is a target, else
+ * the first table the record emitted to before it failed, else the only
+ * target. null: counted in the "not mapped" row.
+ */
+function headedFor(
+  byName: Map<string, Target>,
+  loc: { table?: string },
+  named: string | undefined,
+  emitted: string | undefined,
+): string | null {
+  if (named !== undefined) return named;
+  if (loc.table !== undefined && byName.has(loc.table)) return loc.table;
+  if (emitted !== undefined && byName.has(emitted)) return emitted;
+  if (byName.size === 1) return byName.keys().next().value as string;
+  return null;
 }
 
 function prepareRecord(
@@ -145,6 +174,7 @@ function prepareRecord(
   byName: Map<string, Target>,
   sensitive: ReadonlySet<string>,
   keySets: Map<string, KeySet>,
+  last: LastOccurrences | null,
   batch: Batch | null,
   mapped: Mapped | null,
 ): void {
@@ -180,12 +210,14 @@ function prepareRecord(
     });
   };
   if (rec.record.kind === 'error') {
-    rejectRecord(rec.record.reason);
+    if (batch) rejectRecord(rec.record.reason, headedFor(byName, rec.record.loc, undefined, undefined));
     return;
   }
   if (!mapped) return;
   if (!mapped.ok) {
-    rejectRecord(mapped.reject.message, mapped.reject.table ?? null, mapped.reject.column ?? null);
+    if (!batch) return;
+    const r = mapped.reject;
+    rejectRecord(r.message, headedFor(byName, rec.record.loc, r.table, mapped.headed), r.column ?? null);
     return;
   }
 
@@ -225,9 +257,13 @@ function prepareRecord(
       });
       return;
     }
-    const keySet = keySets.get(table) as KeySet;
     // Fields are quoted and escaped: joined like a CSV line, two keys never collide.
-    if (!keySet.add(target.key.map((k) => csvField(target, k, row[k])).join(','))) {
+    const key = keyText(target, row);
+    const lastOf = target.duplicates === 'last' ? last?.get(table) : undefined;
+    const duplicate = lastOf
+      ? lastOf.get(fingerprint(key)) !== occurrence(ordinal, rowIndex)
+      : !(keySets.get(table) as KeySet).add(key);
+    if (duplicate) {
       if (batch) batch.duplicates.set(table, (batch.duplicates.get(table) ?? 0) + 1);
       return;
     }
@@ -252,6 +288,52 @@ function prepareRecord(
     group.lines.push(line);
     group.meta.push({ ordinal, rowIndex, loc });
   });
+}
+
+const keyText = (target: Target, row: Record<string, unknown>) =>
+  target.key.map((k) => csvField(target, k, row[k])).join(',');
+const fingerprint = (key: string) => hash('sha1', key, 'base64');
+/** One number per row of the run: record ordinal and row index (a record maps to fewer than 2^21 rows). */
+const occurrence = (ordinal: number, rowIndex: number) => ordinal * 2 ** 21 + rowIndex;
+
+/** Per `duplicates: 'last'` table: key fingerprint → occurrence of the last valid row with that key. */
+type LastOccurrences = Map<string, Map<string, number>>;
+
+/**
+ * For `duplicates: 'last'` tables, which row of each key is the last one:
+ * a first pass over the whole source, mapping every record. Writing the
+ * first row and overwriting it later would not do: a rerun would "update"
+ * the row back and forth, and the policy only costs imports that ask for it.
+ */
+async function lastOccurrences(o: PrepareOptions, byName: Map<string, Target>): Promise<LastOccurrences> {
+  const last: LastOccurrences = new Map();
+  for (const t of byName.values()) if (t.duplicates === 'last') last.set(t.name, new Map());
+  let ordinal = 0;
+  // A partial run notes its faults in the main pass; here they only end the reading.
+  for await (const chunk of readRecords(o.sources, o.signal, o.faults ? [] : undefined)) {
+    for (const rec of chunk) {
+      let mapped = mapRecord(o, rec, ordinal);
+      if (mapped instanceof Promise) mapped = await mapped;
+      if (mapped?.ok) {
+        // As prepareRecord: a bad row, or a row whose parent in the same record is bad, is not written.
+        const rejected = new Set<string>();
+        const bad = mapped.rows.map(({ table, row }) => {
+          const target = byName.get(table);
+          const problem = target ? checkRow(target, row) : null;
+          if (problem) rejected.add(table);
+          return problem !== null;
+        });
+        mapped.rows.forEach(({ table, row }, rowIndex) => {
+          const seen = last.get(table);
+          const target = byName.get(table);
+          if (!seen || !target || bad[rowIndex] || firstOf(target.parents, rejected)) return;
+          seen.set(fingerprint(keyText(target, row)), occurrence(ordinal, rowIndex));
+        });
+      }
+      ordinal++;
+    }
+  }
+  return last;
 }
 
 function firstOf(candidates: Set<string>, wanted: Set<string>): string | undefined {

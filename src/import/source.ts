@@ -4,8 +4,14 @@
  * A source yields records one at a time, in an order that is the same on every
  * run over unchanged data: the loader's checkpoint is "records consumed so
  * far", so a resumed run skips exactly that many. A record that cannot even
- * be parsed (a malformed file, a bad line) is yielded as an `error` record, not
+ * be parsed (a bad line, a bad document) is yielded as an `error` record, not
  * thrown: it goes to the rejects file and the import goes on.
+ *
+ * A source that cannot be read to its end (a file cut short, garbage, a
+ * broken structure after which nothing can be trusted) is different: the
+ * records before the fault are yielded, then an `E_SOURCE_MALFORMED`
+ * FerryError is thrown naming file, line and column. `check()` finds the same
+ * fault up front, so the loader can fail before it commits anything.
  */
 
 /** Where a record came from; every field that applies is set. Shown in rejects and errors. */
@@ -49,6 +55,13 @@ export interface Source<T = unknown> {
    * without files (redis, memory) return [].
    */
   files(): Promise<string[]>;
+  /**
+   * Optional: make sure, before the loader commits anything, that the source
+   * exists and can be read to its end (its structure, not every record:
+   * cheap next to reading it). Throws E_SOURCE_NOT_FOUND, E_SOURCE_READ or
+   * E_SOURCE_MALFORMED naming the file, line and column.
+   */
+  check?(options?: { signal?: AbortSignal }): Promise<void>;
   /** Rough total for the progress bar: records if cheap to know, else bytes to read. */
   estimate?(): Promise<{ records?: number; bytes?: number }>;
   /** Release connections (redis, sqlite); idempotent. */

@@ -5,6 +5,7 @@
  * Tables are named `ferry_*`, which migrations ignore.
  */
 import type { RawSession } from '../db/session.js';
+import type { SourceFault } from './records.js';
 
 export const STATE_TABLE = 'ferry_import_state';
 export const REJECTS_TABLE = 'ferry_import_rejects';
@@ -24,12 +25,17 @@ export interface RunStats {
   /** Reject entries (a record can have several: one per bad row). */
   rejects: number;
   tables: Record<string, TableStats>;
+  /** Record-level rejects that belong to no target table (the source's table is not one, and map named none). */
+  unmapped: number;
+  /** A `--partial` run: the sources that could not be read to their end, and where they stopped. */
+  partial?: SourceFault[];
 }
 
 export interface Checkpoint {
   name: string;
   runId: string;
-  status: 'running' | 'done';
+  /** `partial`: finished, but a source could not be read to its end (`--partial`); see `stats.partial`. */
+  status: 'running' | 'done' | 'partial';
   position: number;
   fingerprint: string;
   stats: RunStats;
@@ -157,6 +163,7 @@ export function emptyStats(tables: string[]): RunStats {
     records: 0,
     rejectedRecords: 0,
     rejects: 0,
+    unmapped: 0,
     tables: Object.fromEntries(
       tables.map((t) => [t, { inserted: 0, updated: 0, unchanged: 0, duplicates: 0, rejected: 0 }]),
     ),

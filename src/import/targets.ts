@@ -21,6 +21,8 @@ export interface Target {
   order: number;
   key: string[];
   onConflict: OnConflict;
+  /** Which of several rows with the same key in one run is written (see TableImportOptions.duplicates). */
+  duplicates: 'first' | 'last';
   insertOnly: Set<string>;
   /** Writable columns (not generated, not identity always). */
   writable: Set<string>;
@@ -67,6 +69,10 @@ export function planTargets(schema: Schema, tables: Record<string, TableImportOp
     if (!['update', 'skip', 'error'].includes(onConflict)) {
       throw new FerryError(E_IMPORT_DEFINITION, `tables.${name}.onConflict must be 'update', 'skip' or 'error'.`);
     }
+    const duplicates = options.duplicates ?? 'first';
+    if (duplicates !== 'first' && duplicates !== 'last') {
+      throw new FerryError(E_IMPORT_DEFINITION, `tables.${name}.duplicates must be 'first' or 'last'.`);
+    }
     const parents = new Set(
       table
         .toIR()
@@ -78,6 +84,7 @@ export function planTargets(schema: Schema, tables: Record<string, TableImportOp
       name,
       key,
       onConflict,
+      duplicates,
       insertOnly: new Set(options.insertOnly ?? []),
       writable,
       parents,

@@ -74,12 +74,13 @@ describe('ferry import / verify (embedded database)', () => {
     expect(dry.code, dry.err).toBe(0);
     const dryReport = JSON.parse(dry.out);
     expect(dryReport).toMatchObject({ ok: true, dryRun: true, records: 6, rejects: 2 });
-    expect(dryReport.tables.people).toMatchObject({ inserted: 3, duplicates: 1, rejected: 1 });
+    // The bad JSON line is counted under people, the only table it could have been headed for.
+    expect(dryReport.tables.people).toMatchObject({ inserted: 3, duplicates: 1, rejected: 2 });
     expect(ferry('verify', 'import.ts').code).toBe(1); // nothing was written
 
     const run = ferry('import', 'import.ts', '--json', '--backup', 'backup', '--rejects', 'out/rejects.ndjson');
     expect(run.code, run.err).toBe(0);
-    expect(JSON.parse(run.out).tables.people).toMatchObject({ inserted: 3, updated: 0, duplicates: 1, rejected: 1 });
+    expect(JSON.parse(run.out).tables.people).toMatchObject({ inserted: 3, updated: 0, duplicates: 1, rejected: 2 });
     expect(sha(legacyFile)).toBe(before); // the source is never modified
     const manifest = JSON.parse(readFileSync(join(project, 'backup', 'manifest.json'), 'utf8'));
     expect(manifest.files).toHaveLength(1);
@@ -102,7 +103,7 @@ describe('ferry import / verify (embedded database)', () => {
 
     const rerun = ferry('import', 'import.ts');
     expect(rerun.code, rerun.err).toBe(0);
-    expect(rerun.out).toMatch(/people\s+0\s+0\s+3\s+1\s+1/);
+    expect(rerun.out).toMatch(/people\s+0\s+0\s+3\s+1\s+2/);
 
     const verify = ferry('verify', 'import.ts', '--json');
     expect(verify.code, verify.err).toBe(0);
@@ -142,5 +143,126 @@ describe('ferry import / verify (embedded database)', () => {
       'Cannot connect to PostgreSQL at postgresql://postgres:****@127.0.0.1:1/x: connection refused by 127.0.0.1:1.',
     );
     expect(`${r.out}${r.err}`).not.toContain('postgres:postgres@');
+  });
+});
+
+describe('ferry import / verify on a broken source (embedded database)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-import-broken-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const run = (...args: string[]) => {
+    const r = spawnSync(process.execPath, [bin, ...args], {
+      cwd: dir,
+      env: { ...process.env, DATABASE_URL: undefined, FERRY_DATA_DIR: join(dir, 'data') },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  };
+  const legacy = (n: number) =>
+    JSON.stringify({
+      people: Object.fromEntries(
+        Array.from({ length: n }, (_, i) => [String(i + 1), { email: `p${i}@x`, name: `P${i}` }]),
+      ),
+    });
+
+  it('fails with exit 1, a one-line file:line:column message and nothing imported; --partial; verify', {
+    timeout: 300_000,
+  }, () => {
+    writeFileSync(join(dir, 'ferry.config.ts'), `export default { schema: './schema.ts' };\n`);
+    writeFileSync(join(dir, 'schema.ts'), schema);
+    writeFileSync(
+      join(dir, 'import.ts'),
+      `import { defineImport, tinydb } from ${JSON.stringify(sources)};
+import * as schema from './schema.ts';
+export default defineImport({
+  schema,
+  source: tinydb(process.env.LEGACY ?? './legacy.json'),
+  tables: { people: { key: ['email'] } },
+  map: (p) => ({ people: { email: p.email, name: p.name, age: null } }),
+});
+`,
+    );
+    expect(run('migrate', 'new', 'initial').code).toBe(0);
+    expect(run('migrate', 'up').code).toBe(0);
+    const whole = legacy(90);
+    const half = whole.slice(0, Math.floor(whole.length / 2));
+    writeFileSync(join(dir, 'legacy.json'), half);
+
+    const cut = run('import', 'import.ts', '--batch-size', '2');
+    expect(cut.code, cut.out + cut.err).toBe(1);
+    expect(cut.err).toMatch(
+      /^ferry: legacy\.json:1:\d+: invalid JSON: unexpected end of input: .*--partial.* \[E_SOURCE_MALFORMED\]\n$/,
+    );
+    expect(cut.out).not.toMatch(/Imported/);
+    const verifyCut = run('verify', 'import.ts');
+    expect(verifyCut.code).toBe(1);
+    expect(verifyCut.err).toMatch(/legacy\.json:1:\d+: .*\[E_SOURCE_MALFORMED\]/);
+    expect(verifyCut.out).not.toMatch(/OK/);
+
+    // Nothing was imported: the whole file then imports all 90 (no "changed source" refusal).
+    writeFileSync(join(dir, 'legacy.json'), whole);
+    const fixed = run('import', 'import.ts', '--json');
+    expect(fixed.code, fixed.err).toBe(0);
+    expect(JSON.parse(fixed.out).tables.people).toMatchObject({ inserted: 90, updated: 0 });
+    expect(run('verify', 'import.ts').code).toBe(0);
+
+    // Garbage.
+    writeFileSync(join(dir, 'garbage.json'), 'this is not a database\n');
+    const env = {
+      ...process.env,
+      DATABASE_URL: undefined,
+      FERRY_DATA_DIR: join(dir, 'data'),
+      LEGACY: './garbage.json',
+    };
+    const garbageRun = spawnSync(process.execPath, [bin, 'import', 'import.ts'], { cwd: dir, env, encoding: 'utf8' });
+    expect(garbageRun.status).toBe(1);
+    expect(garbageRun.stderr).toMatch(
+      /^ferry: garbage\.json:1:1: invalid JSON: expected '\{'.*\[E_SOURCE_MALFORMED\]\n$/,
+    );
+    expect(garbageRun.stdout).not.toMatch(/Imported/);
+
+    // Missing, and a directory in place of the file (chmod 000 stops no one when tests run as root).
+    for (const [legacyPath, message] of [
+      ['./missing.json', /missing\.json does not exist.*\[E_SOURCE_NOT_FOUND\]\n$/],
+      ['./data', /data is not a regular file.*\[E_SOURCE_NOT_FOUND\]\n$/],
+    ] as const) {
+      const r = spawnSync(process.execPath, [bin, 'import', 'import.ts'], {
+        cwd: dir,
+        env: { ...env, LEGACY: legacyPath },
+        encoding: 'utf8',
+      });
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/ENOENT/);
+      if (legacyPath === './missing.json') {
+        // --backup reads the files first: the same coded error, not a bare ENOENT.
+        const b = spawnSync(process.execPath, [bin, 'import', 'import.ts', '--backup', 'bk'], {
+          cwd: dir,
+          env: { ...env, LEGACY: legacyPath },
+          encoding: 'utf8',
+        });
+        expect(b.status, b.stderr).toBe(1);
+        expect(b.stderr).toMatch(/missing\.json does not exist.*\[E_SOURCE_NOT_FOUND\]\n$/);
+      }
+      const v = spawnSync(process.execPath, [bin, 'verify', 'import.ts'], {
+        cwd: dir,
+        env: { ...env, LEGACY: legacyPath },
+        encoding: 'utf8',
+      });
+      expect(v.status, v.stderr).toBe(1);
+    }
+
+    // --partial: what precedes the cut is imported, and the run says so (exit 1 all the same).
+    writeFileSync(join(dir, 'legacy.json'), half.replace(/p(\d+)@x/g, 'q$1@x'));
+    const partial = run('import', 'import.ts', '--partial', '--json');
+    expect(partial.code, partial.err).toBe(1);
+    const report = JSON.parse(partial.out);
+    expect(report.ok).toBe(false);
+    expect(report.partial).toEqual([expect.objectContaining({ file: 'legacy.json', line: 1 })]);
+    expect(report.tables.people.inserted).toBeGreaterThan(30);
+    const text = run('import', 'import.ts', '--partial');
+    expect(text.code).toBe(1);
+    expect(text.out).toMatch(/^PARTIALLY imported: /);
+    expect(text.out).toMatch(/PARTIAL: source "tinydb\(.*\)" could not be read to its end/);
   });
 });

@@ -251,8 +251,10 @@ describeEachBackend('import loader', (t) => {
     expect(byIndex[10].reason).toMatch(/map\(\) failed/);
     expect(lines).toHaveLength(8);
     expect(report.rejects).toBe(8);
-    // The bad date and the mystery record are rejected whole by map(), before any table is known.
+    // The bad line, the bad date and the mystery record are rejected whole before any table is
+    // known (no source table, nothing emitted, two targets): counted as not mapped.
     expect(report.tables.posts).toMatchObject({ inserted: 2, rejected: 5 });
+    expect(report.unmapped).toBe(3);
     expect(report.rejectedRecords).toBe(8);
     expect(report.rejects).toBe(8);
   });

@@ -8,6 +8,7 @@ import { E_IMPORT_CONNECTION, E_IMPORT_MAX_REJECTS, E_IMPORT_SOURCE_CHANGED } fr
 import { type ImportReport, runImport } from '../../import/loader.js';
 import { namedSources } from '../../import/records.js';
 import { withImportFileDir } from '../../import/sources/common.js';
+import { E_SOURCE_MALFORMED, E_SOURCE_NOT_FOUND, E_SOURCE_READ } from '../../import/sources/errors.js';
 import { assertTargetsExist, planTargets, resolveSchema } from '../../import/targets.js';
 import { type VerifyReport, verifyImport } from '../../import/verify.js';
 import { openProjectDatabase } from '../database.js';
@@ -25,12 +26,29 @@ interface ImportCliOptions {
   maxRejects?: number;
   backup?: string;
   batchSize?: number;
+  partial?: boolean;
   json?: boolean;
   progress?: boolean;
 }
 
-/** Failures that mean "the run found a problem" (exit 1) rather than "could not run" (exit 2). */
-const PROBLEMS = new Set([E_IMPORT_MAX_REJECTS, E_IMPORT_CONNECTION, E_IMPORT_SOURCE_CHANGED]);
+/**
+ * Failures that mean "the run found a problem" (exit 1) rather than "could not
+ * run" (exit 2). A source that is missing, unreadable or cannot be read to its
+ * end is a finding about the data, and must never pass for a success.
+ */
+const SOURCE_PROBLEMS = new Set([E_SOURCE_MALFORMED, E_SOURCE_NOT_FOUND, E_SOURCE_READ]);
+const PROBLEMS = new Set([E_IMPORT_MAX_REJECTS, E_IMPORT_CONNECTION, E_IMPORT_SOURCE_CHANGED, ...SOURCE_PROBLEMS]);
+
+/**
+ * The E_* code of a FerryError. By its code, not `instanceof`: sources are
+ * built by the import file, which the loader may load as a second copy of
+ * Ferry's modules (a different FerryError class).
+ */
+function codeOf(err: unknown): string {
+  if (err instanceof FerryError) return err.code;
+  const code = err instanceof Error ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && code.startsWith('E_') ? code : '';
+}
 
 export function registerImport(program: Command, globals: () => GlobalOptions): void {
   program
@@ -46,6 +64,10 @@ export function registerImport(program: Command, globals: () => GlobalOptions): 
     .option('--max-rejects <n>', 'stop with exit code 1 once more than n records/rows are rejected', wholeNumber(0))
     .option('--backup <dir>', 'first copy the source files to this new folder, with a SHA-256 manifest')
     .option('--batch-size <n>', 'records per transaction (default 5000)', wholeNumber(1))
+    .option(
+      '--partial',
+      'import what can be read of a source cut short or broken (default: fail with nothing of it imported); exit 1 all the same',
+    )
     .option('--no-progress', 'no progress output')
     .option('--json', 'print a JSON report (progress goes to stderr only on a terminal)')
     .action(async (file: string, options: ImportCliOptions) => {
@@ -70,6 +92,7 @@ export function registerImport(program: Command, globals: () => GlobalOptions): 
           mode: options.restart ? 'restart' : options.resume ? 'resume' : 'auto',
           batchSize: options.batchSize,
           maxRejects: options.maxRejects,
+          partial: options.partial,
           rejectsFile: options.rejects ?? `${name}.rejects.ndjson`,
           log: (message) => {
             if (!options.json) process.stderr.write(`${message}\n`);
@@ -87,12 +110,14 @@ export function registerImport(program: Command, globals: () => GlobalOptions): 
             }),
         });
         progress.finish();
-        if (options.json) printJson({ ok: true, backend: handle.backend, url: handle.redactedUrl, ...report });
+        const ok = report.partial === null;
+        if (options.json) printJson({ ok, backend: handle.backend, url: handle.redactedUrl, ...report });
         else printImportSummary(report);
-        process.exitCode = EXIT_OK;
+        // A partial import did what was asked, but the source is still broken.
+        process.exitCode = ok ? EXIT_OK : EXIT_PROBLEM;
       } catch (err) {
         progress.finish();
-        if (!(err instanceof FerryError && PROBLEMS.has(err.code))) throw err;
+        if (!PROBLEMS.has(codeOf(err))) throw err;
         if (options.json) printJson({ ok: false, error: errorPayload(err, secrets) });
         else printError(err, secrets);
         process.exitCode = EXIT_PROBLEM;
@@ -111,6 +136,7 @@ export function registerImport(program: Command, globals: () => GlobalOptions): 
     .option('--json', 'print a JSON report')
     .action(async (file: string, options: ImportCliOptions) => {
       const { definition, name, handle } = await prepare(file, options, globals(), false);
+      const secrets = knownSecrets([options.url]);
       const progress = createProgress({
         enabled: options.progress !== false && (!options.json || process.stderr.isTTY === true),
       });
@@ -126,6 +152,13 @@ export function registerImport(program: Command, globals: () => GlobalOptions): 
         if (options.json) printJson(report);
         else printVerifySummary(report);
         process.exitCode = report.ok ? EXIT_OK : EXIT_PROBLEM;
+      } catch (err) {
+        // A source verify cannot read to its end is a difference, never an OK over a partial read.
+        progress.finish();
+        if (!SOURCE_PROBLEMS.has(codeOf(err))) throw err;
+        if (options.json) printJson({ ok: false, error: errorPayload(err, secrets) });
+        else printError(err, secrets);
+        process.exitCode = EXIT_PROBLEM;
       } finally {
         progress.finish();
         await handle.close();
@@ -160,7 +193,7 @@ const fmt = new Intl.NumberFormat('en-US');
 
 function printImportSummary(r: ImportReport): void {
   const out = process.stdout;
-  const head = r.dryRun ? 'Dry run (nothing written)' : 'Imported';
+  const head = r.dryRun ? 'Dry run (nothing written)' : r.partial ? 'PARTIALLY imported' : 'Imported';
   const resumed = r.resumedFrom !== null ? `, resumed after record ${fmt.format(r.resumedFrom)}` : '';
   out.write(
     `${head}: ${fmt.format(r.records)} records in ${duration(r.durationMs / 1000)} ` +
@@ -172,9 +205,15 @@ function printImportSummary(r: ImportReport): void {
     t,
     ...[s.inserted, s.updated, s.unchanged, s.duplicates, s.rejected].map((n) => fmt.format(n)),
   ]);
+  if (r.unmapped > 0) rows.push(['(not mapped)', '', '', '', '', fmt.format(r.unmapped)]);
   printColumns([cols, ...rows]);
   out.write(`\n${fmt.format(r.rejects)} rejects in ${fmt.format(r.rejectedRecords)} records`);
   out.write(r.rejectsFile ? `, written to ${r.rejectsFile}\n` : '\n');
+  for (const f of r.partial ?? []) {
+    out.write(
+      `\nPARTIAL: source "${f.source}" could not be read to its end; only what precedes the fault was imported:\n  ${f.message}\n`,
+    );
+  }
 }
 
 function printVerifySummary(r: VerifyReport): void {

@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../../errors.js';
 import type { SourceOptions } from '../source.js';
-import { E_SOURCE_NOT_FOUND, E_SOURCE_OPTIONS, E_SOURCE_READ } from './errors.js';
+import { E_SOURCE_MALFORMED, E_SOURCE_NOT_FOUND, E_SOURCE_OPTIONS, E_SOURCE_READ } from './errors.js';
 
 export interface ResolvedFile {
   /** As given to the factory. */
@@ -96,6 +96,25 @@ export function readError(label: string, file: string, err: unknown): FerryError
     cause: err,
     details: { file },
   });
+}
+
+/**
+ * The source cannot be read past `line`:`column` of `file` (see
+ * E_SOURCE_MALFORMED). Thrown by a source's `check()` before anything is
+ * committed, and by its records stream after yielding what precedes the fault.
+ */
+export function malformed(
+  label: string,
+  file: string,
+  at: { line: number; column?: number },
+  problem: string,
+): FerryError {
+  const where = `${file}:${at.line}${at.column !== undefined ? `:${at.column}` : ''}`;
+  return new FerryError(
+    E_SOURCE_MALFORMED,
+    `${where}: ${problem} (${label}). The file cannot be read to its end: restore or repair it, or pass --partial to import only what precedes this point.`,
+    { details: { source: label, file, line: at.line, ...(at.column !== undefined ? { column: at.column } : {}) } },
+  );
 }
 
 /** A UTF-8 text stream of the file, with a leading byte-order mark dropped (editors on Windows write one). */

@@ -1,11 +1,17 @@
-/** `csv(file, options)`: rows of a CSV file, streamed by csv-parse; ragged rows are error records. */
+/**
+ * `csv(file, options)`: rows of a CSV file, streamed by csv-parse; ragged rows are error records.
+ * A fault that stops the parser (a quote never closed: the file was cut short;
+ * a stray quote; a bad header) fails the source with E_SOURCE_MALFORMED once
+ * the rows before it are out.
+ */
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type * as CsvParse from 'csv-parse';
 import type { CsvError } from 'csv-parse';
+import { FerryError } from '../../errors.js';
 import { requireOptional } from '../../optional-dependency.js';
 import type { Source, SourceOptions, SourceRecord } from '../source.js';
-import { assertFile, optionsError, readError, resolveFile } from './common.js';
+import { assertFile, malformed, optionsError, readError, readText, resolveFile } from './common.js';
 
 export interface CsvOptions extends SourceOptions {
   /** Field separator, default `,` (`;` and `\t` are common). */
@@ -78,22 +84,17 @@ export function csv(file: string, options: CsvOptions = {}): Source<CsvRow> {
           if (header && names === undefined) {
             const dup = duplicate(record);
             if (!columns && dup !== undefined) {
-              yield {
-                kind: 'error',
-                reason: `column "${dup}" appears twice in the header; the file was not read`,
-                loc,
-              };
-              return;
+              throw malformed(label, f.shown, { line }, `column "${dup}" appears twice in the header`);
             }
             names = columns ?? record;
             if (expected === undefined) expected = record.length;
             else if (record.length !== expected) {
-              yield {
-                kind: 'error',
-                reason: `the header has ${record.length} columns but \`columns\` names ${expected}; the file was not read`,
-                loc,
-              };
-              return;
+              throw malformed(
+                label,
+                f.shown,
+                { line },
+                `the header has ${record.length} columns but \`columns\` names ${expected}`,
+              );
             }
             expectedFrom = 'the header';
             continue;
@@ -119,19 +120,43 @@ export function csv(file: string, options: CsvOptions = {}): Source<CsvRow> {
         }
       } catch (err) {
         if (opts?.signal?.aborted) throw err;
+        if (err instanceof FerryError) throw err;
         if (!(err instanceof CsvError)) throw readError(label, f.abs, err);
         fault ??= err;
       } finally {
         parser.destroy();
         input.destroy();
       }
-      if (fault) {
-        const line = faultLine(fault);
-        yield {
-          kind: 'error',
-          reason: `invalid CSV${line ? ` at line ${line}` : ''}: ${csvReason(fault)}; the rest of the file was not read`,
-          loc: line ? { ...base, line } : base,
-        };
+      if (fault) throw malformed(label, f.shown, { line: faultLine(fault) || 1 }, `invalid CSV: ${csvReason(fault)}`);
+    },
+    async check() {
+      await assertFile(f, label);
+      if (typeof quote !== 'string' || quote === '') return;
+      // A file cut inside a quoted field leaves its quote open: with quotes
+      // escaped by doubling, a sound file has an even number of them. One
+      // indexOf per quote, no parsing: the check costs a read of the file.
+      let count = 0;
+      let line = 1;
+      let openLine = 1;
+      for await (const chunk of readText(f.abs, 1 << 20)) {
+        let from = 0;
+        for (let q = chunk.indexOf(quote); q >= 0; q = chunk.indexOf(quote, q + 1)) {
+          count++;
+          if (count % 2 === 1) {
+            line += countNewlines(chunk.slice(from, q));
+            from = q;
+            openLine = line;
+          }
+        }
+        line += countNewlines(chunk.slice(from));
+      }
+      if (count % 2 === 1) {
+        throw malformed(
+          label,
+          f.shown,
+          { line: openLine },
+          'invalid CSV: the quoted field opened on this line is never closed, so the file was cut short',
+        );
       }
     },
     async files() {

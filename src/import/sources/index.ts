@@ -3,7 +3,7 @@ import { collections } from './json-collections.js';
 import { files } from './json-files.js';
 
 export { type CsvOptions, type CsvRow, csv } from './csv.js';
-export { E_SOURCE_NOT_FOUND, E_SOURCE_OPTIONS, E_SOURCE_READ } from './errors.js';
+export { E_SOURCE_MALFORMED, E_SOURCE_NOT_FOUND, E_SOURCE_OPTIONS, E_SOURCE_READ } from './errors.js';
 export type { JsonCollectionsOptions } from './json-collections.js';
 export type { JsonFilesOptions } from './json-files.js';
 export { type MemoryOptions, type MemoryRecord, memory } from './memory.js';

@@ -1,7 +1,7 @@
 /** `json.collections(file)`: a lowdb file, `{"users": [...], "posts": [...]}`, one record per array element. */
 import type { Source, SourceOptions } from '../source.js';
 import { assertFile, optionsError, resolveFile } from './common.js';
-import { tableFileChunks } from './json-tables.js';
+import { skimTableFile, tableFileChunks } from './json-tables.js';
 
 export interface JsonCollectionsOptions extends SourceOptions {
   /** Read only these collections (the others are skipped unparsed). Default: all, in file order. */
@@ -22,6 +22,10 @@ export function collections(file: string, options: JsonCollectionsOptions = {}):
       for await (const chunk of chunks(opts)) yield* chunk;
     },
     chunks,
+    async check(opts) {
+      await assertFile(f, label);
+      await skimTableFile({ label, file: f, shape: 'array', signal: opts?.signal });
+    },
     async files() {
       return [f.abs];
     },

@@ -51,9 +51,15 @@ export interface RedisRecord {
   /** Redis type: string, hash, list, set, zset. */
   type: string;
   value: unknown;
-  /** Remaining time to live when read, null when the key never expires. */
+  /** Remaining time to live when read (so it changes from one read to the next), null when the key never expires. */
   ttlMs: number | null;
-  /** When the entry expires: Keyv's `expires`, else now + ttlMs; null when never. */
+  /**
+   * When the entry expires, the same on every read: Keyv's `expires`, else
+   * the key's absolute expiry from PEXPIRETIME (Redis 7+, to the
+   * millisecond). Older servers have no absolute expiry: read time + ttlMs,
+   * rounded to the second (two reads can still differ by one second when the
+   * expiry is within a few milliseconds of a half second). null when never.
+   */
   expiresAt: Date | null;
 }
 
@@ -83,6 +89,8 @@ export function redis(options: RedisSourceOptions): Source<RedisRecord> {
   const label = `redis(${shownUrl} ${match})`;
   const secrets = urlPasswords(url);
   let client: Redis | null = null;
+  /** The server has PEXPIRETIME (Redis 7+): expiries are absolute, not read time + TTL. */
+  let absolute = false;
 
   const fail = (what: string, err: unknown): FerryError =>
     new FerryError(
@@ -101,6 +109,11 @@ export function redis(options: RedisSourceOptions): Source<RedisRecord> {
       c.disconnect();
       throw fail('cannot connect', err);
     }
+    // Probe the command rather than parse a version: forks (Valkey...) report their own.
+    absolute = await c.call('pexpiretime', '\u0000ferry-probe').then(
+      () => true,
+      () => false,
+    );
     client = c;
     return c;
   };
@@ -134,7 +147,7 @@ export function redis(options: RedisSourceOptions): Source<RedisRecord> {
         const chunk = keys.slice(start, start + chunkSize);
         let fetched: Fetched[];
         try {
-          fetched = await fetchChunk(c, chunk, type);
+          fetched = await fetchChunk(c, chunk, type, absolute);
         } catch (err) {
           throw fail('reading values failed', err);
         }
@@ -149,13 +162,16 @@ export function redis(options: RedisSourceOptions): Source<RedisRecord> {
             continue;
           }
           const ttlMs = got.pttl >= 0 ? got.pttl : null;
+          let expiresAt: Date | null = null;
+          if (got.expireAt !== undefined) expiresAt = got.expireAt >= 0 ? new Date(got.expireAt) : null;
+          else if (ttlMs !== null) expiresAt = new Date(Math.round((now + ttlMs) / 1000) * 1000);
           const record: RedisRecord = {
             key,
             ...splitNamespace(key, ns),
             type: got.type,
             value: got.value,
             ttlMs,
-            expiresAt: ttlMs === null ? null : new Date(now + ttlMs),
+            expiresAt,
           };
           if (typeof got.value === 'string' && (type === 'json' || (options.keyv && got.type === 'string'))) {
             const parsed = parseJson(got.value);
@@ -197,9 +213,10 @@ export function redis(options: RedisSourceOptions): Source<RedisRecord> {
   };
 }
 
-type Fetched = { type: string; pttl: number; value?: unknown; error?: string };
+/** `expireAt`: PEXPIRETIME's answer (ms since the epoch; -1 none), when asked for. */
+type Fetched = { type: string; pttl: number; expireAt?: number; value?: unknown; error?: string };
 
-async function fetchChunk(c: Redis, keys: string[], type: RedisValueType): Promise<Fetched[]> {
+async function fetchChunk(c: Redis, keys: string[], type: RedisValueType, absolute: boolean): Promise<Fetched[]> {
   let types: string[];
   if (type === 'auto') {
     const res = await c.pipeline(keys.map((k) => ['type', k])).exec();
@@ -211,9 +228,11 @@ async function fetchChunk(c: Redis, keys: string[], type: RedisValueType): Promi
     types = keys.map(() => (type === 'hash' ? 'hash' : 'string'));
   }
   const p = c.pipeline();
+  const stride = absolute ? 3 : 2;
   keys.forEach((k, i) => {
     const t = types[i]!;
     p.pttl(k);
+    if (absolute) p.call('pexpiretime', k);
     if (t === 'string') p.get(k);
     else if (t === 'hash') p.hgetall(k);
     else if (t === 'list') p.lrange(k, 0, -1);
@@ -224,10 +243,16 @@ async function fetchChunk(c: Redis, keys: string[], type: RedisValueType): Promi
   const res = (await p.exec())!;
   return keys.map((key, i) => {
     const t = types[i]!;
-    const [pttlErr, pttl] = res[2 * i]!;
-    const [err, raw] = res[2 * i + 1]!;
+    const [pttlErr, pttl] = res[stride * i]!;
+    const [err, raw] = res[stride * i + stride - 1]!;
     if (pttlErr) throw pttlErr;
-    if (pttl === -2) return { type: 'none', pttl: -2 };
+    let expireAt: number | undefined;
+    if (absolute) {
+      const [atErr, at] = res[stride * i + 1]!;
+      if (atErr) throw atErr;
+      expireAt = Number(at);
+    }
+    if (pttl === -2 || expireAt === -2) return { type: 'none', pttl: -2 };
     if (err) {
       if (/WRONGTYPE/.test(err.message)) {
         const want = type === 'hash' ? 'a hash' : 'a string';
@@ -242,7 +267,12 @@ async function fetchChunk(c: Redis, keys: string[], type: RedisValueType): Promi
     if (t === 'string' && raw === null) return { type: 'none', pttl: -2 };
     if (t === 'hash' && type === 'hash' && Object.keys(raw as object).length === 0) return { type: 'none', pttl: -2 };
     if (!['string', 'hash', 'list', 'set', 'zset'].includes(t)) {
-      return { type: t, pttl: pttl as number, error: `key "${key}" holds a ${t}, which this source cannot read` };
+      return {
+        type: t,
+        pttl: pttl as number,
+        expireAt,
+        error: `key "${key}" holds a ${t}, which this source cannot read`,
+      };
     }
     let value = raw;
     if (t === 'set') value = [...(raw as string[])].sort();
@@ -253,7 +283,7 @@ async function fetchChunk(c: Redis, keys: string[], type: RedisValueType): Promi
       value = pairs;
     }
     if (t === 'hash') value = { ...(raw as Record<string, string>) };
-    return { type: t, pttl: pttl as number, value };
+    return { type: t, pttl: pttl as number, expireAt, value };
   });
 }
 

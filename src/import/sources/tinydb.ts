@@ -5,7 +5,7 @@
 import type { Source, SourceOptions } from '../source.js';
 import { assertFile, describe, resolveFile } from './common.js';
 import { tableNames } from './json-collections.js';
-import { tableFileChunks } from './json-tables.js';
+import { skimTableFile, tableFileChunks } from './json-tables.js';
 
 export interface TinyDbOptions extends SourceOptions {
   /** Read only these tables (the others are skipped unparsed). Default: all, in file order. */
@@ -36,6 +36,10 @@ export function tinydb(file: string, options: TinyDbOptions = {}): Source<Record
       for await (const chunk of chunks(opts)) yield* chunk;
     },
     chunks,
+    async check(opts) {
+      await assertFile(f, label);
+      await skimTableFile({ label, file: f, shape: 'object', signal: opts?.signal });
+    },
     async files() {
       return [f.abs];
     },

@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { E_SOURCE_OPTIONS } from '../../../src/import/sources/errors.js';
+import { E_SOURCE_MALFORMED, E_SOURCE_OPTIONS } from '../../../src/import/sources/errors.js';
 import { csv } from '../../../src/import/sources/index.js';
-import { collect, useTempDir } from './helpers.js';
+import { expectFerryError } from '../../support/expect-error.js';
+import { collect, collectUntilThrow, useTempDir } from './helpers.js';
 
 describe('csv', () => {
   const t = useTempDir();
@@ -39,29 +40,36 @@ describe('csv', () => {
     expect(rows[0]).toMatchObject({ value: { n: 'ann', e: 'a@x', a: '30' } });
   });
 
-  it('reports a quoting error with its line and stops there', async () => {
-    const rows = await collect(csv('quotes.csv', { cwd: t.dir }));
-    expect(rows).toEqual([
-      { kind: 'record', value: { a: '1', b: '2' }, loc: loc('quotes.csv', 2) },
-      {
-        kind: 'error',
-        reason: expect.stringMatching(
-          /^invalid CSV at line 3: invalid closing quote: got "y".*; the rest of the file was not read$/,
-        ),
-        loc: loc('quotes.csv', 3),
-      },
-    ]);
+  it('fails the source at a quoting error, after the rows before it', async () => {
+    const { records, error } = await collectUntilThrow(csv('quotes.csv', { cwd: t.dir }));
+    expect(records).toEqual([{ kind: 'record', value: { a: '1', b: '2' }, loc: loc('quotes.csv', 2) }]);
+    expect(error).toMatchObject({ code: E_SOURCE_MALFORMED, details: { file: 'quotes.csv', line: 3 } });
+    expect((error as Error).message).toMatch(/^quotes\.csv:3: invalid CSV: invalid closing quote: got "y"/);
   });
 
-  it('rejects duplicate header names instead of losing a column', async () => {
-    const rows = await collect(csv('dups.csv', { cwd: t.dir }));
-    expect(rows).toEqual([
-      {
-        kind: 'error',
-        reason: 'column "a" appears twice in the header; the file was not read',
-        loc: loc('dups.csv', 1),
-      },
+  it('fails on duplicate header names instead of losing a column', async () => {
+    const { records, error } = await collectUntilThrow(csv('dups.csv', { cwd: t.dir }));
+    expect(records).toEqual([]);
+    expect(error).toMatchObject({ code: E_SOURCE_MALFORMED });
+    expect((error as Error).message).toMatch(/^dups\.csv:1: column "a" appears twice in the header/);
+  });
+
+  it('fails on a file cut inside a quoted field, up front in the check and in the stream', async () => {
+    await t.write('cut.csv', 'a,b\n1,"one"\n2,"two ""quoted"""\n3,"three\nand more');
+    const source = csv('cut.csv', { cwd: t.dir });
+    await expectFerryError(
+      source.check!(),
+      E_SOURCE_MALFORMED,
+      /^cut\.csv:4: invalid CSV: the quoted field opened on this line is never closed/,
+    );
+    const { records, error } = await collectUntilThrow(source);
+    expect(records.map((r) => r.kind === 'record' && r.value)).toEqual([
+      { a: '1', b: 'one' },
+      { a: '2', b: 'two "quoted"' },
     ]);
+    expect(error).toMatchObject({ code: E_SOURCE_MALFORMED });
+    // A sound file (quotes balanced, doubled quotes, quoted newlines) passes.
+    await csv('users.csv', { cwd: t.dir }).check!();
   });
 
   it('checks its options', () => {

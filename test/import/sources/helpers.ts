@@ -63,3 +63,14 @@ export async function readFirst<T>(source: Source<T>, n: number): Promise<Source
   }
   return out;
 }
+
+/** The records yielded before the stream threw, and what it threw (undefined when it ended normally). */
+export async function collectUntilThrow<T>(source: Source<T>): Promise<{ records: SourceRecord<T>[]; error: unknown }> {
+  const records: SourceRecord<T>[] = [];
+  try {
+    for await (const { bytes: _progress, ...r } of source.records()) records.push(r as SourceRecord<T>);
+  } catch (error) {
+    return { records, error };
+  }
+  return { records, error: undefined };
+}

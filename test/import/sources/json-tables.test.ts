@@ -5,10 +5,10 @@ import { runInNewContext } from 'node:vm';
 import { Low } from 'lowdb';
 import { JSONFile } from 'lowdb/node';
 import { describe, expect, it } from 'vitest';
-import { E_SOURCE_NOT_FOUND, E_SOURCE_OPTIONS } from '../../../src/import/sources/errors.js';
+import { E_SOURCE_MALFORMED, E_SOURCE_NOT_FOUND, E_SOURCE_OPTIONS } from '../../../src/import/sources/errors.js';
 import { json, tinydb } from '../../../src/import/sources/index.js';
 import { expectFerryError } from '../../support/expect-error.js';
-import { collect, collectBytes, errors, readFirst, useTempDir, values } from './helpers.js';
+import { collect, collectBytes, collectUntilThrow, errors, readFirst, useTempDir, values } from './helpers.js';
 
 // A real `gc()` without --expose-gc on the command line (vitest starts the workers).
 setFlagsFromString('--expose-gc');
@@ -69,38 +69,62 @@ describe('json.collections (lowdb)', () => {
     );
   });
 
-  it('reports a bad element precisely and reads on; a broken structure ends the file with an error', async () => {
+  it('reports a bad element precisely and reads on; a broken structure fails the source after what precedes it', async () => {
     await t.write(
       'bad.json',
       '{\n  "users": [\n    {"name": "a"},\n    {"name": },\n    {"name": "c"}\n  ],\n  "x": [1 2]\n}',
     );
-    const records = await collect(json.collections('bad.json', { cwd: t.dir }));
+    const source = json.collections('bad.json', { cwd: t.dir });
+    const { records, error } = await collectUntilThrow(source);
     expect(values(records)).toEqual([{ name: 'a' }, { name: 'c' }, 1]);
     expect(errors(records).map((e) => [e.reason, e.loc.table, e.loc.index, e.loc.line])).toEqual([
       ["invalid JSON at line 4 column 14: unexpected '}': expected a value", 'users', 1, 4],
-      [
-        "invalid JSON at line 7 column 11: expected ',' or ']' after element 0 of table \"x\", found '2'; the rest of the file was not read",
-        undefined,
-        undefined,
-        7,
-      ],
     ]);
+    const fault = `bad.json:7:11: invalid JSON: expected ',' or ']' after element 0 of table "x", found '2'`;
+    expect(error).toMatchObject({ code: E_SOURCE_MALFORMED, details: { file: 'bad.json', line: 7, column: 11 } });
+    expect((error as Error).message.startsWith(fault)).toBe(true);
+    // The up-front check finds the same fault without parsing a record (the bad element is not a fault).
+    await expectFerryError(source.check!(), E_SOURCE_MALFORMED, /^bad\.json:7:11: /);
   });
 
-  it('reports empty, truncated and non-object files', async () => {
+  it('fails on empty, truncated and non-object files, in the check and in the stream', async () => {
     await t.write('empty.json', '');
     await t.write('trunc.json', '{"users": [{"a": 1}, {"b":');
+    await t.write('cut-between.json', '{"users": [{"a": 1}, {"b": 2}');
     await t.write('array.json', '[{"a": 1}]');
-    const reason = async (f: string) => errors(await collect(json.collections(f, { cwd: t.dir }))).map((e) => e.reason);
-    expect(await reason('empty.json')).toEqual([
-      'invalid JSON at line 1 column 1: the file is empty; the rest of the file was not read',
-    ]);
-    expect(await reason('trunc.json')).toEqual([
-      'invalid JSON at line 1 column 22: unexpected end of input: unclosed \'{\' starting here (table "users"); the rest of the file was not read',
-    ]);
-    expect(await reason('array.json')).toEqual([
-      "invalid JSON at line 1 column 1: expected '{' to open the object of tables, found '['; the rest of the file was not read",
-    ]);
+    await t.write('garbage.json', 'GIF89a\u0000\u0001 not json at all');
+    const cases: [string, RegExp, unknown[]][] = [
+      ['empty.json', /^empty\.json:1:1: invalid JSON: the file is empty /, []],
+      [
+        'trunc.json',
+        /^trunc\.json:1:22: invalid JSON: unexpected end of input: unclosed '\{' starting here \(table "users"\)/,
+        [{ a: 1 }],
+      ],
+      [
+        'cut-between.json',
+        /^cut-between\.json:1:30: invalid JSON: unexpected end of input: table "users" is not closed/,
+        [{ a: 1 }, { b: 2 }],
+      ],
+      ['array.json', /^array\.json:1:1: invalid JSON: expected '\{' to open the object of tables, found '\['/, []],
+      ['garbage.json', /^garbage\.json:1:1: invalid JSON: expected '\{' to open the object of tables, found 'G'/, []],
+    ];
+    for (const [file, message, read] of cases) {
+      const source = json.collections(file, { cwd: t.dir });
+      await expectFerryError(source.check!(), E_SOURCE_MALFORMED, message);
+      const { records, error } = await collectUntilThrow(source);
+      expect(values(records), file).toEqual(read);
+      expect(error, file).toMatchObject({ code: E_SOURCE_MALFORMED });
+      expect((error as Error).message).toMatch(message);
+    }
+  });
+
+  it('passes the check on a sound file with bad elements (those stay rejects)', async () => {
+    await t.write('sound.json', '{"users": [{"a": 1}, {"b": }, 3], "other": {"not": "an array"}}');
+    const source = json.collections('sound.json', { cwd: t.dir });
+    await source.check!();
+    const { records, error } = await collectUntilThrow(source);
+    expect(error).toBeUndefined();
+    expect(errors(records)).toHaveLength(2);
   });
 
   it('fails with E_SOURCE_NOT_FOUND naming a missing file', async () => {

@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { E_SOURCE_NOT_FOUND } from '../../../src/import/sources/errors.js';
+import { E_SOURCE_MALFORMED, E_SOURCE_NOT_FOUND } from '../../../src/import/sources/errors.js';
 import { ndjson } from '../../../src/import/sources/index.js';
 import { expectFerryError } from '../../support/expect-error.js';
-import { collect, readFirst, useTempDir } from './helpers.js';
+import { collect, collectUntilThrow, readFirst, useTempDir } from './helpers.js';
 
 describe('ndjson', () => {
   const t = useTempDir();
@@ -31,6 +31,24 @@ describe('ndjson', () => {
     const all = await collect(source);
     expect(await readFirst(source, 2)).toEqual(all.slice(0, 2));
     expect(await collect(source)).toEqual(all);
+  });
+
+  it('fails on a last line cut short (no newline after it), in the check and in the stream', async () => {
+    await t.write('cut.ndjson', '{"n":1}\n{"n":2}\n\n{"n":3,"na');
+    const source = ndjson('cut.ndjson', { cwd: t.dir });
+    const message = /^cut\.ndjson:4:8: invalid JSON: unterminated string; the last line has no newline after it/;
+    await expectFerryError(source.check!(), E_SOURCE_MALFORMED, message);
+    const { records, error } = await collectUntilThrow(source);
+    expect(records.map((r) => r.kind === 'record' && r.value)).toEqual([{ n: 1 }, { n: 2 }]);
+    expect(error).toMatchObject({ code: E_SOURCE_MALFORMED, details: { file: 'cut.ndjson', line: 4, column: 8 } });
+    expect((error as Error).message).toMatch(message);
+    // A bad last line with its newline is one bad record; a good last line without one is fine.
+    await t.write('bad-last.ndjson', '{"n":1}\n{bad\n');
+    await t.write('no-newline.ndjson', '{"n":1}\n{"n":2}');
+    for (const file of ['bad-last.ndjson', 'no-newline.ndjson', 'events.ndjson']) {
+      await ndjson(file, { cwd: t.dir }).check!();
+      expect((await collectUntilThrow(ndjson(file, { cwd: t.dir }))).error).toBeUndefined();
+    }
   });
 
   it('names the missing file', async () => {
