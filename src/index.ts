@@ -1,16 +1,15 @@
-export { cachedRepository, createCache, createRateLimiter, createSessionStore, sessionTables } from './cache/index.js';
+/**
+ * `ferry`: the schema DSL, `connect`, repositories and transactions, errors.
+ * It loads no Redis client and no optional native addon: the cache, sessions
+ * and rate limits live in `ferry/cache`, `ferry/sessions`, `ferry/rate-limit`;
+ * the legacy import in `ferry/import`; migrations from code in `ferry/migrate`.
+ */
+// A schema helper (tables only, no Redis): apps declare these beside their own tables.
+export { sessionTables } from './cache/session-tables.js';
 export { defineConfig, type FerryConfig } from './config.js';
 export { type ConnectOptions, connect, Ferry } from './connect.js';
 export { parseDatabaseUrl, redactUrl } from './db/url.js';
 export * from './errors.js';
-export {
-  type DefinedImport,
-  defineImport,
-  type ImportReport,
-  runImport,
-  type VerifyReport,
-  verifyImport,
-} from './import/index.js';
 export { Repository } from './repo/repository.js';
 export type { Scope, TransactionOptions, TransactionScope } from './repo/scope.js';
 export type * from './repo/types.js';

@@ -5,7 +5,7 @@
  * install when a feature needs an optional peer that is not there.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -153,5 +153,33 @@ console.log(JSON.stringify(out));
       expect(out[feature]).toMatchObject({ code: E_MISSING_DEPENDENCY });
       expect(out[feature]!.message).toContain(`npm install ${name}`);
     }
+  });
+  it("importing 'ferry' loads neither a Redis client nor a native addon", () => {
+    // A second app whose node_modules lacks ioredis (and the optional peers):
+    // 'ferry' and 'ferry/migrate' must load; 'ferry/cache' must not (proving the check can fail).
+    const lean = join(scratch, 'lean');
+    cpSync(installed, join(lean, 'node_modules', 'ferry'), { recursive: true });
+    for (const name of Object.keys(pkg.dependencies).filter((n) => n !== 'ioredis')) {
+      const link = join(lean, 'node_modules', name);
+      mkdirSync(join(link, '..'), { recursive: true });
+      symlinkSync(join(root, 'node_modules', name), link, 'dir');
+    }
+    writeFileSync(join(lean, 'package.json'), JSON.stringify({ name: 'lean', type: 'module', private: true }));
+    const script = join(lean, 'entries.mjs');
+    writeFileSync(
+      script,
+      `const out = {};
+for (const entry of ['ferry', 'ferry/migrate', 'ferry/import', 'ferry/cache']) {
+  try { const m = await import(entry); out[entry] = Object.keys(m).length; } catch (err) { out[entry] = err.code ?? err.message; }
+}
+console.log(JSON.stringify(out));
+`,
+    );
+    const r = spawnSync(process.execPath, [script], { cwd: lean, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as Record<string, number | string>;
+    expect(out.ferry).toBeGreaterThan(20);
+    expect(out['ferry/migrate']).toBeGreaterThan(5);
+    expect(out['ferry/cache']).toBe('ERR_MODULE_NOT_FOUND');
   });
 });
