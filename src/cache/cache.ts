@@ -23,6 +23,7 @@ import type { LayerLogger, Logger } from '../logger.js';
 import { openRedis } from '../redis/connection.js';
 import { decode, deepFreeze, encode } from './codec.js';
 import { cacheError, E_CACHE_CLOSED, E_CACHE_KEY, E_CACHE_VALUE } from './errors.js';
+import { type Entry, Flight, type Graced, type Ticket } from './flight.js';
 import { type BreakerState, FAIL, type Fail, Remote, type Sent } from './l2.js';
 import { type CacheOptions, cacheMs, DEFAULTS, resolveCacheOptions } from './options.js';
 import { msAt, parseStored, stored } from './stored.js';
@@ -66,46 +67,8 @@ export interface CacheStats {
   pendingInvalidations: number;
 }
 
-interface Entry {
-  v: unknown;
-  /** performance.now() of storage. */
-  at: number;
-  /** Logically fresh until (performance.now()). */
-  exp: number;
-  /** Servable as a graced value until. */
-  hard: number;
-}
-
-/**
- * A read or load of a key in progress is stale once the key has been
- * invalidated since it started: its ticket is the invalidation count then
- * (see #stale).
- */
-type Ticket = number;
-
 /** Keys remembered as invalidated while reads were in flight, at most (beyond: every read in flight is stale). */
 const MAX_RECENT = 10_000;
-
-class Flight {
-  promise!: Promise<unknown>;
-  /** With grace only: resolves with a graced value once the loader has been slow for graceTimeout (never otherwise). */
-  soft: Promise<unknown> | undefined;
-  /** Settled (and cleaned up). */
-  done = false;
-  constructor(
-    readonly key: string,
-    readonly ticket: Ticket,
-  ) {}
-}
-
-/** A flight's fallback value (getOrSet with grace). */
-interface Graced {
-  v: unknown;
-  has: boolean;
-  timer: NodeJS.Timeout | undefined;
-  /** Keep `v` to serve if the loader fails, and serve it anyway if the loader is still running after graceTimeout. */
-  offer(v: unknown): void;
-}
 
 /** What #hit returns when Redis has no servable value. */
 const MISS: unique symbol = Symbol('ferry.cache.miss');

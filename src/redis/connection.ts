@@ -159,14 +159,14 @@ export function parseRedisUrl(url: string, what = 'redis'): RedisOptions {
   const bad = (why: string) =>
     new FerryError(
       E_REDIS_URL,
-      `${what}: ${why} "${shown}": use redis://[user:password@]host:port[/db], rediss://... for TLS, unix:///path/to/redis.sock, or pass an ioredis client.`,
+      `${what}: Unsupported Redis URL "${shown}" (${why}): use redis://[user:password@]host:port[/db], rediss://... for TLS, unix:///path/to/redis.sock, or pass an ioredis client.`,
       { details: { url: shown } },
     );
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    throw bad('malformed Redis URL');
+    throw bad('malformed');
   }
   const protocol = parsed.protocol.toLowerCase();
   const auth: RedisOptions = {};
@@ -174,15 +174,15 @@ export function parseRedisUrl(url: string, what = 'redis'): RedisOptions {
   if (parsed.password) auth.password = decodeURIComponent(parsed.password);
   if (protocol === 'unix:') {
     const path = decodeURIComponent(parsed.pathname);
-    if (!path || path === '/') throw bad('a unix:// URL needs a socket path in');
+    if (!path || path === '/') throw bad('no socket path');
     const db = parsed.searchParams.get('db');
-    if (db !== null && !/^\d+$/.test(db)) throw bad(`db must be a number in`);
+    if (db !== null && !/^\d+$/.test(db)) throw bad('db must be a number');
     return { ...auth, path, ...(db !== null ? { db: Number(db) } : {}) };
   }
-  if (protocol !== 'redis:' && protocol !== 'rediss:') throw bad(`unsupported scheme "${parsed.protocol}" in`);
-  if (!parsed.hostname) throw bad('no host in');
+  if (protocol !== 'redis:' && protocol !== 'rediss:') throw bad(`scheme ${parsed.protocol}`);
+  if (!parsed.hostname) throw bad('no host');
   const dbPath = parsed.pathname.replace(/^\//, '');
-  if (dbPath !== '' && !/^\d+$/.test(dbPath)) throw bad('the path must be a database number in');
+  if (dbPath !== '' && !/^\d+$/.test(dbPath)) throw bad('the path must be a database number');
   // Other query parameters are ioredis options, as ioredis itself reads them (`?family=6`).
   const query: Record<string, string | number> = {};
   for (const [k, v] of parsed.searchParams)
