@@ -134,7 +134,12 @@ export class Cache {
     this.#onError = o.onError;
     this.#log = o.log.cache;
 
-    const connection = openRedis(options.redis, { mode: 'fail-fast', env: options.env, what: 'createCache' });
+    const connection = openRedis(options.redis, {
+      mode: 'fail-fast',
+      env: options.env,
+      what: 'createCache',
+      logger: options.logger,
+    });
     if (!connection) {
       this.#remote = null;
       return;

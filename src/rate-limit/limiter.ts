@@ -72,6 +72,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     ...options.client,
     mode: 'queue',
     what: 'createRateLimiter',
+    logger: options.logger,
   });
   const client: RedisLike | null = connection?.client ?? null;
   if (client) watchRedis(client);

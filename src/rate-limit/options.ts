@@ -27,7 +27,7 @@ export interface RateLimiterOptions {
   /** Use the insurance limiter when Redis has not answered within this long. Default 250 ms. */
   timeoutMs?: Duration;
   /** How a client created from a URL connects and times out. */
-  client?: Omit<RedisConnectionOptions, 'mode' | 'env' | 'what'>;
+  client?: Omit<RedisConnectionOptions, 'mode' | 'env' | 'what' | 'logger'>;
   /** A pino-compatible logger (`layer: 'rate-limit'`): falls back to the insurance limiter (debug). Default: silent. */
   logger?: Logger | false;
 }

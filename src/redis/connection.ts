@@ -19,8 +19,9 @@
  * callers can scrub driver messages.
  */
 import { Command, Redis, type RedisOptions } from 'ioredis';
-import { redactUrl, urlSecrets } from '../db/url.js';
+import { redactText, redactUrl, urlSecrets } from '../db/url.js';
 import { FerryError } from '../errors.js';
+import { type Logger, layerLogger } from '../logger.js';
 import { E_REDIS_URL } from './errors.js';
 
 export { E_REDIS_URL };
@@ -82,6 +83,8 @@ export interface RedisConnectionOptions {
   env?: NodeJS.ProcessEnv;
   /** Who asks, for messages (`createCache`, `createSessionStore`...). */
   what?: string;
+  /** Connection errors of clients Ferry creates go here (debug, `layer: 'redis'`, password scrubbed). */
+  logger?: Logger | false;
 }
 
 export interface RedisConnection {
@@ -148,8 +151,14 @@ export function openRedis(input: RedisInput, options: RedisConnectionOptions = {
 export function createRedisClient(url: string, options: RedisConnectionOptions = {}): Redis {
   const client = new Redis({ ...parseRedisUrl(url.trim(), options.what), ...clientOptions(options) });
   // Failures surface through the commands that fail; without a listener
-  // ioredis would print every reconnection error.
-  client.on('error', () => {});
+  // ioredis would print every reconnection error. The log line is debug:
+  // the component using the client reports what the failure means.
+  const log = layerLogger(options.logger, 'redis');
+  const secrets = urlSecrets(url.trim());
+  const shown = redactUrl(url.trim());
+  client.on('error', (err: Error) => {
+    log.debug({ url: shown, msg: redactText(err?.message ?? String(err), secrets) }, 'redis: connection error');
+  });
   return client;
 }
 

@@ -53,7 +53,12 @@ const RETRY_MS = 500;
 export function createSessionStore<T = Record<string, unknown>>(options: SessionStoreOptions): SessionStore<T> {
   const { ttlMs, refreshTtlMs, prefix, persistEveryMs, onError } = resolveSessionOptions(options);
   const pg = options.persist ? new PgStore(options.persist) : null;
-  const connection = openRedis(options.redis, { ...options.client, mode: 'queue', what: 'createSessionStore' });
+  const connection = openRedis(options.redis, {
+    ...options.client,
+    mode: 'queue',
+    what: 'createSessionStore',
+    logger: options.logger,
+  });
   if (connection) watchRedis(connection.client);
   // With persistence and no Redis, Postgres alone serves (a per-process memory cache would go stale across processes).
   const fast: Backend | null = connection

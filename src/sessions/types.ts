@@ -45,7 +45,7 @@ export interface SessionStoreOptions {
   /** Refresh-token lifetime; default `'30d'`. */
   refreshTtl?: Duration;
   /** How a client created from a URL connects and times out. */
-  client?: Omit<RedisConnectionOptions, 'mode' | 'env' | 'what'>;
+  client?: Omit<RedisConnectionOptions, 'mode' | 'env' | 'what' | 'logger'>;
   /**
    * A pino-compatible logger (`layer: 'sessions'`): background failures, such
    * as a revocation Redis must be told again. Default: silent.
