@@ -8,7 +8,7 @@
 import { Redis } from 'ioredis';
 import { createCache } from '../src/cache/cache.js';
 import { decode, deepFreeze } from '../src/cache/codec.js';
-import { READ as READ_SCRIPT } from '../src/cache/remote.js';
+import { READ as READ_SCRIPT } from '../src/cache/leases.js';
 import { printTable, sampleVehicle } from './lib.js';
 
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';

@@ -4,8 +4,6 @@
  * and rate limits live in `ferry/cache`, `ferry/sessions`, `ferry/rate-limit`;
  * the legacy import in `ferry/import`; migrations from code in `ferry/migrate`.
  */
-// A schema helper (tables only, no Redis): apps declare these beside their own tables.
-export { sessionTables } from './cache/session-tables.js';
 export { defineConfig, type FerryConfig } from './config.js';
 export { type ConnectOptions, connect, Ferry } from './connect.js';
 export { parseDatabaseUrl, redactUrl } from './db/url.js';
@@ -15,3 +13,5 @@ export type { Scope, TransactionOptions, TransactionScope } from './repo/scope.j
 export type * from './repo/types.js';
 export * from './schema/index.js';
 export { columnOf, validateValues } from './schema/validate.js';
+// A schema helper (tables only, no Redis): apps declare these beside their own tables.
+export { sessionTables } from './sessions/tables.js';

@@ -129,12 +129,17 @@ describe('the packed package in an app', () => {
       script,
       `import * as ferry from 'ferry';
 import { sqlite, csv } from 'ferry/import';
-import { createRateLimiter } from 'ferry/cache';
-const out = { root: typeof ferry.table === 'function' };
+import { createRateLimiter } from 'ferry/rate-limit';
+import { createSessionStore } from 'ferry/sessions';
+import * as viaCache from 'ferry/cache';
+const out = {
+  root: typeof ferry.table === 'function',
+  entries: typeof createSessionStore === 'function' && viaCache.createRateLimiter === createRateLimiter,
+};
 for (const [name, use] of [
   ['sqlite', () => sqlite('./x.db', { table: 't' })],
   ['csv', () => csv('./x.csv')],
-  ['rateLimiter', () => createRateLimiter({ redis: null, points: 1, duration: 1 })],
+  ['rateLimiter', () => createRateLimiter({ redis: null, points: 1, duration: '1s' })],
 ]) {
   try { use(); out[name] = 'no error'; } catch (err) { out[name] = { code: err.code, message: err.message }; }
 }
@@ -145,6 +150,7 @@ console.log(JSON.stringify(out));
     expect(r.code, r.all).toBe(0);
     const out = JSON.parse(r.stdout) as Record<string, { code: string; message: string }>;
     expect(out.root).toBe(true);
+    expect(out.entries).toBe(true);
     for (const [feature, name] of [
       ['sqlite', 'better-sqlite3'],
       ['csv', 'csv-parse'],

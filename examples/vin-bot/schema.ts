@@ -5,7 +5,7 @@
  * one-hour sessions survive a Redis outage (Postgres is their source of
  * truth, Redis their fast path).
  */
-import { sessionTables } from '../../src/cache/session-tables.js';
+
 import {
   bigint,
   check,
@@ -20,6 +20,7 @@ import {
   timestamptz,
   varchar,
 } from '../../src/index.js';
+import { sessionTables } from '../../src/sessions/index.js';
 
 export const subscriptionTier = pgEnum('subscription_tier', ['free', 'premium', 'enterprise']);
 

@@ -15,9 +15,9 @@
  */
 import { type Cache, type CacheLogger, createCache } from '../../src/cache/cache.js';
 import { type CachedRepository, cachedRepository } from '../../src/cache/cached-repo.js';
-import { createRateLimiter, type RateLimiter } from '../../src/cache/rate-limit.js';
-import { createSessionStore, type Session, type SessionStore } from '../../src/cache/sessions.js';
 import type { DatabaseOf, Ferry, Row } from '../../src/index.js';
+import { createRateLimiter, type RateLimiter } from '../../src/rate-limit/index.js';
+import { createSessionStore, type Session, type SessionStore } from '../../src/sessions/index.js';
 import { createLocalDecoder, normalizeVin, type VinDecoder } from './decoder.js';
 import { subscriptionTier, users, userVinHistory, vehicles } from './schema.js';
 
@@ -118,12 +118,12 @@ export class VinBot {
     this.limiter = createRateLimiter({
       redis,
       points: options.lookupsPerMinute ?? 10,
-      duration: 60,
+      duration: '1m',
       keyPrefix: `${ns}:rate`,
     });
     this.sessions = createSessionStore<SessionData>({
       redis,
-      ttl: options.sessionTtlSeconds ?? 3600,
+      ttl: (options.sessionTtlSeconds ?? 3600) * 1000,
       prefix: `${ns}:sess`,
       persist: { db: this.ferry },
       onError: (err) => log.warn(`session store: ${(err as Error)?.message ?? String(err)}`),

@@ -15,86 +15,25 @@
  *   trusted only for `l1.offlineTtl`, and L1 is cleared when the bus is back.
  */
 
-import { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
-import { redactText, redactUrl, urlSecrets } from '../db/url.js';
+import { redactText } from '../db/url.js';
+import type { Duration } from '../duration.js';
 import type { FerryError } from '../errors.js';
-import { createLogger } from '../ops/logger.js';
+import type { LayerLogger, Logger } from '../logger.js';
+import { openRedis } from '../redis/connection.js';
 import { decode, deepFreeze, encode } from './codec.js';
-import { type Duration, toMs } from './duration.js';
-import { cacheError, E_CACHE_CLOSED, E_CACHE_CONFIG, E_CACHE_KEY, E_CACHE_VALUE } from './errors.js';
-import { type BreakerState, FAIL, type Fail, Remote, type Sent } from './remote.js';
+import { cacheError, E_CACHE_CLOSED, E_CACHE_KEY, E_CACHE_VALUE } from './errors.js';
+import { type Entry, Flight, type Graced, type Ticket } from './flight.js';
+import { type BreakerState, FAIL, type Fail, Remote, type Sent } from './l2.js';
+import { type CacheOptions, cacheMs, DEFAULTS, resolveCacheOptions } from './options.js';
+import { msAt, parseStored, stored } from './stored.js';
 
-export type { Duration } from './duration.js';
-export type { BreakerState } from './remote.js';
+export type { Duration } from '../duration.js';
+export type { BreakerState } from './l2.js';
+export type { CacheOptions } from './options.js';
 
-/** The subset of a pino logger the cache writes to. */
-export interface CacheLogger {
-  warn(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  debug(obj: object, msg?: string): void;
-}
-
-export interface CacheOptions {
-  /**
-   * `redis://` or `rediss://` URL, or an ioredis client (not closed by the
-   * cache). Default: `env.REDIS_URL`. `null`/`false` or no URL at all: L1
-   * only, with the same API.
-   */
-  redis?: string | Redis | null | false;
-  /** Prefix of every Redis key and of the pub/sub channel; instances sharing data share it. */
-  namespace: string;
-  /**
-   * The in-process tier. `false`: none — every read goes to Redis (or, without
-   * Redis, to the loader), and values are not frozen since no cache hands the
-   * same object to several callers (concurrent getOrSet callers of a key still
-   * share one result).
-   */
-  l1?:
-    | false
-    | {
-        /** Most entries (default 10,000). */
-        max?: number;
-        /** Most bytes of encoded values (approximate: JSON length). */
-        maxBytes?: number;
-        /** Longest an entry lives in L1 whatever its ttl (default '1m'): bounds what a lost invalidation can cost. */
-        ttl?: Duration;
-        /** While invalidations cannot be received (bus down), serve only L1 entries younger than this (default '1s'). */
-        offlineTtl?: Duration;
-        /** Deep-freeze cached objects, so a caller mutating a shared value fails loudly (default true). */
-        freeze?: boolean;
-      };
-  /** Default entry ttl (default '1m'). */
-  ttl?: Duration;
-  /** Per-command Redis timeout in ms (default 100). */
-  timeoutMs?: number;
-  breaker?: {
-    /** Consecutive failures that open the breaker (default 3). A failed invalidation opens it at once. */
-    threshold?: number;
-    /** How long it stays open before a probe (default 1000 ms). */
-    breakMs?: number;
-    /**
-     * After an outage, for this long Redis values are reloaded rather than
-     * served (default 2 × breakMs): other instances may not have replayed the
-     * invalidations they could not write yet.
-     */
-    quarantineMs?: number;
-  };
-  /**
-   * Pub/sub invalidation of other instances' L1 (default true). `false` is
-   * for single-instance deployments only: L1 entries are then never
-   * invalidated by other processes.
-   */
-  bus?: boolean | { heartbeatMs?: number };
-  /** How long a loader may take and still fill the cache (default '10s'). */
-  leaseTtl?: Duration;
-  /** Logs breaker and bus transitions (warn/info) and Redis errors (debug); `false` for none. Default: a pino logger. */
-  logger?: CacheLogger | false;
-  /** Every Redis error (redacted), for metrics or tests. */
-  onError?: (err: FerryError) => void;
-  /** Environment to read `REDIS_URL` from (default `process.env`). */
-  env?: NodeJS.ProcessEnv;
-}
+/** The logger the cache accepts (any pino-compatible logger; see src/logger.ts). */
+export type CacheLogger = Logger;
 
 export interface SetOptions {
   ttl?: Duration;
@@ -128,63 +67,11 @@ export interface CacheStats {
   pendingInvalidations: number;
 }
 
-interface Entry {
-  v: unknown;
-  /** performance.now() of storage. */
-  at: number;
-  /** Logically fresh until (performance.now()). */
-  exp: number;
-  /** Servable as a graced value until. */
-  hard: number;
-}
-
-/**
- * A read or load of a key in progress is stale once the key has been
- * invalidated since it started: its ticket is the invalidation count then
- * (see #stale).
- */
-type Ticket = number;
-
 /** Keys remembered as invalidated while reads were in flight, at most (beyond: every read in flight is stale). */
 const MAX_RECENT = 10_000;
 
-class Flight {
-  promise!: Promise<unknown>;
-  /** With grace only: resolves with a graced value once the loader has been slow for graceTimeout (never otherwise). */
-  soft: Promise<unknown> | undefined;
-  /** Settled (and cleaned up). */
-  done = false;
-  constructor(
-    readonly key: string,
-    readonly ticket: Ticket,
-  ) {}
-}
-
-/** A flight's fallback value (getOrSet with grace). */
-interface Graced {
-  v: unknown;
-  has: boolean;
-  timer: NodeJS.Timeout | undefined;
-  /** Keep `v` to serve if the loader fails, and serve it anyway if the loader is still running after graceTimeout. */
-  offer(v: unknown): void;
-}
-
 /** What #hit returns when Redis has no servable value. */
 const MISS: unique symbol = Symbol('ferry.cache.miss');
-
-const DEFAULTS = {
-  max: 10_000,
-  l1Ttl: 60_000,
-  offlineTtl: 1_000,
-  ttl: 60_000,
-  timeoutMs: 100,
-  threshold: 3,
-  breakMs: 1_000,
-  heartbeatMs: 1_000,
-  leaseTtl: 10_000,
-  negativeTtl: 5_000,
-  graceTimeout: 100,
-};
 
 export class Cache {
   readonly namespace: string;
@@ -210,7 +97,7 @@ export class Cache {
   readonly #recent = new Map<string, number>();
   /** Reads and loads in flight. */
   #reading = 0;
-  readonly #logger: CacheLogger | null;
+  readonly #log: LayerLogger;
   readonly #onError: ((err: FerryError) => void) | undefined;
   #closed = false;
   readonly #s = {
@@ -226,61 +113,50 @@ export class Cache {
   };
 
   constructor(options: CacheOptions) {
-    if (typeof options?.namespace !== 'string' || options.namespace === '' || /[\s{}]/.test(options.namespace)) {
-      throw cacheError(E_CACHE_CONFIG, 'createCache: `namespace` must be a non-empty string without spaces or braces.');
-    }
-    this.namespace = options.namespace;
-    const l1 = options.l1 ?? {};
-    if (l1 === false) {
+    const o = resolveCacheOptions(options);
+    this.namespace = o.namespace;
+    if (o.l1 === null) {
       this.#l1 = null;
       this.#maxBytes = undefined;
       this.#freeze = false;
     } else {
-      if (typeof l1 !== 'object' || l1 === null) {
-        throw cacheError(E_CACHE_CONFIG, 'createCache: `l1` must be an object of L1 options or false (no L1).');
-      }
-      const max = l1.max ?? DEFAULTS.max;
-      if (!Number.isInteger(max) || max < 1)
-        throw cacheError(E_CACHE_CONFIG, `createCache: l1.max must be an integer >= 1, received ${max}.`);
-      if (l1.maxBytes !== undefined && (!Number.isInteger(l1.maxBytes) || l1.maxBytes < 1)) {
-        throw cacheError(E_CACHE_CONFIG, `createCache: l1.maxBytes must be an integer >= 1, received ${l1.maxBytes}.`);
-      }
       this.#l1 = new LRUCache<string, Entry>({
-        max,
-        ...(l1.maxBytes !== undefined ? { maxSize: l1.maxBytes } : {}),
+        max: o.l1.max,
+        ...(o.l1.maxBytes !== undefined ? { maxSize: o.l1.maxBytes } : {}),
         ttlAutopurge: false,
       });
-      this.#maxBytes = l1.maxBytes;
-      this.#freeze = l1.freeze ?? true;
+      this.#maxBytes = o.l1.maxBytes;
+      this.#freeze = o.l1.freeze;
     }
-    const l1Options = l1 === false ? {} : l1;
-    this.#l1Ttl = Math.max(1, toMs(l1Options.ttl ?? DEFAULTS.l1Ttl, 'l1.ttl'));
-    this.#offlineTtl = toMs(l1Options.offlineTtl ?? DEFAULTS.offlineTtl, 'l1.offlineTtl');
-    this.#ttl = toMs(options.ttl ?? DEFAULTS.ttl, 'ttl');
-    this.#onError = options.onError;
+    this.#l1Ttl = o.l1TtlMs;
+    this.#offlineTtl = o.offlineTtlMs;
+    this.#ttl = o.ttlMs;
+    this.#onError = o.onError;
+    this.#log = o.log.cache;
 
-    const { client, owns, secrets } = resolveRedis(options);
-    const redact = (text: string) => redactText(text, secrets);
-    this.#logger = options.logger === false ? null : (options.logger ?? (client ? createLogger({ secrets }) : null));
-    if (!client) {
+    const connection = openRedis(options.redis, {
+      mode: 'fail-fast',
+      env: options.env,
+      what: 'createCache',
+      logger: options.logger,
+    });
+    if (!connection) {
       this.#remote = null;
       return;
     }
-    const timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutMs;
-    if (!(timeoutMs > 0))
-      throw cacheError(E_CACHE_CONFIG, `createCache: timeoutMs must be > 0, received ${timeoutMs}.`);
-    const bus = options.bus ?? true;
-    const breakMs = Math.max(10, options.breaker?.breakMs ?? DEFAULTS.breakMs);
+    const secrets = connection.secrets;
+    const redact = (text: string) => redactText(text, secrets);
+    const ns = { namespace: this.namespace };
     this.#remote = new Remote({
-      client,
-      ownsClient: owns,
-      namespace: options.namespace,
-      timeoutMs,
-      threshold: Math.max(1, options.breaker?.threshold ?? DEFAULTS.threshold),
-      breakMs,
-      quarantineMs: options.breaker?.quarantineMs ?? 2 * breakMs,
-      leaseTtlMs: Math.max(1, toMs(options.leaseTtl ?? DEFAULTS.leaseTtl, 'leaseTtl')),
-      bus: bus === false ? null : { heartbeatMs: (typeof bus === 'object' && bus.heartbeatMs) || DEFAULTS.heartbeatMs },
+      client: connection.client,
+      ownsClient: connection.owned,
+      namespace: o.namespace,
+      timeoutMs: o.timeoutMs,
+      threshold: o.threshold,
+      breakMs: o.breakMs,
+      quarantineMs: o.quarantineMs,
+      leaseTtlMs: o.leaseTtlMs,
+      bus: o.heartbeatMs === null ? null : { heartbeatMs: o.heartbeatMs },
       redact,
       events: {
         onInvalidate: (keys) => {
@@ -290,25 +166,22 @@ export class Cache {
         // Invalidations may have been missed while the bus was down: nothing in L1 can be trusted.
         onBusUp: () => {
           this.#invalidateAll();
-          this.#logger?.info({ namespace: this.namespace }, 'cache: invalidation bus up (L1 cleared)');
+          o.log.bus.info(ns, 'cache: invalidation bus up (L1 cleared)');
         },
         onBusDown: () =>
-          this.#logger?.warn(
-            { namespace: this.namespace },
+          o.log.bus.warn(
+            ns,
             `cache: invalidation bus down; L1 entries older than ${this.#offlineTtl} ms are not served`,
           ),
         onBreaker: (state, reason) => {
           if (state === 'open' && reason !== 'probe failed' && reason !== 'replay failed') {
-            this.#logger?.warn({ namespace: this.namespace, reason }, 'cache: Redis unavailable, circuit breaker open');
+            o.log.l2.warn({ ...ns, reason }, 'cache: Redis unavailable, circuit breaker open');
           } else if (state === 'closed') {
-            this.#logger?.info({ namespace: this.namespace }, 'cache: Redis back, circuit breaker closed');
+            o.log.l2.info(ns, 'cache: Redis back, circuit breaker closed');
           }
         },
         onError: (err, op) => {
-          this.#logger?.debug(
-            { namespace: this.namespace, op, code: err.code, msg: err.message },
-            'cache: Redis error',
-          );
+          o.log.l2.debug({ ...ns, op, code: err.code, msg: err.message }, 'cache: Redis error');
           this.#onError?.(err);
         },
       },
@@ -358,8 +231,8 @@ export class Cache {
     if (value === undefined) {
       throw cacheError(E_CACHE_VALUE, `cache.set("${key}", undefined): undefined cannot be cached; use delete().`);
     }
-    const ttl = options.ttl === undefined ? this.#ttl : toMs(options.ttl, 'ttl');
-    const grace = options.grace === undefined ? 0 : toMs(options.grace, 'grace');
+    const ttl = options.ttl === undefined ? this.#ttl : cacheMs(options.ttl, 'ttl');
+    const grace = options.grace === undefined ? 0 : cacheMs(options.grace, 'grace');
     const json = encode(value);
     const now = Date.now();
     this.#invalidate(key);
@@ -456,7 +329,7 @@ export class Cache {
     this.#closed = true;
     const pending = this.#remote?.pendingCount ?? 0;
     if (pending > 0) {
-      this.#logger?.warn(
+      this.#log.warn(
         { namespace: this.namespace, pending },
         'cache: closing with invalidations Redis never received; other instances may serve those keys until they expire',
       );
@@ -578,9 +451,9 @@ export class Cache {
     l1Entry: Entry | undefined,
     now: number,
   ): Flight {
-    const grace = options.grace === undefined ? 0 : toMs(options.grace, 'grace');
+    const grace = options.grace === undefined ? 0 : cacheMs(options.grace, 'grace');
     const graceTimeout =
-      options.graceTimeout === undefined ? DEFAULTS.graceTimeout : toMs(options.graceTimeout, 'graceTimeout');
+      options.graceTimeout === undefined ? DEFAULTS.graceTimeout : cacheMs(options.graceTimeout, 'graceTimeout');
     const remote = this.#remote;
     // An L2 hit, the common case, is one plain GET: sent first, the bookkeeping
     // below happens while it travels. Only a miss or an expired value pays for
@@ -676,10 +549,10 @@ export class Cache {
       const ttl = absent
         ? options.negative === true
           ? DEFAULTS.negativeTtl
-          : toMs(options.negative as Duration, 'negative')
+          : cacheMs(options.negative as Duration, 'negative')
         : options.ttl === undefined
           ? this.#ttl
-          : toMs(options.ttl, 'ttl');
+          : cacheMs(options.ttl, 'ttl');
       const keep = absent ? ttl : ttl + grace;
       let json: string;
       try {
@@ -687,10 +560,7 @@ export class Cache {
       } catch (err) {
         // The caller still gets its value; it just is not cached.
         this.#onError?.(err as FerryError);
-        this.#logger?.warn(
-          { namespace: this.namespace, key, msg: (err as Error).message },
-          'cache: value not cacheable',
-        );
+        this.#log.warn({ namespace: this.namespace, key, msg: (err as Error).message }, 'cache: value not cacheable');
         return value;
       }
       value = this.#freezeValue(value);
@@ -723,75 +593,4 @@ export class Cache {
 /** Create a cache (see CacheOptions). Connecting happens in the background; `await cache.ready()` to wait for it. */
 export function createCache(options: CacheOptions): Cache {
   return new Cache(options);
-}
-
-// ----------------------------------------------------------- stored format
-
-/** The whole milliseconds written at raw[from, to) (as `stored` writes them: digits only), without a substring; NaN otherwise. */
-function msAt(raw: string, from: number, to: number): number {
-  if (to <= from || to - from > 15) return Number.NaN;
-  let n = 0;
-  for (let i = from; i < to; i++) {
-    const d = raw.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return Number.NaN;
-    n = n * 10 + d;
-  }
-  return n;
-}
-
-function stored(exp: number, hard: number, json: string): string {
-  return `${exp}|${hard}|${json}`;
-}
-
-function parseStored(raw: string): { exp: number; hard: number; value: () => unknown } | null {
-  const a = raw.indexOf('|');
-  const b = a < 0 ? -1 : raw.indexOf('|', a + 1);
-  if (b < 0) return null;
-  const exp = Number(raw.slice(0, a));
-  const hard = Number(raw.slice(a + 1, b));
-  if (!Number.isFinite(exp) || !Number.isFinite(hard)) return null;
-  return { exp, hard, value: () => decode(raw.slice(b + 1)) };
-}
-
-// ------------------------------------------------------------------- redis
-
-function resolveRedis(options: CacheOptions): { client: Redis | null; owns: boolean; secrets: string[] } {
-  const given = options.redis;
-  if (given === null || given === false) return { client: null, owns: false, secrets: [] };
-  if (given !== undefined && typeof given !== 'string') {
-    if (typeof (given as Redis).duplicate !== 'function' || typeof (given as Redis).evalsha !== 'function') {
-      throw cacheError(
-        E_CACHE_CONFIG,
-        'createCache: `redis` must be a redis:// or rediss:// URL or an ioredis client.',
-      );
-    }
-    const password = (given as Redis).options?.password;
-    return { client: given as Redis, owns: false, secrets: password ? [password] : [] };
-  }
-  const url = (given ?? (options.env ?? process.env).REDIS_URL ?? '').trim();
-  if (url === '') return { client: null, owns: false, secrets: [] };
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw cacheError(E_CACHE_CONFIG, `createCache: malformed Redis URL "${redactUrl(url)}".`);
-  }
-  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
-    throw cacheError(
-      E_CACHE_CONFIG,
-      `createCache: unsupported Redis URL scheme "${parsed.protocol}" in "${redactUrl(url)}": use redis:// or rediss:// (TLS).`,
-    );
-  }
-  const secrets = urlSecrets(url);
-  const client = new Redis(url, {
-    // Fail fast instead of queueing while disconnected; never resend a command
-    // after a reconnect (a late write could land after a newer one).
-    enableOfflineQueue: false,
-    autoResendUnfulfilledCommands: false,
-    maxRetriesPerRequest: 0,
-    connectTimeout: 2_000,
-    retryStrategy: (times) => Math.min(50 * times, 1_000),
-    lazyConnect: false,
-  });
-  return { client, owns: true, secrets };
 }

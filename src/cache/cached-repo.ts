@@ -17,13 +17,14 @@
  * commit storing what it read after the commit's invalidation) is handled by
  * the cache's leases.
  */
+
+import type { Duration } from '../duration.js';
 import type { Repository } from '../repo/repository.js';
 import type { Scope } from '../repo/scope.js';
 import type { InsertOf, PatchOf, PrimaryKeyOf, RowOf, Where } from '../repo/types.js';
 import type { Table, UniqueExtra } from '../schema/table.js';
 import { columnOf } from '../schema/validate.js';
 import type { Cache, GetOrSetOptions } from './cache.js';
-import type { Duration } from './duration.js';
 import { cacheError, E_CACHE_CONFIG } from './errors.js';
 
 export interface CachedRepositoryOptions<T extends Table> {

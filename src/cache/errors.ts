@@ -11,7 +11,7 @@
  */
 import { FerryError } from '../errors.js';
 
-/** `createCache` options are invalid (bad Redis URL, negative sizes...). */
+/** `createCache` options are invalid (negative sizes, bad durations...); a bad Redis URL is `E_REDIS_URL` (src/redis/errors.ts). */
 export const E_CACHE_CONFIG = 'E_CACHE_CONFIG';
 /** The cache was used after `close()`. */
 export const E_CACHE_CLOSED = 'E_CACHE_CLOSED';

@@ -1,15 +1,7 @@
-export {
-  Cache,
-  type CacheLogger,
-  type CacheOptions,
-  type CacheStats,
-  createCache,
-  type GetOrSetOptions,
-  type SetOptions,
-} from './cache.js';
-export { type CachedRepository, type CachedRepositoryOptions, cachedRepository } from './cached-repo.js';
-export type { Duration } from './duration.js';
-export * from './errors.js';
+export type { Duration } from '../duration.js';
+export type { Logger } from '../logger.js';
+// Sessions and rate limits have their own entries now (`ferry/sessions`,
+// `ferry/rate-limit`); re-exported here so imports from `ferry/cache` keep working.
 export {
   createRateLimiter,
   E_RATE_ARGUMENT,
@@ -19,15 +11,10 @@ export {
   type RateLimiterOptions,
   type RateLimitKey,
   type RateLimitResult,
-} from './rate-limit.js';
-export { E_REDIS_URL, type RedisInput } from './redis-client.js';
-export type { BreakerState } from './remote.js';
-export {
-  type RefreshTokensTable,
-  type SessionsTable,
-  type SessionTablesOptions,
-  sessionTables,
-} from './session-tables.js';
+} from '../rate-limit/index.js';
+export type { BreakerState } from '../redis/breaker.js';
+export type { RedisInput, RedisLike } from '../redis/connection.js';
+export { E_REDIS_URL } from '../redis/errors.js';
 export {
   createSessionStore,
   E_SESSION_ARGUMENT,
@@ -40,8 +27,23 @@ export {
   E_SESSION_UNAVAILABLE,
   type PersistOptions,
   type RefreshToken,
+  type RefreshTokensTable,
   type Session,
   type SessionRef,
   type SessionStore,
   type SessionStoreOptions,
-} from './sessions.js';
+  type SessionsTable,
+  type SessionTablesOptions,
+  sessionTables,
+} from '../sessions/index.js';
+export {
+  Cache,
+  type CacheLogger,
+  type CacheOptions,
+  type CacheStats,
+  createCache,
+  type GetOrSetOptions,
+  type SetOptions,
+} from './cache.js';
+export { type CachedRepository, type CachedRepositoryOptions, cachedRepository } from './cached-repo.js';
+export * from './errors.js';

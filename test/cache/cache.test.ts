@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { createCache, E_CACHE_CLOSED, E_CACHE_CONFIG, E_CACHE_KEY, E_CACHE_VALUE } from '../../src/cache/index.js';
+import { createCache, E_CACHE_CLOSED, E_CACHE_KEY, E_CACHE_VALUE, E_REDIS_URL } from '../../src/cache/index.js';
 import { FerryError } from '../../src/errors.js';
 import { autoCleanup, eventually, makeCache, REDIS_URL, rawRedis, sleep, uniqueNamespace } from './support/redis.js';
 
@@ -292,13 +292,13 @@ describe('cache configuration', () => {
     await rawRedis().del(`${ns}~seq`);
   });
 
-  it('bad URLs are E_CACHE_CONFIG and never show the password', () => {
+  it('bad URLs are E_REDIS_URL and never show the password', () => {
     for (const url of ['http://u:s3cret@host', 'redis://u:s3cret@ho st:zz/']) {
       try {
         createCache({ namespace: 'x', redis: url });
         throw new Error('expected a throw');
       } catch (err) {
-        expect(err).toMatchObject({ code: E_CACHE_CONFIG });
+        expect(err).toMatchObject({ code: E_REDIS_URL });
         expect((err as Error).message).not.toContain('s3cret');
       }
     }

@@ -4,9 +4,10 @@
  * server) and sorted, so the order is the same on every run; values and TTLs
  * are then fetched in pipelined chunks.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { redactText, redactUrl } from '../../db/url.js';
 import { FerryError } from '../../errors.js';
+import { createRedisClient } from '../../redis/connection.js';
 import type { Source, SourceLocation, SourceRecord } from '../source.js';
 import { optionsError } from './common.js';
 import { E_SOURCE_READ } from './errors.js';
@@ -101,7 +102,7 @@ export function redis(options: RedisSourceOptions): Source<RedisRecord> {
 
   const connect = async (): Promise<Redis> => {
     if (client) return client;
-    const c = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+    const c = createRedisClient(url, { mode: 'once', what: 'redis()' });
     c.on('error', () => {}); // reported through the failing command instead
     try {
       await c.connect();

@@ -4,42 +4,20 @@
  * limiter that takes over while Redis is unreachable or slow. A Redis failure
  * never fails (or unblocks) a request: it is limited per process instead.
  *
- *   const limiter = createRateLimiter({ redis: process.env.REDIS_URL, points: 60, duration: 60 });
+ *   const limiter = createRateLimiter({ redis: process.env.REDIS_URL, points: 60, duration: '1m' });
  *   const r = await limiter.consume({ user: userId, ip });   // key rate:{user}:{ip}, as the seeds write it
  *   if (!r.allowed) reply(429, { retryAfter: Math.ceil(r.retryAfterMs / 1000) });
  */
-import type { Redis } from 'ioredis';
 import type * as RateLimiterFlexible from 'rate-limiter-flexible';
 import type { RateLimiterRes } from 'rate-limiter-flexible';
 import { FerryError } from '../errors.js';
 import { requireOptional } from '../optional-dependency.js';
-import { type RedisClientOptions, type RedisInput, redisUsable, resolveRedis, withTimeout } from './redis-client.js';
+import { openRedis, type RedisLike } from '../redis/connection.js';
+import { redisUsable, watchRedis, withTimeout } from '../redis/health.js';
+import { E_RATE_ARGUMENT, E_RATE_CLOSED } from './errors.js';
+import { type RateLimiterOptions, resolveRateLimiterOptions } from './options.js';
 
-/** `createRateLimiter` options are invalid (points, duration, prefix...). */
-export const E_RATE_CONFIG = 'E_RATE_CONFIG';
-/** A key or a number of points passed to the limiter is invalid. */
-export const E_RATE_ARGUMENT = 'E_RATE_ARGUMENT';
-/** The limiter was used after `close()`. */
-export const E_RATE_CLOSED = 'E_RATE_CLOSED';
-
-export interface RateLimiterOptions {
-  /** A Redis URL, an ioredis client, `null` for memory only; default `REDIS_URL`, else memory only. */
-  redis?: RedisInput;
-  /** Points each key may consume per window. */
-  points: number;
-  /** Window length in whole seconds (as in rate-limiter-flexible). */
-  duration: number;
-  /** Redis key prefix: keys are `<keyPrefix>:<key>`. Default `'rate'`. */
-  keyPrefix?: string;
-  /** Once over the limit, block the key for this many seconds (instead of until the window ends). */
-  blockDuration?: number;
-  /** Points per key of the in-memory insurance limiter, per process. Default `points`. */
-  insurancePoints?: number;
-  /** Use the insurance limiter when Redis has not answered within this many ms. Default 250. */
-  timeoutMs?: number;
-  /** Options for a client created from a URL. */
-  client?: RedisClientOptions;
-}
+export type { RateLimiterOptions } from './options.js';
 
 /** A key: a string, or the seeds' `{user}:{ip}` pair (`user` may be missing for anonymous requests). */
 export type RateLimitKey = string | { user?: string | number | null; ip: string };
@@ -59,7 +37,8 @@ export interface RateLimitResult {
 
 export interface RateLimiter {
   readonly points: number;
-  readonly duration: number;
+  /** The window, in milliseconds. */
+  readonly durationMs: number;
   readonly keyPrefix: string;
   /** The Redis key for `key` (`rate:{user}:{ip}`). */
   keyFor(key: RateLimitKey): string;
@@ -73,30 +52,30 @@ export interface RateLimiter {
   close(): Promise<void>;
 }
 
-const PREFIX_RE = /^[A-Za-z0-9_.\-:{}]{1,100}$/;
-
 export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
-  const points = checkInt(options.points, 'points', 1);
-  const duration = checkInt(options.duration, 'duration', 1);
-  const blockDuration = options.blockDuration === undefined ? 0 : checkInt(options.blockDuration, 'blockDuration', 0);
-  const insurancePoints =
-    options.insurancePoints === undefined ? points : checkInt(options.insurancePoints, 'insurancePoints', 1);
-  const timeoutMs = options.timeoutMs ?? 250;
-  if (!(timeoutMs > 0)) throw new FerryError(E_RATE_CONFIG, `timeoutMs must be a positive number, got ${timeoutMs}.`);
-  const keyPrefix = options.keyPrefix ?? 'rate';
-  if (typeof keyPrefix !== 'string' || !PREFIX_RE.test(keyPrefix)) {
-    throw new FerryError(
-      E_RATE_CONFIG,
-      `keyPrefix must be 1-100 characters of letters, digits and _ . - : { }, got ${JSON.stringify(keyPrefix)}.`,
-    );
-  }
+  const {
+    points,
+    durationS: duration,
+    blockDurationS: blockDuration,
+    insurancePoints,
+    timeoutMs,
+    keyPrefix,
+    log,
+  } = resolveRateLimiterOptions(options);
 
   // An optional peer, loaded here so an app that never rate-limits does not need it.
   const { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } =
     requireOptional<typeof RateLimiterFlexible>('rate-limiter-flexible');
   const memory = new RateLimiterMemory({ points: insurancePoints, duration, blockDuration, keyPrefix });
-  const connection = resolveRedis(options.redis, { commandTimeoutMs: timeoutMs * 2, ...options.client });
-  const client: Redis | null = connection?.client ?? null;
+  const connection = openRedis(options.redis, {
+    commandTimeoutMs: timeoutMs * 2,
+    ...options.client,
+    mode: 'queue',
+    what: 'createRateLimiter',
+    logger: options.logger,
+  });
+  const client: RedisLike | null = connection?.client ?? null;
+  if (client) watchRedis(client);
   const redis = client
     ? new RateLimiterRedis({
         storeClient: client,
@@ -124,6 +103,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
       } catch (err) {
         if (err instanceof RateLimiterRes) throw err;
         // Timed out or failed: the memory limiter decides (a late Redis reply only over-counts).
+        log.debug({ op: name, msg: (err as Error)?.message }, 'rate limit: Redis did not answer, counted in memory');
       }
     }
     return onMemory();
@@ -133,7 +113,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
 
   return {
     points,
-    duration,
+    durationMs: duration * 1000,
     keyPrefix,
     keyFor,
 
@@ -236,14 +216,4 @@ function checkPoints(n: number): number {
     throw new FerryError(E_RATE_ARGUMENT, `Points to consume must be a positive integer, got ${String(n)}.`);
   }
   return n;
-}
-
-function checkInt(value: unknown, name: string, min: number): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new FerryError(
-      E_RATE_CONFIG,
-      `${name} must be an integer ≥ ${min}${name.toLowerCase().includes('duration') ? ' (seconds)' : ''}, got ${String(value)}.`,
-    );
-  }
-  return value;
 }

@@ -9,7 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sessionTables } from '../../src/cache/session-tables.js';
+import { createStatements } from '../../src/schema/ddl.js';
+import { defineSchema } from '../../src/schema/schema.js';
 import {
   createSessionStore,
   E_SESSION_ARGUMENT,
@@ -21,12 +22,11 @@ import {
   type Session,
   type SessionStore,
   type SessionStoreOptions,
-} from '../../src/cache/sessions.js';
-import { createStatements } from '../../src/schema/ddl.js';
-import { defineSchema } from '../../src/schema/schema.js';
+  sessionTables,
+} from '../../src/sessions/index.js';
 import { type BackendFixture, describeEachBackend } from '../support/backends.js';
 import { expectFerryError } from '../support/expect-error.js';
-import { closedPort, startProxy } from './support/rl-proxy.js';
+import { closedPort, startProxy } from '../support/redis-proxy.js';
 
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const RACE_ROUNDS = Number(process.env.FERRY_SESSION_RACE_ROUNDS || 200);
@@ -85,7 +85,7 @@ function contract(impl: Impl) {
   }
 
   it('create, get, list; unknown ids are null', async () => {
-    await withStores({ ttl: 60 }, async (a, b) => {
+    await withStores({ ttl: '60s' }, async (a, b) => {
       const u = uid();
       const before = Date.now();
       const s = await a.create(u, { n: 1 });
@@ -116,7 +116,7 @@ function contract(impl: Impl) {
   });
 
   it('touch slides the expiry; an expired session is never returned', async () => {
-    await withStores({ ttl: 1 }, async (a, b) => {
+    await withStores({ ttl: '1s' }, async (a, b) => {
       const u = uid();
       const s = await a.create(u, { n: 1 });
       await sleep(600);
@@ -137,7 +137,7 @@ function contract(impl: Impl) {
   });
 
   it('expiry is checked on every read, also between Redis expiry ticks (short ttl, many reads)', async () => {
-    await withStores({ ttl: 0.3 }, async (a) => {
+    await withStores({ ttl: '300ms' }, async (a) => {
       const sessions = await Promise.all(Array.from({ length: 20 }, () => a.create(uid(), { n: 0 })));
       const deadline = Date.now() + 700;
       while (Date.now() < deadline) {
@@ -152,7 +152,7 @@ function contract(impl: Impl) {
   });
 
   it('set replaces data; update is a compare-and-set (no lost updates)', async () => {
-    await withStores({ ttl: 60 }, async (a, b) => {
+    await withStores({ ttl: '60s' }, async (a, b) => {
       const s = await a.create(uid(), { n: 0 });
       const set = await b.set(s.id, { n: 0, tag: 'x' });
       expect(set).toMatchObject({ data: { n: 0, tag: 'x' }, version: 2 });
@@ -167,7 +167,7 @@ function contract(impl: Impl) {
   });
 
   it('revoke is final: no touch, write or create with its jti brings it back', async () => {
-    await withStores({ ttl: 60 }, async (a, b) => {
+    await withStores({ ttl: '60s' }, async (a, b) => {
       const u = uid();
       const s = await a.create(u, { n: 1 }, { jti: 'logout-me-1234' });
       const other = await a.create(u, { n: 2 });
@@ -185,7 +185,7 @@ function contract(impl: Impl) {
   });
 
   it(`revoke racing touch/set/update (${RACE_ROUNDS} randomised interleavings, two connections): once revoke resolves, the session is gone for good`, async () => {
-    await withStores({ ttl: 60 }, async (a, b, prefix) => {
+    await withStores({ ttl: '60s' }, async (a, b, prefix) => {
       const violations: string[] = [];
       const rounds = Array.from({ length: RACE_ROUNDS }, (_, i) => i);
       // Rounds run 20 at a time so they interleave with each other too.
@@ -229,7 +229,7 @@ function contract(impl: Impl) {
   }, 120_000);
 
   it('revokeAllForUser racing creates: every session created before it started is dead, list agrees with get', async () => {
-    await withStores({ ttl: 60 }, async (a, b) => {
+    await withStores({ ttl: '60s' }, async (a, b) => {
       const violations: string[] = [];
       for (let round = 0; round < 40; round++) {
         const u = uid();
@@ -257,7 +257,7 @@ function contract(impl: Impl) {
   }, 60_000);
 
   it('rejects bad ids, user ids and data with E_SESSION_* codes; closed stores refuse work', async () => {
-    const h = await impl.open({ ttl: 60 });
+    const h = await impl.open({ ttl: '60s' });
     const { a } = h;
     await expectFerryError(a.get('no-colon'), E_SESSION_ARGUMENT);
     await expectFerryError(a.get('u:short'), E_SESSION_ARGUMENT);
@@ -275,7 +275,7 @@ function contract(impl: Impl) {
 describe('session store: in memory', () => {
   contract({
     async open(options) {
-      const store = createSessionStore<Data>({ redis: null, ttl: 60, ...options });
+      const store = createSessionStore<Data>({ redis: null, ttl: '60s', ...options });
       return { a: store, b: store, prefix: '', close: () => store.close() };
     },
   });
@@ -285,15 +285,15 @@ describe('session store: Redis', () => {
   contract({
     async open(options) {
       const prefix = newPrefix();
-      const a = createSessionStore<Data>({ redis: REDIS_URL, ttl: 60, prefix, ...options });
-      const b = createSessionStore<Data>({ redis: REDIS_URL, ttl: 60, prefix, ...options });
+      const a = createSessionStore<Data>({ redis: REDIS_URL, ttl: '60s', prefix, ...options });
+      const b = createSessionStore<Data>({ redis: REDIS_URL, ttl: '60s', prefix, ...options });
       return { a, b, prefix, close: async () => void (await Promise.all([a.close(), b.close()])) };
     },
   });
 
   it('keeps the seeds key layout (sess:{user}:<jti>) with a TTL, a tombstone after revoke, a generation after revokeAll', async () => {
     const prefix = newPrefix();
-    const store = createSessionStore<Data>({ redis: REDIS_URL, ttl: 30, prefix });
+    const store = createSessionStore<Data>({ redis: REDIS_URL, ttl: '30s', prefix });
     try {
       const s = await store.create('42', { n: 1 });
       const key = `${prefix}:{42}:${s.jti}`;
@@ -319,7 +319,7 @@ describe('session store: Redis', () => {
 
   it('Redis unreachable without persistence: fails with E_SESSION_UNAVAILABLE, never serves a session', async () => {
     const port = await closedPort();
-    const store = createSessionStore<Data>({ redis: `redis://127.0.0.1:${port}`, ttl: 60, prefix: newPrefix() });
+    const store = createSessionStore<Data>({ redis: `redis://127.0.0.1:${port}`, ttl: '60s', prefix: newPrefix() });
     try {
       await expectFerryError(store.create('u1', { n: 1 }), E_SESSION_UNAVAILABLE);
       await expectFerryError(store.get(`u1:${'x'.repeat(32)}`), E_SESSION_UNAVAILABLE);
@@ -333,10 +333,10 @@ describe('session store: Redis', () => {
     expect(() => createSessionStore({ redis: null, ttl: 0 })).toThrow(
       expect.objectContaining({ code: E_SESSION_CONFIG }),
     );
-    expect(() => createSessionStore({ redis: null, ttl: 1, prefix: 'a b' })).toThrow(
+    expect(() => createSessionStore({ redis: null, ttl: '1s', prefix: 'a b' })).toThrow(
       expect.objectContaining({ code: E_SESSION_CONFIG }),
     );
-    const store = createSessionStore({ redis: null, ttl: 1 });
+    const store = createSessionStore({ redis: null, ttl: '1s' });
     await expectFerryError(store.issueRefreshToken('u1'), E_SESSION_NO_PERSIST);
     await store.close();
   });
@@ -362,8 +362,8 @@ describeEachBackend('session store: Redis + Postgres', (t) => {
     async open(options) {
       const prefix = newPrefix();
       const persist = { db, sessions: tables.sessions, refreshTokens: tables.refreshTokens };
-      const a = createSessionStore<Data>({ redis: REDIS_URL, ttl: 60, prefix, persist, ...options });
-      const b = createSessionStore<Data>({ redis: REDIS_URL, ttl: 60, prefix, persist, ...options });
+      const a = createSessionStore<Data>({ redis: REDIS_URL, ttl: '60s', prefix, persist, ...options });
+      const b = createSessionStore<Data>({ redis: REDIS_URL, ttl: '60s', prefix, persist, ...options });
       return { a, b, prefix, close: async () => void (await Promise.all([a.close(), b.close()])) };
     },
     async evict(prefix, s) {
@@ -373,7 +373,7 @@ describeEachBackend('session store: Redis + Postgres', (t) => {
 
   it('writes sessions through to Postgres; revocation is durable there; a Redis miss reads through and refills', async () => {
     const prefix = newPrefix();
-    const store = createSessionStore<Data>({ redis: REDIS_URL, ttl: 60, prefix, persist: { db } });
+    const store = createSessionStore<Data>({ redis: REDIS_URL, ttl: '60s', prefix, persist: { db } });
     try {
       const u = uid();
       const s = await store.create(u, { n: 1 });
@@ -409,12 +409,12 @@ describeEachBackend('session store: Redis + Postgres', (t) => {
     const prefix = newPrefix();
     const viaProxy = createSessionStore<Data>({
       redis: proxy.url,
-      ttl: 60,
+      ttl: '60s',
       prefix,
       persist: { db },
       onError: () => {},
     });
-    const direct = createSessionStore<Data>({ redis: REDIS_URL, ttl: 60, prefix, persist: { db } });
+    const direct = createSessionStore<Data>({ redis: REDIS_URL, ttl: '60s', prefix, persist: { db } });
     try {
       const u = uid();
       const s = await viaProxy.create(u, { n: 1 });
@@ -446,7 +446,7 @@ describeEachBackend('session store: Redis + Postgres', (t) => {
   }, 30_000);
 
   it('refresh tokens: issue, rotate once, a replayed token revokes everything; revokeAllForUser revokes tokens', async () => {
-    const store = createSessionStore<Data>({ redis: REDIS_URL, ttl: 60, prefix: newPrefix(), persist: { db } });
+    const store = createSessionStore<Data>({ redis: REDIS_URL, ttl: '60s', prefix: newPrefix(), persist: { db } });
     try {
       const u = uid();
       const s = await store.create(u, { n: 1 });
@@ -484,7 +484,7 @@ describeEachBackend('session store: Postgres only', (t) => {
   });
   contract({
     async open(options) {
-      const store = createSessionStore<Data>({ redis: null, ttl: 60, persist: { db }, ...options });
+      const store = createSessionStore<Data>({ redis: null, ttl: '60s', persist: { db }, ...options });
       return { a: store, b: store, prefix: '', close: () => store.close() };
     },
   });

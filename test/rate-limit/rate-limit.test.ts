@@ -16,9 +16,9 @@ import {
   E_RATE_CLOSED,
   E_RATE_CONFIG,
   type RateLimiter,
-} from '../../src/cache/rate-limit.js';
+} from '../../src/rate-limit/index.js';
 import { expectFerryError } from '../support/expect-error.js';
-import { closedPort, startProxy } from './support/rl-proxy.js';
+import { closedPort, startProxy } from '../support/redis-proxy.js';
 
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -34,7 +34,7 @@ const newPrefix = () => {
 };
 
 function limiter(options: Partial<Parameters<typeof createRateLimiter>[0]> = {}): RateLimiter {
-  const l = createRateLimiter({ redis: REDIS_URL, points: 5, duration: 2, keyPrefix: newPrefix(), ...options });
+  const l = createRateLimiter({ redis: REDIS_URL, points: 5, duration: '2s', keyPrefix: newPrefix(), ...options });
   limiters.push(l);
   return l;
 }
@@ -60,7 +60,7 @@ afterAll(async () => {
 
 describe('createRateLimiter (Redis)', () => {
   it('allows `points` requests, then denies with retryAfter, and writes the seeds key format', async () => {
-    const l = limiter({ points: 3, duration: 2 });
+    const l = limiter({ points: 3, duration: '2s' });
     const key = { user: 42, ip: '10.0.0.1' };
     const results = [];
     for (let i = 0; i < 5; i++) results.push(await l.consume(key));
@@ -85,7 +85,7 @@ describe('createRateLimiter (Redis)', () => {
   });
 
   it('restores the points once the window has passed', async () => {
-    const l = limiter({ points: 2, duration: 1 });
+    const l = limiter({ points: 2, duration: '1s' });
     await l.consume('k');
     await l.consume('k');
     const denied = await l.consume('k');
@@ -96,7 +96,7 @@ describe('createRateLimiter (Redis)', () => {
   });
 
   it('consumes several points at once; get reads without consuming; reset clears', async () => {
-    const l = limiter({ points: 10, duration: 2 });
+    const l = limiter({ points: 10, duration: '2s' });
     expect(await l.get('k')).toBeNull();
     expect(await l.consume('k', 7)).toMatchObject({ allowed: true, remaining: 3, consumed: 7 });
     expect(await l.get('k')).toMatchObject({ allowed: true, remaining: 3, consumed: 7 });
@@ -109,7 +109,7 @@ describe('createRateLimiter (Redis)', () => {
   });
 
   it('blockDuration keeps a key blocked after the window', async () => {
-    const l = limiter({ points: 1, duration: 1, blockDuration: 3 });
+    const l = limiter({ points: 1, duration: '1s', blockDuration: '3s' });
     expect((await l.consume('k')).allowed).toBe(true);
     const denied = await l.consume('k');
     expect(denied.allowed).toBe(false);
@@ -119,7 +119,7 @@ describe('createRateLimiter (Redis)', () => {
   });
 
   it('concurrent consumers in one process never exceed the budget', async () => {
-    const l = limiter({ points: 25, duration: 2 });
+    const l = limiter({ points: 25, duration: '2s' });
     const results = await Promise.all(Array.from({ length: 200 }, () => l.consume('hot')));
     expect(results.filter((r) => r.allowed)).toHaveLength(25);
   });
@@ -133,7 +133,7 @@ describe('createRateLimiter (Redis)', () => {
         [
           '--import',
           'tsx',
-          path.join(here, 'support/rl-child.ts'),
+          path.join(here, 'support/child.ts'),
           REDIS_URL,
           keyPrefix,
           String(points),
@@ -181,7 +181,7 @@ describe('createRateLimiter (Redis)', () => {
 describe('createRateLimiter when Redis is unreachable', () => {
   it('a closed port: still limits through the in-memory insurance limiter, never throws, answers fast', async () => {
     const port = await closedPort();
-    const l = limiter({ redis: `redis://127.0.0.1:${port}`, points: 3, duration: 1, timeoutMs: 100 });
+    const l = limiter({ redis: `redis://127.0.0.1:${port}`, points: 3, duration: '1s', timeoutMs: 100 });
     const started = Date.now();
     const results = [];
     for (let i = 0; i < 5; i++) results.push(await l.consume({ user: 'u', ip: '::1' }));
@@ -197,7 +197,7 @@ describe('createRateLimiter when Redis is unreachable', () => {
   it('a connection cut mid-flight: keeps limiting, then goes back to Redis when it returns', async () => {
     const proxy = await startProxy();
     try {
-      const l = limiter({ redis: proxy.url, points: 4, duration: 2, timeoutMs: 100 });
+      const l = limiter({ redis: proxy.url, points: 4, duration: '2s', timeoutMs: 100 });
       expect((await l.consume('k')).allowed).toBe(true); // through Redis
       expect(await admin.get(l.keyFor('k'))).toBe('1');
 
@@ -233,7 +233,7 @@ describe('createRateLimiter when Redis is unreachable', () => {
   it('a Redis that stops answering: each call waits at most about timeoutMs, then the insurance limiter answers', async () => {
     const proxy = await startProxy();
     try {
-      const l = limiter({ redis: proxy.url, points: 2, duration: 2, timeoutMs: 150 });
+      const l = limiter({ redis: proxy.url, points: 2, duration: '2s', timeoutMs: 150 });
       expect((await l.consume('k')).allowed).toBe(true);
       proxy.stall(true);
       const started = Date.now();
@@ -248,7 +248,7 @@ describe('createRateLimiter when Redis is unreachable', () => {
 
 describe('createRateLimiter without Redis', () => {
   it('redis: null limits in memory with the same API', async () => {
-    const l = limiter({ redis: null, points: 2, duration: 1 });
+    const l = limiter({ redis: null, points: 2, duration: '1s' });
     expect((await l.consume('a')).allowed).toBe(true);
     expect((await l.consume('a')).allowed).toBe(true);
     const denied = await l.consume('a');
@@ -261,9 +261,11 @@ describe('createRateLimiter without Redis', () => {
 
 describe('createRateLimiter misuse', () => {
   it('rejects bad options, keys and points with E_RATE_* codes', async () => {
-    const bad = (o: object) => () => createRateLimiter({ redis: null, points: 1, duration: 1, ...o });
+    const bad = (o: object) => () => createRateLimiter({ redis: null, points: 1, duration: '1s', ...o });
     expect(bad({ points: 0 })).toThrow(expect.objectContaining({ code: E_RATE_CONFIG }));
     expect(bad({ duration: 0.5 })).toThrow(expect.objectContaining({ code: E_RATE_CONFIG }));
+    expect(bad({ duration: '1500ms' })).toThrow(/whole number of seconds/);
+    expect(bad({ duration: 60 })).toThrow(expect.objectContaining({ code: E_RATE_CONFIG }));
     expect(bad({ keyPrefix: 'has space' })).toThrow(expect.objectContaining({ code: E_RATE_CONFIG }));
     expect(bad({ redis: 'http://localhost' })).toThrow(expect.objectContaining({ code: 'E_REDIS_URL' }));
     const l = limiter({ redis: null });
@@ -278,7 +280,7 @@ describe('createRateLimiter misuse', () => {
   it('never shows a Redis password', () => {
     let message = '';
     try {
-      createRateLimiter({ redis: 'http://:s3cret@localhost:6379', points: 1, duration: 1 });
+      createRateLimiter({ redis: 'http://:s3cret@localhost:6379', points: 1, duration: '1s' });
     } catch (err) {
       message = (err as Error).message;
     }

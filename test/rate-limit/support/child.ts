@@ -1,16 +1,21 @@
 /**
  * Child process of the rate-limit tests: consume `count` points on one key
  * (concurrently) and print how many were allowed, as JSON on stdout.
- *   node --import tsx rl-child.ts <redisUrl> <keyPrefix> <points> <duration> <key> <count>
+ *   node --import tsx child.ts <redisUrl> <keyPrefix> <points> <durationSeconds> <key> <count>
  */
 import { Redis } from 'ioredis';
-import { createRateLimiter } from '../../../src/cache/rate-limit.js';
+import { createRateLimiter } from '../../../src/rate-limit/index.js';
 
 const [url, keyPrefix, points, duration, key, count] = process.argv.slice(2);
 // The child's own client (the "ioredis client" form), connected before it reports ready.
 const client = new Redis(url!);
 await client.ping();
-const limiter = createRateLimiter({ redis: client, keyPrefix, points: Number(points), duration: Number(duration) });
+const limiter = createRateLimiter({
+  redis: client,
+  keyPrefix,
+  points: Number(points),
+  duration: `${Number(duration)}s` as const,
+});
 // Start when told on stdin, so both children race.
 process.stdin.once('data', async () => {
   const results = await Promise.all(Array.from({ length: Number(count) }, () => limiter.consume(key!)));

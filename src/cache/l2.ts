@@ -1,90 +1,20 @@
 /**
- * L2: the Redis side of the cache — commands with a timeout behind a circuit
- * breaker, the lease scripts that stop stale fills, the invalidations that
- * could not reach Redis (replayed before the breaker closes again), and the
- * pub/sub bus that carries invalidated keys (never values) to every instance.
- *
- * Key layout for namespace `ns` and user key `k`:
- *
- *   ns:v:k   the value: `<expiresAt>|<graceUntil>|<json>` (wall-clock ms), PX = until graceUntil
- *   ns:l:k   the lease: a token from ns~seq, PX = leaseTtl; deleted by every write of k
- *   ns~seq   a counter that issues lease tokens (never expires, never flushed: tokens are never reused)
- *   ns~bus   the pub/sub channel
+ * L2: the Redis side of the cache — commands with a timeout behind the
+ * circuit breaker (src/redis/breaker.ts), the lease scripts that stop stale
+ * fills (leases.ts), the invalidations that could not reach Redis (replayed
+ * before the breaker closes again), and the pub/sub bus (bus.ts).
  */
-import { createHash, randomUUID } from 'node:crypto';
-import { Command, type Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
 import type { FerryError } from '../errors.js';
+import { type BreakerState, CircuitBreaker, type ProbeResult, ReplayQueue } from '../redis/breaker.js';
+import { getCommand, type RedisCommand, type RedisLike } from '../redis/connection.js';
+import { Bus, FAIL, type Fail } from './bus.js';
 import { cacheError, E_CACHE_REDIS, E_CACHE_TIMEOUT } from './errors.js';
+import { DELETE, FILL, READ, type ReadResult, type Script, SET } from './leases.js';
 
-export type BreakerState = 'closed' | 'open' | 'half-open';
-
-/** What a failed or skipped Redis call returns (instead of throwing). */
-export const FAIL: unique symbol = Symbol('ferry.cache.fail');
-export type Fail = typeof FAIL;
-
-class Script {
-  readonly sha: string;
-  constructor(readonly src: string) {
-    this.sha = createHash('sha1').update(src).digest('hex');
-  }
-}
-
-/**
- * Read for a miss. KEYS: value, lease, seq. ARGV: leaseTtlMs, force.
- * A fresh value comes back as {1, value}. Otherwise a lease is taken (or the
- * current one shared): {0, token}, or {2, value, token} when `force` asks for
- * a lease despite a value (the client found it logically expired).
- */
-export const READ = new Script(`
-local v = redis.call('GET', KEYS[1])
-if v and ARGV[2] ~= '1' then return {1, v} end
-local t = redis.call('GET', KEYS[2])
-if not t then
-  t = tostring(redis.call('INCR', KEYS[3]))
-  redis.call('SET', KEYS[2], t, 'PX', ARGV[1])
-end
-if v then return {2, v, t} end
-return {0, t}
-`);
-
-/**
- * Fill after a miss, only while the lease taken before loading is still the
- * current one: any write of the key since (delete, set, flush) removed the
- * lease, and leases expire after leaseTtl, so a loader that read the
- * database before a commit cannot store what it read after the commit's
- * invalidation. KEYS: value, lease. ARGV: token, payload, pxMs.
- */
-const FILL = new Script(`
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-return 1
-`);
-
-/** Delete values and leases of keys, then publish the keys. KEYS: v1, l1, v2, l2... ARGV: channel, message. */
-const DELETE = new Script(`
-redis.call('DEL', unpack(KEYS))
-if ARGV[1] ~= '' then redis.call('PUBLISH', ARGV[1], ARGV[2]) end
-return 1
-`);
-
-/** Write a value, revoke outstanding leases, publish. KEYS: value, lease. ARGV: payload, pxMs, channel, message. */
-const SET = new Script(`
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('DEL', KEYS[2])
-if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
-return 1
-`);
-
-export type ReadResult = { kind: 'hit'; raw: string } | { kind: 'miss'; lease: string; raw?: string };
-
-export interface BusMessage {
-  /** Sender instance id. */
-  s: string;
-  /** Invalidated keys. */
-  k?: string[];
-  /** Whole namespace cleared. */
-  c?: 1;
-}
+export type { BreakerState } from '../redis/breaker.js';
+export { FAIL, type Fail } from './bus.js';
+export type { ReadResult } from './leases.js';
 
 export interface RemoteEvents {
   /** Keys (or everything) invalidated by another instance. */
@@ -98,7 +28,7 @@ export interface RemoteEvents {
 }
 
 export interface RemoteOptions {
-  client: Redis;
+  client: RedisLike;
   /** Close (quit) `client` on close: true when the cache created it. */
   ownsClient: boolean;
   namespace: string;
@@ -123,21 +53,22 @@ const DELETE_BATCH = 1_000;
 
 export class Remote {
   readonly instanceId = randomUUID();
-  readonly #client: Redis;
-  readonly #subscriber: Redis | null;
+  readonly #client: RedisLike;
+  readonly #bus: Bus | null;
   readonly #o: RemoteOptions;
   readonly #ns: string;
   readonly #seqKey: string;
   readonly #channel: string;
   /**
-   * GETs go straight to `sendCommand` (see get()): not with auto-pipelining,
+   * GETs go straight to `sendCommand` (see send()): not with auto-pipelining,
    * which queues commands, so a direct one could overtake an earlier write.
    */
   readonly #direct: boolean;
   readonly #keyPrefix: string | undefined;
 
-  #state: BreakerState = 'open';
-  #failures = 0;
+  readonly #breaker: CircuitBreaker;
+  /** Invalidations Redis has not confirmed (replayed by the breaker's probe). */
+  readonly #pending = new ReplayQueue<true>({ max: MAX_PENDING });
   readonly #inflight = new Set<Inflight>();
   /**
    * Hit-path GETs in flight, oldest first, and when each was sent: a ring
@@ -146,26 +77,16 @@ export class Remote {
    * driver's command of those older than timeoutMs, as ioredis's own
    * commandTimeout does; a reply that comes later finds it settled.
    */
-  #gets = new Array<Command | undefined>(16).fill(undefined);
+  #gets = new Array<RedisCommand | undefined>(16).fill(undefined);
   #getTimes = new Float64Array(16);
   #getHead = 0;
   #getTail = 0;
   #sweeper: NodeJS.Timeout | undefined;
   #probeFailures = 0;
-  #probeTimer: NodeJS.Timeout | undefined;
-  #probing = false;
   /** Redis failed since the breaker last closed (not just the first connection). */
   #outage = false;
   #everClosed = false;
   #suspectUntil = 0;
-  /** Invalidations Redis has not confirmed: key -> sequence (to spot re-adds during a replay). */
-  readonly #pending = new Map<string, number>();
-  #pendingSeq = 0;
-  #flushNeeded = false;
-
-  #busUp = false;
-  #busFailures = 0;
-  #heartbeat: NodeJS.Timeout | undefined;
   #closed = false;
 
   errors = 0;
@@ -175,60 +96,73 @@ export class Remote {
     this.#client = options.client;
     this.#ns = options.namespace;
     this.#seqKey = `${this.#ns}~seq`;
-    this.#channel = options.bus ? `${this.#ns}~bus` : '';
     const clientOptions = this.#client.options ?? {};
     this.#direct = typeof this.#client.sendCommand === 'function' && !clientOptions.enableAutoPipelining;
     this.#keyPrefix = clientOptions.keyPrefix;
+    // Starts open: commands issued before the first probe succeeds are
+    // skipped (and invalidations remembered), exactly as during an outage.
+    this.#breaker = new CircuitBreaker({
+      threshold: options.threshold,
+      breakMs: options.breakMs,
+      initial: 'open',
+      probe: () => this.#probe(),
+      onChange: (state, reason) => {
+        if (state === 'open') this.#outage = true;
+        if (state === 'closed') {
+          this.#everClosed = true;
+          if (this.#outage) this.#suspectUntil = performance.now() + this.#o.quarantineMs;
+          this.#outage = false;
+          this.#probeFailures = 0;
+        }
+        this.#o.events.onBreaker(state, reason);
+      },
+    });
 
     this.#client.on('error', (err: Error) => {
       this.#outage = true;
       this.#report(err, 'connection');
     });
     this.#client.on('close', () => {
-      if (this.#state === 'closed') this.#open('connection closed');
+      if (this.#breaker.isClosed) this.#breaker.open('connection closed');
     });
     this.#client.on('ready', () => {
-      if (this.#state !== 'closed') this.#scheduleProbe(0);
+      if (!this.#breaker.isClosed) this.#breaker.probeIn(0);
     });
-    // Probe right away: commands issued before it succeeds are skipped (and
-    // invalidations remembered), exactly as during an outage.
-    this.#scheduleProbe(0);
+    this.#breaker.probeIn(0);
 
-    if (options.bus) {
-      const sub = this.#client.duplicate({
-        enableOfflineQueue: false,
-        autoResubscribe: true,
-        autoResendUnfulfilledCommands: false,
-        lazyConnect: false,
-      });
-      this.#subscriber = sub;
-      sub.on('error', (err: Error) => this.#report(err, 'bus'));
-      sub.on('close', () => this.#setBus(false));
-      sub.on('ready', () => void this.#subscribe());
-      sub.on('message', (channel: string, message: string) => {
-        if (channel === this.#channel) this.#onMessage(message);
-      });
-      this.#heartbeat = setInterval(() => void this.#beat(), options.bus.heartbeatMs);
-      this.#heartbeat.unref();
-    } else {
-      this.#subscriber = null;
-    }
+    this.#bus = options.bus
+      ? new Bus({
+          client: this.#client,
+          namespace: this.#ns,
+          instanceId: this.instanceId,
+          heartbeatMs: options.bus.heartbeatMs,
+          timeoutMs: options.timeoutMs,
+          run: (op, fn, timeoutMs) => this.#raw(op, fn, timeoutMs),
+          events: {
+            onInvalidate: (keys) => options.events.onInvalidate(keys),
+            onBusUp: () => options.events.onBusUp(),
+            onBusDown: () => options.events.onBusDown(),
+            onError: (err, op) => this.#report(err, op),
+          },
+        })
+      : null;
+    this.#channel = this.#bus?.channel ?? '';
   }
 
   get state(): BreakerState {
-    return this.#state;
+    return this.#breaker.state;
   }
 
   get busUp(): boolean {
-    return this.#busUp;
+    return this.#bus?.up ?? false;
   }
 
   get hasBus(): boolean {
-    return this.#subscriber !== null;
+    return this.#bus !== null;
   }
 
   get pendingCount(): number {
-    return this.#pending.size + (this.#flushNeeded ? 1 : 0);
+    return this.#pending.size;
   }
 
   /**
@@ -243,7 +177,7 @@ export class Remote {
 
   /** Redis is usable right now (breaker closed). */
   get usable(): boolean {
-    return this.#state === 'closed';
+    return this.#breaker.isClosed;
   }
 
   // ------------------------------------------------------------------ keys
@@ -266,23 +200,23 @@ export class Remote {
    * (with what it resolved to) or `failed` (with what it threw).
    */
   send(key: string): Sent | null {
-    if (this.#state !== 'closed') return null;
+    if (!this.#breaker.isClosed) return null;
     if (!this.#direct) return { promise: this.#run('get', () => this.#client.get(this.#vkey(key))) };
-    const cmd = new Command('get', [this.#vkey(key)], { replyEncoding: 'utf8', keyPrefix: this.#keyPrefix });
-    this.#client.sendCommand(cmd); // returns cmd.promise
+    const cmd = getCommand(this.#vkey(key), this.#keyPrefix);
+    this.#client.sendCommand!(cmd); // returns cmd.promise
     // The command is on the wire: this bookkeeping overlaps its round trip.
     if (this.#getTail - this.#getHead === this.#gets.length) this.#growGets();
     const i = this.#getTail++ & (this.#gets.length - 1);
     this.#gets[i] = cmd;
     this.#getTimes[i] = performance.now();
     if (this.#sweeper === undefined) this.#sweep(this.#o.timeoutMs);
-    return cmd;
+    return cmd as Sent;
   }
 
   /** A `send` whose promise resolved. */
   received(sent: Sent, reply: string | null | Fail): void {
     this.#unqueue(sent);
-    if (reply !== FAIL) this.#failures = 0;
+    if (reply !== FAIL) this.#breaker.success();
   }
 
   /** A `send` whose promise rejected (a Redis error, or the timeout): always FAIL. */
@@ -290,7 +224,7 @@ export class Remote {
     const timeout = err instanceof GetTimeout;
     if (!timeout) this.#unqueue(sent); // the sweeper dequeued timed-out ones
     this.#report(timeout ? new Error(`timed out after ${this.#o.timeoutMs} ms`) : err, 'get', timeout);
-    if (++this.#failures >= this.#o.threshold) this.#open(`${this.#failures} consecutive failures`);
+    this.#breaker.failure();
     return FAIL;
   }
 
@@ -307,7 +241,7 @@ export class Remote {
 
   #growGets(): void {
     const size = this.#gets.length * 2;
-    const gets = new Array<Command | undefined>(size).fill(undefined);
+    const gets = new Array<RedisCommand | undefined>(size).fill(undefined);
     const times = new Float64Array(size);
     for (let n = this.#getHead; n < this.#getTail; n++) {
       gets[n & (size - 1)] = this.#gets[n & (this.#gets.length - 1)];
@@ -339,7 +273,7 @@ export class Remote {
 
   /** Write a value (revoking leases, telling other instances). Never throws; a failure is replayed as a delete. */
   async set(key: string, payload: string, pxMs: number): Promise<void> {
-    if (this.#state !== 'closed') return this.#remember([key]);
+    if (!this.#breaker.isClosed) return this.#remember([key]);
     const r = await this.#run('set', () =>
       this.#eval(
         SET,
@@ -353,23 +287,21 @@ export class Remote {
   /** Invalidate keys everywhere. Never throws; a failure is remembered and replayed before L2 is used again. */
   async delete(keys: string[]): Promise<void> {
     if (keys.length === 0) return;
-    if (this.#state !== 'closed') return this.#remember(keys);
+    if (!this.#breaker.isClosed) return this.#remember(keys);
     const r = await this.#run('delete', () => this.#deleteNow(keys));
     if (r === FAIL) this.#remember(keys);
   }
 
   /** Drop every key of the namespace. Never throws; a failure is replayed on recovery. */
   async clear(): Promise<void> {
-    if (this.#state !== 'closed') {
-      this.#flushNeeded = true;
-      this.#pending.clear();
+    if (!this.#breaker.isClosed) {
+      this.#pending.overflow();
       return;
     }
     const ok = await this.#flush();
     if (!ok) {
-      this.#flushNeeded = true;
-      this.#pending.clear();
-      this.#trip('clear failed');
+      this.#pending.overflow();
+      this.#breaker.trip('clear failed');
     }
   }
 
@@ -400,17 +332,16 @@ export class Remote {
         if (u === FAIL) return false;
       }
     } while (cursor !== '0');
-    if (this.#channel) {
-      const p = await this.#raw('flush', () =>
-        this.#client.publish(this.#channel, JSON.stringify({ s: this.instanceId, c: 1 } satisfies BusMessage)),
-      );
+    const bus = this.#bus;
+    if (bus !== null) {
+      const p = await this.#raw('flush', () => this.#client.publish(bus.channel, bus.clearMessage()));
       if (p === FAIL) return false;
     }
     return true;
   }
 
   #message(keys: string[]): string {
-    return this.#channel ? JSON.stringify({ s: this.instanceId, k: keys } satisfies BusMessage) : '';
+    return this.#bus?.message(keys) ?? '';
   }
 
   async #eval(script: Script, keys: string[], args: (string | number)[]): Promise<unknown> {
@@ -426,13 +357,10 @@ export class Remote {
 
   /** Run a command if the breaker is closed, with the timeout; FAIL (never a throw) otherwise. */
   async #run<T>(op: string, fn: () => Promise<T>): Promise<T | Fail> {
-    if (this.#state !== 'closed') return FAIL;
+    if (!this.#breaker.isClosed) return FAIL;
     const r = await this.#raw(op, fn);
-    if (r === FAIL) {
-      if (++this.#failures >= this.#o.threshold) this.#open(`${this.#failures} consecutive failures`);
-    } else {
-      this.#failures = 0;
-    }
+    if (r === FAIL) this.#breaker.failure();
+    else this.#breaker.success();
     return r;
   }
 
@@ -513,35 +441,8 @@ export class Remote {
 
   /** An invalidation did not reach Redis: remember it and stop using L2 until it is replayed. */
   #remember(keys: string[]): void {
-    if (!this.#flushNeeded) {
-      for (const k of keys) this.#pending.set(k, ++this.#pendingSeq);
-      if (this.#pending.size > MAX_PENDING) {
-        // Too many to replay one by one: flush the namespace on recovery instead.
-        this.#pending.clear();
-        this.#flushNeeded = true;
-      }
-    }
-    this.#trip('an invalidation could not be written');
-  }
-
-  #trip(reason: string): void {
-    if (this.#state === 'closed') this.#open(reason);
-  }
-
-  #open(reason: string): void {
-    if (this.#closed) return;
-    const was = this.#state;
-    this.#state = 'open';
-    this.#outage = true;
-    if (was !== 'open') this.#o.events.onBreaker('open', reason);
-    if (!this.#probing) this.#scheduleProbe(this.#o.breakMs);
-  }
-
-  #scheduleProbe(delayMs: number): void {
-    if (this.#closed) return;
-    clearTimeout(this.#probeTimer);
-    this.#probeTimer = setTimeout(() => void this.#probe(), delayMs);
-    this.#probeTimer.unref();
+    for (const k of keys) this.#pending.add(k, true);
+    this.#breaker.trip('an invalidation could not be written');
   }
 
   /**
@@ -550,19 +451,13 @@ export class Remote {
    * the breaker close, so this instance never reads an L2 value it failed to
    * invalidate; requests keep going to the loader meanwhile.
    */
-  async #probe(): Promise<void> {
-    if (this.#closed || this.#probing || this.#state === 'closed') return;
-    this.#probing = true;
+  async #probe(): Promise<ProbeResult> {
+    if (this.#closed) return 'closed';
+    if (this.#client.status !== 'ready' && !this.#everClosed && !this.#outage) {
+      // Still making the first connection: not an outage; 'ready' triggers the next probe.
+      return 'wait';
+    }
     try {
-      this.#state = 'half-open';
-      this.#o.events.onBreaker('half-open', 'probing');
-      if (this.#client.status !== 'ready' && !this.#everClosed && !this.#outage) {
-        // Still making the first connection: not an outage; 'ready' triggers the next probe.
-        this.#probing = false;
-        this.#state = 'open';
-        this.#scheduleProbe(this.#o.breakMs);
-        return;
-      }
       const pong = this.#client.status === 'ready' ? await this.#raw('probe', () => this.#client.ping()) : FAIL;
       if (pong === FAIL) {
         this.#outage = true;
@@ -572,100 +467,19 @@ export class Remote {
         if (this.#o.ownsClient && this.#client.status === 'ready' && this.#probeFailures % 3 === 0) {
           this.#client.disconnect(true);
         }
-        this.#probing = false;
-        this.#open('probe failed');
-        return;
+        return 'probe failed';
       }
-      while (this.#flushNeeded || this.#pending.size > 0) {
-        if (this.#flushNeeded) {
-          this.#flushNeeded = false;
-          const marks = new Map(this.#pending);
-          if (!(await this.#flush())) {
-            this.#flushNeeded = true;
-            this.#probing = false;
-            this.#open('replay failed');
-            return;
-          }
-          // Everything remembered before the flush is covered by it.
-          for (const [k, seq] of marks) if (this.#pending.get(k) === seq) this.#pending.delete(k);
-          continue;
-        }
-        const batch = [...this.#pending].slice(0, REPLAY_BATCH);
-        const r = await this.#raw('replay', () => this.#deleteNow(batch.map(([k]) => k)));
-        if (r === FAIL) {
-          this.#probing = false;
-          this.#open('replay failed');
-          return;
-        }
-        // Keys invalidated again while the batch was in flight stay pending.
-        for (const [k, seq] of batch) if (this.#pending.get(k) === seq) this.#pending.delete(k);
-      }
-      this.#probing = false;
-      if (this.#closed) return;
-      this.#state = 'closed';
-      this.#everClosed = true;
-      if (this.#outage) this.#suspectUntil = performance.now() + this.#o.quarantineMs;
-      this.#outage = false;
-      this.#failures = 0;
-      this.#probeFailures = 0;
-      this.#o.events.onBreaker('closed', 'recovered');
+      const replayed = await this.#pending.drain({
+        batchSize: REPLAY_BATCH,
+        replayAll: () => this.#flush(),
+        replay: async (batch) => (await this.#raw('replay', () => this.#deleteNow(batch.map(([k]) => k)))) !== FAIL,
+      });
+      if (!replayed) return 'replay failed';
+      return this.#closed ? 'closed' : true;
     } catch (err) {
-      this.#probing = false;
       this.#report(err, 'probe');
-      this.#open('probe failed');
+      return 'probe failed';
     }
-  }
-
-  // ------------------------------------------------------------------- bus
-
-  async #subscribe(): Promise<void> {
-    const sub = this.#subscriber;
-    if (!sub || this.#closed) return;
-    const ok = await this.#raw('subscribe', () => sub.subscribe(this.#channel), this.#busTimeout());
-    if (ok !== FAIL) this.#setBus(true);
-  }
-
-  #busTimeout(): number {
-    return Math.max(this.#o.timeoutMs * 3, 300);
-  }
-
-  /** Heartbeat: a subscriber that stops answering (black-holed network) is a bus that is down. */
-  async #beat(): Promise<void> {
-    const sub = this.#subscriber;
-    if (!sub || this.#closed) return;
-    if (sub.status !== 'ready') {
-      this.#setBus(false);
-      return;
-    }
-    const pong = await this.#raw('heartbeat', () => sub.ping(), this.#busTimeout());
-    if (this.#closed) return;
-    if (pong === FAIL) {
-      this.#setBus(false);
-      if (++this.#busFailures % 3 === 0 && sub.status === 'ready') sub.disconnect(true);
-    } else {
-      this.#busFailures = 0;
-      if (!this.#busUp) await this.#subscribe();
-    }
-  }
-
-  #setBus(up: boolean): void {
-    if (this.#closed || up === this.#busUp) return;
-    this.#busUp = up;
-    if (up) this.#o.events.onBusUp();
-    else this.#o.events.onBusDown();
-  }
-
-  #onMessage(text: string): void {
-    let msg: BusMessage;
-    try {
-      msg = JSON.parse(text) as BusMessage;
-    } catch {
-      return;
-    }
-    // Our own invalidations were applied locally before they were published.
-    if (msg.s === this.instanceId) return;
-    if (msg.c === 1) this.#o.events.onInvalidate('all');
-    else if (Array.isArray(msg.k)) this.#o.events.onInvalidate(msg.k.filter((k) => typeof k === 'string'));
   }
 
   // ---------------------------------------------------------------- errors
@@ -686,7 +500,7 @@ export class Remote {
   async ready(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (this.#state === 'closed' && (this.#subscriber === null || this.#busUp)) return true;
+      if (this.#breaker.isClosed && (this.#bus === null || this.#bus.up)) return true;
       await new Promise((r) => setTimeout(r, 10));
     }
     return false;
@@ -695,14 +509,13 @@ export class Remote {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#probeTimer);
-    clearInterval(this.#heartbeat);
-    const quit = async (c: Redis) => {
+    this.#breaker.stop();
+    const quit = async (c: RedisLike) => {
       if (c.status === 'end') return;
       const r = await this.#raw('close', () => c.quit(), 500);
       if (r === FAIL) c.disconnect();
     };
-    if (this.#subscriber) await quit(this.#subscriber);
+    await this.#bus?.close(quit);
     if (this.#o.ownsClient) await quit(this.#client);
   }
 }

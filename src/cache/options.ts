@@ -1,0 +1,158 @@
+/**
+ * Every option of `createCache` checked and defaulted in one place (as
+ * `resolvePoolOptions` does for the Postgres pool), so the cache itself only
+ * reads numbers it can trust.
+ */
+
+import { type Duration, toMs } from '../duration.js';
+import type { FerryError } from '../errors.js';
+import { type LayerLogger, type Logger, layerLogger } from '../logger.js';
+import type { RedisLike } from '../redis/connection.js';
+import { cacheError, E_CACHE_CONFIG } from './errors.js';
+
+export interface CacheOptions {
+  /**
+   * `redis://`, `rediss://` or `unix://` URL, or an ioredis client (not closed
+   * by the cache). Default: `env.REDIS_URL`. `null`/`false` or no URL at all:
+   * L1 only, with the same API. A bad URL is `E_REDIS_URL`.
+   */
+  redis?: string | RedisLike | null | false;
+  /** Prefix of every Redis key and of the pub/sub channel; instances sharing data share it. */
+  namespace: string;
+  /**
+   * The in-process tier. `false`: none — every read goes to Redis (or, without
+   * Redis, to the loader), and values are not frozen since no cache hands the
+   * same object to several callers (concurrent getOrSet callers of a key still
+   * share one result).
+   */
+  l1?:
+    | false
+    | {
+        /** Most entries (default 10,000). */
+        max?: number;
+        /** Most bytes of encoded values (approximate: JSON length). */
+        maxBytes?: number;
+        /** Longest an entry lives in L1 whatever its ttl (default '1m'): bounds what a lost invalidation can cost. */
+        ttl?: Duration;
+        /** While invalidations cannot be received (bus down), serve only L1 entries younger than this (default '1s'). */
+        offlineTtl?: Duration;
+        /** Deep-freeze cached objects, so a caller mutating a shared value fails loudly (default true). */
+        freeze?: boolean;
+      };
+  /** Default entry ttl (default '1m'). */
+  ttl?: Duration;
+  /** Per-command Redis timeout (default 100 ms). */
+  timeoutMs?: Duration;
+  breaker?: {
+    /** Consecutive failures that open the breaker (default 3). A failed invalidation opens it at once. */
+    threshold?: number;
+    /** How long it stays open before a probe (default 1000 ms). */
+    breakMs?: Duration;
+    /**
+     * After an outage, for this long Redis values are reloaded rather than
+     * served (default 2 × breakMs): other instances may not have replayed the
+     * invalidations they could not write yet.
+     */
+    quarantineMs?: Duration;
+  };
+  /**
+   * Pub/sub invalidation of other instances' L1 (default true). `false` is
+   * for single-instance deployments only: L1 entries are then never
+   * invalidated by other processes.
+   */
+  bus?: boolean | { heartbeatMs?: Duration };
+  /** How long a loader may take and still fill the cache (default '10s'). */
+  leaseTtl?: Duration;
+  /**
+   * A pino-compatible logger: breaker and bus transitions (warn/info), Redis
+   * errors (debug), under `layer: 'cache' | 'l2' | 'bus'`. Default (and
+   * `false`): silent.
+   */
+  logger?: Logger | false;
+  /** Every Redis error (redacted), for metrics or tests. */
+  onError?: (err: FerryError) => void;
+  /** Environment to read `REDIS_URL` from (default `process.env`). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface ResolvedCacheOptions {
+  namespace: string;
+  /** null: no L1. */
+  l1: { max: number; maxBytes: number | undefined; freeze: boolean } | null;
+  l1TtlMs: number;
+  offlineTtlMs: number;
+  ttlMs: number;
+  timeoutMs: number;
+  threshold: number;
+  breakMs: number;
+  quarantineMs: number;
+  /** null: no bus. */
+  heartbeatMs: number | null;
+  leaseTtlMs: number;
+  log: { cache: LayerLogger; l2: LayerLogger; bus: LayerLogger };
+  onError: ((err: FerryError) => void) | undefined;
+}
+
+export const DEFAULTS = {
+  max: 10_000,
+  l1Ttl: 60_000,
+  offlineTtl: 1_000,
+  ttl: 60_000,
+  timeoutMs: 100,
+  threshold: 3,
+  breakMs: 1_000,
+  heartbeatMs: 1_000,
+  leaseTtl: 10_000,
+  negativeTtl: 5_000,
+  graceTimeout: 100,
+};
+
+/** A duration option of the cache (E_CACHE_CONFIG when invalid). */
+export const cacheMs = (value: Duration, what: string): number => toMs(value, what, E_CACHE_CONFIG);
+
+/** Check and default `options`; throws E_CACHE_CONFIG naming the option. Opens nothing. */
+export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions {
+  if (typeof options?.namespace !== 'string' || options.namespace === '' || /[\s{}]/.test(options.namespace)) {
+    throw cacheError(E_CACHE_CONFIG, 'createCache: `namespace` must be a non-empty string without spaces or braces.');
+  }
+  const l1 = options.l1 ?? {};
+  let resolvedL1: ResolvedCacheOptions['l1'] = null;
+  if (l1 !== false) {
+    if (typeof l1 !== 'object' || l1 === null) {
+      throw cacheError(E_CACHE_CONFIG, 'createCache: `l1` must be an object of L1 options or false (no L1).');
+    }
+    const max = l1.max ?? DEFAULTS.max;
+    if (!Number.isInteger(max) || max < 1)
+      throw cacheError(E_CACHE_CONFIG, `createCache: l1.max must be an integer >= 1, received ${max}.`);
+    if (l1.maxBytes !== undefined && (!Number.isInteger(l1.maxBytes) || l1.maxBytes < 1)) {
+      throw cacheError(E_CACHE_CONFIG, `createCache: l1.maxBytes must be an integer >= 1, received ${l1.maxBytes}.`);
+    }
+    resolvedL1 = { max, maxBytes: l1.maxBytes, freeze: l1.freeze ?? true };
+  }
+  const l1Options = l1 === false ? {} : l1;
+  const timeoutMs = cacheMs(options.timeoutMs ?? DEFAULTS.timeoutMs, 'timeoutMs');
+  if (!(timeoutMs > 0))
+    throw cacheError(E_CACHE_CONFIG, `createCache: timeoutMs must be > 0, received ${String(options.timeoutMs)}.`);
+  const breakMs = Math.max(10, cacheMs(options.breaker?.breakMs ?? DEFAULTS.breakMs, 'breaker.breakMs'));
+  const bus = options.bus ?? true;
+  const heartbeat = typeof bus === 'object' && bus.heartbeatMs ? bus.heartbeatMs : DEFAULTS.heartbeatMs;
+  const cache = layerLogger(options.logger, 'cache');
+  return {
+    namespace: options.namespace,
+    l1: resolvedL1,
+    l1TtlMs: Math.max(1, cacheMs(l1Options.ttl ?? DEFAULTS.l1Ttl, 'l1.ttl')),
+    offlineTtlMs: cacheMs(l1Options.offlineTtl ?? DEFAULTS.offlineTtl, 'l1.offlineTtl'),
+    ttlMs: cacheMs(options.ttl ?? DEFAULTS.ttl, 'ttl'),
+    timeoutMs,
+    threshold: Math.max(1, options.breaker?.threshold ?? DEFAULTS.threshold),
+    breakMs,
+    quarantineMs:
+      options.breaker?.quarantineMs === undefined
+        ? 2 * breakMs
+        : cacheMs(options.breaker.quarantineMs, 'breaker.quarantineMs'),
+    heartbeatMs: bus === false ? null : cacheMs(heartbeat, 'bus.heartbeatMs') || DEFAULTS.heartbeatMs,
+    leaseTtlMs: Math.max(1, cacheMs(options.leaseTtl ?? DEFAULTS.leaseTtl, 'leaseTtl')),
+    log: { cache, l2: layerLogger(options.logger, 'l2'), bus: layerLogger(options.logger, 'bus') },
+    onError: options.onError,
+  };
+}

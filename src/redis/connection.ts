@@ -1,0 +1,262 @@
+/**
+ * The only place Ferry makes a Redis client, from a URL, or takes one the app
+ * made. Everything else sees a `RedisLike`: the subset of an ioredis client
+ * Ferry calls, described structurally (as Kysely's `PostgresPool` describes
+ * the part of `pg.Pool` it needs), so a second copy of ioredis, a key-prefixed
+ * or auto-pipelining client, all fit.
+ *
+ * What `redis` options accept (`RedisInput`):
+ * - a string: `redis://[user:password@]host[:port][/db]`, `rediss://...` (TLS;
+ *   Upstash's Redis endpoint works like any Redis over TLS) or
+ *   `unix:///path/to/redis.sock[?db=N]` (a Unix socket: ioredis's `path`).
+ *   Ferry creates the client and owns it (closes it in `close()`);
+ * - a client: used as is and never closed by Ferry;
+ * - `null` / `false`: no Redis;
+ * - `undefined`: `REDIS_URL` of `env` (default `process.env`) when set, else no Redis.
+ *
+ * Anything else is `E_REDIS_URL`. URLs are only ever shown redacted
+ * (`redis://:****@host:6379`), and the password is returned in `secrets` so
+ * callers can scrub driver messages.
+ */
+import { Command, Redis, type RedisOptions } from 'ioredis';
+import { redactText, redactUrl, urlSecrets } from '../db/url.js';
+import { FerryError } from '../errors.js';
+import { type Logger, layerLogger } from '../logger.js';
+import { E_REDIS_URL } from './errors.js';
+
+export { E_REDIS_URL };
+
+type Arg = string | number | Buffer;
+
+/** The subset of an ioredis client that Ferry uses. */
+export interface RedisLike {
+  readonly status: string;
+  readonly options?: { password?: string | null; keyPrefix?: string; enableAutoPipelining?: boolean };
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  get(key: string): Promise<string | null>;
+  del(...keys: string[]): Promise<number>;
+  unlink(...keys: string[]): Promise<number>;
+  ping(): Promise<string>;
+  publish(channel: string, message: string): Promise<number>;
+  subscribe(...channels: string[]): Promise<unknown>;
+  scan(
+    cursor: string,
+    matchToken: 'MATCH',
+    pattern: string,
+    countToken: 'COUNT',
+    count: number,
+  ): Promise<[cursor: string, keys: string[]]>;
+  evalsha(sha: string, numberOfKeys: number, ...args: Arg[]): Promise<unknown>;
+  eval(script: string, numberOfKeys: number, ...args: Arg[]): Promise<unknown>;
+  defineCommand(name: string, definition: { numberOfKeys?: number; lua?: string }): void;
+  /** Absent on some wrappers: Ferry then uses `get` (see cache/l2.ts). */
+  sendCommand?(command: Command): unknown;
+  duplicate(override?: Partial<RedisOptions>): RedisLike;
+  quit(): Promise<unknown>;
+  disconnect(reconnect?: boolean): void;
+}
+
+export type RedisInput = string | RedisLike | null | false | undefined;
+
+/**
+ * How a client Ferry creates behaves while Redis is away:
+ * - `queue` (sessions, rate limits): commands wait for a reconnection, up to
+ *   `commandTimeoutMs`, and are retried once;
+ * - `fail-fast` (the cache): a command fails at once while disconnected and
+ *   is never resent after a reconnection (a late write could land after a
+ *   newer one); the cache's breaker does the waiting;
+ * - `once` (the import source): connect on demand, never reconnect.
+ */
+export type RedisMode = 'queue' | 'fail-fast' | 'once';
+
+export interface RedisConnectionOptions {
+  mode?: RedisMode;
+  /** `queue` mode: fail a command that got no reply within this many ms (queued ones included). Default 500. */
+  commandTimeoutMs?: number;
+  /** Give up a connection attempt after this many ms. Default 2000. */
+  connectTimeoutMs?: number;
+  /** Longest pause between reconnection attempts, ms. Default 2000 (`queue`), 1000 (`fail-fast`). */
+  maxReconnectDelayMs?: number;
+  /** Extra ioredis options for clients Ferry creates. */
+  ioredis?: RedisOptions;
+  /** Where `REDIS_URL` is read when `redis` is undefined (default `process.env`). */
+  env?: NodeJS.ProcessEnv;
+  /** Who asks, for messages (`createCache`, `createSessionStore`...). */
+  what?: string;
+  /** Connection errors of clients Ferry creates go here (debug, `layer: 'redis'`, password scrubbed). */
+  logger?: Logger | false;
+}
+
+export interface RedisConnection {
+  readonly client: RedisLike;
+  /** Ferry created the client (from a URL) and closes it. */
+  readonly owned: boolean;
+  /** The URL with its password masked, or `'(ioredis client)'`. */
+  readonly shown: string;
+  /** Strings to scrub from driver messages (the password, raw and decoded). */
+  readonly secrets: readonly string[];
+  /** Quit an owned client (waits for pending replies, then disconnects); a caller's client is left alone. */
+  close(): Promise<void>;
+}
+
+/** True when `value` looks like an ioredis client (duck-typed so a second copy of ioredis still works). */
+export function isRedisClient(value: unknown): value is RedisLike {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as RedisLike).evalsha === 'function' &&
+    typeof (value as RedisLike).duplicate === 'function' &&
+    typeof (value as RedisLike).status === 'string'
+  );
+}
+
+/** Resolve `input` (see the module comment) to a connection, or `null` for no Redis. */
+export function openRedis(input: RedisInput, options: RedisConnectionOptions = {}): RedisConnection | null {
+  const what = options.what ?? 'redis';
+  let source: RedisInput = input;
+  if (source === undefined) source = (options.env ?? process.env).REDIS_URL?.trim() || null;
+  if (source === null || source === false) return null;
+  if (isRedisClient(source)) {
+    const password = source.options?.password;
+    return {
+      client: source,
+      owned: false,
+      shown: '(ioredis client)',
+      secrets: password ? [password] : [],
+      close: async () => {},
+    };
+  }
+  if (typeof source !== 'string') {
+    throw new FerryError(
+      E_REDIS_URL,
+      `${what}: \`redis\` must be a URL (redis://, rediss://, unix://), an ioredis client or null, got ${typeof source}.`,
+    );
+  }
+  const url = source.trim();
+  const client = createRedisClient(url, options);
+  return {
+    client,
+    owned: true,
+    shown: redactUrl(url),
+    secrets: urlSecrets(url),
+    close: () => closeClient(client),
+  };
+}
+
+/**
+ * A new ioredis client for `url` (E_REDIS_URL if it is not one), owned by the
+ * caller. For code that needs the whole ioredis API (the import source's
+ * pipelines); everything else goes through `openRedis`.
+ */
+export function createRedisClient(url: string, options: RedisConnectionOptions = {}): Redis {
+  const client = new Redis({ ...parseRedisUrl(url.trim(), options.what), ...clientOptions(options) });
+  // Failures surface through the commands that fail; without a listener
+  // ioredis would print every reconnection error. The log line is debug:
+  // the component using the client reports what the failure means.
+  const log = layerLogger(options.logger, 'redis');
+  const secrets = urlSecrets(url.trim());
+  const shown = redactUrl(url.trim());
+  client.on('error', (err: Error) => {
+    log.debug({ url: shown, msg: redactText(err?.message ?? String(err), secrets) }, 'redis: connection error');
+  });
+  return client;
+}
+
+/** Where a URL points, as ioredis options; E_REDIS_URL for anything else. */
+export function parseRedisUrl(url: string, what = 'redis'): RedisOptions {
+  const shown = redactUrl(url);
+  const bad = (why: string) =>
+    new FerryError(
+      E_REDIS_URL,
+      `${what}: Unsupported Redis URL "${shown}" (${why}): use redis://[user:password@]host:port[/db], rediss://... for TLS, unix:///path/to/redis.sock, or pass an ioredis client.`,
+      { details: { url: shown } },
+    );
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw bad('malformed');
+  }
+  const protocol = parsed.protocol.toLowerCase();
+  const auth: RedisOptions = {};
+  if (parsed.username) auth.username = decodeURIComponent(parsed.username);
+  if (parsed.password) auth.password = decodeURIComponent(parsed.password);
+  if (protocol === 'unix:') {
+    const path = decodeURIComponent(parsed.pathname);
+    if (!path || path === '/') throw bad('no socket path');
+    const db = parsed.searchParams.get('db');
+    if (db !== null && !/^\d+$/.test(db)) throw bad('db must be a number');
+    return { ...auth, path, ...(db !== null ? { db: Number(db) } : {}) };
+  }
+  if (protocol !== 'redis:' && protocol !== 'rediss:') throw bad(`scheme ${parsed.protocol}`);
+  if (!parsed.hostname) throw bad('no host');
+  const dbPath = parsed.pathname.replace(/^\//, '');
+  if (dbPath !== '' && !/^\d+$/.test(dbPath)) throw bad('the path must be a database number');
+  // Other query parameters are ioredis options, as ioredis itself reads them (`?family=6`).
+  const query: Record<string, string | number> = {};
+  for (const [k, v] of parsed.searchParams)
+    if (k !== 'db') query[k] = k === 'family' && /^\d+$/.test(v) ? Number(v) : v;
+  return {
+    ...query,
+    ...auth,
+    host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: parsed.port ? Number(parsed.port) : 6379,
+    ...(dbPath !== '' ? { db: Number(dbPath) } : {}),
+    ...(protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+}
+
+function clientOptions(options: RedisConnectionOptions): RedisOptions {
+  const connectTimeout = options.connectTimeoutMs ?? 2_000;
+  switch (options.mode ?? 'queue') {
+    case 'fail-fast': {
+      const maxDelay = options.maxReconnectDelayMs ?? 1_000;
+      return {
+        // Fail fast instead of queueing while disconnected; never resend a command
+        // after a reconnect (a late write could land after a newer one).
+        enableOfflineQueue: false,
+        autoResendUnfulfilledCommands: false,
+        maxRetriesPerRequest: 0,
+        connectTimeout,
+        retryStrategy: (times) => Math.min(50 * times, maxDelay),
+        lazyConnect: false,
+        ...options.ioredis,
+      };
+    }
+    case 'once':
+      return { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, ...options.ioredis };
+    default: {
+      const maxDelay = options.maxReconnectDelayMs ?? 2_000;
+      return {
+        connectTimeout,
+        commandTimeout: options.commandTimeoutMs ?? 500,
+        // Queue while (re)connecting, but never longer than commandTimeout, and
+        // do not replay a command on several reconnections.
+        enableOfflineQueue: true,
+        maxRetriesPerRequest: 1,
+        retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 10), maxDelay),
+        ...options.ioredis,
+      };
+    }
+  }
+}
+
+async function closeClient(client: RedisLike): Promise<void> {
+  if (client.status === 'end') return;
+  // quit() waits for the server when connected; when Redis is gone it
+  // would wait forever, so disconnect instead.
+  if (client.status === 'ready') {
+    await Promise.race([client.quit().catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
+  }
+  client.disconnect();
+}
+
+/**
+ * A GET as a driver command object, for the cache's hit path: sent with
+ * `sendCommand`, it is one round trip with no promise of ours around it.
+ */
+export function getCommand(key: string, keyPrefix: string | undefined): Command {
+  return new Command('get', [key], { replyEncoding: 'utf8', keyPrefix });
+}
+
+export type { Command as RedisCommand };

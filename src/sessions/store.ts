@@ -1,0 +1,365 @@
+/**
+ * Login sessions in Redis (or in memory), optionally persisted to Postgres.
+ *
+ *   const store = createSessionStore({ redis: process.env.REDIS_URL, ttl: '1h' });
+ *   const s = await store.create(user.id, { role: 'admin' });   // s.id goes in the cookie / token
+ *   const live = await store.touch(s.id);                        // sliding expiry; null once gone
+ *   await store.revoke(s.id);                                    // logout: final
+ *
+ * Guarantees (the bugs of connect-redis #75 / #328 made impossible):
+ * - a revoke is final: once `revoke` resolves, no concurrent or later
+ *   `touch`, `set`, `update` (or Postgres read-through) brings the session
+ *   back. Every write is a Lua script that only changes a session that
+ *   exists, is unexpired and belongs to the user's current generation; only
+ *   `create` makes a session, and never under a revoked id (tombstone).
+ * - `revokeAllForUser` bumps the user's generation and deletes the user's
+ *   sessions in one script: sessions created before it are dead, whichever
+ *   order concurrent requests land in.
+ * - an expired session is never returned: Redis expires the key, and every
+ *   script also compares `expiresAt` with Redis's clock.
+ *
+ * Backends: redis-backend.ts (Lua scripts in redis-scripts.ts, key layout
+ * there) or memory-backend.ts; Postgres persistence in postgres.ts.
+ *
+ * With `persist`, Postgres is the source of truth and Redis the fast path:
+ * writes go to Postgres first; a Redis miss reads Postgres and refills Redis
+ * only if no revocation happened meanwhile (generation compare-and-set and
+ * tombstones); with Redis unreachable everything is served from Postgres.
+ */
+import { randomBytes } from 'node:crypto';
+import { FerryError } from '../errors.js';
+import { CircuitBreaker, ReplayQueue } from '../redis/breaker.js';
+import { openRedis } from '../redis/connection.js';
+import { redisUsable, watchRedis } from '../redis/health.js';
+import type { Backend, Rec, WriteResult } from './backend.js';
+import {
+  E_SESSION_ARGUMENT,
+  E_SESSION_CLOSED,
+  E_SESSION_CONFLICT,
+  E_SESSION_REVOKED,
+  E_SESSION_UNAVAILABLE,
+} from './errors.js';
+import { MemoryBackend } from './memory-backend.js';
+import { resolveSessionOptions, sessionMs } from './options.js';
+import { PgStore } from './postgres.js';
+import { RedisBackend } from './redis-backend.js';
+import { insertRefresh, noPersist, revokeRefresh, rotateRow, sha256 } from './refresh-tokens.js';
+import { byCreation, exists, JTI_RE, parseRef, serialize, userIdOf } from './refs.js';
+import type { Session, SessionStore, SessionStoreOptions } from './types.js';
+
+/** How often a revocation Redis missed is retried (the breaker's probe interval). */
+const RETRY_MS = 500;
+
+export function createSessionStore<T = Record<string, unknown>>(options: SessionStoreOptions): SessionStore<T> {
+  const { ttlMs, refreshTtlMs, prefix, persistEveryMs, onError } = resolveSessionOptions(options);
+  const pg = options.persist ? new PgStore(options.persist) : null;
+  const connection = openRedis(options.redis, {
+    ...options.client,
+    mode: 'queue',
+    what: 'createSessionStore',
+    logger: options.logger,
+  });
+  if (connection) watchRedis(connection.client);
+  // With persistence and no Redis, Postgres alone serves (a per-process memory cache would go stale across processes).
+  const fast: Backend | null = connection
+    ? new RedisBackend(connection.client, prefix, () => connection.close())
+    : pg
+      ? null
+      : new MemoryBackend();
+  const redisClient = connection?.client ?? null;
+  // Tombstones outlive any session they could shadow (sessions slide, so be generous).
+  const tombstoneMs = Math.max(ttlMs * 2, 60_000);
+  let closed = false;
+  // Revocations Redis did not receive (Postgres has them): replayed, oldest
+  // first, by the breaker's probe until they land. Unbounded: there is no
+  // "revoke everything" to fall back on, and each entry is one revocation.
+  const pending = new ReplayQueue<() => Promise<unknown>>({ max: Number.POSITIVE_INFINITY });
+  const breaker = new CircuitBreaker({
+    threshold: 1,
+    breakMs: RETRY_MS,
+    probe: async () => {
+      if (closed) return 'closed';
+      if (redisClient && !redisUsable(redisClient)) return 'Redis unreachable';
+      const done = await pending.drain({
+        batchSize: 1,
+        replay: async (batch) => {
+          try {
+            await batch[0]![1]();
+            return true;
+          } catch {
+            return false; // still down; next probe
+          }
+        },
+      });
+      return done ? true : 'replay failed';
+    },
+  });
+
+  const ensureOpen = () => {
+    if (closed) throw new FerryError(E_SESSION_CLOSED, 'This session store was closed.');
+  };
+
+  /** Run on the fast backend; `undefined` when it is Redis and Redis is unusable or failed. */
+  async function onFast<R>(fn: (b: Backend) => Promise<R>): Promise<R | undefined> {
+    if (!fast) return undefined;
+    if (redisClient && !redisUsable(redisClient)) {
+      if (!pg) throw unavailable();
+      return undefined;
+    }
+    try {
+      return await fn(fast);
+    } catch (err) {
+      if (err instanceof FerryError) throw err;
+      if (!pg) throw unavailable(err);
+      return undefined;
+    }
+  }
+
+  const unavailable = (cause?: unknown) =>
+    new FerryError(
+      E_SESSION_UNAVAILABLE,
+      `The session store cannot reach Redis at ${connection?.shown ?? '(none)'}${cause ? `: ${(cause as Error).message}` : ''}. ` +
+        (pg
+          ? 'Postgres (persist) holds the sessions; Redis is caught up when it is back.'
+          : 'Sessions live only in Redis unless `persist` is set.'),
+      { cause },
+    );
+
+  /** Tell Redis `op` (a revocation) once it is back; meanwhile this process refuses what it revoked. */
+  function schedule(key: string, op: () => Promise<unknown>) {
+    if (closed) return;
+    pending.add(key, op);
+    breaker.trip('a revocation could not be written');
+  }
+
+  const toSession = (u: string, jti: string, rec: Rec): Session<T> => ({
+    id: `${u}:${jti}`,
+    userId: u,
+    jti,
+    data: JSON.parse(rec.data) as T,
+    createdAt: new Date(rec.createdAt),
+    lastActivityAt: new Date(rec.lastActivityAt),
+    expiresAt: new Date(rec.expiresAt),
+    version: rec.version,
+  });
+
+  /** Read through: fast path, then Postgres (refilling the fast path unless a revocation intervened). */
+  async function read(u: string, jti: string): Promise<Rec | null> {
+    if (pending.has(`${u}:${jti}`) || pending.has(`${u}:*`)) return null; // revoked here, Redis not told yet
+    const r = await onFast((b) => b.read(u, jti));
+    if (r?.status === 'hit') return r.rec;
+    if (r?.status === 'gone' || !pg) return null;
+    const rec = await pg.read(u, jti);
+    if (rec && r?.status === 'miss') {
+      await onFast((b) => b.fill(u, jti, rec, r.gen)); // may refuse: then the next read tries again
+    }
+    return rec;
+  }
+
+  async function touch(u: string, jti: string, retry = true): Promise<Rec | null> {
+    if (pending.has(`${u}:${jti}`) || pending.has(`${u}:*`)) return null;
+    const r = await onFast((b) => b.touch(u, jti, ttlMs, persistEveryMs));
+    if (r === undefined) return pg ? pg.touch(u, jti, ttlMs) : null;
+    if (r.status === 'gone') return null;
+    if (r.status === 'miss') {
+      if (!pg || !retry) return null;
+      if (!(await read(u, jti))) return null; // fills the fast path
+      return touch(u, jti, false);
+    }
+    if (pg && r.persistDue) await pg.touchTo(u, jti, r.rec);
+    return r.rec;
+  }
+
+  async function write(u: string, jti: string, data: string, expectVersion: number | null, retry = true) {
+    if (pending.has(`${u}:${jti}`) || pending.has(`${u}:*`)) return { status: 'gone' } as WriteResult;
+    const r = await onFast((b) => b.write(u, jti, data, expectVersion));
+    if (r === undefined) return pg ? pg.write(u, jti, data, expectVersion) : ({ status: 'gone' } as WriteResult);
+    if (r.status === 'miss') {
+      if (!pg || !retry) return { status: 'gone' } as WriteResult;
+      if (!(await read(u, jti))) return { status: 'gone' } as WriteResult;
+      return write(u, jti, data, expectVersion, false);
+    }
+    if (r.status === 'hit' && pg) await pg.writeVersion(u, jti, data, r.rec.version);
+    return r;
+  }
+
+  const store: SessionStore<T> = {
+    ttlMs,
+
+    async create(userId, data, createOptions = {}) {
+      ensureOpen();
+      const u = userIdOf(userId);
+      const jti = createOptions.jti ?? randomBytes(24).toString('base64url');
+      if (!JTI_RE.test(jti)) {
+        throw new FerryError(E_SESSION_ARGUMENT, 'A jti must be 8-128 characters of letters, digits, _ and -.');
+      }
+      const json = serialize(data);
+      if (!pg) {
+        const r = await onFast((b) => b.create(u, jti, json, ttlMs, null));
+        if (!r) throw unavailable();
+        if (r.status !== 'ok') throw exists(jti);
+        return toSession(u, jti, r.rec);
+      }
+      // Persisted: Postgres first (the truth), then Redis, only if no revokeAllForUser ran in between.
+      const gen = await onFast((b) => b.gen(u));
+      const now = Date.now();
+      const rec: Rec = { data: json, createdAt: now, lastActivityAt: now, expiresAt: now + ttlMs, version: 1 };
+      if (!(await pg.insert(u, jti, rec))) throw exists(jti);
+      if (gen === undefined) return toSession(u, jti, rec);
+      const r = await onFast((b) => b.create(u, jti, json, ttlMs, gen));
+      if (r?.status === 'revoked') {
+        await pg.revoke(u, jti);
+        throw new FerryError(
+          E_SESSION_REVOKED,
+          `The new session of user ${u} was revoked by a concurrent revokeAllForUser; log in again.`,
+          { details: { userId: u } },
+        );
+      }
+      if (r?.status === 'taken') {
+        await pg.revoke(u, jti);
+        throw exists(jti);
+      }
+      return toSession(u, jti, r?.status === 'ok' ? r.rec : rec);
+    },
+
+    async get(ref) {
+      ensureOpen();
+      const { u, jti } = parseRef(ref);
+      const rec = await read(u, jti);
+      return rec ? toSession(u, jti, rec) : null;
+    },
+
+    async touch(ref) {
+      ensureOpen();
+      const { u, jti } = parseRef(ref);
+      const rec = await touch(u, jti);
+      return rec ? toSession(u, jti, rec) : null;
+    },
+
+    async set(ref, data) {
+      ensureOpen();
+      const { u, jti } = parseRef(ref);
+      const r = await write(u, jti, serialize(data), null);
+      return r.status === 'hit' ? toSession(u, jti, r.rec) : null;
+    },
+
+    async update(ref, fn) {
+      ensureOpen();
+      const { u, jti } = parseRef(ref);
+      for (let attempt = 0; attempt < 50; attempt++) {
+        const current = await read(u, jti);
+        if (!current) return null;
+        const next = serialize(fn(JSON.parse(current.data) as T));
+        const r = await write(u, jti, next, current.version);
+        if (r.status === 'hit') return toSession(u, jti, r.rec);
+        if (r.status !== 'conflict') return null;
+        // Lost a race: back off a random, growing while so contenders spread out.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(100, 2 ** attempt)));
+      }
+      throw new FerryError(E_SESSION_CONFLICT, `update of session ${u}:${jti} kept racing concurrent writes; retry.`);
+    },
+
+    async revoke(ref) {
+      ensureOpen();
+      const { u, jti } = parseRef(ref);
+      let live = false;
+      if (pg) live = await pg.revoke(u, jti);
+      const op = () => fast!.revoke(u, jti, tombstoneMs);
+      if (fast) {
+        try {
+          if (redisClient && !redisUsable(redisClient)) throw unavailable();
+          live = (await op()) || live;
+        } catch (err) {
+          if (!pg) throw err instanceof FerryError ? err : unavailable(err);
+          // Postgres has it; Redis is told as soon as it is back (and this process refuses the session meanwhile).
+          schedule(`${u}:${jti}`, op);
+          onError(err);
+        }
+      }
+      return live;
+    },
+
+    async revokeAllForUser(userId) {
+      ensureOpen();
+      const u = userIdOf(userId);
+      let n = 0;
+      if (pg) n = await pg.revokeAll(u);
+      const op = () => fast!.revokeAll(u);
+      if (fast) {
+        try {
+          if (redisClient && !redisUsable(redisClient)) throw unavailable();
+          const m = await op();
+          if (!pg) n = m;
+        } catch (err) {
+          if (!pg) throw err instanceof FerryError ? err : unavailable(err);
+          schedule(`${u}:*`, op);
+          onError(err);
+        }
+      }
+      return n;
+    },
+
+    async list(userId) {
+      ensureOpen();
+      const u = userIdOf(userId);
+      if (pending.has(`${u}:*`)) return [];
+      if (!pg) {
+        const r = await onFast((b) => b.list(u));
+        if (!r) throw unavailable();
+        // Memory lists in creation order already (a stable sort keeps it); Redis breaks ties with microseconds.
+        return r.sort(byCreation).map(({ jti, rec }) => toSession(u, jti, rec));
+      }
+      // Postgres says which sessions are live; Redis has their freshest activity and data.
+      const truth = await pg.list(u);
+      const cached = new Map((await onFast((b) => b.list(u)))?.map((x) => [x.jti, x.rec]) ?? []);
+      return truth
+        .filter(({ jti }) => !pending.has(`${u}:${jti}`))
+        .map(({ jti, rec }) => toSession(u, jti, cached.get(jti) ?? rec));
+    },
+
+    async issueRefreshToken(userId, issueOptions = {}) {
+      ensureOpen();
+      if (!pg) throw noPersist();
+      const u = userIdOf(userId);
+      let sessionJti: string | null = null;
+      if (issueOptions.session !== undefined) {
+        const ref = parseRef(issueOptions.session);
+        if (ref.u !== u) throw new FerryError(E_SESSION_ARGUMENT, 'The session belongs to another user.');
+        sessionJti = ref.jti;
+      }
+      const ttl = issueOptions.ttl === undefined ? refreshTtlMs : sessionMs(issueOptions.ttl, 'ttl');
+      return insertRefresh(pg, u, sessionJti, ttl);
+    },
+
+    async rotateRefreshToken(token) {
+      ensureOpen();
+      if (!pg) throw noPersist();
+      if (typeof token !== 'string' || token.length < 16) return null;
+      const next = randomBytes(32).toString('base64url');
+      const row = await rotateRow(pg, token, sha256(next));
+      if ('replayedBy' in row) {
+        // A token that was already exchanged is being replayed: assume it was stolen.
+        if (row.replayedBy !== null) await store.revokeAllForUser(row.replayedBy);
+        return null;
+      }
+      const u = row.userId;
+      const sessionJti = row.sessionJti;
+      if (sessionJti && !(await read(u, sessionJti))) return null; // its session has ended
+      return insertRefresh(pg, u, sessionJti, refreshTtlMs, next);
+    },
+
+    async revokeRefreshToken(token) {
+      ensureOpen();
+      if (!pg) throw noPersist();
+      return revokeRefresh(pg, token);
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      breaker.stop();
+      await fast?.close();
+    },
+  };
+  return store;
+}
