@@ -1,11 +1,10 @@
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
-import type { Cache } from './cache/cache.js';
 import { type DbHandle, type OpenOptions, openDatabase } from './db/open.js';
 import { FerryError } from './errors.js';
 import { E_MIGRATION_FAILED } from './migrate/errors.js';
 import { Migrator, type MigratorOptions, type RunResult } from './migrate/runner.js';
-import type { Repository } from './repo/repository.js';
+import type { Repository, RepositoryCache } from './repo/repository.js';
 import { RootScope, type Scope, type TransactionOptions, type TransactionScope } from './repo/scope.js';
 import { TimestampsPlugin } from './repo/timestamps-plugin.js';
 import { createStatements } from './schema/ddl.js';
@@ -19,7 +18,7 @@ export interface ConnectOptions<S> extends OpenOptions {
   /** Errors thrown by after-commit callbacks; by default they become process warnings. */
   onAfterCommitError?: (err: unknown) => void;
   /** The cache `repo(table).cached({ ttl, by })` uses (see `createCache`). */
-  cache?: Cache;
+  cache?: RepositoryCache;
 }
 
 /**

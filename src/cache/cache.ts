@@ -21,35 +21,29 @@ import type { Duration } from '../duration.js';
 import type { FerryError } from '../errors.js';
 import type { LayerLogger, Logger } from '../logger.js';
 import { openRedis } from '../redis/connection.js';
+import type { CachedRepository, CachedRepositoryOptions, Repository, RepositoryCache } from '../repo/repository.js';
+import type { Table } from '../schema/table.js';
+import { cachedRepository } from './cached-repo.js';
 import { decode, deepFreeze, encode } from './codec.js';
 import { cacheError, E_CACHE_CLOSED, E_CACHE_KEY, E_CACHE_VALUE } from './errors.js';
 import { type Entry, Flight, type Graced, type Ticket } from './flight.js';
 import { type BreakerState, FAIL, type Fail, Remote, type Sent } from './l2.js';
-import { type CacheOptions, cacheMs, DEFAULTS, resolveCacheOptions } from './options.js';
+import {
+  type CacheOptions,
+  cacheMs,
+  DEFAULTS,
+  type GetOrSetOptions,
+  resolveCacheOptions,
+  type SetOptions,
+} from './options.js';
 import { msAt, parseStored, stored } from './stored.js';
 
 export type { Duration } from '../duration.js';
 export type { BreakerState } from './l2.js';
-export type { CacheOptions } from './options.js';
+export type { CacheOptions, GetOrSetOptions, SetOptions } from './options.js';
 
 /** The logger the cache accepts (any pino-compatible logger; see src/logger.ts). */
 export type CacheLogger = Logger;
-
-export interface SetOptions {
-  ttl?: Duration;
-  /** Keep the value this long past its ttl, to serve when a later loader fails or is slow. */
-  grace?: Duration;
-}
-
-export interface GetOrSetOptions extends SetOptions {
-  /** With `grace`: serve the graced value when the loader takes longer than this (default 100 ms); it keeps loading in the background. */
-  graceTimeout?: Duration;
-  /**
-   * Cache `undefined`/`null` results too: `true` for 5 s, or a ttl. Off by
-   * default (absent results are loaded every time).
-   */
-  negative?: boolean | Duration;
-}
 
 export interface CacheStats {
   l1: { hits: number; misses: number; entries: number; bytes: number };
@@ -73,7 +67,7 @@ const MAX_RECENT = 10_000;
 /** What #hit returns when Redis has no servable value. */
 const MISS: unique symbol = Symbol('ferry.cache.miss');
 
-export class Cache {
+export class Cache implements RepositoryCache {
   readonly namespace: string;
   readonly #l1: LRUCache<string, Entry> | null;
   readonly #remote: Remote | null;
@@ -260,6 +254,15 @@ export class Cache {
     this.#check();
     this.#invalidateAll();
     await this.#remote?.clear();
+  }
+
+  /**
+   * A read-through view of `repo` on this cache (what `repo.cached(options)`
+   * calls: a `Cache` is the repositories' `RepositoryCache`). Same as
+   * `cachedRepository(repo, cache, options)`.
+   */
+  cachedRepository<T extends Table>(repo: Repository<T>, options: CachedRepositoryOptions<T>): CachedRepository<T> {
+    return cachedRepository(repo, this, options);
   }
 
   /**

@@ -18,46 +18,24 @@
  * the cache's leases.
  */
 
-import type { Duration } from '../duration.js';
-import type { Repository } from '../repo/repository.js';
-import type { Scope } from '../repo/scope.js';
-import type { InsertOf, PatchOf, PrimaryKeyOf, RowOf, Where } from '../repo/types.js';
+import type { CachedRepository, CachedRepositoryOptions, Repository, WriteScope } from '../repo/repository.js';
+import type { PrimaryKeyOf, RowOf, Where } from '../repo/types.js';
 import type { Table, UniqueExtra } from '../schema/table.js';
 import { columnOf } from '../schema/validate.js';
-import type { Cache, GetOrSetOptions } from './cache.js';
 import { cacheError, E_CACHE_CONFIG } from './errors.js';
+import type { GetOrSetOptions } from './options.js';
 
-export interface CachedRepositoryOptions<T extends Table> {
-  /** How long a row stays cached. */
-  ttl: Duration;
-  /** Look rows up by this column: the (single-column) primary key (default) or a unique column. */
-  by?: keyof T['columns'] & string;
-  /** Cache "no such row" for this long (default: not cached). */
-  negativeTtl?: Duration;
-  /** Grace period (see GetOrSetOptions.grace). */
-  grace?: Duration;
-}
+export type { CachedRepository, CachedRepositoryOptions } from '../repo/repository.js';
 
-export interface CachedRepository<T extends Table> {
-  readonly table: T;
-  readonly by: string;
-  /** The row whose `by` column equals `value`, from the cache or the database. */
-  get(value: unknown): Promise<RowOf<T> | undefined>;
-  /** The cache key of a `by` value. */
-  key(value: unknown): string;
-  /** Insert in `scope`; cached "no such row" entries are dropped after commit. */
-  insert(scope: Scope<any>, row: InsertOf<T>): Promise<RowOf<T>>;
-  /** Update by primary key in `scope`; the row's keys (old and new `by` value) are invalidated after commit. */
-  update(scope: Scope<any>, pk: PrimaryKeyOf<T>, patch: PatchOf<T>): Promise<RowOf<T> | undefined>;
-  /** Delete by primary key in `scope`; invalidated after commit. */
-  delete(scope: Scope<any>, pk: PrimaryKeyOf<T>): Promise<number>;
-  /** Invalidate these rows after `scope` commits (for writes made another way). */
-  invalidate(scope: Scope<any>, rows: readonly Partial<RowOf<T>>[]): Promise<void>;
+/** What a cached view needs of a cache (ferry/cache's `Cache` has it); structural, so cache.ts can build on this file. */
+export interface ReadThroughCache {
+  getOrSet<V>(key: string, loader: () => V | Promise<V>, options?: GetOrSetOptions): Promise<V>;
+  delete(key: string | readonly string[]): Promise<void>;
 }
 
 export function cachedRepository<T extends Table>(
   repo: Repository<T>,
-  cache: Cache,
+  cache: ReadThroughCache,
   options: CachedRepositoryOptions<T>,
 ): CachedRepository<T> {
   const table = repo.table;
@@ -94,7 +72,7 @@ export function cachedRepository<T extends Table>(
     }
     return [...keys];
   };
-  const afterCommit = async (scope: Scope<any>, keys: string[]) => {
+  const afterCommit = async (scope: WriteScope, keys: string[]) => {
     if (keys.length > 0) await scope.afterCommit(() => cache.delete(keys));
   };
 

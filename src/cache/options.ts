@@ -10,6 +10,22 @@ import { type LayerLogger, type Logger, layerLogger } from '../logger.js';
 import type { RedisLike } from '../redis/connection.js';
 import { cacheError, E_CACHE_CONFIG } from './errors.js';
 
+export interface SetOptions {
+  ttl?: Duration;
+  /** Keep the value this long past its ttl, to serve when a later loader fails or is slow. */
+  grace?: Duration;
+}
+
+export interface GetOrSetOptions extends SetOptions {
+  /** With `grace`: serve the graced value when the loader takes longer than this (default 100 ms); it keeps loading in the background. */
+  graceTimeout?: Duration;
+  /**
+   * Cache `undefined`/`null` results too: `true` for 5 s, or a ttl. Off by
+   * default (absent results are loaded every time).
+   */
+  negative?: boolean | Duration;
+}
+
 export interface CacheOptions {
   /**
    * `redis://`, `rediss://` or `unix://` URL, or an ioredis client (not closed

@@ -5,11 +5,10 @@ import { registerImport } from './commands/import.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerPull } from './commands/pull.js';
 import { registerSchema } from './commands/schema.js';
+import type { GlobalOptions } from './globals.js';
 import { EXIT_ERROR, knownSecrets, printError } from './output.js';
 
-export interface GlobalOptions {
-  config?: string;
-}
+export type { GlobalOptions } from './globals.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 

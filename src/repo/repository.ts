@@ -1,6 +1,5 @@
 import { CompiledQuery, type Expression, type ExpressionBuilder, type Kysely, type SqlBool, sql } from 'kysely';
-import type { Cache } from '../cache/cache.js';
-import { type CachedRepository, type CachedRepositoryOptions, cachedRepository } from '../cache/cached-repo.js';
+import type { Duration } from '../duration.js';
 import { E_BAD_ARGUMENT, FerryError } from '../errors.js';
 import type { Column } from '../schema/column.js';
 import type { Table } from '../schema/table.js';
@@ -29,6 +28,54 @@ type AnyEB = ExpressionBuilder<any, any>;
 type AnyRow = Record<string, unknown>;
 
 /**
+ * The seam between repositories and a cache: `repo.cached(options)` asks the
+ * cache given to `connect({ cache })` for a read-through view of itself.
+ * Defined here and implemented by `ferry/cache` (its `Cache` is a
+ * `RepositoryCache`), so repositories never import the cache: the core does
+ * not know its add-ons, and any cache with this method plugs in.
+ */
+export interface RepositoryCache {
+  cachedRepository<T extends Table>(repo: Repository<T>, options: CachedRepositoryOptions<T>): CachedRepository<T>;
+}
+
+export interface CachedRepositoryOptions<T extends Table> {
+  /** How long a row stays cached. */
+  ttl: Duration;
+  /** Look rows up by this column: the (single-column) primary key (default) or a unique column. */
+  by?: keyof T['columns'] & string;
+  /** Cache "no such row" for this long (default: not cached). */
+  negativeTtl?: Duration;
+  /** Grace period (see the cache's GetOrSetOptions.grace). */
+  grace?: Duration;
+}
+
+/**
+ * What a cached view writes through: a root or transaction scope (every
+ * `Scope` is one). Structural, because scope.ts builds on this file.
+ */
+export interface WriteScope {
+  repo<U extends Table>(table: U): Repository<U>;
+  afterCommit(fn: () => unknown): Promise<void>;
+}
+
+export interface CachedRepository<T extends Table> {
+  readonly table: T;
+  readonly by: string;
+  /** The row whose `by` column equals `value`, from the cache or the database. */
+  get(value: unknown): Promise<RowOf<T> | undefined>;
+  /** The cache key of a `by` value. */
+  key(value: unknown): string;
+  /** Insert in `scope`; cached "no such row" entries are dropped after commit. */
+  insert(scope: WriteScope, row: InsertOf<T>): Promise<RowOf<T>>;
+  /** Update by primary key in `scope`; the row's keys (old and new `by` value) are invalidated after commit. */
+  update(scope: WriteScope, pk: PrimaryKeyOf<T>, patch: PatchOf<T>): Promise<RowOf<T> | undefined>;
+  /** Delete by primary key in `scope`; invalidated after commit. */
+  delete(scope: WriteScope, pk: PrimaryKeyOf<T>): Promise<number>;
+  /** Invalidate these rows after `scope` commits (for writes made another way). */
+  invalidate(scope: WriteScope, rows: readonly Partial<RowOf<T>>[]): Promise<void>;
+}
+
+/**
  * Table-level CRUD over Kysely. Every value is a bind parameter and every
  * identifier is quoted by Kysely; values are validated against the schema
  * first so mistakes name the table and column.
@@ -39,9 +86,9 @@ export class Repository<T extends Table> {
   readonly #pk: string[];
   readonly #getSql: string | null;
 
-  readonly #cache: Cache | undefined;
+  readonly #cache: RepositoryCache | undefined;
 
-  constructor(db: Kysely<any>, table: T, options: { cache?: Cache } = {}) {
+  constructor(db: Kysely<any>, table: T, options: { cache?: RepositoryCache } = {}) {
     this.#db = db;
     this.#cache = options.cache;
     this.table = table;
@@ -56,7 +103,7 @@ export class Repository<T extends Table> {
    * (`by`), invalidated after commit by its writes. Uses the cache given to
    * `connect({ cache })` unless `options.cache` names another.
    */
-  cached(options: CachedRepositoryOptions<T> & { cache?: Cache }): CachedRepository<T> {
+  cached(options: CachedRepositoryOptions<T> & { cache?: RepositoryCache }): CachedRepository<T> {
     const cache = options.cache ?? this.#cache;
     if (!cache) {
       throw new FerryError(
@@ -64,7 +111,7 @@ export class Repository<T extends Table> {
         `${this.table.name}: repo.cached() needs a cache: pass connect({ cache: createCache(...) }) or cached({ cache, ttl }).`,
       );
     }
-    return cachedRepository(this, cache, options);
+    return cache.cachedRepository(this, options);
   }
 
   /** The row with this primary key, or undefined. */

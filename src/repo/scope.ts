@@ -1,7 +1,6 @@
 import type { ControlledTransaction, IsolationLevel, Kysely } from 'kysely';
-import type { Cache } from '../cache/cache.js';
 import type { Table } from '../schema/table.js';
-import { Repository } from './repository.js';
+import { Repository, type RepositoryCache } from './repository.js';
 
 type AfterCommit = () => unknown | Promise<unknown>;
 
@@ -35,15 +34,15 @@ export interface ScopeHooks {
   /** Where errors thrown by after-commit callbacks go; they never fail the committed work. */
   onAfterCommitError(err: unknown): void;
   /** The default cache of `repo.cached()`. */
-  cache?: Cache;
+  cache?: RepositoryCache;
 }
 
 /** Repositories are cheap, but caching them keeps `get`'s compiled SQL warm. */
 class RepoCache {
   readonly #db: Kysely<any>;
   readonly #repos = new Map<Table, Repository<any>>();
-  readonly #cache: Cache | undefined;
-  constructor(db: Kysely<any>, cache: Cache | undefined) {
+  readonly #cache: RepositoryCache | undefined;
+  constructor(db: Kysely<any>, cache: RepositoryCache | undefined) {
     this.#db = db;
     this.#cache = cache;
   }

@@ -1,13 +1,13 @@
 import { E_SCHEMA, FerryError } from '../errors.js';
 import { Column, type ColumnBuilder, type ForeignKeyTarget, type ReferenceOptions } from './column.js';
 import { assertIdentifier } from './identifiers.js';
-import type { InferInsert, InferSelect, InferUpdate } from './infer.js';
 import type { IndexIR, IndexKeyIR, IndexMethod, ReferentialAction, TableIR } from './ir.js';
+import type { AnyColumns, InferInsert, InferSelect, InferUpdate } from './row-types.js';
 import { SqlExpr } from './sql.js';
 
 export type ColumnBuilders = Record<string, ColumnBuilder<any>>;
 export type BoundColumns<B extends ColumnBuilders> = { [K in keyof B & string]: Column<B[K]['_']> };
-export type AnyColumns = Record<string, Column<any>>;
+export type { AnyColumns } from './row-types.js';
 
 // ---------------------------------------------------------------- extras
 

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
 import type { DbHandle } from '../../db/open.js';
 import { openProjectDatabase } from '../database.js';
-import type { GlobalOptions } from '../main.js';
+import type { GlobalOptions } from '../globals.js';
 import { EXIT_OK, EXIT_PROBLEM, errorPayload, knownSecrets, printError, printJson, printTable } from '../output.js';
 
 export function registerDb(program: Command, globals: () => GlobalOptions): void {

@@ -12,7 +12,7 @@ import { E_SOURCE_MALFORMED, E_SOURCE_NOT_FOUND, E_SOURCE_READ } from '../../imp
 import { assertTargetsExist, planTargets, resolveSchema } from '../../import/targets.js';
 import { type VerifyReport, verifyImport } from '../../import/verify.js';
 import { openProjectDatabase } from '../database.js';
-import type { GlobalOptions } from '../main.js';
+import type { GlobalOptions } from '../globals.js';
 import { wholeNumber } from '../numbers.js';
 import { EXIT_OK, EXIT_PROBLEM, errorPayload, knownSecrets, printError, printJson } from '../output.js';
 import { createProgress, duration } from '../progress.js';

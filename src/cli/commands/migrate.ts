@@ -13,7 +13,7 @@ import { Migrator, type RunResult } from '../../migrate/runner.js';
 import { openShadow } from '../../migrate/shadow.js';
 import { defineSchema } from '../../schema/schema.js';
 import { openProjectDatabase } from '../database.js';
-import type { GlobalOptions } from '../main.js';
+import type { GlobalOptions } from '../globals.js';
 import { wholeNumber } from '../numbers.js';
 import { EXIT_OK, EXIT_PROBLEM, knownSecrets, printError, printJson } from '../output.js';
 import { registerMigrateRepair } from './migrate-repair.js';

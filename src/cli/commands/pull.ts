@@ -6,7 +6,7 @@ import { E_CONFIG, FerryError } from '../../errors.js';
 import { introspect } from '../../migrate/introspect.js';
 import { renderSchemaModule } from '../../migrate/pull.js';
 import { openProjectDatabase } from '../database.js';
-import type { GlobalOptions } from '../main.js';
+import type { GlobalOptions } from '../globals.js';
 
 export function registerPull(program: Command, globals: () => GlobalOptions): void {
   program

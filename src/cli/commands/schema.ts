@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig, loadSchemaModule } from '../../config.js';
 import { renderCreateSql } from '../../schema/ddl.js';
 import { defineSchema } from '../../schema/schema.js';
-import type { GlobalOptions } from '../main.js';
+import type { GlobalOptions } from '../globals.js';
 import { printJson } from '../output.js';
 
 export function registerSchema(program: Command, globals: () => GlobalOptions): void {
