@@ -16,8 +16,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defineImport, type MapContext } from '../../src/import/define.js';
-import { tinydb } from '../../src/import/sources/index.js';
+import { defineImport, type MapContext, tinydb } from '../../src/import/index.js';
 import * as schema from './schema.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -3,8 +3,7 @@
  * in its own transaction, then the admin views. Runs on whatever
  * DATABASE_URL selects, the embedded database by default.
  */
-import { errorPayload, knownSecrets } from '../../src/cli/output.js';
-import { connect, type DatabaseOf, type Ferry } from '../../src/index.js';
+import { connect, type DatabaseOf, type Ferry, FerryError, redactUrl } from '../../src/index.js';
 import * as schema from './schema.js';
 import { displayName, type TelegramUser, UserService } from './user-service.js';
 
@@ -62,7 +61,9 @@ export async function runHelloBot(
  * that says what is wrong. FERRY_DEBUG=1 prints the stack as well.
  */
 export function failureLine(err: unknown): string {
-  const { code, message } = errorPayload(err, knownSecrets());
+  // Ferry's own errors are already redacted; anything else is shown with any URL's password masked.
+  const code = err instanceof FerryError ? err.code : 'E_UNEXPECTED';
+  const message = err instanceof FerryError ? err.message : redactUrl(err instanceof Error ? err.message : String(err));
   const oneLine = message.replace(/\s*\n\s*(- )?/g, ' ').trim();
   const hint = code.startsWith('E_MIGRATION')
     ? ' The demo needs a database of its own: point DATABASE_URL at an empty one, or unset it for the embedded database.'

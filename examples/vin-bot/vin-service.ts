@@ -13,8 +13,13 @@
  * the rate limiter falls back to its in-memory insurance limiter and sessions
  * are served from Postgres: no lookup fails because Redis did.
  */
-import { type Cache, type CacheLogger, createCache } from '../../src/cache/cache.js';
-import { type CachedRepository, cachedRepository } from '../../src/cache/cached-repo.js';
+import {
+  type Cache,
+  type CachedRepository,
+  type CacheLogger,
+  cachedRepository,
+  createCache,
+} from '../../src/cache/index.js';
 import type { DatabaseOf, Ferry, Row } from '../../src/index.js';
 import { createRateLimiter, type RateLimiter } from '../../src/rate-limit/index.js';
 import { createSessionStore, type Session, type SessionStore } from '../../src/sessions/index.js';
