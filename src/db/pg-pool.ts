@@ -238,6 +238,9 @@ export function createPgPool(connectionString: string, opts: PgPoolOptions = {})
 
   let closed = false;
   const wrappers = new WeakMap<pg.PoolClient, PostgresPoolClient>();
+  // Clients between connect() and release(): an idle client's error also reaches the pool's
+  // 'error' listener, so reporting it here too would report one failure twice.
+  const checkedOut = new WeakSet<pg.PoolClient>();
 
   const wrap = (client: pg.PoolClient): PostgresPoolClient => {
     let wrapper = wrappers.get(client);
@@ -246,7 +249,9 @@ export function createPgPool(connectionString: string, opts: PgPoolOptions = {})
       // killed backend while this client is checked out would otherwise be an
       // unhandled 'error' event that ends the process. The failing query still
       // rejects, so callers (the importer's retry) see it.
-      client.on('error', (err) => backgroundError(err, 'a checked-out database connection failed'));
+      client.on('error', (err) => {
+        if (checkedOut.has(client)) backgroundError(err, 'a checked-out database connection failed');
+      });
       const runText = async (text: string, params?: readonly unknown[]) => {
         const result = await client.query(text, (params ?? []).map(prepareParam));
         for (const r of Array.isArray(result) ? (result as pg.QueryResult[]) : [result]) {
@@ -263,7 +268,10 @@ export function createPgPool(connectionString: string, opts: PgPoolOptions = {})
           return runText(sqlOrCursor, params);
         }) as unknown as PostgresPoolClient['query'],
         // `release(true)` destroys a client whose connection broke (raw sessions use it).
-        release: ((destroy?: boolean) => client.release(destroy)) as PostgresPoolClient['release'],
+        release: ((destroy?: boolean) => {
+          checkedOut.delete(client);
+          return client.release(destroy);
+        }) as PostgresPoolClient['release'],
       };
       wrappers.set(client, wrapper);
     }
@@ -292,6 +300,7 @@ export function createPgPool(connectionString: string, opts: PgPoolOptions = {})
         throw connectError(retryErr, { redactedUrl, secrets, target, options });
       }
     }
+    checkedOut.add(client);
     return wrap(client);
   };
 
