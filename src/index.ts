@@ -7,7 +7,9 @@
 export { defineConfig, type FerryConfig } from './config.js';
 export { type ConnectOptions, connect, Ferry } from './connect.js';
 export { parseDatabaseUrl, redactUrl } from './db/url.js';
+export type { Duration } from './duration.js';
 export * from './errors.js';
+export type { Logger } from './logger.js';
 export { Repository } from './repo/repository.js';
 export type { Scope, TransactionOptions, TransactionScope } from './repo/scope.js';
 export type * from './repo/types.js';

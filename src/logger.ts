@@ -1,5 +1,6 @@
 /**
- * The one logging option of the cache, the sessions and the rate limits: a
+ * The one logging option of Ferry (connect/the database handle, the import,
+ * the cache, the sessions and the rate limits): a
  * pino-compatible object. Structural, so pino, a pino child, or a test's
  * object literal all fit, and Ferry's runtime never needs pino for it.
  * Silent by default (`noopLogger`).
@@ -25,7 +26,7 @@ export interface LayerLogger {
   child(bindings: Record<string, unknown>): LayerLogger;
 }
 
-export type Layer = 'cache' | 'l2' | 'bus' | 'sessions' | 'rate-limit' | 'redis';
+export type Layer = 'db' | 'import' | 'cache' | 'l2' | 'bus' | 'sessions' | 'rate-limit' | 'redis';
 
 const noop: LogFn = () => {};
 

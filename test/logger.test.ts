@@ -1,11 +1,13 @@
 /**
- * One `logger` option for the cache, the sessions and the rate limits:
+ * One `logger` option for connect, the import, the cache, the sessions and the rate limits:
  * pino-compatible, a child per layer, silent by default.
  */
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createCache } from '../src/cache/index.js';
+import { connect } from '../src/connect.js';
 import { layerLogger, noopLogger } from '../src/logger.js';
+import { freshPostgresDatabase, withAdmin } from './support/backends.js';
 
 type Line = Record<string, unknown>;
 
@@ -64,6 +66,39 @@ describe('logger', () => {
       for (const line of lines) expect(JSON.stringify(line)).not.toContain('hunter2');
     } finally {
       await cache.close();
+    }
+  });
+
+  it("connect logs a dropped idle connection under layer 'db' (onError still called), never the password", async () => {
+    const provisioned = await freshPostgresDatabase();
+    // Trust auth ignores the password, so it is only there to be leaked, or not.
+    const url = new URL(provisioned.url);
+    url.username = 'postgres';
+    url.password = 'hunter2-secret';
+    const app = `ferry-logtest-${process.pid}`;
+    const { logger, lines } = pinoLines();
+    const errors: Error[] = [];
+    const ferry = await connect({
+      url: url.toString(),
+      pool: { applicationName: app },
+      logger,
+      onError: (err) => errors.push(err),
+    });
+    try {
+      await ferry.ping(); // the connection is now idle in the pool
+      await withAdmin((c) =>
+        c.query('select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1', [app]),
+      );
+      await waitFor(() => errors.length > 0 && lines.some((l) => l.level === 50));
+      expect(errors).toHaveLength(1);
+      const db = lines.filter((l) => l.layer === 'db');
+      expect(db.map((l) => l.msg)).toEqual(['database opened', 'an idle database connection failed']);
+      expect(db[1]).toMatchObject({ level: 50, err: { message: errors[0]!.message }, url: ferry.url });
+      expect(ferry.url).toContain('****');
+      for (const line of lines) expect(JSON.stringify(line)).not.toContain('hunter2');
+    } finally {
+      await ferry.close();
+      await provisioned.cleanup();
     }
   });
 });

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { inspect } from 'node:util';
 import { type Dialect, Kysely, PostgresDialect, sql } from 'kysely';
 import { E_CLOSED, E_CONNECT, FerryError } from '../errors.js';
+import { type Logger, layerLogger } from '../logger.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 import { createPgPool, type PoolOptions, type PoolStats } from './pg-pool.js';
 import { PGliteDialect, type PGliteLike } from './pglite-dialect.js';
@@ -35,8 +36,14 @@ export interface OpenOptions {
   pool?: PoolOptions;
   /** Environment to read (default `process.env`); tests pass their own instead of mutating the real one. */
   env?: NodeJS.ProcessEnv;
-  /** Background errors (idle pool clients); already redacted. */
+  /** Background errors (idle pool clients); already redacted. Also logged through `logger`. */
   onError?: (err: Error) => void;
+  /**
+   * A pino-compatible logger (Ferry's one `logger` option): background
+   * connection errors (`error`) and opening (`debug`), under `layer: 'db'`,
+   * passwords redacted. Default (and `false`): silent.
+   */
+  logger?: Logger | false;
   /** PGlite only: start from this data-dir tarball (`pglite.dumpDataDir()`), handy for test fixtures. */
   loadDataDir?: Blob;
   /** Base for relative paths in `url`, `dataDir`, DATABASE_URL and FERRY_DATA_DIR (default `process.cwd()`). */
@@ -70,11 +77,16 @@ export interface DbHandle {
 
 export async function openDatabase(options: OpenOptions = {}): Promise<DbHandle> {
   const target = resolveDatabaseTarget(options);
+  const log = layerLogger(options.logger, 'db');
+  let handle: DbHandle;
   if (target.backend === 'postgres') {
-    return openPostgres(target.connectionString, options, options.env ?? process.env);
+    handle = await openPostgres(target.connectionString, options, options.env ?? process.env);
+  } else {
+    if (target.dataDir !== null) prepareDataDir(target.dataDir, target.redacted, shellSetting(options));
+    handle = await openPGlite(target.dataDir, target.redacted, options);
   }
-  if (target.dataDir !== null) prepareDataDir(target.dataDir, target.redacted, shellSetting(options));
-  return openPGlite(target.dataDir, target.redacted, options);
+  log.debug({ backend: handle.backend, url: handle.redactedUrl }, 'database opened');
+  return handle;
 }
 
 /**
@@ -135,7 +147,12 @@ function nonEmpty(value: string | undefined): string | undefined {
 }
 
 async function openPostgres(connectionString: string, options: OpenOptions, env: NodeJS.ProcessEnv): Promise<DbHandle> {
-  const pool = createPgPool(connectionString, { pool: options.pool, env, onError: options.onError });
+  const pool = createPgPool(connectionString, {
+    pool: options.pool,
+    env,
+    onError: options.onError,
+    log: layerLogger(options.logger, 'db'),
+  });
   const dialect = new PostgresDialect({ pool: pool.kyselyPool });
   const handle = new Handle({
     backend: 'postgres',

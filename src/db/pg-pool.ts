@@ -10,7 +10,9 @@
  */
 import type { PostgresPool, PostgresPoolClient } from 'kysely';
 import pg from 'pg';
+import { type Duration, toMs, toWholeSeconds } from '../duration.js';
 import { E_CLOSED, E_CONFIG, E_CONNECT, FerryError } from '../errors.js';
+import type { LayerLogger } from '../logger.js';
 import { refusedSslChoice, resolveSsl } from './ssl.js';
 import {
   ARRAY_TYPES_SQL,
@@ -25,19 +27,31 @@ import { redactText, redactUrl, urlSecrets } from './url.js';
 export interface PoolOptions {
   /** Most connections open at once (default 10). */
   max?: number;
-  /** Close a connection idle this long (default 10 000 ms). */
-  idleTimeoutMillis?: number;
-  /** Give up connecting, or waiting for a free connection, after this long (default 5 000 ms). */
-  connectionTimeoutMillis?: number;
-  /** Server-side `statement_timeout` for every session (default 30 000 ms; 0 = none). */
-  statementTimeoutMillis?: number;
-  /** Retire connections older than this (default 0 = never). */
-  maxLifetimeSeconds?: number;
+  /** Close a connection idle this long (default 10 000 ms; a Duration: ms, or e.g. '10s'). */
+  idleTimeoutMillis?: Duration;
+  /** Give up connecting, or waiting for a free connection, after this long (default 5 000 ms, or e.g. '5s'). */
+  connectionTimeoutMillis?: Duration;
+  /** Server-side `statement_timeout` for every session (default 30 000 ms, or e.g. '30s'; 0 = none). */
+  statementTimeoutMillis?: Duration;
+  /**
+   * Retire connections older than this (default 0 = never). A bare number
+   * stays seconds, as the name says (it predates Durations); a Duration string
+   * ('30m', '1h') must be a whole number of seconds.
+   */
+  maxLifetimeSeconds?: number | Exclude<Duration, number>;
   /** `application_name` shown in pg_stat_activity (default 'ferry'). */
   applicationName?: string;
 }
 
-export type ResolvedPoolOptions = Required<PoolOptions>;
+/** The pool options as numbers: milliseconds, and seconds for `maxLifetimeSeconds`. */
+export interface ResolvedPoolOptions {
+  max: number;
+  idleTimeoutMillis: number;
+  connectionTimeoutMillis: number;
+  statementTimeoutMillis: number;
+  maxLifetimeSeconds: number;
+  applicationName: string;
+}
 
 export interface PoolStats {
   total: number;
@@ -56,7 +70,9 @@ export const POOL_DEFAULTS: ResolvedPoolOptions = {
 };
 
 /**
- * Explicit options win, then env, then defaults. `DB_POOL_SIZE` +
+ * Explicit options win, then env, then defaults. Time options and their
+ * variables take a Duration (`'5s'`, `'1m'`) or a bare number in the unit the
+ * name says (ms, or s for the max lifetime), as they always did. `DB_POOL_SIZE` +
  * `DB_MAX_OVERFLOW` are the SQLAlchemy-style knobs existing deployments set;
  * the pool max is their sum (overflow 0, size 10 when only one is given).
  */
@@ -69,9 +85,18 @@ export function resolvePoolOptions(
     if (raw === undefined || raw === '') return undefined;
     return checkInt(Number(raw), min, () => `Environment variable ${name}="${raw}"`);
   };
-  const explicit = (key: keyof Omit<PoolOptions, 'applicationName'>, min: number): number | undefined => {
+  const explicit = (key: 'max', min: number): number | undefined => {
     const value = options[key];
     return value === undefined ? undefined : checkInt(value, min, () => `Pool option ${key}=${String(value)}`);
+  };
+  // A time option, else its variable (bare digits there are `unit`: ms, or s), else undefined.
+  const time = (key: TimeKey, variable: string, min: number, unit: 'ms' | 's'): number | undefined => {
+    const value = options[key];
+    if (value !== undefined) return checkTime(value, unit, min, `Pool option ${key}=${JSON.stringify(value)}`, {});
+    const raw = env[variable]?.trim();
+    if (raw === undefined || raw === '') return undefined;
+    const parsed = /^\d+$/.test(raw) ? Number(raw) : raw;
+    return checkTime(parsed, unit, min, `Environment variable ${variable}="${raw}"`, { variable });
   };
 
   let max = explicit('max', 1) ?? fromEnv('FERRY_POOL_MAX', 1);
@@ -91,19 +116,50 @@ export function resolvePoolOptions(
   return {
     max: max ?? POOL_DEFAULTS.max,
     idleTimeoutMillis:
-      explicit('idleTimeoutMillis', 0) ?? fromEnv('FERRY_POOL_IDLE_TIMEOUT_MS', 0) ?? POOL_DEFAULTS.idleTimeoutMillis,
+      time('idleTimeoutMillis', 'FERRY_POOL_IDLE_TIMEOUT_MS', 0, 'ms') ?? POOL_DEFAULTS.idleTimeoutMillis,
     connectionTimeoutMillis:
-      explicit('connectionTimeoutMillis', 1) ??
-      fromEnv('FERRY_CONNECT_TIMEOUT_MS', 1) ??
-      POOL_DEFAULTS.connectionTimeoutMillis,
+      time('connectionTimeoutMillis', 'FERRY_CONNECT_TIMEOUT_MS', 1, 'ms') ?? POOL_DEFAULTS.connectionTimeoutMillis,
     statementTimeoutMillis:
-      explicit('statementTimeoutMillis', 0) ??
-      fromEnv('FERRY_STATEMENT_TIMEOUT_MS', 0) ??
-      POOL_DEFAULTS.statementTimeoutMillis,
+      time('statementTimeoutMillis', 'FERRY_STATEMENT_TIMEOUT_MS', 0, 'ms') ?? POOL_DEFAULTS.statementTimeoutMillis,
     maxLifetimeSeconds:
-      explicit('maxLifetimeSeconds', 0) ?? fromEnv('FERRY_POOL_MAX_LIFETIME_S', 0) ?? POOL_DEFAULTS.maxLifetimeSeconds,
+      time('maxLifetimeSeconds', 'FERRY_POOL_MAX_LIFETIME_S', 0, 's') ?? POOL_DEFAULTS.maxLifetimeSeconds,
     applicationName,
   };
+}
+
+type TimeKey = 'idleTimeoutMillis' | 'connectionTimeoutMillis' | 'statementTimeoutMillis' | 'maxLifetimeSeconds';
+
+/**
+ * A time option as a whole number of `unit` >= `min`, parsed by duration.ts
+ * (the one parser). A bare number is already in `unit`. Failures are
+ * E_CONFIG naming the option or variable, as the other pool settings are.
+ */
+function checkTime(
+  value: unknown,
+  unit: 'ms' | 's',
+  min: number,
+  what: string,
+  details: { variable?: string },
+): number {
+  const expected =
+    unit === 'ms'
+      ? `a whole number of milliseconds >= ${min}, or a duration such as '500ms', '5s', '1m'`
+      : `a whole number of seconds >= ${min}, or a duration such as '30s', '30m', '1h'`;
+  let n: number;
+  try {
+    if (typeof value === 'number') n = value;
+    else if (unit === 'ms') n = toMs(value as Duration, what, E_CONFIG);
+    else n = toWholeSeconds(value as Duration, what, E_CONFIG);
+  } catch (err) {
+    throw new FerryError(E_CONFIG, `${what} is not valid: expected ${expected}.`, {
+      cause: err,
+      details: details.variable ? details : { option: what },
+    });
+  }
+  if (Number.isSafeInteger(n) && n >= min) return n;
+  throw new FerryError(E_CONFIG, `${what} is not valid: expected ${expected}.`, {
+    details: details.variable ? details : { option: what },
+  });
 }
 
 function checkInt(value: number, min: number, what: () => string): number {
@@ -119,6 +175,8 @@ export interface PgPoolOptions {
   env?: NodeJS.ProcessEnv;
   /** Errors of idle clients (server restarts, killed backends), already redacted. */
   onError?: (err: Error) => void;
+  /** The 'db' layer of the `logger` option: the same background errors, as `error` lines. */
+  log?: LayerLogger;
 }
 
 export interface PgPool {
@@ -147,6 +205,12 @@ export function createPgPool(connectionString: string, opts: PgPoolOptions = {})
   const ssl = resolveSsl(connectionString, opts.env);
   const { url, startupOptions } = withSessionOptions(ssl.url);
 
+  // Only the sanitized copy is reported: the driver's error can reference client config (the password).
+  const backgroundError = (err: unknown, msg: string): void => {
+    const safe = sanitize(err, secrets);
+    opts.log?.error({ err: safe, url: redactedUrl }, msg);
+    opts.onError?.(safe);
+  };
   const makePool = (sslOption: ResolvedSslOption): pg.Pool => {
     const pool = new pg.Pool({
       connectionString: url,
@@ -166,10 +230,7 @@ export function createPgPool(connectionString: string, opts: PgPoolOptions = {})
       },
     });
     // Without a listener, an idle client's error (server restart, pg_terminate_backend) crashes the process.
-    pool.on('error', (err) => {
-      const safe = sanitize(err, secrets);
-      opts.onError?.(safe);
-    });
+    pool.on('error', (err) => backgroundError(err, 'an idle database connection failed'));
     return pool;
   };
   const first = makePool(ssl.ssl);
@@ -177,6 +238,9 @@ export function createPgPool(connectionString: string, opts: PgPoolOptions = {})
 
   let closed = false;
   const wrappers = new WeakMap<pg.PoolClient, PostgresPoolClient>();
+  // Clients between connect() and release(): an idle client's error also reaches the pool's
+  // 'error' listener, so reporting it here too would report one failure twice.
+  const checkedOut = new WeakSet<pg.PoolClient>();
 
   const wrap = (client: pg.PoolClient): PostgresPoolClient => {
     let wrapper = wrappers.get(client);
@@ -185,7 +249,9 @@ export function createPgPool(connectionString: string, opts: PgPoolOptions = {})
       // killed backend while this client is checked out would otherwise be an
       // unhandled 'error' event that ends the process. The failing query still
       // rejects, so callers (the importer's retry) see it.
-      client.on('error', (err) => opts.onError?.(sanitize(err, secrets)));
+      client.on('error', (err) => {
+        if (checkedOut.has(client)) backgroundError(err, 'a checked-out database connection failed');
+      });
       const runText = async (text: string, params?: readonly unknown[]) => {
         const result = await client.query(text, (params ?? []).map(prepareParam));
         for (const r of Array.isArray(result) ? (result as pg.QueryResult[]) : [result]) {
@@ -202,7 +268,10 @@ export function createPgPool(connectionString: string, opts: PgPoolOptions = {})
           return runText(sqlOrCursor, params);
         }) as unknown as PostgresPoolClient['query'],
         // `release(true)` destroys a client whose connection broke (raw sessions use it).
-        release: ((destroy?: boolean) => client.release(destroy)) as PostgresPoolClient['release'],
+        release: ((destroy?: boolean) => {
+          checkedOut.delete(client);
+          return client.release(destroy);
+        }) as PostgresPoolClient['release'],
       };
       wrappers.set(client, wrapper);
     }
@@ -231,6 +300,7 @@ export function createPgPool(connectionString: string, opts: PgPoolOptions = {})
         throw connectError(retryErr, { redactedUrl, secrets, target, options });
       }
     }
+    checkedOut.add(client);
     return wrap(client);
   };
 

@@ -19,11 +19,14 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DbHandle } from '../db/open.js';
 import { isConnectionLoss, type RawSession } from '../db/session.js';
-import { FerryError } from '../errors.js';
+import { type Duration, toMs } from '../duration.js';
+import { E_BAD_ARGUMENT, FerryError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import { quoteIdent } from '../schema/identifiers.js';
 import type { DefinedImport } from './define.js';
 import { E_IMPORT_CONNECTION, E_IMPORT_DEFINITION, E_IMPORT_MAX_REJECTS, E_IMPORT_SOURCE_CHANGED } from './errors.js';
 import { KeySet } from './key-set.js';
+import { withImportLogger } from './log.js';
 import { type Batch, type Group, prepareBatches } from './prepare.js';
 import { checkSources, fingerprintSources, namedSources, type SourceFault } from './records.js';
 import { writeRejectsFile } from './rejects-file.js';
@@ -62,8 +65,8 @@ export interface ImportOptions {
    * source stopped.
    */
   partial?: boolean;
-  /** How long to keep retrying while the database is unreachable (default 60 s). */
-  retryForMs?: number;
+  /** How long to keep retrying while the database is unreachable (default 60 s; ms, or e.g. '2m'). */
+  retryForMs?: Duration;
   onProgress?: (progress: ImportProgress) => void;
   /** Informational messages (resuming, retrying). */
   log?: (message: string) => void;
@@ -73,6 +76,8 @@ export interface ImportOptions {
    * message naming it (default: `log`).
    */
   onWait?: (message: string) => void;
+  /** A pino-compatible logger (Ferry's one `logger` option): `log`/`onWait` messages as `info`, layer 'import'. */
+  logger?: Logger | false;
   signal?: AbortSignal;
 }
 
@@ -110,16 +115,17 @@ export interface ImportReport {
 
 const DEFAULT_BATCH = 5_000;
 
-export async function runImport(options: ImportOptions): Promise<ImportReport> {
-  const def = options.definition;
-  const name = options.name ?? def.name ?? 'import';
+export async function runImport(importOptions: ImportOptions): Promise<ImportReport> {
+  const def = importOptions.definition;
+  const name = importOptions.name ?? def.name ?? 'import';
+  const options = withImportLogger(importOptions, name);
   if (typeof def.map !== 'function')
     throw new FerryError(E_IMPORT_DEFINITION, `Import "${name}" has no map(record, ctx) function.`);
   const schema = resolveSchema(def.schema);
   const targets = planTargets(schema, def.tables as Record<string, never>);
   const sources = namedSources(def.source);
   const started = performance.now();
-  const retryForMs = options.retryForMs ?? 60_000;
+  const retryForMs = toMs(options.retryForMs ?? 60_000, 'runImport option retryForMs', E_BAD_ARGUMENT);
   let retries = 0;
   let lastLoss = 0;
   try {

@@ -25,6 +25,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type Kysely, sql } from 'kysely';
+import { type Duration, toMs } from '../duration.js';
 import { E_BAD_ARGUMENT, FerryError } from '../errors.js';
 import {
   E_MIGRATION_CHECKSUM,
@@ -44,12 +45,12 @@ export interface MigratorOptions {
   dir: string;
   /** History table, optionally schema-qualified (default 'ferry_migrations'). */
   table?: string;
-  /** How long to wait for another run's lock before E_MIGRATION_LOCK_TIMEOUT (default 60 000 ms). */
-  lockTimeoutMs?: number;
-  /** `lock_timeout` while a migration runs (default 5 000 ms; 0 = none). */
-  statementLockTimeoutMs?: number;
-  /** `statement_timeout` while a migration runs (default 600 000 ms; 0 = none). */
-  statementTimeoutMs?: number;
+  /** How long to wait for another run's lock before E_MIGRATION_LOCK_TIMEOUT (default 60 000 ms, or e.g. '1m'). */
+  lockTimeoutMs?: Duration;
+  /** `lock_timeout` while a migration runs (default 5 000 ms, or e.g. '5s'; 0 = none). */
+  statementLockTimeoutMs?: Duration;
+  /** `statement_timeout` while a migration runs (default 600 000 ms, or e.g. '10m'; 0 = none). */
+  statementTimeoutMs?: Duration;
   /** Apply pending migrations older than the newest applied one instead of refusing (default false). */
   allowOutOfOrder?: boolean;
   /** Recorded in the history (default `user@host`). */
@@ -188,15 +189,13 @@ export class Migrator {
         `Invalid history table name ${JSON.stringify(table)}: use [schema.]name with letters, digits and _.`,
       );
     }
+    // A Duration, parsed by duration.ts; a bare number (ms) must be whole, as before Durations.
     const ms = (name: keyof typeof DEFAULTS & `${string}Ms`): number => {
       const value = options[name] ?? DEFAULTS[name];
-      if (!Number.isInteger(value) || value < 0) {
-        throw new FerryError(
-          E_BAD_ARGUMENT,
-          `Migrator option ${name} must be a non-negative integer (ms), got ${value}.`,
-        );
+      if (typeof value === 'number' && !Number.isInteger(value)) {
+        throw new FerryError(E_BAD_ARGUMENT, `Migrator option ${name} must be a whole number of ms, got ${value}.`);
       }
-      return value;
+      return toMs(value, `Migrator option ${name}`, E_BAD_ARGUMENT);
     };
     this.#db = db;
     this.#o = {

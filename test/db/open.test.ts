@@ -129,7 +129,10 @@ describe('pool options', () => {
     ['FERRY_POOL_MAX', '0'],
     ['DB_POOL_SIZE', '2.5'],
     ['DB_MAX_OVERFLOW', '-1'],
-    ['FERRY_CONNECT_TIMEOUT_MS', '5s'],
+    ['FERRY_CONNECT_TIMEOUT_MS', '5 sec'],
+    ['FERRY_CONNECT_TIMEOUT_MS', '0s'],
+    ['FERRY_POOL_IDLE_TIMEOUT_MS', '-1s'],
+    ['FERRY_POOL_MAX_LIFETIME_S', '1500ms'],
     ['FERRY_STATEMENT_TIMEOUT_MS', '1e99'],
   ])('rejects %s=%s naming the variable', (name, value) => {
     let err: unknown;
@@ -146,6 +149,58 @@ describe('pool options', () => {
 
   it('rejects bad explicit options', () => {
     expect(() => resolvePoolOptions({ max: 0 })).toThrow(/max=0/);
+  });
+
+  it('takes Durations for every time option and its variable; bare numbers keep their unit', () => {
+    expect(
+      resolvePoolOptions(
+        {
+          idleTimeoutMillis: '30s',
+          connectionTimeoutMillis: '2s',
+          statementTimeoutMillis: '1m',
+          maxLifetimeSeconds: '1h',
+        },
+        {},
+      ),
+    ).toMatchObject({
+      idleTimeoutMillis: 30_000,
+      connectionTimeoutMillis: 2_000,
+      statementTimeoutMillis: 60_000,
+      maxLifetimeSeconds: 3_600,
+    });
+    const env = {
+      FERRY_POOL_IDLE_TIMEOUT_MS: '2m',
+      FERRY_CONNECT_TIMEOUT_MS: '5s',
+      FERRY_STATEMENT_TIMEOUT_MS: '250ms',
+      FERRY_POOL_MAX_LIFETIME_S: '30m',
+    };
+    expect(resolvePoolOptions({}, env)).toMatchObject({
+      idleTimeoutMillis: 120_000,
+      connectionTimeoutMillis: 5_000,
+      statementTimeoutMillis: 250,
+      maxLifetimeSeconds: 1_800,
+    });
+    // A bare number in the lifetime variable/option is seconds, as before Durations.
+    expect(resolvePoolOptions({ maxLifetimeSeconds: 90 }, {}).maxLifetimeSeconds).toBe(90);
+    expect(resolvePoolOptions({}, { FERRY_POOL_MAX_LIFETIME_S: '90' }).maxLifetimeSeconds).toBe(90);
+  });
+
+  it.each([
+    ['idleTimeoutMillis', 'soon'],
+    ['connectionTimeoutMillis', '0ms'],
+    ['statementTimeoutMillis', '1 week'],
+    ['maxLifetimeSeconds', '1500ms'],
+  ] as const)('refuses pool option %s=%s with E_CONFIG naming the option', (key, value) => {
+    let err: unknown;
+    try {
+      resolvePoolOptions({ [key]: value } as never, {});
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(FerryError);
+    expect((err as FerryError).code).toBe(E_CONFIG);
+    expect((err as FerryError).message).toContain(`Pool option ${key}="${value}" is not valid`);
+    expect((err as FerryError).message).toMatch(/duration such as/);
   });
 });
 

@@ -2,6 +2,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
+import pino from 'pino';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DbHandle } from '../../src/db/open.js';
 import { casefold, ImportContext, parseLegacyTimestamp, stableUuid } from '../../src/import/context.js';
@@ -305,6 +306,32 @@ describeEachBackend('import loader', (t) => {
     expect(resumed.tables.posts).toMatchObject({ inserted: 200 });
     expect(await count('posts')).toBe(200);
     expect(await count('users')).toBe(12);
+  });
+
+  it("logs through the one logger under layer 'import', still calls log; retryForMs takes a Duration", async () => {
+    const items = [...users(5), ...posts(20, 5)];
+    await expect(runImport({ db, definition: blogImport(items, { failAt: 12 }), batchSize: 4 })).rejects.toThrow(
+      'simulated crash',
+    );
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const messages: string[] = [];
+    const report = await runImport({
+      db,
+      definition: blogImport(items),
+      batchSize: 4,
+      retryForMs: '2m',
+      logger,
+      log: (m) => messages.push(m),
+    });
+    expect(report.resumedFrom).toBe(12);
+    expect(messages).toEqual(['Resuming import "blog" after record 12.']);
+    expect(lines).toMatchObject([{ level: 30, layer: 'import', name: 'blog', msg: messages[0] }]);
+    await expectFerryError(
+      runImport({ db, definition: blogImport(items), retryForMs: 'soon' as never }),
+      'E_BAD_ARGUMENT',
+      /retryForMs/,
+    );
   });
 
   it('refuses to resume when the source changed, unless restarted', async () => {

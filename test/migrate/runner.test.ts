@@ -4,6 +4,7 @@ import path from 'node:path';
 import { type Kysely, sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeEach, expect, it } from 'vitest';
+import { E_BAD_ARGUMENT } from '../../src/errors.js';
 import {
   E_MIGRATION_CHECKSUM,
   E_MIGRATION_FAILED,
@@ -424,6 +425,35 @@ describeEachBackend('migrate runner', (t) => {
     const run = await migrator({ statementTimeoutMs: 200 }).up();
     expect(run.results[0]!.error).toMatchObject({ sqlstate: '57014' });
     expect(await migrator().history()).toEqual([]);
+  });
+
+  it("timeouts take a Duration ('90s', '1500ms'); a bad one is E_BAD_ARGUMENT naming the option", async () => {
+    put(
+      dir,
+      M1,
+      "create table st as select current_setting('statement_timeout') as st, current_setting('lock_timeout') as lt;\n",
+    );
+    const run = await migrator({
+      statementTimeoutMs: '90s',
+      statementLockTimeoutMs: '1500ms',
+      lockTimeoutMs: '1m',
+    }).up();
+    expect(run.ok).toBe(true);
+    const { rows } = await sql<{ st: string; lt: string }>`select st, lt from st`.execute(db);
+    expect(rows).toEqual([{ st: '90s', lt: '1500ms' }]);
+    for (const [name, value] of [
+      ['lockTimeoutMs', 'soon'],
+      ['statementTimeoutMs', '-1s'],
+      ['statementLockTimeoutMs', 1.5],
+    ] as const) {
+      let err: unknown;
+      try {
+        migrator({ [name]: value } as never);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toMatchObject({ code: E_BAD_ARGUMENT, message: expect.stringContaining(`Migrator option ${name}`) });
+    }
   });
 
   it('applies 50 trivial migrations (timed)', async () => {
