@@ -154,6 +154,16 @@ export class FerryError<C extends FerryErrorCode = FerryErrorCode> extends Error
     this.details = Object.freeze({ ...options.details }) as FerryErrorDetails<C>;
   }
 
+  /**
+   * Plain `instanceof`, but typed: without this, `err instanceof FerryError`
+   * would narrow to `FerryError<any>` (a generic class's default), and
+   * `err.code` would accept any string.
+   */
+  static override [Symbol.hasInstance](value: unknown): value is FerryError {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class instanceof was asked about (a subclass too), as in the default check.
+    return Function.prototype[Symbol.hasInstance].call(this, value);
+  }
+
   [inspect.custom](_depth: number, options: object, render: typeof inspect): string {
     return redactText(render(this, { ...options, customInspect: false }));
   }
