@@ -1,3 +1,6 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { E_DURATION, toMs } from '../src/duration.js';
 import { E_CONSTRAINT, FerryError, isFerryError } from '../src/errors.js';
@@ -46,5 +49,26 @@ describe('FerryError instanceof', () => {
     expect(new Error('x') instanceof FerryError).toBe(false);
     expect((null as unknown) instanceof FerryError).toBe(false);
     expect(('E_QUERY' as unknown) instanceof FerryError).toBe(false);
+  });
+});
+
+describe('FerryErrorCode', () => {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+  // test/types/error-codes.types.ts proves FerryErrorCode equals the E_* constants of the modules it
+  // imports; this makes sure it imports every module of src/ that declares one, so a new module of
+  // codes cannot be left out of the union unnoticed.
+  it('the type test covers every module of src/ that declares E_* constants', () => {
+    const declaring = (readdirSync(path.join(root, 'src'), { recursive: true }) as string[])
+      .filter((f) => f.endsWith('.ts'))
+      .filter((f) => /^export const E_[A-Z_]+\b/m.test(readFileSync(path.join(root, 'src', f), 'utf8')))
+      .map((f) => `src/${f.split(path.sep).join('/')}`)
+      .sort();
+    const typeTest = readFileSync(path.join(root, 'test/types/error-codes.types.ts'), 'utf8');
+    const covered = [...typeTest.matchAll(/^import (?:type )?\* as \w+ from '\.\.\/\.\.\/(src\/[\w/-]+)\.js';$/gm)]
+      .map((m) => `${m[1]}.ts`)
+      .sort();
+    expect(declaring.length).toBeGreaterThan(8);
+    expect(covered).toEqual(declaring);
   });
 });

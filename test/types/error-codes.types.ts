@@ -3,7 +3,8 @@
  * here runs. `FerryErrorCode` is a list of strings in src/errors.ts (a leaf:
  * it cannot import the parts that own the constants), so these checks keep
  * the list and the exported `E_*` constants the same set. A part that adds a
- * module of codes adds it to `Exported` below.
+ * module of codes imports it here and adds it to `Modules` (test/errors.test.ts
+ * checks that every module of src/ declaring an `E_*` constant is imported).
  */
 import { expectTypeOf } from 'vitest';
 import type * as cache from '../../src/cache/errors.js';
