@@ -4,7 +4,7 @@
  * `'30s'`, `'5m'`, `'1h'`, `'30d'`). Lives beside errors.ts so every part can
  * import it without depending on another part.
  */
-import { FerryError } from './errors.js';
+import { FerryError, type FerryErrorCode } from './errors.js';
 
 /** A bad duration passed to an option or a call that takes one. */
 export const E_DURATION = 'E_DURATION';
@@ -20,7 +20,7 @@ const PATTERN = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/;
  * message; `code` lets a component keep its own config error code (default
  * E_DURATION).
  */
-export function toMs(value: Duration, what: string, code: string = E_DURATION): number {
+export function toMs(value: Duration, what: string, code: FerryErrorCode = E_DURATION): number {
   let ms: number;
   if (typeof value === 'number') ms = value;
   else if (typeof value === 'string') {
@@ -54,7 +54,7 @@ export function toMs(value: Duration, what: string, code: string = E_DURATION): 
  * is refused rather than rounded: a 1500 ms window silently becoming 2 s
  * would change the limit.
  */
-export function toWholeSeconds(value: Duration, what: string, code: string = E_DURATION, min = 0): number {
+export function toWholeSeconds(value: Duration, what: string, code: FerryErrorCode = E_DURATION, min = 0): number {
   const ms = toMs(value, what, code);
   if (ms % 1000 !== 0) {
     throw new FerryError(

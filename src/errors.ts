@@ -13,21 +13,168 @@
 import { inspect } from 'node:util';
 import { redactText } from './db/redact.js';
 
-export class FerryError extends Error {
-  readonly code: string;
-  /** Extra machine-readable facts (table, column, SQLSTATE...). Never secrets. */
-  readonly details: Readonly<Record<string, unknown>>;
+/**
+ * Every stable code Ferry throws, from every part. Listed here as strings
+ * because this file is a leaf: the constants themselves stay with the part
+ * that owns them (their doc comments say when each is thrown).
+ * test/types/error-codes.types.ts checks, at typecheck time, that this list
+ * and the exported `E_*` constants are the same set, so it cannot drift.
+ */
+export type FerryErrorCode =
+  // src/errors.ts: connections, schema, repositories, configuration
+  | 'E_BAD_URL'
+  | 'E_CONNECT'
+  | 'E_DATA_DIR_LOCKED'
+  | 'E_PGLITE_REENTRANT'
+  | 'E_CLOSED'
+  | 'E_SCHEMA'
+  | 'E_UNKNOWN_COLUMN'
+  | 'E_INVALID_VALUE'
+  | 'E_BAD_ARGUMENT'
+  | 'E_BAD_CURSOR'
+  | 'E_CONSTRAINT'
+  | 'E_QUERY'
+  | 'E_CONFIG'
+  | 'E_MISSING_DEPENDENCY'
+  // src/duration.ts
+  | 'E_DURATION'
+  // src/redis/errors.ts
+  | 'E_REDIS_URL'
+  // src/cache/errors.ts
+  | 'E_CACHE_CONFIG'
+  | 'E_CACHE_CLOSED'
+  | 'E_CACHE_VALUE'
+  | 'E_CACHE_KEY'
+  | 'E_CACHE_REDIS'
+  | 'E_CACHE_TIMEOUT'
+  // src/sessions/errors.ts
+  | 'E_SESSION_CONFIG'
+  | 'E_SESSION_ARGUMENT'
+  | 'E_SESSION_EXISTS'
+  | 'E_SESSION_REVOKED'
+  | 'E_SESSION_CONFLICT'
+  | 'E_SESSION_UNAVAILABLE'
+  | 'E_SESSION_NO_PERSIST'
+  | 'E_SESSION_CLOSED'
+  // src/rate-limit/errors.ts
+  | 'E_RATE_CONFIG'
+  | 'E_RATE_ARGUMENT'
+  | 'E_RATE_CLOSED'
+  // src/migrate/errors.ts
+  | 'E_MIGRATION_FILE'
+  | 'E_MIGRATION_EXISTS'
+  | 'E_MIGRATION_EMPTY'
+  | 'E_MIGRATION_LINT'
+  | 'E_MIGRATION_ON_DISK'
+  | 'E_MIGRATION_CHECKSUM'
+  | 'E_MIGRATION_MISSING'
+  | 'E_MIGRATION_OUT_OF_ORDER'
+  | 'E_MIGRATION_LOCK_TIMEOUT'
+  | 'E_MIGRATION_NO_DOWN'
+  | 'E_MIGRATION_UNKNOWN'
+  | 'E_MIGRATION_FAILED'
+  // src/import/errors.ts
+  | 'E_IMPORT_DEFINITION'
+  | 'E_IMPORT_SOURCE_CHANGED'
+  | 'E_IMPORT_MAX_REJECTS'
+  | 'E_IMPORT_CONNECTION'
+  | 'E_IMPORT_BACKUP'
+  | 'E_IMPORT_TARGET_MISSING'
+  // src/import/sources/errors.ts
+  | 'E_SOURCE_NOT_FOUND'
+  | 'E_SOURCE_OPTIONS'
+  | 'E_SOURCE_MALFORMED'
+  | 'E_SOURCE_READ';
 
-  constructor(code: string, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+/**
+ * The shape of `details` for the codes whose throw sites all pass the same
+ * facts; a code not listed here has free-form details. Only facts every
+ * throw site provides are required, so code reading them can rely on them.
+ */
+export interface FerryErrorDetailsMap {
+  E_BAD_URL: { url: string };
+  E_BAD_CURSOR: { table: string };
+  E_UNKNOWN_COLUMN: { table: string; column: string };
+  /** From the server (a class 22 SQLSTATE) `column` is absent when it did not name one, and `sqlstate` is set. */
+  E_INVALID_VALUE: { table: string; column?: string; sqlstate?: string; constraint?: string };
+  /** `constraint` and `column` are set when the server names them. */
+  E_CONSTRAINT: { sqlstate: string; table: string; constraint?: string; column?: string };
+  /** `hostname` is absent when the lock was found held by a process of this host without reading its file. */
+  E_DATA_DIR_LOCKED: { dataDir: string; lockFile: string; pid: number | null; hostname?: string | null };
+  E_MISSING_DEPENDENCY: { package: string; feature: string };
+  E_CACHE_REDIS: { op: string };
+  E_CACHE_TIMEOUT: { op: string };
+  E_SESSION_EXISTS: { jti: string };
+  E_SESSION_REVOKED: { userId: string };
+  E_MIGRATION_EXISTS: { id: string; path: string };
+  E_MIGRATION_EMPTY: { ids: string[]; files: string[] };
+  E_MIGRATION_NO_DOWN: { ids: string[] };
+  E_MIGRATION_LOCK_TIMEOUT: { table: string; lockKey: string; waitedMs: number; holderPid: number | null };
+  /** The failed step of the run result (`MigrationError` in ferry/migrate). */
+  E_MIGRATION_FAILED: {
+    file: string;
+    statement: string;
+    line: number | null;
+    sqlstate?: string;
+    message: string;
+    detail?: string;
+    hint?: string;
+  };
+  E_IMPORT_SOURCE_CHANGED: { name: string; position: number };
+  E_IMPORT_MAX_REJECTS: { rejects: number; position: number };
+  E_IMPORT_TARGET_MISSING: { tables: string[] };
+  /** `source` is the source's label; `column` is set when the parser gave one. */
+  E_SOURCE_MALFORMED: { source: string; file: string; line: number; column?: number };
+}
+
+/**
+ * What `details` holds for a FerryError of code C: its shape when it has one,
+ * always open to other keys. For a FerryError whose code is not known (the
+ * whole union) every key reads as `unknown`, as before codes were typed.
+ */
+export type FerryErrorDetails<C extends FerryErrorCode = FerryErrorCode> = C extends keyof FerryErrorDetailsMap
+  ? Readonly<FerryErrorDetailsMap[C] & Record<string, unknown>>
+  : Readonly<Record<string, unknown>>;
+
+/** The options of `new FerryError(code, message, options)`: `details` must fit the code's shape. */
+export interface FerryErrorOptions<C extends FerryErrorCode = FerryErrorCode> {
+  cause?: unknown;
+  details?: C extends keyof FerryErrorDetailsMap ? FerryErrorDetailsMap[C] : Record<string, unknown>;
+}
+
+export class FerryError<C extends FerryErrorCode = FerryErrorCode> extends Error {
+  readonly code: C;
+  /** Extra machine-readable facts (table, column, SQLSTATE...). Never secrets. */
+  readonly details: FerryErrorDetails<C>;
+
+  constructor(code: C, message: string, options: FerryErrorOptions<C> = {}) {
     super(redactText(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'FerryError';
     this.code = code;
-    this.details = Object.freeze({ ...options.details });
+    this.details = Object.freeze({ ...options.details }) as FerryErrorDetails<C>;
+  }
+
+  /**
+   * Plain `instanceof`, but typed: without this, `err instanceof FerryError`
+   * would narrow to `FerryError<any>` (a generic class's default), and
+   * `err.code` would accept any string.
+   */
+  static override [Symbol.hasInstance](value: unknown): value is FerryError {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class instanceof was asked about (a subclass too), as in the default check.
+    return Function.prototype[Symbol.hasInstance].call(this, value);
   }
 
   [inspect.custom](_depth: number, options: object, render: typeof inspect): string {
     return redactText(render(this, { ...options, customInspect: false }));
   }
+}
+
+/**
+ * `err` is a `FerryError` (with `code`, when given): narrows `err.code` and
+ * `err.details`, e.g. `if (isFerryError(err, 'E_CONSTRAINT')) err.details.constraint`.
+ */
+export function isFerryError<C extends FerryErrorCode = FerryErrorCode>(err: unknown, code?: C): err is FerryError<C> {
+  return err instanceof FerryError && (code === undefined || err.code === code);
 }
 
 /** The URL is not one Ferry understands. */

@@ -9,7 +9,7 @@
  * use after `close()` (`E_CACHE_CLOSED`). A loader's own error is rethrown
  * unchanged (unless a graced value can be served instead).
  */
-import { FerryError } from '../errors.js';
+import { FerryError, type FerryErrorCode, type FerryErrorOptions } from '../errors.js';
 
 /** `createCache` options are invalid (negative sizes, bad durations...); a bad Redis URL is `E_REDIS_URL` (src/redis/errors.ts). */
 export const E_CACHE_CONFIG = 'E_CACHE_CONFIG';
@@ -24,10 +24,10 @@ export const E_CACHE_REDIS = 'E_CACHE_REDIS';
 /** A Redis command took longer than `timeoutMs` (reported, never thrown). */
 export const E_CACHE_TIMEOUT = 'E_CACHE_TIMEOUT';
 
-export function cacheError(
-  code: string,
+export function cacheError<C extends FerryErrorCode>(
+  code: C,
   message: string,
-  options: { cause?: unknown; details?: Record<string, unknown> } = {},
-): FerryError {
+  options: FerryErrorOptions<C> = {},
+): FerryError<C> {
   return new FerryError(code, message, options);
 }

@@ -95,7 +95,7 @@ export interface MigrationStatus {
 
 export interface MigrationError {
   /** E_MIGRATION_FAILED. */
-  code: string;
+  code: typeof E_MIGRATION_FAILED;
   /** Path of the up.sql or down.sql that failed. */
   file: string;
   /** The failing statement (or COMMIT, or the history write). */

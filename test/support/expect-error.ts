@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { FerryError } from '../../src/errors.js';
+import { FerryError, type FerryErrorCode } from '../../src/errors.js';
 
 /** Await a promise that must reject with a FerryError, and return that error. */
 export async function rejection(promise: Promise<unknown>): Promise<FerryError> {
@@ -14,7 +14,11 @@ export async function rejection(promise: Promise<unknown>): Promise<FerryError> 
 }
 
 /** `rejection`, also checking the stable code and, optionally, the message. */
-export async function expectFerryError(promise: Promise<unknown>, code: string, message?: RegExp): Promise<FerryError> {
+export async function expectFerryError(
+  promise: Promise<unknown>,
+  code: FerryErrorCode,
+  message?: RegExp,
+): Promise<FerryError> {
   const err = await rejection(promise);
   expect(err.code).toBe(code);
   if (message) expect(err.message).toMatch(message);
