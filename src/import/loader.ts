@@ -14,6 +14,10 @@
  *   it ends in exactly the state an uninterrupted run would.
  * - A failing COPY or INSERT is retried in halves inside savepoints until the
  *   bad row is isolated (pgloader's approach); the rest of the batch lands.
+ *
+ * This file holds the run (lock, reconnects) and the pass (checkpoint,
+ * batches, rejects); writing a batch is write.ts, with orphans.ts and
+ * upsert-sql.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,16 +26,15 @@ import { isConnectionLoss, type RawSession } from '../db/session.js';
 import { type Duration, toMs } from '../duration.js';
 import { E_BAD_ARGUMENT, FerryError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { quoteIdent } from '../schema/identifiers.js';
 import type { DefinedImport } from './define.js';
 import { E_IMPORT_CONNECTION, E_IMPORT_DEFINITION, E_IMPORT_MAX_REJECTS, E_IMPORT_SOURCE_CHANGED } from './errors.js';
 import { KeySet } from './key-set.js';
 import { withImportLogger } from './log.js';
-import { type Batch, type Group, prepareBatches } from './prepare.js';
+import { type Batch, prepareBatches } from './prepare.js';
 import { checkSources, fingerprintSources, namedSources, type SourceFault } from './records.js';
 import { writeRejectsFile } from './rejects-file.js';
 import { acquireImportLock, waitingMessage } from './run-lock.js';
-import { bisect, copyGroup, copyIntoTarget, createStaging, dbReject } from './staging.js';
+import { createStaging } from './staging.js';
 import {
   checkpointStatement,
   emptyStats,
@@ -42,7 +45,8 @@ import {
   readCheckpoint,
   readRejects,
 } from './state.js';
-import { comparable, planTargets, resolveSchema, type Target } from './targets.js';
+import { planTargets, resolveSchema, type Target } from './targets.js';
+import { appendOnly, writeBatch } from './write.js';
 
 export interface ImportOptions {
   db: DbHandle;
@@ -429,294 +433,4 @@ async function estimateTotal(
     total += n;
   }
   return total;
-}
-
-// ---------------------------------------------------------------- writing
-
-/** COPY + upsert every group of the batch (parents first); returns rows the database rejected. */
-async function writeBatch(session: RawSession, batch: Batch, stats: RunStats): Promise<RejectRow[]> {
-  const rejects: RejectRow[] = [];
-  const ordered = [...batch.groups.entries()].sort((a, b) => a[0].order - b[0].order);
-  for (const [target, groups] of ordered) {
-    await session.query(`truncate ${target.staging}`);
-    let offset = 0;
-    for (const group of groups.values()) {
-      const t = stats.tables[target.name] as RunStats['tables'][string];
-      if (await copiedIntoTarget(session, target, group)) {
-        t.inserted += group.lines.length;
-        continue;
-      }
-      const first = offset;
-      offset += group.lines.length;
-      const copied = await copyGroup(session, target, group, first, rejects);
-      if (copied === 0) continue;
-      const counts = await upsertRange(session, target, group, first, offset - 1, rejects);
-      const unchanged = copied - counts.inserted - counts.updated - counts.conflicts;
-      t.inserted += counts.inserted;
-      t.updated += counts.updated;
-      t.unchanged += unchanged;
-      // Only new keys this time: try the plain INSERT again next batch.
-      if (counts.updated === 0 && unchanged === 0 && counts.existing === 0) appendOnly.add(target);
-    }
-  }
-  return rejects;
-}
-
-/**
- * While a table gets only new keys and has shown no orphans, a group is
- * COPied straight into it, as `psql \copy` would: no staging table, no second
- * pass over the rows (for large JSON values, no second write of their TOAST).
- * Any failure rolls back to the savepoint and the group takes the staged path,
- * which isolates the bad rows; so the outcome is the same either way.
- */
-async function copiedIntoTarget(session: RawSession, target: Target, group: Group): Promise<boolean> {
-  if (!appendOnly.has(target) || orphanTables.has(target) || (directFailures.get(target) ?? 0) >= MAX_DIRECT_FAILURES)
-    return false;
-  await session.query('savepoint ferry_direct');
-  try {
-    await copyIntoTarget(session, target, group);
-    await session.query('release savepoint ferry_direct');
-    return true;
-  } catch (err) {
-    if (isConnectionLoss(err)) throw err;
-    await session.query('rollback to savepoint ferry_direct; release savepoint ferry_direct');
-    if ((err as { code?: string })?.code === UNIQUE_VIOLATION) appendOnly.delete(target);
-    else directFailures.set(target, (directFailures.get(target) ?? 0) + 1);
-    return false;
-  }
-}
-
-/** Tables whose direct COPY failed this often (bad rows in batch after batch) stay on the staged path. */
-const MAX_DIRECT_FAILURES = 3;
-const directFailures = new WeakMap<Target, number>();
-
-interface Counts {
-  inserted: number;
-  updated: number;
-  /** Rows not written: rejected, or in conflict with an existing row (onConflict: 'error'). */
-  conflicts: number;
-  /** Of those, the conflicts with an existing row. */
-  existing: number;
-}
-
-async function upsertRange(
-  session: RawSession,
-  target: Target,
-  group: Group,
-  lo: number,
-  hi: number,
-  rejects: RejectRow[],
-): Promise<Counts> {
-  const total: Counts = { inserted: 0, updated: 0, conflicts: 0, existing: 0 };
-  const sql = upsertSql(target, group.columns);
-  const plain = plainInsertSql(target, group.columns);
-  const conflictSql = target.onConflict === 'error' ? conflictCheckSql(target, group.columns) : null;
-  // Rows already rejected as orphans: every statement below leaves them out.
-  const excluded = new Set<number>();
-  const params = (a: number, b: number) => [a, b, `{${[...excluded].join(',')}}`];
-  const attempt = async (a: number, b: number) => {
-    if (a < b && appendOnly.has(target)) {
-      // New keys expected: a plain INSERT costs the server about 15% less than
-      // the upsert. It fails if any key exists (or any row is bad); the upsert
-      // below then does what it always did, so the outcome is the same.
-      await session.query('savepoint ferry_plain');
-      try {
-        const { rowCount } = await session.query(plain, params(a, b));
-        await session.query('release savepoint ferry_plain');
-        total.inserted += rowCount;
-        return b - a + 1;
-      } catch (err) {
-        if (isConnectionLoss(err)) throw err;
-        await session.query('rollback to savepoint ferry_plain; release savepoint ferry_plain');
-        if ((err as { code?: string })?.code === UNIQUE_VIOLATION) appendOnly.delete(target);
-      }
-    }
-    const { rows } = await session.query<{ inserted: string | number; updated: string | number }>(sql, params(a, b));
-    let conflicts = 0;
-    if (conflictSql) {
-      const found = await session.query<{ n: number }>(conflictSql, params(a, b));
-      for (const { n } of found.rows) {
-        conflicts++;
-        rejects.push({
-          ...dbReject(target, group, n - lo, null),
-          reason: `a ${target.name} row with the same key (${target.key.join(', ')}) already exists with different content (onConflict: 'error')`,
-          sqlstate: '23505',
-        });
-      }
-    }
-    total.inserted += Number(rows[0]?.inserted ?? 0);
-    total.updated += Number(rows[0]?.updated ?? 0);
-    total.conflicts += conflicts;
-    total.existing += conflicts;
-    return b - a + 1;
-  };
-  const reject = (n: number, err: unknown) => {
-    total.conflicts++;
-    rejects.push(dbReject(target, group, n - lo, err));
-  };
-  // Orphans are found with one query and rejected without trying them: a
-  // batch with ten of them costs one more statement, not twenty.
-  const setApart = async (a: number, b: number): Promise<number> => {
-    let added = 0;
-    for (const orphan of await orphans(session, target, group.columns, a, b)) {
-      if (excluded.has(orphan.n)) continue;
-      excluded.add(orphan.n);
-      reject(orphan.n, orphan.error);
-      added++;
-    }
-    return added;
-  };
-  // A table that had orphans in an earlier batch is expected to have more.
-  if (orphanTables.has(target)) await setApart(lo, hi);
-  await bisect(session, lo, hi, attempt, reject, async (a, b, err) => {
-    if ((err as { code?: string })?.code !== FOREIGN_KEY_VIOLATION || (await setApart(a, b)) === 0) return false;
-    orphanTables.add(target);
-    return true;
-  });
-  return total;
-}
-
-const FOREIGN_KEY_VIOLATION = '23503';
-const UNIQUE_VIOLATION = '23505';
-
-/**
- * Targets whose last batch held only new keys: the next one tries a plain
- * INSERT first. Every target starts here; the first batch that meets an
- * existing key (a rerun, an incremental import) takes it out.
- */
-const appendOnly = new WeakSet<Target>();
-
-interface ForeignKey {
-  name: string;
-  parent: string;
-  /** The parent's name as Postgres prints it in the violation's detail. */
-  parentName: string;
-  columns: string[];
-  refColumns: string[];
-  /** Column names as printed in the detail (unquoted). */
-  names: string[];
-}
-
-const foreignKeysOf = new WeakMap<Target, Promise<ForeignKey[]>>();
-/** Targets that had orphans in this process: later batches look for them first. */
-const orphanTables = new WeakSet<Target>();
-
-/** A staged row whose foreign key has no parent, with the error the database would raise for it. */
-interface Orphan {
-  n: number;
-  error: { code: string; message: string; detail: string };
-}
-
-/**
- * The staged rows in [lo, hi] whose (immediate) foreign key to another
- * table has no parent row; such a row fails in any statement it is part of.
- * The first missing parent in constraint order is named, as Postgres does.
- */
-async function orphans(
-  session: RawSession,
-  target: Target,
-  columns: string[],
-  lo: number,
-  hi: number,
-): Promise<Orphan[]> {
-  let fks = foreignKeysOf.get(target);
-  if (!fks) {
-    fks = session
-      .query<{ name: string; parent: string; parent_name: string; refcols: string[]; names: string[] }>(
-        `select c.conname as name, format('%s', c.confrelid::regclass) as parent, p.relname as parent_name,
-                array(select quote_ident(a.attname) from unnest(c.confkey) with ordinality k(n, i)
-                        join pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.n order by k.i) as refcols,
-                array(select a.attname::text from unnest(c.conkey) with ordinality k(n, i)
-                        join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.n order by k.i) as names
-           from pg_constraint c join pg_class p on p.oid = c.confrelid
-          where c.contype = 'f' and c.conrelid = to_regclass($1) and c.confrelid <> c.conrelid and not c.condeferrable
-          order by c.oid`,
-        [quoteIdent(target.name)],
-      )
-      .then(({ rows }) =>
-        rows.map((r) => ({
-          name: r.name,
-          parent: r.parent,
-          parentName: r.parent_name,
-          columns: r.names.map(quoteIdent),
-          refColumns: r.refcols,
-          names: r.names,
-        })),
-      );
-    foreignKeysOf.set(target, fks);
-  }
-  const staged = new Set(columns.map(quoteIdent));
-  const checked = (await fks).filter((fk) => fk.columns.every((c) => staged.has(c)));
-  if (checked.length === 0) return [];
-  const selects = checked.map((fk, i) => {
-    const present = fk.columns.map((c) => `s.${c} is not null`).join(' and ');
-    const match = fk.columns.map((c, j) => `p.${fk.refColumns[j]} = s.${c}`).join(' and ');
-    const values = fk.columns.map((c) => `s.${c}::text`).join(', ');
-    return (
-      `select s._ferry_n as n, ${i} as fk, concat_ws(', ', ${values}) as vals from ${target.staging} s ` +
-      `where s._ferry_n between $1 and $2 and ${present} and not exists (select 1 from ${fk.parent} p where ${match})`
-    );
-  });
-  const { rows } = await session.query<{ n: number; fk: number; vals: string }>(
-    `select distinct on (n) n, fk, vals from (${selects.join(' union all ')}) o order by n, fk`,
-    [lo, hi],
-  );
-  return rows.map((r) => {
-    const fk = checked[Number(r.fk)] as ForeignKey;
-    return {
-      n: Number(r.n),
-      error: {
-        code: FOREIGN_KEY_VIOLATION,
-        message: `insert or update on table "${target.name}" violates foreign key constraint "${fk.name}"`,
-        detail: `Key (${fk.names.join(', ')})=(${r.vals}) is not present in table "${fk.parentName}".`,
-      },
-    };
-  });
-}
-
-/** Staged rows $1..$2 but those in $3 (an int array literal: the rejected orphans). */
-const STAGED_RANGE = '_ferry_n between $1 and $2 and not (_ferry_n = any($3::int[]))';
-
-function plainInsertSql(target: Target, columns: string[]): string {
-  const cols = columns.map(quoteIdent).join(', ');
-  return `insert into ${quoteIdent(target.name)} (${cols}) select ${cols} from ${target.staging} where ${STAGED_RANGE}`;
-}
-
-function upsertSql(target: Target, columns: string[]): string {
-  const cols = columns.map(quoteIdent).join(', ');
-  const key = target.key.map(quoteIdent).join(', ');
-  const select = `select ${cols} from ${target.staging} where ${STAGED_RANGE}`;
-  const insert = `insert into ${quoteIdent(target.name)} as t (${cols}) ${select}`;
-  const updatable = columns.filter((c) => !target.key.includes(c) && !target.insertOnly.has(c));
-  let conflict: string;
-  if (target.onConflict !== 'update' || updatable.length === 0) {
-    conflict = `on conflict (${key}) do nothing`;
-  } else {
-    const touch = Object.values(target.table.columns)
-      .filter((c) => c.def.onUpdateNow && !columns.includes(c.name))
-      .map((c) => `${quoteIdent(c.name)} = now()`);
-    const set = [...updatable.map((c) => `${quoteIdent(c)} = excluded.${quoteIdent(c)}`), ...touch].join(', ');
-    const mine = updatable.map((c) => comparable(target, c, 't')).join(', ');
-    const theirs = updatable.map((c) => comparable(target, c, 'excluded')).join(', ');
-    conflict = `on conflict (${key}) do update set ${set} where (${mine}) is distinct from (${theirs})`;
-  }
-  return (
-    `with w as (${insert} ${conflict} returning (xmax = 0) as fresh) ` +
-    `select count(*) filter (where fresh) as inserted, count(*) filter (where not fresh) as updated from w`
-  );
-}
-
-/** Staged rows whose key exists in the target with different content (onConflict: 'error'). */
-function conflictCheckSql(target: Target, columns: string[]): string {
-  const on = target.key.map((k) => `t.${quoteIdent(k)} = s.${quoteIdent(k)}`).join(' and ');
-  const compared = columns.filter((c) => !target.key.includes(c) && !target.insertOnly.has(c));
-  const differs =
-    compared.length === 0
-      ? 'false'
-      : `(${compared.map((c) => comparable(target, c, 't')).join(', ')}) is distinct from ` +
-        `(${compared.map((c) => comparable(target, c, 's')).join(', ')})`;
-  return (
-    `select s._ferry_n as n from ${target.staging} s join ${quoteIdent(target.name)} t on ${on} ` +
-    `where s.${STAGED_RANGE} and ${differs} order by s._ferry_n`
-  );
 }

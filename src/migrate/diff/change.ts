@@ -1,0 +1,65 @@
+/**
+ * What the differ produces (Change, its Phase) and the small helpers every
+ * per-object-kind differ shares.
+ */
+import { quoteIdent as q } from '../../schema/identifiers.js';
+import type { PrimaryKeyIR } from '../../schema/ir.js';
+
+/**
+ * Where a change runs. Each phase becomes its own migration so that locks
+ * stay short and Postgres's transaction rules hold:
+ * - `expand`: new enum values, committed before anything uses them;
+ * - `main`: ordinary transactional DDL;
+ * - `validate`: `VALIDATE CONSTRAINT` (and `SET NOT NULL` backed by a
+ *   validated check) in a later transaction, so the full-table scan runs
+ *   under SHARE UPDATE EXCLUSIVE rather than the ACCESS EXCLUSIVE lock the
+ *   constraint was added with;
+ * - `concurrent`: one `CREATE INDEX CONCURRENTLY` per migration, outside any
+ *   transaction (Postgres refuses it inside one);
+ * - `attach`: unique constraints and primary keys on existing tables,
+ *   attached to the index built concurrently before (`ADD CONSTRAINT ...
+ *   UNIQUE | PRIMARY KEY USING INDEX`), so the table is never locked for a
+ *   whole index build.
+ */
+export type Phase = 'expand' | 'main' | 'validate' | 'concurrent' | 'attach';
+export const PHASES: readonly Phase[] = ['expand', 'main', 'validate', 'concurrent', 'attach'];
+
+export interface Change {
+  phase: Phase;
+  description: string;
+  /** Statements, in order. */
+  up: string[];
+  /** Statements that undo `up`, in order (changes are undone last-first). */
+  down: string[];
+  /** Loses data when applied (drops), or when undone (`downDestructive`). */
+  destructive: boolean;
+  /** Something Ferry could not generate; the user must finish the migration by hand. */
+  warning?: string;
+}
+
+export const alter = (table: string) => `ALTER TABLE ${q(table)}`;
+export const notNullCheck = (table: string, column: string) => `${table}_${column}_not_null`.slice(0, 63);
+
+export function change(phase: Phase, description: string, up: string[], down: string[]): Change {
+  return { phase, description, up, down, destructive: false };
+}
+
+export function byName<T extends { name: string }>(items: readonly T[]): Map<string, T> {
+  return new Map(items.map((i) => [i.name, i]));
+}
+
+export function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+export function samePk(a: PrimaryKeyIR | null, b: PrimaryKeyIR | null): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+export function hasSame<T extends { name: string }>(list: readonly T[], item: T): boolean {
+  return list.some((x) => x.name === item.name && JSON.stringify(x) === JSON.stringify(item));
+}
+
+export function sameIgnoringName<T extends { name: string }>(a: T, b: T): boolean {
+  return JSON.stringify({ ...a, name: '' }) === JSON.stringify({ ...b, name: '' });
+}
