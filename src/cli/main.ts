@@ -6,7 +6,7 @@ import { registerMigrate } from './commands/migrate.js';
 import { registerPull } from './commands/pull.js';
 import { registerSchema } from './commands/schema.js';
 import type { GlobalOptions } from './globals.js';
-import { EXIT_ERROR, knownSecrets, printError } from './output.js';
+import { EXIT_ERROR, errorPayload, knownSecrets, printError, printedJson, printJson } from './output.js';
 
 export type { GlobalOptions } from './globals.js';
 
@@ -64,7 +64,11 @@ export async function main(argv: string[] = process.argv): Promise<void> {
       process.exitCode = err.exitCode === 0 ? 0 : EXIT_ERROR;
       return;
     }
-    printError(err, knownSecrets());
+    const secrets = knownSecrets();
+    printError(err, secrets);
+    // A script that asked for --json gets a JSON answer even when the command
+    // failed before its report (a database it cannot reach, a bad config).
+    if (argv.includes('--json') && !printedJson()) printJson({ ok: false, error: errorPayload(err, secrets) });
     process.exitCode = EXIT_ERROR;
   }
 }

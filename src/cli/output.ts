@@ -31,7 +31,15 @@ function decodeURIComponentSafe(s: string): string {
   }
 }
 
+let jsonPrinted = false;
+
+/** Whether a command already printed its JSON report (so a late failure must not print a second document). */
+export function printedJson(): boolean {
+  return jsonPrinted;
+}
+
 export function printJson(value: unknown): void {
+  jsonPrinted = true;
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 

@@ -143,6 +143,11 @@ describe('ferry import / verify (embedded database)', () => {
       'Cannot connect to PostgreSQL at postgresql://postgres:****@127.0.0.1:1/x: connection refused by 127.0.0.1:1.',
     );
     expect(`${r.out}${r.err}`).not.toContain('postgres:postgres@');
+    // --json: a script gets a JSON answer on stdout even though the run never started.
+    const report = JSON.parse(r.out) as { ok: boolean; error: { code: string; message: string } };
+    expect(report.ok).toBe(false);
+    expect(report.error.code).toBe('E_CONNECT');
+    expect(report.error.message).toContain('postgresql://postgres:****@127.0.0.1:1/x');
   });
 });
 
