@@ -112,12 +112,18 @@ export interface FerryErrorDetailsMap {
   E_MIGRATION_LOCK_TIMEOUT: { table: string; lockKey: string; waitedMs: number; holderPid: number | null };
   /** The failed step of the run result (`MigrationError` in ferry/migrate). */
   E_MIGRATION_FAILED: {
+    /** Path of the up.sql or down.sql that failed. */
     file: string;
+    /** The failing statement (or COMMIT, or the history write). */
     statement: string;
+    /** 1-based line in `file` (of the server's error position when it gave one, else of the statement); null when the failure is not in the file (COMMIT, history). */
     line: number | null;
     sqlstate?: string;
+    /** The server's message. */
     message: string;
+    /** The server's detail, when given. */
     detail?: string;
+    /** The server's hint, or ours. */
     hint?: string;
   };
   E_IMPORT_SOURCE_CHANGED: { name: string; position: number };

@@ -10,28 +10,18 @@
  */
 import path from 'node:path';
 import { type Kysely, sql } from 'kysely';
+import type { FerryErrorDetailsMap } from '../errors.js';
 import { E_MIGRATION_FAILED } from './errors.js';
 import { type MigrationFile, parseSqlFile } from './files.js';
 import { deleteHistory, insertHistory } from './history.js';
 import { charOffsetToIndex, lineOfIndex, type SqlStatement } from './sql-split.js';
 
-export interface MigrationError {
+/** A migration's failure in a run result: the same facts a thrown E_MIGRATION_FAILED carries as `details`. */
+export type MigrationError = FailureFacts & {
   /** E_MIGRATION_FAILED. */
   code: typeof E_MIGRATION_FAILED;
-  /** Path of the up.sql or down.sql that failed. */
-  file: string;
-  /** The failing statement (or COMMIT, or the history write). */
-  statement: string;
-  /** 1-based line in `file` (of the server's error position when it gave one, else of the statement); null when the failure is not in the file (COMMIT, history). */
-  line: number | null;
-  sqlstate?: string;
-  /** The server's message. */
-  message: string;
-  /** The server's detail, when given. */
-  detail?: string;
-  /** The server's hint, or ours. */
-  hint?: string;
-}
+};
+type FailureFacts = FerryErrorDetailsMap[typeof E_MIGRATION_FAILED];
 
 export interface MigrationResult {
   id: string;
