@@ -81,7 +81,8 @@ export async function waitForRedis(port: number, timeoutMs = 10_000): Promise<vo
       sock.once('connect', () => sock.write('PING\r\n'));
     });
     if (ok) return;
-    if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer PING within ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`redis-server on port ${port} did not answer PING within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
