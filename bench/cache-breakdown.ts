@@ -28,7 +28,7 @@ await Promise.all([cache.ready(), cachePlain.ready(), withL1.ready()]);
 for (const k of ['k', 'a', 'b']) await cache.set(k, value, { ttl: '1h' });
 await cachePlain.set('k', plain, { ttl: '1h' });
 await raw.script('LOAD', READ_SCRIPT.src);
-const key = `${NS}:v:k`;
+const key = `${NS}~v:k`;
 const stored = (await raw.get(key))!;
 const json = stored.slice(stored.indexOf('|', stored.indexOf('|') + 1) + 1);
 const OFF = stored.length - json.length;
@@ -41,7 +41,7 @@ const steps: { name: string; op: () => unknown }[] = [
   { name: '4 GET + decode + deepFreeze', op: async () => deepFreeze(decode((await raw.get(key))!.slice(OFF))) },
   {
     name: '5 EVALSHA READ (the miss path)',
-    op: () => raw.evalsha(READ_SCRIPT.sha, 3, key, `${NS}:l:k`, `${NS}~seq`, 10_000, '0'),
+    op: () => raw.evalsha(READ_SCRIPT.sha, 3, key, `${NS}~l:k`, `${NS}~seq`, 10_000, '0'),
   },
   { name: '6 cache.get, l1: false, no Dates', op: () => cachePlain.get('k') },
   { name: '7 cache.get, l1: false', op: () => cache.get('k') },

@@ -134,10 +134,10 @@ const goals: Record<string, string> = {};
   if (!(await cache.ready(5_000)) || !(await withL1.ready(5_000)))
     throw new Error(`Redis at ${REDIS_URL} is not reachable`);
   for (const k of ['k', 'a', 'b']) await cache.set(k, value, { ttl: '1h' });
-  const redisKey = `${NS}:l2:v:k`; // the cache's key layout (remote.ts)
+  const redisKey = `${NS}:l2~v:k`; // the cache's key layout (l2.ts)
   const json = (s: string) => s.slice(s.indexOf('|', s.indexOf('|') + 1) + 1);
   const stored = await client.get(redisKey);
-  const other = await client.get(`${NS}:l2:v:a`);
+  const other = await client.get(`${NS}:l2~v:a`);
   if (stored === null || other === null || json(stored) !== json(other) || stored.length !== other.length) {
     throw new Error('the cached value is not where the bench expects it');
   }

@@ -20,9 +20,11 @@ import { redactText } from '../db/url.js';
 import type { Duration } from '../duration.js';
 import type { FerryError } from '../errors.js';
 import type { LayerLogger, Logger } from '../logger.js';
+import { RedisAnnouncer } from '../redis/announce.js';
 import { openRedis } from '../redis/connection.js';
 import type { CachedRepository, CachedRepositoryOptions, Repository, RepositoryCache } from '../repo/repository.js';
 import type { Table } from '../schema/table.js';
+import { OncePer, type Warn, warner } from '../warnings.js';
 import { cachedRepository } from './cached-repo.js';
 import { decode, deepFreeze, encode } from './codec.js';
 import { cacheError, E_CACHE_CLOSED, E_CACHE_KEY, E_CACHE_VALUE } from './errors.js';
@@ -33,6 +35,7 @@ import {
   cacheMs,
   DEFAULTS,
   type GetOrSetOptions,
+  MAX_KEY_BYTES,
   resolveCacheOptions,
   type SetOptions,
 } from './options.js';
@@ -55,6 +58,11 @@ export interface CacheStats {
   staleFillsRefused: number;
   /** Redis errors (timeouts included). */
   errors: number;
+  /**
+   * Values read from Redis that could not be decoded (truncated, broken JSON,
+   * bad tags, another program's data): each was deleted and served as a miss.
+   */
+  corrupt: number;
   breaker: BreakerState | 'off';
   bus: 'up' | 'down' | 'off';
   /** Invalidations waiting for Redis to come back. */
@@ -66,6 +74,14 @@ const MAX_RECENT = 10_000;
 
 /** What #hit returns when Redis has no servable value. */
 const MISS: unique symbol = Symbol('ferry.cache.miss');
+/** What #hit returns when the value in Redis cannot be decoded (see #corrupt). */
+const CORRUPT: unique symbol = Symbol('ferry.cache.corrupt');
+
+/** What corrupt-value and oversized-value warnings are grouped by: the key up to its first ':' (at most 64 characters). */
+function keyPrefix(key: string): string {
+  const i = key.indexOf(':');
+  return (i < 0 ? key : key.slice(0, i)).slice(0, 64);
+}
 
 export class Cache implements RepositoryCache {
   readonly namespace: string;
@@ -93,6 +109,12 @@ export class Cache implements RepositoryCache {
   #reading = 0;
   readonly #log: LayerLogger;
   readonly #onError: ((err: FerryError) => void) | undefined;
+  readonly #maxValueBytes: number;
+  /** Operator warnings (logger, else process.emitWarning; see src/warnings.ts). */
+  readonly #warn: Warn;
+  readonly #corruptWarned = new OncePer();
+  readonly #tooLargeWarned = new OncePer();
+  readonly #announcer: RedisAnnouncer | null = null;
   #closed = false;
   readonly #s = {
     l1Hits: 0,
@@ -104,6 +126,7 @@ export class Cache implements RepositoryCache {
     coalesced: 0,
     graceServed: 0,
     staleFillsRefused: 0,
+    corrupt: 0,
   };
 
   constructor(options: CacheOptions) {
@@ -127,6 +150,8 @@ export class Cache implements RepositoryCache {
     this.#ttl = o.ttlMs;
     this.#onError = o.onError;
     this.#log = o.log.cache;
+    this.#maxValueBytes = o.maxValueBytes;
+    this.#warn = warner(options.logger, 'cache');
 
     const connection = openRedis(options.redis, {
       mode: 'fail-fast',
@@ -141,6 +166,16 @@ export class Cache implements RepositoryCache {
     const secrets = connection.secrets;
     const redact = (text: string) => redactText(text, secrets);
     const ns = { namespace: this.namespace };
+    const announcer = new RedisAnnouncer({
+      what: `createCache "${this.namespace}"`,
+      shown: connection.shown,
+      fallback: 'reads go to the loader and writes skip Redis',
+      logger: options.logger,
+      layer: 'l2',
+    });
+    this.#announcer = announcer;
+    /** The last Redis error, for the reason of the warning when the breaker opens. */
+    let lastError = 'no answer';
     this.#remote = new Remote({
       client: connection.client,
       ownsClient: connection.owned,
@@ -167,15 +202,17 @@ export class Cache implements RepositoryCache {
             ns,
             `cache: invalidation bus down; L1 entries older than ${this.#offlineTtl} ms are not served`,
           ),
+        // Once per transition (the announcer ignores repeats: a failed probe re-opens an open breaker).
         onBreaker: (state, reason) => {
-          if (state === 'open' && reason !== 'probe failed' && reason !== 'replay failed') {
-            o.log.l2.warn({ ...ns, reason }, 'cache: Redis unavailable, circuit breaker open');
-          } else if (state === 'closed') {
-            o.log.l2.info(ns, 'cache: Redis back, circuit breaker closed');
-          }
+          o.log.l2.debug({ ...ns, state, reason }, `cache: circuit breaker ${state}`);
+          if (state === 'open') announcer.down(`${reason}: ${lastError}`);
+          else if (state === 'closed') announcer.up();
         },
         onError: (err, op) => {
+          lastError = err.message;
           o.log.l2.debug({ ...ns, op, code: err.code, msg: err.message }, 'cache: Redis error');
+          // The first connection failure opens no breaker (it starts open): say it now.
+          if (op === 'connection') announcer.down(err.message);
           this.#onError?.(err);
         },
       },
@@ -209,6 +246,10 @@ export class Cache implements RepositoryCache {
         raw = this.#remote!.failed(sent, err);
       }
       value = raw === FAIL ? MISS : this.#hit(key, raw, ticket);
+      if (value === CORRUPT) {
+        await this.#corrupt(key);
+        value = MISS;
+      }
     } finally {
       this.#unwatch();
     }
@@ -228,6 +269,13 @@ export class Cache implements RepositoryCache {
     const ttl = options.ttl === undefined ? this.#ttl : cacheMs(options.ttl, 'ttl');
     const grace = options.grace === undefined ? 0 : cacheMs(options.grace, 'grace');
     const json = encode(value);
+    const bytes = this.#oversize(json);
+    if (bytes > 0) {
+      throw cacheError(
+        E_CACHE_VALUE,
+        `cache.set("${key}"): the value is ${bytes} bytes encoded, over maxValueBytes (${this.#maxValueBytes}); cache something smaller or raise maxValueBytes.`,
+      );
+    }
     const now = Date.now();
     this.#invalidate(key);
     if (this.#l1 !== null) this.#l1Set(key, this.#freezeValue(value), ttl, ttl + grace, json.length);
@@ -311,6 +359,7 @@ export class Cache implements RepositoryCache {
       graceServed: s.graceServed,
       staleFillsRefused: s.staleFillsRefused,
       errors: r?.errors ?? 0,
+      corrupt: s.corrupt,
       breaker: r ? r.state : 'off',
       bus: r === null || !r.hasBus ? 'off' : r.busUp ? 'up' : 'down',
       pendingInvalidations: r?.pendingCount ?? 0,
@@ -337,6 +386,7 @@ export class Cache implements RepositoryCache {
         'cache: closing with invalidations Redis never received; other instances may serve those keys until they expire',
       );
     }
+    this.#announcer?.close();
     this.#invalidateAll();
     await this.#remote?.close();
   }
@@ -351,6 +401,43 @@ export class Cache implements RepositoryCache {
         `Cache keys must be non-empty strings, received ${JSON.stringify(key) ?? String(key)}.`,
       );
     }
+    // A UTF-16 unit is at most 3 UTF-8 bytes: only long keys are measured.
+    if (key !== undefined && key.length > MAX_KEY_BYTES / 3) {
+      const bytes = Buffer.byteLength(key);
+      if (bytes > MAX_KEY_BYTES) {
+        throw cacheError(
+          E_CACHE_KEY,
+          `Cache keys must be at most ${MAX_KEY_BYTES} bytes (UTF-8), received ${bytes} bytes ("${key.slice(0, 40)}…"); hash long keys.`,
+        );
+      }
+    }
+  }
+
+  /** 0 when `json` fits maxValueBytes, else its size in bytes. */
+  #oversize(json: string): number {
+    if (json.length * 3 <= this.#maxValueBytes) return 0;
+    const bytes = Buffer.byteLength(json);
+    return bytes > this.#maxValueBytes ? bytes : 0;
+  }
+
+  /**
+   * A value in Redis that cannot be decoded is a miss, whatever made it
+   * (a truncated write, another program, a bug): delete it through the
+   * normal path (other instances' L1 too) so the next read loads again
+   * instead of failing until it expires, count it, warn once per key prefix.
+   */
+  async #corrupt(key: string): Promise<void> {
+    this.#s.corrupt++;
+    const prefix = keyPrefix(key);
+    if (this.#corruptWarned.first(prefix)) {
+      this.#warn(
+        'warn',
+        'FERRY_CACHE_CORRUPT',
+        `createCache "${this.namespace}": a value in Redis under "${prefix}" (key "${key.slice(0, 100)}") could not be decoded; it was deleted and read as a miss. Later ones under this prefix are only counted in stats().corrupt.`,
+        { namespace: this.namespace, key },
+      );
+    }
+    await this.#remote?.delete([key]);
   }
 
   /** Fresh and trustworthy: not expired, and either invalidations are flowing or the entry is young. */
@@ -396,14 +483,23 @@ export class Cache implements RepositoryCache {
     if (raw === null) return MISS;
     const a = raw.indexOf('|');
     const b = a < 0 ? -1 : raw.indexOf('|', a + 1);
-    if (b < 0) return MISS;
+    if (b < 0) return CORRUPT;
     const exp = msAt(raw, 0, a);
+    const hard = msAt(raw, a + 1, b);
+    if (Number.isNaN(exp) || Number.isNaN(hard)) return CORRUPT;
     const now = Date.now();
+    // Not decoded when expired: a corrupt expired value is a miss anyway (and goes with its PX).
     if (!(exp > now) || this.#remote!.suspect) return MISS;
+    let decoded: unknown;
+    try {
+      decoded = decode(raw.slice(b + 1));
+    } catch {
+      return CORRUPT;
+    }
     this.#s.l2Hits++;
-    const value = this.#freezeValue(decode(raw.slice(b + 1)));
+    const value = this.#freezeValue(decoded);
     if (this.#l1 !== null && !this.#stale(key, ticket)) {
-      this.#l1Set(key, value, exp - now, msAt(raw, a + 1, b) - now, raw.length);
+      this.#l1Set(key, value, exp - now, hard - now, raw.length);
     }
     return value;
   }
@@ -472,6 +568,31 @@ export class Cache implements RepositoryCache {
     return flight;
   }
 
+  /** A graced value from Redis (logically expired, within grace), unless it cannot be decoded. */
+  async #offerStored(key: string, raw: string, graced: Graced): Promise<void> {
+    const found = parseStored(raw);
+    if (found === null || !(found.hard > Date.now())) return;
+    let value: unknown;
+    try {
+      value = found.value();
+    } catch {
+      return this.#corrupt(key);
+    }
+    graced.offer(this.#freezeValue(value));
+  }
+
+  /** The error of a loader result over maxValueBytes (warned once per key prefix). */
+  #tooLarge(key: string, bytes: number): FerryError {
+    const message = `cache.getOrSet("${key}"): the loaded value is ${bytes} bytes encoded, over maxValueBytes (${this.#maxValueBytes}); it is returned but not cached.`;
+    if (this.#tooLargeWarned.first(keyPrefix(key))) {
+      this.#warn('warn', 'FERRY_CACHE_VALUE_TOO_LARGE', `createCache "${this.namespace}": ${message}`, {
+        namespace: this.namespace,
+        key,
+      });
+    }
+    return cacheError(E_CACHE_VALUE, message, { details: { key, bytes, maxValueBytes: this.#maxValueBytes } });
+  }
+
   /** Grace bookkeeping of a flight: the value to fall back on, and `flight.soft`, which serves it once the loader is slow. */
   #graced(flight: Flight, graceTimeout: number): Graced {
     const graced: Graced = { v: undefined, has: false, timer: undefined, offer: () => {} };
@@ -515,17 +636,16 @@ export class Cache implements RepositoryCache {
         }
         if (raw !== FAIL) {
           const value = this.#hit(key, raw, ticket);
-          if (value !== MISS) return value;
+          if (value === CORRUPT) await this.#corrupt(key);
+          else if (value !== MISS) return value;
         }
         let r = raw === FAIL ? raw : await remote.read(key, false);
         if (r !== FAIL && r.kind === 'hit') {
           const value = this.#hit(key, r.raw, ticket);
-          if (value !== MISS) return value;
+          if (value === CORRUPT) await this.#corrupt(key);
+          else if (value !== MISS) return value;
           // Logically expired (kept for grace), or just after an outage: take a lease and reload.
-          const found = parseStored(r.raw);
-          if (found !== null && graced !== null && !graced.has && found.hard > Date.now()) {
-            graced.offer(this.#freezeValue(found.value()));
-          }
+          else if (graced !== null && !graced.has) await this.#offerStored(key, r.raw, graced);
           r = await remote.read(key, true);
         }
         if (r !== FAIL && r.kind === 'miss') {
@@ -564,6 +684,11 @@ export class Cache implements RepositoryCache {
         // The caller still gets its value; it just is not cached.
         this.#onError?.(err as FerryError);
         this.#log.warn({ namespace: this.namespace, key, msg: (err as Error).message }, 'cache: value not cacheable');
+        return value;
+      }
+      const bytes = this.#oversize(json);
+      if (bytes > 0) {
+        this.#onError?.(this.#tooLarge(key, bytes));
         return value;
       }
       value = this.#freezeValue(value);

@@ -60,9 +60,20 @@ function restore(value: unknown): unknown {
   }
   if (count === 1 && tag !== undefined) {
     const v = obj[tag];
-    if (tag === DATE) return new Date(v === null ? Number.NaN : (v as number));
-    if (tag === BIGINT) return BigInt(v as string);
-    if (tag === BYTES) return new Uint8Array(Buffer.from(v as string, 'base64'));
+    // Strict: a tag holding anything encode() never writes is a corrupt value, not a guess.
+    if (tag === DATE) {
+      if (v === null) return new Date(Number.NaN);
+      if (typeof v === 'number') return new Date(v);
+      throw new SyntaxError('bad Date tag');
+    }
+    if (tag === BIGINT) {
+      if (typeof v === 'string' && /^-?\d+$/.test(v)) return BigInt(v);
+      throw new SyntaxError('bad bigint tag');
+    }
+    if (tag === BYTES) {
+      if (typeof v === 'string' && /^[A-Za-z0-9+/]*={0,2}$/.test(v)) return new Uint8Array(Buffer.from(v, 'base64'));
+      throw new SyntaxError('bad bytes tag');
+    }
   }
   for (const k in obj) {
     const v = obj[k];
@@ -84,6 +95,10 @@ export function encode(value: unknown): string {
   }
 }
 
+/**
+ * Decode what `encode` wrote. Throws (a SyntaxError) on anything else:
+ * truncated or broken JSON, or a tag holding a value `encode` never writes.
+ */
 export function decode(text: string): unknown {
   if (text === UNDEFINED) return undefined;
   const parsed = JSON.parse(text);

@@ -182,12 +182,14 @@ export class Remote {
 
   // ------------------------------------------------------------------ keys
 
+  // `~` after the namespace (which may not contain one): the keys of `probe`
+  // can never be mistaken for those of `probe:sub` (see #flush).
   #vkey(key: string): string {
-    return `${this.#ns}:v:${key}`;
+    return `${this.#ns}~v:${key}`;
   }
 
   #lkey(key: string): string {
-    return `${this.#ns}:l:${key}`;
+    return `${this.#ns}~l:${key}`;
   }
 
   // -------------------------------------------------------------- commands
@@ -318,9 +320,13 @@ export class Remote {
     }
   }
 
-  /** SCAN + UNLINK of `ns:*` (values and leases; the token counter survives so tokens are never reused). */
+  /**
+   * SCAN + UNLINK of `ns~v:*` and `ns~l:*` (values and leases; the token
+   * counter survives so tokens are never reused). No other namespace's keys
+   * match: namespaces cannot contain `~`.
+   */
   async #flush(): Promise<boolean> {
-    const pattern = `${this.#ns.replace(/[*?[\]\\]/g, '\\$&')}:*`;
+    const pattern = `${this.#ns.replace(/[*?[\]\\]/g, '\\$&')}~[vl]:*`;
     let cursor = '0';
     do {
       const r = await this.#raw('flush', () => this.#client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000));

@@ -5,10 +5,13 @@
  *
  * Key layout for namespace `ns` and user key `k`:
  *
- *   ns:v:k   the value: `<expiresAt>|<graceUntil>|<json>` (wall-clock ms), PX = until graceUntil
- *   ns:l:k   the lease: a token from ns~seq, PX = leaseTtl; deleted by every write of k
+ *   ns~v:k   the value: `<expiresAt>|<graceUntil>|<json>` (wall-clock ms), PX = until graceUntil
+ *   ns~l:k   the lease: a token from ns~seq, PX = leaseTtl; deleted by every write of k
  *   ns~seq   a counter that issues lease tokens (never expires, never flushed: tokens are never reused)
  *   ns~bus   the pub/sub channel
+ *
+ * Namespaces cannot contain `~`, so no key of namespace `a` is a key of
+ * namespace `a:b` (`clear()` of one never touches the other).
  */
 import { createHash } from 'node:crypto';
 

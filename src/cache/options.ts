@@ -33,7 +33,12 @@ export interface CacheOptions {
    * L1 only, with the same API. A bad URL is `E_REDIS_URL`.
    */
   redis?: string | RedisLike | null | false;
-  /** Prefix of every Redis key and of the pub/sub channel; instances sharing data share it. */
+  /**
+   * Prefix of every Redis key (`<namespace>~v:<key>`) and of the pub/sub
+   * channel; instances sharing data share it. No spaces, braces or `~`: the
+   * `~` that ends it keeps `a` and `a:b` apart (`clear()` of one never
+   * touches the other).
+   */
   namespace: string;
   /**
    * The in-process tier. `false`: none — every read goes to Redis (or, without
@@ -57,6 +62,13 @@ export interface CacheOptions {
       };
   /** Default entry ttl (default '1m'). */
   ttl?: Duration;
+  /**
+   * Largest value stored, in UTF-8 bytes of its encoded JSON (default
+   * 1,048,576: 1 MB). `set()` of a larger value throws `E_CACHE_VALUE`; a
+   * larger `getOrSet` loader result is returned but not cached (reported to
+   * `onError`, warned once per key prefix). Keys are limited to 1,024 bytes.
+   */
+  maxValueBytes?: number;
   /** Per-command Redis timeout (default 100 ms). */
   timeoutMs?: Duration;
   breaker?: {
@@ -98,6 +110,7 @@ export interface ResolvedCacheOptions {
   l1TtlMs: number;
   offlineTtlMs: number;
   ttlMs: number;
+  maxValueBytes: number;
   timeoutMs: number;
   threshold: number;
   breakMs: number;
@@ -121,15 +134,22 @@ export const DEFAULTS = {
   leaseTtl: 10_000,
   negativeTtl: 5_000,
   graceTimeout: 100,
+  maxValueBytes: 1024 * 1024,
 };
+
+/** Longest key, in UTF-8 bytes. */
+export const MAX_KEY_BYTES = 1024;
 
 /** A duration option of the cache (E_CACHE_CONFIG when invalid). */
 export const cacheMs = (value: Duration, what: string): number => toMs(value, what, E_CACHE_CONFIG);
 
 /** Check and default `options`; throws E_CACHE_CONFIG naming the option. Opens nothing. */
 export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions {
-  if (typeof options?.namespace !== 'string' || options.namespace === '' || /[\s{}]/.test(options.namespace)) {
-    throw cacheError(E_CACHE_CONFIG, 'createCache: `namespace` must be a non-empty string without spaces or braces.');
+  if (typeof options?.namespace !== 'string' || options.namespace === '' || /[\s{}~]/.test(options.namespace)) {
+    throw cacheError(
+      E_CACHE_CONFIG,
+      'createCache: `namespace` must be a non-empty string without spaces, braces or `~` (it ends every key).',
+    );
   }
   const l1 = options.l1 ?? {};
   let resolvedL1: ResolvedCacheOptions['l1'] = null;
@@ -146,6 +166,13 @@ export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions
     resolvedL1 = { max, maxBytes: l1.maxBytes, freeze: l1.freeze ?? true };
   }
   const l1Options = l1 === false ? {} : l1;
+  const maxValueBytes = options.maxValueBytes ?? DEFAULTS.maxValueBytes;
+  if (!Number.isSafeInteger(maxValueBytes) || maxValueBytes < 1) {
+    throw cacheError(
+      E_CACHE_CONFIG,
+      `createCache: maxValueBytes must be an integer >= 1, received ${String(options.maxValueBytes)}.`,
+    );
+  }
   const timeoutMs = cacheMs(options.timeoutMs ?? DEFAULTS.timeoutMs, 'timeoutMs');
   if (!(timeoutMs > 0))
     throw cacheError(E_CACHE_CONFIG, `createCache: timeoutMs must be > 0, received ${String(options.timeoutMs)}.`);
@@ -159,6 +186,7 @@ export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions
     l1TtlMs: Math.max(1, cacheMs(l1Options.ttl ?? DEFAULTS.l1Ttl, 'l1.ttl')),
     offlineTtlMs: cacheMs(l1Options.offlineTtl ?? DEFAULTS.offlineTtl, 'l1.offlineTtl'),
     ttlMs: cacheMs(options.ttl ?? DEFAULTS.ttl, 'ttl'),
+    maxValueBytes,
     timeoutMs,
     threshold: Math.max(1, options.breaker?.threshold ?? DEFAULTS.threshold),
     breakMs,

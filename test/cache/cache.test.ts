@@ -2,7 +2,16 @@ import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { createCache, E_CACHE_CLOSED, E_CACHE_KEY, E_CACHE_VALUE, E_REDIS_URL } from '../../src/cache/index.js';
 import { FerryError } from '../../src/errors.js';
-import { autoCleanup, eventually, makeCache, REDIS_URL, rawRedis, sleep, uniqueNamespace } from './support/redis.js';
+import {
+  autoCleanup,
+  eventually,
+  makeCache,
+  REDIS_URL,
+  rawRedis,
+  sleep,
+  uniqueNamespace,
+  valueKey,
+} from './support/redis.js';
 
 autoCleanup();
 
@@ -241,7 +250,12 @@ describe('the L2 hit path', () => {
     await c.ready();
     await c.set('a', 'a1');
     await c.delete('a'); // out of L1, and Redis
-    await rawRedis().set(`${c.namespace}:v:a`, `${Date.now() + 60_000}|${Date.now() + 60_000}|"a1"`, 'PX', 60_000);
+    await rawRedis().set(
+      valueKey(c.namespace, 'a'),
+      `${Date.now() + 60_000}|${Date.now() + 60_000}|"a1"`,
+      'PX',
+      60_000,
+    );
     const read = c.get('a');
     const others = Array.from({ length: 10_001 }, (_, i) => `other${i}`);
     const deletes: Promise<void>[] = [];
@@ -265,7 +279,7 @@ describe('large invalidations', () => {
     expect(await other.get('k5000')).toBe('x'); // in other's L1 too
     await c.delete(Array.from({ length: 10_001 }, (_, i) => `k${i}`));
     expect(c.stats()).toMatchObject({ breaker: 'closed', errors: 0, pendingInvalidations: 0 });
-    expect(await rawRedis().exists(`${ns}:v:k5000`, `${ns}:v:keep`)).toBe(1);
+    expect(await rawRedis().exists(valueKey(ns, 'k5000'), valueKey(ns, 'keep'))).toBe(1);
     await eventually(async () => (await other.get('k5000')) === undefined, 2_000, 'bus invalidation');
     expect(await other.get('keep')).toBe(1);
   });
@@ -286,7 +300,7 @@ describe('cache configuration', () => {
     const c = createCache({ namespace: ns, env: { REDIS_URL: 'redis://127.0.0.1:6379' }, logger: false });
     expect(await c.ready()).toBe(true);
     await c.set('a', 1);
-    expect(await rawRedis().exists(`${ns}:v:a`)).toBe(1);
+    expect(await rawRedis().exists(valueKey(ns, 'a'))).toBe(1);
     await c.delete('a');
     await c.close();
     await rawRedis().del(`${ns}~seq`);
@@ -338,7 +352,7 @@ describe('cache configuration', () => {
       const [x, y] = await Promise.all([c.get('a'), c.getOrSet('a', () => 'loaded')]);
       expect([x, y]).toEqual([{ n: 1 }, { n: 1 }]);
       const prefix = options.keyPrefix ?? '';
-      expect(await rawRedis().exists(`${prefix}${ns}:v:a`)).toBe(1);
+      expect(await rawRedis().exists(prefix + valueKey(ns, 'a'))).toBe(1);
       await c.delete('a');
       expect(await c.get('a')).toBeUndefined();
       expect(c.stats().errors).toBe(0);

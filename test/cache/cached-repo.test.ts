@@ -6,7 +6,7 @@ import type { DatabaseOf } from '../../src/schema/infer.js';
 import * as schema from '../repo/schema.js';
 import { users } from '../repo/schema.js';
 import { describeEachBackend } from '../support/backends.js';
-import { autoCleanup, makeCache, rawRedis, uniqueNamespace } from './support/redis.js';
+import { autoCleanup, makeCache, rawRedis, uniqueNamespace, valueKey } from './support/redis.js';
 
 autoCleanup();
 
@@ -51,7 +51,7 @@ describeEachBackend('cachedRepository', (t) => {
     const cached = cachedRepository(ferry.repo(users), cache, { ttl: '1h' });
     const alice = await ferry.repo(users).insert({ telegram_id: 1, username: 'alice' });
     await cached.get(alice.id);
-    const key = `${ns}:v:${cached.key(alice.id)}`;
+    const key = valueKey(ns, cached.key(alice.id));
     expect(await rawRedis().exists(key)).toBe(1);
 
     await ferry.transaction(async (tx) => {

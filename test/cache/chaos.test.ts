@@ -12,7 +12,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Cache } from '../../src/cache/index.js';
 import { type ProxyMode, RedisProxy } from './support/proxy.js';
-import { autoCleanup, makeCache, rawRedis, sleep, uniqueNamespace } from './support/redis.js';
+import { autoCleanup, makeCache, rawRedis, sleep, uniqueNamespace, valueKey } from './support/redis.js';
 
 autoCleanup();
 
@@ -167,7 +167,7 @@ describe('chaos: Redis cut, stalled and black-holed under load', () => {
         if (v !== undefined && v.version !== truth.get(key))
           cachedWrong.push(`${name} ${key}: v${v.version} != v${truth.get(key)}`);
       }
-      const raw = await rawRedis().get(`${ns}:v:${key}`);
+      const raw = await rawRedis().get(valueKey(ns, key));
       if (raw !== null) {
         const version = (JSON.parse(raw.slice(raw.indexOf('|', raw.indexOf('|') + 1) + 1)) as Row).version;
         if (version !== truth.get(key)) cachedWrong.push(`redis ${key}: v${version} != v${truth.get(key)}`);

@@ -1,7 +1,16 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ChildCache } from './support/child-handle.js';
 import { RedisProxy } from './support/proxy.js';
-import { autoCleanup, eventually, makeCache, REDIS_URL, rawRedis, sleep, uniqueNamespace } from './support/redis.js';
+import {
+  autoCleanup,
+  eventually,
+  makeCache,
+  REDIS_URL,
+  rawRedis,
+  sleep,
+  uniqueNamespace,
+  valueKey,
+} from './support/redis.js';
 
 autoCleanup();
 
@@ -108,7 +117,7 @@ describe('cross-instance invalidation (pub/sub, keys only)', () => {
         g.open();
         expect(await read).toBe('v1'); // this caller overlapped the write: v1 is fine for it
         expect(a.stats().staleFillsRefused).toBe(1);
-        expect(await rawRedis().exists(`${ns}:v:row`)).toBe(0);
+        expect(await rawRedis().exists(valueKey(ns, 'row'))).toBe(0);
         expect(await a.getOrSet('row', async () => 'v2')).toBe('v2');
         expect(await other.call('get', { key: 'row' })).toBe('v2');
       } finally {

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Cache } from '../../src/cache/index.js';
 import { type ProxyMode, RedisProxy } from './support/proxy.js';
-import { autoCleanup, eventually, makeCache, rawRedis, sleep, uniqueNamespace } from './support/redis.js';
+import { autoCleanup, eventually, makeCache, rawRedis, sleep, uniqueNamespace, valueKey } from './support/redis.js';
 
 autoCleanup();
 
@@ -45,7 +45,7 @@ for (const mode of ['down', 'slow', 'blackhole'] as ProxyMode[]) {
       expect(await c.ready(10_000)).toBe(true);
       expect(c.stats()).toMatchObject({ breaker: 'closed', bus: 'up', pendingInvalidations: 0 });
       await c.set('after', 1);
-      expect(await rawRedis().exists(`${c.namespace}:v:after`)).toBe(1);
+      expect(await rawRedis().exists(valueKey(c.namespace, 'after'))).toBe(1);
     });
 
     it('invalidations issued during the outage are replayed before Redis is read again: nothing resurrects', async () => {
@@ -67,7 +67,7 @@ for (const mode of ['down', 'slow', 'blackhole'] as ProxyMode[]) {
       expect(await a.ready(10_000)).toBe(true);
       expect(a.stats().pendingInvalidations).toBe(0);
       // Redis no longer holds the old values, for anyone.
-      expect(await rawRedis().exists(`${ns}:v:deleted`, `${ns}:v:rewritten`)).toBe(0);
+      expect(await rawRedis().exists(valueKey(ns, 'deleted'), valueKey(ns, 'rewritten'))).toBe(0);
       await eventually(async () => (await observer.get('deleted')) === undefined, 2_000, 'observer');
       expect(await observer.get('rewritten')).toBeUndefined();
       expect(await a.getOrSet('deleted', async () => 'db-new')).toBe('db-new');
@@ -109,7 +109,7 @@ describe('outage details', () => {
     expect(a.stats().pendingInvalidations).toBe(1); // collapsed into one flush
     p.up();
     expect(await a.ready(10_000)).toBe(true);
-    expect(await rawRedis().exists(`${ns}:v:keep-me-not`)).toBe(0);
+    expect(await rawRedis().exists(valueKey(ns, 'keep-me-not'))).toBe(0);
     expect(await rawRedis().exists(`${ns}~seq`)).toBe(1); // lease tokens are never reused
   });
 
@@ -134,13 +134,13 @@ describe('outage details', () => {
     expect(await b.ready(5_000)).toBe(true);
     expect(a.stats().pendingInvalidations).toBe(1);
     // Redis still holds 'old' — b must not serve it.
-    expect(await rawRedis().exists(`${ns}:v:k`)).toBe(1);
+    expect(await rawRedis().exists(valueKey(ns, 'k'))).toBe(1);
     expect(await b.get('k')).toBeUndefined();
     expect(await b.getOrSet('k', async () => 'db-new')).toBe('db-new');
     expect(await b.get('k')).toBe('db-new'); // its own fresh load, from L1
     pa.up();
     expect(await a.ready(5_000)).toBe(true);
-    expect(await rawRedis().exists(`${ns}:v:k`)).toBe(0);
+    expect(await rawRedis().exists(valueKey(ns, 'k'))).toBe(0);
     expect(await b.getOrSet('k', async () => 'db-new')).toBe('db-new');
   });
 
@@ -167,6 +167,6 @@ describe('outage details', () => {
     await writer.delete('k');
     p.up(); // the held fill reaches Redis now, after the delete
     await sleep(100);
-    expect(await rawRedis().exists(`${ns}:v:k`)).toBe(0);
+    expect(await rawRedis().exists(valueKey(ns, 'k'))).toBe(0);
   });
 });

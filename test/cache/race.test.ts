@@ -10,7 +10,7 @@
 import { sql } from 'kysely';
 import { expect, it } from 'vitest';
 import { describeEachBackend } from '../support/backends.js';
-import { autoCleanup, eventually, makeCache, rawRedis, sleep, uniqueNamespace } from './support/redis.js';
+import { autoCleanup, eventually, makeCache, rawRedis, sleep, uniqueNamespace, valueKey } from './support/redis.js';
 
 autoCleanup();
 
@@ -84,7 +84,7 @@ describeEachBackend('cache race against the database', (t) => {
         const cached = await c.get<{ v: number }>(`row:${id}`);
         if (cached !== undefined && cached.v !== v) problems.push(`${name} L1/L2 row:${id} v${cached.v} != v${v}`);
       }
-      const raw = await rawRedis().get(`${ns}:v:row:${id}`);
+      const raw = await rawRedis().get(valueKey(ns, `row:${id}`));
       if (raw !== null) {
         const cached = JSON.parse(raw.slice(raw.indexOf('|', raw.indexOf('|') + 1) + 1)) as { v: number };
         if (cached.v !== v) problems.push(`redis row:${id} v${cached.v} != v${v}`);

@@ -181,7 +181,7 @@ describe('a Redis on a unix socket', () => {
 
     const raw = new Redis({ path: sock });
     try {
-      expect(await raw.exists('ferrytest:unix:v:a')).toBe(1);
+      expect(await raw.exists('ferrytest:unix~v:a')).toBe(1);
       expect(await raw.get('ferrytest-unix:k')).toBe('2');
     } finally {
       raw.disconnect();

@@ -11,6 +11,9 @@ export function uniqueNamespace(label = 't'): string {
   return `ferrytest:${label}:${process.pid}:${randomBytes(4).toString('hex')}`;
 }
 
+/** The Redis key of a cached value (the layout of src/cache/leases.ts). */
+export const valueKey = (ns: string, key: string): string => `${ns}~v:${key}`;
+
 /** A raw client for inspecting Redis; closed after the file. */
 let raw: Redis | undefined;
 export function rawRedis(): Redis {
@@ -18,7 +21,7 @@ export function rawRedis(): Redis {
   return raw;
 }
 
-/** Delete every key of a namespace (values, leases, the token counter). */
+/** Delete every key of a namespace (values, leases, the token counter) — and of namespaces it prefixes. */
 export async function dropNamespace(ns: string): Promise<void> {
   const r = rawRedis();
   let cursor = '0';
