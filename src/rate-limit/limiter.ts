@@ -7,11 +7,20 @@
  *   const limiter = createRateLimiter({ redis: process.env.REDIS_URL, points: 60, duration: '1m' });
  *   const r = await limiter.consume({ user: userId, ip });   // key rate:{user}:{ip}, as the seeds write it
  *   if (!r.allowed) reply(429, { retryAfter: Math.ceil(r.retryAfterMs / 1000) });
+ *
+ * A circuit breaker (src/redis/breaker.ts) decides where a call goes: one
+ * Redis error or timeout opens it, and while it is open every call is
+ * answered by the insurance limiter at once (not after waiting `timeoutMs`
+ * for a Redis that hangs); a PING every second (or the connection coming
+ * back) closes it again. Transitions are announced once (src/redis/announce.ts).
  */
 import type * as RateLimiterFlexible from 'rate-limiter-flexible';
 import type { RateLimiterRes } from 'rate-limiter-flexible';
+import { redactText } from '../db/url.js';
 import { FerryError } from '../errors.js';
 import { requireOptional } from '../optional-dependency.js';
+import { RedisAnnouncer } from '../redis/announce.js';
+import { CircuitBreaker } from '../redis/breaker.js';
 import { openRedis, type RedisLike } from '../redis/connection.js';
 import { redisUsable, watchRedis, withTimeout } from '../redis/health.js';
 import { E_RATE_ARGUMENT, E_RATE_CLOSED } from './errors.js';
@@ -19,7 +28,13 @@ import { type RateLimiterOptions, resolveRateLimiterOptions } from './options.js
 
 export type { RateLimiterOptions } from './options.js';
 
-/** A key: a string, or the seeds' `{user}:{ip}` pair (`user` may be missing for anonymous requests). */
+/**
+ * A key: a string (used as is), or the seeds' `{user}:{ip}` pair (`user`
+ * missing, null or '' for anonymous requests). The pair is encoded so no two
+ * pairs share a key: the user part is percent-encoded (`%` → `%25`, `:` →
+ * `%3A`) and empty for anonymous requests (so user `'anon'` is a user like
+ * any other); the ip follows the first `:` as is.
+ */
 export type RateLimitKey = string | { user?: string | number | null; ip: string };
 
 export interface RateLimitResult {
@@ -40,7 +55,7 @@ export interface RateLimiter {
   /** The window, in milliseconds. */
   readonly durationMs: number;
   readonly keyPrefix: string;
-  /** The Redis key for `key` (`rate:{user}:{ip}`). */
+  /** The Redis key for `key` (`rate:{user}:{ip}`; see RateLimitKey for the encoding). */
   keyFor(key: RateLimitKey): string;
   /** Consume `points` (default 1) for `key`. Never rejects because of Redis. */
   consume(key: RateLimitKey, points?: number): Promise<RateLimitResult>;
@@ -83,11 +98,12 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
         duration,
         blockDuration,
         keyPrefix,
-        // Errors from Redis are answered by the memory limiter (the library's own fallback).
-        insuranceLimiter: memory,
+        // No `insuranceLimiter`: the library would answer Redis errors from memory
+        // without telling us, and the breaker must see them (run() falls back itself).
       })
     : null;
   let closed = false;
+  const breaker = client && connection ? limiterBreaker(client, connection, timeoutMs, keyPrefix, options, log) : null;
 
   const keyFor = (key: RateLimitKey) => `${keyPrefix}:${keyString(key)}`;
 
@@ -95,21 +111,32 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     if (closed) throw new FerryError(E_RATE_CLOSED, 'This rate limiter was closed.');
   };
 
+  /** Redis may be asked now: the breaker is closed and the connection not known to be down. */
+  const redisNow = () =>
+    redis !== null && client !== null && breaker !== null && breaker.isClosed && redisUsable(client);
+
   /** Run `fn` on Redis when it can answer in time, else on the insurance limiter. */
   async function run<T>(name: string, onRedis: () => Promise<T>, onMemory: () => Promise<T>): Promise<T> {
-    if (redis && client && redisUsable(client)) {
+    if (redisNow()) {
       try {
-        return await withTimeout(onRedis(), timeoutMs, `rate limiter ${name}`);
+        const res = await withTimeout(onRedis(), timeoutMs, `rate limiter ${name}`);
+        breaker!.success();
+        return res;
       } catch (err) {
-        if (err instanceof RateLimiterRes) throw err;
-        // Timed out or failed: the memory limiter decides (a late Redis reply only over-counts).
+        if (err instanceof RateLimiterRes) {
+          breaker!.success(); // Redis answered: over the limit
+          throw err;
+        }
+        // Timed out or failed: the memory limiter decides (a late Redis reply only over-counts),
+        // and so do the calls after this one until a probe finds Redis answering again.
         log.debug({ op: name, msg: (err as Error)?.message }, 'rate limit: Redis did not answer, counted in memory');
+        breaker!.failure((err as Error)?.message ?? String(err));
       }
     }
     return onMemory();
   }
 
-  const limiterFor = () => (redis && client && redisUsable(client) ? 'redis' : 'memory');
+  const limiterFor = () => (redisNow() ? 'redis' : 'memory');
 
   return {
     points,
@@ -166,7 +193,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
       const k = keyString(key);
       await memory.delete(k).catch(() => {});
       if (!redis || !client) return true;
-      if (!redisUsable(client)) return false;
+      if (!redisNow()) return false;
       try {
         // Straight to Redis: the library's delete would fall back to memory and report success.
         await withTimeout(client.del(keyFor(key)), timeoutMs, 'rate limiter reset');
@@ -179,7 +206,85 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     async close() {
       if (closed) return;
       closed = true;
+      breaker?.close();
       await connection?.close();
+    },
+  };
+}
+
+/** How often an open breaker checks Redis again (PING). */
+const PROBE_EVERY_MS = 1_000;
+
+/**
+ * The limiter's breaker, opened by a failed call (threshold 1: waiting for a
+ * second timeout would cost another `timeoutMs`) or by the connection
+ * failing, closed by a PING answered within `timeoutMs`. Its transitions
+ * are what the announcer says.
+ */
+function limiterBreaker(
+  client: RedisLike,
+  connection: { shown: string; secrets: readonly string[] },
+  timeoutMs: number,
+  keyPrefix: string,
+  options: RateLimiterOptions,
+  log: { debug: (obj: object, msg?: string) => void },
+): { readonly isClosed: boolean; success(): void; failure(message: string): void; close(): void } {
+  const redact = (text: string) => redactText(text, connection.secrets);
+  const announcer = new RedisAnnouncer({
+    what: `createRateLimiter "${keyPrefix}"`,
+    shown: connection.shown,
+    fallback: 'limits are counted per process (the insurance limiter)',
+    logger: options.logger,
+    layer: 'rate-limit',
+  });
+  let lastError = 'no answer';
+  let stopped = false;
+  const breaker = new CircuitBreaker({
+    threshold: 1,
+    breakMs: PROBE_EVERY_MS,
+    probe: async () => {
+      if (stopped) return 'closed';
+      if (!redisUsable(client)) return 'connection down';
+      try {
+        await withTimeout(client.ping(), timeoutMs, 'rate limiter probe');
+        return true;
+      } catch (err) {
+        lastError = redact((err as Error)?.message ?? String(err));
+        return 'probe failed';
+      }
+    },
+    onChange: (state, reason) => {
+      log.debug({ state, reason }, `rate limit: circuit breaker ${state}`);
+      if (state === 'open') announcer.down(`${reason}: ${lastError}`);
+      else if (state === 'closed') announcer.up();
+    },
+  });
+  client.on('error', (err: Error) => {
+    lastError = redact(err?.message ?? String(err));
+    if (!stopped) breaker.trip('connection error');
+  });
+  client.on('reconnecting', () => {
+    if (!stopped) breaker.trip('connection lost');
+  });
+  client.on('ready', () => {
+    if (stopped) return;
+    if (breaker.isClosed) announcer.up();
+    else breaker.probeIn(0);
+  });
+  if (client.status === 'ready') announcer.up();
+  return {
+    get isClosed() {
+      return breaker.isClosed;
+    },
+    success: () => breaker.success(),
+    failure: (message) => {
+      lastError = redact(message);
+      breaker.failure();
+    },
+    close: () => {
+      stopped = true;
+      announcer.close();
+      breaker.stop();
     },
   };
 }
@@ -205,7 +310,11 @@ function keyString(key: RateLimitKey): string {
   if (typeof key !== 'object' || key === null || typeof key.ip !== 'string' || key.ip.length === 0) {
     throw new FerryError(E_RATE_ARGUMENT, 'A rate-limit key is a string or { user, ip } with a non-empty ip.');
   }
-  const user = key.user === undefined || key.user === null || key.user === '' ? 'anon' : String(key.user);
+  // Percent-encoded, so the first ':' always ends the user part; '' (anonymous) is no user's encoding.
+  const user =
+    key.user === undefined || key.user === null || key.user === ''
+      ? ''
+      : String(key.user).replace(/[%:]/g, (c) => (c === '%' ? '%25' : '%3A'));
   const out = `${user}:${key.ip}`;
   if (out.length > 512) throw new FerryError(E_RATE_ARGUMENT, 'A rate-limit key must be at most 512 characters.');
   return out;

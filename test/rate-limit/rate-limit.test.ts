@@ -81,7 +81,7 @@ describe('createRateLimiter (Redis)', () => {
     // Keys are independent.
     expect((await l.consume({ user: 42, ip: '10.0.0.2' })).allowed).toBe(true);
     expect((await l.consume({ ip: '10.0.0.1' })).allowed).toBe(true);
-    expect(l.keyFor({ ip: '10.0.0.1' })).toBe(`${l.keyPrefix}:anon:10.0.0.1`);
+    expect(l.keyFor({ ip: '10.0.0.1' })).toBe(`${l.keyPrefix}::10.0.0.1`); // anonymous: an empty user part
   });
 
   it('restores the points once the window has passed', async () => {
