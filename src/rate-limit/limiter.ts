@@ -112,8 +112,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   };
 
   /** Redis may be asked now: the breaker is closed and the connection not known to be down. */
-  const redisNow = () =>
-    redis !== null && client !== null && breaker !== null && breaker.isClosed && redisUsable(client);
+  const redisNow = () => redis !== null && client !== null && breaker?.isClosed === true && redisUsable(client);
 
   /** Run `fn` on Redis when it can answer in time, else on the insurance limiter. */
   async function run<T>(name: string, onRedis: () => Promise<T>, onMemory: () => Promise<T>): Promise<T> {
