@@ -14,9 +14,10 @@
  * their circuit breakers (which also notice a Redis that hangs), the session
  * store from the client's connection events (`watchConnection`).
  */
+import { redactText } from '../db/url.js';
 import type { Layer, Logger } from '../logger.js';
 import { warner } from '../warnings.js';
-import type { RedisLike } from './connection.js';
+import type { RedisConnection } from './connection.js';
 
 export interface RedisAnnouncerOptions {
   /** Who speaks: `createCache "app"`, `createRateLimiter "rate"`... */
@@ -81,15 +82,16 @@ export class RedisAnnouncer {
  * Announce from a client's connection events: `ready` is up, an `error`
  * (connection refused, reset, DNS...) or a `reconnecting` is down. (`close`
  * alone is not: a deliberate quit emits it too, but never `reconnecting`.)
- * `redact` scrubs the password from driver messages.
+ * Driver messages are scrubbed of the connection's password.
  */
 export function watchConnection(
-  client: RedisLike,
-  options: RedisAnnouncerOptions & { redact: (text: string) => string },
+  connection: Pick<RedisConnection, 'client' | 'shown' | 'secrets'>,
+  options: Omit<RedisAnnouncerOptions, 'shown'>,
 ): RedisAnnouncer {
-  const announcer = new RedisAnnouncer(options);
+  const { client, shown, secrets } = connection;
+  const announcer = new RedisAnnouncer({ ...options, shown });
   client.on('ready', () => announcer.up());
-  client.on('error', (err: Error) => announcer.down(options.redact(err?.message || String(err))));
+  client.on('error', (err: Error) => announcer.down(redactText(err?.message || String(err), secrets)));
   client.on('reconnecting', () => announcer.down('connection lost'));
   if (client.status === 'ready') announcer.up();
   return announcer;

@@ -28,6 +28,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { FerryError } from '../errors.js';
+import { watchConnection } from '../redis/announce.js';
 import { CircuitBreaker, ReplayQueue } from '../redis/breaker.js';
 import { openRedis } from '../redis/connection.js';
 import { redisUsable, watchRedis } from '../redis/health.js';
@@ -59,7 +60,15 @@ export function createSessionStore<T = Record<string, unknown>>(options: Session
     what: 'createSessionStore',
     logger: options.logger,
   });
-  if (connection) watchRedis(connection.client);
+  if (connection) {
+    watchRedis(connection.client);
+    watchConnection(connection, {
+      what: 'createSessionStore',
+      fallback: pg ? 'sessions are served from Postgres (persist)' : 'session calls fail with E_SESSION_UNAVAILABLE',
+      logger: options.logger,
+      layer: 'sessions',
+    });
+  }
   // With persistence and no Redis, Postgres alone serves (a per-process memory cache would go stale across processes).
   const fast: Backend | null = connection
     ? new RedisBackend(connection.client, prefix, () => connection.close())
