@@ -323,17 +323,21 @@ export class Remote {
   /**
    * SCAN + UNLINK of `ns~v:*` and `ns~l:*` (values and leases; the token
    * counter survives so tokens are never reused). No other namespace's keys
-   * match: namespaces cannot contain `~`.
+   * match: namespaces cannot contain `~`. A client's `keyPrefix` is not applied
+   * to SCAN patterns nor stripped from the keys SCAN returns, but is added
+   * to UNLINK's keys: both done here.
    */
   async #flush(): Promise<boolean> {
-    const pattern = `${this.#ns.replace(/[*?[\]\\]/g, '\\$&')}~[vl]:*`;
+    const prefix = this.#keyPrefix ?? '';
+    const pattern = `${(prefix + this.#ns).replace(/[*?[\]\\]/g, '\\$&')}~[vl]:*`;
     let cursor = '0';
     do {
       const r = await this.#raw('flush', () => this.#client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000));
       if (r === FAIL) return false;
-      const [next, keys] = r;
+      const [next, found] = r;
       cursor = next;
-      if (keys.length > 0) {
+      if (found.length > 0) {
+        const keys = prefix === '' ? found : found.map((k) => k.slice(prefix.length));
         const u = await this.#raw('flush', () => this.#client.unlink(...keys));
         if (u === FAIL) return false;
       }

@@ -1,12 +1,22 @@
 /**
  * What the cache refuses or keeps apart: namespaces that prefix one another
- * (`clear()` of `probe` must not touch `probe:sub`), keys over 1 KB and values
- * over `maxValueBytes`.
+ * (`clear()` of `probe` must not touch `probe:sub`; it must still find its own
+ * keys behind a client's keyPrefix), keys over 1 KB and values over
+ * `maxValueBytes`.
  */
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { createCache, E_CACHE_CONFIG, E_CACHE_KEY, E_CACHE_VALUE } from '../../src/cache/index.js';
 import type { FerryError } from '../../src/errors.js';
-import { autoCleanup, makeCache, rawRedis, uniqueNamespace, valueKey } from './support/redis.js';
+import {
+  autoCleanup,
+  dropNamespace,
+  makeCache,
+  REDIS_URL,
+  rawRedis,
+  uniqueNamespace,
+  valueKey,
+} from './support/redis.js';
 
 autoCleanup();
 
@@ -29,6 +39,25 @@ describe('namespaces are delimited', () => {
     await reader.ready();
     expect(await reader.get('k')).toBe('sub');
     expect(await parent.get('k')).toBeUndefined();
+  });
+
+  it('clear() on a client with a keyPrefix drops the namespace (SCAN patterns are not prefixed by ioredis)', async () => {
+    const ns = uniqueNamespace('kp');
+    const prefix = `${ns}-pfx:`;
+    const client = new Redis(REDIS_URL, { keyPrefix: prefix });
+    const c = createCache({ namespace: ns, redis: client, logger: false });
+    try {
+      expect(await c.ready()).toBe(true);
+      await c.set('a', 1);
+      expect(await rawRedis().exists(prefix + valueKey(ns, 'a'))).toBe(1);
+      await c.clear();
+      expect(await rawRedis().exists(prefix + valueKey(ns, 'a'))).toBe(0);
+      expect(c.stats()).toMatchObject({ breaker: 'closed', errors: 0 });
+    } finally {
+      await c.close();
+      await client.quit();
+      await dropNamespace(prefix + ns);
+    }
   });
 
   it('a namespace cannot contain `~` (the delimiter)', () => {
