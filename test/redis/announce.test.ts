@@ -149,4 +149,27 @@ describe('Redis going away and coming back', () => {
       await c.close();
     }
   }, 40_000);
+
+  it('a hung Redis (SIGSTOP) is announced by the cache once its breaker opens, and its return once', async () => {
+    const { said, logger } = recorder();
+    const cache = createCache({ namespace: `ferrytest:announce-hang:${process.pid}`, redis: own.url, logger });
+    try {
+      expect(await cache.ready()).toBe(true);
+      own.pause();
+      // Reads time out (100 ms) and go to the loader; three in a row open the breaker.
+      for (let i = 0; i < 5; i++) expect(await cache.getOrSet(`k${i}`, () => i)).toBe(i);
+      await eventually(() => said.length === 1, 3_000, 'the warning');
+      await sleep(1_500); // failed probes meanwhile
+      expect(said.map((x) => [x.level, x.code])).toEqual([['warn', 'FERRY_REDIS_UNAVAILABLE']]);
+      expect(said[0]!.msg).toMatch(
+        /createCache ".*": Redis at redis:\/\/127.0.0.1:\d+ is unavailable \(.*timed out.*\); reads go to the loader/,
+      );
+      own.resume();
+      await eventually(() => said.length === 2, 8_000, 'the recovery line');
+      expect(said[1]).toMatchObject({ level: 'info', code: 'FERRY_REDIS_AVAILABLE' });
+    } finally {
+      own.resume();
+      await cache.close();
+    }
+  }, 20_000);
 });
