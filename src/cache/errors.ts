@@ -15,9 +15,9 @@ import { FerryError, type FerryErrorCode, type FerryErrorOptions } from '../erro
 export const E_CACHE_CONFIG = 'E_CACHE_CONFIG';
 /** The cache was used after `close()`. */
 export const E_CACHE_CLOSED = 'E_CACHE_CLOSED';
-/** A value cannot be cached (undefined passed to `set`, a function, a circular structure...). */
+/** A value cannot be cached (undefined passed to `set`, a function, a circular structure, more than `maxValueBytes`...). */
 export const E_CACHE_VALUE = 'E_CACHE_VALUE';
-/** A key is not a non-empty string. */
+/** A key is not a non-empty string, or is longer than 1,024 bytes (UTF-8). */
 export const E_CACHE_KEY = 'E_CACHE_KEY';
 /** A Redis command failed (reported to logs and `onError`, never thrown). */
 export const E_CACHE_REDIS = 'E_CACHE_REDIS';

@@ -92,9 +92,12 @@ export interface CacheOptions {
   /** How long a loader may take and still fill the cache (default '10s'). */
   leaseTtl?: Duration;
   /**
-   * A pino-compatible logger: breaker and bus transitions (warn/info), Redis
-   * errors (debug), under `layer: 'cache' | 'l2' | 'bus'`. Default (and
-   * `false`): silent.
+   * A pino-compatible logger: Redis unavailable / available again (warn/info,
+   * once per transition, `code: 'FERRY_REDIS_*'`), corrupt and oversized
+   * values (warn, once per key prefix, `code: 'FERRY_CACHE_*'`), bus
+   * transitions (warn/info), Redis errors (debug), under `layer: 'cache' |
+   * 'l2' | 'bus'`. Default: only those warnings, through
+   * `process.emitWarning`; `false`: nothing at all.
    */
   logger?: Logger | false;
   /** Every Redis error (redacted), for metrics or tests. */

@@ -24,11 +24,21 @@ export interface RateLimiterOptions {
   blockDuration?: Duration;
   /** Points per key of the in-memory insurance limiter, per process. Default `points`. */
   insurancePoints?: number;
-  /** Use the insurance limiter when Redis has not answered within this long. Default 250 ms. */
+  /**
+   * Use the insurance limiter when Redis has not answered within this long
+   * (default 250 ms). Such a timeout (or an error) opens a circuit breaker:
+   * later calls use the insurance limiter at once until a PING answers.
+   */
   timeoutMs?: Duration;
   /** How a client created from a URL connects and times out. */
   client?: Omit<RedisConnectionOptions, 'mode' | 'env' | 'what' | 'logger'>;
-  /** A pino-compatible logger (`layer: 'rate-limit'`): falls back to the insurance limiter (debug). Default: silent. */
+  /**
+   * A pino-compatible logger (`layer: 'rate-limit'`): Redis unavailable /
+   * available again (warn/info, once per transition, `code:
+   * 'FERRY_REDIS_*'`), each fallback to the insurance limiter (debug).
+   * Default: only those warnings, through `process.emitWarning`; `false`:
+   * nothing at all.
+   */
   logger?: Logger | false;
 }
 
