@@ -129,7 +129,10 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
         // Timed out or failed: the memory limiter decides (a late Redis reply only over-counts),
         // and so do the calls after this one until a probe finds Redis answering again.
         log.debug({ op: name, msg: (err as Error)?.message }, 'rate limit: Redis did not answer, counted in memory');
-        breaker!.failure((err as Error)?.message ?? String(err));
+        // An error reply (WRONGTYPE on a key another program wrote...) is Redis answering:
+        // this call is decided in memory, the others still go to Redis.
+        if ((err as Error)?.name === 'ReplyError') breaker!.success();
+        else breaker!.failure((err as Error)?.message ?? String(err));
       }
     }
     return onMemory();

@@ -110,4 +110,16 @@ describe('rate limiter breaker', () => {
       await l.close();
     }
   }, 30_000);
+
+  it('an error reply for one key (WRONGTYPE) is decided in memory without opening the breaker for the others', async () => {
+    const l = createRateLimiter({ redis: own.url, points: 5, duration: '1m', keyPrefix: 'wrongtype', logger: false });
+    try {
+      await admin.hset('wrongtype:odd', 'f', 'v'); // another program's hash where a counter would go
+      expect((await l.consume('odd')).allowed).toBe(true); // answered from memory
+      expect((await l.consume('ok')).allowed).toBe(true);
+      expect(await admin.get('wrongtype:ok')).toBe('1'); // still counted in Redis
+    } finally {
+      await l.close();
+    }
+  });
 });
