@@ -13,6 +13,13 @@
  * - Invalidations reach other instances through pub/sub (keys only). While
  *   that bus is down an instance cannot hear them, so L1 entries are then
  *   trusted only for `l1.offlineTtl`, and L1 is cleared when the bus is back.
+ * - A value in Redis that cannot be decoded is a miss (deleted, counted,
+ *   warned once per key prefix), never a throw; keys and values have size
+ *   limits (limits.ts).
+ *
+ * Over 600 lines: one class whose two read paths (`get` and `getOrSet`'s
+ * flights) share its private state — L1, invalidation tickets, flights in
+ * progress — which splitting it would have to expose.
  */
 
 import { LRUCache } from 'lru-cache';
@@ -30,12 +37,12 @@ import { decode, deepFreeze, encode } from './codec.js';
 import { cacheError, E_CACHE_CLOSED, E_CACHE_KEY, E_CACHE_VALUE } from './errors.js';
 import { type Entry, Flight, type Graced, type Ticket } from './flight.js';
 import { type BreakerState, FAIL, type Fail, Remote, type Sent } from './l2.js';
+import { bytesOver, checkKeySize, keyPrefix } from './limits.js';
 import {
   type CacheOptions,
   cacheMs,
   DEFAULTS,
   type GetOrSetOptions,
-  MAX_KEY_BYTES,
   resolveCacheOptions,
   type SetOptions,
 } from './options.js';
@@ -76,12 +83,6 @@ const MAX_RECENT = 10_000;
 const MISS: unique symbol = Symbol('ferry.cache.miss');
 /** What #hit returns when the value in Redis cannot be decoded (see #corrupt). */
 const CORRUPT: unique symbol = Symbol('ferry.cache.corrupt');
-
-/** What corrupt-value and oversized-value warnings are grouped by: the key up to its first ':' (at most 64 characters). */
-function keyPrefix(key: string): string {
-  const i = key.indexOf(':');
-  return (i < 0 ? key : key.slice(0, i)).slice(0, 64);
-}
 
 export class Cache implements RepositoryCache {
   readonly namespace: string;
@@ -269,7 +270,7 @@ export class Cache implements RepositoryCache {
     const ttl = options.ttl === undefined ? this.#ttl : cacheMs(options.ttl, 'ttl');
     const grace = options.grace === undefined ? 0 : cacheMs(options.grace, 'grace');
     const json = encode(value);
-    const bytes = this.#oversize(json);
+    const bytes = bytesOver(json, this.#maxValueBytes);
     if (bytes > 0) {
       throw cacheError(
         E_CACHE_VALUE,
@@ -401,23 +402,7 @@ export class Cache implements RepositoryCache {
         `Cache keys must be non-empty strings, received ${JSON.stringify(key) ?? String(key)}.`,
       );
     }
-    // A UTF-16 unit is at most 3 UTF-8 bytes: only long keys are measured.
-    if (key !== undefined && key.length > MAX_KEY_BYTES / 3) {
-      const bytes = Buffer.byteLength(key);
-      if (bytes > MAX_KEY_BYTES) {
-        throw cacheError(
-          E_CACHE_KEY,
-          `Cache keys must be at most ${MAX_KEY_BYTES} bytes (UTF-8), received ${bytes} bytes ("${key.slice(0, 40)}…"); hash long keys.`,
-        );
-      }
-    }
-  }
-
-  /** 0 when `json` fits maxValueBytes, else its size in bytes. */
-  #oversize(json: string): number {
-    if (json.length * 3 <= this.#maxValueBytes) return 0;
-    const bytes = Buffer.byteLength(json);
-    return bytes > this.#maxValueBytes ? bytes : 0;
+    if (key !== undefined) checkKeySize(key);
   }
 
   /**
@@ -686,7 +671,7 @@ export class Cache implements RepositoryCache {
         this.#log.warn({ namespace: this.namespace, key, msg: (err as Error).message }, 'cache: value not cacheable');
         return value;
       }
-      const bytes = this.#oversize(json);
+      const bytes = bytesOver(json, this.#maxValueBytes);
       if (bytes > 0) {
         this.#onError?.(this.#tooLarge(key, bytes));
         return value;

@@ -140,9 +140,6 @@ export const DEFAULTS = {
   maxValueBytes: 1024 * 1024,
 };
 
-/** Longest key, in UTF-8 bytes. */
-export const MAX_KEY_BYTES = 1024;
-
 /** A duration option of the cache (E_CACHE_CONFIG when invalid). */
 export const cacheMs = (value: Duration, what: string): number => toMs(value, what, E_CACHE_CONFIG);
 
