@@ -10,11 +10,14 @@ import type { SessionStoreOptions } from './types.js';
 
 const PREFIX_RE = /^[A-Za-z0-9_.\-:]{1,100}$/;
 const DEFAULT_REFRESH_TTL_MS = 30 * 24 * 3_600_000;
+const DEFAULT_MAX_DATA_BYTES = 64 * 1024;
 
 export interface ResolvedSessionOptions {
   ttlMs: number;
   refreshTtlMs: number;
   prefix: string;
+  /** The largest session data accepted, bytes of JSON. */
+  maxDataBytes: number;
   /** How often a touch writes its expiry to Postgres, ms. */
   persistEveryMs: number;
   log: LayerLogger;
@@ -43,6 +46,13 @@ export function resolveSessionOptions(options: SessionStoreOptions): ResolvedSes
       `prefix must be 1-100 characters of letters, digits and _ . - :, got ${JSON.stringify(prefix)}.`,
     );
   }
+  const maxDataBytes = options.maxDataBytes ?? DEFAULT_MAX_DATA_BYTES;
+  if (!Number.isSafeInteger(maxDataBytes) || maxDataBytes < 1) {
+    throw new FerryError(
+      E_SESSION_CONFIG,
+      `maxDataBytes must be a positive whole number of bytes, got ${String(options.maxDataBytes)}.`,
+    );
+  }
   const interval = options.persist?.touchWriteIntervalMs;
   const persistEveryMs =
     interval === undefined
@@ -54,6 +64,7 @@ export function resolveSessionOptions(options: SessionStoreOptions): ResolvedSes
     ttlMs,
     refreshTtlMs,
     prefix,
+    maxDataBytes,
     persistEveryMs,
     log,
     onError: (err) => {

@@ -51,7 +51,7 @@ import type { Session, SessionStore, SessionStoreOptions } from './types.js';
 const RETRY_MS = 500;
 
 export function createSessionStore<T = Record<string, unknown>>(options: SessionStoreOptions): SessionStore<T> {
-  const { ttlMs, refreshTtlMs, prefix, persistEveryMs, onError } = resolveSessionOptions(options);
+  const { ttlMs, refreshTtlMs, prefix, maxDataBytes, persistEveryMs, onError } = resolveSessionOptions(options);
   const pg = options.persist ? new PgStore(options.persist) : null;
   const connection = openRedis(options.redis, {
     ...options.client,
@@ -193,7 +193,7 @@ export function createSessionStore<T = Record<string, unknown>>(options: Session
       if (!JTI_RE.test(jti)) {
         throw new FerryError(E_SESSION_ARGUMENT, 'A jti must be 8-128 characters of letters, digits, _ and -.');
       }
-      const json = serialize(data);
+      const json = serialize(data, maxDataBytes);
       if (!pg) {
         const r = await onFast((b) => b.create(u, jti, json, ttlMs, null));
         if (!r) throw unavailable();
@@ -239,7 +239,7 @@ export function createSessionStore<T = Record<string, unknown>>(options: Session
     async set(ref, data) {
       ensureOpen();
       const { u, jti } = parseRef(ref);
-      const r = await write(u, jti, serialize(data), null);
+      const r = await write(u, jti, serialize(data, maxDataBytes), null);
       return r.status === 'hit' ? toSession(u, jti, r.rec) : null;
     },
 
@@ -249,7 +249,7 @@ export function createSessionStore<T = Record<string, unknown>>(options: Session
       for (let attempt = 0; attempt < 50; attempt++) {
         const current = await read(u, jti);
         if (!current) return null;
-        const next = serialize(fn(JSON.parse(current.data) as T));
+        const next = serialize(fn(JSON.parse(current.data) as T), maxDataBytes);
         const r = await write(u, jti, next, current.version);
         if (r.status === 'hit') return toSession(u, jti, r.rec);
         if (r.status !== 'conflict') return null;

@@ -44,6 +44,13 @@ export interface SessionStoreOptions {
   persist?: PersistOptions;
   /** Refresh-token lifetime; default `'30d'`. */
   refreshTtl?: Duration;
+  /**
+   * The largest session data accepted, in bytes of its JSON (UTF-8); default
+   * 65536 (64 KB). `create`, `set` and `update` refuse larger data with
+   * E_SESSION_ARGUMENT (nothing is written). Session data travels with every
+   * read; keep it small and put bulky state in a table.
+   */
+  maxDataBytes?: number;
   /** How a client created from a URL connects and times out. */
   client?: Omit<RedisConnectionOptions, 'mode' | 'env' | 'what' | 'logger'>;
   /**

@@ -275,6 +275,35 @@ function contract(impl: Impl) {
     });
   }, 60_000);
 
+  it('session data over maxDataBytes (default 64 KB of JSON) is refused by create, set and update, naming size and limit', async () => {
+    await withStores({ ttl: '60s' }, async (a, b) => {
+      const u = uid();
+      const huge = { n: 1, tag: 'x'.repeat(10 * 1024 * 1024) }; // 10 MB: accepted before
+      const err = await expectFerryError(a.create(u, huge), E_SESSION_ARGUMENT);
+      expect(err.message).toMatch(/10485\d{3} bytes of JSON, over the limit of 65536 \(maxDataBytes\)/);
+      expect(err.details).toMatchObject({ maxBytes: 65536 });
+      expect(await b.list(u)).toEqual([]);
+      const s = await a.create(u, { n: 1, tag: 'x'.repeat(65_000) }); // under the limit
+      const atLimit = { n: 1, tag: 'é'.repeat(32_700) }; // 65 416 bytes of UTF-8 in 32 716 characters
+      expect((await a.set(s.id, atLimit))?.version).toBe(2);
+      await expectFerryError(b.set(s.id, { n: 2, tag: 'é'.repeat(32_800) }), E_SESSION_ARGUMENT); // 65 616 bytes
+      await expectFerryError(
+        b.update(s.id, (d) => ({ ...d, tag: `${d.tag}${'x'.repeat(200)}` })),
+        E_SESSION_ARGUMENT,
+      );
+      expect(await b.get(s.id)).toMatchObject({ version: 2, data: atLimit }); // nothing was written
+    });
+    await withStores({ ttl: '60s', maxDataBytes: 100 }, async (a) => {
+      const s = await a.create(uid(), { n: 1, tag: 'x'.repeat(50) });
+      await expectFerryError(a.set(s.id, { n: 1, tag: 'x'.repeat(100) }), E_SESSION_ARGUMENT);
+    });
+    for (const maxDataBytes of [0, -1, 1.5, Number.NaN, '64kb' as never]) {
+      expect(() => createSessionStore({ redis: null, ttl: '1s', maxDataBytes })).toThrow(
+        expect.objectContaining({ code: E_SESSION_CONFIG, message: expect.stringMatching(/maxDataBytes/) }),
+      );
+    }
+  });
+
   it('rejects bad ids, user ids and data with E_SESSION_* codes; closed stores refuse work', async () => {
     const h = await impl.open({ ttl: '60s' });
     const { a } = h;
