@@ -11,6 +11,7 @@ import type { SessionStoreOptions } from './types.js';
 const PREFIX_RE = /^[A-Za-z0-9_.\-:]{1,100}$/;
 const DEFAULT_REFRESH_TTL_MS = 30 * 24 * 3_600_000;
 const DEFAULT_MAX_DATA_BYTES = 64 * 1024;
+const DEFAULT_OUTBOX_POLL_MS = 250;
 
 export interface ResolvedSessionOptions {
   ttlMs: number;
@@ -20,6 +21,8 @@ export interface ResolvedSessionOptions {
   maxDataBytes: number;
   /** How often a touch writes its expiry to Postgres, ms. */
   persistEveryMs: number;
+  /** How often the revocation outbox is read, ms. */
+  outboxPollMs: number;
   log: LayerLogger;
   /** Background failures: logged, and passed to `onError` when given. */
   onError: (err: unknown) => void;
@@ -58,6 +61,9 @@ export function resolveSessionOptions(options: SessionStoreOptions): ResolvedSes
     interval === undefined
       ? Math.min(60_000, Math.floor(ttlMs / 4))
       : sessionMs(interval, 'persist.touchWriteIntervalMs');
+  const poll = options.persist?.outboxPollMs;
+  const outboxPollMs = poll === undefined ? DEFAULT_OUTBOX_POLL_MS : sessionMs(poll, 'persist.outboxPollMs');
+  if (!(outboxPollMs > 0)) throw new FerryError(E_SESSION_CONFIG, 'persist.outboxPollMs must be a positive duration.');
   const log = layerLogger(options.logger, 'sessions');
   const hook = options.onError;
   return {
@@ -66,6 +72,7 @@ export function resolveSessionOptions(options: SessionStoreOptions): ResolvedSes
     prefix,
     maxDataBytes,
     persistEveryMs,
+    outboxPollMs,
     log,
     onError: (err) => {
       log.warn({ err: (err as Error)?.message ?? String(err) }, 'sessions: background failure');

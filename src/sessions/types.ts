@@ -30,8 +30,33 @@ export interface PersistOptions {
   sessions?: Table | string;
   /** The refresh-tokens table or its name; default `refresh_tokens`. */
   refreshTokens?: Table | string;
+  /**
+   * The revocation outbox (from `sessionTables()`) or its name; default
+   * `session_outbox`. A revocation is recorded there in the same statement
+   * that revokes the session in Postgres, and deleted once Redis has it.
+   */
+  sessionOutbox?: Table | string;
+  /**
+   * How often every instance with Redis reads the outbox: it then refuses the
+   * sessions listed there (whatever Redis says) and, when it reaches Redis,
+   * tells Redis and deletes the rows. This bounds how long a revocation made
+   * by an instance cut off from Redis goes unseen by the others (one period
+   * plus one query). Default `'250ms'`. Instances without Redis only prune
+   * the outbox, at most once a minute.
+   */
+  outboxPollMs?: Duration;
   /** Write `last_activity`/`expires_at` of a touched session to Postgres at most this often. Default min(60 s, ttl / 4). */
   touchWriteIntervalMs?: Duration;
+}
+
+/** What `stats()` reports (for metrics and tests). */
+export interface SessionStoreStats {
+  /** Outbox reads completed since the store was created (0 without `persist`). */
+  outboxPolls: number;
+  /** Revocations this instance refuses on its own because Redis may not have them yet. */
+  pendingRevocations: number;
+  /** Outbox rows this instance told Redis about (its own and other instances'). */
+  replayedRevocations: number;
 }
 
 export interface SessionStoreOptions {
@@ -101,5 +126,7 @@ export interface SessionStore<T = Record<string, unknown>> {
    */
   rotateRefreshToken(token: string): Promise<RefreshToken | null>;
   revokeRefreshToken(token: string): Promise<boolean>;
+  /** Counters of the revocation outbox (see `PersistOptions.outboxPollMs`). */
+  stats(): SessionStoreStats;
   close(): Promise<void>;
 }
