@@ -14,7 +14,9 @@
  *   `create` makes a session, and never under a revoked id (tombstone).
  * - `revokeAllForUser` bumps the user's generation and deletes the user's
  *   sessions in one script: sessions created before it are dead, whichever
- *   order concurrent requests land in.
+ *   order concurrent requests land in. With `persist`, Postgres revokes them
+ *   in one statement (a racing create whose insert lands first included) and
+ *   Redis is told per session (tombstones), never by a late bump.
  * - an expired session is never returned: Redis expires the key, and every
  *   script also compares `expiresAt` with Redis's clock.
  *
@@ -283,8 +285,11 @@ export function createSessionStore<T = Record<string, unknown>>(options: Session
         return n;
       }
       const { n, rows } = await pg.revokeAll(u, tombstoneMs);
-      // Live, a generation bump also ends sessions that reached Redis first; a replay never bumps (outbox.ts).
-      await tellRedis(rows, (b) => b.revokeAll(u));
+      // Per session, as a replay would, never a generation bump: a Redis command that failed here may still
+      // land later (the client resends once after a reconnection), and a late bump would also end sessions
+      // created after this (a new login). Postgres already revoked every session whose insert came first;
+      // a racing create that reaches Redis after its tombstone is refused there.
+      await tellRedis(rows, (b) => Promise.all(rows.map((r) => b.revoke(r.u, r.jti, tombstoneMs))));
       return n;
     },
 

@@ -59,6 +59,14 @@ const newPrefix = () => {
   prefixes.push(p);
   return p;
 };
+/** Wait until `cond` holds; `timeoutMs` only turns a hang into a failure (it bounds nothing under test). */
+async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
 /** A random yield: a macrotask, a few microtasks or nothing, so operations interleave differently each round. */
 async function jitter(): Promise<void> {
   const r = Math.random();
@@ -492,6 +500,166 @@ describeEachBackend('session store: Redis + Postgres', (t) => {
       await proxy.close();
     }
   }, 30_000);
+
+  /** The user's Redis keys of a session: the record and its tombstone. */
+  const keysOf = (prefix: string, s: Session<Data>) => {
+    const key = `${prefix}:{${s.userId}}:${s.jti}`;
+    return { key, tomb: `${key}~revoked` };
+  };
+  const outboxRows = async (jti: string) =>
+    (await db.selectFrom('session_outbox').select('id').where('access_jti', '=', jti).execute()).length;
+
+  for (const revoker of ['cut off from Redis', 'without Redis (redis: null)'] as const) {
+    it(`a revocation by an instance ${revoker} is refused by the others after one outbox poll, reaches Redis through them, and never comes back`, async () => {
+      const proxy = await startProxy();
+      const prefix = newPrefix();
+      const persist = { db, outboxPollMs: '100ms' as const };
+      const a = createSessionStore<Data>({
+        redis: revoker === 'cut off from Redis' ? proxy.url : null,
+        ttl: '60s',
+        prefix,
+        persist,
+        onError: () => {},
+      });
+      const b = createSessionStore<Data>({ redis: REDIS_URL, ttl: '60s', prefix, persist });
+      try {
+        const u = uid();
+        const s = await b.create(u, { n: 1 });
+        const other = await b.create(u, { n: 2 });
+        expect(await b.touch(s.id)).not.toBeNull(); // in Redis, served from there
+        proxy.cut();
+        expect(await a.revoke(s.id)).toBe(true);
+        // The revocation has committed. Reads by b that start after one whole poll of b that started after
+        // this moment must refuse: the (committed + 2)th poll started after the (committed + 1)th ended.
+        const committed = b.stats().outboxPolls;
+        const started = performance.now();
+        await a.close(); // the revoking instance is gone; it never told Redis
+        let served = 0;
+        let refusedAfterMs: number | null = null;
+        const violations: string[] = [];
+        while (performance.now() - started < 1_500 || b.stats().outboxPolls < committed + 3) {
+          const seen = b.stats().outboxPolls >= committed + 2;
+          const got = await (served % 2 ? b.touch(s.id) : b.get(s.id));
+          if (got) {
+            served++;
+            if (seen) violations.push(`served after poll ${b.stats().outboxPolls} (revoked before poll ${committed + 1})`);
+          } else refusedAfterMs ??= performance.now() - started;
+          await sleep(5);
+        }
+        console.log(
+          `revocation by an instance ${revoker}: refused by another instance after ${refusedAfterMs?.toFixed(1)} ms ` +
+            `(outboxPollMs 100); served ${served} time(s) before`,
+        );
+        expect(violations).toEqual([]);
+        expect(await b.get(s.id)).toBeNull();
+        expect(await b.touch(s.id)).toBeNull();
+        expect(await b.set(s.id, { n: 9 })).toBeNull();
+        expect(await b.update(s.id, (d) => ({ n: d.n + 1 }))).toBeNull();
+        expect((await b.list(u)).map((x) => x.id)).toEqual([other.id]);
+        // b reaches Redis: it told Redis (tombstone) and deleted the outbox row.
+        const { key, tomb } = keysOf(prefix, s);
+        await until(async () => (await admin.exists(tomb)) === 1 && (await outboxRows(s.jti)) === 0, 'the replay');
+        expect(await admin.exists(key)).toBe(0);
+        expect(b.stats()).toMatchObject({ pendingRevocations: 0, replayedRevocations: 1 });
+        // Forever after: with the tombstone gone too (expired, Redis restarted...), Postgres says no and
+        // nothing refills Redis.
+        await admin.del(tomb);
+        expect(await b.get(s.id)).toBeNull();
+        expect(await b.touch(s.id)).toBeNull();
+        expect(await admin.exists(key)).toBe(0);
+        expect((await b.get(other.id))?.data).toEqual({ n: 2 });
+      } finally {
+        await a.close();
+        await b.close();
+        await proxy.close();
+      }
+    }, 30_000);
+  }
+
+  it('revokeAllForUser while cut off from Redis: replayed per session, never as a generation bump (a later login stays live)', async () => {
+    const proxy = await startProxy();
+    const prefix = newPrefix();
+    const persist = { db, outboxPollMs: '100ms' as const };
+    const a = createSessionStore<Data>({ redis: proxy.url, ttl: '60s', prefix, persist, onError: () => {} });
+    const b = createSessionStore<Data>({ redis: REDIS_URL, ttl: '60s', prefix, persist });
+    try {
+      const u = uid();
+      const s1 = await a.create(u, { n: 1 });
+      const s2 = await b.create(u, { n: 2 });
+      proxy.cut();
+      expect(await a.revokeAllForUser(u)).toBe(2);
+      expect(await a.get(s1.id)).toBeNull(); // refused at once by the instance that revoked
+      const later = await b.create(u, { n: 3 }); // the user logs in again
+      await until(
+        async () => (await admin.exists(keysOf(prefix, s1).tomb, keysOf(prefix, s2).tomb)) === 2,
+        'the replay by b',
+      );
+      expect(await b.get(s1.id)).toBeNull();
+      expect(await b.get(s2.id)).toBeNull();
+      // The revoking instance comes back: nothing it replays (or that anyone replays) may end the later login.
+      proxy.restore();
+      const probe = await a.create(uid(), { n: 0 });
+      await until(async () => {
+        await a.touch(probe.id);
+        return (await admin.exists(keysOf(prefix, probe).key)) === 1;
+      }, 'a to reach Redis again');
+      await sleep(1_000); // room for a late replay to do harm (the old in-memory queue retried every 500 ms)
+      expect(await admin.get(`${prefix}:{${u}}:~gen`)).toBeNull(); // never bumped: the live bump failed
+      expect((await b.get(later.id))?.data).toEqual({ n: 3 });
+      expect((await a.get(later.id))?.data).toEqual({ n: 3 });
+      expect((await b.list(u)).map((x) => x.id)).toEqual([later.id]);
+      expect(await outboxRows(s1.jti)).toBe(0);
+    } finally {
+      await a.close();
+      await b.close();
+      await proxy.close();
+    }
+  }, 30_000);
+
+  it('outbox rows past their expires_at are pruned, not refused; a missing outbox table is E_SESSION_CONFIG and revoke changes nothing', async () => {
+    const prefix = newPrefix();
+    const b = createSessionStore<Data>({ redis: REDIS_URL, ttl: '60s', prefix, persist: { db, outboxPollMs: 20 } });
+    const errors: unknown[] = [];
+    const c = createSessionStore<Data>({
+      redis: REDIS_URL,
+      ttl: '60s',
+      prefix,
+      persist: { db, sessionOutbox: 'no_such_outbox', outboxPollMs: 20 },
+      onError: (err) => errors.push(err),
+    });
+    try {
+      const u = uid();
+      const s = await b.create(u, { n: 1 });
+      await db
+        .insertInto('session_outbox')
+        .values({ user_id: u, access_jti: s.jti, expires_at: new Date(Date.now() - 1000), created_at: new Date() })
+        .execute();
+      const from = b.stats().outboxPolls;
+      await until(async () => b.stats().outboxPolls >= from + 2, 'two polls');
+      expect(await outboxRows(s.jti)).toBe(0);
+      expect(await b.get(s.id)).not.toBeNull();
+
+      const err = await expectFerryError(c.revoke(s.id), E_SESSION_CONFIG);
+      expect(err.message).toMatch(/"no_such_outbox" does not exist.*sessionTables\(.*migrat/s);
+      expect(await db.selectFrom('sessions').select('revoked').where('access_jti', '=', s.jti).executeTakeFirst()).toEqual(
+        { revoked: false },
+      );
+      expect(await c.get(s.id)).not.toBeNull();
+      // The polls fail too: reported once, not every 20 ms.
+      await until(async () => errors.length > 0, 'the poll error');
+      await sleep(200);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatchObject({ code: E_SESSION_CONFIG });
+      // close() stops polling.
+      await b.close();
+      const polls = b.stats().outboxPolls;
+      await sleep(100);
+      expect(b.stats().outboxPolls).toBe(polls);
+    } finally {
+      await b.close();
+      await c.close();
+    }
+  });
 
   it('refresh tokens: issue, rotate once, a replayed token revokes everything; revokeAllForUser revokes tokens', async () => {
     const store = createSessionStore<Data>({ redis: REDIS_URL, ttl: '60s', prefix: newPrefix(), persist: { db } });
