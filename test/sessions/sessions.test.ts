@@ -542,7 +542,8 @@ describeEachBackend('session store: Redis + Postgres', (t) => {
           const got = await (served % 2 ? b.touch(s.id) : b.get(s.id));
           if (got) {
             served++;
-            if (seen) violations.push(`served after poll ${b.stats().outboxPolls} (revoked before poll ${committed + 1})`);
+            if (seen)
+              violations.push(`served after poll ${b.stats().outboxPolls} (revoked before poll ${committed + 1})`);
           } else refusedAfterMs ??= performance.now() - started;
           await sleep(5);
         }
@@ -641,9 +642,9 @@ describeEachBackend('session store: Redis + Postgres', (t) => {
 
       const err = await expectFerryError(c.revoke(s.id), E_SESSION_CONFIG);
       expect(err.message).toMatch(/"no_such_outbox" does not exist.*sessionTables\(.*migrat/s);
-      expect(await db.selectFrom('sessions').select('revoked').where('access_jti', '=', s.jti).executeTakeFirst()).toEqual(
-        { revoked: false },
-      );
+      expect(
+        await db.selectFrom('sessions').select('revoked').where('access_jti', '=', s.jti).executeTakeFirst(),
+      ).toEqual({ revoked: false });
       expect(await c.get(s.id)).not.toBeNull();
       // The polls fail too: reported once, not every 20 ms.
       await until(async () => errors.length > 0, 'the poll error');
