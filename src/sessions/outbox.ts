@@ -17,9 +17,11 @@
  * delay what the polls tell this instance to refuse.
  *
  * So an instance whose polls succeed refuses a revocation made anywhere
- * within one poll period plus one query after it committed, and Redis has it
- * as soon as any instance reaches Redis; after that Redis's tombstone, then
- * Postgres (a miss reads through and finds it revoked), refuse it.
+ * within one poll period plus two queries after it committed (a poll already
+ * running at the commit may miss it; the next one, a period later, sees it),
+ * and Redis has it as soon as any instance reaches Redis; after that Redis's
+ * tombstone, then Postgres (a miss reads through and finds it revoked),
+ * refuse it.
  *
  * A row is deleted once Redis has it, or, never replayed, once past its
  * `expires_at`: the later of the session's expiry and the revocation, plus

@@ -41,7 +41,7 @@ export interface PersistOptions {
    * sessions listed there (whatever Redis says) and, when it reaches Redis,
    * tells Redis and deletes the rows. This bounds how long a revocation made
    * by an instance cut off from Redis goes unseen by the others (one period
-   * plus one query). Default `'250ms'`. Instances without Redis only prune
+   * plus two queries). Default `'250ms'`. Instances without Redis only prune
    * the outbox, at most once a minute.
    */
   outboxPollMs?: Duration;
