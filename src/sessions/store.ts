@@ -9,7 +9,9 @@
  * Guarantees (the bugs of connect-redis #75 / #328 made impossible):
  * - a revoke is final: once `revoke` resolves, no concurrent or later
  *   `touch`, `set`, `update` (or Postgres read-through) brings the session
- *   back. Every write is a Lua script that only changes a session that
+ *   back. (With `persist` and Redis not told, e.g. the revoking instance is
+ *   cut off from it: other instances refuse it once their next outbox poll
+ *   has run, and never serve it again; see below.) Every write is a Lua script that only changes a session that
  *   exists, is unexpired and belongs to the user's current generation; only
  *   `create` makes a session, and never under a revoked id (tombstone).
  * - `revokeAllForUser` bumps the user's generation and deletes the user's
@@ -18,7 +20,9 @@
  *   in one statement (a racing create whose insert lands first included) and
  *   Redis is told per session (tombstones), never by a late bump.
  * - an expired session is never returned: Redis expires the key, and every
- *   script also compares `expiresAt` with Redis's clock.
+ *   script also compares `expiresAt` with Redis's clock (Postgres: `now()`)
+ *   as it runs, so a returned session was unexpired at some moment after the
+ *   call began (the caller may see it later than that on a loaded machine).
  *
  * Backends: redis-backend.ts (Lua scripts in redis-scripts.ts, key layout
  * there) or memory-backend.ts; Postgres persistence in postgres.ts.

@@ -111,7 +111,12 @@ export interface SessionStore<T = Record<string, unknown>> {
   set(ref: SessionRef, data: T): Promise<Session<T> | null>;
   /** Read-modify-write of the data (compare-and-set on `version`); `null` when gone. */
   update(ref: SessionRef, fn: (data: T) => T): Promise<Session<T> | null>;
-  /** End the session for good. Resolves `true` when it was live. */
+  /**
+   * End the session for good. Resolves `true` when it was live. With
+   * `persist`, when Redis could not be told (this instance is cut off from
+   * it), other instances refuse the session once their next outbox poll has
+   * run (`persist.outboxPollMs`), and whichever reaches Redis tells it.
+   */
   revoke(ref: SessionRef): Promise<boolean>;
   /** End every session (and refresh token) of the user, including ones created concurrently but landing first. */
   revokeAllForUser(userId: UserId): Promise<number>;
