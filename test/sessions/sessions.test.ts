@@ -392,6 +392,11 @@ describe('session store: Redis', () => {
     expect(() => createSessionStore({ redis: null, ttl: '1s', prefix: 'a b' })).toThrow(
       expect.objectContaining({ code: E_SESSION_CONFIG }),
     );
+    for (const outboxPollMs of [0, -5, 'soon' as never]) {
+      expect(() => createSessionStore({ redis: null, ttl: '1s', persist: { db: {} as never, outboxPollMs } })).toThrow(
+        expect.objectContaining({ code: E_SESSION_CONFIG, message: expect.stringMatching(/outboxPollMs/) }),
+      );
+    }
     const store = createSessionStore({ redis: null, ttl: '1s' });
     await expectFerryError(store.issueRefreshToken('u1'), E_SESSION_NO_PERSIST);
     await store.close();
