@@ -564,9 +564,13 @@ describeEachBackend('session store: Redis + Postgres', (t) => {
         expect((await b.list(u)).map((x) => x.id)).toEqual([other.id]);
         // b reaches Redis: it told Redis (tombstone) and deleted the outbox row.
         const { key, tomb } = keysOf(prefix, s);
-        await until(async () => (await admin.exists(tomb)) === 1 && (await outboxRows(s.jti)) === 0, 'the replay');
+        await until(
+          async () =>
+            (await admin.exists(tomb)) === 1 && (await outboxRows(s.jti)) === 0 && b.stats().pendingRevocations === 0,
+          'the replay',
+        );
         expect(await admin.exists(key)).toBe(0);
-        expect(b.stats()).toMatchObject({ pendingRevocations: 0, replayedRevocations: 1 });
+        expect(b.stats().replayedRevocations).toBeGreaterThanOrEqual(1); // a poll that overlapped may replay it again
         // Forever after: with the tombstone gone too (expired, Redis restarted...), Postgres says no and
         // nothing refills Redis.
         await admin.del(tomb);
@@ -597,7 +601,9 @@ describeEachBackend('session store: Redis + Postgres', (t) => {
       expect(await a.get(s1.id)).toBeNull(); // refused at once by the instance that revoked
       const later = await b.create(u, { n: 3 }); // the user logs in again
       await until(
-        async () => (await admin.exists(keysOf(prefix, s1).tomb, keysOf(prefix, s2).tomb)) === 2,
+        async () =>
+          (await admin.exists(keysOf(prefix, s1).tomb, keysOf(prefix, s2).tomb)) === 2 &&
+          (await outboxRows(s1.jti)) + (await outboxRows(s2.jti)) === 0,
         'the replay by b',
       );
       expect(await b.get(s1.id)).toBeNull();
@@ -614,7 +620,6 @@ describeEachBackend('session store: Redis + Postgres', (t) => {
       expect((await b.get(later.id))?.data).toEqual({ n: 3 });
       expect((await a.get(later.id))?.data).toEqual({ n: 3 });
       expect((await b.list(u)).map((x) => x.id)).toEqual([later.id]);
-      expect(await outboxRows(s1.jti)).toBe(0);
     } finally {
       await a.close();
       await b.close();
