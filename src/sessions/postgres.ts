@@ -133,15 +133,19 @@ export class PgStore {
     return { status: 'gone' };
   }
 
-  /** Mark a session revoked, without an outbox row: for a session Redis never had (a create that lost a race). */
-  async markRevoked(u: string, jti: string): Promise<void> {
-    await this.db
+  /**
+   * Mark a session revoked, without an outbox row: for a session Redis never
+   * had (a create that lost a race). False when it was revoked already.
+   */
+  async markRevoked(u: string, jti: string): Promise<boolean> {
+    const r = await this.db
       .updateTable(this.sessions)
       .set({ revoked: true, revoked_at: sql`now()` })
       .where('access_jti', '=', jti)
       .where('user_id', '=', u)
       .where('revoked', '=', false)
-      .execute();
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
   }
 
   /**

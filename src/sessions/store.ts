@@ -11,9 +11,10 @@
  *   `touch`, `set`, `update` (or Postgres read-through) brings the session
  *   back. (With `persist` and Redis not told, e.g. the revoking instance is
  *   cut off from it: other instances refuse it once their next outbox poll
- *   has run, and never serve it again; see below.) Every write is a Lua script that only changes a session that
- *   exists, is unexpired and belongs to the user's current generation; only
- *   `create` makes a session, and never under a revoked id (tombstone).
+ *   has run, and never serve it again; see below.) Every write is a Lua
+ *   script that only changes a session that exists, is unexpired and belongs
+ *   to the user's current generation; only `create` makes a session, and
+ *   never under a revoked id (tombstone).
  * - `revokeAllForUser` bumps the user's generation and deletes the user's
  *   sessions in one script: sessions created before it are dead, whichever
  *   order concurrent requests land in. With `persist`, Postgres revokes them
@@ -215,16 +216,19 @@ export function createSessionStore<T = Record<string, unknown>>(options: Session
       if (!(await pg.insert(u, jti, rec))) throw exists(jti);
       if (gen === undefined) return toSession(u, jti, rec);
       const r = await onFast((b) => b.create(u, jti, json, ttlMs, gen));
-      if (r?.status === 'revoked') {
-        await pg.markRevoked(u, jti); // Redis never had it
-        throw new FerryError(
+      const lostRace = () =>
+        new FerryError(
           E_SESSION_REVOKED,
           `The new session of user ${u} was revoked by a concurrent revokeAllForUser; log in again.`,
           { details: { userId: u } },
         );
+      if (r?.status === 'revoked') {
+        await pg.markRevoked(u, jti); // Redis never had it
+        throw lostRace();
       }
       if (r?.status === 'taken') {
-        await pg.markRevoked(u, jti);
+        // Already revoked in Postgres: a revokeAllForUser took our row and tombstoned the jti before we got there.
+        if (!(await pg.markRevoked(u, jti))) throw lostRace();
         throw exists(jti);
       }
       return toSession(u, jti, r?.status === 'ok' ? r.rec : rec);
@@ -293,7 +297,8 @@ export function createSessionStore<T = Record<string, unknown>>(options: Session
       // land later (the client resends once after a reconnection), and a late bump would also end sessions
       // created after this (a new login). Postgres already revoked every session whose insert came first;
       // a racing create that reaches Redis after its tombstone is refused there.
-      await tellRedis(rows, (b) => Promise.all(rows.map((r) => b.revoke(r.u, r.jti, tombstoneMs))));
+      if (rows.length > 0)
+        await tellRedis(rows, (b) => Promise.all(rows.map((r) => b.revoke(r.u, r.jti, tombstoneMs))));
       return n;
     },
 
