@@ -25,22 +25,13 @@ import { createSessionStore, type Session, sessionTables } from '../../src/sessi
 import { freshPostgresDatabase, type ProvisionedDatabase, TEST_BACKENDS } from '../support/backends.js';
 import { startProxy } from '../support/redis-proxy.js';
 import { ChildStore } from './support/child-store.js';
+import { sleep, until } from './support/wait.js';
 
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 /** The default `persist.outboxPollMs`: the figure the issue's closing note reports. */
 const POLL_MS = 250;
 /** How long the other instances keep reading after the revocation (the issue's report covered 3 s). */
 const WATCH_MS = 3_000;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 describe.skipIf(!TEST_BACKENDS.includes('postgres'))('session revocation across processes [postgres]', () => {
   let database: ProvisionedDatabase;
