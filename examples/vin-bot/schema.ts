@@ -74,5 +74,8 @@ export const userVinHistory = table(
   (t) => [index('ix_history_user_looked_up').on(t.user_id, t.looked_up_at)],
 );
 
-/** Sessions keyed by the Telegram id (text), persisted so Redis is never their only copy. */
-export const { sessions, refreshTokens } = sessionTables();
+/**
+ * Sessions keyed by the Telegram id (text), persisted so Redis is never their
+ * only copy; the outbox holds revocations until Redis has them.
+ */
+export const { sessions, refreshTokens, sessionOutbox } = sessionTables();

@@ -8,6 +8,7 @@ export * from './errors.js';
 export { createSessionStore } from './store.js';
 export {
   type RefreshTokensTable,
+  type SessionOutboxTable,
   type SessionsTable,
   type SessionTablesOptions,
   sessionTables,
@@ -20,5 +21,6 @@ export type {
   SessionRef,
   SessionStore,
   SessionStoreOptions,
+  SessionStoreStats,
   UserId,
 } from './types.js';

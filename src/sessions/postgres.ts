@@ -1,6 +1,9 @@
 /**
  * Postgres persistence of sessions (the tables of tables.ts): the source of
- * truth when `persist` is set, Redis being the fast path.
+ * truth when `persist` is set, Redis being the fast path. A revocation and
+ * its outbox rows (outbox.ts) are written by one statement, so no crash can
+ * leave a revoked session that Redis may still serve without a durable
+ * record of it.
  */
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
@@ -9,6 +12,13 @@ import { isTable, type Table } from '../schema/table.js';
 import type { Rec, WriteResult } from './backend.js';
 import { E_SESSION_CONFIG } from './errors.js';
 import type { PersistOptions } from './types.js';
+
+/** A revocation Redis may not have yet: a row of the outbox table. */
+export interface OutboxRow {
+  id: string;
+  u: string;
+  jti: string;
+}
 
 interface PgRow {
   access_jti: string;
@@ -23,6 +33,7 @@ export class PgStore {
   readonly db: Kysely<any>;
   readonly sessions: string;
   readonly refresh: string;
+  readonly outbox: string;
 
   constructor(options: PersistOptions) {
     const db = 'db' in options.db && !('selectFrom' in options.db) ? options.db.db : options.db;
@@ -32,6 +43,7 @@ export class PgStore {
     this.db = db as Kysely<any>;
     this.sessions = tableName(options.sessions, 'sessions');
     this.refresh = tableName(options.refreshTokens, 'refresh_tokens');
+    this.outbox = tableName(options.sessionOutbox, 'session_outbox');
   }
 
   static rec(row: PgRow): Rec {
@@ -121,33 +133,119 @@ export class PgStore {
     return { status: 'gone' };
   }
 
-  async revoke(u: string, jti: string): Promise<boolean> {
-    const row = await this.db
+  /**
+   * Mark a session revoked, without an outbox row: for a session Redis never
+   * had (a create that lost a race). False when it was revoked already.
+   */
+  async markRevoked(u: string, jti: string): Promise<boolean> {
+    const r = await this.db
       .updateTable(this.sessions)
       .set({ revoked: true, revoked_at: sql`now()` })
       .where('access_jti', '=', jti)
       .where('user_id', '=', u)
       .where('revoked', '=', false)
-      .returning(sql<boolean>`expires_at > now()`.as('live'))
       .executeTakeFirst();
-    return Boolean(row?.live);
+    return Number(r.numUpdatedRows) > 0;
   }
 
-  async revokeAll(u: string): Promise<number> {
-    const rows = await this.db
-      .updateTable(this.sessions)
-      .set({ revoked: true, revoked_at: sql`now()` })
-      .where('user_id', '=', u)
-      .where('revoked', '=', false)
-      .returning(sql<boolean>`expires_at > now()`.as('live'))
-      .execute();
-    await this.db
-      .updateTable(this.refresh)
-      .set({ revoked: true, revoked_at: sql`now()` })
-      .where('user_id', '=', u)
-      .where('revoked', '=', false)
-      .execute();
-    return rows.filter((r) => r.live).length;
+  /**
+   * Revoke one session and record it in the outbox, in one statement. `live`:
+   * it was unexpired; `rows`: the outbox row (none when it was already revoked).
+   */
+  async revoke(u: string, jti: string, keepMs: number): Promise<{ live: boolean; rows: OutboxRow[] }> {
+    const rows = await this.#revokeRecorded(sql`access_jti = ${jti} and user_id = ${u}`, keepMs, null);
+    return { live: rows.some((r) => r.live), rows };
+  }
+
+  /** Revoke every session of `u` (outbox rows for each) and every refresh token of `u`, in one statement. */
+  async revokeAll(u: string, keepMs: number): Promise<{ n: number; rows: OutboxRow[] }> {
+    const rows = await this.#revokeRecorded(sql`user_id = ${u}`, keepMs, u);
+    return { n: rows.filter((r) => r.live).length, rows };
+  }
+
+  /**
+   * The data-modifying CTEs run exactly once each, in one snapshot and one
+   * implicit transaction: the sessions are revoked if and only if their
+   * outbox rows exist. A row lives until `keepMs` after the later of the
+   * session's expiry and now (see outbox.ts for why that is enough).
+   */
+  async #revokeRecorded(
+    where: ReturnType<typeof sql>,
+    keepMs: number,
+    refreshOf: string | null,
+  ): Promise<Array<OutboxRow & { live: boolean }>> {
+    const refresh =
+      refreshOf === null
+        ? sql``
+        : sql`, t as (
+            update ${sql.table(this.refresh)} set revoked = true, revoked_at = now()
+            where user_id = ${refreshOf} and revoked = false
+          )`;
+    const q = sql<{ id: string; user_id: string; access_jti: string; live: boolean }>`
+      with r as (
+        update ${sql.table(this.sessions)} set revoked = true, revoked_at = now()
+        where ${where} and revoked = false
+        returning user_id, access_jti, expires_at
+      ), o as (
+        insert into ${sql.table(this.outbox)} (user_id, access_jti, expires_at, created_at)
+        select user_id::text, access_jti, greatest(expires_at, now()) + make_interval(secs => ${keepMs / 1000}), now()
+        from r
+        returning id, user_id, access_jti
+      )${refresh}
+      select o.id::text as id, o.user_id, o.access_jti, r.expires_at > now() as live
+      from o join r on r.access_jti = o.access_jti
+      order by o.id`;
+    const result = await this.#outboxQuery(() => q.execute(this.db));
+    return result.rows.map((r) => ({
+      id: String(r.id),
+      u: String(r.user_id),
+      jti: r.access_jti,
+      live: Boolean(r.live),
+    }));
+  }
+
+  /** Every outbox row still worth replaying, oldest first; rows past their `expires_at` are deleted on the way. */
+  async pollOutbox(): Promise<OutboxRow[]> {
+    const o = sql.table(this.outbox);
+    const result = await this.#outboxQuery(() =>
+      sql<{ id: string; user_id: string; access_jti: string }>`
+        with pruned as (delete from ${o} where expires_at < now())
+        select id::text as id, user_id, access_jti from ${o} where expires_at >= now() order by id`.execute(this.db),
+    );
+    return result.rows.map((r) => ({ id: String(r.id), u: String(r.user_id), jti: r.access_jti }));
+  }
+
+  /** Delete outbox rows past their `expires_at` (instances without Redis only do this). */
+  async pruneOutbox(): Promise<void> {
+    await this.#outboxQuery(() => this.db.deleteFrom(this.outbox).where('expires_at', '<', sql<Date>`now()`).execute());
+  }
+
+  /** Redis has these revocations: forget them. */
+  async deleteOutbox(ids: readonly string[]): Promise<void> {
+    for (let from = 0; from < ids.length; from += 1000) {
+      const chunk = ids.slice(from, from + 1000);
+      await this.#outboxQuery(() => this.db.deleteFrom(this.outbox).where('id', 'in', chunk).execute());
+    }
+  }
+
+  /** Run a query that uses the outbox; a missing outbox table becomes E_SESSION_CONFIG saying what to do. */
+  async #outboxQuery<R>(run: () => Promise<R>): Promise<R> {
+    try {
+      return await run();
+    } catch (err) {
+      const e = err as { code?: unknown; message?: unknown };
+      if (e?.code === '42P01' && typeof e.message === 'string' && e.message.includes(`"${this.outbox}"`)) {
+        throw new FerryError(
+          E_SESSION_CONFIG,
+          `The session outbox table "${this.outbox}" does not exist. Export it from your schema module ` +
+            '(`export const { sessions, refreshTokens, sessionOutbox } = sessionTables(...)`) and run the migration ' +
+            '(`ferry migrate new`, then `ferry migrate up`): revocations are recorded there until Redis has them, ' +
+            'so revoke and revokeAllForUser cannot work without it.',
+          { cause: err, details: { table: this.outbox } },
+        );
+      }
+      throw err;
+    }
   }
 
   async list(u: string): Promise<Array<{ jti: string; rec: Rec }>> {
@@ -168,5 +266,8 @@ function tableName(t: Table | string | undefined, fallback: string): string {
   if (t === undefined) return fallback;
   if (typeof t === 'string') return t;
   if (isTable(t)) return t.name;
-  throw new FerryError(E_SESSION_CONFIG, 'persist.sessions / persist.refreshTokens must be a table or a table name.');
+  throw new FerryError(
+    E_SESSION_CONFIG,
+    'persist.sessions / persist.refreshTokens / persist.sessionOutbox must be a table or a table name.',
+  );
 }

@@ -51,7 +51,8 @@ export function parseRef(ref: SessionRef): { u: string; jti: string } {
 const badRef = () =>
   new FerryError(E_SESSION_ARGUMENT, 'A session id is "<userId>:<jti>" as returned by create(), or { userId, jti }.');
 
-export function serialize(data: unknown): string {
+/** The data as JSON; E_SESSION_ARGUMENT when it is not JSON-serialisable or its JSON is over `maxBytes`. */
+export function serialize(data: unknown, maxBytes: number): string {
   let json: string | undefined;
   try {
     json = JSON.stringify(data);
@@ -59,5 +60,16 @@ export function serialize(data: unknown): string {
     throw new FerryError(E_SESSION_ARGUMENT, `Session data must be JSON-serialisable: ${(err as Error).message}`);
   }
   if (json === undefined) throw new FerryError(E_SESSION_ARGUMENT, 'Session data must be JSON-serialisable.');
+  // A UTF-16 unit is at most 3 bytes of UTF-8: short data needs no count.
+  if (json.length * 3 > maxBytes) {
+    const bytes = Buffer.byteLength(json);
+    if (bytes > maxBytes) {
+      throw new FerryError(
+        E_SESSION_ARGUMENT,
+        `Session data is ${bytes} bytes of JSON, over the limit of ${maxBytes} (maxDataBytes); keep bulky state in a table.`,
+        { details: { bytes, maxBytes } },
+      );
+    }
+  }
   return json;
 }

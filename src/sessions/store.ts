@@ -9,14 +9,21 @@
  * Guarantees (the bugs of connect-redis #75 / #328 made impossible):
  * - a revoke is final: once `revoke` resolves, no concurrent or later
  *   `touch`, `set`, `update` (or Postgres read-through) brings the session
- *   back. Every write is a Lua script that only changes a session that
- *   exists, is unexpired and belongs to the user's current generation; only
- *   `create` makes a session, and never under a revoked id (tombstone).
+ *   back. (With `persist` and Redis not told, e.g. the revoking instance is
+ *   cut off from it: other instances refuse it once their next outbox poll
+ *   has run, and never serve it again; see below.) Every write is a Lua
+ *   script that only changes a session that exists, is unexpired and belongs
+ *   to the user's current generation; only `create` makes a session, and
+ *   never under a revoked id (tombstone).
  * - `revokeAllForUser` bumps the user's generation and deletes the user's
  *   sessions in one script: sessions created before it are dead, whichever
- *   order concurrent requests land in.
+ *   order concurrent requests land in. With `persist`, Postgres revokes them
+ *   in one statement (a racing create whose insert lands first included) and
+ *   Redis is told per session (tombstones), never by a late bump.
  * - an expired session is never returned: Redis expires the key, and every
- *   script also compares `expiresAt` with Redis's clock.
+ *   script also compares `expiresAt` with Redis's clock (Postgres: `now()`)
+ *   as it runs, so a returned session was unexpired at some moment after the
+ *   call began (the caller may see it later than that on a loaded machine).
  *
  * Backends: redis-backend.ts (Lua scripts in redis-scripts.ts, key layout
  * there) or memory-backend.ts; Postgres persistence in postgres.ts.
@@ -25,11 +32,14 @@
  * writes go to Postgres first; a Redis miss reads Postgres and refills Redis
  * only if no revocation happened meanwhile (generation compare-and-set and
  * tombstones); with Redis unreachable everything is served from Postgres.
+ * A revocation is written to Postgres together with an outbox row, then to
+ * Redis; until Redis has it, every instance refuses the session after its
+ * next outbox poll, and any instance that reaches Redis tells Redis
+ * (outbox.ts). No revocation lives only in one process's memory.
  */
 import { randomBytes } from 'node:crypto';
 import { FerryError } from '../errors.js';
 import { watchConnection } from '../redis/announce.js';
-import { CircuitBreaker, ReplayQueue } from '../redis/breaker.js';
 import { openRedis } from '../redis/connection.js';
 import { redisUsable, watchRedis } from '../redis/health.js';
 import type { Backend, Rec, WriteResult } from './backend.js';
@@ -42,17 +52,16 @@ import {
 } from './errors.js';
 import { MemoryBackend } from './memory-backend.js';
 import { resolveSessionOptions, sessionMs } from './options.js';
-import { PgStore } from './postgres.js';
+import { RevocationOutbox } from './outbox.js';
+import { type OutboxRow, PgStore } from './postgres.js';
 import { RedisBackend } from './redis-backend.js';
 import { insertRefresh, noPersist, revokeRefresh, rotateRow, sha256 } from './refresh-tokens.js';
 import { byCreation, exists, JTI_RE, parseRef, serialize, userIdOf } from './refs.js';
 import type { Session, SessionStore, SessionStoreOptions } from './types.js';
 
-/** How often a revocation Redis missed is retried (the breaker's probe interval). */
-const RETRY_MS = 500;
-
 export function createSessionStore<T = Record<string, unknown>>(options: SessionStoreOptions): SessionStore<T> {
-  const { ttlMs, refreshTtlMs, prefix, persistEveryMs, onError } = resolveSessionOptions(options);
+  const { ttlMs, refreshTtlMs, prefix, maxDataBytes, persistEveryMs, outboxPollMs, onError } =
+    resolveSessionOptions(options);
   const pg = options.persist ? new PgStore(options.persist) : null;
   const connection = openRedis(options.redis, {
     ...options.client,
@@ -60,15 +69,15 @@ export function createSessionStore<T = Record<string, unknown>>(options: Session
     what: 'createSessionStore',
     logger: options.logger,
   });
-  if (connection) {
-    watchRedis(connection.client);
-    watchConnection(connection, {
-      what: 'createSessionStore',
-      fallback: pg ? 'sessions are served from Postgres (persist)' : 'session calls fail with E_SESSION_UNAVAILABLE',
-      logger: options.logger,
-      layer: 'sessions',
-    });
-  }
+  const announcer = connection
+    ? watchConnection(connection, {
+        what: 'createSessionStore',
+        fallback: pg ? 'sessions are served from Postgres (persist)' : 'session calls fail with E_SESSION_UNAVAILABLE',
+        logger: options.logger,
+        layer: 'sessions',
+      })
+    : null;
+  if (connection) watchRedis(connection.client);
   // With persistence and no Redis, Postgres alone serves (a per-process memory cache would go stale across processes).
   const fast: Backend | null = connection
     ? new RedisBackend(connection.client, prefix, () => connection.close())
@@ -76,33 +85,20 @@ export function createSessionStore<T = Record<string, unknown>>(options: Session
       ? null
       : new MemoryBackend();
   const redisClient = connection?.client ?? null;
-  // Tombstones outlive any session they could shadow (sessions slide, so be generous).
+  // Tombstones outlive any session they could shadow (sessions slide, so be generous); so do outbox rows.
   const tombstoneMs = Math.max(ttlMs * 2, 60_000);
   let closed = false;
-  // Revocations Redis did not receive (Postgres has them): replayed, oldest
-  // first, by the breaker's probe until they land. Unbounded: there is no
-  // "revoke everything" to fall back on, and each entry is one revocation.
-  const pending = new ReplayQueue<() => Promise<unknown>>({ max: Number.POSITIVE_INFINITY });
-  const breaker = new CircuitBreaker({
-    threshold: 1,
-    breakMs: RETRY_MS,
-    probe: async () => {
-      if (closed) return 'closed';
-      if (redisClient && !redisUsable(redisClient)) return 'Redis unreachable';
-      const done = await pending.drain({
-        batchSize: 1,
-        replay: async (batch) => {
-          try {
-            await batch[0]![1]();
-            return true;
-          } catch {
-            return false; // still down; next probe
-          }
-        },
-      });
-      return done ? true : 'replay failed';
-    },
-  });
+  // Revocations Redis may not have yet, durable in Postgres (outbox.ts).
+  const outbox = pg
+    ? new RevocationOutbox(pg, {
+        pollMs: outboxPollMs,
+        replay: fast ? (row) => fast.revoke(row.u, row.jti, tombstoneMs) : null,
+        canReplay: () => !redisClient || redisUsable(redisClient),
+        onError,
+      })
+    : null;
+  /** Listed in the outbox: revoked, and Redis may not know yet. */
+  const pending = (u: string, jti: string) => outbox?.has(u, jti) ?? false;
 
   const ensureOpen = () => {
     if (closed) throw new FerryError(E_SESSION_CLOSED, 'This session store was closed.');
@@ -134,11 +130,24 @@ export function createSessionStore<T = Record<string, unknown>>(options: Session
       { cause },
     );
 
-  /** Tell Redis `op` (a revocation) once it is back; meanwhile this process refuses what it revoked. */
-  function schedule(key: string, op: () => Promise<unknown>) {
-    if (closed) return;
-    pending.add(key, op);
-    breaker.trip('a revocation could not be written');
+  /**
+   * Tell Redis a revocation Postgres and the outbox already have. Until it
+   * lands, this instance refuses the sessions at once, the others after their
+   * next poll. Resolves what `op` resolved (false when Redis was not told).
+   */
+  async function tellRedis<R>(rows: OutboxRow[], op: (b: Backend) => Promise<R>): Promise<R | false> {
+    if (!fast) return false; // Postgres alone: the rows are for instances that use Redis
+    outbox!.hold(rows);
+    let r: R;
+    try {
+      if (redisClient && !redisUsable(redisClient)) throw unavailable();
+      r = await op(fast);
+    } catch (err) {
+      onError(err); // the outbox has it: whichever instance reaches Redis first replays it
+      return false;
+    }
+    await outbox!.settle(rows).catch(onError);
+    return r;
   }
 
   const toSession = (u: string, jti: string, rec: Rec): Session<T> => ({
@@ -154,7 +163,7 @@ export function createSessionStore<T = Record<string, unknown>>(options: Session
 
   /** Read through: fast path, then Postgres (refilling the fast path unless a revocation intervened). */
   async function read(u: string, jti: string): Promise<Rec | null> {
-    if (pending.has(`${u}:${jti}`) || pending.has(`${u}:*`)) return null; // revoked here, Redis not told yet
+    if (pending(u, jti)) return null; // revoked, Redis maybe not told yet: never trust its copy
     const r = await onFast((b) => b.read(u, jti));
     if (r?.status === 'hit') return r.rec;
     if (r?.status === 'gone' || !pg) return null;
@@ -166,7 +175,7 @@ export function createSessionStore<T = Record<string, unknown>>(options: Session
   }
 
   async function touch(u: string, jti: string, retry = true): Promise<Rec | null> {
-    if (pending.has(`${u}:${jti}`) || pending.has(`${u}:*`)) return null;
+    if (pending(u, jti)) return null;
     const r = await onFast((b) => b.touch(u, jti, ttlMs, persistEveryMs));
     if (r === undefined) return pg ? pg.touch(u, jti, ttlMs) : null;
     if (r.status === 'gone') return null;
@@ -180,7 +189,7 @@ export function createSessionStore<T = Record<string, unknown>>(options: Session
   }
 
   async function write(u: string, jti: string, data: string, expectVersion: number | null, retry = true) {
-    if (pending.has(`${u}:${jti}`) || pending.has(`${u}:*`)) return { status: 'gone' } as WriteResult;
+    if (pending(u, jti)) return { status: 'gone' } as WriteResult;
     const r = await onFast((b) => b.write(u, jti, data, expectVersion));
     if (r === undefined) return pg ? pg.write(u, jti, data, expectVersion) : ({ status: 'gone' } as WriteResult);
     if (r.status === 'miss') {
@@ -202,7 +211,7 @@ export function createSessionStore<T = Record<string, unknown>>(options: Session
       if (!JTI_RE.test(jti)) {
         throw new FerryError(E_SESSION_ARGUMENT, 'A jti must be 8-128 characters of letters, digits, _ and -.');
       }
-      const json = serialize(data);
+      const json = serialize(data, maxDataBytes);
       if (!pg) {
         const r = await onFast((b) => b.create(u, jti, json, ttlMs, null));
         if (!r) throw unavailable();
@@ -216,16 +225,19 @@ export function createSessionStore<T = Record<string, unknown>>(options: Session
       if (!(await pg.insert(u, jti, rec))) throw exists(jti);
       if (gen === undefined) return toSession(u, jti, rec);
       const r = await onFast((b) => b.create(u, jti, json, ttlMs, gen));
-      if (r?.status === 'revoked') {
-        await pg.revoke(u, jti);
-        throw new FerryError(
+      const lostRace = () =>
+        new FerryError(
           E_SESSION_REVOKED,
           `The new session of user ${u} was revoked by a concurrent revokeAllForUser; log in again.`,
           { details: { userId: u } },
         );
+      if (r?.status === 'revoked') {
+        await pg.markRevoked(u, jti); // Redis never had it
+        throw lostRace();
       }
       if (r?.status === 'taken') {
-        await pg.revoke(u, jti);
+        // Already revoked in Postgres: a revokeAllForUser took our row and tombstoned the jti before we got there.
+        if (!(await pg.markRevoked(u, jti))) throw lostRace();
         throw exists(jti);
       }
       return toSession(u, jti, r?.status === 'ok' ? r.rec : rec);
@@ -248,7 +260,7 @@ export function createSessionStore<T = Record<string, unknown>>(options: Session
     async set(ref, data) {
       ensureOpen();
       const { u, jti } = parseRef(ref);
-      const r = await write(u, jti, serialize(data), null);
+      const r = await write(u, jti, serialize(data, maxDataBytes), null);
       return r.status === 'hit' ? toSession(u, jti, r.rec) : null;
     },
 
@@ -258,7 +270,7 @@ export function createSessionStore<T = Record<string, unknown>>(options: Session
       for (let attempt = 0; attempt < 50; attempt++) {
         const current = await read(u, jti);
         if (!current) return null;
-        const next = serialize(fn(JSON.parse(current.data) as T));
+        const next = serialize(fn(JSON.parse(current.data) as T), maxDataBytes);
         const r = await write(u, jti, next, current.version);
         if (r.status === 'hit') return toSession(u, jti, r.rec);
         if (r.status !== 'conflict') return null;
@@ -271,47 +283,37 @@ export function createSessionStore<T = Record<string, unknown>>(options: Session
     async revoke(ref) {
       ensureOpen();
       const { u, jti } = parseRef(ref);
-      let live = false;
-      if (pg) live = await pg.revoke(u, jti);
-      const op = () => fast!.revoke(u, jti, tombstoneMs);
-      if (fast) {
-        try {
-          if (redisClient && !redisUsable(redisClient)) throw unavailable();
-          live = (await op()) || live;
-        } catch (err) {
-          if (!pg) throw err instanceof FerryError ? err : unavailable(err);
-          // Postgres has it; Redis is told as soon as it is back (and this process refuses the session meanwhile).
-          schedule(`${u}:${jti}`, op);
-          onError(err);
-        }
+      if (!pg) {
+        const live = await onFast((b) => b.revoke(u, jti, tombstoneMs));
+        if (live === undefined) throw unavailable();
+        return live;
       }
-      return live;
+      // Postgres: the revocation and its outbox row, in one statement (durable before Redis is asked).
+      const { live, rows } = await pg.revoke(u, jti, tombstoneMs);
+      return (await tellRedis(rows, (b) => b.revoke(u, jti, tombstoneMs))) || live;
     },
 
     async revokeAllForUser(userId) {
       ensureOpen();
       const u = userIdOf(userId);
-      let n = 0;
-      if (pg) n = await pg.revokeAll(u);
-      const op = () => fast!.revokeAll(u);
-      if (fast) {
-        try {
-          if (redisClient && !redisUsable(redisClient)) throw unavailable();
-          const m = await op();
-          if (!pg) n = m;
-        } catch (err) {
-          if (!pg) throw err instanceof FerryError ? err : unavailable(err);
-          schedule(`${u}:*`, op);
-          onError(err);
-        }
+      if (!pg) {
+        const n = await onFast((b) => b.revokeAll(u));
+        if (n === undefined) throw unavailable();
+        return n;
       }
+      const { n, rows } = await pg.revokeAll(u, tombstoneMs);
+      // Per session, as a replay would, never a generation bump: a Redis command that failed here may still
+      // land later (the client resends once after a reconnection), and a late bump would also end sessions
+      // created after this (a new login). Postgres already revoked every session whose insert came first;
+      // a racing create that reaches Redis after its tombstone is refused there.
+      if (rows.length > 0)
+        await tellRedis(rows, (b) => Promise.all(rows.map((r) => b.revoke(r.u, r.jti, tombstoneMs))));
       return n;
     },
 
     async list(userId) {
       ensureOpen();
       const u = userIdOf(userId);
-      if (pending.has(`${u}:*`)) return [];
       if (!pg) {
         const r = await onFast((b) => b.list(u));
         if (!r) throw unavailable();
@@ -322,7 +324,7 @@ export function createSessionStore<T = Record<string, unknown>>(options: Session
       const truth = await pg.list(u);
       const cached = new Map((await onFast((b) => b.list(u)))?.map((x) => [x.jti, x.rec]) ?? []);
       return truth
-        .filter(({ jti }) => !pending.has(`${u}:${jti}`))
+        .filter(({ jti }) => !pending(u, jti))
         .map(({ jti, rec }) => toSession(u, jti, cached.get(jti) ?? rec));
     },
 
@@ -363,10 +365,16 @@ export function createSessionStore<T = Record<string, unknown>>(options: Session
       return revokeRefresh(pg, token);
     },
 
+    stats() {
+      return outbox?.stats() ?? { outboxPolls: 0, pendingRevocations: 0, replayedRevocations: 0 };
+    },
+
     async close() {
       if (closed) return;
       closed = true;
-      breaker.stop();
+      // An app's own client may reconnect after this: that is no longer the store's to announce.
+      announcer?.close();
+      await outbox?.stop();
       await fast?.close();
     },
   };

@@ -6,12 +6,17 @@
  *   // schema.ts
  *   import { sessionTables, uuid } from 'ferry';
  *   export const users = table('users', { id: uuid().primaryKey().defaultRandom(), ... });
- *   export const { sessions, refreshTokens } = sessionTables({
+ *   export const { sessions, refreshTokens, sessionOutbox } = sessionTables({
  *     userId: uuid().notNull().references(() => users.columns.id, { onDelete: 'cascade' }),
  *   });
  *
  * `user_id` is `text` unless `userId` gives another column (uuid, bigint...):
  * the store passes user ids as strings and Postgres casts them.
+ *
+ * `session_outbox` holds revocations Redis may not have yet (see outbox.ts):
+ * written in the same statement as the revocation, deleted once Redis has
+ * it. Its `user_id` is always text (the store's form of a user id) and has no
+ * foreign key: a row must outlive nothing but the Redis copy it shadows.
  */
 import { bigint, bigserial, boolean, type ColumnBuilder, jsonb, text, timestamptz, varchar } from '../schema/column.js';
 import { index, table } from '../schema/table.js';
@@ -19,8 +24,8 @@ import { index, table } from '../schema/table.js';
 export interface SessionTablesOptions<U extends ColumnBuilder<any>> {
   /** The `user_id` column (both tables); default `text().notNull()`. Make it NOT NULL. */
   userId?: U;
-  /** Table names; default `sessions` and `refresh_tokens`. */
-  names?: { sessions?: string; refreshTokens?: string };
+  /** Table names; default `sessions`, `refresh_tokens` and `session_outbox`. */
+  names?: { sessions?: string; refreshTokens?: string; sessionOutbox?: string };
 }
 
 export function sessionTables<U extends ColumnBuilder<any> = ReturnType<typeof defaultUserId>>(
@@ -29,6 +34,7 @@ export function sessionTables<U extends ColumnBuilder<any> = ReturnType<typeof d
   const userId = (options.userId ?? defaultUserId()) as U;
   const sessionsName = options.names?.sessions ?? 'sessions';
   const refreshName = options.names?.refreshTokens ?? 'refresh_tokens';
+  const outboxName = options.names?.sessionOutbox ?? 'session_outbox';
   const sessions = table(
     sessionsName,
     {
@@ -62,7 +68,15 @@ export function sessionTables<U extends ColumnBuilder<any> = ReturnType<typeof d
     replaced_by: varchar(64),
     created_at: timestamptz().notNull(),
   });
-  return { sessions, refreshTokens } as const;
+  const sessionOutbox = table(outboxName, {
+    id: bigserial().primaryKey(),
+    user_id: text().notNull(),
+    access_jti: varchar(128).notNull(),
+    /** After this the row is useless (no Redis copy of the session can be live) and any instance deletes it. */
+    expires_at: timestamptz().notNull(),
+    created_at: timestamptz().notNull(),
+  });
+  return { sessions, refreshTokens, sessionOutbox } as const;
 }
 
 function defaultUserId() {
@@ -70,7 +84,8 @@ function defaultUserId() {
 }
 
 /** The default tables (`user_id text`), for apps that need no foreign key to users. */
-export const { sessions, refreshTokens } = sessionTables();
+export const { sessions, refreshTokens, sessionOutbox } = sessionTables();
 
 export type SessionsTable = ReturnType<typeof sessionTables>['sessions'];
 export type RefreshTokensTable = ReturnType<typeof sessionTables>['refreshTokens'];
+export type SessionOutboxTable = ReturnType<typeof sessionTables>['sessionOutbox'];

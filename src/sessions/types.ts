@@ -30,8 +30,33 @@ export interface PersistOptions {
   sessions?: Table | string;
   /** The refresh-tokens table or its name; default `refresh_tokens`. */
   refreshTokens?: Table | string;
+  /**
+   * The revocation outbox (from `sessionTables()`) or its name; default
+   * `session_outbox`. A revocation is recorded there in the same statement
+   * that revokes the session in Postgres, and deleted once Redis has it.
+   */
+  sessionOutbox?: Table | string;
+  /**
+   * How often every instance with Redis reads the outbox: it then refuses the
+   * sessions listed there (whatever Redis says) and, when it reaches Redis,
+   * tells Redis and deletes the rows. This bounds how long a revocation made
+   * by an instance cut off from Redis goes unseen by the others (one period
+   * plus two queries). Default `'250ms'`. Instances without Redis only prune
+   * the outbox, at most once a minute.
+   */
+  outboxPollMs?: Duration;
   /** Write `last_activity`/`expires_at` of a touched session to Postgres at most this often. Default min(60 s, ttl / 4). */
   touchWriteIntervalMs?: Duration;
+}
+
+/** What `stats()` reports (for metrics and tests). */
+export interface SessionStoreStats {
+  /** Outbox reads completed since the store was created (0 without `persist`). */
+  outboxPolls: number;
+  /** Revocations this instance refuses on its own because Redis may not have them yet. */
+  pendingRevocations: number;
+  /** Outbox rows this instance told Redis about (its own and other instances'). */
+  replayedRevocations: number;
 }
 
 export interface SessionStoreOptions {
@@ -44,6 +69,13 @@ export interface SessionStoreOptions {
   persist?: PersistOptions;
   /** Refresh-token lifetime; default `'30d'`. */
   refreshTtl?: Duration;
+  /**
+   * The largest session data accepted, in bytes of its JSON (UTF-8); default
+   * 65536 (64 KB). `create`, `set` and `update` refuse larger data with
+   * E_SESSION_ARGUMENT (nothing is written). Session data travels with every
+   * read; keep it small and put bulky state in a table.
+   */
+  maxDataBytes?: number;
   /** How a client created from a URL connects and times out. */
   client?: Omit<RedisConnectionOptions, 'mode' | 'env' | 'what' | 'logger'>;
   /**
@@ -79,7 +111,12 @@ export interface SessionStore<T = Record<string, unknown>> {
   set(ref: SessionRef, data: T): Promise<Session<T> | null>;
   /** Read-modify-write of the data (compare-and-set on `version`); `null` when gone. */
   update(ref: SessionRef, fn: (data: T) => T): Promise<Session<T> | null>;
-  /** End the session for good. Resolves `true` when it was live. */
+  /**
+   * End the session for good. Resolves `true` when it was live. With
+   * `persist`, when Redis could not be told (this instance is cut off from
+   * it), other instances refuse the session once their next outbox poll has
+   * run (`persist.outboxPollMs`), and whichever reaches Redis tells it.
+   */
   revoke(ref: SessionRef): Promise<boolean>;
   /** End every session (and refresh token) of the user, including ones created concurrently but landing first. */
   revokeAllForUser(userId: UserId): Promise<number>;
@@ -94,5 +131,7 @@ export interface SessionStore<T = Record<string, unknown>> {
    */
   rotateRefreshToken(token: string): Promise<RefreshToken | null>;
   revokeRefreshToken(token: string): Promise<boolean>;
+  /** Counters of the revocation outbox (see `PersistOptions.outboxPollMs`). */
+  stats(): SessionStoreStats;
   close(): Promise<void>;
 }

@@ -6,6 +6,7 @@
  * process.emitWarning; `logger: false` silences them. A Redis that is fine
  * from the start says nothing.
  */
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCache } from '../../src/cache/index.js';
 import { createRateLimiter } from '../../src/rate-limit/index.js';
@@ -149,6 +150,24 @@ describe('Redis going away and coming back', () => {
       await c.close();
     }
   }, 40_000);
+
+  it("a session store closed before the app's own client loses Redis says nothing", async () => {
+    const { said, logger } = recorder();
+    const client = new Redis(own.url, { maxRetriesPerRequest: 1 });
+    client.on('error', () => {});
+    const sessions = createSessionStore({ redis: client, ttl: '1m', prefix: 'ferrytest-announce-own', logger });
+    try {
+      await sessions.create('u1', {});
+      await sessions.close(); // the client is the app's: it stays open and keeps reconnecting
+      await own.kill();
+      await eventually(() => client.status === 'reconnecting', 5_000, 'the client to notice');
+      await sleep(300);
+      expect(said).toEqual([]);
+    } finally {
+      await own.restart();
+      client.disconnect();
+    }
+  }, 20_000);
 
   it('a hung Redis (SIGSTOP) is announced by the cache once its breaker opens, and its return once', async () => {
     const { said, logger } = recorder();

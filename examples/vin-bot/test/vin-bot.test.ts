@@ -84,7 +84,7 @@ describeEachBackend('vin-bot', (t) => {
   });
   afterAll(() => ferry?.close());
   beforeEach(async () => {
-    await sql`truncate user_vin_history, vehicles, users, sessions, refresh_tokens restart identity cascade`.execute(
+    await sql`truncate user_vin_history, vehicles, users, sessions, refresh_tokens, session_outbox restart identity cascade`.execute(
       ferry.db,
     );
   });
