@@ -10,9 +10,15 @@
  *   resurface after it.
  * - Every write revokes the key's Redis lease, and a loader's result is
  *   stored only under the lease it took before loading (stale-fill race).
- * - Invalidations reach other instances through pub/sub (keys only). While
- *   that bus is down an instance cannot hear them, so L1 entries are then
- *   trusted only for `l1.offlineTtl`, and L1 is cleared when the bus is back.
+ * - Invalidations reach other instances through pub/sub (keys only). An
+ *   instance serves L1 entries, and L2 values read by commands it sent, only
+ *   while a heartbeat on the bus sent less than `bus.maxStale` ago has been
+ *   answered: every invalidation Redis ran before that heartbeat has then
+ *   been heard (bus.ts), so nothing served is older than `maxStale` after
+ *   Redis ran the invalidation — however loaded or stalled this process is.
+ *   When the bus comes back after being down, or the breaker closes after an
+ *   outage, L1 is cleared and neither L1 nor L2 is served for `quarantineMs`:
+ *   other instances may still be replaying invalidations Redis missed.
  */
 
 import { LRUCache } from 'lru-cache';
@@ -27,7 +33,7 @@ import { cachedRepository } from './cached-repo.js';
 import { decode, deepFreeze, encode } from './codec.js';
 import { cacheError, E_CACHE_CLOSED, E_CACHE_KEY, E_CACHE_VALUE } from './errors.js';
 import { type Entry, Flight, type Graced, type Ticket } from './flight.js';
-import { type BreakerState, FAIL, type Fail, Remote, type Sent } from './l2.js';
+import { type BreakerState, FAIL, type Fail, type ReadResult, Remote, type Sent } from './l2.js';
 import {
   type CacheOptions,
   cacheMs,
@@ -64,6 +70,13 @@ export interface CacheStats {
 /** Keys remembered as invalidated while reads were in flight, at most (beyond: every read in flight is stale). */
 const MAX_RECENT = 10_000;
 
+/**
+ * Longest pause between reconnection attempts of the clients the cache
+ * creates: after an outage, an instance must rejoin (and replay what it could
+ * not invalidate) well within the quarantine of the others (2 × breakMs).
+ */
+const RECONNECT_MAX_MS = 200;
+
 /** What #hit returns when Redis has no servable value. */
 const MISS: unique symbol = Symbol('ferry.cache.miss');
 
@@ -72,8 +85,13 @@ export class Cache implements RepositoryCache {
   readonly #l1: LRUCache<string, Entry> | null;
   readonly #remote: Remote | null;
   readonly #l1Ttl: number;
-  readonly #offlineTtl: number;
   readonly #ttl: number;
+  /**
+   * Until when (performance.now()) L1 may be served and L2 read: the only
+   * field the L1 hit path reads besides the entry (see Remote.trustUntil).
+   * Infinity without Redis or without a bus.
+   */
+  #trustUntil = Number.POSITIVE_INFINITY;
   readonly #freeze: boolean;
   /** l1.maxBytes, if set: larger values are never offered to L1. */
   readonly #maxBytes: number | undefined;
@@ -123,7 +141,6 @@ export class Cache implements RepositoryCache {
       this.#freeze = o.l1.freeze;
     }
     this.#l1Ttl = o.l1TtlMs;
-    this.#offlineTtl = o.offlineTtlMs;
     this.#ttl = o.ttlMs;
     this.#onError = o.onError;
     this.#log = o.log.cache;
@@ -133,11 +150,16 @@ export class Cache implements RepositoryCache {
       env: options.env,
       what: 'createCache',
       logger: options.logger,
+      // Instances must rejoin well within the quarantine of the others after
+      // an outage, to replay the invalidations they could not write.
+      maxReconnectDelayMs: RECONNECT_MAX_MS,
     });
     if (!connection) {
       this.#remote = null;
       return;
     }
+    // Nothing is proven until the bus is up and a heartbeat answered.
+    if (o.bus !== null) this.#trustUntil = 0;
     const secrets = connection.secrets;
     const redact = (text: string) => redactText(text, secrets);
     const ns = { namespace: this.namespace };
@@ -150,7 +172,7 @@ export class Cache implements RepositoryCache {
       breakMs: o.breakMs,
       quarantineMs: o.quarantineMs,
       leaseTtlMs: o.leaseTtlMs,
-      bus: o.heartbeatMs === null ? null : { heartbeatMs: o.heartbeatMs },
+      bus: o.bus,
       redact,
       events: {
         onInvalidate: (keys) => {
@@ -163,9 +185,14 @@ export class Cache implements RepositoryCache {
           o.log.bus.info(ns, 'cache: invalidation bus up (L1 cleared)');
         },
         onBusDown: () =>
-          o.log.bus.warn(
-            ns,
-            `cache: invalidation bus down; L1 entries older than ${this.#offlineTtl} ms are not served`,
+          o.log.bus.warn(ns, 'cache: invalidation bus down; L1 and Redis values are not served until it is back'),
+        onTrust: (until) => {
+          this.#trustUntil = until;
+        },
+        onUnconfirmed: (keys) =>
+          o.log.l2.warn(
+            { ...ns, keys },
+            'cache: invalidation not confirmed by Redis; it is replayed when Redis answers (other instances may serve the old value until then)',
           ),
         onBreaker: (state, reason) => {
           if (state === 'open' && reason !== 'probe failed' && reason !== 'replay failed') {
@@ -188,15 +215,17 @@ export class Cache implements RepositoryCache {
   async get<T = unknown>(key: string): Promise<T | undefined> {
     this.#check(key);
     const l1 = this.#l1;
+    const now = performance.now();
     if (l1 !== null) {
       const e = l1.get(key);
-      if (e !== undefined && this.#fresh(e, performance.now())) {
+      if (e !== undefined && this.#fresh(e, now)) {
         this.#s.l1Hits++;
         return e.v as T;
       }
       this.#s.l1Misses++;
     }
-    const sent = this.#remote?.send(key);
+    // Untrusted (see #trustUntil): Redis may answer before running an invalidation it already holds.
+    const sent = now < this.#trustUntil ? this.#remote?.send(key) : null;
     if (sent == null) return undefined;
     const ticket = this.#watch();
     let raw: string | null | Fail;
@@ -279,10 +308,9 @@ export class Cache implements RepositoryCache {
     }
     const l1 = this.#l1;
     let e: Entry | undefined;
-    let now = 0;
+    const now = performance.now();
     if (l1 !== null) {
       e = l1.get(key);
-      now = performance.now();
       if (e !== undefined && this.#fresh(e, now)) {
         this.#s.l1Hits++;
         return Promise.resolve(e.v as T);
@@ -353,12 +381,13 @@ export class Cache implements RepositoryCache {
     }
   }
 
-  /** Fresh and trustworthy: not expired, and either invalidations are flowing or the entry is young. */
+  /**
+   * Fresh and trustworthy: not expired, and this instance is known to hear
+   * invalidations (an entry it still holds was not invalidated more than
+   * `maxStale` ago; see Remote.trustUntil).
+   */
   #fresh(e: Entry, now: number): boolean {
-    if (now >= e.exp) return false;
-    const r = this.#remote;
-    if (r === null || !r.hasBus || r.busUp) return true;
-    return now - e.at < this.#offlineTtl;
+    return now < e.exp && now < this.#trustUntil;
   }
 
   #freezeValue<T>(value: T): T {
@@ -460,12 +489,14 @@ export class Cache implements RepositoryCache {
     const remote = this.#remote;
     // An L2 hit, the common case, is one plain GET: sent first, the bookkeeping
     // below happens while it travels. Only a miss or an expired value pays for
-    // the lease-taking script (#fly).
-    const sent = remote?.send(key) ?? null;
+    // the lease-taking script (#fly). Untrusted (see #trustUntil), a value
+    // Redis returns may be one it is about to invalidate: reload under a lease.
+    const trusted = now < this.#trustUntil;
+    const sent = trusted ? (remote?.send(key) ?? null) : null;
     const flight = new Flight(key, this.#watch());
     const graced = grace > 0 ? this.#graced(flight, graceTimeout) : null;
     // The last value, servable if the loader fails (or is slow) — only while nothing invalidated it.
-    if (graced !== null && l1Entry !== undefined && now < l1Entry.hard) graced.offer(l1Entry.v);
+    if (graced !== null && l1Entry !== undefined && now < l1Entry.hard && trusted) graced.offer(l1Entry.v);
     flight.promise = this.#fly(key, loader, options, grace, flight, graced, sent);
     // Not when the flight already ended (a loader that threw synchronously).
     if (!flight.done) this.#flights.set(key, flight);
@@ -505,6 +536,7 @@ export class Cache implements RepositoryCache {
     try {
       const remote = this.#remote;
       let lease: string | undefined;
+      let r: ReadResult | Fail | null = null;
       if (sent !== null && remote !== null) {
         let raw: string | null | Fail;
         try {
@@ -517,21 +549,26 @@ export class Cache implements RepositoryCache {
           const value = this.#hit(key, raw, ticket);
           if (value !== MISS) return value;
         }
-        let r = raw === FAIL ? raw : await remote.read(key, false);
+        // The READ may return a value only if it is sent while trusted too.
+        const trusted = performance.now() < this.#trustUntil;
+        r = raw === FAIL ? raw : await remote.read(key, !trusted);
         if (r !== FAIL && r.kind === 'hit') {
           const value = this.#hit(key, r.raw, ticket);
           if (value !== MISS) return value;
           // Logically expired (kept for grace), or just after an outage: take a lease and reload.
           const found = parseStored(r.raw);
-          if (found !== null && graced !== null && !graced.has && found.hard > Date.now()) {
+          if (found !== null && graced !== null && !graced.has && found.hard > Date.now() && !remote.suspect) {
             graced.offer(this.#freezeValue(found.value()));
           }
           r = await remote.read(key, true);
         }
-        if (r !== FAIL && r.kind === 'miss') {
-          this.#s.l2Misses++;
-          lease = r.lease;
-        }
+      } else if (remote?.usable) {
+        // Untrusted: straight to the lease (a reload that also refreshes Redis).
+        r = await remote.read(key, true);
+      }
+      if (r !== null && r !== FAIL && r.kind === 'miss') {
+        this.#s.l2Misses++;
+        lease = r.lease;
       }
 
       this.#s.loaderCalls++;
@@ -582,7 +619,8 @@ export class Cache implements RepositoryCache {
         }
       }
       if (this.#stale(key, ticket)) this.#s.staleFillsRefused++;
-      else this.#l1Set(key, value, ttl, keep, json.length);
+      // Quarantined: a load may have raced a write whose invalidation is still being replayed.
+      else if (remote === null || !remote.suspect) this.#l1Set(key, value, ttl, keep, json.length);
       return value;
     } finally {
       flight.done = true;
