@@ -121,8 +121,8 @@ function analyse(logs: WorkerLog[], phases: Phase[]): Record<string, FaultFigure
   for (const log of logs) {
     for (let i = 0; i < log.commits.length; i += 3) {
       const [t, k, v] = [log.commits[i]!, log.commits[i + 1]!, log.commits[i + 2]!];
-      let m = committed.get(k);
-      if (m === undefined) committed.set(k, (m = new Map()));
+      const m = committed.get(k) ?? new Map<number, number>();
+      committed.set(k, m);
       m.set(v, t);
     }
   }
