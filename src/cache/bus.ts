@@ -113,6 +113,11 @@ export class Bus {
     if (ok !== FAIL) this.#set(true);
   }
 
+  /** Send a heartbeat now, unless one is outstanding (its answer, or the next one's, will come first). */
+  beatSoon(): void {
+    if (!this.#beating) this.#schedule(0);
+  }
+
   #schedule(delayMs: number): void {
     if (this.#closed) return;
     clearTimeout(this.#heartbeat);

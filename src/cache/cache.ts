@@ -215,7 +215,12 @@ export class Cache implements RepositoryCache {
   async get<T = unknown>(key: string): Promise<T | undefined> {
     this.#check(key);
     const l1 = this.#l1;
-    const now = performance.now();
+    let now = performance.now();
+    // See getOrSet: wait for one heartbeat rather than answer a miss.
+    if (!(now < this.#trustUntil) && this.#remote?.provable) {
+      await this.#remote.proof();
+      now = performance.now();
+    }
     if (l1 !== null) {
       const e = l1.get(key);
       if (e !== undefined && this.#fresh(e, now)) {
@@ -315,18 +320,48 @@ export class Cache implements RepositoryCache {
         this.#s.l1Hits++;
         return Promise.resolve(e.v as T);
       }
-      this.#s.l1Misses++;
     }
+    // Not proven lately (this process was busy or stalled, most often): one
+    // heartbeat, shared by every such read, usually restores trust within a
+    // round trip — cheaper than sending them all to the loader.
+    if (!(now < this.#trustUntil) && !this.#flights.has(key) && this.#remote?.provable) {
+      return this.#afterProof(key, loader, options) as Promise<T>;
+    }
+    return this.#miss(key, loader, options, e, now, true) as Promise<T>;
+  }
+
+  /** getOrSet once a heartbeat has been answered, or `timeoutMs` has passed without one (then Redis is skipped). */
+  async #afterProof(key: string, loader: () => unknown, options: GetOrSetOptions): Promise<unknown> {
+    const proven = await this.#remote!.proof();
+    const now = performance.now();
+    const e = this.#l1?.get(key);
+    if (e !== undefined && this.#fresh(e, now)) {
+      this.#s.l1Hits++;
+      return e.v;
+    }
+    return this.#miss(key, loader, options, e, now, proven);
+  }
+
+  /** getOrSet past L1: join the key's flight or start one (`redis` false: straight to the loader). */
+  #miss(
+    key: string,
+    loader: () => unknown,
+    options: GetOrSetOptions,
+    e: Entry | undefined,
+    now: number,
+    redis: boolean,
+  ): Promise<unknown> {
+    if (this.#l1 !== null) this.#s.l1Misses++;
     let flight = this.#flights.get(key);
     if (flight) this.#s.coalesced++;
     else {
       try {
-        flight = this.#start(key, loader, options, e, now);
+        flight = this.#start(key, loader, options, e, now, redis);
       } catch (err) {
         return Promise.reject(err); // bad durations in options
       }
     }
-    return (flight.soft === undefined ? flight.promise : Promise.race([flight.promise, flight.soft])) as Promise<T>;
+    return flight.soft === undefined ? flight.promise : Promise.race([flight.promise, flight.soft]);
   }
 
   stats(): CacheStats {
@@ -482,6 +517,7 @@ export class Cache implements RepositoryCache {
     options: GetOrSetOptions,
     l1Entry: Entry | undefined,
     now: number,
+    redis: boolean,
   ): Flight {
     const grace = options.grace === undefined ? 0 : cacheMs(options.grace, 'grace');
     const graceTimeout =
@@ -493,11 +529,12 @@ export class Cache implements RepositoryCache {
     // Redis returns may be one it is about to invalidate: reload under a lease.
     const trusted = now < this.#trustUntil;
     const sent = trusted ? (remote?.send(key) ?? null) : null;
+    const viaLease = !trusted && redis && remote !== null && remote.usable;
     const flight = new Flight(key, this.#watch());
     const graced = grace > 0 ? this.#graced(flight, graceTimeout) : null;
     // The last value, servable if the loader fails (or is slow) — only while nothing invalidated it.
     if (graced !== null && l1Entry !== undefined && now < l1Entry.hard && trusted) graced.offer(l1Entry.v);
-    flight.promise = this.#fly(key, loader, options, grace, flight, graced, sent);
+    flight.promise = this.#fly(key, loader, options, grace, flight, graced, sent, viaLease);
     // Not when the flight already ended (a loader that threw synchronously).
     if (!flight.done) this.#flights.set(key, flight);
     return flight;
@@ -531,6 +568,8 @@ export class Cache implements RepositoryCache {
     flight: Flight,
     graced: Graced | null,
     sent: Sent | null,
+    /** Untrusted: no plain GET, straight to the lease (a reload that also refreshes Redis). */
+    viaLease: boolean,
   ): Promise<unknown> {
     const ticket = flight.ticket;
     try {
@@ -562,8 +601,7 @@ export class Cache implements RepositoryCache {
           }
           r = await remote.read(key, true);
         }
-      } else if (remote?.usable) {
-        // Untrusted: straight to the lease (a reload that also refreshes Redis).
+      } else if (viaLease && remote !== null) {
         r = await remote.read(key, true);
       }
       if (r !== null && r !== FAIL && r.kind === 'miss') {

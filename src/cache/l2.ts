@@ -100,6 +100,8 @@ export class Remote {
   #closed = false;
   /** See `trustUntil`. */
   #trustUntil = 0;
+  /** Callers waiting for the next proof (see `proof`). */
+  #proofWait: { promise: Promise<boolean>; resolve: (ok: boolean) => void } | null = null;
   /** When the breaker last opened: heartbeats sent before then prove nothing any more. */
   #trustFloor = 0;
   /** A heartbeat has been answered since the bus (last) came up. */
@@ -236,6 +238,42 @@ export class Remote {
     if (this.#bus === null || until === this.#trustUntil) return;
     this.#trustUntil = until;
     this.#o.events.onTrust(until);
+    if (until > performance.now()) this.#proofWait?.resolve(true);
+  }
+
+  /**
+   * A heartbeat can restore trust right now: the bus is up, the breaker
+   * closed, no quarantine. (Trust lapses while it is so when this process
+   * was too busy to send or read heartbeats.)
+   */
+  get provable(): boolean {
+    return this.#bus !== null && this.#bus.up && this.#breaker.isClosed && !this.suspect;
+  }
+
+  /**
+   * Resolves true at the next proof (a heartbeat answered), asking the bus
+   * for one now; false after `timeoutMs` without one. One wait is shared by
+   * every caller.
+   */
+  proof(): Promise<boolean> {
+    if (this.#proofWait !== null) return this.#proofWait.promise;
+    let resolve!: (ok: boolean) => void;
+    const promise = new Promise<boolean>((r) => {
+      resolve = r;
+    });
+    const timer = setTimeout(() => wait.resolve(false), this.#o.timeoutMs);
+    timer.unref();
+    const wait = {
+      promise,
+      resolve: (ok: boolean) => {
+        if (this.#proofWait === wait) this.#proofWait = null;
+        clearTimeout(timer);
+        resolve(ok);
+      },
+    };
+    this.#proofWait = wait;
+    this.#bus?.beatSoon();
+    return promise;
   }
 
   #onProof(sentAt: number): void {

@@ -67,6 +67,16 @@ describe('L1 is trusted only while the bus proves it hears invalidations', () =>
     expect(await reader.getOrSet('k', () => 'v2')).toBe('v2');
   });
 
+  it('after a stall, an entry nobody invalidated is served again after one heartbeat, not reloaded', async () => {
+    const c = await makeCache({ namespace: uniqueNamespace() });
+    expect(await c.ready()).toBe(true);
+    expect(await c.getOrSet('k', () => 'v1')).toBe('v1');
+    stall(400);
+    const reads = Array.from({ length: 10 }, () => c.getOrSet('k', () => 'reloaded'));
+    expect(await Promise.all(reads)).toEqual(Array(10).fill('v1'));
+    expect(c.stats().loader.calls).toBe(1);
+  });
+
   it('a stall of the process itself does not time out the commands it had in flight', async () => {
     const c = await makeCache({ namespace: uniqueNamespace(), l1: false });
     expect(await c.ready()).toBe(true);
