@@ -529,7 +529,7 @@ export class Cache implements RepositoryCache {
     // Redis returns may be one it is about to invalidate: reload under a lease.
     const trusted = now < this.#trustUntil;
     const sent = trusted ? (remote?.send(key) ?? null) : null;
-    const viaLease = !trusted && redis && remote !== null && remote.usable;
+    const viaLease = !trusted && redis && remote?.usable === true;
     const flight = new Flight(key, this.#watch());
     const graced = grace > 0 ? this.#graced(flight, graceTimeout) : null;
     // The last value, servable if the loader fails (or is slow) — only while nothing invalidated it.

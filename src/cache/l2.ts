@@ -247,7 +247,7 @@ export class Remote {
    * was too busy to send or read heartbeats.)
    */
   get provable(): boolean {
-    return this.#bus !== null && this.#bus.up && this.#breaker.isClosed && !this.suspect;
+    return this.#bus?.up === true && this.#breaker.isClosed && !this.suspect;
   }
 
   /**
