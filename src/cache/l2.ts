@@ -539,7 +539,9 @@ export class Remote {
   /** Start the deadline sweeper if it is not running; it stops itself when nothing is in flight. */
   #sweep(timeoutMs: number): void {
     if (this.#sweeper !== undefined) return;
-    const every = Math.max(5, Math.floor(timeoutMs / 4));
+    // Paced by the shortest timeout in use (the commands'), whichever command
+    // starts it: the bus's heartbeats, with a longer one, start it often.
+    const every = Math.max(5, Math.floor(Math.min(timeoutMs, this.#o.timeoutMs) / 4));
     this.#lastSweep = performance.now();
     this.#sweeper = setInterval(() => {
       const now = performance.now();
