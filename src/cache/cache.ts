@@ -382,8 +382,9 @@ export class Cache implements RepositoryCache {
 
   /**
    * Resolves true once Redis is connected (breaker closed) and the bus
-   * subscribed, false after `timeoutMs` (default 5000) — the cache works
-   * either way. Always true without Redis.
+   * subscribed and proven by an answered heartbeat, false after `timeoutMs`
+   * (default 5000) — the cache works either way (reading the loader until
+   * then). Always true without Redis.
    */
   ready(timeoutMs = 5_000): Promise<boolean> {
     return this.#remote ? this.#remote.ready(timeoutMs) : Promise.resolve(true);

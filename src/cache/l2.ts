@@ -3,6 +3,9 @@
  * circuit breaker (src/redis/breaker.ts), the lease scripts that stop stale
  * fills (leases.ts), the invalidations that could not reach Redis (replayed
  * before the breaker closes again), and the pub/sub bus (bus.ts).
+ * It also keeps the cache's trust window (`trustUntil`): how long what this
+ * instance holds may still be served, from the bus's heartbeats, the
+ * breaker and the quarantine after an outage.
  */
 import { randomUUID } from 'node:crypto';
 import type { FerryError } from '../errors.js';
