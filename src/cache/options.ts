@@ -69,9 +69,10 @@ export interface CacheOptions {
     /** How long it stays open before a probe (default 1000 ms). */
     breakMs?: Duration;
     /**
-     * After an outage, for this long Redis values are reloaded rather than
-     * served (default 2 × breakMs): other instances may not have replayed the
-     * invalidations they could not write yet.
+     * After an outage (the breaker closing again, or the bus coming back),
+     * for this long neither L1 nor Redis values are served — reads reload,
+     * and loads are not kept in L1 (default 2 × breakMs): other instances may
+     * not have replayed the invalidations they could not write yet.
      */
     quarantineMs?: Duration;
   };
