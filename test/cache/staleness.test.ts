@@ -63,7 +63,7 @@ describe('L1 is trusted only while the bus proves it hears invalidations', () =>
     // The writer commits v2 and invalidates while this process is stalled: the
     // message waits unread in the socket when the first read after the stall runs.
     await writer.call('deleteIn', { key: 'k', delayMs: 50 });
-    stall(400);
+    stall(600);
     expect(await reader.getOrSet('k', () => 'v2')).toBe('v2');
   });
 
@@ -143,7 +143,7 @@ describe('after the bus comes back', () => {
       namespace: uniqueNamespace(),
       redis: p.url,
       timeoutMs: 50,
-      breaker: { breakMs: 100, quarantineMs: 1_000 },
+      breaker: { breakMs: 100, quarantineMs: 2_000 },
     });
     expect(await c.ready()).toBe(true);
     p.set('down');
@@ -153,7 +153,7 @@ describe('after the bus comes back', () => {
     // Another instance may still be replaying an invalidation Redis missed: a load may have raced it.
     expect(await c.getOrSet('k', () => 'load 1')).toBe('load 1');
     expect(await c.getOrSet('k', () => 'load 2')).toBe('load 2');
-    await sleep(1_000);
+    await sleep(2_000);
     // Quarantine over (trusted again at the next heartbeat): L1 serves again.
     await eventually(
       async () => {
