@@ -23,7 +23,9 @@ export type FerryWarningCode =
   /** A cached value in Redis could not be decoded: it was deleted and counted as a miss. */
   | 'FERRY_CACHE_CORRUPT'
   /** A loader's result was larger than `maxValueBytes`: returned, not cached. */
-  | 'FERRY_CACHE_VALUE_TOO_LARGE';
+  | 'FERRY_CACHE_VALUE_TOO_LARGE'
+  /** An invalidation Redis did not confirm: replayed when it answers; other instances may serve the old value until then. */
+  | 'FERRY_CACHE_INVALIDATION_UNCONFIRMED';
 
 export type Warn = (level: 'warn' | 'info', code: FerryWarningCode, message: string, fields?: object) => void;
 

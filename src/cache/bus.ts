@@ -1,8 +1,14 @@
 /**
  * The invalidation bus: pub/sub on `ns~bus` that carries invalidated keys
  * (never values) to every instance of a namespace, and a heartbeat that
- * notices a subscriber that stopped answering (a black-holed network), since
- * an instance that cannot hear invalidations must stop trusting its L1.
+ * proves, several times a second, that the subscriber is still hearing them.
+ *
+ * The proof is causal: Redis answers one connection's commands in order and
+ * writes a message to a subscriber when it runs the PUBLISH, and ioredis
+ * parses replies in order, emitting messages synchronously. So when the PONG
+ * of a PING sent at time `p` resolves, every invalidation Redis ran before
+ * that PING has already been delivered (`onProof(p)`). An L1 entry the cache
+ * still holds then was not invalidated by anything Redis ran before `p`.
  */
 import type { RedisLike } from '../redis/connection.js';
 
@@ -28,6 +34,12 @@ export interface BusEvents {
   /** The bus came (back) up after being down: invalidations may have been missed. */
   onBusUp(): void;
   onBusDown(): void;
+  /**
+   * A heartbeat PING sent at `sentAt` (performance.now()) while the bus was
+   * up was answered: every message published before Redis ran it has been
+   * delivered through `onInvalidate`.
+   */
+  onProof(sentAt: number): void;
   onError(err: unknown, op: string): void;
 }
 
@@ -37,9 +49,14 @@ export class Bus {
   readonly #instanceId: string;
   readonly #run: RunWithTimeout;
   readonly #timeoutMs: number;
+  readonly #heartbeatMs: number;
   readonly #events: BusEvents;
-  readonly #heartbeat: NodeJS.Timeout;
+  #heartbeat: NodeJS.Timeout | undefined;
+  /** A heartbeat is running (one PING outstanding at most: a late PONG must not be overtaken by a newer one). */
+  #beating = false;
   #up = false;
+  /** Bumped on every up/down transition: a PONG proves something only for the subscription it was sent on. */
+  #epoch = 0;
   #failures = 0;
   #closed = false;
 
@@ -47,6 +64,7 @@ export class Bus {
     client: RedisLike;
     namespace: string;
     instanceId: string;
+    /** Pause between heartbeat PINGs (one outstanding at a time). */
     heartbeatMs: number;
     /** Per-command timeout of L2; the bus allows 3× (at least 300 ms). */
     timeoutMs: number;
@@ -57,6 +75,7 @@ export class Bus {
     this.#instanceId = options.instanceId;
     this.#run = options.run;
     this.#timeoutMs = Math.max(options.timeoutMs * 3, 300);
+    this.#heartbeatMs = options.heartbeatMs;
     this.#events = options.events;
     const sub = options.client.duplicate({
       enableOfflineQueue: false,
@@ -71,8 +90,7 @@ export class Bus {
     sub.on('message', (channel: string, message: string) => {
       if (channel === this.channel) this.#onMessage(message);
     });
-    this.#heartbeat = setInterval(() => void this.#beat(), options.heartbeatMs);
-    this.#heartbeat.unref();
+    this.#schedule(options.heartbeatMs);
   }
 
   get up(): boolean {
@@ -95,30 +113,64 @@ export class Bus {
     if (ok !== FAIL) this.#set(true);
   }
 
-  /** Heartbeat: a subscriber that stops answering (black-holed network) is a bus that is down. */
+  /** Send a heartbeat now, unless one is outstanding (its answer, or the next one's, will come first). */
+  beatSoon(): void {
+    if (!this.#beating) this.#schedule(0);
+  }
+
+  #schedule(delayMs: number): void {
+    if (this.#closed) return;
+    clearTimeout(this.#heartbeat);
+    this.#heartbeat = setTimeout(() => void this.#beat(), delayMs);
+    this.#heartbeat.unref();
+  }
+
+  /**
+   * One heartbeat, then the next is scheduled (a loop, not an interval: one
+   * PING outstanding at a time). A PING that is not answered within the bus
+   * timeout means the bus is down (a hung Redis or a black-holed network),
+   * and every third such failure reconnects the subscriber.
+   */
   async #beat(): Promise<void> {
+    if (this.#closed || this.#beating) return;
+    this.#beating = true;
     const sub = this.#sub;
-    if (this.#closed) return;
-    if (sub.status !== 'ready') {
-      this.#set(false);
-      return;
-    }
-    const pong = await this.#run('heartbeat', () => sub.ping(), this.#timeoutMs);
-    if (this.#closed) return;
-    if (pong === FAIL) {
-      this.#set(false);
-      if (++this.#failures % 3 === 0 && sub.status === 'ready') sub.disconnect(true);
-    } else {
+    const sentAt = performance.now();
+    const epoch = this.#epoch;
+    const up = this.#up;
+    try {
+      if (sub.status !== 'ready') {
+        this.#set(false);
+        return;
+      }
+      const pong = await this.#run('heartbeat', () => sub.ping(), this.#timeoutMs);
+      if (this.#closed) return;
+      if (pong === FAIL) {
+        this.#set(false);
+        if (++this.#failures % 3 === 0 && sub.status === 'ready') sub.disconnect(true);
+        return;
+      }
       this.#failures = 0;
-      if (!this.#up) await this.#subscribe();
+      if (up && epoch === this.#epoch) this.#events.onProof(sentAt);
+      else if (!this.#up) await this.#subscribe();
+    } finally {
+      this.#beating = false;
+      // A PING answered late is followed at once, and so is a subscription
+      // that just came up (nothing proves it yet).
+      const justUp = this.#up && this.#epoch !== epoch;
+      this.#schedule(justUp ? 0 : Math.max(0, this.#heartbeatMs - (performance.now() - sentAt)));
     }
   }
 
   #set(up: boolean): void {
     if (this.#closed || up === this.#up) return;
     this.#up = up;
-    if (up) this.#events.onBusUp();
-    else this.#events.onBusDown();
+    this.#epoch++;
+    if (up) {
+      this.#events.onBusUp();
+      // Prove the new subscription at once rather than a heartbeat later.
+      if (!this.#beating) this.#schedule(0);
+    } else this.#events.onBusDown();
   }
 
   #onMessage(text: string): void {
@@ -137,7 +189,7 @@ export class Bus {
   async close(quit: (c: RedisLike) => Promise<void>): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#heartbeat);
+    clearTimeout(this.#heartbeat);
     await quit(this.#sub);
   }
 }

@@ -6,13 +6,19 @@
  * - Redis failures never reach callers: a circuit breaker with a short
  *   per-command timeout sends reads to the loader and skips writes;
  *   invalidations that could not be written are replayed before Redis is
- *   read again (see remote.ts), so nothing written before an outage can
+ *   read again (see l2.ts), so nothing written before an outage can
  *   resurface after it.
  * - Every write revokes the key's Redis lease, and a loader's result is
  *   stored only under the lease it took before loading (stale-fill race).
- * - Invalidations reach other instances through pub/sub (keys only). While
- *   that bus is down an instance cannot hear them, so L1 entries are then
- *   trusted only for `l1.offlineTtl`, and L1 is cleared when the bus is back.
+ * - Invalidations reach other instances through pub/sub (keys only). An
+ *   instance serves L1 entries, and L2 values read by commands it sent, only
+ *   while a heartbeat on the bus sent less than `bus.maxStale` ago has been
+ *   answered: every invalidation Redis ran before that heartbeat has then
+ *   been heard (bus.ts), so nothing served is older than `maxStale` after
+ *   Redis ran the invalidation — however loaded or stalled this process is.
+ *   When the bus comes back after being down, or the breaker closes after an
+ *   outage, L1 is cleared and neither L1 nor L2 is served for `quarantineMs`:
+ *   other instances may still be replaying invalidations Redis missed.
  * - A value in Redis that cannot be decoded is a miss (deleted, counted,
  *   warned once per key prefix), never a throw; keys and values have size
  *   limits (limits.ts).
@@ -36,7 +42,7 @@ import { cachedRepository } from './cached-repo.js';
 import { decode, deepFreeze, encode } from './codec.js';
 import { cacheError, E_CACHE_CLOSED, E_CACHE_KEY, E_CACHE_VALUE } from './errors.js';
 import { type Entry, Flight, type Graced, type Ticket } from './flight.js';
-import { type BreakerState, FAIL, type Fail, Remote, type Sent } from './l2.js';
+import { type BreakerState, FAIL, type Fail, type ReadResult, Remote, type Sent } from './l2.js';
 import { bytesOver, checkKeySize, keyPrefix } from './limits.js';
 import {
   type CacheOptions,
@@ -79,6 +85,13 @@ export interface CacheStats {
 /** Keys remembered as invalidated while reads were in flight, at most (beyond: every read in flight is stale). */
 const MAX_RECENT = 10_000;
 
+/**
+ * Longest pause between reconnection attempts of the clients the cache
+ * creates: after an outage, an instance must rejoin (and replay what it could
+ * not invalidate) well within the quarantine of the others (2 × breakMs).
+ */
+const RECONNECT_MAX_MS = 200;
+
 /** What #hit returns when Redis has no servable value. */
 const MISS: unique symbol = Symbol('ferry.cache.miss');
 /** What #hit returns when the value in Redis cannot be decoded (see #corrupt). */
@@ -89,8 +102,13 @@ export class Cache implements RepositoryCache {
   readonly #l1: LRUCache<string, Entry> | null;
   readonly #remote: Remote | null;
   readonly #l1Ttl: number;
-  readonly #offlineTtl: number;
   readonly #ttl: number;
+  /**
+   * Until when (performance.now()) L1 may be served and L2 read: the only
+   * field the L1 hit path reads besides the entry (see Remote.trustUntil).
+   * Infinity without Redis or without a bus.
+   */
+  #trustUntil = Number.POSITIVE_INFINITY;
   readonly #freeze: boolean;
   /** l1.maxBytes, if set: larger values are never offered to L1. */
   readonly #maxBytes: number | undefined;
@@ -147,7 +165,6 @@ export class Cache implements RepositoryCache {
       this.#freeze = o.l1.freeze;
     }
     this.#l1Ttl = o.l1TtlMs;
-    this.#offlineTtl = o.offlineTtlMs;
     this.#ttl = o.ttlMs;
     this.#onError = o.onError;
     this.#log = o.log.cache;
@@ -159,11 +176,16 @@ export class Cache implements RepositoryCache {
       env: options.env,
       what: 'createCache',
       logger: options.logger,
+      // Instances must rejoin well within the quarantine of the others after
+      // an outage, to replay the invalidations they could not write.
+      maxReconnectDelayMs: RECONNECT_MAX_MS,
     });
     if (!connection) {
       this.#remote = null;
       return;
     }
+    // Nothing is proven until the bus is up and a heartbeat answered.
+    if (o.bus !== null) this.#trustUntil = 0;
     const secrets = connection.secrets;
     const redact = (text: string) => redactText(text, secrets);
     const ns = { namespace: this.namespace };
@@ -186,7 +208,7 @@ export class Cache implements RepositoryCache {
       breakMs: o.breakMs,
       quarantineMs: o.quarantineMs,
       leaseTtlMs: o.leaseTtlMs,
-      bus: o.heartbeatMs === null ? null : { heartbeatMs: o.heartbeatMs },
+      bus: o.bus,
       redact,
       events: {
         onInvalidate: (keys) => {
@@ -199,9 +221,17 @@ export class Cache implements RepositoryCache {
           o.log.bus.info(ns, 'cache: invalidation bus up (L1 cleared)');
         },
         onBusDown: () =>
-          o.log.bus.warn(
-            ns,
-            `cache: invalidation bus down; L1 entries older than ${this.#offlineTtl} ms are not served`,
+          o.log.bus.warn(ns, 'cache: invalidation bus down; L1 and Redis values are not served until it is back'),
+        onTrust: (until) => {
+          this.#trustUntil = until;
+        },
+        // Never silent (no logger: a process warning): other instances may serve the old value meanwhile.
+        onUnconfirmed: (keys) =>
+          this.#warn(
+            'warn',
+            'FERRY_CACHE_INVALIDATION_UNCONFIRMED',
+            `createCache "${this.namespace}": ${keys} invalidation(s) not confirmed by Redis; replayed when Redis answers (other instances may serve the old value until then).`,
+            { ...ns, keys },
           ),
         // Once per transition (the announcer ignores repeats: a failed probe re-opens an open breaker).
         onBreaker: (state, reason) => {
@@ -226,15 +256,22 @@ export class Cache implements RepositoryCache {
   async get<T = unknown>(key: string): Promise<T | undefined> {
     this.#check(key);
     const l1 = this.#l1;
+    let now = performance.now();
+    // See getOrSet: wait for one heartbeat rather than answer a miss.
+    if (!(now < this.#trustUntil) && this.#remote?.provable) {
+      await this.#remote.proof();
+      now = performance.now();
+    }
     if (l1 !== null) {
       const e = l1.get(key);
-      if (e !== undefined && this.#fresh(e, performance.now())) {
+      if (e !== undefined && this.#fresh(e, now)) {
         this.#s.l1Hits++;
         return e.v as T;
       }
       this.#s.l1Misses++;
     }
-    const sent = this.#remote?.send(key);
+    // Untrusted (see #trustUntil): Redis may answer before running an invalidation it already holds.
+    const sent = now < this.#trustUntil ? this.#remote?.send(key) : null;
     if (sent == null) return undefined;
     const ticket = this.#watch();
     let raw: string | null | Fail;
@@ -328,26 +365,55 @@ export class Cache implements RepositoryCache {
     }
     const l1 = this.#l1;
     let e: Entry | undefined;
-    let now = 0;
+    const now = performance.now();
     if (l1 !== null) {
       e = l1.get(key);
-      now = performance.now();
       if (e !== undefined && this.#fresh(e, now)) {
         this.#s.l1Hits++;
         return Promise.resolve(e.v as T);
       }
-      this.#s.l1Misses++;
     }
+    // Not proven lately (this process was busy or stalled, most often): one
+    // heartbeat, shared by every such read, usually restores trust within a
+    // round trip — cheaper than sending them all to the loader.
+    if (!(now < this.#trustUntil) && !this.#flights.has(key) && this.#remote?.provable) {
+      return this.#afterProof(key, loader, options) as Promise<T>;
+    }
+    return this.#miss(key, loader, options, e, now, true) as Promise<T>;
+  }
+
+  /** getOrSet once a heartbeat has been answered, or `timeoutMs` has passed without one (then Redis is skipped). */
+  async #afterProof(key: string, loader: () => unknown, options: GetOrSetOptions): Promise<unknown> {
+    const proven = await this.#remote!.proof();
+    const now = performance.now();
+    const e = this.#l1?.get(key);
+    if (e !== undefined && this.#fresh(e, now)) {
+      this.#s.l1Hits++;
+      return e.v;
+    }
+    return this.#miss(key, loader, options, e, now, proven);
+  }
+
+  /** getOrSet past L1: join the key's flight or start one (`redis` false: straight to the loader). */
+  #miss(
+    key: string,
+    loader: () => unknown,
+    options: GetOrSetOptions,
+    e: Entry | undefined,
+    now: number,
+    redis: boolean,
+  ): Promise<unknown> {
+    if (this.#l1 !== null) this.#s.l1Misses++;
     let flight = this.#flights.get(key);
     if (flight) this.#s.coalesced++;
     else {
       try {
-        flight = this.#start(key, loader, options, e, now);
+        flight = this.#start(key, loader, options, e, now, redis);
       } catch (err) {
         return Promise.reject(err); // bad durations in options
       }
     }
-    return (flight.soft === undefined ? flight.promise : Promise.race([flight.promise, flight.soft])) as Promise<T>;
+    return flight.soft === undefined ? flight.promise : Promise.race([flight.promise, flight.soft]);
   }
 
   stats(): CacheStats {
@@ -369,8 +435,9 @@ export class Cache implements RepositoryCache {
 
   /**
    * Resolves true once Redis is connected (breaker closed) and the bus
-   * subscribed, false after `timeoutMs` (default 5000) — the cache works
-   * either way. Always true without Redis.
+   * subscribed and proven by an answered heartbeat, false after `timeoutMs`
+   * (default 5000) — the cache works either way (reading the loader until
+   * then). Always true without Redis.
    */
   ready(timeoutMs = 5_000): Promise<boolean> {
     return this.#remote ? this.#remote.ready(timeoutMs) : Promise.resolve(true);
@@ -425,12 +492,13 @@ export class Cache implements RepositoryCache {
     await this.#remote?.delete([key]);
   }
 
-  /** Fresh and trustworthy: not expired, and either invalidations are flowing or the entry is young. */
+  /**
+   * Fresh and trustworthy: not expired, and this instance is known to hear
+   * invalidations (an entry it still holds was not invalidated more than
+   * `maxStale` ago; see Remote.trustUntil).
+   */
   #fresh(e: Entry, now: number): boolean {
-    if (now >= e.exp) return false;
-    const r = this.#remote;
-    if (r === null || !r.hasBus || r.busUp) return true;
-    return now - e.at < this.#offlineTtl;
+    return now < e.exp && now < this.#trustUntil;
   }
 
   #freezeValue<T>(value: T): T {
@@ -534,6 +602,7 @@ export class Cache implements RepositoryCache {
     options: GetOrSetOptions,
     l1Entry: Entry | undefined,
     now: number,
+    redis: boolean,
   ): Flight {
     const grace = options.grace === undefined ? 0 : cacheMs(options.grace, 'grace');
     const graceTimeout =
@@ -541,13 +610,16 @@ export class Cache implements RepositoryCache {
     const remote = this.#remote;
     // An L2 hit, the common case, is one plain GET: sent first, the bookkeeping
     // below happens while it travels. Only a miss or an expired value pays for
-    // the lease-taking script (#fly).
-    const sent = remote?.send(key) ?? null;
+    // the lease-taking script (#fly). Untrusted (see #trustUntil), a value
+    // Redis returns may be one it is about to invalidate: reload under a lease.
+    const trusted = now < this.#trustUntil;
+    const sent = trusted ? (remote?.send(key) ?? null) : null;
+    const viaLease = !trusted && redis && remote?.usable === true;
     const flight = new Flight(key, this.#watch());
     const graced = grace > 0 ? this.#graced(flight, graceTimeout) : null;
     // The last value, servable if the loader fails (or is slow) — only while nothing invalidated it.
-    if (graced !== null && l1Entry !== undefined && now < l1Entry.hard) graced.offer(l1Entry.v);
-    flight.promise = this.#fly(key, loader, options, grace, flight, graced, sent);
+    if (graced !== null && l1Entry !== undefined && now < l1Entry.hard && trusted) graced.offer(l1Entry.v);
+    flight.promise = this.#fly(key, loader, options, grace, flight, graced, sent, viaLease);
     // Not when the flight already ended (a loader that threw synchronously).
     if (!flight.done) this.#flights.set(key, flight);
     return flight;
@@ -606,11 +678,14 @@ export class Cache implements RepositoryCache {
     flight: Flight,
     graced: Graced | null,
     sent: Sent | null,
+    /** Untrusted: no plain GET, straight to the lease (a reload that also refreshes Redis). */
+    viaLease: boolean,
   ): Promise<unknown> {
     const ticket = flight.ticket;
     try {
       const remote = this.#remote;
       let lease: string | undefined;
+      let r: ReadResult | Fail | null = null;
       if (sent !== null && remote !== null) {
         let raw: string | null | Fail;
         try {
@@ -624,19 +699,23 @@ export class Cache implements RepositoryCache {
           if (value === CORRUPT) await this.#corrupt(key);
           else if (value !== MISS) return value;
         }
-        let r = raw === FAIL ? raw : await remote.read(key, false);
+        // The READ may return a value only if it is sent while trusted too.
+        const trusted = performance.now() < this.#trustUntil;
+        r = raw === FAIL ? raw : await remote.read(key, !trusted);
         if (r !== FAIL && r.kind === 'hit') {
           const value = this.#hit(key, r.raw, ticket);
           if (value === CORRUPT) await this.#corrupt(key);
           else if (value !== MISS) return value;
           // Logically expired (kept for grace), or just after an outage: take a lease and reload.
-          else if (graced !== null && !graced.has) await this.#offerStored(key, r.raw, graced);
+          else if (graced !== null && !graced.has && !remote.suspect) await this.#offerStored(key, r.raw, graced);
           r = await remote.read(key, true);
         }
-        if (r !== FAIL && r.kind === 'miss') {
-          this.#s.l2Misses++;
-          lease = r.lease;
-        }
+      } else if (viaLease && remote !== null) {
+        r = await remote.read(key, true);
+      }
+      if (r !== null && r !== FAIL && r.kind === 'miss') {
+        this.#s.l2Misses++;
+        lease = r.lease;
       }
 
       this.#s.loaderCalls++;
@@ -692,7 +771,8 @@ export class Cache implements RepositoryCache {
         }
       }
       if (this.#stale(key, ticket)) this.#s.staleFillsRefused++;
-      else this.#l1Set(key, value, ttl, keep, json.length);
+      // Quarantined: a load may have raced a write whose invalidation is still being replayed.
+      else if (remote === null || !remote.suspect) this.#l1Set(key, value, ttl, keep, json.length);
       return value;
     } finally {
       flight.done = true;

@@ -3,6 +3,9 @@
  * circuit breaker (src/redis/breaker.ts), the lease scripts that stop stale
  * fills (leases.ts), the invalidations that could not reach Redis (replayed
  * before the breaker closes again), and the pub/sub bus (bus.ts).
+ * It also keeps the cache's trust window (`trustUntil`): how long what this
+ * instance holds may still be served, from the bus's heartbeats, the
+ * breaker and the quarantine after an outage.
  */
 import { randomUUID } from 'node:crypto';
 import type { FerryError } from '../errors.js';
@@ -22,6 +25,14 @@ export interface RemoteEvents {
   /** The bus came (back) up after being down: invalidations may have been missed. */
   onBusUp(): void;
   onBusDown(): void;
+  /**
+   * Until when (performance.now()) L1 entries, and L2 values read by commands
+   * sent before then, may be served: 0 while nothing proves that this
+   * instance hears invalidations (see `trustUntil`). Never called without a bus.
+   */
+  onTrust(until: number): void;
+  /** The first invalidation of an episode that Redis did not confirm (it is replayed); once per episode. */
+  onUnconfirmed(keys: number): void;
   onBreaker(state: BreakerState, reason: string): void;
   /** Every Redis error, already a redacted FerryError. */
   onError(err: FerryError, op: string): void;
@@ -39,7 +50,7 @@ export interface RemoteOptions {
   quarantineMs: number;
   leaseTtlMs: number;
   /** null: no bus (single-instance deployments only). */
-  bus: { heartbeatMs: number } | null;
+  bus: { heartbeatMs: number; maxStaleMs: number } | null;
   /** Scrub these from error messages (the Redis password). */
   redact: (text: string) => string;
   events: RemoteEvents;
@@ -50,6 +61,8 @@ const MAX_PENDING = 10_000;
 const REPLAY_BATCH = 256;
 /** Most keys per DELETE script call (two Redis keys each). */
 const DELETE_BATCH = 1_000;
+/** The first probe after a failed invalidation (at most; breakMs if shorter). */
+const QUICK_PROBE_MS = 50;
 
 export class Remote {
   readonly instanceId = randomUUID();
@@ -88,6 +101,20 @@ export class Remote {
   #everClosed = false;
   #suspectUntil = 0;
   #closed = false;
+  /** See `trustUntil`. */
+  #trustUntil = 0;
+  /** Callers waiting for the next proof (see `proof`). */
+  #proofWait: { promise: Promise<boolean>; resolve: (ok: boolean) => void } | null = null;
+  /** When the breaker last opened: heartbeats sent before then prove nothing any more. */
+  #trustFloor = 0;
+  /** A heartbeat has been answered since the bus (last) came up. */
+  #proven = false;
+  #busEverUp = false;
+  /** The current episode of unconfirmed invalidations was reported (reset when the breaker closes). */
+  #warned = false;
+  /** When the deadline sweeper last ran (a late run means this process was stalled). */
+  #lastSweep = 0;
+  #sweepSkipped = false;
 
   errors = 0;
 
@@ -104,15 +131,22 @@ export class Remote {
     this.#breaker = new CircuitBreaker({
       threshold: options.threshold,
       breakMs: options.breakMs,
+      quickProbeMs: Math.min(QUICK_PROBE_MS, options.breakMs),
       initial: 'open',
       probe: () => this.#probe(),
       onChange: (state, reason) => {
-        if (state === 'open') this.#outage = true;
+        if (state === 'open') {
+          this.#outage = true;
+          // Redis may be hanging: stop trusting L1 now rather than when the heartbeat lapses.
+          this.#trustFloor = performance.now();
+          this.#setTrust(0);
+        }
         if (state === 'closed') {
           this.#everClosed = true;
-          if (this.#outage) this.#suspectUntil = performance.now() + this.#o.quarantineMs;
+          if (this.#outage) this.#quarantine();
           this.#outage = false;
           this.#probeFailures = 0;
+          this.#warned = false;
         }
         this.#o.events.onBreaker(state, reason);
       },
@@ -140,8 +174,19 @@ export class Remote {
           run: (op, fn, timeoutMs) => this.#raw(op, fn, timeoutMs),
           events: {
             onInvalidate: (keys) => options.events.onInvalidate(keys),
-            onBusUp: () => options.events.onBusUp(),
-            onBusDown: () => options.events.onBusDown(),
+            onBusUp: () => {
+              // Back after being down: while it was, other instances may have
+              // committed writes whose invalidations they have not replayed yet.
+              if (this.#busEverUp) this.#quarantine();
+              this.#busEverUp = true;
+              options.events.onBusUp();
+            },
+            onBusDown: () => {
+              this.#proven = false;
+              this.#setTrust(0);
+              options.events.onBusDown();
+            },
+            onProof: (sentAt) => this.#onProof(sentAt),
             onError: (err, op) => this.#report(err, op),
           },
         })
@@ -178,6 +223,77 @@ export class Remote {
   /** Redis is usable right now (breaker closed). */
   get usable(): boolean {
     return this.#breaker.isClosed;
+  }
+
+  /**
+   * Until when (performance.now()) this instance is known to hear every
+   * invalidation within `maxStaleMs`: the send time of the last answered
+   * heartbeat plus `maxStaleMs` (see bus.ts for why that is causal). 0 while
+   * the bus is down, since the breaker last opened (until a heartbeat sent
+   * after that is answered) and during a quarantine (`suspect`). Infinity
+   * without a bus: nothing can be proven, and nothing is asked.
+   */
+  get trustUntil(): number {
+    return this.#bus === null ? Number.POSITIVE_INFINITY : this.#trustUntil;
+  }
+
+  #setTrust(until: number): void {
+    if (this.#bus === null || until === this.#trustUntil) return;
+    this.#trustUntil = until;
+    this.#o.events.onTrust(until);
+    if (until > performance.now()) this.#proofWait?.resolve(true);
+  }
+
+  /**
+   * A heartbeat can restore trust right now: the bus is up, the breaker
+   * closed, no quarantine. (Trust lapses while it is so when this process
+   * was too busy to send or read heartbeats.)
+   */
+  get provable(): boolean {
+    return this.#bus?.up === true && this.#breaker.isClosed && !this.suspect;
+  }
+
+  /**
+   * Resolves true at the next proof (a heartbeat answered), asking the bus
+   * for one now; false after `timeoutMs` without one. One wait is shared by
+   * every caller.
+   */
+  proof(): Promise<boolean> {
+    if (this.#proofWait !== null) return this.#proofWait.promise;
+    let resolve!: (ok: boolean) => void;
+    const promise = new Promise<boolean>((r) => {
+      resolve = r;
+    });
+    const timer = setTimeout(() => wait.resolve(false), this.#o.timeoutMs);
+    timer.unref();
+    const wait = {
+      promise,
+      resolve: (ok: boolean) => {
+        if (this.#proofWait === wait) this.#proofWait = null;
+        clearTimeout(timer);
+        resolve(ok);
+      },
+    };
+    this.#proofWait = wait;
+    this.#bus?.beatSoon();
+    return promise;
+  }
+
+  #onProof(sentAt: number): void {
+    if (sentAt < this.#trustFloor) return;
+    this.#proven = true;
+    this.#setTrust(this.suspect ? 0 : sentAt + this.#o.bus!.maxStaleMs);
+  }
+
+  /**
+   * Values in L1 and L2 may be ones another instance invalidated while we
+   * could not hear it and has not replayed yet: serve neither (reloading
+   * instead) for `quarantineMs`.
+   */
+  #quarantine(): void {
+    if (this.#o.quarantineMs <= 0) return;
+    this.#suspectUntil = performance.now() + this.#o.quarantineMs;
+    this.#setTrust(0);
   }
 
   // ------------------------------------------------------------------ keys
@@ -275,7 +391,8 @@ export class Remote {
 
   /** Write a value (revoking leases, telling other instances). Never throws; a failure is replayed as a delete. */
   async set(key: string, payload: string, pxMs: number): Promise<void> {
-    if (!this.#breaker.isClosed) return this.#remember([key]);
+    // Breaker open: the value is not written (a late SET could land after a newer write), but the invalidation is.
+    if (!this.#breaker.isClosed) return this.#unconfirmed([key]);
     const r = await this.#run('set', () =>
       this.#eval(
         SET,
@@ -289,9 +406,23 @@ export class Remote {
   /** Invalidate keys everywhere. Never throws; a failure is remembered and replayed before L2 is used again. */
   async delete(keys: string[]): Promise<void> {
     if (keys.length === 0) return;
-    if (!this.#breaker.isClosed) return this.#remember(keys);
+    if (!this.#breaker.isClosed) return this.#unconfirmed(keys);
     const r = await this.#run('delete', () => this.#deleteNow(keys));
     if (r === FAIL) this.#remember(keys);
+  }
+
+  /**
+   * An invalidation while the breaker is open: remembered for the replay,
+   * and also sent now if the connection is up. The breaker may be open only
+   * because of a passing hiccup (a stall of this very process can time out
+   * every command in flight), and holding the invalidation back until the
+   * next probe would let other instances serve the old value meanwhile. A
+   * delete is idempotent and can only cause misses, so sending it twice is
+   * harmless. The caller does not wait for it.
+   */
+  #unconfirmed(keys: string[]): void {
+    if (this.#client.status === 'ready') void this.#raw('delete', () => this.#deleteNow(keys));
+    this.#remember(keys);
   }
 
   /** Drop every key of the namespace. Never throws; a failure is replayed on recovery. */
@@ -421,9 +552,24 @@ export class Remote {
   /** Start the deadline sweeper if it is not running; it stops itself when nothing is in flight. */
   #sweep(timeoutMs: number): void {
     if (this.#sweeper !== undefined) return;
-    const every = Math.max(5, Math.floor(timeoutMs / 4));
+    // Paced by the shortest timeout in use (the commands'), whichever command
+    // starts it: the bus's heartbeats, with a longer one, start it often.
+    const every = Math.max(5, Math.floor(Math.min(timeoutMs, this.#o.timeoutMs) / 4));
+    this.#lastSweep = performance.now();
     this.#sweeper = setInterval(() => {
       const now = performance.now();
+      // Running late means this process was stalled (CPU starved, stopped,
+      // a long GC): replies that arrived meanwhile wait unread in the socket,
+      // and timers run before I/O. Skip one sweep so they are read first; a
+      // timeout measures Redis, not our own stall. Never two in a row, so a
+      // process that is always late still times out, one tick later.
+      const late = now - this.#lastSweep > 2 * every;
+      this.#lastSweep = now;
+      if (late && !this.#sweepSkipped) {
+        this.#sweepSkipped = true;
+        return;
+      }
+      this.#sweepSkipped = false;
       for (const entry of this.#inflight) {
         if (entry.deadline <= now) {
           this.#inflight.delete(entry);
@@ -452,6 +598,10 @@ export class Remote {
   /** An invalidation did not reach Redis: remember it and stop using L2 until it is replayed. */
   #remember(keys: string[]): void {
     for (const k of keys) this.#pending.add(k, true);
+    if (!this.#warned) {
+      this.#warned = true;
+      this.#o.events.onUnconfirmed(keys.length);
+    }
     this.#breaker.trip('an invalidation could not be written');
   }
 
@@ -510,7 +660,7 @@ export class Remote {
   async ready(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (this.#breaker.isClosed && (this.#bus === null || this.#bus.up)) return true;
+      if (this.#breaker.isClosed && (this.#bus === null || (this.#bus.up && this.#proven))) return true;
       await new Promise((r) => setTimeout(r, 10));
     }
     return false;

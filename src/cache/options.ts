@@ -55,7 +55,11 @@ export interface CacheOptions {
         maxBytes?: number;
         /** Longest an entry lives in L1 whatever its ttl (default '1m'): bounds what a lost invalidation can cost. */
         ttl?: Duration;
-        /** While invalidations cannot be received (bus down), serve only L1 entries younger than this (default '1s'). */
+        /**
+         * @deprecated Ignored. It served L1 entries younger than this while
+         * the bus was down, and a young entry can be stale; L1 is now served
+         * only while the bus proves it hears invalidations (`bus.maxStale`).
+         */
         offlineTtl?: Duration;
         /** Deep-freeze cached objects, so a caller mutating a shared value fails loudly (default true). */
         freeze?: boolean;
@@ -77,18 +81,34 @@ export interface CacheOptions {
     /** How long it stays open before a probe (default 1000 ms). */
     breakMs?: Duration;
     /**
-     * After an outage, for this long Redis values are reloaded rather than
-     * served (default 2 × breakMs): other instances may not have replayed the
-     * invalidations they could not write yet.
+     * After an outage (the breaker closing again, or the bus coming back),
+     * for this long neither L1 nor Redis values are served — reads reload,
+     * and loads are not kept in L1 (default 2 × breakMs): other instances may
+     * not have replayed the invalidations they could not write yet.
      */
     quarantineMs?: Duration;
   };
   /**
    * Pub/sub invalidation of other instances' L1 (default true). `false` is
    * for single-instance deployments only: L1 entries are then never
-   * invalidated by other processes.
+   * invalidated by other processes (and always served until they expire).
    */
-  bus?: boolean | { heartbeatMs?: Duration };
+  bus?:
+    | boolean
+    | {
+        /** Pause between heartbeat PINGs on the subscriber connection, one outstanding at a time (default 100 ms). */
+        heartbeatMs?: Duration;
+        /**
+         * The staleness bound (default 250 ms). L1 entries, and Redis values
+         * read by commands sent at that moment, are served only while a
+         * heartbeat sent less than `maxStale` ago has been answered; since
+         * Redis delivers every invalidation it ran before that heartbeat
+         * first, nothing served is older than `maxStale` after Redis ran the
+         * invalidation that replaced it. Must exceed `heartbeatMs` (keep it
+         * at 2× or more, or L1 goes unused between heartbeats).
+         */
+        maxStale?: Duration;
+      };
   /** How long a loader may take and still fill the cache (default '10s'). */
   leaseTtl?: Duration;
   /**
@@ -111,7 +131,6 @@ export interface ResolvedCacheOptions {
   /** null: no L1. */
   l1: { max: number; maxBytes: number | undefined; freeze: boolean } | null;
   l1TtlMs: number;
-  offlineTtlMs: number;
   ttlMs: number;
   maxValueBytes: number;
   timeoutMs: number;
@@ -119,7 +138,7 @@ export interface ResolvedCacheOptions {
   breakMs: number;
   quarantineMs: number;
   /** null: no bus. */
-  heartbeatMs: number | null;
+  bus: { heartbeatMs: number; maxStaleMs: number } | null;
   leaseTtlMs: number;
   log: { cache: LayerLogger; l2: LayerLogger; bus: LayerLogger };
   onError: ((err: FerryError) => void) | undefined;
@@ -128,12 +147,12 @@ export interface ResolvedCacheOptions {
 export const DEFAULTS = {
   max: 10_000,
   l1Ttl: 60_000,
-  offlineTtl: 1_000,
   ttl: 60_000,
   timeoutMs: 100,
   threshold: 3,
   breakMs: 1_000,
-  heartbeatMs: 1_000,
+  heartbeatMs: 100,
+  maxStale: 250,
   leaseTtl: 10_000,
   negativeTtl: 5_000,
   graceTimeout: 100,
@@ -164,6 +183,8 @@ export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions
       throw cacheError(E_CACHE_CONFIG, `createCache: l1.maxBytes must be an integer >= 1, received ${l1.maxBytes}.`);
     }
     resolvedL1 = { max, maxBytes: l1.maxBytes, freeze: l1.freeze ?? true };
+    // Deprecated and ignored, but a bad value is still a configuration error.
+    if (l1.offlineTtl !== undefined) cacheMs(l1.offlineTtl, 'l1.offlineTtl');
   }
   const l1Options = l1 === false ? {} : l1;
   const maxValueBytes = options.maxValueBytes ?? DEFAULTS.maxValueBytes;
@@ -178,13 +199,24 @@ export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions
     throw cacheError(E_CACHE_CONFIG, `createCache: timeoutMs must be > 0, received ${String(options.timeoutMs)}.`);
   const breakMs = Math.max(10, cacheMs(options.breaker?.breakMs ?? DEFAULTS.breakMs, 'breaker.breakMs'));
   const bus = options.bus ?? true;
-  const heartbeat = typeof bus === 'object' && bus.heartbeatMs ? bus.heartbeatMs : DEFAULTS.heartbeatMs;
+  let resolvedBus: ResolvedCacheOptions['bus'] = null;
+  if (bus !== false) {
+    const o = typeof bus === 'object' && bus !== null ? bus : {};
+    const heartbeatMs = cacheMs(o.heartbeatMs ?? DEFAULTS.heartbeatMs, 'bus.heartbeatMs') || DEFAULTS.heartbeatMs;
+    const maxStaleMs = cacheMs(o.maxStale ?? DEFAULTS.maxStale, 'bus.maxStale');
+    if (!(maxStaleMs > heartbeatMs)) {
+      throw cacheError(
+        E_CACHE_CONFIG,
+        `createCache: bus.maxStale (${maxStaleMs} ms) must exceed bus.heartbeatMs (${heartbeatMs} ms): L1 is served only while a heartbeat sent less than maxStale ago has been answered.`,
+      );
+    }
+    resolvedBus = { heartbeatMs, maxStaleMs };
+  }
   const cache = layerLogger(options.logger, 'cache');
   return {
     namespace: options.namespace,
     l1: resolvedL1,
     l1TtlMs: Math.max(1, cacheMs(l1Options.ttl ?? DEFAULTS.l1Ttl, 'l1.ttl')),
-    offlineTtlMs: cacheMs(l1Options.offlineTtl ?? DEFAULTS.offlineTtl, 'l1.offlineTtl'),
     ttlMs: cacheMs(options.ttl ?? DEFAULTS.ttl, 'ttl'),
     maxValueBytes,
     timeoutMs,
@@ -194,7 +226,7 @@ export function resolveCacheOptions(options: CacheOptions): ResolvedCacheOptions
       options.breaker?.quarantineMs === undefined
         ? 2 * breakMs
         : cacheMs(options.breaker.quarantineMs, 'breaker.quarantineMs'),
-    heartbeatMs: bus === false ? null : cacheMs(heartbeat, 'bus.heartbeatMs') || DEFAULTS.heartbeatMs,
+    bus: resolvedBus,
     leaseTtlMs: Math.max(1, cacheMs(options.leaseTtl ?? DEFAULTS.leaseTtl, 'leaseTtl')),
     log: { cache, l2: layerLogger(options.logger, 'l2'), bus: layerLogger(options.logger, 'bus') },
     onError: options.onError,

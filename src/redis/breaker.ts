@@ -24,6 +24,14 @@ export interface CircuitBreakerOptions {
   threshold: number;
   /** How long it stays open before a probe, ms. */
   breakMs: number;
+  /**
+   * The first probe after `trip` (a write that must be replayed failed), and
+   * the retry after a probe whose replay was overtaken by another such write,
+   * ms (default `breakMs`). Shorter than `breakMs` so that a write which only
+   * hit a passing hiccup is replayed promptly rather than a whole break later;
+   * a probe that fails falls back to `breakMs`.
+   */
+  quickProbeMs?: number;
   /** Half-open: check Redis and replay the queue. Must not throw (a throw counts as 'probe failed'). */
   probe: () => Promise<ProbeResult>;
   /** Every transition, with why. */
@@ -69,19 +77,22 @@ export class CircuitBreaker {
     if (++this.#failures >= this.#o.threshold) this.open(`${this.#failures} consecutive failures`);
   }
 
-  /** Open now if closed (a write that must be replayed failed: do not wait for the threshold). */
+  /**
+   * Open now if closed (a write that must be replayed failed: do not wait for
+   * the threshold), probing after `quickProbeMs`.
+   */
   trip(reason: string): void {
-    if (this.#state === 'closed') this.open(reason);
+    if (this.#state === 'closed') this.open(reason, this.#o.quickProbeMs);
     else if (this.#probing) this.#trippedWhileProbing = reason;
   }
 
-  /** Open (or stay open) and probe after `breakMs`. */
-  open(reason: string): void {
+  /** Open (or stay open) and probe after `delayMs` (default `breakMs`). */
+  open(reason: string, delayMs = this.#o.breakMs): void {
     if (this.#stopped) return;
     const was = this.#state;
     this.#state = 'open';
     if (was !== 'open') this.#o.onChange?.('open', reason);
-    if (!this.#probing) this.probeIn(this.#o.breakMs);
+    if (!this.#probing) this.probeIn(delayMs);
   }
 
   /** Schedule a probe (replacing a scheduled one); `0` probes on the next turn. */
@@ -110,8 +121,13 @@ export class CircuitBreaker {
     } catch {
       result = 'probe failed';
     }
-    // A write queued after the probe's replay finished must not be skipped by closing now.
-    if (result === true && this.#trippedWhileProbing !== undefined) result = this.#trippedWhileProbing;
+    // A write queued after the probe's replay finished must not be skipped by
+    // closing now; Redis answered, so probe again soon rather than a break later.
+    let delayMs = this.#o.breakMs;
+    if (result === true && this.#trippedWhileProbing !== undefined) {
+      result = this.#trippedWhileProbing;
+      delayMs = this.#o.quickProbeMs ?? delayMs;
+    }
     this.#probing = false;
     if (this.#stopped) return;
     if (result === true) {
@@ -122,7 +138,7 @@ export class CircuitBreaker {
       this.#state = 'open';
       this.probeIn(this.#o.breakMs);
     } else {
-      this.open(result);
+      this.open(result, delayMs);
     }
   }
 }

@@ -20,17 +20,21 @@ const KEYS = 16;
 const READERS = 16;
 const WRITERS = 2;
 /**
- * The invalidation delay the cache guarantees with the options below: a bus
- * outage is noticed within heartbeat + bus timeout (100 + 300 ms), after which
- * L1 entries older than offlineTtl (200 ms) are not served. Plus slack for a
- * loaded CI machine.
+ * The staleness bound (bus.maxStale 250 ms, plus 50 ms for the writer's own
+ * path from its commit to the wire): causal, not a timing assumption. A value
+ * is served only while a heartbeat sent less than maxStale earlier has been
+ * answered, and Redis delivers every invalidation it ran before that heartbeat
+ * first; after an outage, L1 and L2 stay quarantined until the writers have
+ * replayed. A loaded machine only makes instances distrust their caches
+ * sooner. (The proxy's `slow` mode, which holds one connection's bytes while
+ * delivering another's, is a network partition between the writer and Redis
+ * for its duration; the phases here are short enough to stay within it.)
  */
-const DELAY_MS = 1_000;
+const DELAY_MS = 300;
 const OPTIONS = {
   timeoutMs: 50,
   breaker: { breakMs: 200 },
   bus: { heartbeatMs: 100 },
-  l1: { offlineTtl: 200 },
   ttl: 30_000,
 } as const;
 const PHASES: [ProxyMode, number][] = [
@@ -77,7 +81,7 @@ describe('chaos: Redis cut, stalled and black-holed under load', () => {
     };
 
     const figures = { served: 0, failed: 0, stale: 0, lagging: 0, maxLagMs: 0, writes: 0, writeFailures: 0 };
-    const lagBuckets = { '<10ms': 0, '10-100ms': 0, '100-1000ms': 0 };
+    const lagBuckets = { '<10ms': 0, '10-100ms': 0, '100-300ms': 0 };
     let phase = 'up';
     const lagByPhase = new Map<string, number>();
     const failures: string[] = [];
@@ -111,7 +115,7 @@ describe('chaos: Redis cut, stalled and black-holed under load', () => {
                 failures.push(`${key}: read v${row.version} ${lag.toFixed(0)} ms after v${missed.version}`);
             } else {
               figures.lagging++;
-              lagBuckets[lag < 10 ? '<10ms' : lag < 100 ? '10-100ms' : '100-1000ms']++;
+              lagBuckets[lag < 10 ? '<10ms' : lag < 100 ? '10-100ms' : '100-300ms']++;
               lagByPhase.set(phase, (lagByPhase.get(phase) ?? 0) + 1);
             }
           }

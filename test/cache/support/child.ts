@@ -22,6 +22,10 @@ async function handle(m: Msg): Promise<unknown> {
       return cache.set(m.key!, m.value);
     case 'delete':
       return cache.delete(m.key!);
+    case 'deleteIn':
+      // Answer now, invalidate `delayMs` later (while the parent may be busy).
+      setTimeout(() => void cache.delete(m.key!), m.delayMs ?? 0);
+      return true;
     case 'stampede': {
       const before = loaderCalls;
       const values = await Promise.all(
