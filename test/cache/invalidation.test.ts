@@ -1,6 +1,6 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ChildCache } from './support/child-handle.js';
-import { RedisProxy } from './support/proxy.js';
+import { autoCloseProxies, makeProxy } from './support/proxy.js';
 import {
   autoCleanup,
   eventually,
@@ -14,15 +14,8 @@ import {
 
 autoCleanup();
 
-const proxies: RedisProxy[] = [];
-async function proxy(): Promise<RedisProxy> {
-  const p = await new RedisProxy().listen();
-  proxies.push(p);
-  return p;
-}
-afterEach(async () => {
-  await Promise.all(proxies.splice(0).map((p) => p.close()));
-});
+autoCloseProxies();
+const proxy = makeProxy;
 
 function gate() {
   let open!: () => void;

@@ -2,22 +2,15 @@
  * Redis unreachable, slow or black-holed — through a TCP proxy, never by
  * touching the shared Redis server other test files use.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Cache } from '../../src/cache/index.js';
-import { type ProxyMode, RedisProxy } from './support/proxy.js';
+import { autoCloseProxies, makeProxy, type ProxyMode } from './support/proxy.js';
 import { autoCleanup, eventually, makeCache, rawRedis, sleep, uniqueNamespace, valueKey } from './support/redis.js';
 
 autoCleanup();
 
-const proxies: RedisProxy[] = [];
-async function proxy(): Promise<RedisProxy> {
-  const p = await new RedisProxy().listen();
-  proxies.push(p);
-  return p;
-}
-afterEach(async () => {
-  await Promise.all(proxies.splice(0).map((p) => p.close()));
-});
+autoCloseProxies();
+const proxy = makeProxy;
 
 const FAST = { timeoutMs: 50, breaker: { breakMs: 100 }, bus: { heartbeatMs: 100 } } as const;
 

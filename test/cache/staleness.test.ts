@@ -9,21 +9,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createCache } from '../../src/cache/index.js';
 import { type OwnRedis, startRedisServer } from '../support/redis-server.js';
 import { ChildCache } from './support/child-handle.js';
-import { RedisProxy } from './support/proxy.js';
+import { autoCloseProxies, makeProxy } from './support/proxy.js';
 import { autoCleanup, eventually, makeCache, REDIS_URL, sleep, uniqueNamespace } from './support/redis.js';
 
 autoCleanup();
 
-const proxies: RedisProxy[] = [];
 const servers: OwnRedis[] = [];
 const children: ChildCache[] = [];
-async function proxy(): Promise<RedisProxy> {
-  const p = await new RedisProxy().listen();
-  proxies.push(p);
-  return p;
-}
+autoCloseProxies();
+const proxy = makeProxy;
 afterEach(async () => {
-  await Promise.all(proxies.splice(0).map((p) => p.close()));
   await Promise.all(children.splice(0).map((c) => c.exit()));
   await Promise.all(servers.splice(0).map((s) => s.stop()));
 });

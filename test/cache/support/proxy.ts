@@ -10,6 +10,7 @@
  *   connections are reset (as TCP would eventually), new ones work.
  */
 import net from 'node:net';
+import { afterEach } from 'vitest';
 
 export type ProxyMode = 'up' | 'down' | 'slow' | 'blackhole';
 
@@ -106,4 +107,23 @@ export class RedisProxy {
     this.set('down');
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
+}
+
+const opened: RedisProxy[] = [];
+let closingRegistered = false;
+
+/** A listening proxy, closed after each test when the file called `autoCloseProxies()`. */
+export async function makeProxy(): Promise<RedisProxy> {
+  const p = await new RedisProxy().listen();
+  opened.push(p);
+  return p;
+}
+
+/** Close every proxy made with `makeProxy` after each test (call once at a test file's top level). */
+export function autoCloseProxies(): void {
+  if (closingRegistered) return;
+  closingRegistered = true;
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((p) => p.close()));
+  });
 }
