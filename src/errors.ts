@@ -80,6 +80,7 @@ export type FerryErrorCode =
   | 'E_IMPORT_CONNECTION'
   | 'E_IMPORT_BACKUP'
   | 'E_IMPORT_TARGET_MISSING'
+  | 'E_IMPORT_TIMEOUT'
   // src/import/sources/errors.ts
   | 'E_SOURCE_NOT_FOUND'
   | 'E_SOURCE_OPTIONS'
@@ -129,6 +130,8 @@ export interface FerryErrorDetailsMap {
   E_IMPORT_SOURCE_CHANGED: { name: string; position: number };
   E_IMPORT_MAX_REJECTS: { rejects: number; position: number };
   E_IMPORT_TARGET_MISSING: { tables: string[] };
+  /** `step` says what was running (e.g. 'comparing table "messages"'); `table` is null for steps of no one table; `timeoutMs` 0 = the server's own. */
+  E_IMPORT_TIMEOUT: { command: 'import' | 'verify'; step: string; table: string | null; timeoutMs: number };
   /** `source` is the source's label; `column` is set when the parser gave one. */
   E_SOURCE_MALFORMED: { source: string; file: string; line: number; column?: number };
 }

@@ -12,3 +12,9 @@ export const E_IMPORT_CONNECTION = 'E_IMPORT_CONNECTION';
 export const E_IMPORT_BACKUP = 'E_IMPORT_BACKUP';
 /** A target table does not exist: the migrations were not applied. */
 export const E_IMPORT_TARGET_MISSING = 'E_IMPORT_TARGET_MISSING';
+/**
+ * A statement of `ferry import` or `ferry verify` ran past its
+ * `statementTimeout` (`--statement-timeout`, default 10 minutes) and the
+ * database cancelled it; the message and `details.step` name what it was doing.
+ */
+export const E_IMPORT_TIMEOUT = 'E_IMPORT_TIMEOUT';

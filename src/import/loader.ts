@@ -30,7 +30,7 @@ import type { DefinedImport } from './define.js';
 import { E_IMPORT_CONNECTION, E_IMPORT_DEFINITION, E_IMPORT_MAX_REJECTS, E_IMPORT_SOURCE_CHANGED } from './errors.js';
 import { KeySet } from './key-set.js';
 import { withImportLogger } from './log.js';
-import { type Batch, prepareBatches } from './prepare.js';
+import { prefetch, prepareBatches } from './prepare.js';
 import { checkSources, fingerprintSources, namedSources, type SourceFault } from './records.js';
 import { writeRejectsFile } from './rejects-file.js';
 import { acquireImportLock, waitingMessage } from './run-lock.js';
@@ -387,13 +387,6 @@ function watch(promise: Promise<void>): { promise: Promise<void>; settled: boole
     },
   );
   return w;
-}
-
-/** Start preparing the next batch now; mark its failure handled until it is awaited. */
-function prefetch(batches: AsyncGenerator<Batch>): Promise<IteratorResult<Batch>> {
-  const next = batches.next();
-  next.catch(() => {});
-  return next;
 }
 
 async function finishRejects(o: PassOptions, session: RawSession, runId: string, dryRejects: RejectRow[]) {

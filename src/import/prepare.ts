@@ -90,6 +90,16 @@ export async function* prepareBatches(
 }
 
 /**
+ * Start preparing the next batch now (mapping runs while the previous batch
+ * is in the database); mark its failure handled until it is awaited.
+ */
+export function prefetch(batches: AsyncGenerator<Batch>): Promise<IteratorResult<Batch>> {
+  const next = batches.next();
+  next.catch(() => {});
+  return next;
+}
+
+/**
  * A batch also ends once its CSV reaches this size: records that map to many
  * wide rows (a conversation file with its messages) would otherwise hold
  * hundreds of MB per batch, and two batches are in memory at once.

@@ -8,6 +8,7 @@ import { maskDbText, maskRow, sensitiveValues } from '../schema/sensitive.js';
 import { COPY_CSV_OPTIONS, csvLineFields } from './encode.js';
 import { type Group, type PreparedRow, snippet } from './prepare.js';
 import type { RejectRow } from './state.js';
+import { isCanceled } from './statement-timeout.js';
 import type { Target } from './targets.js';
 
 /** One index-free temp table per target, named by `prefix` + load order, with `_ferry_n` numbering rows. */
@@ -93,7 +94,8 @@ export async function bisect(
     await session.query('release savepoint ferry_bisect');
     return n;
   } catch (err) {
-    if (isConnectionLoss(err)) throw err;
+    // A cancelled statement (statement_timeout) says nothing about the rows: never split and reject over it.
+    if (isConnectionLoss(err) || isCanceled(err)) throw err;
     await session.query('rollback to savepoint ferry_bisect; release savepoint ferry_bisect');
     if (setApart && (await setApart(lo, hi, err))) return bisect(session, lo, hi, attempt, reject);
     if (lo === hi) {

@@ -13,6 +13,7 @@ import { FOREIGN_KEY_VIOLATION, orphans, orphanTables } from './orphans.js';
 import type { Batch, Group } from './prepare.js';
 import { bisect, copyGroup, copyIntoTarget, dbReject } from './staging.js';
 import type { RejectRow, RunStats } from './state.js';
+import { isCanceled } from './statement-timeout.js';
 import type { Target } from './targets.js';
 import { conflictCheckSql, plainInsertSql, upsertSql } from './upsert-sql.js';
 
@@ -61,7 +62,7 @@ async function copiedIntoTarget(session: RawSession, target: Target, group: Grou
     await session.query('release savepoint ferry_direct');
     return true;
   } catch (err) {
-    if (isConnectionLoss(err)) throw err;
+    if (isConnectionLoss(err) || isCanceled(err)) throw err;
     await session.query('rollback to savepoint ferry_direct; release savepoint ferry_direct');
     if ((err as { code?: string })?.code === UNIQUE_VIOLATION) appendOnly.delete(target);
     else directFailures.set(target, (directFailures.get(target) ?? 0) + 1);
@@ -109,7 +110,7 @@ async function upsertRange(
         total.inserted += rowCount;
         return b - a + 1;
       } catch (err) {
-        if (isConnectionLoss(err)) throw err;
+        if (isConnectionLoss(err) || isCanceled(err)) throw err;
         await session.query('rollback to savepoint ferry_plain; release savepoint ferry_plain');
         if ((err as { code?: string })?.code === UNIQUE_VIOLATION) appendOnly.delete(target);
       }
