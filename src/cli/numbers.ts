@@ -17,3 +17,20 @@ export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER): (value:
     return n;
   };
 }
+
+/** A commander argument parser for a duration: milliseconds (`600000`) or e.g. `30s`, `10m`; 0 allowed. */
+export function durationMs(value: string): number {
+  const text = value.trim();
+  const ms = /^\d+$/.test(text) ? Number(text) : parseUnit(text);
+  if (ms === undefined || !Number.isSafeInteger(ms)) {
+    throw new InvalidArgumentError(`Expected a duration (milliseconds, or e.g. 30s, 10m, 1h), got "${value}".`);
+  }
+  return ms;
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
+function parseUnit(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text);
+  return m ? Math.round(Number(m[1]) * (UNIT_MS[m[2] as string] as number)) : undefined;
+}

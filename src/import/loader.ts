@@ -45,6 +45,7 @@ import {
   readCheckpoint,
   readRejects,
 } from './state.js';
+import { applyStatementTimeout, asStepTimeout, statementTimeoutMs } from './statement-timeout.js';
 import { planTargets, resolveSchema, type Target } from './targets.js';
 import { appendOnly, writeBatch } from './write.js';
 
@@ -83,6 +84,15 @@ export interface ImportOptions {
   /** A pino-compatible logger (Ferry's one `logger` option): `log`/`onWait` messages as `info`, layer 'import'. */
   logger?: Logger | false;
   signal?: AbortSignal;
+  /**
+   * `statement_timeout` for the import's statements (default 10 minutes; ms
+   * or e.g. '30m'; 0 = none), instead of the pool's (30 s by default). Each
+   * statement works on one batch, so it bounds a stuck or runaway one, not
+   * the run. On timeout the run stops with E_IMPORT_TIMEOUT naming the step
+   * (and table); what committed is kept and the next run resumes. Not
+   * enforced on PGlite.
+   */
+  statementTimeout?: Duration;
 }
 
 export interface ImportProgress {
@@ -130,31 +140,37 @@ export async function runImport(importOptions: ImportOptions): Promise<ImportRep
   const sources = namedSources(def.source);
   const started = performance.now();
   const retryForMs = toMs(options.retryForMs ?? 60_000, 'runImport option retryForMs', E_BAD_ARGUMENT);
+  const statementTimeout = statementTimeoutMs('import', options.statementTimeout);
   let retries = 0;
   let lastLoss = 0;
   try {
     for (;;) {
       try {
         const result = await options.db.session(async (session) => {
-          // A dry run writes no checkpoint and commits nothing: it need not wait for a real run.
-          const release = options.dryRun
-            ? null
-            : await acquireImportLock(session, name, {
-                signal: options.signal,
-                onWait: (holder) => (options.onWait ?? options.log)?.(waitingMessage(name, holder)),
-              });
+          const restoreTimeout = await applyStatementTimeout(session, 'import', statementTimeout);
           try {
-            return await runPass({
-              ...options,
-              faults: options.partial ? [] : undefined,
-              name,
-              targets,
-              sources,
-              session,
-              started,
-            });
+            // A dry run writes no checkpoint and commits nothing: it need not wait for a real run.
+            const release = options.dryRun
+              ? null
+              : await acquireImportLock(session, name, {
+                  signal: options.signal,
+                  onWait: (holder) => (options.onWait ?? options.log)?.(waitingMessage(name, holder)),
+                });
+            try {
+              return await runPass({
+                ...options,
+                faults: options.partial ? [] : undefined,
+                name,
+                targets,
+                sources,
+                session,
+                started,
+              });
+            } finally {
+              await release?.();
+            }
           } finally {
-            await release?.();
+            await restoreTimeout().catch(() => {});
           }
         });
         return { ...result, retries, durationMs: performance.now() - started };
@@ -193,6 +209,15 @@ interface PassOptions extends ImportOptions {
 type PassResult = Omit<ImportReport, 'retries' | 'durationMs'>;
 
 async function runPass(o: PassOptions): Promise<PassResult> {
+  try {
+    return await pass(o);
+  } catch (err) {
+    // Batches name their table themselves (writeBatch); anything else is the run's bookkeeping.
+    throw asStepTimeout(o.session, err, 'the import’s bookkeeping (checkpoint, rejects, staging tables)', null);
+  }
+}
+
+async function pass(o: PassOptions): Promise<PassResult> {
   const { session, targets, name } = o;
   const fingerprint = await fingerprintSources(o.sources);
   if (!o.dryRun) await ensureStateTables(session);

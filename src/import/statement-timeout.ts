@@ -73,16 +73,17 @@ export function isCanceled(err: unknown): boolean {
 export function asStepTimeout(session: RawSession, err: unknown, step: string, table: string | null): unknown {
   if (!isStatementTimeout(err)) return err;
   const { command, ms } = applied.get(session) ?? { command: 'import' as Command, ms: 0 };
-  const limit = ms > 0 ? `the statement timeout (${formatMs(ms)})` : 'the server’s statement_timeout';
+  const limit = ms > 0 ? `its statement timeout (${formatMs(ms)})` : 'the server’s statement_timeout';
+  const head = command === 'import' ? 'The import stopped' : 'Verify stopped';
   const rerun =
     command === 'import'
-      ? 'Nothing of the batch was committed; rerun the import (it resumes from its checkpoint)'
+      ? 'What committed is kept; rerun the import (it resumes)'
       : 'Nothing was changed; rerun verify';
   return new FerryError(
     E_IMPORT_TIMEOUT,
-    `ferry ${command}: ${step} took longer than ${limit} and the database cancelled it. ` +
+    `${head}: ${step} ran past ${limit} and the database cancelled it. ` +
       `${rerun} with a longer --statement-timeout (e.g. ${formatMs(Math.max(ms * 3, 1_800_000))}; 0 for none; ` +
-      `the statementTimeout option in code). If the table is small, the plan is at fault: EXPLAIN the statement and report it.`,
+      'the statementTimeout option in code). If the table is small, the plan is at fault: EXPLAIN the statement and report it.',
     { cause: err, details: { command, step, table, timeoutMs: ms } },
   );
 }

@@ -30,6 +30,7 @@ export interface TableVerification {
   different: number;
   /** Rows in the table whose key the source does not produce. */
   extra: number;
+  /** md5 of the row count and the sum of a 64-bit hash of each row's compared values (order-independent). */
   sourceChecksum: string;
   databaseChecksum: string;
   /** Columns compared (insert-only columns are not). */
@@ -100,7 +101,11 @@ export async function verifyImport(options: VerifyOptions): Promise<VerifyReport
   }
 
   async function stageAndCompare(session: RawSession, targets: Target[], refused: Set<string>): Promise<VerifyReport> {
-    await inStep(session, 'creating the staging tables', null, () => createStaging(session, targets, PREFIX));
+    for (const target of targets) {
+      await inStep(session, `creating the staging table of "${target.name}"`, target.name, () =>
+        createStaging(session, [target], PREFIX),
+      );
+    }
     // Per table: each column set staged, with the _ferry_n ranges of its rows.
     const columnSets = new Map<Target, ColumnSet[]>(targets.map((t) => [t, []]));
     const offsets = new Map<Target, number>(targets.map((t) => [t, 0]));
@@ -190,7 +195,7 @@ async function databaseRejects(session: RawSession, name: string): Promise<Set<s
  * One statement per table: the staged rows FULL JOINed with the table on the
  * key, counting missing, extra and different rows and taking both checksums
  * in the same pass. A full join can only be a hash or a merge join, so its
- * cost is about that of sorting both sides whatever the planner estimates.
+ * cost stays about linear in the rows whatever the planner estimates.
  * (The earlier shape, NOT EXISTS anti-joins with `ORDER BY key LIMIT 5` for
  * the examples, was planned as a nested loop over the unanalysed staging
  * table when the planner guessed most rows would match: quadratic, over ten
@@ -201,14 +206,19 @@ async function compare(session: RawSession, target: Target, sets: ColumnSet[]): 
   const table = quoteIdent(target.name);
   const keys = target.key.map(quoteIdent);
   const on = keys.map((k) => `t.${k} = s.${k}`).join(' and ');
-  const keyOrder = (alias: string) => keys.map((k) => `${alias}.${k}`).join(', ');
   const compared = (cols: string[]) => cols.filter((c) => !target.insertOnly.has(c));
   // Checksum over the columns every staged row has (usually all mapped columns).
   const common =
     sets.length === 0
       ? [...target.key]
       : compared((sets[0] as ColumnSet).columns).filter((c) => sets.every((s) => s.columns.includes(c)));
-  const rowText = (alias: string) => `md5(row(${common.map((c) => comparable(target, c, alias)).join(', ')})::text)`;
+  // Order-independent: the sum of each row's 64-bit hash of its values as Postgres types (equal values, equal
+  // hashes, as the comparison itself), so no side is sorted. md5 over rows rendered as text, aggregated in
+  // key order, was 3/4 of the time of comparing 1M messages.
+  const rowHash = (alias: string) =>
+    `hash_record_extended(row(${common.map((c) => comparable(target, c, alias)).join(', ')}), 0)`;
+  const checksum = (alias: string, present: string) =>
+    `md5(count(*) filter (where ${present}) || ':' || coalesce(sum(${rowHash(alias)}) filter (where ${present}), 0))`;
   const params: string[] = [];
   const differs = differsSql(target, sets, compared, params);
   // Which side a joined row has: every staged row has a _ferry_n, every table row a ctid.
@@ -227,8 +237,7 @@ async function compare(session: RawSession, target: Target, sets: ColumnSet[]): 
     `select count(*) filter (where ${inSource}) as expected, count(*) filter (where ${inDatabase}) as actual,
        count(*) filter (where not ${inDatabase}) as missing, count(*) filter (where not ${inSource}) as extra,
        count(*) filter (where ${inSource} and ${inDatabase} and ${differs}) as different,
-       coalesce(md5(string_agg(${rowText('s')}, '' order by ${keyOrder('s')}) filter (where ${inSource})), md5('')) as source_sum,
-       coalesce(md5(string_agg(${rowText('t')}, '' order by ${keyOrder('t')}) filter (where ${inDatabase})), md5('')) as database_sum
+       ${checksum('s', inSource)} as source_sum, ${checksum('t', inDatabase)} as database_sum
      from ${from}`,
     params,
   );

@@ -13,7 +13,7 @@ import { FOREIGN_KEY_VIOLATION, orphans, orphanTables } from './orphans.js';
 import type { Batch, Group } from './prepare.js';
 import { bisect, copyGroup, copyIntoTarget, dbReject } from './staging.js';
 import type { RejectRow, RunStats } from './state.js';
-import { isCanceled } from './statement-timeout.js';
+import { inStep, isCanceled } from './statement-timeout.js';
 import type { Target } from './targets.js';
 import { conflictCheckSql, plainInsertSql, upsertSql } from './upsert-sql.js';
 
@@ -22,28 +22,40 @@ export async function writeBatch(session: RawSession, batch: Batch, stats: RunSt
   const rejects: RejectRow[] = [];
   const ordered = [...batch.groups.entries()].sort((a, b) => a[0].order - b[0].order);
   for (const [target, groups] of ordered) {
-    await session.query(`truncate ${target.staging}`);
-    let offset = 0;
-    for (const group of groups.values()) {
-      const t = stats.tables[target.name] as RunStats['tables'][string];
-      if (await copiedIntoTarget(session, target, group)) {
-        t.inserted += group.lines.length;
-        continue;
-      }
-      const first = offset;
-      offset += group.lines.length;
-      const copied = await copyGroup(session, target, group, first, rejects);
-      if (copied === 0) continue;
-      const counts = await upsertRange(session, target, group, first, offset - 1, rejects);
-      const unchanged = copied - counts.inserted - counts.updated - counts.conflicts;
-      t.inserted += counts.inserted;
-      t.updated += counts.updated;
-      t.unchanged += unchanged;
-      // Only new keys this time: try the plain INSERT again next batch.
-      if (counts.updated === 0 && unchanged === 0 && counts.existing === 0) appendOnly.add(target);
-    }
+    await inStep(session, `writing a batch into table "${target.name}"`, target.name, () =>
+      writeGroups(session, target, groups, stats, rejects),
+    );
   }
   return rejects;
+}
+
+async function writeGroups(
+  session: RawSession,
+  target: Target,
+  groups: Map<string, Group>,
+  stats: RunStats,
+  rejects: RejectRow[],
+): Promise<void> {
+  await session.query(`truncate ${target.staging}`);
+  let offset = 0;
+  for (const group of groups.values()) {
+    const t = stats.tables[target.name] as RunStats['tables'][string];
+    if (await copiedIntoTarget(session, target, group)) {
+      t.inserted += group.lines.length;
+      continue;
+    }
+    const first = offset;
+    offset += group.lines.length;
+    const copied = await copyGroup(session, target, group, first, rejects);
+    if (copied === 0) continue;
+    const counts = await upsertRange(session, target, group, first, offset - 1, rejects);
+    const unchanged = copied - counts.inserted - counts.updated - counts.conflicts;
+    t.inserted += counts.inserted;
+    t.updated += counts.updated;
+    t.unchanged += unchanged;
+    // Only new keys this time: try the plain INSERT again next batch.
+    if (counts.updated === 0 && unchanged === 0 && counts.existing === 0) appendOnly.add(target);
+  }
 }
 
 /**

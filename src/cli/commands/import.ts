@@ -4,7 +4,12 @@ import { importModule, loadConfig } from '../../config.js';
 import { E_CONFIG, FerryError } from '../../errors.js';
 import { backupSources } from '../../import/backup.js';
 import { type DefinedImport, isDefinedImport } from '../../import/define.js';
-import { E_IMPORT_CONNECTION, E_IMPORT_MAX_REJECTS, E_IMPORT_SOURCE_CHANGED } from '../../import/errors.js';
+import {
+  E_IMPORT_CONNECTION,
+  E_IMPORT_MAX_REJECTS,
+  E_IMPORT_SOURCE_CHANGED,
+  E_IMPORT_TIMEOUT,
+} from '../../import/errors.js';
 import { type ImportReport, runImport } from '../../import/loader.js';
 import { namedSources } from '../../import/records.js';
 import { withImportFileDir } from '../../import/sources/common.js';
@@ -13,7 +18,7 @@ import { assertTargetsExist, planTargets, resolveSchema } from '../../import/tar
 import { type VerifyReport, verifyImport } from '../../import/verify.js';
 import { openProjectDatabase } from '../database.js';
 import type { GlobalOptions } from '../globals.js';
-import { wholeNumber } from '../numbers.js';
+import { durationMs, wholeNumber } from '../numbers.js';
 import { EXIT_OK, EXIT_PROBLEM, errorPayload, knownSecrets, printError, printJson } from '../output.js';
 import { createProgress, duration } from '../progress.js';
 
@@ -29,6 +34,7 @@ interface ImportCliOptions {
   partial?: boolean;
   json?: boolean;
   progress?: boolean;
+  statementTimeout?: number;
 }
 
 /**
@@ -37,7 +43,16 @@ interface ImportCliOptions {
  * end is a finding about the data, and must never pass for a success.
  */
 const SOURCE_PROBLEMS = new Set([E_SOURCE_MALFORMED, E_SOURCE_NOT_FOUND, E_SOURCE_READ]);
-const PROBLEMS = new Set([E_IMPORT_MAX_REJECTS, E_IMPORT_CONNECTION, E_IMPORT_SOURCE_CHANGED, ...SOURCE_PROBLEMS]);
+const PROBLEMS = new Set([
+  E_IMPORT_MAX_REJECTS,
+  E_IMPORT_CONNECTION,
+  E_IMPORT_SOURCE_CHANGED,
+  E_IMPORT_TIMEOUT,
+  ...SOURCE_PROBLEMS,
+]);
+
+const STATEMENT_TIMEOUT_HELP =
+  "each statement's statement_timeout (ms, or e.g. 30m; 0 = none; default 10m, not the pool's 30s)";
 
 /**
  * The E_* code of a FerryError. By its code, not `instanceof`: sources are
@@ -68,6 +83,7 @@ export function registerImport(program: Command, globals: () => GlobalOptions): 
       '--partial',
       'import what can be read of a source cut short or broken (default: fail with nothing of it imported); exit 1 all the same',
     )
+    .option('--statement-timeout <duration>', STATEMENT_TIMEOUT_HELP, durationMs)
     .option('--no-progress', 'no progress output')
     .option('--json', 'print a JSON report (progress goes to stderr only on a terminal)')
     .action(async (file: string, options: ImportCliOptions) => {
@@ -93,6 +109,7 @@ export function registerImport(program: Command, globals: () => GlobalOptions): 
           batchSize: options.batchSize,
           maxRejects: options.maxRejects,
           partial: options.partial,
+          statementTimeout: options.statementTimeout,
           rejectsFile: options.rejects ?? `${name}.rejects.ndjson`,
           log: (message) => {
             if (!options.json) process.stderr.write(`${message}\n`);
@@ -132,6 +149,7 @@ export function registerImport(program: Command, globals: () => GlobalOptions): 
       're-read the source and compare per-table counts and content checksums with the database; exit 1 on any difference',
     )
     .option('--url <url>', 'database URL (default: DATABASE_URL, else the embedded database)')
+    .option('--statement-timeout <duration>', STATEMENT_TIMEOUT_HELP, durationMs)
     .option('--no-progress', 'no progress output')
     .option('--json', 'print a JSON report')
     .action(async (file: string, options: ImportCliOptions) => {
@@ -146,6 +164,7 @@ export function registerImport(program: Command, globals: () => GlobalOptions): 
           db: handle,
           definition,
           name,
+          statementTimeout: options.statementTimeout,
           onProgress: (records) => progress.update({ done: records, elapsedMs: performance.now() - started }),
         });
         progress.finish();
