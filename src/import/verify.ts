@@ -16,7 +16,7 @@ import { KeySet } from './key-set.js';
 import { type Batch, type Group, prefetch, prepareBatches } from './prepare.js';
 import { namedSources } from './records.js';
 import { copyGroup, createStaging } from './staging.js';
-import { readCheckpoint, readRejects } from './state.js';
+import { REJECTS_TABLE, readCheckpoint } from './state.js';
 import { applyStatementTimeout, inStep } from './statement-timeout.js';
 import { comparable, planTargets, resolveSchema, type Target } from './targets.js';
 
@@ -185,10 +185,14 @@ function withoutRefused(group: Group, refused: Set<string>): Group {
 async function databaseRejects(session: RawSession, name: string): Promise<Set<string>> {
   const checkpoint = await readCheckpoint(session, name);
   if (!checkpoint) return new Set();
-  const rejects = await readRejects(session, name, checkpoint.runId);
-  return new Set(
-    rejects.filter((r) => r.sqlstate !== null && r.rowIndex !== null).map((r) => `${r.ordinal}:${r.rowIndex}`),
+  // Only the rows' positions: the whole rejects (reasons, record snippets) of a 1M-record
+  // run are tens of MB that verify would hold just to read two numbers of each.
+  const { rows } = await session.query<{ ordinal: string | number; row_index: string | number }>(
+    `select ordinal, row_index from ${REJECTS_TABLE}
+      where name = $1 and run_id = $2 and sqlstate is not null and row_index is not null`,
+    [name, checkpoint.runId],
   );
+  return new Set(rows.map((r) => `${Number(r.ordinal)}:${Number(r.row_index)}`));
 }
 
 /**
