@@ -7,6 +7,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { durationMs } from '../../src/cli/numbers.js';
+
 
 const bin = new URL('../../bin/ferry.mjs', import.meta.url).pathname;
 const scratch = mkdtempSync(join(tmpdir(), 'ferry-project-db-'));
@@ -100,6 +102,23 @@ describe('numeric options', () => {
       expect(r.code, r.err).toBe(2);
       expect(r.err).toContain(`option '${option} <n>' argument '${value}' is invalid`);
       expect(r.err).toContain(`Expected a whole number ${expected}, got "${value}".`);
+      expect(r.out).toBe('');
+    });
+  }
+  it('a --statement-timeout is milliseconds or a number with a unit; 0 is none', () => {
+    expect([durationMs('0'), durationMs('600000'), durationMs('30s'), durationMs('10m'), durationMs('1.5h')]).toEqual([
+      0, 600_000, 30_000, 600_000, 5_400_000,
+    ]);
+  });
+  for (const [command, value] of [
+    ['import', '10 minutes'],
+    ['verify', '-1s'],
+  ] as const) {
+    it(`${command} --statement-timeout "${value}" is a usage error (exit 2) naming the option`, () => {
+      const r = ferry([command, 'x.ts', '--statement-timeout', value], project);
+      expect(r.code, r.err).toBe(2);
+      expect(r.err).toContain(`option '--statement-timeout <duration>' argument '${value}' is invalid`);
+      expect(r.err).toContain('Expected a duration (milliseconds, or e.g. 30s, 10m, 1h)');
       expect(r.out).toBe('');
     });
   }
