@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { durationMs } from '../../src/cli/numbers.js';
 
-
 const bin = new URL('../../bin/ferry.mjs', import.meta.url).pathname;
 const scratch = mkdtempSync(join(tmpdir(), 'ferry-project-db-'));
 const project = join(scratch, 'app');
