@@ -21,7 +21,7 @@ import { defineImport } from '../../src/import/define.js';
 import { runImport } from '../../src/import/loader.js';
 import type { Source, SourceRecord } from '../../src/import/source.js';
 import { verifyImport } from '../../src/import/verify.js';
-import { defineSchema, renderCreateSql } from '../../src/schema/index.js';
+import { customType, defineSchema, renderCreateSql, table, text } from '../../src/schema/index.js';
 import { describeEachBackend } from '../support/backends.js';
 import { expectFerryError } from '../support/expect-error.js';
 import { resetPublicSchema } from '../support/schema-reset.js';
@@ -142,6 +142,30 @@ describeEachBackend('verify at scale', (t) => {
       { kind: 'different', key: { username: 'u1' } },
       { kind: 'different', key: { username: 'u6' } },
     ]);
+  });
+
+  it('checksums a custom-typed column that has no hash function (as its text)', async () => {
+    const notes = table('notes', { id: text().primaryKey(), words: customType('tsvector').notNull() });
+    await sql.raw(renderCreateSql(defineSchema({ notes }).toIR())).execute(db.db);
+    const items = Array.from({ length: 30 }, (_, i) => ({ id: `n${i}`, words: `w${i} common` }));
+    const def = defineImport({
+      name: 'notes',
+      schema: { notes },
+      source: {
+        label: 'array',
+        async *records(): AsyncGenerator<SourceRecord> {
+          for (const [index, value] of items.entries())
+            yield { kind: 'record', value, loc: { source: 'array', index } };
+        },
+        files: async () => [],
+      },
+      tables: { notes: { key: ['id'] } },
+      map: (rec: { id: string; words: string }) => ({ notes: rec }),
+    });
+    await runImport({ db, definition: def });
+    const report = await verifyImport({ db, definition: def });
+    expect(report.ok).toBe(true);
+    expect(report.tables[0]).toMatchObject({ expected: 30, actual: 30, different: 0 });
   });
 
   it('puts the pool’s statement_timeout back after verify and import', async () => {
