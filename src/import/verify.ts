@@ -81,6 +81,8 @@ export async function verifyImport(options: VerifyOptions): Promise<VerifyReport
     return await options.db.session(async (session) => {
       const restoreTimeout = await applyStatementTimeout(session, 'verify', options.statementTimeout);
       try {
+        const version = await session.query<{ v: number }>("select current_setting('server_version_num')::int as v");
+        checkServerVersion(Number(version.rows[0]?.v));
         // Rows the database itself refused in the last run (FK, checks) are not expected either.
         const refused = await inStep(session, 'reading the last run’s rejects', null, () =>
           databaseRejects(session, name),
@@ -304,4 +306,18 @@ function differsSql(
     cases.push(`when s._ferry_n <@ $${params.length}::int4multirange then ${test}`);
   }
   return cases.length === 0 ? 'false' : `(case ${cases.join(' ')} else false end)`;
+}
+
+/** The oldest server verify runs on (multiranges and `hash_record_extended` came in PostgreSQL 14). */
+export const VERIFY_MIN_SERVER_VERSION = 140000;
+
+/** Throws E_CONFIG, saying what to do, when the server (`server_version_num`) is older than verify needs. */
+export function checkServerVersion(versionNum: number): void {
+  if (!(versionNum < VERIFY_MIN_SERVER_VERSION)) return;
+  const major = Math.floor(versionNum / 10000);
+  throw new FerryError(
+    'E_CONFIG',
+    `ferry verify needs PostgreSQL 14 or later (it compares with multiranges and hash_record_extended); this server is PostgreSQL ${major}. Upgrade the server, or verify against a copy restored on 14 or later.`,
+    { details: { serverVersionNum: versionNum } },
+  );
 }

@@ -14,13 +14,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
 import pg from 'pg';
-import { afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type DbHandle, openDatabase } from '../../src/db/open.js';
 import type { RawSession } from '../../src/db/session.js';
 import { defineImport } from '../../src/import/define.js';
 import { runImport } from '../../src/import/loader.js';
 import type { Source, SourceRecord } from '../../src/import/source.js';
-import { verifyImport } from '../../src/import/verify.js';
+import { checkServerVersion, verifyImport } from '../../src/import/verify.js';
 import { customType, defineSchema, renderCreateSql, table, text } from '../../src/schema/index.js';
 import { describeEachBackend } from '../support/backends.js';
 import { expectFerryError } from '../support/expect-error.js';
@@ -290,3 +290,18 @@ function describePg(t: { backend: string; url(): string }, fn: (lockUsers: () =>
   };
   if (t.backend === 'postgres') fn(lockUsers);
 }
+
+describe('the server version verify needs', () => {
+  it('PostgreSQL 13 and older are E_CONFIG naming the version and what to do; 14 and later pass', async () => {
+    for (const [num, major] of [
+      [130015, 13],
+      [120000, 12],
+    ] as const) {
+      const err = await expectFerryError((async () => checkServerVersion(num))(), 'E_CONFIG');
+      expect(err.message).toContain(`needs PostgreSQL 14 or later`);
+      expect(err.message).toContain(`this server is PostgreSQL ${major}`);
+      expect(err.message).toMatch(/Upgrade the server, or verify against a copy/);
+    }
+    for (const num of [140000, 150010, 180006]) expect(() => checkServerVersion(num)).not.toThrow();
+  });
+});
