@@ -177,6 +177,7 @@ function printCpu(cases: ImportCase[]): void {
       shape: c.shape,
       size: size(c.messages),
       records: st.records,
+      'rows/record': Number((st.rows / st.records).toFixed(1)),
       read: per(p.read),
       parse: per(p.source - p.read),
       'map (user code)': per(p.map),
