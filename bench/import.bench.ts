@@ -464,6 +464,8 @@ try {
           console.log(`  pglite failed: ${c.error}`);
         } finally {
           rmSync(pgdir, { recursive: true, force: true });
+          // A verify killed at the timeout leaves its data-dir lock (`<dir>.lock`, beside the folder).
+          rmSync(`${pgdir}.lock`, { force: true });
         }
         save();
       }
