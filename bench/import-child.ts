@@ -1,15 +1,40 @@
 /**
- * One Ferry import in its own process, so that its peak RSS is its own:
- * `node --import tsx bench/import-child.ts` with
+ * One Ferry import, verify or CPU-stage run in its own process, so that its
+ * peak RSS is its own: `node --import tsx bench/import-child.ts` with
+ *   FERRY_BENCH_MODE      import (default) | verify | stages
  *   FERRY_BENCH_SHAPE     chatcore | council
  *   FERRY_BENCH_DATA      the TinyDB file (chatcore) or the data folder (council)
- *   FERRY_BENCH_URL       the database (postgres://… or pglite:<dir>)
- *   FERRY_BENCH_MIGRATE   a migration up.sql to apply first, untimed (PGlite)
+ *   FERRY_BENCH_URL       the database (postgres://… or pglite:<dir>); not used by `stages`
+ *   FERRY_BENCH_MIGRATE   a migration up.sql to apply first, untimed (PGlite import)
  *   FERRY_BENCH_BATCH     batch size (default: the importer's)
- * Prints one JSON line: the report, wall time and peak RSS.
+ * Prints one JSON line: the report (or the error), wall time, CPU and peak RSS.
+ *
+ * `verify` calls `verifyImport` exactly as `ferry verify` does (same
+ * definition, name = the definition's name); a failure is printed as
+ * `{ error }`, not thrown, so the bench can put it in its table.
+ *
+ * `stages` is the CPU-per-record breakdown, measured from outside src/import
+ * with what is observable, each phase a separate pass over the source in this
+ * one process, CPU = `process.cpuUsage()` (user + system) across the pass:
+ *   read      the source's bytes only: the file streamed, or a folder's files read,
+ *             and dropped (the second of two passes, with the page cache warm)
+ *   source    the source's records (`readRecords`): read + parse
+ *   prepare   `prepareBatches` with the real map: read + parse + map +
+ *             validate + encode (checks, de-duplication, CSV lines), no database
+ *   map       inside the prepare pass, the wall time of each map() call up to
+ *             its first await (the example's map is synchronous apart from its
+ *             `async` wrapper); single-threaded, so this is CPU spent in map
+ * parse = source − read; validate+encode = prepare − source − map. `send` (COPY,
+ * upsert, checkpoint: the Node side of talking to the database) is the import
+ * child's CPU across `runImport` minus prepare, computed by the bench. The
+ * passes run in the order above, so later ones run with a warmer JIT; GC is
+ * counted in whichever pass it happens.
  */
-import { readFileSync } from 'node:fs';
+import { createReadStream, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
+const mode = process.env.FERRY_BENCH_MODE ?? 'import';
 const shape = process.env.FERRY_BENCH_SHAPE;
 const data = process.env.FERRY_BENCH_DATA as string;
 const url = process.env.FERRY_BENCH_URL as string;
@@ -18,31 +43,151 @@ else if (shape === 'council') process.env.COUNCIL_DATA = data;
 else throw new Error(`FERRY_BENCH_SHAPE must be chatcore or council, got ${shape}`);
 
 // The import modules read their data path when loaded: import them after setting it.
-const { openDatabase } = await import('../src/db/open.js');
-const { runImport } = await import('../src/import/loader.js');
 const definition =
   shape === 'chatcore'
     ? (await import('../examples/chatcore/import.js')).default
     : (await import('../examples/council/import.js')).default;
 
-const db = await openDatabase({ url });
-try {
-  const migration = process.env.FERRY_BENCH_MIGRATE;
-  if (migration) await db.session((s) => s.query(readFileSync(migration, 'utf8')));
-  const batchSize = process.env.FERRY_BENCH_BATCH ? Number(process.env.FERRY_BENCH_BATCH) : undefined;
-  const started = performance.now();
-  const report = await runImport({ db, definition, rejectsFile: null, ...(batchSize ? { batchSize } : {}) });
-  const ms = performance.now() - started;
+const cpuMs = (since: NodeJS.CpuUsage) => {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1000;
+};
+
+const print = (result: Record<string, unknown>) => {
   const usage = process.resourceUsage();
   process.stdout.write(
     `${JSON.stringify({
-      ms,
+      ...result,
       maxRssMb: usage.maxRSS / 1024,
       userMs: usage.userCPUTime / 1000,
       systemMs: usage.systemCPUTime / 1000,
-      report,
     })}\n`,
   );
-} finally {
-  await db.close();
+};
+
+const errorOf = (err: unknown) => {
+  const e = err as { code?: string; message?: string };
+  return `${e?.code ? `${e.code}: ` : ''}${e?.message ?? String(err)}`.slice(0, 500);
+};
+
+if (mode === 'stages') await stages();
+else await withDatabase();
+
+async function withDatabase() {
+  const { openDatabase } = await import('../src/db/open.js');
+  const db = await openDatabase({ url });
+  try {
+    if (mode === 'import') {
+      const { runImport } = await import('../src/import/loader.js');
+      const migration = process.env.FERRY_BENCH_MIGRATE;
+      if (migration) await db.session((s) => s.query(readFileSync(migration, 'utf8')));
+      const batchSize = process.env.FERRY_BENCH_BATCH ? Number(process.env.FERRY_BENCH_BATCH) : undefined;
+      const cpu = process.cpuUsage();
+      const started = performance.now();
+      const report = await runImport({ db, definition, rejectsFile: null, ...(batchSize ? { batchSize } : {}) });
+      const ms = performance.now() - started;
+      print({ ms, cpuMs: cpuMs(cpu), report });
+    } else if (mode === 'verify') {
+      const { verifyImport } = await import('../src/import/verify.js');
+      const cpu = process.cpuUsage();
+      const started = performance.now();
+      try {
+        const report = await verifyImport({ db, definition, name: definition.name ?? 'import' });
+        const ms = performance.now() - started;
+        // The per-table detail is long; the bench needs ok, records and the differences.
+        const tables = report.tables.map((t) => ({
+          table: t.table,
+          expected: t.expected,
+          actual: t.actual,
+          missing: t.missing,
+          different: t.different,
+          extra: t.extra,
+          checksumsEqual: t.sourceChecksum === t.databaseChecksum,
+        }));
+        print({ ms, cpuMs: cpuMs(cpu), report: { ok: report.ok, records: report.records, tables } });
+      } catch (err) {
+        print({ ms: performance.now() - started, cpuMs: cpuMs(cpu), error: errorOf(err) });
+      }
+    } else throw new Error(`FERRY_BENCH_MODE must be import, verify or stages, got ${mode}`);
+  } finally {
+    await db.close();
+  }
+}
+
+async function stages() {
+  const { namedSources, readRecords } = await import('../src/import/records.js');
+  const { prepareBatches } = await import('../src/import/prepare.js');
+  const { planTargets, resolveSchema } = await import('../src/import/targets.js');
+  const { KeySet } = await import('../src/import/key-set.js');
+  const phases: Record<string, number> = {};
+
+  // read: the bytes alone, twice, the second pass counted, so that filling the
+  // page cache (kernel CPU the parse pass after it would not pay) stays out of it.
+  // A folder's files are read whole (they are small); a single file streamed.
+  let cpu = process.cpuUsage();
+  let bytes = 0;
+  for (let pass = 0; pass < 2; pass++) {
+    cpu = process.cpuUsage();
+    bytes = 0;
+    const files = filesOf(data);
+    if (files.length === 1) {
+      for await (const chunk of createReadStream(files[0] as string, { highWaterMark: 1 << 20 })) {
+        bytes += (chunk as Buffer).length;
+      }
+    } else for (const file of files) bytes += (await readFile(file)).length;
+  }
+  phases.read = cpuMs(cpu);
+
+  // source: read + parse.
+  let records = 0;
+  let sources = namedSources(definition.source);
+  cpu = process.cpuUsage();
+  for await (const chunk of readRecords(sources)) records += chunk.length;
+  phases.source = cpuMs(cpu);
+  await Promise.all(sources.map((s) => s.source.close?.().catch(() => {})));
+
+  // prepare: read + parse + map + validate + encode, with map() timed inside it.
+  let mapMs = 0;
+  const userMap = definition.map as (...a: unknown[]) => unknown;
+  const timed = {
+    ...definition,
+    map: (...args: unknown[]) => {
+      const t = performance.now();
+      try {
+        return userMap(...args);
+      } finally {
+        mapMs += performance.now() - t;
+      }
+    },
+  };
+  // What timing a call costs, to take it out of `map` (two performance.now() and a closure call).
+  const probe = performance.now();
+  for (let i = 0; i < 100_000; i++) {
+    const t = performance.now();
+    mapMs += performance.now() - t;
+  }
+  const overheadPerCall = (performance.now() - probe) / 100_000;
+  mapMs = 0;
+  sources = namedSources(definition.source);
+  const targets = planTargets(resolveSchema(definition.schema), definition.tables as Record<string, never>);
+  const keySets = new Map(targets.map((t) => [t.name, new KeySet()]));
+  let prepared = 0;
+  let rows = 0;
+  cpu = process.cpuUsage();
+  for await (const batch of prepareBatches({ definition: timed as never, sources }, targets, keySets, 0, 5_000)) {
+    prepared = batch.position;
+    for (const groups of batch.groups.values()) for (const g of groups.values()) rows += g.lines.length;
+  }
+  phases.prepare = cpuMs(cpu);
+  phases.map = Math.max(0, mapMs - overheadPerCall * prepared);
+  await Promise.all(sources.map((s) => s.source.close?.().catch(() => {})));
+  print({ bytes, records, prepared, rows, phases, timingOverheadUs: overheadPerCall * 1000 });
+}
+
+function filesOf(path: string): string[] {
+  if (!statSync(path).isDirectory()) return [path];
+  return readdirSync(path, { recursive: true, withFileTypes: true })
+    .filter((d) => d.isFile())
+    .map((d) => join(d.parentPath ?? (d as unknown as { path: string }).path, d.name))
+    .sort();
 }

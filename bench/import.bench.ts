@@ -1,34 +1,58 @@
 /**
- * Legacy import at scale (issue 4, Performance): the chatcore shape (one
- * TinyDB file) and the council shape (a folder of JSON files), each with
- * ~1M messages, into freshly migrated Postgres tables with all their
- * indexes and foreign keys, measured in one run against:
+ * Legacy import at scale (issues 4 and 13): the chatcore shape (one TinyDB
+ * file) and the council shape (a folder of JSON files), at 200k and 1M
+ * messages, into freshly migrated tables with all their indexes and foreign
+ * keys, on Postgres and on PGlite, each measured in one run:
  *
- *   (a) the physical limit: `psql \copy` of the same final rows, pre-rendered
- *       as CSV (exported once from a Ferry-imported database, untimed);
- *   (b) the seeds' way: one parameterised INSERT per row in one transaction
- *       (pg), timed on a proportional, FK-consistent prefix of those rows;
- *   (c) Ferry's `runImport` from the legacy files, in a child process so
- *       that its peak RSS is its own;
- *   (d) Ferry again over the same, unchanged data (everything "unchanged").
- * Plus Ferry on PGlite for the chatcore shape at a smaller size.
+ *   - Ferry's `runImport` from the legacy files, in a child process so that
+ *     its peak RSS is its own;
+ *   - `ferry verify` of that import (`verifyImport`, as the CLI calls it), in
+ *     its own child process: wall time, peak RSS, and ok / the error it failed
+ *     with (a failing verify is a row of the table, not the end of the bench);
+ *   - `psql \copy` of the same final rows, pre-rendered as CSV (exported once
+ *     from a Ferry-imported database, untimed): the physical limit;
+ *   - for reference only, one parameterised INSERT per row in one transaction
+ *     (pg), on a proportional, FK-consistent prefix of those rows;
+ *   - Node CPU µs per record by stage (read, parse, map, validate+encode,
+ *     send), see import-child.ts for how each is measured.
  *
- * Goal: Ferry >= 0.7x (a), >= 20x (b), peak RSS < 300 MB.
+ * Goals (issue 13, as restated there; each printed pass/fail with its figure):
+ *   - verify <= 1.0x the import's wall time, peak RSS within the import's (both backends, 1M);
+ *   - import peak RSS at 200k and 1M within 10% of each other, <= 256 MB on Postgres, <= 512 MB on PGlite;
+ *   - Ferry on Postgres >= 0.7x `psql \copy` of the same rows, both shapes at 1M;
+ *   - PGlite import throughput >= 0.5x the same import on Postgres.
+ * (The old ">= 20x one INSERT per row" goal is withdrawn: `psql \copy` itself is only 4.7-7.1x of it.)
  *
  * Environment:
- *   FERRY_BENCH_IMPORT_MESSAGES         messages per shape (default 1000000)
+ *   FERRY_BENCH_IMPORT_SIZES            messages per shape, comma-separated (default 200000,1000000)
  *   FERRY_BENCH_IMPORT_SHAPES           chatcore,council (default both)
- *   FERRY_BENCH_IMPORT_SEED_ROWS        rows for (b) (default 100000; 0 = all)
- *   FERRY_BENCH_IMPORT_PGLITE_MESSAGES  chatcore size on PGlite (default 100000; 0 = skip)
+ *   FERRY_BENCH_IMPORT_BACKENDS         postgres,pglite (default both)
+ *   FERRY_BENCH_IMPORT_PGLITE_SIZES     sizes on PGlite (default: FERRY_BENCH_IMPORT_SIZES)
+ *   FERRY_BENCH_IMPORT_1GB              1: also a ~1 GB TinyDB file (chatcore, 3.35M messages) and a
+ *                                       ~1 GB folder of JSON files (council, 600k messages); long, off by default
+ *   FERRY_BENCH_IMPORT_VERIFY           0: skip verify (default 1)
+ *   FERRY_BENCH_IMPORT_STAGES           0: skip the CPU-per-stage passes (default 1)
+ *   FERRY_BENCH_IMPORT_RERUN            1: also time Ferry again over the unchanged data (default 0)
+ *   FERRY_BENCH_IMPORT_SEED_ROWS        rows for the INSERT-per-row reference (default 100000; 0 = all; -1 = skip)
+ *   FERRY_BENCH_IMPORT_TIMEOUT_S        a child (import, verify) running longer is killed and reported (default 1800)
  *   FERRY_BENCH_IMPORT_BATCH            Ferry batch size (default: the importer's)
- *   FERRY_BENCH_IMPORT_CPU_PROF         a directory: run the Ferry child under --cpu-prof
+ *   FERRY_BENCH_IMPORT_CPU_PROF         a directory: run the Ferry import children under --cpu-prof
  *   TEST_DATABASE_URL                   admin connection (default postgres://postgres@127.0.0.1:5432/test)
  *
  * Generated data (and the rendered CSV) is cached under
  * $TMPDIR/ferry-bench-import/<shape>-m<messages>-s<seed>/, so reruns skip it.
  */
 import { spawn } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,18 +60,31 @@ import { parse } from 'csv-parse';
 import pg from 'pg';
 import { sizeFor as chatcoreSize, generateChatcore } from '../examples/chatcore/generate.js';
 import { sizeFor as councilSize, generateCouncil } from '../examples/council/generate.js';
-import { printTable, saveResult } from './lib.js';
+import { type ChildRun, type ImportCase, printImportReport, type StageRun } from './import-report.js';
+import { saveResult } from './lib.js';
 
-const MESSAGES = Number(process.env.FERRY_BENCH_IMPORT_MESSAGES ?? 1_000_000);
-const SHAPES = (process.env.FERRY_BENCH_IMPORT_SHAPES ?? 'chatcore,council').split(',').filter(Boolean);
+const list = (v: string | undefined, dflt: string) =>
+  (v ?? dflt)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+const SIZES = list(process.env.FERRY_BENCH_IMPORT_SIZES, '200000,1000000').map(Number);
+const SHAPES = list(process.env.FERRY_BENCH_IMPORT_SHAPES, 'chatcore,council');
+const BACKENDS = list(process.env.FERRY_BENCH_IMPORT_BACKENDS, 'postgres,pglite');
+const PGLITE_SIZES = list(process.env.FERRY_BENCH_IMPORT_PGLITE_SIZES, SIZES.join(',')).map(Number);
+const ONE_GB = process.env.FERRY_BENCH_IMPORT_1GB === '1';
+/** Messages that make ~1 GB of source: ~299 bytes a message in chatcore's TinyDB file, ~1,676 in council's folder. */
+const ONE_GB_MESSAGES: Record<string, number> = { chatcore: 3_350_000, council: 600_000 };
+const VERIFY = process.env.FERRY_BENCH_IMPORT_VERIFY !== '0';
+const STAGES = process.env.FERRY_BENCH_IMPORT_STAGES !== '0';
+const RERUN = process.env.FERRY_BENCH_IMPORT_RERUN === '1';
 const SEED_ROWS = Number(process.env.FERRY_BENCH_IMPORT_SEED_ROWS ?? 100_000);
-const PGLITE_MESSAGES = Number(process.env.FERRY_BENCH_IMPORT_PGLITE_MESSAGES ?? 100_000);
+const TIMEOUT_MS = Number(process.env.FERRY_BENCH_IMPORT_TIMEOUT_S ?? 1800) * 1000;
 const BATCH = process.env.FERRY_BENCH_IMPORT_BATCH;
 const CPU_PROF = process.env.FERRY_BENCH_IMPORT_CPU_PROF;
 const SEED = 1;
 const DB_NAME = 'ferry_bench_import';
 const CACHE = join(tmpdir(), 'ferry-bench-import');
-const GOAL = { vsCopy: 0.7, vsSeeds: 20, rssMb: 300 };
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = join(here, '..');
@@ -133,11 +170,20 @@ async function dropDatabase(): Promise<void> {
   await withClient(adminUrl, (c) => c.query(`drop database if exists ${DB_NAME} with (force)`)).catch(() => {});
 }
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
+/** Run a command to its end; rejects on a non-zero exit, or after `timeoutMs` (the child is killed). */
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 0): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
+    let timedOut = false;
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(() => {
+            timedOut = true;
+            child.kill('SIGKILL');
+          }, timeoutMs)
+        : null;
     child.stdout.on('data', (d) => {
       out += d;
     });
@@ -145,9 +191,12 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env):
       err += d;
     });
     child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err.slice(-2000)}`)),
-    );
+    child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else if (timedOut) reject(new Error(`killed after the bench's ${timeoutMs / 1000} s timeout`));
+      else reject(new Error(`${cmd} ${args.join(' ')} exited ${code ?? signal}: ${err.slice(-2000)}`));
+    });
   });
 }
 
@@ -175,32 +224,46 @@ async function ensureData(shape: Shape, messages: number): Promise<{ dir: string
   return { dir, data: shape.data(dir) };
 }
 
-interface ChildResult {
-  ms: number;
-  maxRssMb: number;
-  userMs: number;
-  systemMs: number;
-  report: {
-    records: number;
-    rejects: number;
-    tables: Record<string, { inserted: number; updated: number; unchanged: number }>;
-  };
-}
-
-async function ferryChild(shape: Shape, data: string, url: string, extra: NodeJS.ProcessEnv = {}) {
+/** One bench child (import-child.ts) in `mode`; its last stdout line is its JSON result. */
+async function child<T>(
+  mode: 'import' | 'verify' | 'stages',
+  shape: Shape,
+  data: string,
+  url: string,
+  extra: NodeJS.ProcessEnv = {},
+) {
   const args = ['--import', 'tsx'];
-  if (CPU_PROF) args.push('--cpu-prof', '--cpu-prof-dir', CPU_PROF);
+  if (CPU_PROF && mode === 'import') args.push('--cpu-prof', '--cpu-prof-dir', CPU_PROF);
   args.push(join(here, 'import-child.ts'));
   const env = {
     ...process.env,
+    FERRY_BENCH_MODE: mode,
     FERRY_BENCH_SHAPE: shape.name,
     FERRY_BENCH_DATA: data,
     FERRY_BENCH_URL: url,
     ...(BATCH ? { FERRY_BENCH_BATCH: BATCH } : {}),
     ...extra,
   };
-  const out = await run(process.execPath, args, env);
-  return JSON.parse(out.trim().split('\n').at(-1) as string) as ChildResult;
+  const out = await run(process.execPath, args, env, TIMEOUT_MS);
+  return JSON.parse(out.trim().split('\n').at(-1) as string) as T;
+}
+
+/** A verify child; whatever goes wrong (its error, a crash, the timeout) comes back as `error`. */
+async function verifyChild(shape: Shape, data: string, url: string): Promise<ChildRun> {
+  const started = performance.now();
+  try {
+    return await child<ChildRun>('verify', shape, data, url);
+  } catch (err) {
+    return { ms: performance.now() - started, maxRssMb: Number.NaN, error: (err as Error).message.slice(0, 300) };
+  }
+}
+
+/** Source size in bytes (a file, or every file under a folder). */
+function sourceBytes(path: string): number {
+  if (!statSync(path).isDirectory()) return statSync(path).size;
+  return readdirSync(path, { recursive: true, withFileTypes: true })
+    .filter((d) => d.isFile())
+    .reduce((n, d) => n + statSync(join(d.parentPath, d.name)).size, 0);
 }
 
 /** The rows Ferry wrote, as CSV per table (columns the database does not generate), rendered once. */
@@ -300,120 +363,117 @@ async function seedsWay(shape: Shape, csv: Awaited<ReturnType<typeof ensureCsv>>
 
 // ---------------------------------------------------------------- main
 
-const table: Record<string, string | number>[] = [];
-const results: Record<string, unknown>[] = [];
-const fmtRate = (n: number) => Math.round(n);
-const ratio = (x: number, base: number | undefined) => (base ? Number((x / base).toFixed(2)) : '—');
+const cases: ImportCase[] = [];
+const save = () => saveResult('import', { sizes: SIZES, pgliteSizes: PGLITE_SIZES, seedRows: SEED_ROWS, cases });
+const message = (err: unknown) => (err as Error).message.slice(0, 300);
+const verdict = (v: ChildRun) => v.error ?? (v.report?.ok ? 'ok' : 'DIFFERENCES');
 
 try {
   for (const name of SHAPES) {
     const shape = SHAPE_DEFS[name];
     if (!shape) throw new Error(`unknown shape ${name}; known: ${Object.keys(SHAPE_DEFS).join(', ')}`);
-    const { dir, data } = await ensureData(shape, MESSAGES);
-    console.log(`\n${shape.name}: ${data}`);
-
-    // (c) Ferry, first run into fresh tables.
-    await freshDatabase(shape);
-    const first = await ferryChild(shape, data, benchUrl);
-    const rowCounts = await counts(shape);
-    const rows = sum(rowCounts);
-    console.log(
-      `  ferry: ${(first.ms / 1000).toFixed(1)} s, ${rows.toLocaleString('en-US')} rows ${JSON.stringify(rowCounts)}, ` +
-        `${first.report.records.toLocaleString('en-US')} records, ${first.report.rejects} rejects, ` +
-        `peak RSS ${first.maxRssMb.toFixed(0)} MB, CPU ${(first.userMs / 1000).toFixed(1)} s user + ${(first.systemMs / 1000).toFixed(1)} s sys`,
-    );
-    // (d) Ferry again over the same, unchanged data.
-    const second = await ferryChild(shape, data, benchUrl);
-    const unchanged = Object.values(second.report.tables).reduce((n, t) => n + t.unchanged, 0);
-    console.log(
-      `  ferry rerun: ${(second.ms / 1000).toFixed(1)} s, ${unchanged.toLocaleString('en-US')} rows unchanged`,
-    );
-
-    // Render the final rows once (cached with the data), then (a) and (b).
-    const csv = await ensureCsv(shape, dir);
-    const copyMs = await physicalLimit(shape, csv);
-    const copied = sum(await counts(shape));
-    if (copied !== rows) throw new Error(`psql \\copy loaded ${copied} rows, Ferry wrote ${rows}`);
-    console.log(`  psql \\copy: ${(copyMs / 1000).toFixed(1)} s`);
-    const seeds = await seedsWay(shape, csv, rowCounts);
-    console.log(`  INSERT per row: ${seeds.rows.toLocaleString('en-US')} rows in ${(seeds.ms / 1000).toFixed(1)} s`);
-
-    const copyRate = rows / (copyMs / 1000);
-    const seedsRate = seeds.rows / (seeds.ms / 1000);
-    const line = (contender: string, n: number, ms: number, records: number | null, rssMb: number | null) => {
-      const rate = n / (ms / 1000);
-      table.push({
-        shape: shape.name,
-        backend: contender.includes('PGlite') ? 'pglite' : 'postgres',
-        contender,
-        rows: n,
-        s: Number((ms / 1000).toFixed(1)),
-        'rows/s': fmtRate(rate),
-        'records/s': records === null ? '—' : fmtRate(records / (ms / 1000)),
-        'vs (a)': ratio(rate, copyRate),
-        'vs (b)': ratio(rate, seedsRate),
-        'peak RSS MB': rssMb === null ? '—' : Math.round(rssMb),
-      });
-    };
-    line('(a) psql \\copy of the final rows', rows, copyMs, null, null);
-    line(`(b) INSERT per row, 1 txn (on ${seeds.rows.toLocaleString('en-US')} rows)`, seeds.rows, seeds.ms, null, null);
-    line('(c) ferry import', rows, first.ms, first.report.records, first.maxRssMb);
-    line('(d) ferry import again, unchanged', rows, second.ms, second.report.records, second.maxRssMb);
-    const ferryRate = rows / (first.ms / 1000);
-    results.push({
-      shape: shape.name,
-      messages: MESSAGES,
-      rows: rowCounts,
-      records: first.report.records,
-      rejects: first.report.rejects,
-      copy: { ms: copyMs, rowsPerSec: copyRate },
-      seeds: { rows: seeds.rows, ms: seeds.ms, rowsPerSec: seedsRate },
-      ferry: { ...first, rowsPerSec: ferryRate },
-      rerun: { ...second, rowsPerSec: rows / (second.ms / 1000) },
-      goals: {
-        vsCopy: ferryRate / copyRate >= GOAL.vsCopy,
-        vsSeeds: ferryRate / seedsRate >= GOAL.vsSeeds,
-        rss: first.maxRssMb < GOAL.rssMb,
-      },
-    });
-    await dropDatabase();
-  }
-
-  // Ferry on PGlite, chatcore at a smaller size.
-  if (PGLITE_MESSAGES > 0 && SHAPES.includes('chatcore')) {
-    const shape = SHAPE_DEFS.chatcore!;
-    const { data } = await ensureData(shape, PGLITE_MESSAGES);
-    const dir = mkdtempSync(join(tmpdir(), 'ferry-bench-import-pglite-'));
-    try {
-      const r = await ferryChild(shape, data, `pglite:${dir}`, { FERRY_BENCH_MIGRATE: shape.migration });
-      const n = Object.values(r.report.tables).reduce((m, t) => m + t.inserted + t.updated, 0);
+    const oneGb = ONE_GB ? [ONE_GB_MESSAGES[name] as number] : [];
+    const onPostgres = BACKENDS.includes('postgres') ? [...SIZES, ...oneGb] : [];
+    const onPglite = BACKENDS.includes('pglite') ? [...PGLITE_SIZES, ...oneGb] : [];
+    const sizes = [...new Set([...onPostgres, ...onPglite])].sort((x, y) => x - y);
+    for (const messages of sizes) {
+      const { dir, data } = await ensureData(shape, messages);
+      const bytes = sourceBytes(data);
       console.log(
-        `\nchatcore on PGlite (${PGLITE_MESSAGES.toLocaleString('en-US')} messages): ${(r.ms / 1000).toFixed(1)} s`,
+        `\n${shape.name}, ${messages.toLocaleString('en-US')} messages: ${data} (${(bytes / 1e6).toFixed(0)} MB)`,
       );
-      table.push({
-        shape: `chatcore (${PGLITE_MESSAGES / 1000}k msgs)`,
-        backend: 'pglite',
-        contender: '(c) ferry import',
-        rows: n,
-        s: Number((r.ms / 1000).toFixed(1)),
-        'rows/s': fmtRate(n / (r.ms / 1000)),
-        'records/s': fmtRate(r.report.records / (r.ms / 1000)),
-        'vs (a)': '—',
-        'vs (b)': '—',
-        'peak RSS MB': Math.round(r.maxRssMb),
-      });
-      results.push({ shape: 'chatcore', backend: 'pglite', messages: PGLITE_MESSAGES, rows: n, ferry: r });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+      const base = { shape: shape.name, messages, sourceBytes: bytes };
+
+      let stages: StageRun | undefined;
+      if (STAGES) {
+        try {
+          stages = await child<StageRun>('stages', shape, data, '');
+          console.log(`  CPU stages: ${JSON.stringify(stages.phases)} ms over ${stages.records} records`);
+        } catch (err) {
+          stages = { error: message(err) } as StageRun;
+          console.log(`  CPU stages failed: ${stages.error}`);
+        }
+      }
+
+      if (onPostgres.includes(messages)) {
+        const c: ImportCase = { ...base, backend: 'postgres', stages };
+        cases.push(c);
+        try {
+          await freshDatabase(shape);
+          const imp = await child<ChildRun>('import', shape, data, benchUrl);
+          c.import = imp;
+          const rowCounts = await counts(shape);
+          const rows = sum(rowCounts);
+          c.rows = rows;
+          c.records = imp.report?.records;
+          console.log(
+            `  postgres import: ${(imp.ms / 1000).toFixed(1)} s, ${rows.toLocaleString('en-US')} rows ` +
+              `${JSON.stringify(rowCounts)}, peak RSS ${imp.maxRssMb.toFixed(0)} MB`,
+          );
+          if (VERIFY) {
+            c.verify = await verifyChild(shape, data, benchUrl);
+            console.log(`  postgres verify: ${(c.verify.ms / 1000).toFixed(1)} s, ${verdict(c.verify)}`);
+          }
+          if (RERUN) c.rerun = await child<ChildRun>('import', shape, data, benchUrl);
+          const csv = await ensureCsv(shape, dir);
+          const copyMs = await physicalLimit(shape, csv);
+          const copied = sum(await counts(shape));
+          if (copied !== c.rows) throw new Error(`psql \\copy loaded ${copied} rows, Ferry wrote ${c.rows}`);
+          c.copy = { rows: copied, ms: copyMs };
+          console.log(`  psql \\copy: ${(copyMs / 1000).toFixed(1)} s`);
+          if (SEED_ROWS >= 0) {
+            c.seeds = await seedsWay(shape, csv, rowCounts);
+            console.log(
+              `  INSERT per row: ${c.seeds.rows.toLocaleString('en-US')} rows in ${(c.seeds.ms / 1000).toFixed(1)} s`,
+            );
+          }
+        } catch (err) {
+          c.error = message(err);
+          console.log(`  postgres failed: ${c.error}`);
+        } finally {
+          await dropDatabase();
+        }
+        save();
+      }
+
+      if (onPglite.includes(messages)) {
+        const c: ImportCase = { ...base, backend: 'pglite', stages };
+        cases.push(c);
+        const pgdir = mkdtempSync(join(tmpdir(), 'ferry-bench-import-pglite-'));
+        try {
+          const imp = await child<ChildRun>('import', shape, data, `pglite:${pgdir}`, {
+            FERRY_BENCH_MIGRATE: shape.migration,
+          });
+          c.import = imp;
+          const tables = Object.values(
+            (imp.report?.tables ?? {}) as Record<string, { inserted: number; updated: number }>,
+          );
+          const rows = tables.reduce((n, t) => n + t.inserted + t.updated, 0);
+          c.rows = rows;
+          c.records = imp.report?.records;
+          console.log(
+            `  pglite import: ${(imp.ms / 1000).toFixed(1)} s, ${rows.toLocaleString('en-US')} rows, ` +
+              `peak RSS ${imp.maxRssMb.toFixed(0)} MB`,
+          );
+          if (VERIFY) {
+            c.verify = await verifyChild(shape, data, `pglite:${pgdir}`);
+            console.log(`  pglite verify: ${(c.verify.ms / 1000).toFixed(1)} s, ${verdict(c.verify)}`);
+          }
+        } catch (err) {
+          c.error = message(err);
+          console.log(`  pglite failed: ${c.error}`);
+        } finally {
+          rmSync(pgdir, { recursive: true, force: true });
+          // A verify killed at the timeout leaves its data-dir lock (`<dir>.lock`, beside the folder).
+          rmSync(`${pgdir}.lock`, { force: true });
+        }
+        save();
+      }
     }
   }
 } finally {
   await dropDatabase();
 }
 
-printTable(
-  `legacy import, ${MESSAGES.toLocaleString('en-US')} messages per shape (goal: ferry >= ${GOAL.vsCopy}x (a), >= ${GOAL.vsSeeds}x (b), peak RSS < ${GOAL.rssMb} MB)`,
-  table,
-);
-for (const r of results) if (r.goals) console.log(`${r.shape}: goals ${JSON.stringify(r.goals)}`);
-saveResult('import', { messages: MESSAGES, seedRows: SEED_ROWS, results, table });
+printImportReport(cases);
+save();

@@ -1,0 +1,279 @@
+/**
+ * The import bench's printout: the main table (import, verify, ratios, peak
+ * RSS per shape × size × backend), the reference contenders, the CPU per
+ * record by stage, and one pass/fail line per goal of issue 13 with its figure.
+ */
+import { printTable } from './lib.js';
+
+/** What an import-child.ts run printed (import or verify mode), or the error it ended with. */
+export interface ChildRun {
+  ms: number;
+  maxRssMb: number;
+  cpuMs?: number;
+  userMs?: number;
+  systemMs?: number;
+  error?: string;
+  /** import: the ImportReport; verify: ok, records and per-table differences. */
+  report?: { ok?: boolean; records: number; tables?: unknown };
+}
+
+/** import-child.ts in `stages` mode: CPU ms per phase over `records` records. */
+export interface StageRun {
+  bytes: number;
+  records: number;
+  prepared: number;
+  rows: number;
+  phases: { read: number; source: number; prepare: number; map: number };
+  maxRssMb: number;
+  error?: string;
+}
+
+export interface ImportCase {
+  shape: string;
+  messages: number;
+  backend: 'postgres' | 'pglite';
+  sourceBytes: number;
+  rows?: number;
+  records?: number;
+  import?: ChildRun;
+  verify?: ChildRun;
+  rerun?: ChildRun;
+  copy?: { rows: number; ms: number };
+  seeds?: { rows: number; ms: number };
+  stages?: StageRun;
+  /** The case could not be completed (import failed, \copy mismatch, …). */
+  error?: string;
+}
+
+export const GOALS = {
+  verifyVsImport: 1.0,
+  rssSpread: 0.1,
+  rssMb: { postgres: 256, pglite: 512 },
+  vsCopy: 0.7,
+  pgliteVsPostgres: 0.5,
+};
+
+const r2 = (x: number) => Number(x.toFixed(2));
+const s1 = (ms: number) => Number((ms / 1000).toFixed(1));
+const rate = (rows: number | undefined, ms: number | undefined) =>
+  rows !== undefined && ms ? rows / (ms / 1000) : undefined;
+const size = (m: number) => (m >= 1_000_000 ? `${m / 1_000_000}M` : `${m / 1000}k`);
+const dash = '—';
+
+function verifyCell(v: ChildRun | undefined): string {
+  if (!v) return dash;
+  if (v.error) return `FAILED: ${v.error.replace(/\s+/g, ' ').slice(0, 70)}`;
+  return v.report?.ok ? 'ok' : 'DIFFERENCES';
+}
+
+/** The Postgres case of the same shape and size (for \copy and the PGlite ratio). */
+const postgresOf = (cases: ImportCase[], c: ImportCase) =>
+  cases.find((x) => x.backend === 'postgres' && x.shape === c.shape && x.messages === c.messages);
+
+const copyRate = (cases: ImportCase[], c: ImportCase) => {
+  const pgCase = postgresOf(cases, c);
+  return rate(pgCase?.copy?.rows, pgCase?.copy?.ms);
+};
+
+export function printImportReport(cases: ImportCase[]): void {
+  const main = cases.map((c) => {
+    const ferryRate = rate(c.rows, c.import?.ms);
+    const copy = copyRate(cases, c);
+    const pgRate =
+      c.backend === 'pglite' ? rate(postgresOf(cases, c)?.rows, postgresOf(cases, c)?.import?.ms) : undefined;
+    const vOk = c.verify && !c.verify.error;
+    return {
+      shape: c.shape,
+      size: size(c.messages),
+      'source MB': Math.round(c.sourceBytes / 1e6),
+      backend: c.backend,
+      rows: c.rows ?? dash,
+      'import s': c.import ? s1(c.import.ms) : dash,
+      'rows/s': ferryRate ? Math.round(ferryRate) : dash,
+      'records/s': c.records && c.import ? Math.round(c.records / (c.import.ms / 1000)) : dash,
+      'vs \\copy': ferryRate && copy ? r2(ferryRate / copy) : dash,
+      'vs Postgres': ferryRate && pgRate ? r2(ferryRate / pgRate) : dash,
+      'import RSS MB': c.import ? Math.round(c.import.maxRssMb) : dash,
+      'verify s': c.verify ? s1(c.verify.ms) : dash,
+      'verify/import': c.verify && c.import ? r2(c.verify.ms / c.import.ms) : dash,
+      'verify RSS MB': vOk ? Math.round(c.verify!.maxRssMb) : dash,
+      verify: c.error ? `CASE FAILED: ${c.error.slice(0, 60)}` : verifyCell(c.verify),
+    };
+  });
+  printTable(
+    'legacy import: Ferry import and `ferry verify`, each in its own process (verify/import: < 1 is faster than the import)',
+    main,
+  );
+
+  const reference: Record<string, string | number>[] = [];
+  for (const c of cases) {
+    if (c.copy) {
+      reference.push({
+        shape: c.shape,
+        size: size(c.messages),
+        contender: 'psql \\copy of the final rows',
+        rows: c.copy.rows,
+        s: s1(c.copy.ms),
+        'rows/s': Math.round(rate(c.copy.rows, c.copy.ms) as number),
+      });
+    }
+    if (c.seeds) {
+      reference.push({
+        shape: c.shape,
+        size: size(c.messages),
+        contender: 'INSERT per row, 1 txn (reference only)',
+        rows: c.seeds.rows,
+        s: s1(c.seeds.ms),
+        'rows/s': Math.round(rate(c.seeds.rows, c.seeds.ms) as number),
+      });
+    }
+    if (c.rerun) {
+      reference.push({
+        shape: c.shape,
+        size: size(c.messages),
+        contender: 'ferry import again, unchanged',
+        rows: c.rows ?? dash,
+        s: s1(c.rerun.ms),
+        'rows/s': Math.round(rate(c.rows, c.rerun.ms) ?? 0),
+      });
+    }
+  }
+  printTable('reference contenders on Postgres (same run)', reference);
+
+  printCpu(cases);
+  printGoals(cases);
+}
+
+/**
+ * CPU µs per record by stage. read, parse, map, validate+encode come from the
+ * stages child (no database); send = the import child's CPU across runImport
+ * minus the stages' prepare pass, so it is the Node side of COPY/upsert and
+ * checkpoints — on PGlite it also holds the embedded database's own work,
+ * which runs in the same process.
+ */
+function printCpu(cases: ImportCase[]): void {
+  const rows: Record<string, string | number>[] = [];
+  const seen = new Set<string>();
+  for (const c of cases) {
+    const st = c.stages;
+    const key = `${c.shape}/${c.messages}`;
+    if (!st || seen.has(key)) continue;
+    seen.add(key);
+    if (st.error) {
+      rows.push({ shape: c.shape, size: size(c.messages), records: dash, read: `FAILED: ${st.error.slice(0, 60)}` });
+      continue;
+    }
+    const per = (ms: number) => Number(((ms * 1000) / st.records).toFixed(1));
+    const p = st.phases;
+    const sendOf = (backend: string) => {
+      const x = cases.find((y) => y.shape === c.shape && y.messages === c.messages && y.backend === backend);
+      return x?.import?.cpuMs !== undefined ? per(x.import.cpuMs - p.prepare) : dash;
+    };
+    const totalOf = (backend: string) => {
+      const x = cases.find((y) => y.shape === c.shape && y.messages === c.messages && y.backend === backend);
+      return x?.import?.cpuMs !== undefined ? per(x.import.cpuMs) : dash;
+    };
+    rows.push({
+      shape: c.shape,
+      size: size(c.messages),
+      records: st.records,
+      'rows/record': Number((st.rows / st.records).toFixed(1)),
+      read: per(p.read),
+      parse: per(p.source - p.read),
+      'map (user code)': per(p.map),
+      'validate+encode': per(p.prepare - p.source - p.map),
+      'prepare total': per(p.prepare),
+      'send (Postgres)': sendOf('postgres'),
+      'import total (Postgres)': totalOf('postgres'),
+      'send (PGlite, incl. its DB)': sendOf('pglite'),
+      'import total (PGlite)': totalOf('pglite'),
+    });
+  }
+  printTable(
+    'Node CPU µs per source record by stage (user+sys; read = bytes only, parse = records − read, map = time in the ' +
+      "example's map(), validate+encode = prepareBatches − records − map, send = import CPU − prepareBatches)",
+    rows,
+  );
+}
+
+function printGoals(cases: ImportCase[]): void {
+  const lines: string[] = [];
+  const mark = (ok: boolean | undefined) => (ok === undefined ? 'n/a ' : ok ? 'PASS' : 'FAIL');
+  const at = (c: ImportCase) => `${c.shape} ${size(c.messages)} ${c.backend}`;
+
+  lines.push(`verify <= ${GOALS.verifyVsImport}x the import's wall time, peak RSS within the import's (goal at 1M):`);
+  for (const c of cases) {
+    if (!c.import || !c.verify) continue;
+    if (c.verify.error) {
+      lines.push(`  FAIL ${at(c)}: verify failed after ${s1(c.verify.ms)} s: ${c.verify.error.replace(/\s+/g, ' ')}`);
+      continue;
+    }
+    const ratio = c.verify.ms / c.import.ms;
+    const ok = c.verify.report?.ok === true;
+    lines.push(
+      `  ${mark(ok && ratio <= GOALS.verifyVsImport)} ${at(c)}: verify ${s1(c.verify.ms)} s / import ${s1(c.import.ms)} s = ` +
+        `${r2(ratio)}x${ok ? '' : ' (verify found DIFFERENCES)'}`,
+    );
+    lines.push(
+      `  ${mark(c.verify.maxRssMb <= c.import.maxRssMb)} ${at(c)}: verify peak RSS ${Math.round(c.verify.maxRssMb)} MB ` +
+        `vs import ${Math.round(c.import.maxRssMb)} MB`,
+    );
+  }
+
+  lines.push(
+    `import peak RSS <= ${GOALS.rssMb.postgres} MB on Postgres, <= ${GOALS.rssMb.pglite} MB on PGlite; ` +
+      `smallest and largest size within ${GOALS.rssSpread * 100}% of each other:`,
+  );
+  const groups = new Map<string, ImportCase[]>();
+  for (const c of cases) {
+    if (!c.import) continue;
+    const k = `${c.shape} ${c.backend}`;
+    groups.set(k, [...(groups.get(k) ?? []), c]);
+  }
+  for (const [k, group] of groups) {
+    for (const c of group) {
+      const cap = GOALS.rssMb[c.backend];
+      lines.push(`  ${mark(c.import!.maxRssMb <= cap)} ${at(c)}: ${Math.round(c.import!.maxRssMb)} MB (cap ${cap} MB)`);
+    }
+    if (group.length > 1) {
+      const sorted = [...group].sort((x, y) => x.messages - y.messages);
+      const lo = sorted[0]!.import!.maxRssMb;
+      const hi = sorted.at(-1)!.import!.maxRssMb;
+      const spread = Math.abs(hi - lo) / Math.min(hi, lo);
+      lines.push(
+        `  ${mark(spread <= GOALS.rssSpread)} ${k}: ${size(sorted[0]!.messages)} ${Math.round(lo)} MB vs ` +
+          `${size(sorted.at(-1)!.messages)} ${Math.round(hi)} MB: ${Math.round(spread * 100)}% apart`,
+      );
+    }
+  }
+
+  lines.push(`Ferry on Postgres >= ${GOALS.vsCopy}x psql \\copy of the same rows (goal at 1M, both shapes):`);
+  for (const c of cases) {
+    const ferry = rate(c.rows, c.import?.ms);
+    const copy = c.backend === 'postgres' ? rate(c.copy?.rows, c.copy?.ms) : undefined;
+    if (!ferry || !copy) continue;
+    lines.push(
+      `  ${mark(ferry / copy >= GOALS.vsCopy)} ${at(c)}: ${Math.round(ferry)} vs ${Math.round(copy)} rows/s = ${r2(ferry / copy)}x`,
+    );
+  }
+
+  lines.push(`PGlite import throughput >= ${GOALS.pgliteVsPostgres}x the same import on Postgres:`);
+  for (const c of cases) {
+    if (c.backend !== 'pglite') continue;
+    const mine = rate(c.rows, c.import?.ms);
+    const pgCase = postgresOf(cases, c);
+    const theirs = rate(pgCase?.rows, pgCase?.import?.ms);
+    if (!mine || !theirs) continue;
+    lines.push(
+      `  ${mark(mine / theirs >= GOALS.pgliteVsPostgres)} ${c.shape} ${size(c.messages)}: PGlite ${Math.round(mine)} vs ` +
+        `Postgres ${Math.round(theirs)} rows/s = ${r2(mine / theirs)}x`,
+    );
+  }
+
+  const failed = cases.filter((c) => c.error);
+  if (failed.length > 0) {
+    lines.push('cases that could not be completed:');
+    for (const c of failed) lines.push(`  ${at(c)}: ${c.error}`);
+  }
+  console.log(`\ngoals (issue 13)\n${lines.join('\n')}`);
+}

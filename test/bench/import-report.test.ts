@@ -1,0 +1,90 @@
+/**
+ * The import bench's report (bench/import-report.ts): a verify that failed is
+ * a table row and a FAIL goal line carrying its error, never a crash, and each
+ * goal line carries its figure.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { type ImportCase, printImportReport } from '../../bench/import-report.js';
+
+function printed(cases: ImportCase[]): string {
+  const lines: string[] = [];
+  vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
+    lines.push(args.join(' '));
+  });
+  printImportReport(cases);
+  return lines.join('\n');
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+const stages = {
+  bytes: 1000,
+  records: 1000,
+  prepared: 1000,
+  rows: 2000,
+  phases: { read: 1, source: 5, prepare: 20, map: 4 },
+  maxRssMb: 100,
+};
+
+describe('import bench report', () => {
+  it('reports a failed verify as a FAILED row and a FAIL goal with its error', () => {
+    const out = printed([
+      {
+        shape: 'chatcore',
+        messages: 200_000,
+        backend: 'postgres',
+        sourceBytes: 60e6,
+        rows: 200_000,
+        records: 200_000,
+        import: { ms: 10_000, maxRssMb: 200, cpuMs: 30 },
+        verify: { ms: 40_000, maxRssMb: Number.NaN, error: '57014: canceling statement due to statement timeout' },
+        copy: { rows: 200_000, ms: 4_000 },
+        stages,
+      },
+    ]);
+    expect(out).toContain('FAILED: 57014: canceling statement due to statement timeout');
+    expect(out).toMatch(/FAIL chatcore 200k postgres: verify failed after 40 s: 57014/);
+    // 20,000 vs 50,000 rows/s.
+    expect(out).toContain('FAIL chatcore 200k postgres: 20000 vs 50000 rows/s = 0.4x');
+    expect(out).toContain('PASS chatcore 200k postgres: 200 MB (cap 256 MB)');
+  });
+
+  it('passes verify, RSS spread, \\copy and PGlite goals with their figures', () => {
+    const base = { shape: 'council', sourceBytes: 1e8, stages } as const;
+    const out = printed([
+      {
+        ...base,
+        messages: 200_000,
+        backend: 'postgres',
+        rows: 100_000,
+        import: { ms: 10_000, maxRssMb: 200, cpuMs: 30 },
+        verify: { ms: 5_000, maxRssMb: 150, report: { ok: true, records: 10 } },
+        copy: { rows: 100_000, ms: 8_000 },
+      },
+      {
+        ...base,
+        messages: 1_000_000,
+        backend: 'postgres',
+        rows: 500_000,
+        import: { ms: 50_000, maxRssMb: 210, cpuMs: 150 },
+        verify: { ms: 40_000, maxRssMb: 160, report: { ok: true, records: 50 } },
+        copy: { rows: 500_000, ms: 40_000 },
+      },
+      {
+        ...base,
+        messages: 1_000_000,
+        backend: 'pglite',
+        rows: 500_000,
+        import: { ms: 80_000, maxRssMb: 400, cpuMs: 300 },
+        verify: { ms: 90_000, maxRssMb: 300, report: { ok: true, records: 50 } },
+      },
+    ]);
+    expect(out).toContain('PASS council 1M postgres: verify 40 s / import 50 s = 0.8x');
+    expect(out).toContain('FAIL council 1M pglite: verify 90 s / import 80 s = 1.13x');
+    expect(out).toContain('PASS council postgres: 200k 200 MB vs 1M 210 MB: 5% apart');
+    expect(out).toContain('PASS council 1M postgres: 10000 vs 12500 rows/s = 0.8x');
+    expect(out).toContain('PASS council 1M: PGlite 6250 vs Postgres 10000 rows/s = 0.63x');
+  });
+});
