@@ -393,3 +393,22 @@ describe.runIf(hasPglite)('openDatabase: pglite', () => {
     }
   });
 });
+
+describe('embedded database settings', () => {
+  it('PGlite starts with 32 MB of shared buffers (its WASM memory then stays at its initial size), on disk and in memory', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-open-settings-'));
+    try {
+      for (const url of ['memory://', `pglite:${dir}`]) {
+        const h = await openDatabase({ url, env: {} });
+        try {
+          const r = await sql<{ shared_buffers: string }>`show shared_buffers`.execute(h.db);
+          expect(r.rows[0]!.shared_buffers).toBe('32MB');
+        } finally {
+          await h.close();
+        }
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
