@@ -6,6 +6,12 @@
  * It also keeps the cache's trust window (`trustUntil`): how long what this
  * instance holds may still be served, from the bus's heartbeats, the
  * breaker and the quarantine after an outage.
+ *
+ * Over 600 lines: the hit-path GET ring, the command timeouts, the breaker's
+ * probe and replay, and the trust window all read and change one set of
+ * connection state (breaker, outage flags, pending invalidations, bus); split
+ * apart, each piece would need that state exposed to the others, and the
+ * ordering that keeps invalidations ahead of reads would be spread over files.
  */
 import { randomUUID } from 'node:crypto';
 import type { FerryError } from '../errors.js';

@@ -11,36 +11,21 @@
  * counts); wall-clock delays are printed.
  */
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { createStatements } from '../../src/schema/ddl.js';
 import { defineSchema } from '../../src/schema/schema.js';
 import { createSessionStore, E_SESSION_CONFIG, type Session, sessionTables } from '../../src/sessions/index.js';
 import { type BackendFixture, describeEachBackend } from '../support/backends.js';
 import { expectFerryError } from '../support/expect-error.js';
 import { startProxy } from '../support/redis-proxy.js';
+import { REDIS_URL, redisAdmin } from './support/redis-admin.js';
 import { sleep, until } from './support/wait.js';
-
-const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 
 type Data = { n: number };
 
-let admin: Redis;
-const prefixes: string[] = [];
-
-beforeAll(async () => {
-  admin = new Redis(REDIS_URL);
-  await admin.ping();
-});
-
-afterAll(async () => {
-  for (const p of prefixes) {
-    const keys = await admin.keys(`${p}:*`);
-    if (keys.length) await admin.del(...keys);
-  }
-  await admin.quit();
-});
+const redis = redisAdmin();
+const prefixes = redis.prefixes;
 
 const uid = () => `u${randomBytes(6).toString('hex')}`;
 const newPrefix = () => {
@@ -121,17 +106,19 @@ describeEachBackend('session revocation outbox: Redis + Postgres', (t) => {
         const { key, tomb } = keysOf(prefix, s);
         await until(
           async () =>
-            (await admin.exists(tomb)) === 1 && (await outboxRows(s.jti)) === 0 && b.stats().pendingRevocations === 0,
+            (await redis.client.exists(tomb)) === 1 &&
+            (await outboxRows(s.jti)) === 0 &&
+            b.stats().pendingRevocations === 0,
           'the replay',
         );
-        expect(await admin.exists(key)).toBe(0);
+        expect(await redis.client.exists(key)).toBe(0);
         expect(b.stats().replayedRevocations).toBeGreaterThanOrEqual(1); // a poll that overlapped may replay it again
         // Forever after: with the tombstone gone too (expired, Redis restarted...), Postgres says no and
         // nothing refills Redis.
-        await admin.del(tomb);
+        await redis.client.del(tomb);
         expect(await b.get(s.id)).toBeNull();
         expect(await b.touch(s.id)).toBeNull();
-        expect(await admin.exists(key)).toBe(0);
+        expect(await redis.client.exists(key)).toBe(0);
         expect((await b.get(other.id))?.data).toEqual({ n: 2 });
       } finally {
         await a.close();
@@ -157,7 +144,7 @@ describeEachBackend('session revocation outbox: Redis + Postgres', (t) => {
       const later = await b.create(u, { n: 3 }); // the user logs in again
       await until(
         async () =>
-          (await admin.exists(keysOf(prefix, s1).tomb, keysOf(prefix, s2).tomb)) === 2 &&
+          (await redis.client.exists(keysOf(prefix, s1).tomb, keysOf(prefix, s2).tomb)) === 2 &&
           (await outboxRows(s1.jti)) + (await outboxRows(s2.jti)) === 0,
         'the replay by b',
       );
@@ -168,10 +155,10 @@ describeEachBackend('session revocation outbox: Redis + Postgres', (t) => {
       const probe = await a.create(uid(), { n: 0 });
       await until(async () => {
         await a.touch(probe.id);
-        return (await admin.exists(keysOf(prefix, probe).key)) === 1;
+        return (await redis.client.exists(keysOf(prefix, probe).key)) === 1;
       }, 'a to reach Redis again');
       await sleep(1_000); // room for a late replay to do harm (the old in-memory queue retried every 500 ms)
-      expect(await admin.get(`${prefix}:{${u}}:~gen`)).toBeNull(); // never bumped: the live bump failed
+      expect(await redis.client.get(`${prefix}:{${u}}:~gen`)).toBeNull(); // never bumped: the live bump failed
       expect((await b.get(later.id))?.data).toEqual({ n: 3 });
       expect((await a.get(later.id))?.data).toEqual({ n: 3 });
       expect((await b.list(u)).map((x) => x.id)).toEqual([later.id]);

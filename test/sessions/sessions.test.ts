@@ -6,9 +6,8 @@
  * proxy that is cut.
  */
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createStatements } from '../../src/schema/ddl.js';
 import { defineSchema } from '../../src/schema/schema.js';
 import {
@@ -27,8 +26,8 @@ import {
 import { type BackendFixture, describeEachBackend } from '../support/backends.js';
 import { expectFerryError } from '../support/expect-error.js';
 import { closedPort, startProxy } from '../support/redis-proxy.js';
+import { REDIS_URL, redisAdmin } from './support/redis-admin.js';
 
-const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const RACE_ROUNDS = Number(process.env.FERRY_SESSION_RACE_ROUNDS || 200);
 /** How far Redis's, Postgres's and this process's clocks may disagree (one host: one clock; ms rounding). */
 const CLOCK_ALLOWANCE_MS = 10;
@@ -36,21 +35,8 @@ const CLOCK_ALLOWANCE_MS = 10;
 type Data = { n: number; tag?: string };
 type Store = SessionStore<Data>;
 
-let admin: Redis;
-const prefixes: string[] = [];
-
-beforeAll(async () => {
-  admin = new Redis(REDIS_URL);
-  await admin.ping();
-});
-
-afterAll(async () => {
-  for (const p of prefixes) {
-    const keys = await admin.keys(`${p}:*`);
-    if (keys.length) await admin.del(...keys);
-  }
-  await admin.quit();
-});
+const redis = redisAdmin();
+const prefixes = redis.prefixes;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const uid = () => `u${randomBytes(6).toString('hex')}`;
@@ -357,20 +343,34 @@ describe('session store: Redis', () => {
     try {
       const s = await store.create('42', { n: 1 });
       const key = `${prefix}:{42}:${s.jti}`;
-      expect(await admin.hget(key, 'd')).toBe('{"n":1}');
-      const ttl = await admin.pttl(key);
+      expect(await redis.client.hget(key, 'd')).toBe('{"n":1}');
+      const ttl = await redis.client.pttl(key);
       expect(ttl).toBeGreaterThan(29_000);
       expect(ttl).toBeLessThanOrEqual(30_000);
       await store.revoke(s.id);
-      expect(await admin.exists(key)).toBe(0);
-      expect(await admin.pttl(`${key}~revoked`)).toBeGreaterThanOrEqual(59_000);
+      expect(await redis.client.exists(key)).toBe(0);
+      expect(await redis.client.pttl(`${key}~revoked`)).toBeGreaterThanOrEqual(59_000);
       await store.create('42', { n: 1 });
       await store.revokeAllForUser('42');
-      expect(await admin.get(`${prefix}:{42}:~gen`)).toBe('1');
-      expect(await admin.exists(`${prefix}:{42}:~index`)).toBe(0);
+      expect(await redis.client.get(`${prefix}:{42}:~gen`)).toBe('1');
+      expect(await redis.client.exists(`${prefix}:{42}:~index`)).toBe(0);
       // A session written back by hand with the old generation is not served.
-      await admin.hset(key, 'd', '{"n":1}', 'c', Date.now(), 'a', Date.now(), 'e', Date.now() + 60_000, 'g', 0, 'v', 1);
-      await admin.del(`${key}~revoked`);
+      await redis.client.hset(
+        key,
+        'd',
+        '{"n":1}',
+        'c',
+        Date.now(),
+        'a',
+        Date.now(),
+        'e',
+        Date.now() + 60_000,
+        'g',
+        0,
+        'v',
+        1,
+      );
+      await redis.client.del(`${key}~revoked`);
       expect(await store.get(s.id)).toBeNull();
     } finally {
       await store.close();
@@ -432,7 +432,7 @@ describeEachBackend('session store: Redis + Postgres', (t) => {
       return { a, b, prefix, close: async () => void (await Promise.all([a.close(), b.close()])) };
     },
     async evict(prefix, s) {
-      await admin.del(`${prefix}:{${s.userId}}:${s.jti}`);
+      await redis.client.del(`${prefix}:{${s.userId}}:${s.jti}`);
     },
   });
 
@@ -451,9 +451,9 @@ describeEachBackend('session store: Redis + Postgres', (t) => {
       ).toEqual({ data: { n: 2 }, version: 2 });
 
       const key = `${prefix}:{${u}}:${s.jti}`;
-      await admin.del(key); // Redis lost it (eviction, restart without persistence...)
+      await redis.client.del(key); // Redis lost it (eviction, restart without persistence...)
       expect((await store.get(s.id))?.data).toEqual({ n: 2 });
-      expect(await admin.exists(key)).toBe(1);
+      expect(await redis.client.exists(key)).toBe(1);
 
       await store.revoke(s.id);
       expect(
@@ -461,9 +461,9 @@ describeEachBackend('session store: Redis + Postgres', (t) => {
       ).toEqual({
         revoked: true,
       });
-      await admin.del(key, `${key}~revoked`); // even with Redis wiped, Postgres says no
+      await redis.client.del(key, `${key}~revoked`); // even with Redis wiped, Postgres says no
       expect(await store.get(s.id)).toBeNull();
-      expect(await admin.exists(key)).toBe(0);
+      expect(await redis.client.exists(key)).toBe(0);
     } finally {
       await store.close();
     }
@@ -499,8 +499,8 @@ describeEachBackend('session store: Redis + Postgres', (t) => {
       proxy.restore();
       // The pending invalidation lands once ioredis has reconnected.
       const deadline = Date.now() + 10_000;
-      while (Date.now() < deadline && (await admin.exists(`${prefix}:{${u}}:${s.jti}`))) await sleep(100);
-      expect(await admin.exists(`${prefix}:{${u}}:${s.jti}`)).toBe(0);
+      while (Date.now() < deadline && (await redis.client.exists(`${prefix}:{${u}}:${s.jti}`))) await sleep(100);
+      expect(await redis.client.exists(`${prefix}:{${u}}:${s.jti}`)).toBe(0);
       expect(await direct.get(s.id)).toBeNull();
       expect((await direct.get(s2.id))?.data).toEqual({ n: 7 }); // read through from Postgres
     } finally {
