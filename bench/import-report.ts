@@ -3,6 +3,7 @@
  * RSS per shape × size × backend), the reference contenders, the CPU per
  * record by stage, and one pass/fail line per goal of issue 13 with its figure.
  */
+import { availableParallelism } from 'node:os';
 import { printTable } from './lib.js';
 
 /** What an import-child.ts run printed (import or verify mode), or the error it ended with. */
@@ -38,7 +39,9 @@ export interface ImportCase {
   import?: ChildRun;
   verify?: ChildRun;
   rerun?: ChildRun;
-  copy?: { rows: number; ms: number };
+  /** The Postgres server's CPU during the import child's run (pg-cpu.ts); Postgres backend only. */
+  importPgCpuMs?: number;
+  copy?: { rows: number; ms: number; pgCpuMs?: number };
   seeds?: { rows: number; ms: number };
   stages?: StageRun;
   /** The case could not be completed (import failed, \copy mismatch, …). */
@@ -141,7 +144,47 @@ export function printImportReport(cases: ImportCase[]): void {
   printTable('reference contenders on Postgres (same run)', reference);
 
   printCpu(cases);
+  printBound(cases);
   printGoals(cases);
+}
+
+/**
+ * The fastest wall time the import's own CPU allows on this machine: Node
+ * (one thread) and the Postgres server share the cores, so no schedule takes
+ * less than max(Node, Postgres, (Node + Postgres) / cores) — undefined when
+ * the Postgres CPU could not be read.
+ */
+export function cpuBoundMs(nodeMs: number, pgMs: number | undefined, cores = availableParallelism()) {
+  if (pgMs === undefined) return undefined;
+  return Math.max(nodeMs, pgMs, (nodeMs + pgMs) / cores);
+}
+
+/** Node and Postgres CPU per row, for the import and for `psql \copy`, and what they allow against \copy. */
+function printBound(cases: ImportCase[]): void {
+  const rows: Record<string, string | number>[] = [];
+  const us = (ms: number | undefined, n: number) => (ms === undefined ? dash : Number(((ms * 1000) / n).toFixed(1)));
+  for (const c of cases) {
+    if (c.backend !== 'postgres' || !c.import?.cpuMs || !c.rows || !c.copy) continue;
+    const bound = cpuBoundMs(c.import.cpuMs, c.importPgCpuMs);
+    rows.push({
+      shape: c.shape,
+      size: size(c.messages),
+      rows: c.rows,
+      'import: Node CPU': us(c.import.cpuMs, c.rows),
+      'import: Postgres CPU': us(c.importPgCpuMs, c.rows),
+      'import: wall': us(c.import.ms, c.rows),
+      'import: CPU bound (wall)': us(bound, c.rows),
+      '\\copy: Postgres CPU': us(c.copy.pgCpuMs, c.rows),
+      '\\copy: wall': us(c.copy.ms, c.rows),
+      'vs \\copy': r2(c.copy.ms / c.import.ms),
+      'vs \\copy at the CPU bound': bound ? r2(c.copy.ms / bound) : dash,
+    });
+  }
+  printTable(
+    `Postgres: CPU µs per row and the ${availableParallelism()}-core bound = max(Node, Postgres, (Node + Postgres) / ` +
+      `${availableParallelism()}): the best "vs \\copy" the import's CPU allows (Postgres CPU: every postgres process, /proc)`,
+    rows,
+  );
 }
 
 /**
@@ -252,8 +295,10 @@ function printGoals(cases: ImportCase[]): void {
     const ferry = rate(c.rows, c.import?.ms);
     const copy = c.backend === 'postgres' ? rate(c.copy?.rows, c.copy?.ms) : undefined;
     if (!ferry || !copy) continue;
+    const bound = c.import?.cpuMs !== undefined ? cpuBoundMs(c.import.cpuMs, c.importPgCpuMs) : undefined;
+    const limit = bound && c.copy ? `; its CPU allows at most ${r2(c.copy.ms / bound)}x` : '';
     lines.push(
-      `  ${mark(ferry / copy >= GOALS.vsCopy)} ${at(c)}: ${Math.round(ferry)} vs ${Math.round(copy)} rows/s = ${r2(ferry / copy)}x`,
+      `  ${mark(ferry / copy >= GOALS.vsCopy)} ${at(c)}: ${Math.round(ferry)} vs ${Math.round(copy)} rows/s = ${r2(ferry / copy)}x${limit}`,
     );
   }
 

@@ -14,7 +14,10 @@
  *   - for reference only, one parameterised INSERT per row in one transaction
  *     (pg), on a proportional, FK-consistent prefix of those rows;
  *   - Node CPU µs per record by stage (read, parse, map, validate+encode,
- *     send), see import-child.ts for how each is measured.
+ *     send), see import-child.ts for how each is measured;
+ *   - the Postgres server's CPU during the import and during `psql \copy`
+ *     (pg-cpu.ts), and from both the 2-core bound: no import can take less
+ *     wall time than max(Node CPU, (Node CPU + Postgres CPU) / 2).
  *
  * Goals (issue 13, as restated there; each printed pass/fail with its figure):
  *   - verify <= 1.0x the import's wall time, peak RSS within the import's (both backends, 1M);
@@ -62,6 +65,7 @@ import { sizeFor as chatcoreSize, generateChatcore } from '../examples/chatcore/
 import { sizeFor as councilSize, generateCouncil } from '../examples/council/generate.js';
 import { type ChildRun, type ImportCase, printImportReport, type StageRun } from './import-report.js';
 import { saveResult } from './lib.js';
+import { withPostgresCpu } from './pg-cpu.js';
 
 const list = (v: string | undefined, dflt: string) =>
   (v ?? dflt)
@@ -301,15 +305,17 @@ const psql = (commands: string[]) =>
 
 const quote = (ident: string) => `"${ident.replace(/"/g, '""')}"`;
 
-/** (a) `psql \copy` of the rendered rows into the freshly migrated tables, parents first. */
-async function physicalLimit(shape: Shape, csv: Awaited<ReturnType<typeof ensureCsv>>): Promise<number> {
+/** (a) `psql \copy` of the rendered rows into the freshly migrated tables, parents first: wall ms, and the server's CPU. */
+async function physicalLimit(shape: Shape, csv: Awaited<ReturnType<typeof ensureCsv>>) {
   await freshDatabase(shape);
   const commands = shape.tables.map(
     (t) => `\\copy ${t} (${csv.columns[t]!.map(quote).join(', ')}) from '${csv.file[t]}' with (format csv)`,
   );
-  const t = performance.now();
-  await psql(commands);
-  return performance.now() - t;
+  return withPostgresCpu(async () => {
+    const t = performance.now();
+    await psql(commands);
+    return performance.now() - t;
+  });
 }
 
 /** First `quota` rows of a CSV file whose foreign keys point at rows already taken; unquoted empty = NULL. */
@@ -400,8 +406,10 @@ try {
         cases.push(c);
         try {
           await freshDatabase(shape);
-          const imp = await child<ChildRun>('import', shape, data, benchUrl);
+          const measured = await withPostgresCpu(() => child<ChildRun>('import', shape, data, benchUrl));
+          const imp = measured.result;
           c.import = imp;
+          c.importPgCpuMs = measured.pgCpuMs;
           const rowCounts = await counts(shape);
           const rows = sum(rowCounts);
           c.rows = rows;
@@ -416,10 +424,10 @@ try {
           }
           if (RERUN) c.rerun = await child<ChildRun>('import', shape, data, benchUrl);
           const csv = await ensureCsv(shape, dir);
-          const copyMs = await physicalLimit(shape, csv);
+          const { result: copyMs, pgCpuMs: copyPgCpuMs } = await physicalLimit(shape, csv);
           const copied = sum(await counts(shape));
           if (copied !== c.rows) throw new Error(`psql \\copy loaded ${copied} rows, Ferry wrote ${c.rows}`);
-          c.copy = { rows: copied, ms: copyMs };
+          c.copy = { rows: copied, ms: copyMs, pgCpuMs: copyPgCpuMs };
           console.log(`  psql \\copy: ${(copyMs / 1000).toFixed(1)} s`);
           if (SEED_ROWS >= 0) {
             c.seeds = await seedsWay(shape, csv, rowCounts);

@@ -4,7 +4,7 @@
  * goal line carries its figure.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type ImportCase, printImportReport } from '../../bench/import-report.js';
+import { cpuBoundMs, type ImportCase, printImportReport } from '../../bench/import-report.js';
 
 function printed(cases: ImportCase[]): string {
   const lines: string[] = [];
@@ -86,5 +86,27 @@ describe('import bench report', () => {
     expect(out).toContain('PASS council postgres: 200k 200 MB vs 1M 210 MB: 5% apart');
     expect(out).toContain('PASS council 1M postgres: 10000 vs 12500 rows/s = 0.8x');
     expect(out).toContain('PASS council 1M: PGlite 6250 vs Postgres 10000 rows/s = 0.63x');
+  });
+
+  it('states the CPU bound: max(Node, Postgres, (Node + Postgres) / cores), and what it allows against \\copy', () => {
+    expect(cpuBoundMs(6_000, 4_000, 2)).toBe(6_000);
+    expect(cpuBoundMs(3_000, 5_000, 2)).toBe(5_000);
+    expect(cpuBoundMs(3_000, 3_000, 1)).toBe(6_000);
+    expect(cpuBoundMs(3_000, undefined, 2)).toBeUndefined();
+    const out = printed([
+      {
+        shape: 'chatcore',
+        messages: 1_000_000,
+        backend: 'postgres',
+        sourceBytes: 3e8,
+        rows: 1_000_000,
+        import: { ms: 40_000, maxRssMb: 200, cpuMs: 30_000 },
+        importPgCpuMs: 20_000,
+        copy: { rows: 1_000_000, ms: 15_000, pgCpuMs: 14_000 },
+      },
+    ]);
+    // Bound: max(30, 20, 50 / cores) s; on any machine with 2+ cores that is 30 s, so \copy's 15 s allows 0.5x.
+    expect(out).toContain('FAIL chatcore 1M postgres: 25000 vs 66667 rows/s = 0.38x; its CPU allows at most 0.5x');
+    expect(out).toMatch(/\| chatcore \| 1M +\| 1,000,000 \| 30 +\| 20 +\| 40 +\| 30 /);
   });
 });
