@@ -36,6 +36,8 @@ export type FerryErrorCode =
   | 'E_QUERY'
   | 'E_CONFIG'
   | 'E_MISSING_DEPENDENCY'
+  // bin/heap-cap.mjs: `ferry import`/`verify` exhausted its capped heap (FERRY_MAX_HEAP_MB)
+  | 'E_OUT_OF_MEMORY'
   // src/duration.ts
   | 'E_DURATION'
   // src/redis/errors.ts
@@ -219,3 +221,5 @@ export const E_QUERY = 'E_QUERY';
 export const E_CONFIG = 'E_CONFIG';
 /** A feature needs an optional package that is not installed (the message names the `npm install` to run). */
 export const E_MISSING_DEPENDENCY = 'E_MISSING_DEPENDENCY';
+/** `ferry import`/`verify` exhausted the V8 heap cap it runs under (bin/heap-cap.mjs prints it; FERRY_MAX_HEAP_MB). */
+export const E_OUT_OF_MEMORY = 'E_OUT_OF_MEMORY';

@@ -1,0 +1,5 @@
+/** Types of heap-cap.mjs (plain JavaScript so that `ferry` starts without tsx). */
+export declare function commandOf(args: string[]): string | undefined;
+export declare function heapCapFor(args: string[], env?: NodeJS.ProcessEnv, execArgv?: string[]): number | null;
+export declare function relaunch(bin: string, args: string[], mb: number): void;
+export declare function endWithParent(): void;
