@@ -40,6 +40,7 @@
  *   FERRY_BENCH_IMPORT_TIMEOUT_S        a child (import, verify) running longer is killed and reported (default 1800)
  *   FERRY_BENCH_IMPORT_BATCH            Ferry batch size (default: the importer's)
  *   FERRY_BENCH_IMPORT_CPU_PROF         a directory: run the Ferry import children under --cpu-prof
+ *   FERRY_MAX_HEAP_MB                   the import and verify children's heap cap, as `ferry import` (default 128; 0 = none)
  *   TEST_DATABASE_URL                   admin connection (default postgres://postgres@127.0.0.1:5432/test)
  *
  * Generated data (and the rendered CSV) is cached under
@@ -86,6 +87,7 @@ const SEED_ROWS = Number(process.env.FERRY_BENCH_IMPORT_SEED_ROWS ?? 100_000);
 const TIMEOUT_MS = Number(process.env.FERRY_BENCH_IMPORT_TIMEOUT_S ?? 1800) * 1000;
 const BATCH = process.env.FERRY_BENCH_IMPORT_BATCH;
 const CPU_PROF = process.env.FERRY_BENCH_IMPORT_CPU_PROF;
+const HEAP_MB = Number(process.env.FERRY_MAX_HEAP_MB ?? 128);
 const SEED = 1;
 const DB_NAME = 'ferry_bench_import';
 const CACHE = join(tmpdir(), 'ferry-bench-import');
@@ -237,6 +239,8 @@ async function child<T>(
   extra: NodeJS.ProcessEnv = {},
 ) {
   const args = ['--import', 'tsx'];
+  // The heap cap `ferry import`/`verify` relaunch with (bin/heap-cap.mjs), so the bench measures what the CLI runs.
+  if (mode !== 'stages' && HEAP_MB > 0) args.push(`--max-old-space-size=${HEAP_MB}`);
   if (CPU_PROF && mode === 'import') args.push('--cpu-prof', '--cpu-prof-dir', CPU_PROF);
   args.push(join(here, 'import-child.ts'));
   const env = {
