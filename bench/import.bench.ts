@@ -89,7 +89,8 @@ const BATCH = process.env.FERRY_BENCH_IMPORT_BATCH;
 const CPU_PROF = process.env.FERRY_BENCH_IMPORT_CPU_PROF;
 const HEAP_MB = Number(process.env.FERRY_MAX_HEAP_MB ?? 128);
 const SEED = 1;
-const DB_NAME = 'ferry_bench_import';
+// Per run: two benches at once (a shared machine) must not drop each other's database.
+const DB_NAME = `ferry_bench_import_${process.pid}`;
 const CACHE = join(tmpdir(), 'ferry-bench-import');
 
 const here = fileURLToPath(new URL('.', import.meta.url));
