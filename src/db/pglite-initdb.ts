@@ -48,7 +48,9 @@ try {
   await pg.close();
   process.exit(0);
 } catch (err) {
-  process.stderr.write(String(err?.stack ?? err) + '\\n');
+  // Emscripten's file-system errors are plain objects ({ errno }), not Errors.
+  const text = err?.stack ?? (err && typeof err === 'object' ? 'error ' + JSON.stringify(err) : err);
+  process.stderr.write(String(text) + '\\n');
   process.exit(1);
 }
 `;

@@ -94,6 +94,7 @@ describe.runIf(TEST_BACKENDS.includes('pglite'))('PGlite data dir creation in a 
       /Cannot create the embedded database at pglite:.*occupied: the process that creates it failed \(exit 1\): .+\. Check that .*occupied is a writable, empty directory/,
     );
     expect(err.details).toEqual({ dataDir: dir });
+    expect(err.message).not.toContain('[object Object]'); // the child's error, readable
     expect(readdirSync(dir).sort()).toContain('base');
     expect(existsSync(path.join(dir, 'PG_VERSION'))).toBe(false);
     // The lock went with the failure.
