@@ -1,11 +1,12 @@
 /**
  * One Ferry import, verify or CPU-stage run in its own process, so that its
  * peak RSS is its own: `node --import tsx bench/import-child.ts` with
- *   FERRY_BENCH_MODE      import (default) | verify | stages
+ *   FERRY_BENCH_MODE      import (default) | verify | stages | prepare-db
  *   FERRY_BENCH_SHAPE     chatcore | council
  *   FERRY_BENCH_DATA      the TinyDB file (chatcore) or the data folder (council)
  *   FERRY_BENCH_URL       the database (postgres://… or pglite:<dir>); not used by `stages`
- *   FERRY_BENCH_MIGRATE   a migration up.sql to apply first, untimed (PGlite import)
+ *   FERRY_BENCH_MIGRATE   prepare-db: the migration up.sql to apply (PGlite: creates and migrates the
+ *                         data dir in its own process, so the import opens an existing, migrated one)
  *   FERRY_BENCH_BATCH     batch size (default: the importer's)
  * Prints one JSON line: the report (or the error), wall time, CPU and peak RSS.
  *
@@ -77,10 +78,12 @@ async function withDatabase() {
   const { openDatabase } = await import('../src/db/open.js');
   const db = await openDatabase({ url });
   try {
-    if (mode === 'import') {
+    if (mode === 'prepare-db') {
+      const started = performance.now();
+      await db.session((s) => s.query(readFileSync(process.env.FERRY_BENCH_MIGRATE as string, 'utf8')));
+      print({ ms: performance.now() - started });
+    } else if (mode === 'import') {
       const { runImport } = await import('../src/import/loader.js');
-      const migration = process.env.FERRY_BENCH_MIGRATE;
-      if (migration) await db.session((s) => s.query(readFileSync(migration, 'utf8')));
       const batchSize = process.env.FERRY_BENCH_BATCH ? Number(process.env.FERRY_BENCH_BATCH) : undefined;
       const cpu = process.cpuUsage();
       const started = performance.now();
@@ -108,7 +111,7 @@ async function withDatabase() {
       } catch (err) {
         print({ ms: performance.now() - started, cpuMs: cpuMs(cpu), error: errorOf(err) });
       }
-    } else throw new Error(`FERRY_BENCH_MODE must be import, verify or stages, got ${mode}`);
+    } else throw new Error(`FERRY_BENCH_MODE must be import, verify, stages or prepare-db, got ${mode}`);
   } finally {
     await db.close();
   }

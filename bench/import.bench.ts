@@ -233,7 +233,7 @@ async function ensureData(shape: Shape, messages: number): Promise<{ dir: string
 
 /** One bench child (import-child.ts) in `mode`; its last stdout line is its JSON result. */
 async function child<T>(
-  mode: 'import' | 'verify' | 'stages',
+  mode: 'import' | 'verify' | 'stages' | 'prepare-db',
   shape: Shape,
   data: string,
   url: string,
@@ -454,9 +454,9 @@ try {
         cases.push(c);
         const pgdir = mkdtempSync(join(tmpdir(), 'ferry-bench-import-pglite-'));
         try {
-          const imp = await child<ChildRun>('import', shape, data, `pglite:${pgdir}`, {
-            FERRY_BENCH_MIGRATE: shape.migration,
-          });
+          // Created and migrated by another process first, as `ferry migrate` then `ferry import` would.
+          await child('prepare-db', shape, data, `pglite:${pgdir}`, { FERRY_BENCH_MIGRATE: shape.migration });
+          const imp = await child<ChildRun>('import', shape, data, `pglite:${pgdir}`);
           c.import = imp;
           const tables = Object.values(
             (imp.report?.tables ?? {}) as Record<string, { inserted: number; updated: number }>,

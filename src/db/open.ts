@@ -15,6 +15,7 @@ import { type Logger, layerLogger } from '../logger.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 import { createPgPool, type PoolOptions, type PoolStats } from './pg-pool.js';
 import { PGliteDialect, type PGliteLike } from './pglite-dialect.js';
+import { initdbInChild, needsInitdb } from './pglite-initdb.js';
 import { type RawSession, withPGliteSession, withPgSession } from './session.js';
 import { type ParsedUrl, parseDatabaseUrl } from './url.js';
 
@@ -189,17 +190,21 @@ async function openPGlite(dataDir: string | null, redactedUrl: string, options: 
   let lock: DataDirLock | null = null;
   let pglite: (PGliteLike & { close(): Promise<void> }) | undefined;
   try {
-    // A cluster has PG_VERSION once initdb ran: without it PGlite is about to create a new, empty database.
-    const fresh = dataDir !== null && !options.loadDataDir && !existsSync(path.join(dataDir, 'PG_VERSION'));
     if (dataDir !== null) {
       // Lock the real path, so a symlinked spelling of the same dir is caught too.
       lock = acquireDataDirLock(realpathSync(dataDir));
     }
+    // Decided under the lock: whoever held it before may just have created the cluster.
+    const fresh = dataDir !== null && !options.loadDataDir && needsInitdb(dataDir);
     // Loaded on demand: Postgres-only deployments never pay for the WASM.
     const { PGlite } = await import('@electric-sql/pglite');
+    const startParams = [...PGlite.defaultStartParams, ...PGLITE_SETTINGS];
+    // initdb in a child process, whose memory goes when it exits (see pglite-initdb.ts);
+    // this process then opens an existing cluster. memory:// and tarballs stay in-process.
+    if (fresh) await initdbInChild(dataDir, startParams, redactedUrl);
     try {
       pglite = await PGlite.create({
-        startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS],
+        startParams,
         ...(dataDir !== null ? { dataDir } : {}),
         ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
       });
