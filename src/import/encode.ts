@@ -25,7 +25,8 @@ export function checkRow(target: Target, row: Record<string, unknown>): RowProbl
     }
     throw err;
   }
-  for (const [name, value] of Object.entries(row)) {
+  for (const name of Object.keys(row)) {
+    const value = row[name];
     if (value === null || value === undefined || typeof value !== 'object') continue;
     if (target.table.columns[name]?.def.kind === 'json' && hasNul(value)) {
       return {
@@ -41,11 +42,27 @@ function stripPrefix(message: string): string {
   return message.replace(/\.$/, '');
 }
 
-function hasNul(value: unknown): boolean {
+/**
+ * Whether a JSON value holds a NUL in any string or own enumerable key (what
+ * `Object.entries` walks). Indexed loops instead of `some`/`Object.entries`:
+ * the entries' pair arrays were a third of the import's encode CPU on large
+ * JSON columns. A check on the `JSON.stringify` text instead would not be the
+ * same test: the text leaves out keys whose value is undefined or a function,
+ * and an object's `toJSON` replaces its own entries.
+ */
+export function hasNul(value: unknown): boolean {
   if (typeof value === 'string') return value.includes('\u0000');
   if (value === null || typeof value !== 'object') return false;
-  if (Array.isArray(value)) return value.some(hasNul);
-  for (const [k, v] of Object.entries(value)) if (k.includes('\u0000') || hasNul(v)) return true;
+  if (Array.isArray(value)) {
+    // `some` skips holes; a hole reads as undefined here, which holds no NUL either.
+    for (let i = 0; i < value.length; i++) if (hasNul(value[i])) return true;
+    return false;
+  }
+  const keys = Object.keys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    if (k.includes('\u0000') || hasNul((value as Record<string, unknown>)[k])) return true;
+  }
   return false;
 }
 
