@@ -29,9 +29,12 @@ export class KeySet {
   /** Add the key; false when it was already present. */
   add(key: string): boolean {
     // One-shot hex digest: about 3x cheaper than createHash().update().digest().
+    // Its first 16 hex digits read in place: the same numbers parseInt of two
+    // slices gave, ~80 ns less a key. (The 'buffer' digest, read as two
+    // uint32s, measured slower: a Buffer allocated per key.)
     const digest = hash('sha1', key, 'hex');
-    const hi = Number.parseInt(digest.slice(0, 8), 16);
-    const lo = Number.parseInt(digest.slice(8, 16), 16);
+    const hi = hexWord(digest, 0);
+    const lo = hexWord(digest, 8);
     if (!this.#insert(hi, lo)) return false;
     if (this.#size * 2 > this.#used.length) this.#grow();
     return true;
@@ -62,4 +65,14 @@ export class KeySet {
     this.#size = 0;
     for (let i = 0; i < used.length; i++) if (used[i] === 1) this.#insert(hi[i] as number, lo[i] as number);
   }
+}
+
+/** The 8 lowercase hex digits of `hex` at `at` as an unsigned 32-bit number. */
+export function hexWord(hex: string, at: number): number {
+  let n = 0;
+  for (let i = at; i < at + 8; i++) {
+    const c = hex.charCodeAt(i);
+    n = n * 16 + (c < 58 ? c - 48 : c - 87);
+  }
+  return n;
 }

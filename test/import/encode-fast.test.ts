@@ -2,9 +2,12 @@
  * The import's per-row fast paths against frozen copies of the code they
  * replaced: same result and, where a value is refused, the same message.
  */
+
+import { hash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { hasNul } from '../../src/import/encode.js';
+import { hexWord, KeySet } from '../../src/import/key-set.js';
 
 /** encode.ts's hasNul before it was rewritten with indexed loops. */
 function referenceHasNul(value: unknown): boolean {
@@ -52,5 +55,26 @@ describe('hasNul', () => {
     // toJSON hides the entries from JSON.stringify, not from the walk.
     expect(hasNul({ inner: { toJSON: () => 'clean', secret: '\u0000' } })).toBe(true);
     expect(hasNul(new Date(0))).toBe(false);
+  });
+});
+
+describe('KeySet fingerprint words', () => {
+  it('reads hex digits as parseInt does', () => {
+    fc.assert(
+      fc.property(fc.string(), (key) => {
+        const digest = hash('sha1', key, 'hex');
+        expect(hexWord(digest, 0)).toBe(Number.parseInt(digest.slice(0, 8), 16));
+        expect(hexWord(digest, 8)).toBe(Number.parseInt(digest.slice(8, 16), 16));
+      }),
+      { numRuns: 2000 },
+    );
+    expect(hexWord('ffffffff00000000', 0)).toBe(0xffffffff);
+    expect(hexWord('ffffffff0a1b2c3d', 8)).toBe(0x0a1b2c3d);
+  });
+  it('still tells new keys from seen ones', () => {
+    const set = new KeySet(4);
+    for (let i = 0; i < 1000; i++) expect(set.add(`k${i}`)).toBe(true);
+    for (let i = 0; i < 1000; i++) expect(set.add(`k${i}`)).toBe(false);
+    expect(set.size).toBe(1000);
   });
 });
