@@ -6,6 +6,7 @@
 
 import { toArrayLiteral } from '../db/types.js';
 import { FerryError } from '../errors.js';
+import type { ColumnDef } from '../schema/column.js';
 import { validateValues } from '../schema/validate.js';
 import type { Target } from './targets.js';
 
@@ -78,20 +79,57 @@ export const COPY_CSV_OPTIONS = "format csv, quote e'\\x01'";
 
 /** One value as a CSV field (see CSV_QUOTE). `null`/`undefined` → unquoted empty (NULL). */
 export function csvField(target: Target, column: string, value: unknown): string {
-  if (value === null || value === undefined) return '';
-  const def = target.table.columns[column]?.def;
-  let text: string;
-  if (def?.kind === 'json' && !def.isArray) text = JSON.stringify(value);
-  else if (typeof value === 'string') text = value;
-  else if (typeof value === 'number' || typeof value === 'bigint') return String(value);
-  else if (typeof value === 'boolean') return value ? 't' : 'f';
-  else if (value instanceof Date) return value.toISOString();
-  else if (value instanceof Uint8Array) return `\\x${Buffer.from(value).toString('hex')}`;
-  else if (Array.isArray(value)) text = toArrayLiteral(value);
-  else text = JSON.stringify(value);
-  // Quoted, so an empty string stays '' (unquoted empty is NULL) and commas/newlines are data.
-  return `${CSV_QUOTE}${text.includes(CSV_QUOTE) ? text.replaceAll(CSV_QUOTE, CSV_QUOTE + CSV_QUOTE) : text}${CSV_QUOTE}`;
+  return encoderOf(target.table.columns[column]?.def)(value);
 }
+
+/** `csvField` for one column, its definition looked up once. */
+export type FieldEncoder = (value: unknown) => string;
+
+const encoders = new WeakMap<Target, Map<string, FieldEncoder>>();
+
+/**
+ * The encoder of each of `columns`: what an import calls per value instead of
+ * `csvField`, which looks the column up again for every one.
+ */
+export function fieldEncoders(target: Target, columns: readonly string[]): FieldEncoder[] {
+  let byColumn = encoders.get(target);
+  if (!byColumn) {
+    byColumn = new Map();
+    encoders.set(target, byColumn);
+  }
+  return columns.map((column) => {
+    let encoder = byColumn.get(column);
+    if (!encoder) {
+      encoder = encoderOf(target.table.columns[column]?.def);
+      byColumn.set(column, encoder);
+    }
+    return encoder;
+  });
+}
+
+const encoderOf = (def: ColumnDef | undefined): FieldEncoder =>
+  def?.kind === 'json' && !def.isArray ? jsonField : valueField;
+
+/** A (non-array) json column: any value is JSON, a string too. */
+function jsonField(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  return quoted(JSON.stringify(value));
+}
+
+function valueField(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'string') return quoted(value);
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+  if (typeof value === 'boolean') return value ? 't' : 'f';
+  if (value instanceof Date) return value.toISOString();
+  if (value instanceof Uint8Array) return `\\x${Buffer.from(value).toString('hex')}`;
+  if (Array.isArray(value)) return quoted(toArrayLiteral(value));
+  return quoted(JSON.stringify(value));
+}
+
+// Quoted, so an empty string stays '' (unquoted empty is NULL) and commas/newlines are data.
+const quoted = (text: string): string =>
+  `${CSV_QUOTE}${text.includes(CSV_QUOTE) ? text.replaceAll(CSV_QUOTE, CSV_QUOTE + CSV_QUOTE) : text}${CSV_QUOTE}`;
 
 /** The fields of a line `csvField` wrote, as text (null for NULL). */
 export function csvLineFields(line: string): (string | null)[] {

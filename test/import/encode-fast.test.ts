@@ -6,8 +6,26 @@
 import { hash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { hasNul } from '../../src/import/encode.js';
+import { toArrayLiteral } from '../../src/db/types.js';
+import { defineImport } from '../../src/import/define.js';
+import { CSV_QUOTE, csvField, fieldEncoders, hasNul } from '../../src/import/encode.js';
 import { hexWord, KeySet } from '../../src/import/key-set.js';
+import { prepareBatches } from '../../src/import/prepare.js';
+import { namedSources } from '../../src/import/records.js';
+import type { Source } from '../../src/import/source.js';
+import { planTargets, type Target } from '../../src/import/targets.js';
+import {
+  bigint,
+  boolean,
+  bytea,
+  defineSchema,
+  integer,
+  jsonb,
+  table,
+  text,
+  timestamptz,
+  uuid,
+} from '../../src/schema/index.js';
 
 /** encode.ts's hasNul before it was rewritten with indexed loops. */
 function referenceHasNul(value: unknown): boolean {
@@ -76,5 +94,121 @@ describe('KeySet fingerprint words', () => {
     for (let i = 0; i < 1000; i++) expect(set.add(`k${i}`)).toBe(true);
     for (let i = 0; i < 1000; i++) expect(set.add(`k${i}`)).toBe(false);
     expect(set.size).toBe(1000);
+  });
+});
+
+/** encode.ts's csvField before the per-column encoders. */
+function referenceCsvField(target: Target, column: string, value: unknown): string {
+  if (value === null || value === undefined) return '';
+  const def = target.table.columns[column]?.def;
+  let text: string;
+  if (def?.kind === 'json' && !def.isArray) text = JSON.stringify(value);
+  else if (typeof value === 'string') text = value;
+  else if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+  else if (typeof value === 'boolean') return value ? 't' : 'f';
+  else if (value instanceof Date) return value.toISOString();
+  else if (value instanceof Uint8Array) return `\\x${Buffer.from(value).toString('hex')}`;
+  else if (Array.isArray(value)) text = toArrayLiteral(value);
+  else text = JSON.stringify(value);
+  return `${CSV_QUOTE}${text.includes(CSV_QUOTE) ? text.replaceAll(CSV_QUOTE, CSV_QUOTE + CSV_QUOTE) : text}${CSV_QUOTE}`;
+}
+
+const encodeTable = table('enc', {
+  id: uuid().primaryKey(),
+  name: text(),
+  n: integer(),
+  big: bigint(),
+  ok: boolean(),
+  at: timestamptz(),
+  body: jsonb(),
+  list: jsonb().array(),
+  tags: text().array(),
+  raw: bytea(),
+});
+const encodeTarget = { name: 'enc', table: encodeTable } as unknown as Target;
+const fieldValue = fc.oneof(
+  fc.constant(null),
+  fc.constant(undefined),
+  fc.string({ unit: fc.constantFrom('a', ',', '\n', '"', '\u0001', '\\', '\u0000', 'é') }),
+  fc.integer(),
+  fc.double(),
+  fc.bigInt(),
+  fc.boolean(),
+  fc.date({ noInvalidDate: true }),
+  fc.uint8Array({ maxLength: 4 }),
+  fc.array(fc.oneof(fc.string(), fc.integer(), fc.constant(null)), { maxLength: 3 }),
+  fc.dictionary(fc.string({ maxLength: 3 }), fc.oneof(fc.string(), fc.integer())),
+);
+
+describe('field encoders', () => {
+  it('write what csvField wrote, for every column kind and value', () => {
+    const columns = [...Object.keys(encodeTable.columns), 'unknown_column'];
+    const encoders = fieldEncoders(encodeTarget, columns);
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: columns.length - 1 }), fieldValue, (i, value) => {
+        const column = columns[i] as string;
+        const expected = outcome(() => referenceCsvField(encodeTarget, column, value));
+        expect(outcome(() => (encoders[i] as (v: unknown) => string)(value))).toBe(expected);
+        expect(outcome(() => csvField(encodeTarget, column, value))).toBe(expected);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+});
+
+/** The value, or the message of what was thrown (JSON.stringify of a bigint throws, as before). */
+function outcome(fn: () => string): string {
+  try {
+    return `ok:${fn()}`;
+  } catch (err) {
+    return `threw:${(err as Error).message}`;
+  }
+}
+
+describe('prepareBatches groups', () => {
+  it('groups rows by their defined columns in map() order, whatever order rows come in', async () => {
+    const schema = defineSchema({ things: table('things', { id: uuid().primaryKey(), a: text(), b: integer() }) });
+    const targets = planTargets(schema, { things: { key: ['id'] } });
+    const id = (i: number) => `00000000-0000-0000-0000-${String(i).padStart(12, '0')}`;
+    // Same keys in another order, an undefined value, then back: each row must land in its own signature's group.
+    const rows: Record<string, unknown>[] = [
+      { id: id(1), a: 'x', b: 1 },
+      { id: id(2), b: 2, a: 'y' },
+      { id: id(3), a: undefined, b: 3 },
+      { id: id(4), a: 'z', b: 4 },
+      { id: id(5), a: 'w', b: undefined },
+      { id: id(6), a: 'v', b: 6 },
+    ];
+    const source: Source = {
+      label: 'rows',
+      async *records() {
+        for (const [index, value] of rows.entries()) yield { kind: 'record', value, loc: { source: 'rows', index } };
+      },
+      files: async () => [],
+      estimate: async () => ({ records: rows.length }),
+    };
+    const definition = defineImport({
+      schema,
+      source,
+      tables: { things: { key: ['id'] } },
+      map: (row) => ({ things: row }),
+    });
+    const keySets = new Map(targets.map((t) => [t.name, new KeySet()]));
+    const groups: Record<string, string[]> = {};
+    for await (const batch of prepareBatches(
+      { definition: definition as never, sources: namedSources(source) },
+      targets,
+      keySets,
+      0,
+      100,
+    )) {
+      for (const byColumns of batch.groups.values()) {
+        for (const [signature, group] of byColumns) {
+          expect(group.columns.join(',')).toBe(signature);
+          groups[signature] = [...(groups[signature] ?? []), ...group.meta.map((m) => String(m.ordinal))];
+        }
+      }
+    }
+    expect(groups).toEqual({ 'id,a,b': ['0', '3', '5'], 'id,b,a': ['1'], 'id,b': ['2'], 'id,a': ['4'] });
   });
 });
