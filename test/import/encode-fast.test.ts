@@ -7,6 +7,7 @@ import { hash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { toArrayLiteral } from '../../src/db/types.js';
+import { daysInMonth } from '../../src/import/context.js';
 import { defineImport } from '../../src/import/define.js';
 import { CSV_QUOTE, csvField, fieldEncoders, hasNul } from '../../src/import/encode.js';
 import { hexWord, KeySet } from '../../src/import/key-set.js';
@@ -210,5 +211,17 @@ describe('prepareBatches groups', () => {
       }
     }
     expect(groups).toEqual({ 'id,a,b': ['0', '3', '5'], 'id,b,a': ['1'], 'id,b': ['2'], 'id,a': ['4'] });
+  });
+});
+
+describe('daysInMonth', () => {
+  it('counts the days Date.UTC does, for every month of years 100-9999', () => {
+    for (let year = 100; year <= 9999; year++) {
+      for (let month = 1; month <= 12; month++) {
+        if (daysInMonth(year, month) !== new Date(Date.UTC(year, month, 0)).getUTCDate()) {
+          expect.fail(`${year}-${month}: ${daysInMonth(year, month)}`);
+        }
+      }
+    }
   });
 });
