@@ -180,8 +180,14 @@ function headedFor(
   return null;
 }
 
-/** Per target, the group the last row of this batch went to: the next row has the same columns, nearly always. */
-type RecentGroups = Map<Target, { group: Group; encoders: FieldEncoder[] }>;
+/**
+ * Per target, the last few groups of this batch that rows went to: the next
+ * row nearly always has the columns of one of them (council alternates a
+ * user message's 5 columns with an answer's 9).
+ */
+type RecentGroups = Map<Target, Slot[]>;
+type Slot = { group: Group; encoders: FieldEncoder[] };
+const RECENT_GROUPS = 4;
 
 function prepareRecord(
   rec: NamedRecord,
@@ -270,17 +276,28 @@ function prepareRecord(
       continue;
     }
     if (!batch) continue;
-    let slot = recent.get(target);
-    if (!slot || !sameColumns(slot.group.columns, row)) {
-      slot = groupOf(batch, target, row);
-      recent.set(target, slot);
-    }
-    const { group, encoders } = slot;
+    const { group, encoders } = recentGroup(recent, batch, target, row);
     const line = joinFields(encoders, group.columns, row);
     batch.bytes += line.length;
     group.lines.push(line);
     group.meta.push({ ordinal, rowIndex, loc });
   }
+}
+
+function recentGroup(recent: RecentGroups, batch: Batch, target: Target, row: Record<string, unknown>): Slot {
+  let slots = recent.get(target);
+  if (!slots) {
+    slots = [];
+    recent.set(target, slots);
+  }
+  for (let i = 0; i < slots.length; i++) {
+    const slot = slots[i] as Slot;
+    if (sameColumns(slot.group.columns, row)) return slot;
+  }
+  const slot = groupOf(batch, target, row);
+  if (slots.length >= RECENT_GROUPS) slots.shift();
+  slots.push(slot);
+  return slot;
 }
 
 /** Whether `row` has exactly `columns` as its keys, in that order, none of them undefined. */

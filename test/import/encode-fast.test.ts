@@ -179,6 +179,16 @@ describe('prepareBatches groups', () => {
       { id: id(4), a: 'z', b: 4 },
       { id: id(5), a: 'w', b: undefined },
       { id: id(6), a: 'v', b: 6 },
+      // More column sets than the groups remembered per table, cycling: each row still finds its own.
+      ...[7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18].map((i) => {
+        const k = i % 6;
+        if (k === 0) return { id: id(i), a: 'p', b: i };
+        if (k === 1) return { id: id(i), b: i, a: 'q' };
+        if (k === 2) return { id: id(i), b: i };
+        if (k === 3) return { id: id(i), a: 'r' };
+        if (k === 4) return { a: 's', id: id(i) };
+        return { b: i, id: id(i) };
+      }),
     ];
     const source: Source = {
       label: 'rows',
@@ -210,7 +220,14 @@ describe('prepareBatches groups', () => {
         }
       }
     }
-    expect(groups).toEqual({ 'id,a,b': ['0', '3', '5'], 'id,b,a': ['1'], 'id,b': ['2'], 'id,a': ['4'] });
+    expect(groups).toEqual({
+      'id,a,b': ['0', '3', '5', '11', '17'],
+      'id,b,a': ['1', '6', '12'],
+      'id,b': ['2', '7', '13'],
+      'id,a': ['4', '8', '14'],
+      'a,id': ['9', '15'],
+      'b,id': ['10', '16'],
+    });
   });
 });
 
