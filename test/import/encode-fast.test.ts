@@ -14,6 +14,7 @@ import { hexWord, KeySet } from '../../src/import/key-set.js';
 import { prepareBatches } from '../../src/import/prepare.js';
 import { namedSources } from '../../src/import/records.js';
 import type { Source } from '../../src/import/source.js';
+import { copyPieces } from '../../src/import/staging.js';
 import { planTargets, type Target } from '../../src/import/targets.js';
 import {
   bigint,
@@ -240,5 +241,58 @@ describe('daysInMonth', () => {
         }
       }
     }
+  });
+});
+
+/** staging.ts's pieces before they were encoded line by line: one string per piece. */
+function* referencePieces(lines: readonly string[], lo: number, hi: number, first?: number): Generator<string> {
+  let piece = '';
+  for (let i = lo; i <= hi; i++) {
+    piece += first === undefined ? `${lines[i]}\n` : `${lines[i]},${first + i}\n`;
+    if (piece.length >= 256 * 1024) {
+      yield piece;
+      piece = '';
+    }
+  }
+  if (piece) yield piece;
+}
+
+describe('copyPieces', () => {
+  const line = fc.oneof(
+    { weight: 5, arbitrary: fc.string({ unit: 'binary' }) },
+    // Lone surrogates: both ways write U+FFFD.
+    fc.string({ unit: fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)) }),
+    fc.constantFrom('x'.repeat(300_000), 'é'.repeat(100_000), '😀'.repeat(70_000), ''),
+  );
+  it('sends the bytes Buffer.from gave for the joined pieces, each piece whole lines', () => {
+    fc.assert(
+      fc.property(
+        fc.array(line, { maxLength: 40 }),
+        fc.option(fc.nat(1_000_000), { nil: undefined }),
+        fc.nat(),
+        (lines, first, cut) => {
+          const lo = lines.length === 0 ? 0 : cut % lines.length;
+          const hi = lines.length - 1;
+          const pieces = [...copyPieces(lines, lo, hi, first)];
+          const expected = Buffer.from([...referencePieces(lines, lo, hi, first)].join(''));
+          expect(Buffer.concat(pieces).equals(expected)).toBe(true);
+          for (const piece of pieces) expect(piece.at(-1)).toBe(0x0a);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+  it('has room for a line of 3-byte characters that starts near the end of a piece', () => {
+    // ~250 KB of short lines, then 30k '€' (90 KB as UTF-8, 30k UTF-16 units).
+    const lines = [...Array.from({ length: 2400 }, () => 'a'.repeat(104)), '€'.repeat(30_000), 'z'];
+    for (const first of [undefined, 5]) {
+      const expected = Buffer.from([...referencePieces(lines, 0, lines.length - 1, first)].join(''));
+      expect(Buffer.concat([...copyPieces(lines, 0, lines.length - 1, first)]).equals(expected)).toBe(true);
+    }
+  });
+  it('keeps pieces near their size: many short lines fill pieces of 256 KB', () => {
+    const lines = Array.from({ length: 20_000 }, (_, i) => `line ${i} ${'y'.repeat(100)}`);
+    const sizes = [...copyPieces(lines, 0, lines.length - 1, 0)].map((p) => p.length);
+    expect(sizes.slice(0, -1).every((n) => n >= 256 * 1024 && n < 257 * 1024)).toBe(true);
   });
 });
