@@ -17,7 +17,7 @@ export interface RawResult<R> {
   rowCount: number;
 }
 
-export type CopyPayload = string | Buffer | Iterable<string>;
+export type CopyPayload = string | Buffer | Iterable<string | Buffer>;
 
 export interface RawSession {
   readonly backend: 'postgres' | 'pglite';

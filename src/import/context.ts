@@ -180,10 +180,22 @@ function plainUtcTimestamp(text: string): Date | null | undefined {
   const minute = Number(m[5]);
   const second = Number(m[6]);
   if (year < 100 || hour > 23 || minute > 59 || second > 59) return undefined;
-  if (month < 1 || month > 12 || day < 1 || day > new Date(Date.UTC(year, month, 0)).getUTCDate()) return null;
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return null;
   // Milliseconds are the first three digits of the fraction (V8 truncates the rest).
   const ms = m[7] === undefined ? 0 : Number(m[7].slice(0, 3).padEnd(3, '0'));
   return new Date(Date.UTC(year, month - 1, day, hour, minute, second, ms));
+}
+
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * Days in a month of the proleptic Gregorian calendar, as Date.UTC counts
+ * them (`new Date(Date.UTC(year, month, 0)).getUTCDate()`, without a Date per
+ * timestamp parsed); for years 100 and later (below, Date.UTC maps 0-99 to 1900+).
+ */
+export function daysInMonth(year: number, month: number): number {
+  if (month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)) return 29;
+  return MONTH_DAYS[month - 1] as number;
 }
 
 function parseTimestampText(value: string): Date | null {

@@ -6,9 +6,9 @@
 import { hash } from 'node:crypto';
 import { FerryError } from '../errors.js';
 import { maskRecord, sensitiveColumns, sensitiveValues } from '../schema/sensitive.js';
-import { ImportContext, RecordRejected } from './context.js';
+import { type EmittedRow, ImportContext, RecordRejected } from './context.js';
 import type { DefinedImport } from './define.js';
-import { checkRow, csvField } from './encode.js';
+import { checkRow, type FieldEncoder, fieldEncoders, type RowProblem } from './encode.js';
 import { E_IMPORT_DEFINITION } from './errors.js';
 import type { KeySet } from './key-set.js';
 import { type NamedRecord, type NamedSource, readRecords, type SourceFault } from './records.js';
@@ -60,6 +60,7 @@ export async function* prepareBatches(
   const sensitive = new Set(targets.flatMap((t) => [...sensitiveColumns(t.table)]));
   const last = targets.some((t) => t.duplicates === 'last') ? await lastOccurrences(o, byName) : null;
   let batch = newBatch(0);
+  const recent: RecentGroups = new Map();
   let ordinal = 0;
   let slice = performance.now();
   for await (const chunk of readRecords(o.sources, o.signal, o.faults)) {
@@ -73,7 +74,7 @@ export async function* prepareBatches(
       const replay = ordinal < resumeFrom;
       let mapped = mapRecord(o, rec, ordinal);
       if (mapped instanceof Promise) mapped = await mapped;
-      prepareRecord(rec, ordinal, byName, sensitive, keySets, last, replay ? null : batch, mapped);
+      prepareRecord(rec, ordinal, byName, sensitive, keySets, last, replay ? null : batch, mapped, recent);
       ordinal++;
       if (!replay) {
         batch.records++;
@@ -82,6 +83,7 @@ export async function* prepareBatches(
         if (batch.records >= batchSize || batch.bytes >= BATCH_BYTES) {
           yield batch;
           batch = newBatch(ordinal);
+          recent.clear();
         }
       }
     }
@@ -178,6 +180,15 @@ function headedFor(
   return null;
 }
 
+/**
+ * Per target, the last few groups of this batch that rows went to: the next
+ * row nearly always has the columns of one of them (council alternates a
+ * user message's 5 columns with an answer's 9).
+ */
+type RecentGroups = Map<Target, Slot[]>;
+type Slot = { group: Group; encoders: FieldEncoder[] };
+const RECENT_GROUPS = 4;
+
 function prepareRecord(
   rec: NamedRecord,
   ordinal: number,
@@ -187,53 +198,40 @@ function prepareRecord(
   last: LastOccurrences | null,
   batch: Batch | null,
   mapped: Mapped | null,
+  recent: RecentGroups,
 ): void {
   const loc = { ...rec.record.loc } as Record<string, unknown>;
-  const raw = rec.record.kind === 'record' ? rec.record.value : undefined;
-  // The record as a reject shows it: `.sensitive()` values masked (fields
-  // named like such a column, and values a mapped row put in one). Worked
-  // out only when something is rejected.
-  let shown: string | null | undefined;
-  const record = (): string | null => {
-    if (shown !== undefined) return shown;
-    const values = new Set<string>();
-    if (mapped?.ok) {
-      for (const { table, row } of mapped.rows) {
-        const target = byName.get(table);
-        if (target) sensitiveValues(target.table, row, values);
-      }
-    }
-    shown = snippet(maskRecord(raw, sensitive, values));
-    return shown;
-  };
-  const rejectRecord = (reason: string, table: string | null = null, column: string | null = null) => {
-    if (!batch) return;
-    batch.rejects.push({
-      ordinal,
-      rowIndex: null,
-      location: loc,
-      table,
-      column,
-      reason,
-      sqlstate: null,
-      record: record(),
-    });
-  };
+  // Made on the first rejected row (a closure per record cost more: tsx names each one).
+  let rejects: Rejects | undefined;
   if (rec.record.kind === 'error') {
-    if (batch) rejectRecord(rec.record.reason, headedFor(byName, rec.record.loc, undefined, undefined));
+    if (batch)
+      new Rejects(rec, ordinal, loc, byName, sensitive, mapped).record(
+        batch,
+        rec.record.reason,
+        headedFor(byName, rec.record.loc, undefined, undefined),
+      );
     return;
   }
   if (!mapped) return;
   if (!mapped.ok) {
     if (!batch) return;
     const r = mapped.reject;
-    rejectRecord(r.message, headedFor(byName, rec.record.loc, r.table, mapped.headed), r.column ?? null);
+    new Rejects(rec, ordinal, loc, byName, sensitive, mapped).record(
+      batch,
+      r.message,
+      headedFor(byName, rec.record.loc, r.table, mapped.headed),
+      r.column ?? null,
+    );
     return;
   }
 
   // Check every row first: a rejected row takes its children from the same record with it.
+  // (Indexed loops and no per-record closures: this runs for every row of an import.)
+  const rows = mapped.rows;
   let rejectedTables: Set<string> | undefined;
-  const problems = mapped.rows.map(({ table, row }) => {
+  let problems: (RowProblem | null)[] | undefined;
+  for (let rowIndex = 0; rowIndex < rows.length; rowIndex++) {
+    const { table, row } = rows[rowIndex] as EmittedRow;
     const target = byName.get(table);
     if (!target) {
       throw new FerryError(
@@ -246,26 +244,26 @@ function prepareRecord(
     if (problem) {
       rejectedTables ??= new Set();
       rejectedTables.add(table);
+      problems ??= new Array(rows.length).fill(null);
+      problems[rowIndex] = problem;
     }
-    return problem;
-  });
-  mapped.rows.forEach(({ table, row }, rowIndex) => {
+  }
+  for (let rowIndex = 0; rowIndex < rows.length; rowIndex++) {
+    const { table, row } = rows[rowIndex] as EmittedRow;
     const target = byName.get(table) as Target;
-    const problem = problems[rowIndex];
+    const problem = problems?.[rowIndex] ?? null;
     const parent = problem || !rejectedTables ? undefined : firstOf(target.parents, rejectedTables);
     if (problem || parent) {
-      if (!batch) return;
-      batch.rejects.push({
-        ordinal,
+      if (!batch) continue;
+      rejects ??= new Rejects(rec, ordinal, loc, byName, sensitive, mapped);
+      rejects.row(
+        batch,
         rowIndex,
-        location: loc,
         table,
-        column: problem?.column ?? null,
-        reason: problem ? problem.reason : `its ${parent} row in the same record was rejected`,
-        sqlstate: null,
-        record: record(),
-      });
-      return;
+        problem?.column ?? null,
+        problem ? problem.reason : `its ${parent} row in the same record was rejected`,
+      );
+      continue;
     }
     // Fields are quoted and escaped: joined like a CSV line, two keys never collide.
     const key = keyText(target, row);
@@ -275,33 +273,148 @@ function prepareRecord(
       : !(keySets.get(table) as KeySet).add(key);
     if (duplicate) {
       if (batch) batch.duplicates.set(table, (batch.duplicates.get(table) ?? 0) + 1);
-      return;
+      continue;
     }
-    if (!batch) return;
-    // Grouped by the keys in the order map() wrote them (the same every time, in practice).
-    let columns = Object.keys(row);
-    if (columns.some((c) => row[c] === undefined)) columns = columns.filter((c) => row[c] !== undefined);
-    const signature = columns.join(',');
-    let groups = batch.groups.get(target);
-    if (!groups) {
-      groups = new Map();
-      batch.groups.set(target, groups);
-    }
-    let group = groups.get(signature);
-    if (!group) {
-      for (const c of columns) if (!target.writable.has(c)) throw unwritable(target, c);
-      group = { columns, lines: [], meta: [] };
-      groups.set(signature, group);
-    }
-    const line = columns.map((c) => csvField(target, c, row[c])).join(',');
+    if (!batch) continue;
+    const { group, encoders } = recentGroup(recent, batch, target, row);
+    const line = joinFields(encoders, group.columns, row);
     batch.bytes += line.length;
     group.lines.push(line);
     group.meta.push({ ordinal, rowIndex, loc });
-  });
+  }
 }
 
-const keyText = (target: Target, row: Record<string, unknown>) =>
-  target.key.map((k) => csvField(target, k, row[k])).join(',');
+function recentGroup(recent: RecentGroups, batch: Batch, target: Target, row: Record<string, unknown>): Slot {
+  let slots = recent.get(target);
+  if (!slots) {
+    slots = [];
+    recent.set(target, slots);
+  }
+  for (let i = 0; i < slots.length; i++) {
+    const slot = slots[i] as Slot;
+    if (sameColumns(slot.group.columns, row)) return slot;
+  }
+  const slot = groupOf(batch, target, row);
+  if (slots.length >= RECENT_GROUPS) slots.shift();
+  slots.push(slot);
+  return slot;
+}
+
+/** Whether `row` has exactly `columns` as its keys, in that order, none of them undefined. */
+function sameColumns(columns: string[], row: Record<string, unknown>): boolean {
+  const names = Object.keys(row);
+  if (names.length !== columns.length) return false;
+  for (let i = 0; i < names.length; i++) {
+    if (names[i] !== columns[i] || row[names[i] as string] === undefined) return false;
+  }
+  return true;
+}
+
+/** The batch's group for the row's columns (created when new). */
+function groupOf(
+  batch: Batch,
+  target: Target,
+  row: Record<string, unknown>,
+): { group: Group; encoders: FieldEncoder[] } {
+  // Grouped by the keys in the order map() wrote them (the same every time, in practice).
+  let columns = Object.keys(row);
+  if (columns.some((c) => row[c] === undefined)) columns = columns.filter((c) => row[c] !== undefined);
+  const signature = columns.join(',');
+  let groups = batch.groups.get(target);
+  if (!groups) {
+    groups = new Map();
+    batch.groups.set(target, groups);
+  }
+  let group = groups.get(signature);
+  if (!group) {
+    for (const c of columns) if (!target.writable.has(c)) throw unwritable(target, c);
+    group = { columns, lines: [], meta: [] };
+    groups.set(signature, group);
+  }
+  return { group, encoders: fieldEncoders(target, group.columns) };
+}
+
+/**
+ * A record's rejects. The record as a reject shows it (`.sensitive()` values
+ * masked: fields named like such a column, and values a mapped row put in
+ * one) is worked out once, and only when something is rejected.
+ */
+class Rejects {
+  #shown: string | null | undefined;
+  constructor(
+    readonly rec: NamedRecord,
+    readonly ordinal: number,
+    readonly loc: Record<string, unknown>,
+    readonly byName: Map<string, Target>,
+    readonly sensitive: ReadonlySet<string>,
+    readonly mapped: Mapped | null,
+  ) {}
+
+  shown(): string | null {
+    if (this.#shown !== undefined) return this.#shown;
+    const values = new Set<string>();
+    if (this.mapped?.ok) {
+      for (const { table, row } of this.mapped.rows) {
+        const target = this.byName.get(table);
+        if (target) sensitiveValues(target.table, row, values);
+      }
+    }
+    const raw = this.rec.record.kind === 'record' ? this.rec.record.value : undefined;
+    this.#shown = snippet(maskRecord(raw, this.sensitive, values));
+    return this.#shown;
+  }
+
+  /** The whole record rejected (not read, or map() refused it). */
+  record(batch: Batch, reason: string, table: string | null = null, column: string | null = null): void {
+    batch.rejects.push({
+      ordinal: this.ordinal,
+      rowIndex: null,
+      location: this.loc,
+      table,
+      column,
+      reason,
+      sqlstate: null,
+      record: this.shown(),
+    });
+  }
+
+  row(batch: Batch, rowIndex: number, table: string, column: string | null, reason: string): void {
+    batch.rejects.push({
+      ordinal: this.ordinal,
+      rowIndex,
+      location: this.loc,
+      table,
+      column,
+      reason,
+      sqlstate: null,
+      record: this.shown(),
+    });
+  }
+}
+
+const keyEncoders = new WeakMap<Target, FieldEncoder[]>();
+
+const keyText = (target: Target, row: Record<string, unknown>) => {
+  let encoders = keyEncoders.get(target);
+  if (!encoders) {
+    encoders = fieldEncoders(target, target.key);
+    keyEncoders.set(target, encoders);
+  }
+  return joinFields(encoders, target.key, row);
+};
+
+const fields: string[] = [];
+
+/**
+ * The row's fields joined by commas, through one reused array: a flat string
+ * (lines are kept until their batch is written; a chain of `+=` pieces kept
+ * a rope of small strings alive instead).
+ */
+function joinFields(encoders: FieldEncoder[], columns: readonly string[], row: Record<string, unknown>): string {
+  fields.length = columns.length;
+  for (let i = 0; i < columns.length; i++) fields[i] = (encoders[i] as FieldEncoder)(row[columns[i] as string]);
+  return fields.join(',');
+}
 const fingerprint = (key: string) => hash('sha1', key, 'base64');
 /** One number per row of the run: record ordinal and row index (a record maps to fewer than 2^21 rows). */
 const occurrence = (ordinal: number, rowIndex: number) => ordinal * 2 ** 21 + rowIndex;
