@@ -91,7 +91,9 @@ describeEachBackend('ferry import under SIGKILL', (t) => {
     timeout: 300_000,
   }, async () => {
     const url = t.url();
-    const env = { CHATCORE_DATA: dataFile, FERRY_DEBUG: '1' };
+    // No heap-cap relaunch (bin/heap-cap.mjs): the SIGKILL must land on the importing process itself,
+    // at the moment chosen, not a moment later through the wrapper (test/cli/heap-cap.test.ts covers that).
+    const env = { CHATCORE_DATA: dataFile, FERRY_DEBUG: '1', FERRY_MAX_HEAP_MB: '0' };
     const rejectsFile = (name: string) => path.join(scratch, `${name}.rejects.ndjson`);
     const started = performance.now();
 
@@ -178,7 +180,9 @@ describeEachBackend('ferry import under SIGKILL', (t) => {
         expect(exit.signal).toBe('SIGKILL');
         if (t.backend === 'pglite') {
           // The dead process's lock stays behind: the next run must take it over.
-          expect(existsSync(lockFileFor(url.slice('pglite:'.length)))).toBe(true);
+          expect(existsSync(lockFileFor(url.slice('pglite:'.length))), `run ${run} (${point.label}) ${outcome}`).toBe(
+            true,
+          );
         }
         const runMs = performance.now() - runStarted;
         await waitForOrphans(url);
