@@ -25,7 +25,11 @@
  *   map       inside the prepare pass, the wall time of each map() call up to
  *             its first await (the example's map is synchronous apart from its
  *             `async` wrapper); single-threaded, so this is CPU spent in map
- * parse = source − read; validate+encode = prepare − source − map. `send` (COPY,
+ *   validate  read + parse + map + `checkRow` on every mapped row (a separate
+ *             pass doing what prepareBatches does before it encodes), map timed
+ *             inside it as in prepare
+ * parse = source − read; validate = validate pass − source − its map; encode =
+ * prepare − source − map − validate (de-duplication, grouping, CSV). `send` (COPY,
  * upsert, checkpoint: the Node side of talking to the database) is the import
  * child's CPU across `runImport` minus prepare, computed by the bench. The
  * passes run in the order above, so later ones run with a warmer JIT; GC is
@@ -147,6 +151,45 @@ async function stages() {
   cpu = process.cpuUsage();
   for await (const chunk of readRecords(sources)) records += chunk.length;
   phases.source = cpuMs(cpu);
+  await Promise.all(sources.map((s) => s.source.close?.().catch(() => {})));
+
+  // validate: read + parse + map + checkRow on every mapped row (what prepareBatches checks
+  // before it encodes), map() timed inside it as below; validate = this − source − its map.
+  const { ImportContext } = await import('../src/import/context.js');
+  const { checkRow } = await import('../src/import/encode.js');
+  const planned = planTargets(resolveSchema(definition.schema), definition.tables as Record<string, never>);
+  const targetOf = new Map(planned.map((t) => [t.name, t]));
+  let checkMapMs = 0;
+  let ordinal = 0;
+  sources = namedSources(definition.source);
+  cpu = process.cpuUsage();
+  for await (const chunk of readRecords(sources)) {
+    for (const rec of chunk) {
+      if (rec.record.kind !== 'record') continue;
+      const ctx = new ImportContext(rec.record.loc, rec.name, ordinal++);
+      let out: unknown;
+      const t = performance.now();
+      try {
+        out = (definition.map as (...a: unknown[]) => unknown)(rec.record.value, ctx);
+      } catch {
+        out = undefined; // a rejected record: nothing to check
+      }
+      checkMapMs += performance.now() - t;
+      // The example's map is synchronous inside its `async` wrapper: timed up to the promise, as in prepare below.
+      if (out instanceof Promise) out = await out.catch(() => undefined);
+      const rows = [...ctx.emitted];
+      for (const [table, value] of Object.entries((out ?? {}) as Record<string, unknown>)) {
+        if (value == null) continue;
+        for (const row of Array.isArray(value) ? value : [value]) rows.push({ table, row });
+      }
+      for (const { table, row } of rows) {
+        const target = targetOf.get(table);
+        if (target) checkRow(target, row as Record<string, unknown>);
+      }
+    }
+  }
+  phases.validatePass = cpuMs(cpu);
+  phases.validateMap = checkMapMs;
   await Promise.all(sources.map((s) => s.source.close?.().catch(() => {})));
 
   // prepare: read + parse + map + validate + encode, with map() timed inside it.

@@ -24,7 +24,7 @@ export interface StageRun {
   records: number;
   prepared: number;
   rows: number;
-  phases: { read: number; source: number; prepare: number; map: number };
+  phases: { read: number; source: number; prepare: number; map: number; validatePass?: number; validateMap?: number };
   maxRssMb: number;
   error?: string;
 }
@@ -224,6 +224,12 @@ function printCpu(cases: ImportCase[]): void {
       read: per(p.read),
       parse: per(p.source - p.read),
       'map (user code)': per(p.map),
+      ...(p.validatePass !== undefined && p.validateMap !== undefined
+        ? {
+            validate: per(p.validatePass - p.source - p.validateMap),
+            encode: per(p.prepare - p.source - p.map - (p.validatePass - p.source - p.validateMap)),
+          }
+        : {}),
       'validate+encode': per(p.prepare - p.source - p.map),
       'prepare total': per(p.prepare),
       'send (Postgres)': sendOf('postgres'),
@@ -234,7 +240,8 @@ function printCpu(cases: ImportCase[]): void {
   }
   printTable(
     'Node CPU µs per source record by stage (user+sys; read = bytes only, parse = records − read, map = time in the ' +
-      "example's map(), validate+encode = prepareBatches − records − map, send = import CPU − prepareBatches)",
+      "example's map(), validate+encode = prepareBatches − records − map, of which validate = a pass of map + checkRow " +
+      '− records − map and encode the rest, send = import CPU − prepareBatches)',
     rows,
   );
 }
