@@ -366,19 +366,11 @@ class Rejects {
 
   /** The whole record rejected (not read, or map() refused it). */
   record(batch: Batch, reason: string, table: string | null = null, column: string | null = null): void {
-    batch.rejects.push({
-      ordinal: this.ordinal,
-      rowIndex: null,
-      location: this.loc,
-      table,
-      column,
-      reason,
-      sqlstate: null,
-      record: this.shown(),
-    });
+    this.row(batch, null, table, column, reason);
   }
 
-  row(batch: Batch, rowIndex: number, table: string, column: string | null, reason: string): void {
+  /** One row of the record rejected (rowIndex null: the whole record). */
+  row(batch: Batch, rowIndex: number | null, table: string | null, column: string | null, reason: string): void {
     batch.rejects.push({
       ordinal: this.ordinal,
       rowIndex,

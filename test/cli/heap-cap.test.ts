@@ -94,8 +94,9 @@ describe('heap cap for import and verify', () => {
     expect(json.error.message).toContain('What committed is kept; the next run resumes.');
   });
 
-  it('SIGTERM to ferry reaches the capped child, and ferry dies of it too', async () => {
-    const out = join(scratch, 'wait.json');
+  /** `ferry import` of a probe that waits forever; resolves once the probe is loaded in the capped child. */
+  async function waitingImport(name: string) {
+    const out = join(scratch, `${name}.json`);
     const wrapper = spawn(process.execPath, [bin, 'import', 'probe.mts'], {
       cwd: scratch,
       env: { ...process.env, NODE_OPTIONS: undefined, PROBE_OUT: out, PROBE_WAIT: '1' },
@@ -105,6 +106,11 @@ describe('heap cap for import and verify', () => {
     while (!existsSync(out)) await sleep(50);
     const { pid } = JSON.parse(readFileSync(out, 'utf8')) as { pid: number };
     expect(pid).not.toBe(wrapper.pid);
+    return { wrapper, pid };
+  }
+
+  it('SIGTERM to ferry reaches the capped child, and ferry dies of it too', async () => {
+    const { wrapper, pid } = await waitingImport('wait');
     const exited = once(wrapper, 'exit');
     wrapper.kill('SIGTERM');
     const [code, signal] = await exited;
@@ -122,15 +128,7 @@ describe('heap cap for import and verify', () => {
   });
 
   it('SIGKILL to ferry (which it cannot pass on) still ends the capped child', async () => {
-    const out = join(scratch, 'wait-kill.json');
-    const wrapper = spawn(process.execPath, [bin, 'import', 'probe.mts'], {
-      cwd: scratch,
-      env: { ...process.env, NODE_OPTIONS: undefined, PROBE_OUT: out, PROBE_WAIT: '1' },
-      stdio: 'ignore',
-    });
-    while (!existsSync(out)) await sleep(50);
-    const { pid } = JSON.parse(readFileSync(out, 'utf8')) as { pid: number };
-    expect(pid).not.toBe(wrapper.pid);
+    const { wrapper, pid } = await waitingImport('wait-kill');
     wrapper.kill('SIGKILL');
     // The child notices the closed channel and ends; wait for it (no deadline: the test's timeout is the bound).
     for (;;) {
