@@ -109,37 +109,19 @@ export function printImportReport(cases: ImportCase[]): void {
   );
 
   const reference: Record<string, string | number>[] = [];
+  const contender = (c: ImportCase, name: string, rows: number | undefined, ms: number) =>
+    reference.push({
+      shape: c.shape,
+      size: size(c.messages),
+      contender: name,
+      rows: rows ?? dash,
+      s: s1(ms),
+      'rows/s': Math.round(rate(rows, ms) ?? 0),
+    });
   for (const c of cases) {
-    if (c.copy) {
-      reference.push({
-        shape: c.shape,
-        size: size(c.messages),
-        contender: 'psql \\copy of the final rows',
-        rows: c.copy.rows,
-        s: s1(c.copy.ms),
-        'rows/s': Math.round(rate(c.copy.rows, c.copy.ms) as number),
-      });
-    }
-    if (c.seeds) {
-      reference.push({
-        shape: c.shape,
-        size: size(c.messages),
-        contender: 'INSERT per row, 1 txn (reference only)',
-        rows: c.seeds.rows,
-        s: s1(c.seeds.ms),
-        'rows/s': Math.round(rate(c.seeds.rows, c.seeds.ms) as number),
-      });
-    }
-    if (c.rerun) {
-      reference.push({
-        shape: c.shape,
-        size: size(c.messages),
-        contender: 'ferry import again, unchanged',
-        rows: c.rows ?? dash,
-        s: s1(c.rerun.ms),
-        'rows/s': Math.round(rate(c.rows, c.rerun.ms) ?? 0),
-      });
-    }
+    if (c.copy) contender(c, 'psql \\copy of the final rows', c.copy.rows, c.copy.ms);
+    if (c.seeds) contender(c, 'INSERT per row, 1 txn (reference only)', c.seeds.rows, c.seeds.ms);
+    if (c.rerun) contender(c, 'ferry import again, unchanged', c.rows, c.rerun.ms);
   }
   printTable('reference contenders on Postgres (same run)', reference);
 
