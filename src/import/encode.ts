@@ -131,8 +131,8 @@ function valueField(value: unknown): string {
 const quoted = (text: string): string =>
   `${CSV_QUOTE}${text.includes(CSV_QUOTE) ? text.replaceAll(CSV_QUOTE, CSV_QUOTE + CSV_QUOTE) : text}${CSV_QUOTE}`;
 
-/** The fields of a line `csvField` wrote, as text (null for NULL). */
-export function csvLineFields(line: string): (string | null)[] {
+/** The fields of a line `csvField` wrote, as text (null for NULL); with `last`, only fields 0..last. */
+export function csvLineFields(line: string, last = Number.POSITIVE_INFINITY): (string | null)[] {
   const out: (string | null)[] = [];
   let i = 0;
   for (;;) {
@@ -162,7 +162,7 @@ export function csvLineFields(line: string): (string | null)[] {
       out.push(field === '' ? null : field);
       i = end;
     }
-    if (i >= line.length) return out;
+    if (i >= line.length || out.length > last) return out;
     i++; // the comma
   }
 }

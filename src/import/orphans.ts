@@ -1,10 +1,14 @@
 /**
- * Orphans: staged rows whose foreign key has no parent row. Found with one
- * query per range, so a batch with ten of them costs one more statement, not
- * twenty bisection steps.
+ * Orphans: rows whose foreign key has no parent row. Found with one query per
+ * range of staged rows (`orphans`), or, before a group is COPied straight
+ * into its table, with one query over the group's distinct foreign-key
+ * values (`missingParents`): a batch with ten of them costs one more
+ * statement, not twenty bisection steps.
  */
 import type { RawSession } from '../db/session.js';
 import { quoteIdent } from '../schema/identifiers.js';
+import { csvLineFields } from './encode.js';
+import type { Group } from './prepare.js';
 import type { Target } from './targets.js';
 
 export const FOREIGN_KEY_VIOLATION = '23503';
@@ -18,6 +22,8 @@ interface ForeignKey {
   refColumns: string[];
   /** Column names as printed in the detail (unquoted). */
   names: string[];
+  /** The referencing columns' types, as `format_type` prints them (a value is cast to it as COPY would read it). */
+  types: string[];
 }
 
 const foreignKeysOf = new WeakMap<Target, Promise<ForeignKey[]>>();
@@ -42,34 +48,8 @@ export async function orphans(
   lo: number,
   hi: number,
 ): Promise<Orphan[]> {
-  let fks = foreignKeysOf.get(target);
-  if (!fks) {
-    fks = session
-      .query<{ name: string; parent: string; parent_name: string; refcols: string[]; names: string[] }>(
-        `select c.conname as name, format('%s', c.confrelid::regclass) as parent, p.relname as parent_name,
-                array(select quote_ident(a.attname) from unnest(c.confkey) with ordinality k(n, i)
-                        join pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.n order by k.i) as refcols,
-                array(select a.attname::text from unnest(c.conkey) with ordinality k(n, i)
-                        join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.n order by k.i) as names
-           from pg_constraint c join pg_class p on p.oid = c.confrelid
-          where c.contype = 'f' and c.conrelid = to_regclass($1) and c.confrelid <> c.conrelid and not c.condeferrable
-          order by c.oid`,
-        [quoteIdent(target.name)],
-      )
-      .then(({ rows }) =>
-        rows.map((r) => ({
-          name: r.name,
-          parent: r.parent,
-          parentName: r.parent_name,
-          columns: r.names.map(quoteIdent),
-          refColumns: r.refcols,
-          names: r.names,
-        })),
-      );
-    foreignKeysOf.set(target, fks);
-  }
   const staged = new Set(columns.map(quoteIdent));
-  const checked = (await fks).filter((fk) => fk.columns.every((c) => staged.has(c)));
+  const checked = (await foreignKeys(session, target)).filter((fk) => fk.columns.every((c) => staged.has(c)));
   if (checked.length === 0) return [];
   const selects = checked.map((fk, i) => {
     const present = fk.columns.map((c) => `s.${c} is not null`).join(' and ');
@@ -86,13 +66,134 @@ export async function orphans(
   );
   return rows.map((r) => {
     const fk = checked[Number(r.fk)] as ForeignKey;
-    return {
-      n: Number(r.n),
-      error: {
-        code: FOREIGN_KEY_VIOLATION,
-        message: `insert or update on table "${target.name}" violates foreign key constraint "${fk.name}"`,
-        detail: `Key (${fk.names.join(', ')})=(${r.vals}) is not present in table "${fk.parentName}".`,
-      },
-    };
+    return { n: Number(r.n), error: violation(target, fk, r.vals) };
   });
+}
+
+/** The target's foreign keys to other tables (not deferrable), read from the catalog once per process. */
+function foreignKeys(session: RawSession, target: Target): Promise<ForeignKey[]> {
+  let fks = foreignKeysOf.get(target);
+  if (!fks) {
+    fks = session
+      .query<{
+        name: string;
+        parent: string;
+        parent_name: string;
+        refcols: string[];
+        names: string[];
+        types: string[];
+      }>(
+        `select c.conname as name, format('%s', c.confrelid::regclass) as parent, p.relname as parent_name,
+                array(select quote_ident(a.attname) from unnest(c.confkey) with ordinality k(n, i)
+                        join pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.n order by k.i) as refcols,
+                array(select a.attname::text from unnest(c.conkey) with ordinality k(n, i)
+                        join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.n order by k.i) as names,
+                array(select format_type(a.atttypid, a.atttypmod) from unnest(c.conkey) with ordinality k(n, i)
+                        join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.n order by k.i) as types
+           from pg_constraint c join pg_class p on p.oid = c.confrelid
+          where c.contype = 'f' and c.conrelid = to_regclass($1) and c.confrelid <> c.conrelid and not c.condeferrable
+          order by c.oid`,
+        [quoteIdent(target.name)],
+      )
+      .then(({ rows }) =>
+        rows.map((r) => ({
+          name: r.name,
+          parent: r.parent,
+          parentName: r.parent_name,
+          columns: r.names.map(quoteIdent),
+          refColumns: r.refcols,
+          names: r.names,
+          types: r.types,
+        })),
+      );
+    foreignKeysOf.set(target, fks);
+  }
+  return fks;
+}
+
+/**
+ * The rows of `group` (indexes into its lines) whose foreign key to another
+ * table has no parent row, found before the group is COPied straight into
+ * its table: one query over the group's distinct key values per foreign
+ * key, each value cast to the column's type as COPY would read it. A key
+ * with a NULL part is not checked (MATCH SIMPLE). The first missing parent
+ * in constraint order is named, as Postgres does.
+ */
+export async function missingParents(session: RawSession, target: Target, group: Group): Promise<Orphan[]> {
+  const at = new Map(group.columns.map((c, i) => [quoteIdent(c), i]));
+  const checked = (await foreignKeys(session, target)).filter((fk) => fk.columns.every((c) => at.has(c)));
+  if (checked.length === 0) return [];
+  const keys = checked.map((fk) => new DistinctKeys(fk.columns.map((c) => at.get(c) as number)));
+  const last = Math.max(...keys.flatMap((k) => k.positions));
+  for (let n = 0; n < group.lines.length; n++) {
+    const fields = csvLineFields(group.lines[n] as string, last);
+    for (const k of keys) k.add(fields, n);
+  }
+  const params: string[][] = [];
+  const selects: string[] = [];
+  checked.forEach((fk, j) => {
+    const k = keys[j] as DistinctKeys;
+    if (k.rows.length === 0) return;
+    const cols = fk.columns.map((_, c) => `c${c}`);
+    const arrays = k.values.map((v) => `$${params.push(v)}::text[]`);
+    const match = fk.refColumns.map((r, c) => `p.${r} = v.c${c}::${fk.types[c]}`).join(' and ');
+    const vals = cols.map((c, i) => `v.${c}::${fk.types[i]}::text`).join(', ');
+    selects.push(
+      `select ${j} as fk, v.i, concat_ws(', ', ${vals}) as vals ` +
+        `from unnest(${arrays.join(', ')}) with ordinality v(${cols.join(', ')}, i) ` +
+        `where not exists (select 1 from ${fk.parent} p where ${match})`,
+    );
+  });
+  if (selects.length === 0) return [];
+  const { rows } = await session.query<{ fk: number; i: string | number; vals: string }>(
+    `${selects.join(' union all ')} order by fk`,
+    params,
+  );
+  const found = new Map<number, Orphan>();
+  for (const r of rows) {
+    const fk = checked[Number(r.fk)] as ForeignKey;
+    for (const n of (keys[Number(r.fk)] as DistinctKeys).rows[Number(r.i) - 1] ?? []) {
+      if (!found.has(n)) found.set(n, { n, error: violation(target, fk, r.vals) });
+    }
+  }
+  return [...found.values()].sort((x, y) => x.n - y.n);
+}
+
+/** A foreign key's distinct value tuples in a group (one array per column, for unnest), and the rows holding each. */
+class DistinctKeys {
+  readonly values: string[][];
+  /** Per distinct tuple, in the order of `values`: the rows that hold it. */
+  readonly rows: number[][] = [];
+  readonly #index = new Map<string, number>();
+  constructor(readonly positions: number[]) {
+    this.values = positions.map(() => []);
+  }
+
+  add(fields: (string | null)[], n: number): void {
+    let key = '';
+    for (let c = 0; c < this.positions.length; c++) {
+      const v = fields[this.positions[c] as number];
+      if (v === null || v === undefined) return; // a NULL part: not checked (MATCH SIMPLE)
+      key = c === 0 ? v : `${key}\u0000${v}`;
+    }
+    const known = this.#index.get(key);
+    if (known !== undefined) {
+      (this.rows[known] as number[]).push(n);
+      return;
+    }
+    this.#index.set(key, this.rows.length);
+    this.rows.push([n]);
+    for (let c = 0; c < this.positions.length; c++) {
+      (this.values[c] as string[]).push(fields[this.positions[c] as number] as string);
+    }
+  }
+}
+
+/** The error Postgres raises for a row whose foreign key `fk` has no parent. */
+function violation(target: Target, fk: ForeignKey, vals: string): Orphan['error'] {
+  return {
+    code: FOREIGN_KEY_VIOLATION,
+    message: `insert or update on table "${target.name}" violates foreign key constraint "${fk.name}"`,
+    detail: `Key (${fk.names.join(', ')})=(${vals}) is not present in table "${fk.parentName}".`,
+  };
 }

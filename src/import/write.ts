@@ -9,8 +9,8 @@
  * had inline, moved without wrappers.
  */
 import { isConnectionLoss, type RawSession } from '../db/session.js';
-import { FOREIGN_KEY_VIOLATION, orphans, orphanTables } from './orphans.js';
-import type { Batch, Group } from './prepare.js';
+import { FOREIGN_KEY_VIOLATION, missingParents, orphans, orphanTables } from './orphans.js';
+import type { Batch, Group, PreparedRow } from './prepare.js';
 import { bisect, copyGroup, copyIntoTarget, dbReject } from './staging.js';
 import type { RejectRow, RunStats } from './state.js';
 import { inStep, isCanceled } from './statement-timeout.js';
@@ -40,8 +40,9 @@ async function writeGroups(
   let offset = 0;
   for (const group of groups.values()) {
     const t = stats.tables[target.name] as RunStats['tables'][string];
-    if (await copiedIntoTarget(session, target, group)) {
-      t.inserted += group.lines.length;
+    const direct = await copiedIntoTarget(session, target, group, rejects);
+    if (direct !== null) {
+      t.inserted += direct;
       continue;
     }
     const first = offset;
@@ -59,27 +60,49 @@ async function writeGroups(
 }
 
 /**
- * While a table gets only new keys and has shown no orphans, a group is
- * COPied straight into it, as `psql \copy` would: no staging table, no second
- * pass over the rows (for large JSON values, no second write of their TOAST).
- * Any failure rolls back to the savepoint and the group takes the staged path,
- * which isolates the bad rows; so the outcome is the same either way.
+ * While a table gets only new keys, a group is COPied straight into it, as
+ * `psql \copy` would: no staging table, no second pass over the rows (for
+ * large JSON values, no second write of their TOAST). A table that has shown
+ * orphans gets its group's foreign keys checked first, with one query
+ * (`missingParents`): those rows are rejected and the rest COPied.
+ * Any failure rolls back to the savepoint and the group takes the staged
+ * path, which isolates the bad rows; so the outcome is the same either way.
+ * Returns the rows inserted, or null when the group is to be staged.
  */
-async function copiedIntoTarget(session: RawSession, target: Target, group: Group): Promise<boolean> {
-  if (!appendOnly.has(target) || orphanTables.has(target) || (directFailures.get(target) ?? 0) >= MAX_DIRECT_FAILURES)
-    return false;
+async function copiedIntoTarget(
+  session: RawSession,
+  target: Target,
+  group: Group,
+  rejects: RejectRow[],
+): Promise<number | null> {
+  if (!appendOnly.has(target) || (directFailures.get(target) ?? 0) >= MAX_DIRECT_FAILURES) return null;
   await session.query('savepoint ferry_direct');
   try {
-    await copyIntoTarget(session, target, group);
+    const found = orphanTables.has(target) ? await missingParents(session, target, group) : [];
+    const rest = found.length === 0 ? group : without(group, found);
+    if (rest.lines.length > 0) await copyIntoTarget(session, target, rest);
     await session.query('release savepoint ferry_direct');
-    return true;
+    for (const o of found) rejects.push(dbReject(target, group, o.n, o.error));
+    return rest.lines.length;
   } catch (err) {
     if (isConnectionLoss(err) || isCanceled(err)) throw err;
     await session.query('rollback to savepoint ferry_direct; release savepoint ferry_direct');
     if ((err as { code?: string })?.code === UNIQUE_VIOLATION) appendOnly.delete(target);
     else directFailures.set(target, (directFailures.get(target) ?? 0) + 1);
-    return false;
+    return null;
   }
+}
+
+/** The group without the rows in `found`. */
+function without(group: Group, found: { n: number }[]): Group {
+  const drop = new Set(found.map((o) => o.n));
+  const rest: Group = { columns: group.columns, lines: [], meta: [] };
+  for (let n = 0; n < group.lines.length; n++) {
+    if (drop.has(n)) continue;
+    rest.lines.push(group.lines[n] as string);
+    rest.meta.push(group.meta[n] as PreparedRow);
+  }
+  return rest;
 }
 
 /** Tables whose direct COPY failed this often (bad rows in batch after batch) stay on the staged path. */
