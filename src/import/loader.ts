@@ -30,7 +30,7 @@ import type { DefinedImport } from './define.js';
 import { E_IMPORT_CONNECTION, E_IMPORT_DEFINITION, E_IMPORT_MAX_REJECTS, E_IMPORT_SOURCE_CHANGED } from './errors.js';
 import { KeySet } from './key-set.js';
 import { withImportLogger } from './log.js';
-import { prefetch, prepareBatches } from './prepare.js';
+import { type Batch, prefetch, prepareBatches } from './prepare.js';
 import { checkSources, fingerprintSources, namedSources, type SourceFault } from './records.js';
 import { writeRejectsFile } from './rejects-file.js';
 import { acquireImportLock, waitingMessage } from './run-lock.js';
@@ -128,6 +128,8 @@ export interface ImportReport {
 }
 
 const DEFAULT_BATCH = 5_000;
+/** Batches prepared while one is written (each at most BATCH_BYTES of COPY text, see prepare.ts). */
+const PREPARED_AHEAD = 2;
 
 export async function runImport(importOptions: ImportOptions): Promise<ImportReport> {
   const def = importOptions.definition;
@@ -288,15 +290,17 @@ async function pass(o: PassOptions): Promise<PassResult> {
   const dryRejects: RejectRow[] = [];
 
   const batches = prepareBatches(o, targets, keySets, resumeFrom, batchSize);
-  // Prepare batch N+1 while batch N is in the database.
-  let next = prefetch(batches);
+  // Prepare batches N+1 and N+2 while batch N is in the database: with one
+  // batch ahead, Node sat idle ~20% of an import whenever a batch took the
+  // database longer than the next took Node, though Node is the slower side.
+  const ahead = Array.from({ length: PREPARED_AHEAD }, () => prefetch(batches));
   /** A transaction is open: batches wait in it until the sources' check passed. */
   let open = false;
   try {
     for (;;) {
-      const step = await next;
+      const step = await (ahead.shift() as Promise<IteratorResult<Batch>>);
       if (step.done) break;
-      next = prefetch(batches);
+      ahead.push(prefetch(batches));
       const batch = step.value;
       if (!o.dryRun && !open) {
         await session.query('begin');
