@@ -7,7 +7,6 @@
  */
 import type { RawSession } from '../db/session.js';
 import { quoteIdent } from '../schema/identifiers.js';
-import { csvLineFields } from './encode.js';
 import type { Group } from './prepare.js';
 import type { Target } from './targets.js';
 
@@ -126,7 +125,7 @@ export async function missingParents(session: RawSession, target: Target, group:
   const keys = checked.map((fk) => new DistinctKeys(fk.columns.map((c) => at.get(c) as number)));
   const last = Math.max(...keys.flatMap((k) => k.positions));
   for (let n = 0; n < group.lines.length; n++) {
-    const fields = csvLineFields(group.lines[n] as string, last);
+    const fields = group.lines.fields(n, last);
     for (const k of keys) k.add(fields, n);
   }
   const params: string[][] = [];

@@ -25,10 +25,6 @@ export async function createStaging(session: RawSession, targets: Target[], pref
   await session.query(statements.join(';\n'));
 }
 
-const PIECE = 256 * 1024;
-/** Room past PIECE in a piece's buffer, so that lines of a few KB rarely end a piece early. */
-const SLACK = 64 * 1024;
-
 export async function copyGroup(
   session: RawSession,
   target: Target,
@@ -40,7 +36,7 @@ export async function copyGroup(
   const cols = [...group.columns.map(quoteIdent), '_ferry_n'].join(', ');
   const sql = `copy ${table} (${cols}) from stdin with (${COPY_CSV_OPTIONS})`;
   const copy = async (lo: number, hi: number): Promise<number> => {
-    await session.copyIn(sql, copyPieces(group.lines, lo, hi, first));
+    await session.copyIn(sql, group.lines.pieces(lo, hi, first));
     return hi - lo + 1;
   };
   return bisect(session, 0, group.lines.length - 1, copy, (i, err) => {
@@ -52,44 +48,7 @@ export async function copyGroup(
 export async function copyIntoTarget(session: RawSession, target: Target, group: Group): Promise<void> {
   const cols = group.columns.map(quoteIdent).join(', ');
   const sql = `copy ${quoteIdent(target.name)} (${cols}) from stdin with (${COPY_CSV_OPTIONS})`;
-  await session.copyIn(sql, copyPieces(group.lines, 0, group.lines.length - 1));
-}
-
-/**
- * Lines lo..hi as COPY data, numbered (`_ferry_n` = first + index) when
- * `first` is given. Sent in pieces: a batch's whole CSV as one string, and
- * again as bytes, was two more copies of it in memory at once.
- *
- * Each line is encoded straight into the piece's buffer: building the piece
- * as a string with `+=` and then Buffer.from() on it flattened that rope
- * first, about 3x the CPU (a third of the send CPU on council's big JSON
- * rows). A UTF-16 unit takes at most 3 UTF-8 bytes: a line is written only
- * where 3 bytes a unit still fit, else it starts the next piece; a piece's
- * buffer is PIECE plus room for that (so a piece holds little unused space:
- * PGlite keeps a statement's pieces all at once). The bytes are those
- * Buffer.from gave for the joined text (lines never split a surrogate pair).
- */
-export function* copyPieces(lines: readonly string[], lo: number, hi: number, first?: number): Generator<Buffer> {
-  let buf = Buffer.allocUnsafe(0);
-  let at = 0;
-  for (let i = lo; i <= hi; i++) {
-    const line = lines[i] as string;
-    const end = first === undefined ? '\n' : `,${first + i}\n`;
-    const most = (line.length + end.length) * 3;
-    if (at + most > buf.length) {
-      if (at > 0) yield buf.subarray(0, at);
-      buf = Buffer.allocUnsafe(PIECE + Math.max(most, SLACK));
-      at = 0;
-    }
-    at += buf.write(line, at, 'utf8');
-    at += buf.write(end, at, 'latin1');
-    if (at >= PIECE) {
-      yield buf.subarray(0, at);
-      buf = Buffer.allocUnsafe(0);
-      at = 0;
-    }
-  }
-  if (at > 0) yield buf.subarray(0, at);
+  await session.copyIn(sql, group.lines.pieces(0, group.lines.length - 1));
 }
 
 /**
@@ -132,7 +91,7 @@ export async function bisect(
 /** A row of `group` the database refused, as a reject. */
 export function dbReject(target: Target, group: Group, index: number, err: unknown): RejectRow {
   const meta = group.meta[index] as PreparedRow;
-  const fields = csvLineFields(group.lines[index] as string);
+  const fields = csvLineFields(group.lines.line(index));
   const e = (err ?? {}) as { code?: string; message?: string; detail?: string; column?: string; constraint?: string };
   const detail = e.detail ? ` (${e.detail})` : '';
   const row = Object.fromEntries(group.columns.map((c, k) => [c, fields[k] ?? null]));

@@ -179,7 +179,7 @@ function withoutRefused(group: Group, refused: Set<string>): Group {
   const keep = group.meta.map((m) => !refused.has(`${m.ordinal}:${m.rowIndex}`));
   return {
     columns: group.columns,
-    lines: group.lines.filter((_, i) => keep[i]),
+    lines: group.lines.filter((i) => keep[i] === true),
     meta: group.meta.filter((_, i) => keep[i]),
   };
 }

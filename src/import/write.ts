@@ -10,7 +10,7 @@
  */
 import { isConnectionLoss, type RawSession } from '../db/session.js';
 import { FOREIGN_KEY_VIOLATION, missingParents, orphans, orphanTables } from './orphans.js';
-import type { Batch, Group, PreparedRow } from './prepare.js';
+import type { Batch, Group } from './prepare.js';
 import { bisect, copyGroup, copyIntoTarget, dbReject } from './staging.js';
 import type { RejectRow, RunStats } from './state.js';
 import { inStep, isCanceled } from './statement-timeout.js';
@@ -96,13 +96,11 @@ async function copiedIntoTarget(
 /** The group without the rows in `found`. */
 function without(group: Group, found: { n: number }[]): Group {
   const drop = new Set(found.map((o) => o.n));
-  const rest: Group = { columns: group.columns, lines: [], meta: [] };
-  for (let n = 0; n < group.lines.length; n++) {
-    if (drop.has(n)) continue;
-    rest.lines.push(group.lines[n] as string);
-    rest.meta.push(group.meta[n] as PreparedRow);
-  }
-  return rest;
+  return {
+    columns: group.columns,
+    lines: group.lines.filter((n) => !drop.has(n)),
+    meta: group.meta.filter((_, n) => !drop.has(n)),
+  };
 }
 
 /** Tables whose direct COPY failed this often (bad rows in batch after batch) stay on the staged path. */

@@ -8,13 +8,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { toArrayLiteral } from '../../src/db/types.js';
 import { daysInMonth } from '../../src/import/context.js';
+import { CopyLines } from '../../src/import/copy-lines.js';
 import { defineImport } from '../../src/import/define.js';
-import { CSV_QUOTE, csvField, fieldEncoders, hasNul } from '../../src/import/encode.js';
+import { CSV_QUOTE, csvField, csvLineFields, fieldEncoders, hasNul } from '../../src/import/encode.js';
 import { hexWord, KeySet } from '../../src/import/key-set.js';
 import { prepareBatches } from '../../src/import/prepare.js';
 import { namedSources } from '../../src/import/records.js';
 import type { Source } from '../../src/import/source.js';
-import { copyPieces } from '../../src/import/staging.js';
 import { planTargets, type Target } from '../../src/import/targets.js';
 import {
   bigint,
@@ -257,7 +257,7 @@ function* referencePieces(lines: readonly string[], lo: number, hi: number, firs
   if (piece) yield piece;
 }
 
-describe('copyPieces', () => {
+describe('CopyLines', () => {
   const line = fc.oneof(
     { weight: 5, arbitrary: fc.string({ unit: 'binary' }) },
     // Lone surrogates: both ways write U+FFFD.
@@ -273,7 +273,7 @@ describe('copyPieces', () => {
         (lines, first, cut) => {
           const lo = lines.length === 0 ? 0 : cut % lines.length;
           const hi = lines.length - 1;
-          const pieces = [...copyPieces(lines, lo, hi, first)];
+          const pieces = [...CopyLines.of(lines).pieces(lo, hi, first)];
           const expected = Buffer.from([...referencePieces(lines, lo, hi, first)].join(''));
           expect(Buffer.concat(pieces).equals(expected)).toBe(true);
           for (const piece of pieces) expect(piece.at(-1)).toBe(0x0a);
@@ -287,12 +287,45 @@ describe('copyPieces', () => {
     const lines = [...Array.from({ length: 2400 }, () => 'a'.repeat(104)), '€'.repeat(30_000), 'z'];
     for (const first of [undefined, 5]) {
       const expected = Buffer.from([...referencePieces(lines, 0, lines.length - 1, first)].join(''));
-      expect(Buffer.concat([...copyPieces(lines, 0, lines.length - 1, first)]).equals(expected)).toBe(true);
+      expect(Buffer.concat([...CopyLines.of(lines).pieces(0, lines.length - 1, first)]).equals(expected)).toBe(true);
     }
   });
   it('keeps pieces near their size: many short lines fill pieces of 256 KB', () => {
     const lines = Array.from({ length: 20_000 }, (_, i) => `line ${i} ${'y'.repeat(100)}`);
-    const sizes = [...copyPieces(lines, 0, lines.length - 1, 0)].map((p) => p.length);
+    const sizes = [...CopyLines.of(lines).pieces(0, lines.length - 1, 0)].map((p) => p.length);
     expect(sizes.slice(0, -1).every((n) => n >= 256 * 1024 && n < 257 * 1024)).toBe(true);
+    // Plain, the pieces are views of whole lines, each at most 256 KB.
+    const plain = [...CopyLines.of(lines).pieces(0, lines.length - 1)].map((p) => p.length);
+    expect(plain.slice(0, -1).every((n) => n <= 256 * 1024 && n > 255 * 1024)).toBe(true);
+  });
+  it('gives back each line, its first fields, and the lines a filter keeps', () => {
+    const field = fc.oneof(
+      fc.constant(null),
+      fc.string({ unit: 'binary' }),
+      fc.constantFrom('a,b', '\u0001', 'x\u0001\u0001y', '', '€,😀'),
+    );
+    fc.assert(
+      fc.property(fc.array(fc.array(field, { minLength: 1, maxLength: 6 }), { maxLength: 30 }), fc.nat(), (rows, k) => {
+        const text = rows.map((r) =>
+          r.map((v) => (v === null ? '' : `\u0001${v.replaceAll('\u0001', '\u0001\u0001')}\u0001`)).join(','),
+        );
+        const lines = CopyLines.of(text);
+        expect(lines.length).toBe(rows.length);
+        rows.forEach((r, i) => {
+          const decoded = Buffer.from(text[i] as string).toString();
+          expect(lines.line(i)).toBe(decoded);
+          const last = k % r.length;
+          expect(lines.fields(i, last)).toEqual(csvLineFields(decoded).slice(0, last + 1));
+        });
+        const kept = lines.filter((i) => i % 3 !== 1);
+        const expected = text.filter((_, i) => i % 3 !== 1);
+        expect(
+          Buffer.concat([...kept.pieces(0, kept.length - 1)]).equals(
+            Buffer.from(expected.map((l) => `${l}\n`).join('')),
+          ),
+        ).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
