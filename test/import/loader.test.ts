@@ -14,7 +14,7 @@ import { verifyImport } from '../../src/import/verify.js';
 import { defineSchema, renderCreateSql } from '../../src/schema/index.js';
 import { describeEachBackend } from '../support/backends.js';
 import { expectFerryError } from '../support/expect-error.js';
-import { resetPublicSchema } from '../support/schema-reset.js';
+import { recreateSchema } from '../support/schema-reset.js';
 import * as model from './fixtures/blog-schema.js';
 
 const schema = defineSchema(model);
@@ -159,9 +159,7 @@ describeEachBackend('import loader', (t) => {
     db = await t.open();
   });
   beforeEach(async () => {
-    await resetPublicSchema(db.db);
-    await sql.raw(renderCreateSql(schema.toIR())).execute(db.db);
-    await db.refreshTypes();
+    await recreateSchema(db, renderCreateSql(schema.toIR()));
   });
 
   const count = async (table: string) =>

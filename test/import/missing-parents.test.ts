@@ -10,7 +10,6 @@
 import { sql } from 'kysely';
 import { beforeAll, beforeEach, expect, it } from 'vitest';
 import type { DbHandle } from '../../src/db/open.js';
-import type { RawSession } from '../../src/db/session.js';
 import { defineImport } from '../../src/import/define.js';
 import { runImport } from '../../src/import/loader.js';
 import { memory } from '../../src/import/sources/memory.js';
@@ -27,7 +26,8 @@ import {
   uuid,
 } from '../../src/schema/index.js';
 import { describeEachBackend } from '../support/backends.js';
-import { resetPublicSchema } from '../support/schema-reset.js';
+import { recreateSchema } from '../support/schema-reset.js';
+import { watchSessions } from '../support/watch-sessions.js';
 
 const parents = table('parents', { id: uuid().primaryKey(), code: text().notNull(), n: integer().notNull() }, (t) => [
   unique('parents_code_n_key').on(t.code, t.n),
@@ -101,34 +101,13 @@ function definition(d: ReturnType<typeof data>) {
   });
 }
 
-/** The handle, with every COPY statement its sessions send recorded. */
-function recordingCopies(db: DbHandle, copies: string[]): DbHandle {
-  return new Proxy(db, {
-    get(target, prop) {
-      if (prop !== 'session') return Reflect.get(target, prop);
-      return <T>(fn: (s: RawSession) => Promise<T>) =>
-        target.session((s) =>
-          fn({
-            backend: s.backend,
-            copyIn: (text, payload) => {
-              copies.push(text);
-              return s.copyIn(text, payload);
-            },
-            query: (text, params) => s.query(text, params),
-          }),
-        );
-    },
-  });
-}
-
 describeEachBackend('orphans in a table COPied straight into', (t) => {
   let db: DbHandle;
   beforeAll(async () => {
     db = await t.open();
   });
   beforeEach(async () => {
-    await resetPublicSchema(db.db);
-    await sql.raw(renderCreateSql(schema.toIR())).execute(db.db);
+    await recreateSchema(db, renderCreateSql(schema.toIR()));
   });
 
   /** What Postgres says when the row is inserted on its own (in a rolled-back savepoint). */
@@ -156,7 +135,11 @@ describeEachBackend('orphans in a table COPied straight into', (t) => {
   it('rejects exactly the rows Postgres refuses, with its own words, and COPies the rest into the table', async () => {
     const d = data();
     const copies: string[] = [];
-    const report = await runImport({ db: recordingCopies(db, copies), definition: definition(d), batchSize: 10 });
+    const report = await runImport({
+      db: watchSessions(db, { copyIn: (text) => copies.push(text) }),
+      definition: definition(d),
+      batchSize: 10,
+    });
     expect(report.tables.children).toMatchObject({ inserted: 120 - d.orphans.length, rejected: d.orphans.length });
     const landed = await sql<{ id: number }>`select id from children order by id`.execute(db.db);
     expect(landed.rows.map((r) => r.id)).toEqual(d.children.map((c) => c.id).filter((id) => !d.orphans.includes(id)));

@@ -22,7 +22,7 @@ import { verifyImport } from '../../src/import/verify.js';
 import { jsonb, primaryKey, table, text, timestamptz, varchar } from '../../src/schema/index.js';
 import { describeEachBackend } from '../support/backends.js';
 import { expectFerryError } from '../support/expect-error.js';
-import { resetPublicSchema } from '../support/schema-reset.js';
+import { recreateSchema, resetPublicSchema } from '../support/schema-reset.js';
 
 const people = table('people', {
   email: varchar(200).primaryKey(),
@@ -99,9 +99,7 @@ describeEachBackend('import: a broken source never looks like a success', (t) =>
     db = await t.open();
   });
   beforeEach(async () => {
-    await resetPublicSchema(db.db);
-    await sql.raw(DDL).execute(db.db);
-    await db.refreshTypes();
+    await recreateSchema(db, DDL);
   });
 
   const count = async (name: string) =>

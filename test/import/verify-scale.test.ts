@@ -16,7 +16,6 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type DbHandle, openDatabase } from '../../src/db/open.js';
-import type { RawSession } from '../../src/db/session.js';
 import { defineImport } from '../../src/import/define.js';
 import { runImport } from '../../src/import/loader.js';
 import type { Source, SourceRecord } from '../../src/import/source.js';
@@ -24,7 +23,8 @@ import { checkServerVersion, verifyImport } from '../../src/import/verify.js';
 import { customType, defineSchema, renderCreateSql, table, text } from '../../src/schema/index.js';
 import { describeEachBackend } from '../support/backends.js';
 import { expectFerryError } from '../support/expect-error.js';
-import { resetPublicSchema } from '../support/schema-reset.js';
+import { recreateSchema } from '../support/schema-reset.js';
+import { watchSessions } from '../support/watch-sessions.js';
 import * as model from './fixtures/blog-schema.js';
 
 const schema = defineSchema(model);
@@ -70,38 +70,13 @@ const people = (n: number): Legacy[] =>
     ...(i % 3 === 0 ? {} : { joined: `2024-02-${String((i % 27) + 1).padStart(2, '0')}T09:00:00` }),
   }));
 
-/** Every statement a handle's sessions send, and a hook run in-session before each. */
-function watched(
-  db: DbHandle,
-  before: (session: RawSession, sql: string, params?: readonly unknown[]) => Promise<void>,
-): DbHandle {
-  return new Proxy(db, {
-    get(target, prop) {
-      if (prop !== 'session') return Reflect.get(target, prop);
-      return <T>(fn: (s: RawSession) => Promise<T>) =>
-        target.session((s) =>
-          fn({
-            backend: s.backend,
-            copyIn: (text, payload) => s.copyIn(text, payload),
-            async query(text, params) {
-              await before(s, text, params);
-              return s.query(text, params);
-            },
-          }),
-        );
-    },
-  });
-}
-
 describeEachBackend('verify at scale', (t) => {
   let db: DbHandle;
   beforeAll(async () => {
     db = await t.open();
   });
   beforeEach(async () => {
-    await resetPublicSchema(db.db);
-    await sql.raw(renderCreateSql(schema.toIR())).execute(db.db);
-    await db.refreshTypes();
+    await recreateSchema(db, renderCreateSql(schema.toIR()));
   });
 
   it('analyses the staged rows and compares each table in a hash or merge join', async () => {
@@ -109,15 +84,17 @@ describeEachBackend('verify at scale', (t) => {
     await runImport({ db, definition: usersImport(items) });
     const compares: { plan: string; staged: number }[] = [];
     let analysed = false;
-    const spy = watched(db, async (s, text, params) => {
-      if (/^analyze ferry_verify_/.test(text)) analysed = true;
-      if (!/^select count\(\*\) filter/.test(text)) return;
-      // Inside verify's own transaction: the staging table and its statistics are visible here only.
-      const { rows } = await s.query<{ n: number }>(
-        `select reltuples::int as n from pg_class where relname = 'ferry_verify_0' and relpersistence = 't'`,
-      );
-      const plan = await s.query<{ 'QUERY PLAN': string }>(`explain ${text}`, params);
-      compares.push({ plan: plan.rows.map((r) => r['QUERY PLAN']).join('\n'), staged: Number(rows[0]?.n) });
+    const spy = watchSessions(db, {
+      query: async (s, text, params) => {
+        if (/^analyze ferry_verify_/.test(text)) analysed = true;
+        if (!/^select count\(\*\) filter/.test(text)) return;
+        // Inside verify's own transaction: the staging table and its statistics are visible here only.
+        const { rows } = await s.query<{ n: number }>(
+          `select reltuples::int as n from pg_class where relname = 'ferry_verify_0' and relpersistence = 't'`,
+        );
+        const plan = await s.query<{ 'QUERY PLAN': string }>(`explain ${text}`, params);
+        compares.push({ plan: plan.rows.map((r) => r['QUERY PLAN']).join('\n'), staged: Number(rows[0]?.n) });
+      },
     });
     const report = await verifyImport({ db: spy, definition: usersImport(items) });
     expect(report.ok).toBe(true);
