@@ -26,6 +26,7 @@ export function checkRow(target: Target, row: Record<string, unknown>): RowProbl
     }
     throw err;
   }
+  if (!hasJsonColumn(target)) return null;
   for (const name of Object.keys(row)) {
     const value = row[name];
     if (value === null || value === undefined || typeof value !== 'object') continue;
@@ -37,6 +38,17 @@ export function checkRow(target: Target, row: Record<string, unknown>): RowProbl
     }
   }
   return null;
+}
+
+const jsonColumns = new WeakMap<Target, boolean>();
+/** Whether the target has a json column at all (most rows of most imports need no NUL walk). */
+function hasJsonColumn(target: Target): boolean {
+  let has = jsonColumns.get(target);
+  if (has === undefined) {
+    has = Object.values(target.table.columns).some((c) => c.def.kind === 'json');
+    jsonColumns.set(target, has);
+  }
+  return has;
 }
 
 function stripPrefix(message: string): string {

@@ -310,14 +310,19 @@ function recentGroup(recent: RecentGroups, batch: Batch, target: Target, row: Re
   return slot;
 }
 
-/** Whether `row` has exactly `columns` as its keys, in that order, none of them undefined. */
+/**
+ * Whether `row` has exactly `columns` as its keys, in that order, none of them
+ * undefined. A for-in walk, not Object.keys: no array per row. (It also
+ * walks inherited enumerable keys; any extra key answers false, and the
+ * caller then works the group out the long way.)
+ */
 function sameColumns(columns: string[], row: Record<string, unknown>): boolean {
-  const names = Object.keys(row);
-  if (names.length !== columns.length) return false;
-  for (let i = 0; i < names.length; i++) {
-    if (names[i] !== columns[i] || row[names[i] as string] === undefined) return false;
+  let i = 0;
+  for (const name in row) {
+    if (name !== columns[i] || row[name] === undefined) return false;
+    i++;
   }
-  return true;
+  return i === columns.length;
 }
 
 /** The batch's group for the row's columns (created when new). */

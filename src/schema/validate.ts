@@ -212,9 +212,9 @@ export function validateValues(table: Table, values: Record<string, unknown>, mo
 function allObviouslyValid(table: Table, values: Record<string, unknown>, mode: ValidationMode): boolean {
   const writing = mode === 'insert' || mode === 'update';
   const columns = table.columns;
-  const names = Object.keys(values);
-  for (let i = 0; i < names.length; i++) {
-    const name = names[i] as string;
+  // for-in, not Object.keys: no array per row. An inherited enumerable key
+  // is unknown here and sends the row down the full path, which decides.
+  for (const name in values) {
     const value = values[name];
     if (value === undefined) continue;
     const column = Object.hasOwn(columns, name) ? columns[name] : undefined;
