@@ -37,6 +37,11 @@ export interface Group {
   meta: PreparedRow[];
 }
 
+/** The group with only the rows `keep` says yes to (by index), in order. */
+export function keepRows(group: Group, keep: (index: number) => boolean): Group {
+  return { columns: group.columns, lines: group.lines.filter(keep), meta: group.meta.filter((_, i) => keep(i)) };
+}
+
 export interface Batch {
   /** Records consumed through this batch (the checkpoint position after it). */
   position: number;
@@ -73,19 +78,8 @@ export async function* prepareBatches(
         slice = performance.now();
       }
       const replay = ordinal < resumeFrom;
-      // mapRecord's work, inline: an async map() is awaited here, once, instead
-      // of through a promise chain of ours per record (~500 bytes each).
-      let mapped: Mapped | null = null;
-      if (rec.record.kind !== 'error') {
-        const ctx = new ImportContext(rec.record.loc, rec.name, ordinal);
-        try {
-          let out = o.definition.map(rec.record.value, ctx as never) as unknown;
-          if (typeof (out as PromiseLike<unknown> | null)?.then === 'function') out = await out;
-          mapped = mappedRows(ctx, out);
-        } catch (err) {
-          mapped = mapFailed(err, ctx);
-        }
-      }
+      let mapped = mapRecord(o, rec, ordinal);
+      if (mapped instanceof Promise) mapped = await mapped;
       prepareRecord(rec, ordinal, byName, sensitive, keySets, last, replay ? null : batch, mapped, recent);
       ordinal++;
       if (!replay) {
@@ -132,7 +126,7 @@ type Mapped =
   | { ok: true; rows: { table: string; row: Record<string, unknown> }[] }
   | { ok: false; reject: RecordRejected; headed?: string };
 
-/** Map one record; a promise only when map() returned one. (prepareBatches does the same inline.) */
+/** Map one record; a promise only when map() returned one. */
 function mapRecord(o: PrepareOptions, rec: NamedRecord, ordinal: number): Mapped | null | Promise<Mapped> {
   if (rec.record.kind === 'error') return null;
   const ctx = new ImportContext(rec.record.loc, rec.name, ordinal);
@@ -142,13 +136,18 @@ function mapRecord(o: PrepareOptions, rec: NamedRecord, ordinal: number): Mapped
   } catch (err) {
     return mapFailed(err, ctx);
   }
-  if (typeof (out as PromiseLike<unknown> | null)?.then === 'function') {
-    return Promise.resolve(out).then(
-      (value) => mappedRows(ctx, value),
-      (err) => mapFailed(err, ctx),
-    );
-  }
+  if (typeof (out as PromiseLike<unknown> | null)?.then === 'function')
+    return settled(out as PromiseLike<unknown>, ctx);
   return mappedRows(ctx, out);
+}
+
+/** What an async map() gave, awaited once (not through `.then` closures of ours per record). */
+async function settled(out: PromiseLike<unknown>, ctx: ImportContext): Promise<Mapped> {
+  try {
+    return mappedRows(ctx, await out);
+  } catch (err) {
+    return mapFailed(err, ctx);
+  }
 }
 
 function mappedRows(ctx: ImportContext, out: unknown): Mapped {

@@ -13,7 +13,7 @@ import { quoteIdent } from '../schema/identifiers.js';
 import type { DefinedImport } from './define.js';
 import { E_IMPORT_DEFINITION } from './errors.js';
 import { KeySet } from './key-set.js';
-import { type Batch, type Group, prefetch, prepareBatches } from './prepare.js';
+import { type Batch, type Group, keepRows, type PreparedRow, prefetch, prepareBatches } from './prepare.js';
 import { namedSources } from './records.js';
 import { copyGroup, createStaging } from './staging.js';
 import { REJECTS_TABLE, readCheckpoint } from './state.js';
@@ -176,12 +176,10 @@ export async function verifyImport(options: VerifyOptions): Promise<VerifyReport
 
 /** The group without the rows the database refused in the last run. */
 function withoutRefused(group: Group, refused: Set<string>): Group {
-  const keep = group.meta.map((m) => !refused.has(`${m.ordinal}:${m.rowIndex}`));
-  return {
-    columns: group.columns,
-    lines: group.lines.filter((i) => keep[i] === true),
-    meta: group.meta.filter((_, i) => keep[i]),
-  };
+  return keepRows(group, (i) => {
+    const m = group.meta[i] as PreparedRow;
+    return !refused.has(`${m.ordinal}:${m.rowIndex}`);
+  });
 }
 
 async function databaseRejects(session: RawSession, name: string): Promise<Set<string>> {

@@ -10,7 +10,7 @@
  */
 import { isConnectionLoss, type RawSession } from '../db/session.js';
 import { FOREIGN_KEY_VIOLATION, missingParents, orphans, orphanTables } from './orphans.js';
-import type { Batch, Group } from './prepare.js';
+import { type Batch, type Group, keepRows } from './prepare.js';
 import { bisect, copyGroup, copyIntoTarget, dbReject } from './staging.js';
 import type { RejectRow, RunStats } from './state.js';
 import { inStep, isCanceled } from './statement-timeout.js';
@@ -86,7 +86,8 @@ async function copiedIntoTarget(
   await session.query('savepoint ferry_direct');
   try {
     const found = orphanTables.has(target) ? await missingParents(session, target, group) : [];
-    const rest = found.length === 0 ? group : without(group, found);
+    const dropped = new Set(found.map((o) => o.n));
+    const rest = found.length === 0 ? group : keepRows(group, (n) => !dropped.has(n));
     if (rest.lines.length > 0) await copyIntoTarget(session, target, rest);
     await session.query('release savepoint ferry_direct');
     for (const o of found) rejects.push(dbReject(target, group, o.n, o.error));
@@ -98,16 +99,6 @@ async function copiedIntoTarget(
     else directFailures.set(target, (directFailures.get(target) ?? 0) + 1);
     return null;
   }
-}
-
-/** The group without the rows in `found`. */
-function without(group: Group, found: { n: number }[]): Group {
-  const drop = new Set(found.map((o) => o.n));
-  return {
-    columns: group.columns,
-    lines: group.lines.filter((n) => !drop.has(n)),
-    meta: group.meta.filter((_, n) => !drop.has(n)),
-  };
 }
 
 /** Targets whose staging table may hold rows (of an earlier batch, or of one rolled back). */
