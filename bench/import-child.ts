@@ -8,6 +8,8 @@
  *   FERRY_BENCH_MIGRATE   prepare-db: the migration up.sql to apply (PGlite: creates and migrates the
  *                         data dir in its own process, so the import opens an existing, migrated one)
  *   FERRY_BENCH_BATCH     batch size (default: the importer's)
+ *   FERRY_BENCH_WORKER    1 | 0 | auto: batches prepared in a worker thread (default auto, as `ferry import`:
+ *                         on for PGlite, off for Postgres)
  * Prints one JSON line: the report (or the error), wall time, CPU and peak RSS.
  *
  * `verify` calls `verifyImport` exactly as `ferry verify` does (same
@@ -38,6 +40,7 @@
 import { createReadStream, readdirSync, readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const mode = process.env.FERRY_BENCH_MODE ?? 'import';
 const shape = process.env.FERRY_BENCH_SHAPE;
@@ -91,7 +94,19 @@ async function withDatabase() {
       const batchSize = process.env.FERRY_BENCH_BATCH ? Number(process.env.FERRY_BENCH_BATCH) : undefined;
       const cpu = process.cpuUsage();
       const started = performance.now();
-      const report = await runImport({ db, definition, rejectsFile: null, ...(batchSize ? { batchSize } : {}) });
+      // As `ferry import --worker auto`: on for the embedded database, off for a server.
+      const workerWhen = process.env.FERRY_BENCH_WORKER ?? 'auto';
+      const worker =
+        workerWhen === '1' || (workerWhen === 'auto' && db.backend === 'pglite')
+          ? { module: fileURLToPath(new URL(`../examples/${shape}/import.ts`, import.meta.url)) }
+          : undefined;
+      const report = await runImport({
+        db,
+        definition,
+        rejectsFile: null,
+        ...(batchSize ? { batchSize } : {}),
+        ...(worker ? { worker } : {}),
+      });
       const ms = performance.now() - started;
       print({ ms, cpuMs: cpuMs(cpu), report });
     } else if (mode === 'verify') {

@@ -21,6 +21,13 @@ const NEWLINE = 0x0a;
 const COMMA = 0x2c;
 const QUOTE = 0x01; // CSV_QUOTE (encode.ts)
 
+/** CopyLines as posted between threads (see toWire). */
+export interface CopyLinesWire {
+  bytes: ArrayBuffer;
+  end: number;
+  starts: Int32Array;
+}
+
 export class CopyLines {
   #buf: Buffer;
   #end = 0;
@@ -56,6 +63,28 @@ export class CopyLines {
     this.#end = start + this.#buf.write(line, start, 'utf8');
     this.#buf[this.#end++] = NEWLINE;
     return this.#end - start;
+  }
+
+  /**
+   * The lines as posted to another thread: the bytes in an ArrayBuffer of
+   * their own (transferred, not copied, when the buffer is not a view of a
+   * shared pool) and the line starts as an Int32Array.
+   */
+  toWire(): { wire: CopyLinesWire; transfer: ArrayBuffer[] } {
+    const buf = this.#buf;
+    const own =
+      buf.byteOffset === 0 && buf.buffer.byteLength === buf.length && !(buf.buffer instanceof SharedArrayBuffer);
+    const bytes = own ? (buf.buffer as ArrayBuffer) : new Uint8Array(buf.subarray(0, this.#end)).buffer;
+    const starts = Int32Array.from(this.#starts);
+    return { wire: { bytes, end: this.#end, starts }, transfer: [bytes, starts.buffer as ArrayBuffer] };
+  }
+
+  static fromWire(wire: CopyLinesWire): CopyLines {
+    const out = new CopyLines(0);
+    out.#buf = Buffer.from(wire.bytes, 0, wire.bytes.byteLength);
+    out.#end = wire.end;
+    out.#starts = Array.from(wire.starts);
+    return out;
   }
 
   /** Line `i` as text, without its newline. */
@@ -162,7 +191,7 @@ export class CopyLines {
   }
 
   #grow(need: number): void {
-    let size = this.#buf.length * 2;
+    let size = Math.max(1024, this.#buf.length * 2);
     while (size < need) size *= 2;
     const next = Buffer.allocUnsafe(size);
     this.#buf.copy(next, 0, 0, this.#end);

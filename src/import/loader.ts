@@ -47,6 +47,7 @@ import {
 } from './state.js';
 import { applyStatementTimeout, asStepTimeout, statementTimeoutMs } from './statement-timeout.js';
 import { planTargets, resolveSchema, type Target } from './targets.js';
+import { type ImportWorker, workerBatches } from './worker-batches.js';
 import { appendOnly, writeBatch } from './write.js';
 
 export interface ImportOptions {
@@ -93,6 +94,13 @@ export interface ImportOptions {
    * enforced on PGlite.
    */
   statementTimeout?: Duration;
+  /**
+   * Prepare batches (read, parse, `map`, check, encode) in a worker thread
+   * while this thread writes: the import file that exports `definition`,
+   * which the worker loads itself. `ferry import` passes the file it was
+   * given. Off (everything on this thread) when not set.
+   */
+  worker?: ImportWorker;
 }
 
 export interface ImportProgress {
@@ -289,7 +297,17 @@ async function pass(o: PassOptions): Promise<PassResult> {
   let rowsWritten = 0;
   const dryRejects: RejectRow[] = [];
 
-  const batches = prepareBatches(o, targets, keySets, resumeFrom, batchSize);
+  const batches = o.worker
+    ? workerBatches({
+        worker: o.worker,
+        targets,
+        fingerprint,
+        resumeFrom,
+        batchSize,
+        faults: o.faults,
+        signal: o.signal,
+      })
+    : prepareBatches(o, targets, keySets, resumeFrom, batchSize);
   // Prepare batches N+1 and N+2 while batch N is in the database: with one
   // batch ahead, Node sat idle ~20% of an import whenever a batch took the
   // database longer than the next took Node, though Node is the slower side.

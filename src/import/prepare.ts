@@ -13,6 +13,7 @@ import { checkRow, type FieldEncoder, fieldEncoders, type RowProblem } from './e
 import { E_IMPORT_DEFINITION } from './errors.js';
 import type { KeySet } from './key-set.js';
 import { type NamedRecord, type NamedSource, readRecords, type SourceFault } from './records.js';
+import { RowOrigins } from './row-origins.js';
 import type { RejectRow } from './state.js';
 import type { Target } from './targets.js';
 
@@ -24,22 +25,16 @@ export interface PrepareOptions {
   faults?: SourceFault[];
 }
 
-/** Where a staged row came from. (Not the source record: holding every record of a batch until it commits cost ~25 MB of peak RSS on council.) */
-export interface PreparedRow {
-  ordinal: number;
-  rowIndex: number;
-  loc: Record<string, unknown>;
-}
-
 export interface Group {
   columns: string[];
   lines: CopyLines;
-  meta: PreparedRow[];
+  /** Where each row came from. (Not the source record: holding every record of a batch until it commits cost ~25 MB of peak RSS on council.) */
+  meta: RowOrigins;
 }
 
 /** The group with only the rows `keep` says yes to (by index), in order. */
 export function keepRows(group: Group, keep: (index: number) => boolean): Group {
-  return { columns: group.columns, lines: group.lines.filter(keep), meta: group.meta.filter((_, i) => keep(i)) };
+  return { columns: group.columns, lines: group.lines.filter(keep), meta: group.meta.filter(keep) };
 }
 
 export interface Batch {
@@ -289,7 +284,7 @@ function prepareRecord(
     if (!batch) continue;
     const { group, encoders } = recentGroup(recent, batch, target, row);
     batch.bytes += group.lines.push(joinFields(encoders, group.columns, row));
-    group.meta.push({ ordinal, rowIndex, loc });
+    group.meta.push(ordinal, rowIndex, loc);
   }
 }
 
@@ -342,7 +337,7 @@ function groupOf(
   let group = groups.get(signature);
   if (!group) {
     for (const c of columns) if (!target.writable.has(c)) throw unwritable(target, c);
-    group = { columns, lines: new CopyLines(), meta: [] };
+    group = { columns, lines: new CopyLines(), meta: new RowOrigins() };
     groups.set(signature, group);
   }
   return { group, encoders: fieldEncoders(target, group.columns) };

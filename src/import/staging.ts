@@ -6,7 +6,7 @@ import { isConnectionLoss, type RawSession } from '../db/session.js';
 import { quoteIdent } from '../schema/identifiers.js';
 import { maskDbText, maskRow, sensitiveValues } from '../schema/sensitive.js';
 import { COPY_CSV_OPTIONS, csvLineFields } from './encode.js';
-import { type Group, type PreparedRow, snippet } from './prepare.js';
+import { type Group, snippet } from './prepare.js';
 import type { RejectRow } from './state.js';
 import { isCanceled } from './statement-timeout.js';
 import type { Target } from './targets.js';
@@ -90,7 +90,7 @@ export async function bisect(
 
 /** A row of `group` the database refused, as a reject. */
 export function dbReject(target: Target, group: Group, index: number, err: unknown): RejectRow {
-  const meta = group.meta[index] as PreparedRow;
+  const meta = group.meta.at(index);
   const fields = csvLineFields(group.lines.line(index));
   const e = (err ?? {}) as { code?: string; message?: string; detail?: string; column?: string; constraint?: string };
   const detail = e.detail ? ` (${e.detail})` : '';

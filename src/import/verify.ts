@@ -13,7 +13,7 @@ import { quoteIdent } from '../schema/identifiers.js';
 import type { DefinedImport } from './define.js';
 import { E_IMPORT_DEFINITION } from './errors.js';
 import { KeySet } from './key-set.js';
-import { type Batch, type Group, keepRows, type PreparedRow, prefetch, prepareBatches } from './prepare.js';
+import { type Batch, type Group, keepRows, prefetch, prepareBatches } from './prepare.js';
 import { namedSources } from './records.js';
 import { copyGroup, createStaging } from './staging.js';
 import { REJECTS_TABLE, readCheckpoint } from './state.js';
@@ -176,10 +176,7 @@ export async function verifyImport(options: VerifyOptions): Promise<VerifyReport
 
 /** The group without the rows the database refused in the last run. */
 function withoutRefused(group: Group, refused: Set<string>): Group {
-  return keepRows(group, (i) => {
-    const m = group.meta[i] as PreparedRow;
-    return !refused.has(`${m.ordinal}:${m.rowIndex}`);
-  });
+  return keepRows(group, (i) => !refused.has(`${group.meta.ordinal(i)}:${group.meta.rowIndex(i)}`));
 }
 
 async function databaseRejects(session: RawSession, name: string): Promise<Set<string>> {

@@ -217,7 +217,10 @@ describe('prepareBatches groups', () => {
       for (const byColumns of batch.groups.values()) {
         for (const [signature, group] of byColumns) {
           expect(group.columns.join(',')).toBe(signature);
-          groups[signature] = [...(groups[signature] ?? []), ...group.meta.map((m) => String(m.ordinal))];
+          groups[signature] = [
+            ...(groups[signature] ?? []),
+            ...Array.from({ length: group.meta.length }, (_, i) => String(group.meta.ordinal(i))),
+          ];
         }
       }
     }
