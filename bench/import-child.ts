@@ -84,6 +84,12 @@ else await withDatabase();
 async function withDatabase() {
   const { openDatabase } = await import('../src/db/open.js');
   const db = await openDatabase({ url });
+  // As `ferry import --worker auto` (and verify): on for the embedded database, off for a server.
+  const workerWhen = process.env.FERRY_BENCH_WORKER ?? 'auto';
+  const worker =
+    workerWhen === '1' || (workerWhen === 'auto' && db.backend === 'pglite')
+      ? { module: fileURLToPath(new URL(`../examples/${shape}/import.ts`, import.meta.url)) }
+      : undefined;
   try {
     if (mode === 'prepare-db') {
       const started = performance.now();
@@ -94,12 +100,6 @@ async function withDatabase() {
       const batchSize = process.env.FERRY_BENCH_BATCH ? Number(process.env.FERRY_BENCH_BATCH) : undefined;
       const cpu = process.cpuUsage();
       const started = performance.now();
-      // As `ferry import --worker auto`: on for the embedded database, off for a server.
-      const workerWhen = process.env.FERRY_BENCH_WORKER ?? 'auto';
-      const worker =
-        workerWhen === '1' || (workerWhen === 'auto' && db.backend === 'pglite')
-          ? { module: fileURLToPath(new URL(`../examples/${shape}/import.ts`, import.meta.url)) }
-          : undefined;
       const report = await runImport({
         db,
         definition,
@@ -114,7 +114,12 @@ async function withDatabase() {
       const cpu = process.cpuUsage();
       const started = performance.now();
       try {
-        const report = await verifyImport({ db, definition, name: definition.name ?? 'import' });
+        const report = await verifyImport({
+          db,
+          definition,
+          name: definition.name ?? 'import',
+          ...(worker ? { worker } : {}),
+        });
         const ms = performance.now() - started;
         // The per-table detail is long; the bench needs ok, records and the differences.
         const tables = report.tables.map((t) => ({

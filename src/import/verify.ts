@@ -14,11 +14,12 @@ import type { DefinedImport } from './define.js';
 import { E_IMPORT_DEFINITION } from './errors.js';
 import { KeySet } from './key-set.js';
 import { type Batch, type Group, keepRows, prefetch, prepareBatches } from './prepare.js';
-import { namedSources } from './records.js';
+import { fingerprintSources, namedSources } from './records.js';
 import { copyGroup, createStaging } from './staging.js';
 import { REJECTS_TABLE, readCheckpoint } from './state.js';
 import { applyStatementTimeout, inStep } from './statement-timeout.js';
 import { comparable, planTargets, resolveSchema, type Target } from './targets.js';
+import { type ImportWorker, workerBatches } from './worker-batches.js';
 
 export interface TableVerification {
   table: string;
@@ -61,6 +62,8 @@ export interface VerifyOptions {
    * enforced on PGlite.
    */
   statementTimeout?: Duration;
+  /** Map the source in a worker thread, as runImport's `worker` option (`ferry verify --worker`). */
+  worker?: ImportWorker;
 }
 
 const PREFIX = 'ferry_verify_';
@@ -136,7 +139,16 @@ export async function verifyImport(options: VerifyOptions): Promise<VerifyReport
       return batch.position;
     };
     let records = 0;
-    const batches = prepareBatches({ definition: def, sources, signal: options.signal }, targets, keySets, 0, 5_000);
+    const batches = options.worker
+      ? workerBatches({
+          worker: options.worker,
+          targets,
+          fingerprint: await fingerprintSources(sources),
+          resumeFrom: 0,
+          batchSize: 5_000,
+          signal: options.signal,
+        })
+      : prepareBatches({ definition: def, sources, signal: options.signal }, targets, keySets, 0, 5_000);
     // As the import does: map batch N+1 while batch N is copied in.
     let next = prefetch(batches);
     try {

@@ -75,7 +75,8 @@ export async function* workerBatches(o: WorkerBatchesOptions): AsyncGenerator<Ba
         E_IMPORT_DEFINITION,
         `The import file ${o.worker.module}, loaded again in the import's worker thread, reads other files or ` +
           'writes other tables than the definition this run was given. Pass the module that exports this ' +
-          'definition (and nothing that depends on the caller’s state), or run without the worker.',
+          'definition (and nothing that depends on the caller’s state), or prepare on the main thread ' +
+          '(`ferry import --worker off`; no `worker` option).',
       );
     }
     // Keep the worker busy: it prepares up to WORKER_AHEAD batches beyond the

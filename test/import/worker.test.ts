@@ -16,6 +16,7 @@ import type { DefinedImport } from '../../src/import/define.js';
 import { type ImportOptions, type ImportReport, runImport } from '../../src/import/loader.js';
 import { withImportFileDir } from '../../src/import/sources/common.js';
 import { readRejects } from '../../src/import/state.js';
+import { type VerifyReport, verifyImport } from '../../src/import/verify.js';
 import { renderCreateSql } from '../../src/schema/index.js';
 import { describeEachBackend } from '../support/backends.js';
 import { expectFerryError } from '../support/expect-error.js';
@@ -132,6 +133,20 @@ describeEachBackend('batches prepared in a worker thread', (t) => {
     expect(reasons).toMatch(/not an object/);
     expect(reasons).toMatch(/foreign key/);
     expect(here.report.tables.w_users?.duplicates).toBe(1);
+  });
+
+  it('verifies with the source mapped in the worker: the same report, and a difference is still found', async () => {
+    await fresh(f.schema);
+    await runImport({ db, definition: f.definition, rejectsFile: null });
+    const strip = (r: VerifyReport) => ({ ...r, durationMs: null });
+    const here = await verifyImport({ db, definition: f.definition });
+    const there = await verifyImport({ db, definition: f.definition, worker: { module: f.module } });
+    expect(here.ok).toBe(true);
+    expect(strip(there)).toEqual(strip(here));
+    await db.session((s) => s.query(`update w_posts set title = 'changed' where n = 5`));
+    const changed = await verifyImport({ db, definition: f.definition, worker: { module: f.module } });
+    expect(changed.ok).toBe(false);
+    expect(changed.tables.find((t) => t.table === 'w_posts')?.different).toBe(1);
   });
 
   it('resumes in the worker where the main thread stopped', async () => {

@@ -163,6 +163,11 @@ export function registerImport(program: Command, globals: () => GlobalOptions): 
     )
     .option('--url <url>', 'database URL (default: DATABASE_URL, else the embedded database)')
     .option('--statement-timeout <duration>', STATEMENT_TIMEOUT_HELP, durationMs)
+    .option(
+      '--worker <when>',
+      WORKER_HELP.replace('prepare batches (read, map, check, encode)', 'read and map the source'),
+      workerWhen,
+    )
     .option('--no-progress', 'no progress output')
     .option('--json', 'print a JSON report')
     .action(async (file: string, options: ImportCliOptions) => {
@@ -178,6 +183,7 @@ export function registerImport(program: Command, globals: () => GlobalOptions): 
           definition,
           name,
           statementTimeout: options.statementTimeout,
+          worker: useWorker(options.worker ?? 'auto', handle.backend) ? { module: resolve(file) } : undefined,
           onProgress: (records) => progress.update({ done: records, elapsedMs: performance.now() - started }),
         });
         progress.finish();
