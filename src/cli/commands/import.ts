@@ -39,8 +39,8 @@ interface ImportCliOptions {
 }
 
 type WorkerWhen = 'auto' | 'on' | 'off';
-const WORKER_HELP =
-  'prepare batches (read, map, check, encode) in a worker thread while this one writes: auto (default) = on for ' +
+const workerHelp = (work: string) =>
+  `${work} in a worker thread while this one writes: auto (default) = on for ` +
   'the embedded database, which runs on this thread, off for a server; on; off';
 
 function workerWhen(value: string): WorkerWhen {
@@ -95,12 +95,12 @@ export function registerImport(program: Command, globals: () => GlobalOptions): 
       'import what can be read of a source cut short or broken (default: fail with nothing of it imported); exit 1 all the same',
     )
     .option('--statement-timeout <duration>', STATEMENT_TIMEOUT_HELP, durationMs)
-    .option('--worker <when>', WORKER_HELP, workerWhen)
+    .option('--worker <when>', workerHelp('prepare batches (read, map, check, encode)'), workerWhen)
     .option('--no-progress', 'no progress output')
     .option('--json', 'print a JSON report (progress goes to stderr only on a terminal)')
     .action(async (file: string, options: ImportCliOptions) => {
       if (options.resume && options.restart) throw new FerryError(E_CONFIG, 'Give --resume or --restart, not both.');
-      const { definition, name, handle } = await prepare(file, options, globals(), true);
+      const { definition, name, handle, path } = await prepare(file, options, globals(), true);
       const secrets = knownSecrets([options.url]);
       const progress = createProgress({
         enabled: options.progress !== false && (!options.json || process.stderr.isTTY === true),
@@ -122,7 +122,7 @@ export function registerImport(program: Command, globals: () => GlobalOptions): 
           maxRejects: options.maxRejects,
           partial: options.partial,
           statementTimeout: options.statementTimeout,
-          worker: useWorker(options.worker ?? 'auto', handle.backend) ? { module: resolve(file) } : undefined,
+          worker: workerFor(options.worker, path, handle.backend),
           rejectsFile: options.rejects ?? `${name}.rejects.ndjson`,
           log: (message) => {
             if (!options.json) process.stderr.write(`${message}\n`);
@@ -163,15 +163,11 @@ export function registerImport(program: Command, globals: () => GlobalOptions): 
     )
     .option('--url <url>', 'database URL (default: DATABASE_URL, else the embedded database)')
     .option('--statement-timeout <duration>', STATEMENT_TIMEOUT_HELP, durationMs)
-    .option(
-      '--worker <when>',
-      WORKER_HELP.replace('prepare batches (read, map, check, encode)', 'read and map the source'),
-      workerWhen,
-    )
+    .option('--worker <when>', workerHelp('read and map the source'), workerWhen)
     .option('--no-progress', 'no progress output')
     .option('--json', 'print a JSON report')
     .action(async (file: string, options: ImportCliOptions) => {
-      const { definition, name, handle } = await prepare(file, options, globals(), false);
+      const { definition, name, handle, path } = await prepare(file, options, globals(), false);
       const secrets = knownSecrets([options.url]);
       const progress = createProgress({
         enabled: options.progress !== false && (!options.json || process.stderr.isTTY === true),
@@ -183,7 +179,7 @@ export function registerImport(program: Command, globals: () => GlobalOptions): 
           definition,
           name,
           statementTimeout: options.statementTimeout,
-          worker: useWorker(options.worker ?? 'auto', handle.backend) ? { module: resolve(file) } : undefined,
+          worker: workerFor(options.worker, path, handle.backend),
           onProgress: (records) => progress.update({ done: records, elapsedMs: performance.now() - started }),
         });
         progress.finish();
@@ -209,8 +205,8 @@ export function registerImport(program: Command, globals: () => GlobalOptions): 
  * thread (chatcore 200k: 25.5 s against 30.7 s), not for a server: on a
  * 2-core machine it bought 3-4% there for ~100 MB more peak memory.
  */
-function useWorker(when: WorkerWhen, backend: 'postgres' | 'pglite'): boolean {
-  return when === 'on' || (when === 'auto' && backend === 'pglite');
+function workerFor(when: WorkerWhen = 'auto', importFile: string, backend: 'postgres' | 'pglite') {
+  return when === 'on' || (when === 'auto' && backend === 'pglite') ? { module: importFile } : undefined;
 }
 
 async function prepare(file: string, options: ImportCliOptions, globals: GlobalOptions, creates: boolean) {
@@ -233,7 +229,7 @@ async function prepare(file: string, options: ImportCliOptions, globals: GlobalO
     await handle.close();
     throw err;
   }
-  return { definition: definition as DefinedImport, name, handle };
+  return { definition: definition as DefinedImport, name, handle, path };
 }
 
 const fmt = new Intl.NumberFormat('en-US');
