@@ -7,8 +7,8 @@
  * Redis killed (SIGKILL) and restarted empty on the same port, and CPU stalls
  * (SIGSTOP 400 ms) of a writing process, of a reading process, of all three.
  *
- * Checked per fault: no read fails, and no read returns a version older than
- * one whose commit had returned more than BOUND_MS before the read started;
+ * Checked per fault: no read fails, and no read returns a version more than
+ * `maxStale` after Redis ran the invalidation of its successor (MAX_STALE_MS);
  * at the end no process serves, and Redis holds, anything but the table's
  * version. One JSON line (CHAOS_PROCESSES) gives, per fault, the reads, the
  * stale reads (within the bound) and their age distribution.
@@ -26,26 +26,35 @@ import type { WorkerConfig, WorkerLog } from './support/chaos-worker.js';
 import { sleep } from './support/redis.js';
 
 /**
- * The bound asserted: `bus.maxStale` (250 ms, the default) plus 50 ms for the
- * writer's own path from its commit's reply to the wire (microseconds, as the
- * invalidation is sent in the same tick) and the cross-process clock.
+ * The bound asserted: `bus.maxStale` (250 ms, the default) after Redis ran
+ * the invalidation, plus 10 ms for the cross-process clock. When Redis ran
+ * it is known from the writer's side: no later than the reply to its delete
+ * (when that delete was not left for a replay). A write whose delete was not
+ * confirmed (Redis hung or down) is held to its commit time plus 50 ms
+ * instead, as quarantine, not the heartbeat, covers it.
  *
  * It is causal, not an idle-machine assumption. A process serves an L1 entry
  * (or a Redis value read by a command it sent then) only while a heartbeat
  * PING it sent less than maxStale earlier has been answered; Redis runs each
  * connection's commands in order and delivers a PUBLISH to the subscriber
- * when it runs it, so an invalidation already on Redis's socket before that
- * PING was run has reached the process before the PONG. Hence a stale value
- * served means the invalidation reached Redis after the PING was sent: less
- * than maxStale before the read. A stalled process wakes with an old proof
- * and trusts nothing until a new PONG, which comes after any buffered
- * invalidation; a hung Redis answers no PING. After Redis was unreachable
- * long enough for the bus to be declared down, or the breaker to open, L1 and
- * L2 are quarantined (2 × breakMs) while writers rejoin and replay what Redis
- * missed. Load on the machine only makes processes distrust their caches
- * sooner; it cannot widen the window.
+ * when it runs it, so an invalidation Redis ran before that PING has reached
+ * the process before the PONG. Hence a stale value served means the
+ * invalidation ran after the PING was sent: less than maxStale before the
+ * read. A stalled process wakes with an old proof and trusts nothing until a
+ * new PONG, which comes after any buffered invalidation; a hung Redis
+ * answers no PING. After Redis was unreachable long enough for the bus to be
+ * declared down, or the breaker to open, L1 and L2 are quarantined
+ * (2 × breakMs) while writers rejoin and replay what Redis missed. Load on
+ * the machine only makes processes distrust their caches sooner; it cannot
+ * widen the window. (The bound once ran from the commit's reply with 50 ms
+ * for the writer's path to Redis, and a loaded CI machine exceeded it: a
+ * writer or Redis itself waiting for a CPU delays when Redis runs the
+ * invalidation, which the guarantee is counted from.)
  */
-const BOUND_MS = 300;
+const MAX_STALE_MS = 250;
+const CLOCK_MS = 10;
+/** The bound for a write whose delete Redis did not confirm, from its commit. */
+const UNCONFIRMED_BOUND_MS = 300;
 const KEYS = 12;
 const STOP_REDIS_MS = 2_500;
 const STALL_MS = 400;
@@ -108,38 +117,59 @@ class Worker {
 interface FaultFigures {
   reads: number;
   failed: number;
+  /** Reads returning a version whose successor's commit had returned before the read began; ages from that commit. */
   stale: number;
   maxMs: number;
   p99Ms: number;
   p50Ms: number;
+  /** The largest age from when Redis had certainly run the successor's invalidation (confirmed deletes). */
+  maxAfterRedisMs: number;
+  /** Reads over the bound (see MAX_STALE_MS), described. */
+  over: string[];
 }
 
 /** Per phase: reads started in it, failed reads, and the ages of stale reads (start − commit of the next version). */
 function analyse(logs: WorkerLog[], phases: Phase[]): Record<string, FaultFigures> {
-  // Commit time of every version of every key.
-  const committed = new Map<number, Map<number, number>>();
+  // Commit time, and when Redis had run its invalidation (-1: unconfirmed), of every version of every key.
+  const committed = new Map<number, Map<number, { at: number; ran: number }>>();
   for (const log of logs) {
-    for (let i = 0; i < log.commits.length; i += 3) {
-      const [t, k, v] = [log.commits[i]!, log.commits[i + 1]!, log.commits[i + 2]!];
-      const m = committed.get(k) ?? new Map<number, number>();
+    for (let i = 0; i < log.commits.length; i += 4) {
+      const [t, k, v, ran] = [log.commits[i]!, log.commits[i + 1]!, log.commits[i + 2]!, log.commits[i + 3]!];
+      const m = committed.get(k) ?? new Map<number, { at: number; ran: number }>();
       committed.set(k, m);
-      m.set(v, t);
+      m.set(v, { at: t, ran });
     }
   }
   const phaseOf = (t: number) => phases.find((p) => t >= p.start && t < p.end)?.name;
   const ages = new Map<string, number[]>(phases.map((p) => [p.name, []]));
   const figures = new Map<string, FaultFigures>(
-    phases.map((p) => [p.name, { reads: 0, failed: 0, stale: 0, maxMs: 0, p99Ms: 0, p50Ms: 0 }]),
+    phases.map((p) => [
+      p.name,
+      { reads: 0, failed: 0, stale: 0, maxMs: 0, p99Ms: 0, p50Ms: 0, maxAfterRedisMs: 0, over: [] as string[] },
+    ]),
   );
   for (const log of logs) {
     for (let i = 0; i < log.reads.length; i += 3) {
       const [t, k, v] = [log.reads[i]!, log.reads[i + 1]!, log.reads[i + 2]!];
       const name = phaseOf(t);
       if (name === undefined) continue;
-      figures.get(name)!.reads++;
+      const f = figures.get(name)!;
+      f.reads++;
       // The first newer version: when its commit had returned before this read began, the read is stale.
       const next = committed.get(k)?.get(v + 1);
-      if (next !== undefined && next < t) ages.get(name)!.push(t - next);
+      if (next === undefined || !(next.at < t)) continue;
+      ages.get(name)!.push(t - next.at);
+      const afterRedis = next.ran < 0 ? undefined : t - next.ran;
+      if (afterRedis !== undefined) f.maxAfterRedisMs = Math.max(f.maxAfterRedisMs, Math.round(afterRedis * 10) / 10);
+      const over = afterRedis === undefined ? t - next.at > UNCONFIRMED_BOUND_MS : afterRedis > MAX_STALE_MS + CLOCK_MS;
+      if (over && f.over.length < 5) {
+        f.over.push(
+          `row:${k} v${v} served ${Math.round(t - next.at)} ms after v${v + 1} committed` +
+            (afterRedis === undefined
+              ? ' (its delete unconfirmed)'
+              : `, ${Math.round(afterRedis)} ms after Redis ran its invalidation`),
+        );
+      }
     }
     for (let i = 0; i < log.failed.length; i += 2) {
       const name = phaseOf(log.failed[i]!);
@@ -177,7 +207,7 @@ describe.skipIf(!withPostgres)('chaos across processes: hung, killed and stalled
     }
   });
 
-  it(`no process serves a value more than ${BOUND_MS} ms older than a committed write`, async () => {
+  it(`no process serves a value more than ${MAX_STALE_MS} ms after Redis ran its invalidation`, async () => {
     redis = await startRedisServer();
     admin = new pg.Client({ connectionString: adminUrl() });
     await admin.connect();
@@ -275,8 +305,6 @@ describe.skipIf(!withPostgres)('chaos across processes: hung, killed and stalled
     const entries = Object.entries(figures);
     expect(entries.filter(([, f]) => f.failed > 0)).toEqual([]);
     expect(entries.filter(([, f]) => f.reads < 100)).toEqual([]);
-    expect(entries.filter(([, f]) => f.maxMs > BOUND_MS).map(([name, f]) => `${name}: stale by ${f.maxMs} ms`)).toEqual(
-      [],
-    );
+    expect(entries.flatMap(([name, f]) => f.over.map((o) => `${name}: ${o}`))).toEqual([]);
   }, 60_000);
 });

@@ -29,7 +29,12 @@ export interface WorkerLog {
   reads: number[];
   /** start time, key — per read that threw. */
   failed: number[];
-  /** commit time (the UPDATE's reply), key, version — per write. */
+  /**
+   * commit time (the UPDATE's reply), key, version, and when Redis had
+   * certainly run the invalidation (its reply; -1 when not confirmed: the
+   * breaker was open or the delete failed, and it was remembered for a
+   * replay) — per write.
+   */
   commits: number[];
   errors: string[];
   stats: unknown;
@@ -76,9 +81,10 @@ async function writer(): Promise<void> {
       );
       // Committed (autocommit): the invalidation leaves in this same tick.
       const t = now();
-      const invalidated = cache.delete(`row:${k}`);
-      log.commits.push(t, k, r.rows[0]!.version);
-      await invalidated;
+      await cache.delete(`row:${k}`);
+      // Nothing remembered for a replay: this delete's script ran on Redis before its reply.
+      const ran = cache.stats().pendingInvalidations === 0 ? now() : -1;
+      log.commits.push(t, k, r.rows[0]!.version, ran);
     } catch (err) {
       if (log.errors.length < 10) log.errors.push(`write: ${String(err)}`);
     }
