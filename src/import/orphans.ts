@@ -3,7 +3,9 @@
  * range of staged rows (`orphans`), or, before a group is COPied straight
  * into its table, with one query over the group's distinct foreign-key
  * values (`missingParents`): a batch with ten of them costs one more
- * statement, not twenty bisection steps.
+ * statement, not twenty bisection steps. Parent keys that query found are
+ * remembered for the run (`PresentParents`), so later batches send only the
+ * values not seen yet.
  */
 import type { RawSession } from '../db/session.js';
 import { quoteIdent } from '../schema/identifiers.js';
@@ -26,6 +28,8 @@ interface ForeignKey {
 }
 
 const foreignKeysOf = new WeakMap<Target, Promise<ForeignKey[]>>();
+/** Per target, per foreign key (by constraint name): parent keys found present this run. */
+const presentOf = new WeakMap<Target, Map<string, PresentParents>>();
 /** Targets that had orphans in this process: later batches look for them first. */
 export const orphanTables = new WeakSet<Target>();
 
@@ -122,19 +126,64 @@ export async function missingParents(session: RawSession, target: Target, group:
   const at = new Map(group.columns.map((c, i) => [quoteIdent(c), i]));
   const checked = (await foreignKeys(session, target)).filter((fk) => fk.columns.every((c) => at.has(c)));
   if (checked.length === 0) return [];
-  const keys = checked.map((fk) => new DistinctKeys(fk.columns.map((c) => at.get(c) as number)));
-  const last = Math.max(...keys.flatMap((k) => k.positions));
+  const positions = checked.map((fk) => fk.columns.map((c) => at.get(c) as number));
+  const present = presentOf.get(target) ?? new Map<string, PresentParents>();
+  presentOf.set(target, present);
+  const remembered = checked.map((fk) => {
+    const known = present.get(fk.name) ?? new PresentParents();
+    present.set(fk.name, known);
+    return known;
+  });
+  const first = await findMissing(session, target, checked, positions, group, null, remembered);
+  // A row found missing a later key's parent while an earlier key's was taken
+  // from memory: ask about that row again without it, so that the constraint
+  // named is the first one missing, as Postgres names it (a remembered parent
+  // may have been deleted since).
+  const again = new Set<number>();
+  for (const o of first.found.values()) if (first.skipped(o.n, o.fk)) again.add(o.n);
+  if (again.size > 0) {
+    const second = await findMissing(session, target, checked, positions, group, again, null);
+    for (const o of second.found.values()) first.found.set(o.n, o);
+  }
+  return [...first.found.values()].sort((x, y) => x.n - y.n).map(({ n, error }) => ({ n, error }));
+}
+
+/**
+ * One query over the distinct foreign-key values of `group`'s rows (of
+ * `only` when given) whose parents are missing; values in `remembered` are
+ * not asked, and values found present are added to it.
+ */
+async function findMissing(
+  session: RawSession,
+  target: Target,
+  checked: ForeignKey[],
+  positions: number[][],
+  group: Group,
+  only: Set<number> | null,
+  remembered: PresentParents[] | null,
+): Promise<{ found: Map<number, Orphan & { fk: number }>; skipped: (n: number, before: number) => boolean }> {
+  const keys = positions.map((p) => new DistinctKeys(p));
+  const last = Math.max(...positions.flat());
   for (let n = 0; n < group.lines.length; n++) {
+    if (only !== null && !only.has(n)) continue;
     const fields = group.lines.fields(n, last);
     for (const k of keys) k.add(fields, n);
   }
   const params: string[][] = [];
   const selects: string[] = [];
+  /** Per foreign key: the distinct tuples asked about (indexes into its DistinctKeys), in the order sent. */
+  const sent: number[][] = [];
   checked.forEach((fk, j) => {
     const k = keys[j] as DistinctKeys;
-    if (k.rows.length === 0) return;
+    const known = remembered?.[j];
+    const ask: number[] = [];
+    for (let t = 0; t < k.rows.length; t++) if (known === undefined || !known.has(k.keys[t] as string)) ask.push(t);
+    sent.push(ask);
+    if (ask.length === 0) return;
     const cols = fk.columns.map((_, c) => `c${c}`);
-    const arrays = k.values.map((v) => `$${params.push(v)}::text[]`);
+    const arrays = k.values.map(
+      (v) => `$${params.push(ask.length === v.length ? v : ask.map((t) => v[t] as string))}::text[]`,
+    );
     const match = fk.refColumns.map((r, c) => `p.${r} = v.c${c}::${fk.types[c]}`).join(' and ');
     const vals = cols.map((c, i) => `v.${c}::${fk.types[i]}::text`).join(', ');
     selects.push(
@@ -143,29 +192,72 @@ export async function missingParents(session: RawSession, target: Target, group:
         `where not exists (select 1 from ${fk.parent} p where ${match})`,
     );
   });
-  if (selects.length === 0) return [];
+  const found = new Map<number, Orphan & { fk: number }>();
+  const skipped = (n: number, before: number) =>
+    keys.some((k, i) => i < before && k.tupleOf(n) !== undefined && !(sent[i] as number[]).includes(k.tupleOf(n)!));
+  if (selects.length === 0) return { found, skipped };
   const { rows } = await session.query<{ fk: number; i: string | number; vals: string }>(
     `${selects.join(' union all ')} order by fk`,
     params,
   );
-  const found = new Map<number, Orphan>();
+  const missing = checked.map(() => new Set<number>());
   for (const r of rows) {
-    const fk = checked[Number(r.fk)] as ForeignKey;
-    for (const n of (keys[Number(r.fk)] as DistinctKeys).rows[Number(r.i) - 1] ?? []) {
-      if (!found.has(n)) found.set(n, { n, error: violation(target, fk, r.vals) });
+    const j = Number(r.fk);
+    const t = (sent[j] as number[])[Number(r.i) - 1] as number;
+    (missing[j] as Set<number>).add(t);
+    for (const n of (keys[j] as DistinctKeys).rows[t] ?? []) {
+      if (!found.has(n)) found.set(n, { n, fk: j, error: violation(target, checked[j] as ForeignKey, r.vals) });
     }
   }
-  return [...found.values()].sort((x, y) => x.n - y.n);
+  remembered?.forEach((known, j) => {
+    const k = keys[j] as DistinctKeys;
+    for (const t of sent[j] as number[]) if (!(missing[j] as Set<number>).has(t)) known.add(k.keys[t] as string);
+  });
+  return { found, skipped };
 }
+
+/**
+ * Parent keys (a foreign key's value tuples, as text) found present in this
+ * run, so a batch asks the database only about values it has not seen.
+ * Bounded (MAX_PRESENT_CHARS of key text, ~4 MB with a Set's overhead at
+ * uuids): past that, values not remembered are simply asked again.
+ *
+ * Trusting it cannot let an orphan in: the direct COPY is still checked by
+ * the constraint itself, and a parent deleted meanwhile fails it, which
+ * rolls the group back to the staged path that isolates the row (write.ts).
+ */
+class PresentParents {
+  readonly #keys = new Set<string>();
+  #chars = 0;
+
+  has(key: string): boolean {
+    return this.#keys.has(key);
+  }
+
+  add(key: string): void {
+    if (this.#chars + key.length > MAX_PRESENT_CHARS) return;
+    this.#chars += key.length;
+    this.#keys.add(key);
+  }
+}
+
+const MAX_PRESENT_CHARS = 2_000_000;
 
 /** A foreign key's distinct value tuples in a group (one array per column, for unnest), and the rows holding each. */
 class DistinctKeys {
   readonly values: string[][];
-  /** Per distinct tuple, in the order of `values`: the rows that hold it. */
+  /** Per distinct tuple, in the order of `values`: the rows that hold it, and the tuple as one string. */
   readonly rows: number[][] = [];
+  readonly keys: string[] = [];
   readonly #index = new Map<string, number>();
+  /** Row → its tuple (rows with a NULL part have none). */
+  readonly #tupleOf = new Map<number, number>();
   constructor(readonly positions: number[]) {
     this.values = positions.map(() => []);
+  }
+
+  tupleOf(n: number): number | undefined {
+    return this.#tupleOf.get(n);
   }
 
   add(fields: (string | null)[], n: number): void {
@@ -178,10 +270,13 @@ class DistinctKeys {
     const known = this.#index.get(key);
     if (known !== undefined) {
       (this.rows[known] as number[]).push(n);
+      this.#tupleOf.set(n, known);
       return;
     }
+    this.#tupleOf.set(n, this.rows.length);
     this.#index.set(key, this.rows.length);
     this.rows.push([n]);
+    this.keys.push(key);
     for (let c = 0; c < this.positions.length; c++) {
       (this.values[c] as string[]).push(fields[this.positions[c] as number] as string);
     }
