@@ -193,8 +193,14 @@ async function findMissing(
     );
   });
   const found = new Map<number, Orphan & { fk: number }>();
-  const skipped = (n: number, before: number) =>
-    keys.some((k, i) => i < before && k.tupleOf(n) !== undefined && !(sent[i] as number[]).includes(k.tupleOf(n)!));
+  // Rare (rows found missing a later key's parent): the row's fields are read again rather than kept for every row.
+  const skipped = (n: number, before: number) => {
+    const fields = group.lines.fields(n, last);
+    return keys.some((k, i) => {
+      const t = i < before ? k.tupleOf(fields) : undefined;
+      return t !== undefined && !(sent[i] as number[]).includes(t);
+    });
+  };
   if (selects.length === 0) return { found, skipped };
   const { rows } = await session.query<{ fk: number; i: string | number; vals: string }>(
     `${selects.join(' union all ')} order by fk`,
@@ -250,30 +256,35 @@ class DistinctKeys {
   readonly rows: number[][] = [];
   readonly keys: string[] = [];
   readonly #index = new Map<string, number>();
-  /** Row → its tuple (rows with a NULL part have none). */
-  readonly #tupleOf = new Map<number, number>();
   constructor(readonly positions: number[]) {
     this.values = positions.map(() => []);
   }
 
-  tupleOf(n: number): number | undefined {
-    return this.#tupleOf.get(n);
+  /** The index of the tuple in a row's fields, if it was added (none with a NULL part). */
+  tupleOf(fields: (string | null)[]): number | undefined {
+    const key = this.#key(fields);
+    return key === null ? undefined : this.#index.get(key);
   }
 
-  add(fields: (string | null)[], n: number): void {
+  /** The tuple as one string; null with a NULL part (not checked: MATCH SIMPLE). */
+  #key(fields: (string | null)[]): string | null {
     let key = '';
     for (let c = 0; c < this.positions.length; c++) {
       const v = fields[this.positions[c] as number];
-      if (v === null || v === undefined) return; // a NULL part: not checked (MATCH SIMPLE)
+      if (v === null || v === undefined) return null;
       key = c === 0 ? v : `${key}\u0000${v}`;
     }
+    return key;
+  }
+
+  add(fields: (string | null)[], n: number): void {
+    const key = this.#key(fields);
+    if (key === null) return;
     const known = this.#index.get(key);
     if (known !== undefined) {
       (this.rows[known] as number[]).push(n);
-      this.#tupleOf.set(n, known);
       return;
     }
-    this.#tupleOf.set(n, this.rows.length);
     this.#index.set(key, this.rows.length);
     this.rows.push([n]);
     this.keys.push(key);
