@@ -3,9 +3,10 @@
  * range of staged rows (`orphans`), or, before a group is COPied straight
  * into its table, with one query over the group's distinct foreign-key
  * values (`missingParents`): a batch with ten of them costs one more
- * statement, not twenty bisection steps. Parent keys that query found are
+ * statement, not twenty bisection steps. Parent keys that query found, and
+ * the keys of parent rows this run COPied itself (`rememberCopied`), are
  * remembered for the run (`PresentParents`), so later batches send only the
- * values not seen yet.
+ * values not seen yet — on a first import, only the orphans' own.
  */
 import type { RawSession } from '../db/session.js';
 import { quoteIdent } from '../schema/identifiers.js';
@@ -21,6 +22,8 @@ interface ForeignKey {
   parentName: string;
   columns: string[];
   refColumns: string[];
+  /** The referenced columns' names, unquoted. */
+  refNames: string[];
   /** Column names as printed in the detail (unquoted). */
   names: string[];
   /** The referencing columns' types, as `format_type` prints them (a value is cast to it as COPY would read it). */
@@ -30,6 +33,8 @@ interface ForeignKey {
 const foreignKeysOf = new WeakMap<Target, Promise<ForeignKey[]>>();
 /** Per target, per foreign key (by constraint name): parent keys found present this run. */
 const presentOf = new WeakMap<Target, Map<string, PresentParents>>();
+/** Per parent target, per referenced column tuple (names joined by NUL): keys of rows this run COPied into it. */
+const copiedOf = new WeakMap<Target, Map<string, PresentParents>>();
 /** Targets that had orphans in this process: later batches look for them first. */
 export const orphanTables = new WeakSet<Target>();
 
@@ -83,12 +88,15 @@ function foreignKeys(session: RawSession, target: Target): Promise<ForeignKey[]>
         parent: string;
         parent_name: string;
         refcols: string[];
+        refnames: string[];
         names: string[];
         types: string[];
       }>(
         `select c.conname as name, format('%s', c.confrelid::regclass) as parent, p.relname as parent_name,
                 array(select quote_ident(a.attname) from unnest(c.confkey) with ordinality k(n, i)
                         join pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.n order by k.i) as refcols,
+                array(select a.attname::text from unnest(c.confkey) with ordinality k(n, i)
+                        join pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.n order by k.i) as refnames,
                 array(select a.attname::text from unnest(c.conkey) with ordinality k(n, i)
                         join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.n order by k.i) as names,
                 array(select format_type(a.atttypid, a.atttypmod) from unnest(c.conkey) with ordinality k(n, i)
@@ -105,6 +113,7 @@ function foreignKeys(session: RawSession, target: Target): Promise<ForeignKey[]>
           parentName: r.parent_name,
           columns: r.names.map(quoteIdent),
           refColumns: r.refcols,
+          refNames: r.refnames,
           names: r.names,
           types: r.types,
         })),
@@ -129,10 +138,11 @@ export async function missingParents(session: RawSession, target: Target, group:
   const positions = checked.map((fk) => fk.columns.map((c) => at.get(c) as number));
   const present = presentOf.get(target) ?? new Map<string, PresentParents>();
   presentOf.set(target, present);
-  const remembered = checked.map((fk) => {
+  const remembered = checked.map((fk): Memory => {
     const known = present.get(fk.name) ?? new PresentParents();
     present.set(fk.name, known);
-    return known;
+    const parent = target.parentTargets.get(fk.parentName);
+    return { found: known, copied: parent && copiedOf.get(parent)?.get(fk.refNames.join('\u0000')) };
   });
   const first = await findMissing(session, target, checked, positions, group, null, remembered);
   // A row found missing a later key's parent while an earlier key's was taken
@@ -149,6 +159,39 @@ export async function missingParents(session: RawSession, target: Target, group:
 }
 
 /**
+ * Keys of the rows just COPied into `target` that other targets reference,
+ * remembered for the run: their children need not ask for them. Called once
+ * the COPY succeeded; should the transaction still roll back, the children's
+ * direct COPY fails on its constraint and takes the staged path, which asks
+ * the database (so a stale memory costs time, never a wrong row).
+ */
+export function rememberCopied(target: Target, group: Group): void {
+  if (target.referenced.length === 0) return;
+  let memory = copiedOf.get(target);
+  if (!memory) copiedOf.set(target, (memory = new Map()));
+  for (const cols of target.referenced) {
+    const positions = cols.map((c) => group.columns.indexOf(c));
+    if (positions.some((p) => p < 0)) continue;
+    const id = cols.join('\u0000');
+    let known = memory.get(id);
+    if (!known) memory.set(id, (known = new PresentParents()));
+    if (known.full) continue;
+    const keys = new DistinctKeys(positions);
+    const last = Math.max(...positions);
+    for (let n = 0; n < group.lines.length; n++) {
+      const key = keys.keyOf(group.lines.fields(n, last));
+      if (key !== null) known.add(key);
+    }
+  }
+}
+
+/** A foreign key's memory: parent keys its queries found present, and keys of rows COPied into the parent this run. */
+interface Memory {
+  found: PresentParents;
+  copied: PresentParents | undefined;
+}
+
+/**
  * One query over the distinct foreign-key values of `group`'s rows (of
  * `only` when given) whose parents are missing; values in `remembered` are
  * not asked, and values found present are added to it.
@@ -160,7 +203,7 @@ async function findMissing(
   positions: number[][],
   group: Group,
   only: Set<number> | null,
-  remembered: PresentParents[] | null,
+  remembered: Memory[] | null,
 ): Promise<{ found: Map<number, Orphan & { fk: number }>; skipped: (n: number, before: number) => boolean }> {
   const keys = positions.map((p) => new DistinctKeys(p));
   const last = Math.max(...positions.flat());
@@ -177,7 +220,10 @@ async function findMissing(
     const k = keys[j] as DistinctKeys;
     const known = remembered?.[j];
     const ask: number[] = [];
-    for (let t = 0; t < k.rows.length; t++) if (known === undefined || !known.has(k.keys[t] as string)) ask.push(t);
+    for (let t = 0; t < k.rows.length; t++) {
+      const key = k.keys[t] as string;
+      if (known === undefined || !(known.found.has(key) || known.copied?.has(key))) ask.push(t);
+    }
     sent.push(ask);
     if (ask.length === 0) return;
     const cols = fk.columns.map((_, c) => `c${c}`);
@@ -217,7 +263,7 @@ async function findMissing(
   }
   remembered?.forEach((known, j) => {
     const k = keys[j] as DistinctKeys;
-    for (const t of sent[j] as number[]) if (!(missing[j] as Set<number>).has(t)) known.add(k.keys[t] as string);
+    for (const t of sent[j] as number[]) if (!(missing[j] as Set<number>).has(t)) known.found.add(k.keys[t] as string);
   });
   return { found, skipped };
 }
@@ -240,8 +286,16 @@ class PresentParents {
     return this.#keys.has(key);
   }
 
+  /** No room left: further keys are not remembered. */
+  get full(): boolean {
+    return this.#chars >= MAX_PRESENT_CHARS;
+  }
+
   add(key: string): void {
-    if (this.#chars + key.length > MAX_PRESENT_CHARS) return;
+    if (this.#chars + key.length > MAX_PRESENT_CHARS) {
+      this.#chars = MAX_PRESENT_CHARS;
+      return;
+    }
     this.#chars += key.length;
     this.#keys.add(key);
   }
@@ -262,12 +316,12 @@ class DistinctKeys {
 
   /** The index of the tuple in a row's fields, if it was added (none with a NULL part). */
   tupleOf(fields: (string | null)[]): number | undefined {
-    const key = this.#key(fields);
+    const key = this.keyOf(fields);
     return key === null ? undefined : this.#index.get(key);
   }
 
   /** The tuple as one string; null with a NULL part (not checked: MATCH SIMPLE). */
-  #key(fields: (string | null)[]): string | null {
+  keyOf(fields: (string | null)[]): string | null {
     let key = '';
     for (let c = 0; c < this.positions.length; c++) {
       const v = fields[this.positions[c] as number];
@@ -278,7 +332,7 @@ class DistinctKeys {
   }
 
   add(fields: (string | null)[], n: number): void {
-    const key = this.#key(fields);
+    const key = this.keyOf(fields);
     if (key === null) return;
     const known = this.#index.get(key);
     if (known !== undefined) {

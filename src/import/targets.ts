@@ -28,6 +28,10 @@ export interface Target {
   writable: Set<string>;
   /** Tables this one references (foreign keys), other than itself. */
   parents: Set<string>;
+  /** Of those, the ones that are targets of this import too, by name. */
+  parentTargets: ReadonlyMap<string, Target>;
+  /** Column tuples of this table that other targets' foreign keys reference (rows COPied here are remembered by them). */
+  referenced: string[][];
   staging: string;
 }
 
@@ -41,7 +45,7 @@ export function planTargets(schema: Schema, tables: Record<string, TableImportOp
   if (listed.length === 0) {
     throw new FerryError(E_IMPORT_DEFINITION, 'The import lists no tables: add `tables: { <table>: { key: [...] } }`.');
   }
-  const byName = new Map<string, Omit<Target, 'order' | 'staging'>>();
+  const byName = new Map<string, Omit<Target, 'order' | 'staging' | 'parentTargets' | 'referenced'>>();
   for (const [name, options] of listed) {
     const table = schema.table(name);
     if (!table) {
@@ -90,7 +94,26 @@ export function planTargets(schema: Schema, tables: Record<string, TableImportOp
       parents,
     });
   }
-  return loadOrder(byName).map((t, order) => ({ ...t, order, staging: `ferry_stage_${order}` }));
+  const targets: Target[] = loadOrder(byName).map((t, order) => ({
+    ...t,
+    order,
+    staging: `ferry_stage_${order}`,
+    parentTargets: new Map(),
+    referenced: [],
+  }));
+  const targetNamed = new Map(targets.map((t) => [t.name, t]));
+  for (const t of targets) {
+    for (const fk of t.table.toIR().foreignKeys) {
+      const parent = targetNamed.get(fk.references.table);
+      if (!parent || parent === t) continue;
+      (t.parentTargets as Map<string, Target>).set(parent.name, parent);
+      const cols = fk.references.columns;
+      if (!parent.referenced.some((r) => r.length === cols.length && r.every((c, i) => c === cols[i]))) {
+        parent.referenced.push([...cols]);
+      }
+    }
+  }
+  return targets;
 }
 
 /** ON CONFLICT (key) needs a primary key, unique constraint or plain unique index on exactly those columns. */

@@ -9,7 +9,7 @@
  * had inline, moved without wrappers.
  */
 import { isConnectionLoss, type RawSession } from '../db/session.js';
-import { FOREIGN_KEY_VIOLATION, missingParents, orphans, orphanTables } from './orphans.js';
+import { FOREIGN_KEY_VIOLATION, missingParents, orphans, orphanTables, rememberCopied } from './orphans.js';
 import { type Batch, type Group, keepRows } from './prepare.js';
 import { bisect, copyGroup, copyIntoTarget, dbReject } from './staging.js';
 import type { RejectRow, RunStats } from './state.js';
@@ -90,6 +90,7 @@ async function copiedIntoTarget(
     const rest = found.length === 0 ? group : keepRows(group, (n) => !dropped.has(n));
     if (rest.lines.length > 0) await copyIntoTarget(session, target, rest);
     await session.query('release savepoint ferry_direct');
+    rememberCopied(target, rest);
     for (const o of found) rejects.push(dbReject(target, group, o.n, o.error));
     return rest.lines.length;
   } catch (err) {
