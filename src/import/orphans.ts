@@ -167,14 +167,14 @@ export async function missingParents(session: RawSession, target: Target, group:
  */
 export function rememberCopied(target: Target, group: Group): void {
   if (target.referenced.length === 0) return;
-  let memory = copiedOf.get(target);
-  if (!memory) copiedOf.set(target, (memory = new Map()));
+  const memory = copiedOf.get(target) ?? new Map<string, PresentParents>();
+  copiedOf.set(target, memory);
   for (const cols of target.referenced) {
     const positions = cols.map((c) => group.columns.indexOf(c));
     if (positions.some((p) => p < 0)) continue;
     const id = cols.join('\u0000');
-    let known = memory.get(id);
-    if (!known) memory.set(id, (known = new PresentParents()));
+    const known = memory.get(id) ?? new PresentParents();
+    memory.set(id, known);
     if (known.full) continue;
     const keys = new DistinctKeys(positions);
     const last = Math.max(...positions);
