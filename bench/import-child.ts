@@ -1,12 +1,16 @@
 /**
  * One Ferry import, verify or CPU-stage run in its own process, so that its
  * peak RSS is its own: `node --import tsx bench/import-child.ts` with
- *   FERRY_BENCH_MODE      import (default) | verify | stages | prepare-db
+ *   FERRY_BENCH_MODE      import (default) | verify | stages | prepare-db | copy
  *   FERRY_BENCH_SHAPE     chatcore | council
  *   FERRY_BENCH_DATA      the TinyDB file (chatcore) or the data folder (council)
  *   FERRY_BENCH_URL       the database (postgres://… or pglite:<dir>); not used by `stages`
  *   FERRY_BENCH_MIGRATE   prepare-db: the migration up.sql to apply (PGlite: creates and migrates the
  *                         data dir in its own process, so the import opens an existing, migrated one)
+ *   FERRY_BENCH_COPY      copy: JSON [{ table, columns, file }], parents first: the rendered CSV files
+ *                         COPied into the (migrated) database in chunks of whole records, ~4 MB each,
+ *                         one transaction per table — on PGlite, the embedded database's own limit
+ *                         (its COPY of the final rows, no Ferry work), as `psql \copy` is the server's
  *   FERRY_BENCH_BATCH     batch size (default: the importer's)
  *   FERRY_BENCH_WORKER    1 | 0 | auto: batches prepared in a worker thread (default auto, as `ferry import`:
  *                         on for PGlite, off for Postgres)
@@ -135,7 +139,29 @@ async function withDatabase() {
       } catch (err) {
         print({ ms: performance.now() - started, cpuMs: cpuMs(cpu), error: errorOf(err) });
       }
-    } else throw new Error(`FERRY_BENCH_MODE must be import, verify, stages or prepare-db, got ${mode}`);
+    } else if (mode === 'copy') {
+      const tables = JSON.parse(process.env.FERRY_BENCH_COPY as string) as {
+        table: string;
+        columns: string[];
+        file: string;
+      }[];
+      const quote = (ident: string) => `"${ident.replace(/"/g, '""')}"`;
+      const cpu = process.cpuUsage();
+      const started = performance.now();
+      let rows = 0;
+      for (const t of tables) {
+        const copy = `copy ${quote(t.table)} (${t.columns.map(quote).join(', ')}) from stdin with (format csv)`;
+        await db.session(async (s) => {
+          await s.query('begin');
+          for await (const chunk of csvChunks(t.file, 4 * 1024 * 1024)) {
+            await s.copyIn(copy, chunk.bytes);
+            rows += chunk.records;
+          }
+          await s.query('commit');
+        });
+      }
+      print({ ms: performance.now() - started, cpuMs: cpuMs(cpu), rows });
+    } else throw new Error(`FERRY_BENCH_MODE must be import, verify, stages, prepare-db or copy, got ${mode}`);
   } finally {
     await db.close();
   }
@@ -256,4 +282,38 @@ function filesOf(path: string): string[] {
     .filter((d) => d.isFile())
     .map((d) => join(d.parentPath ?? (d as unknown as { path: string }).path, d.name))
     .sort();
+}
+
+/**
+ * A CSV file in chunks of whole records of about `size` bytes: a chunk ends
+ * at a newline outside quotes (a quoted JSON value may hold newlines; a
+ * doubled quote inside one leaves the parity as it was).
+ */
+async function* csvChunks(file: string, size: number): AsyncGenerator<{ bytes: Buffer; records: number }> {
+  let pending: Buffer = Buffer.alloc(0);
+  let quoted = false;
+  let records = 0;
+  /** Where the last record ending in `pending` ends (after its newline), scanning from `from`. */
+  let scanned = 0;
+  let lastEnd = 0;
+  for await (const piece of createReadStream(file, { highWaterMark: 1 << 20 })) {
+    pending = pending.length === 0 ? (piece as Buffer) : Buffer.concat([pending, piece as Buffer]);
+    for (let i = scanned; i < pending.length; i++) {
+      const b = pending[i];
+      if (b === 0x22) quoted = !quoted;
+      else if (b === 0x0a && !quoted) {
+        records++;
+        lastEnd = i + 1;
+        if (lastEnd >= size) {
+          yield { bytes: pending.subarray(0, lastEnd), records };
+          pending = pending.subarray(lastEnd);
+          i = -1;
+          lastEnd = 0;
+          records = 0;
+        }
+      }
+    }
+    scanned = pending.length;
+  }
+  if (pending.length > 0) yield { bytes: pending, records: records + (lastEnd < pending.length ? 1 : 0) };
 }
