@@ -321,7 +321,7 @@ async function pass(o: PassOptions): Promise<PassResult> {
       ahead.push(prefetch(batches));
       const batch = step.value;
       if (!o.dryRun && !open) {
-        await session.query('begin');
+        await session.query(BEGIN_BATCH);
         open = true;
       }
       const dbRejects = await writeBatch(session, batch, stats);
@@ -369,7 +369,7 @@ async function pass(o: PassOptions): Promise<PassResult> {
         if (open) {
           // Keep what the message says was imported (the sources' check must still pass).
           await verdict.promise;
-          await session.query('commit');
+          await commitDurably(session);
           open = false;
         }
         const file = await finishRejects(o, session, runId, dryRejects);
@@ -402,7 +402,8 @@ async function pass(o: PassOptions): Promise<PassResult> {
       stats,
     });
     await session.query(sql, params);
-    if (open) await session.query('commit');
+    // Outside a transaction the statement commits durably (the session's default).
+    if (open) await commitDurably(session);
   }
   const rejectsFile = await finishRejects(o, session, runId, dryRejects);
   const durationMs = performance.now() - o.started;
@@ -420,6 +421,24 @@ async function pass(o: PassOptions): Promise<PassResult> {
     recordsPerSecond: (stats.records - resumeFrom) / Math.max(durationMs / 1000, 1e-9),
     partial,
   };
+}
+
+/**
+ * A batch's transaction does not wait for its WAL to reach the disk
+ * (`synchronous_commit = off`, for that transaction only): a server crash may
+ * lose the last few batches committed (up to 3 × wal_writer_delay, 600 ms by
+ * default), data and checkpoint together, and the resumed run writes them
+ * again; nothing is ever half there. Waiting for the flush at each of a run's
+ * hundreds of commits left Node and the server both idle: `psql \copy` flushes
+ * once per table. The run's last commit (and the one --max-rejects stops at)
+ * is durable, and flushes every earlier one with it.
+ */
+const BEGIN_BATCH = 'begin; set local synchronous_commit = off';
+
+/** Commit the open transaction, waiting for its WAL (and so every earlier batch's) to be flushed. */
+async function commitDurably(session: RawSession): Promise<void> {
+  await session.query('set local synchronous_commit = on');
+  await session.query('commit');
 }
 
 /** A promise, and whether it has settled (read synchronously between batches). */

@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import pino from 'pino';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DbHandle } from '../../src/db/open.js';
+import type { RawSession } from '../../src/db/session.js';
 import { casefold, ImportContext, parseLegacyTimestamp, stableUuid } from '../../src/import/context.js';
 import { defineImport } from '../../src/import/define.js';
 import { csvField, csvLineFields } from '../../src/import/encode.js';
@@ -15,12 +16,20 @@ import { defineSchema, renderCreateSql } from '../../src/schema/index.js';
 import { describeEachBackend } from '../support/backends.js';
 import { expectFerryError } from '../support/expect-error.js';
 import { recreateSchema } from '../support/schema-reset.js';
+import { watchSessions } from '../support/watch-sessions.js';
 import * as model from './fixtures/blog-schema.js';
 
 const schema = defineSchema(model);
 
+interface ArrayOptions {
+  failAt?: number;
+  errors?: number[];
+  /** The source's `check()` (a structure pass the loader runs beside the first batches). */
+  check?: () => Promise<void>;
+}
+
 /** An in-test source over an array; `failAt` throws mid-stream once, like a crash. */
-function arraySource(items: unknown[], opts: { failAt?: number; errors?: number[] } = {}): Source {
+function arraySource(items: unknown[], opts: ArrayOptions = {}): Source {
   let failAt = opts.failAt;
   return {
     label: 'array',
@@ -36,6 +45,7 @@ function arraySource(items: unknown[], opts: { failAt?: number; errors?: number[
     },
     files: async () => [],
     estimate: async () => ({ records: items.length }),
+    ...(opts.check ? { check: opts.check } : {}),
   };
 }
 
@@ -52,7 +62,7 @@ interface LegacyPost {
   at?: unknown;
 }
 
-function blogImport(items: unknown[], opts: { failAt?: number; errors?: number[] } = {}) {
+function blogImport(items: unknown[], opts: ArrayOptions = {}) {
   return defineImport({
     name: 'blog',
     schema: model,
@@ -360,6 +370,49 @@ describeEachBackend('import loader', (t) => {
       /--max-rejects 4/,
     );
     expect(await count('users')).toBe(3);
+  });
+
+  it("commits batches without waiting for their WAL's flush; the run's end waits, and so flushes every batch", async () => {
+    const setting = async (s: RawSession) =>
+      (await s.query<{ v: string }>(`select current_setting('synchronous_commit') as v`)).rows[0]?.v;
+    const commits: (string | undefined)[] = [];
+    let done: string | undefined;
+    const watched = watchSessions(db, {
+      query: async (s, text, params) => {
+        if (text === 'commit') commits.push(await setting(s));
+        if (params?.includes('done')) done = await setting(s);
+      },
+    });
+    const items = [...users(10), ...posts(60, 10)];
+    const report = await runImport({ db: watched, definition: blogImport(items), batchSize: 7 });
+    expect(report.tables.posts).toMatchObject({ inserted: 60 });
+    const batches = commits.slice(1, -1); // the first commits the run's start
+    expect(batches.length).toBeGreaterThan(3);
+    expect(new Set(batches)).toEqual(new Set(['off']));
+    // The source's check settled early: the last batch committed alone, and 'done' commits alone (the default, on).
+    expect([commits.at(-1), done]).toEqual(['off', 'on']);
+    expect(await db.session(setting)).toBe('on'); // SET LOCAL: the pooled connection keeps its default
+
+    // A source check still running after the last batch: every batch and 'done' wait in one transaction, whose
+    // commit must be durable. (The check ends 200 ms after the last batch's checkpoint is sent; should a loaded
+    // machine take longer than that to return it, the batch commits alone as above, which is checked too.)
+    await recreateSchema(db, renderCreateSql(schema.toIR()));
+    commits.length = 0;
+    let release = () => {};
+    const checked = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const slow = watchSessions(db, {
+      query: async (s, text, params) => {
+        if (text === 'commit') commits.push(await setting(s));
+        if (params?.includes('done')) done = await setting(s);
+        if (params?.includes('running') && params.includes(items.length)) setTimeout(release, 200);
+      },
+    });
+    await runImport({ db: slow, definition: blogImport(items, { check: () => checked }), batchSize: 7 });
+    // commits: the run's start (a plain transaction), then the one holding every batch and 'done'.
+    if (commits.length === 2) expect([commits, done]).toEqual([['on', 'on'], 'off']);
+    else expect([commits.at(-1), done]).toEqual(['off', 'on']);
   });
 
   it('refuses a key that is not unique in the schema', async () => {
