@@ -84,15 +84,14 @@ async function copiedIntoTarget(
 ): Promise<number | null> {
   if (!appendOnly.has(target) || (directFailures.get(target) ?? 0) >= MAX_DIRECT_FAILURES) return null;
   await session.query('savepoint ferry_direct');
+  let found: Awaited<ReturnType<typeof missingParents>>;
+  let rest: Group;
   try {
-    const found = orphanTables.has(target) ? await missingParents(session, target, group) : [];
+    found = orphanTables.has(target) ? await missingParents(session, target, group) : [];
     const dropped = new Set(found.map((o) => o.n));
-    const rest = found.length === 0 ? group : keepRows(group, (n) => !dropped.has(n));
+    rest = found.length === 0 ? group : keepRows(group, (n) => !dropped.has(n));
     if (rest.lines.length > 0) await copyIntoTarget(session, target, rest);
     await session.query('release savepoint ferry_direct');
-    rememberCopied(target, rest);
-    for (const o of found) rejects.push(dbReject(target, group, o.n, o.error));
-    return rest.lines.length;
   } catch (err) {
     if (isConnectionLoss(err) || isCanceled(err)) throw err;
     await session.query('rollback to savepoint ferry_direct; release savepoint ferry_direct');
@@ -100,6 +99,9 @@ async function copiedIntoTarget(
     else directFailures.set(target, (directFailures.get(target) ?? 0) + 1);
     return null;
   }
+  rememberCopied(target, rest);
+  for (const o of found) rejects.push(dbReject(target, group, o.n, o.error));
+  return rest.lines.length;
 }
 
 /** Targets whose staging table may hold rows (of an earlier batch, or of one rolled back). */
