@@ -39,11 +39,34 @@ export class KeySet {
 
   /** Add the key; false when it was already present. */
   add(key: string): boolean {
-    // One-shot hex digest: about 3x cheaper than createHash().update().digest().
+    return this.addDigest(KeySet.digest(key));
+  }
+
+  /** Whether the key was added (its fingerprint was: a false yes has the odds above). */
+  has(key: string): boolean {
+    return this.hasDigest(KeySet.digest(key));
+  }
+
+  /**
+   * The key's digest, for `addDigest`/`hasDigest`: one hash for a key looked
+   * up in several sets. One-shot hex digest: about 3x cheaper than
+   * createHash().update().digest().
+   */
+  static digest(key: string): string {
+    return hash('sha1', key, 'hex');
+  }
+
+  hasDigest(digest: string): boolean {
+    const hi = hexWord(digest, 0);
+    let lo = hexWord(digest, 8);
+    if (hi === 0 && lo === 0) lo = 1;
+    return find(this.#tables[hi >>> 24] as Uint32Array, hi, lo);
+  }
+
+  addDigest(digest: string): boolean {
     // Its first 16 hex digits read in place: the same numbers parseInt of two
     // slices gave, ~80 ns less a key. (The 'buffer' digest, read as two
     // uint32s, measured slower: a Buffer allocated per key.)
-    const digest = hash('sha1', key, 'hex');
     const hi = hexWord(digest, 0);
     let lo = hexWord(digest, 8);
     if (hi === 0 && lo === 0) lo = 1;
@@ -54,6 +77,19 @@ export class KeySet {
     const table = this.#tables[shard] as Uint32Array;
     if (count > (table.length / 2) * MAX_LOAD) this.#tables[shard] = grown(table);
     return true;
+  }
+}
+
+/** Whether the fingerprint is in the table. */
+function find(table: Uint32Array, hi: number, lo: number): boolean {
+  const slots = table.length / 2;
+  let i = Math.floor((lo / 4294967296) * slots);
+  for (;;) {
+    const h = table[2 * i] as number;
+    const l = table[2 * i + 1] as number;
+    if (h === 0 && l === 0) return false;
+    if (h === hi && l === lo) return true;
+    i = i + 1 === slots ? 0 : i + 1;
   }
 }
 

@@ -10,6 +10,7 @@
  */
 import type { RawSession } from '../db/session.js';
 import { quoteIdent } from '../schema/identifiers.js';
+import { KeySet } from './key-set.js';
 import type { Group } from './prepare.js';
 import type { Target } from './targets.js';
 
@@ -221,8 +222,12 @@ async function findMissing(
     const known = remembered?.[j];
     const ask: number[] = [];
     for (let t = 0; t < k.rows.length; t++) {
-      const key = k.keys[t] as string;
-      if (known === undefined || !(known.found.has(key) || known.copied?.has(key))) ask.push(t);
+      if (known === undefined) {
+        ask.push(t);
+        continue;
+      }
+      const digest = KeySet.digest(k.keys[t] as string);
+      if (!(known.found.hasDigest(digest) || known.copied?.hasDigest(digest))) ask.push(t);
     }
     sent.push(ask);
     if (ask.length === 0) return;
@@ -270,38 +275,36 @@ async function findMissing(
 
 /**
  * Parent keys (a foreign key's value tuples, as text) found present in this
- * run, so a batch asks the database only about values it has not seen.
- * Bounded (MAX_PRESENT_CHARS of key text, ~4 MB with a Set's overhead at
- * uuids): past that, values not remembered are simply asked again.
+ * run, so a batch asks the database only about values it has not seen. Held
+ * as 64-bit fingerprints (KeySet: ~12 bytes a key, where a Set of uuid
+ * strings took ~80, the largest part of the run's growth with its size) and
+ * bounded at MAX_PRESENT_KEYS: past that, values not remembered are simply
+ * asked again.
  *
- * Trusting it cannot let an orphan in: the direct COPY is still checked by
- * the constraint itself, and a parent deleted meanwhile fails it, which
- * rolls the group back to the staged path that isolates the row (write.ts).
+ * Trusting it cannot let an orphan in, not even on a fingerprint collision:
+ * the direct COPY is still checked by the constraint itself, and a parent
+ * missing after all fails it, which rolls the group back to the staged path
+ * that isolates the row (write.ts).
  */
 class PresentParents {
-  readonly #keys = new Set<string>();
-  #chars = 0;
+  readonly #keys = new KeySet();
 
-  has(key: string): boolean {
-    return this.#keys.has(key);
+  hasDigest(digest: string): boolean {
+    return this.#keys.hasDigest(digest);
   }
 
   /** No room left: further keys are not remembered. */
   get full(): boolean {
-    return this.#chars >= MAX_PRESENT_CHARS;
+    return this.#keys.size >= MAX_PRESENT_KEYS;
   }
 
   add(key: string): void {
-    if (this.#chars + key.length > MAX_PRESENT_CHARS) {
-      this.#chars = MAX_PRESENT_CHARS;
-      return;
-    }
-    this.#chars += key.length;
-    this.#keys.add(key);
+    if (!this.full) this.#keys.add(key);
   }
 }
 
-const MAX_PRESENT_CHARS = 2_000_000;
+/** ~3.5 MB of fingerprints per foreign key: a run's parents up to that many are never asked twice. */
+const MAX_PRESENT_KEYS = 250_000;
 
 /** A foreign key's distinct value tuples in a group (one array per column, for unnest), and the rows holding each. */
 class DistinctKeys {

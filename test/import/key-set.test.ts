@@ -21,6 +21,27 @@ describe('KeySet', () => {
     );
   });
 
+  it('has() is true exactly for the keys added, as a Set of strings, before and after shards grow', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.string({ maxLength: 6 }), { maxLength: 2000 }),
+        fc.array(fc.string({ maxLength: 6 }), { maxLength: 200 }),
+        (added, asked) => {
+          const set = new KeySet();
+          const reference = new Set<string>();
+          for (const k of added) {
+            set.add(k);
+            reference.add(k);
+          }
+          for (const k of [...asked, ...added]) {
+            expect(set.has(k)).toBe(reference.has(k));
+            expect(set.hasDigest(KeySet.digest(k))).toBe(reference.has(k));
+          }
+        },
+      ),
+    );
+  });
+
   it('keeps every key through many shard growths, at most 16 bytes a key at 1M keys', () => {
     const set = new KeySet();
     const n = 1_000_000;
