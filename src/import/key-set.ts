@@ -82,31 +82,28 @@ export class KeySet {
 
 /** Whether the fingerprint is in the table. */
 function find(table: Uint32Array, hi: number, lo: number): boolean {
-  const slots = table.length / 2;
-  let i = Math.floor((lo / 4294967296) * slots);
-  for (;;) {
-    const h = table[2 * i] as number;
-    const l = table[2 * i + 1] as number;
-    if (h === 0 && l === 0) return false;
-    if (h === hi && l === lo) return true;
-    i = i + 1 === slots ? 0 : i + 1;
-  }
+  const i = probe(table, hi, lo);
+  return table[2 * i] !== 0 || table[2 * i + 1] !== 0;
 }
 
 /** Insert into a table with room; false when the fingerprint is already there. */
 function insert(table: Uint32Array, hi: number, lo: number): boolean {
+  const i = probe(table, hi, lo);
+  if (table[2 * i] !== 0 || table[2 * i + 1] !== 0) return false;
+  table[2 * i] = hi;
+  table[2 * i + 1] = lo;
+  return true;
+}
+
+/** The slot holding the fingerprint, else the empty slot where it would go (linear probing). */
+function probe(table: Uint32Array, hi: number, lo: number): number {
   const slots = table.length / 2;
   // The low word picks the slot (the shard came from the high word's top byte).
   let i = Math.floor((lo / 4294967296) * slots);
   for (;;) {
     const h = table[2 * i] as number;
     const l = table[2 * i + 1] as number;
-    if (h === 0 && l === 0) {
-      table[2 * i] = hi;
-      table[2 * i + 1] = lo;
-      return true;
-    }
-    if (h === hi && l === lo) return false;
+    if ((h === 0 && l === 0) || (h === hi && l === lo)) return i;
     i = i + 1 === slots ? 0 : i + 1;
   }
 }
