@@ -49,7 +49,8 @@ export function files(pattern: string | readonly string[], options: JsonFilesOpt
   };
 
   /** One file as a record (or an error record); a read failure throws, naming the file. */
-  const load = async (abs: string): Promise<SourceRecord> => {
+  const load = async (rel: string): Promise<SourceRecord> => {
+    const abs = path.resolve(cwd, rel);
     const loc = { source: label, file: shownPath(abs, cwd) };
     let text: string;
     try {
@@ -67,7 +68,9 @@ export function files(pattern: string | readonly string[], options: JsonFilesOpt
   // Files are read GROUP at a time, the next group while the loader maps this
   // one: reading one file after another left the loader waiting on each read.
   const chunks = async function* (opts?: { signal?: AbortSignal }): AsyncGenerator<SourceRecord[]> {
-    const all = await list();
+    // Held relative to cwd for the whole run: ~50 fewer bytes a file (2.6 MB
+    // of the heap over the 54k files of 1M council messages).
+    const all = (await list()).map((abs) => path.relative(cwd, abs));
     const readGroup = (at: number) => {
       const group = Promise.all(all.slice(at, at + GROUP).map(load));
       group.catch(() => {}); // awaited below, in order; not an unhandled rejection meanwhile
