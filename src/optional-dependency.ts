@@ -17,6 +17,7 @@ import { E_MISSING_DEPENDENCY, FerryError } from './errors.js';
 export const OPTIONAL_DEPENDENCIES = {
   'better-sqlite3': 'the sqlite() import source',
   'csv-parse': 'the csv() import source',
+  'prom-client': 'the Prometheus metrics of ferry/ops (metrics())',
   'rate-limiter-flexible': 'createRateLimiter()',
 } as const;
 
