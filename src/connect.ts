@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import { type DbHandle, type OpenOptions, openDatabase } from './db/open.js';
+import { type Duration, toMs } from './duration.js';
 import { FerryError } from './errors.js';
 import { E_MIGRATION_FAILED } from './migrate/errors.js';
 import { Migrator, type MigratorOptions, type RunResult } from './migrate/runner.js';
@@ -21,6 +22,47 @@ export interface ConnectOptions<S> extends OpenOptions {
   cache?: RepositoryCache;
 }
 
+/** Anything `shutdown()` closes after the pools' in-flight work: a cache, a session store, a rate limiter, metrics. */
+export type Closable = { close(): unknown } | (() => unknown);
+
+export interface ShutdownOptions {
+  /** The signal that asked for it (logged in the report), e.g. `'SIGTERM'`. */
+  signal?: string;
+  /**
+   * How long to wait, after readiness turned 503, before waiting for work to
+   * end: the time a load balancer takes to see the 503 and stop sending
+   * requests (Kubernetes: a few seconds). Default 0.
+   */
+  delay?: Duration;
+  /** At most this long for queries and transactions in flight to end before the pools close anyway. Default 10 s. */
+  drain?: Duration;
+  /** More to close (after what `onShutdown` registered, before the pools). */
+  close?: Closable[];
+  /**
+   * HTTP servers (`node:http`, or Express's/Fastify's underlying one) to stop
+   * after `delay`: no new connections, idle keep-alive ones closed, requests
+   * being served finish (within `drain`) before the pools drain.
+   */
+  servers?: StoppableServer[];
+}
+
+/** The part of `node:http`'s Server that shutdown uses. */
+export interface StoppableServer {
+  close(callback?: (err?: Error) => void): unknown;
+  closeIdleConnections?(): void;
+}
+
+export interface ShutdownReport {
+  signal: string | null;
+  /** Whether every server stopped and every connection was idle before the pools closed (false: `drain` ran out). */
+  drained: boolean;
+  /** Connections still busy when the pools closed. */
+  busyAtClose: number;
+  /** Resources whose close() threw, with the message. */
+  errors: { resource: string; message: string }[];
+  ms: number;
+}
+
 /**
  * An open database: Kysely typed by the schema, repositories, transactions,
  * and the handle's health helpers. Close it when done.
@@ -30,6 +72,9 @@ export class Ferry<DB> implements Scope<DB> {
   readonly schema: Schema;
   readonly #handle: DbHandle;
   readonly #root: RootScope<DB>;
+  #draining = false;
+  #shutdown: Promise<ShutdownReport> | null = null;
+  readonly #closers: Closable[] = [];
 
   constructor(
     handle: DbHandle,
@@ -125,6 +170,78 @@ export class Ferry<DB> implements Scope<DB> {
   close(): Promise<void> {
     return this.#handle.close();
   }
+
+  /** True once `shutdown()` started: `ferry/ops` readiness answers 503 from then on. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /** Close `resource` on `shutdown()`, after in-flight queries end and before the pools (last registered, first closed). */
+  onShutdown(resource: Closable): void {
+    this.#closers.push(resource);
+  }
+
+  /**
+   * Stop gracefully (on SIGTERM): readiness turns 503 at once; after `delay`,
+   * queries and transactions in flight get up to `drain` to end (new ones
+   * still run: a request being served may need several); then what
+   * `onShutdown` registered and `close` lists is closed (caches, session
+   * stores, rate limiters, metrics timers), then the pools. Idempotent: a
+   * second call (a second signal) gets the same promise.
+   *
+   *   process.once('SIGTERM', () => ferry.shutdown({ signal: 'SIGTERM', delay: '5s' }).then(() => process.exit(0)));
+   */
+  shutdown(options: ShutdownOptions = {}): Promise<ShutdownReport> {
+    this.#shutdown ??= this.#stop(options);
+    return this.#shutdown;
+  }
+
+  async #stop(options: ShutdownOptions): Promise<ShutdownReport> {
+    const started = performance.now();
+    const delayMs = options.delay === undefined ? 0 : toMs(options.delay, 'shutdown delay');
+    const drainMs = options.drain === undefined ? 10_000 : toMs(options.drain, 'shutdown drain');
+    this.#draining = true;
+    if (delayMs > 0) await sleep(delayMs);
+    const busy = () => {
+      const s = this.#handle.poolStats();
+      return s.total - s.idle + s.waiting;
+    };
+    const deadline = performance.now() + drainMs;
+    const stopped = await Promise.race([
+      Promise.all((options.servers ?? []).map(stopServer)).then(() => true),
+      sleep(drainMs).then(() => false),
+    ]);
+    // Polled: pg's Pool has no "idle" event, and 10 ms is nothing beside a shutdown's seconds.
+    while (busy() > 0 && performance.now() < deadline) await sleep(10);
+    const busyAtClose = busy();
+    const errors: ShutdownReport['errors'] = [];
+    for (const resource of [...this.#closers].reverse().concat(options.close ?? [])) {
+      try {
+        await (typeof resource === 'function' ? resource() : resource.close());
+      } catch (err) {
+        const name = typeof resource === 'function' ? resource.name || 'function' : resource.constructor?.name;
+        errors.push({ resource: name || 'resource', message: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    await this.#handle.close();
+    return {
+      signal: options.signal ?? null,
+      drained: busyAtClose === 0 && stopped,
+      busyAtClose,
+      errors,
+      ms: Math.round(performance.now() - started),
+    };
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Resolves when the server has closed (its requests answered); a server not listening counts as closed. */
+function stopServer(server: StoppableServer): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections?.();
+  });
 }
 
 /**

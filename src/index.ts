@@ -5,7 +5,15 @@
  * the legacy import in `ferry/import`; migrations from code in `ferry/migrate`.
  */
 export { defineConfig, type FerryConfig } from './config.js';
-export { type ConnectOptions, connect, Ferry } from './connect.js';
+export {
+  type Closable,
+  type ConnectOptions,
+  connect,
+  Ferry,
+  type ShutdownOptions,
+  type ShutdownReport,
+  type StoppableServer,
+} from './connect.js';
 export { parseDatabaseUrl, redactUrl } from './db/url.js';
 export type { Duration } from './duration.js';
 export * from './errors.js';

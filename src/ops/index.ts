@@ -4,4 +4,20 @@
  * backup and restore that verify themselves, CSV/NDJSON export.
  * Each part loads only what it needs (prom-client only for metrics).
  */
+
+export {
+  type CacheLike,
+  type CheckOutcome,
+  type CheckResult,
+  type CheckStatus,
+  Health,
+  type HealthCheck,
+  type HealthOptions,
+  type HealthReport,
+  type HealthResponse,
+  type HealthTarget,
+  health,
+  type SessionsLike,
+} from './health.js';
 export { createLogger, type Logger } from './logger.js';
+export { type Shutdownable, type SignalShutdownOptions, shutdownOnSignals } from './shutdown.js';

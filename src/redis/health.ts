@@ -4,22 +4,29 @@
  */
 import type { RedisLike } from './connection.js';
 
-const health = new WeakMap<RedisLike, { down: boolean }>();
+const health = new WeakMap<RedisLike, { down: boolean; lastError: string | null }>();
 
 /** Track whether `client` has lost its connection (idempotent). */
 export function watchRedis(client: RedisLike): void {
   if (health.has(client)) return;
-  const state = { down: false };
+  const state: { down: boolean; lastError: string | null } = { down: false, lastError: null };
   health.set(client, state);
-  client.on('error', () => {
+  client.on('error', (err: unknown) => {
     state.down = true;
+    state.lastError = err instanceof Error ? err.message : String(err);
   });
   client.on('close', () => {
     state.down = true;
   });
   client.on('ready', () => {
     state.down = false;
+    state.lastError = null;
   });
+}
+
+/** The last connection error of a watched client since it was last ready (for health reports), else null. */
+export function redisLastError(client: RedisLike): string | null {
+  return health.get(client)?.lastError ?? null;
 }
 
 /**

@@ -366,7 +366,11 @@ export function createSessionStore<T = Record<string, unknown>>(options: Session
     },
 
     stats() {
-      return outbox?.stats() ?? { outboxPolls: 0, pendingRevocations: 0, replayedRevocations: 0 };
+      return {
+        ...(outbox?.stats() ?? { outboxPolls: 0, pendingRevocations: 0, replayedRevocations: 0 }),
+        redis: redisClient ? (redisUsable(redisClient) ? 'up' : 'down') : 'off',
+        persist: pg !== null,
+      };
     },
 
     async close() {

@@ -57,6 +57,10 @@ export interface SessionStoreStats {
   pendingRevocations: number;
   /** Outbox rows this instance told Redis about (its own and other instances'). */
   replayedRevocations: number;
+  /** The store's Redis: `up` (commands go to it), `down` (skipped until it is back), `off` (none configured). */
+  redis: 'up' | 'down' | 'off';
+  /** Whether Postgres holds the sessions (`persist`): with it, a Redis outage only slows sessions down. */
+  persist: boolean;
 }
 
 export interface SessionStoreOptions {

@@ -1,0 +1,60 @@
+/**
+ * The operations endpoints every example serves, as its seed's runbook asks
+ * (seed 001: `/health/ready` pinging Redis and the database, `/metrics`):
+ * `/livez`, `/readyz` (ferry/ops health) and `/metrics` (when given), other
+ * paths to the app's own handler. With `signals`, SIGTERM/SIGINT shut down
+ * gracefully: 503 first, requests being served finish, then caches, session
+ * stores, limiters and pools close.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Closable } from '../../src/index.js';
+import { type CacheLike, type Health, type HealthTarget, health, type SessionsLike } from '../../src/ops/health.js';
+import { type Shutdownable, shutdownOnSignals } from '../../src/ops/shutdown.js';
+
+export interface OpsServerOptions {
+  port?: number;
+  host?: string;
+  /** The example's migrations folder: readiness waits for it to be applied. */
+  migrations: string;
+  cache?: CacheLike;
+  sessions?: SessionsLike;
+  /** A `/metrics` handler (ferry/ops metrics). */
+  metrics?: { handler: http.RequestListener };
+  /** The app's own routes. */
+  app?: http.RequestListener;
+  /** Closed on shutdown, after the server and before the pools. */
+  close?: Closable[];
+  /** Install SIGTERM/SIGINT handlers that shut down and exit (for a real process, not a test). */
+  signals?: boolean;
+}
+
+export interface OpsServer {
+  readonly server: http.Server;
+  readonly url: string;
+  readonly health: Health;
+}
+
+export async function startOpsServer(
+  ferry: HealthTarget & Shutdownable,
+  options: OpsServerOptions,
+): Promise<OpsServer> {
+  const h = health(ferry, { migrations: options.migrations, cache: options.cache, sessions: options.sessions });
+  const server = http.createServer((req, res) => {
+    if (options.metrics && new URL(req.url ?? '/', 'http://x').pathname === '/metrics') {
+      options.metrics.handler(req, res);
+      return;
+    }
+    h.handler(req, res, () => {
+      if (options.app) options.app(req, res);
+      else {
+        res.writeHead(404, { 'content-type': 'text/plain' });
+        res.end('not found\n');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
+  if (options.signals) shutdownOnSignals(ferry, { servers: [server], delay: '2s', close: options.close ?? [] });
+  const { address, port } = server.address() as AddressInfo;
+  return { server, url: `http://${address}:${port}`, health: h };
+}
