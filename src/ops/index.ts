@@ -5,3 +5,4 @@
  * Each part loads only what it needs (prom-client only for metrics).
  */
 export { createLogger, type Logger } from './logger.js';
+export { createMetrics, type Metrics, type MetricsDatabase, type MetricsOptions } from './metrics.js';
