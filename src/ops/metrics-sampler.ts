@@ -4,8 +4,10 @@
  * per scrape: a Prometheus scraping every 5 s must not add a catalog scan
  * every 5 s, and on PGlite every query holds the only connection.
  *
- * Between samples the gauges keep their last values; before the first one
- * they are absent. `sample()` refreshes now (tests, or an app that wants
+ * Between samples the gauges keep their last values. Before the first one
+ * the unlabelled gauges read 0 (prom-client always exports them) and the
+ * labelled ones are absent; `metrics_last_sample_timestamp_seconds` is 0
+ * until a sample succeeded. `sample()` refreshes now (tests, or an app that wants
  * fresh numbers at start).
  */
 import { type Kysely, sql } from 'kysely';
@@ -31,6 +33,8 @@ export interface SamplerOptions {
 export interface Sampler {
   /** Refresh every sampled gauge now; resolves when done (never rejects: failures are counted). */
   sample(): Promise<void>;
+  /** No more samples: one in flight stops before its next query. */
+  stop(): void;
 }
 
 interface TableSize {
@@ -128,14 +132,20 @@ export function createSampler(prom: Prom, db: Kysely<any>, options: SamplerOptio
   }
 
   let running: Promise<void> | undefined;
+  let stopped = false;
   return {
+    stop() {
+      stopped = true;
+    },
     sample() {
+      if (stopped) return Promise.resolve();
       // One sample at a time: a slow database must not pile them up.
       running ??= (async () => {
         try {
-          await sampleSizes();
-          await sampleMigrations();
-          await sampleSessions();
+          for (const step of [sampleSizes, sampleMigrations, sampleSessions]) {
+            if (stopped) return;
+            await step();
+          }
           lastSample.set(Date.now() / 1000);
         } catch (err) {
           sampleErrors.inc();

@@ -177,6 +177,7 @@ export function createMetrics(database: MetricsDatabase, options: MetricsOptions
       if (closed) return;
       closed = true;
       if (timer) clearInterval(timer);
+      sampler.stop();
       if (slot.current === observer) slot.current = undefined;
       prom.unregisterAll();
     },
