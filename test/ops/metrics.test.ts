@@ -13,6 +13,7 @@ import { Counter as PromCounter, Registry } from 'prom-client';
 import { beforeAll, beforeEach, expect, it } from 'vitest';
 import { cachedRepository, createCache } from '../../src/cache/index.js';
 import type { DbHandle } from '../../src/db/open.js';
+import { openDatabase } from '../../src/db/open.js';
 import { defineImport } from '../../src/import/define.js';
 import { runImport } from '../../src/import/loader.js';
 import type { Source, SourceRecord } from '../../src/import/source.js';
@@ -21,6 +22,8 @@ import { createMetrics, type Metrics, type MetricsOptions } from '../../src/ops/
 import { createRateLimiter } from '../../src/rate-limit/index.js';
 import { defineSchema, integer, serial, table, text, varchar } from '../../src/schema/index.js';
 import type { DatabaseOf } from '../../src/schema/infer.js';
+import { createSessionStore } from '../../src/sessions/index.js';
+import { sessionTables } from '../../src/sessions/tables.js';
 import { autoCleanup, makeCache, uniqueNamespace } from '../cache/support/redis.js';
 import { describeEachBackend } from '../support/backends.js';
 import { expectFerryError } from '../support/expect-error.js';
@@ -35,7 +38,8 @@ const widgets = table('widgets', {
   size: integer().notNull().default(0),
   note: text(),
 });
-const schema = { widgets };
+const { sessions } = sessionTables({ names: { sessions: 'metrics_sessions' } });
+const schema = { widgets, sessions };
 type DB = DatabaseOf<typeof schema>;
 
 /** A node:http server around `metrics.handler` on a loopback port; `scrape()` GETs and parses it. */
@@ -418,7 +422,7 @@ describeEachBackend('metrics', (t) => {
     };
     const definition = defineImport({
       name: 'metrics-widgets',
-      schema,
+      schema: { widgets },
       source,
       tables: { widgets: { key: ['name'] } },
       map: (rec: { name: string; size: unknown }) => ({ widgets: { name: rec.name, size: rec.size as number } }),
@@ -455,6 +459,56 @@ describeEachBackend('metrics', (t) => {
       expect(sampleValue(f, 'ferry_import_runs_total', { ...labels, mode: 'run' })).toBe(1);
       expect(conventionProblems(f)).toEqual([]);
     });
+  });
+
+  it('active sessions are sampled from the sessions table; store counters read at scrape time', async () => {
+    const store = createSessionStore({ redis: null, ttl: '1h' });
+    try {
+      const hour = 3_600_000;
+      const now = Date.now();
+      const row = (jti: string, expiresIn: number, revoked = false) => ({
+        user_id: 'u1',
+        access_jti: jti,
+        created_at: new Date(now),
+        last_activity: new Date(now),
+        expires_at: new Date(now + expiresIn),
+        revoked,
+      });
+      await withMetrics({ sessions: store, sessionsTable: 'metrics_sessions' }, async (m, scrape) => {
+        await ferry.repo(sessions).insert([row('a', hour), row('b', hour), row('c', hour, true), row('d', -hour)]);
+        await m.sample();
+        let f = await scrape();
+        expect(sampleValue(f, 'ferry_sessions_active')).toBe(2);
+        expect(sampleValue(f, 'ferry_sessions_pending_revocations')).toBe(store.stats().pendingRevocations);
+        expect(sampleValue(f, 'ferry_sessions_revocations_replayed_total')).toBe(0);
+        await ferry.repo(sessions).update({ access_jti: 'a' }, { revoked: true });
+        await m.sample();
+        f = await scrape();
+        expect(sampleValue(f, 'ferry_sessions_active')).toBe(1);
+      });
+    } finally {
+      await sql`truncate metrics_sessions`.execute(handle.db);
+      await store.close();
+    }
+  });
+
+  it.runIf(t.backend === 'postgres')('checkout timeouts are counted (Postgres pool exhausted)', async () => {
+    const small = await openDatabase({ url: t.url(), pool: { max: 1, connectionTimeoutMillis: 200 } });
+    const m = createMetrics(small, { registry: new Registry(), sampleInterval: 0 });
+    try {
+      await small.session(async () => {
+        // The only connection is held: this checkout waits its 200 ms out and gives up.
+        await expectFerryError(sql`select 1`.execute(small.db), 'E_CONNECT', /no pooled connection became free/);
+      });
+      const f = parsePromText(await m.text());
+      expect(sampleValue(f, 'ferry_db_pool_acquire_timeouts_total')).toBe(1);
+      // Both checkouts are in the wait histogram: the session's and the one that timed out.
+      expect(sampleValue(f, 'ferry_db_pool_acquire_wait_seconds_count')).toBe(2);
+      expect(sampleValue(f, 'ferry_db_pool_max_connections')).toBe(1);
+    } finally {
+      m.close();
+      await small.close();
+    }
   });
 
   it('merges into the app registry, refuses a second observer, and close() detaches cleanly', async () => {
