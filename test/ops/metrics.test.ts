@@ -545,9 +545,15 @@ describeEachBackend('metrics', (t) => {
     ]);
     expect(() => createMetrics(handle, { prefix: '1bad', sampleInterval: 0 })).toThrow(/prefix "1bad"/);
     expect(() => createMetrics(handle, { slowQuery: 'soon' as never })).toThrow(/slowQuery/);
-    // Detached work is not observed: the registry it used no longer moves.
+    // Detached: a new createMetrics may attach, and sees only what happens after it.
     await ferry.repo(widgets).count();
-    const second = createMetrics(handle, { registry, prefix: 'svc2_', sampleInterval: 0 });
-    second.close();
+    const second = createMetrics(handle, { registry: new Registry(), sampleInterval: 0 });
+    try {
+      await ferry.repo(widgets).count();
+      const f = parsePromText(await second.text());
+      expect(histogramCount(f, { operation: 'count', table: 'widgets' })).toBe(1);
+    } finally {
+      second.close();
+    }
   });
 });
