@@ -3,7 +3,7 @@
  * layer knowing about them: a small structural observer that the handle
  * holds in one slot and that repositories, raw sessions and the pools call.
  *
- *   handle.observer = {
+ *   handle.observers.current = {
  *     onQuery: ({ operation, table, ms, error }) => histogram.observe(...),
  *     onAcquire: ({ ms, timedOut }) => waits.observe(ms / 1000),
  *   };
