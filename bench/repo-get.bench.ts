@@ -2,6 +2,11 @@
  * Repository `get` by primary key against the same lookup done by hand, in
  * one run: raw `pg` on an identical pool (Postgres) and raw `PGlite.query`
  * on an identical table (embedded). Goal: repo.get >= 0.9x raw throughput.
+ *
+ * Also repo.get with ferry/ops metrics on (the query observer timing every
+ * call into a histogram) against the same repo.get with them off, on the
+ * same handle: each op sets the handle's observer slot (on or off) before
+ * its call, so the two differ only by the observer. Goal: >= 0.97x.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +15,9 @@ import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'kysely';
 import pg from 'pg';
 import * as schema from '../examples/hello-bot/schema.js';
+import type { QueryObserver } from '../src/db/observer.js';
 import { connect, type Ferry } from '../src/index.js';
+import { createMetrics } from '../src/ops/metrics.js';
 import { createStatements } from '../src/schema/ddl.js';
 import { defineSchema } from '../src/schema/schema.js';
 import { compare, printTable, saveResult, type Throughput } from './lib.js';
@@ -32,8 +39,27 @@ async function seed(ferry: Ferry<unknown>) {
   await sql.raw(seedSql).execute(ferry.db);
 }
 
+/** Metrics on `ferry` for the bench; `on`/`off` switch its observer for the next call. */
+function metricsSwitch(ferry: Ferry<unknown>) {
+  const metrics = createMetrics(ferry, { sampleInterval: 0 });
+  const observer = ferry.observers.current as QueryObserver;
+  return {
+    on: () => {
+      ferry.observers.current = observer;
+    },
+    off: () => {
+      ferry.observers.current = undefined;
+    },
+    close: () => {
+      ferry.observers.current = observer;
+      metrics.close();
+    },
+  };
+}
+
 function rows(backend: string, concurrency: number, results: Throughput[], baseline: string) {
   const base = results.find((r) => r.name === baseline)!;
+  const off = results.find((r) => r.name === 'ferry repo.get')!;
   return results.map((r) => ({
     backend,
     concurrency,
@@ -42,6 +68,7 @@ function rows(backend: string, concurrency: number, results: Throughput[], basel
     'p50 µs': Math.round(r.p50us),
     'p99 µs': Math.round(r.p99us),
     'vs raw': Number((r.opsPerSec / base.opsPerSec).toFixed(3)),
+    'vs metrics off': r.name === 'ferry repo.get + metrics' ? Number((r.opsPerSec / off.opsPerSec).toFixed(3)) : '',
   }));
 }
 
@@ -66,11 +93,25 @@ if (pgAvailable) {
   await seed(ferry as Ferry<unknown>);
   const pool = new pg.Pool({ connectionString: url.href, max: 10 });
   const repo = ferry.repo(schema.users);
+  const metrics = metricsSwitch(ferry as Ferry<unknown>);
   for (const concurrency of [1, 8]) {
     const results = await compare(
       [
         { name: 'raw pg', op: () => pool.query(raw, [nextId()]) },
-        { name: 'ferry repo.get', op: () => repo.get(nextId()) },
+        {
+          name: 'ferry repo.get',
+          op: () => {
+            metrics.off();
+            return repo.get(nextId());
+          },
+        },
+        {
+          name: 'ferry repo.get + metrics',
+          op: () => {
+            metrics.on();
+            return repo.get(nextId());
+          },
+        },
         {
           name: 'kysely builder',
           op: () => ferry.db.selectFrom('users').selectAll().where('id', '=', nextId()).executeTakeFirst(),
@@ -80,6 +121,7 @@ if (pgAvailable) {
     );
     table.push(...rows('postgres', concurrency, results, 'raw pg'));
   }
+  metrics.close();
   await pool.end();
   await ferry.close();
   await admin.query('drop database if exists ferry_bench with (force)');
@@ -96,15 +138,30 @@ try {
   for (const statement of ddl) await lite.exec(statement);
   await lite.exec(seedSql);
   const repo = ferry.repo(schema.users);
+  const metrics = metricsSwitch(ferry as Ferry<unknown>);
   const results = await compare([
     { name: 'raw PGlite.query', op: () => lite.query(raw, [nextId()]) },
-    { name: 'ferry repo.get', op: () => repo.get(nextId()) },
+    {
+      name: 'ferry repo.get',
+      op: () => {
+        metrics.off();
+        return repo.get(nextId());
+      },
+    },
+    {
+      name: 'ferry repo.get + metrics',
+      op: () => {
+        metrics.on();
+        return repo.get(nextId());
+      },
+    },
     {
       name: 'kysely builder',
       op: () => ferry.db.selectFrom('users').selectAll().where('id', '=', nextId()).executeTakeFirst(),
     },
   ]);
   table.push(...rows('pglite', 1, results, 'raw PGlite.query'));
+  metrics.close();
   await lite.close();
   await ferry.close();
 } finally {

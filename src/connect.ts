@@ -87,7 +87,7 @@ export class Ferry<DB> implements Scope<DB> {
     const onAfterCommitError =
       options.onAfterCommitError ??
       ((err: unknown) => process.emitWarning(`ferry: an afterCommit callback failed: ${String(err)}`));
-    this.#root = new RootScope(this.db, { onAfterCommitError, cache: options.cache });
+    this.#root = new RootScope(this.db, { onAfterCommitError, cache: options.cache, observers: handle.observers });
   }
 
   /** `'postgres'` for a server, `'pglite'` for the embedded database. */
@@ -123,6 +123,11 @@ export class Ferry<DB> implements Scope<DB> {
 
   poolStats(): ReturnType<DbHandle['poolStats']> {
     return this.#handle.poolStats();
+  }
+
+  /** The handle's query observer slot (see `DbHandle.observers`): what ferry/ops metrics hook into. */
+  get observers(): DbHandle['observers'] {
+    return this.#handle.observers;
   }
 
   /**

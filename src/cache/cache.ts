@@ -80,6 +80,8 @@ export interface CacheStats {
   bus: 'up' | 'down' | 'off';
   /** Invalidations waiting for Redis to come back. */
   pendingInvalidations: number;
+  /** Invalidations replayed to Redis once it answered again (a namespace flush counts as one). */
+  replayedInvalidations: number;
 }
 
 /** Keys remembered as invalidated while reads were in flight, at most (beyond: every read in flight is stale). */
@@ -430,6 +432,7 @@ export class Cache implements RepositoryCache {
       breaker: r ? r.state : 'off',
       bus: r === null || !r.hasBus ? 'off' : r.busUp ? 'up' : 'down',
       pendingInvalidations: r?.pendingCount ?? 0,
+      replayedInvalidations: r?.replayedCount ?? 0,
     };
   }
 

@@ -216,6 +216,11 @@ export class Remote {
     return this.#pending.size;
   }
 
+  /** Invalidations replayed to Redis after an outage (a namespace flush counts as one). */
+  get replayedCount(): number {
+    return this.#pending.replayed;
+  }
+
   /**
    * Just after an outage, values in Redis may be ones another instance
    * invalidated during the outage and has not replayed yet (it recovers on

@@ -1,5 +1,6 @@
 /** Database access: URL parsing, both backends behind one handle, one value policy. */
 export { acquireDataDirLock, type DataDirLock, lockFileFor } from './data-dir-lock.js';
+export type { AcquireInfo, Observable, ObserverSlot, QueryInfo, QueryObserver } from './observer.js';
 export { type DbHandle, DEFAULT_DATA_DIR, type OpenOptions, openDatabase, resolveDatabaseTarget } from './open.js';
 export {
   createPgPool,

@@ -13,10 +13,11 @@ import { type Dialect, Kysely, PostgresDialect, sql } from 'kysely';
 import { E_CLOSED, E_CONNECT, FerryError } from '../errors.js';
 import { type Logger, layerLogger } from '../logger.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
+import type { ObserverSlot, QueryObserver } from './observer.js';
 import { createPgPool, type PoolOptions, type PoolStats } from './pg-pool.js';
 import { PGliteDialect, type PGliteLike } from './pglite-dialect.js';
 import { initdbInChild, needsInitdb } from './pglite-initdb.js';
-import { type RawSession, withPGliteSession, withPgSession } from './session.js';
+import { observedSession, type RawSession, withPGliteSession, withPgSession } from './session.js';
 import { type ParsedUrl, parseDatabaseUrl } from './url.js';
 
 /**
@@ -74,6 +75,12 @@ export interface DbHandle {
   /** `show server_version`, e.g. '15.20 (Debian 15.20-0+deb12u1)' or '18.6'. */
   serverVersion(): Promise<string>;
   poolStats(): PoolStats;
+  /**
+   * The one query observer of this handle (see observer.ts): repositories on
+   * it, raw sessions and connection checkouts report to `observers.current`.
+   * Unset by default; ferry/ops' `createMetrics` sets it.
+   */
+  readonly observers: ObserverSlot;
   /** Re-read array types (enum arrays...) after DDL. Usually automatic; see types.ts. */
   refreshTypes(): Promise<void>;
   /**
@@ -158,7 +165,9 @@ function nonEmpty(value: string | undefined): string | undefined {
 }
 
 async function openPostgres(connectionString: string, options: OpenOptions, env: NodeJS.ProcessEnv): Promise<DbHandle> {
+  const observers: ObserverSlot = { current: undefined };
   const pool = createPgPool(connectionString, {
+    observers,
     pool: options.pool,
     env,
     onError: options.onError,
@@ -170,6 +179,7 @@ async function openPostgres(connectionString: string, options: OpenOptions, env:
     dialect,
     redactedUrl: pool.redactedUrl,
     connectionString,
+    observers,
     stats: () => pool.stats(),
     refreshTypes: () => pool.refreshTypes(),
     session: (fn) => withPgSession(pool, fn),
@@ -219,13 +229,15 @@ async function openPGlite(dataDir: string | null, redactedUrl: string, options: 
     }
     if (fresh) options.onCreate?.(dataDir);
     const instance = pglite;
-    const dialect = new PGliteDialect({ pglite: instance });
+    const observers: ObserverSlot = { current: undefined };
+    const dialect = new PGliteDialect({ pglite: instance, observers });
     await dialect.init();
     const heldLock = lock;
     return new Handle({
       backend: 'pglite',
       dialect,
       redactedUrl,
+      observers,
       stats: () => dialect.stats(),
       refreshTypes: () => dialect.refreshTypes(),
       session: (fn) => withPGliteSession(dialect, fn),
@@ -251,6 +263,8 @@ interface HandleParts {
   redactedUrl: string;
   /** Postgres: the URL with its password, for `connectionStringOf` only. */
   connectionString?: string;
+  /** The slot the pool or PGlite session reports checkouts to. */
+  observers: ObserverSlot;
   stats(): PoolStats;
   refreshTypes(): Promise<void>;
   session<T>(fn: (session: RawSession) => Promise<T>): Promise<T>;
@@ -273,6 +287,7 @@ class Handle implements DbHandle {
   readonly dialect: Dialect;
   readonly db: Kysely<any>;
   readonly redactedUrl: string;
+  readonly observers: ObserverSlot;
   // A private field: not enumerable, not in JSON, not shown by util.inspect
   // (see [inspect.custom] too), readable only through connectionStringOf().
   readonly #connectionString: string | undefined;
@@ -287,6 +302,7 @@ class Handle implements DbHandle {
     this.backend = parts.backend;
     this.dialect = parts.dialect;
     this.redactedUrl = parts.redactedUrl;
+    this.observers = parts.observers;
     this.#connectionString = parts.connectionString;
     this.#parts = { ...parts, connectionString: undefined };
     this.db = new Kysely<any>({ dialect: parts.dialect });
@@ -321,7 +337,9 @@ class Handle implements DbHandle {
 
   session<T>(fn: (session: RawSession) => Promise<T>): Promise<T> {
     this.#assertOpen();
-    return this.#parts.session(fn);
+    const observer: QueryObserver | undefined = this.observers.current;
+    if (observer?.onQuery === undefined) return this.#parts.session(fn);
+    return this.#parts.session((session) => fn(observedSession(session, observer)));
   }
 
   close(): Promise<void> {

@@ -13,6 +13,7 @@ import pg from 'pg';
 import { type Duration, toMs, toWholeSeconds } from '../duration.js';
 import { E_CLOSED, E_CONFIG, E_CONNECT, FerryError } from '../errors.js';
 import type { LayerLogger } from '../logger.js';
+import type { ObserverSlot } from './observer.js';
 import { refusedSslChoice, resolveSsl } from './ssl.js';
 import {
   ARRAY_TYPES_SQL,
@@ -177,6 +178,8 @@ export interface PgPoolOptions {
   onError?: (err: Error) => void;
   /** The 'db' layer of the `logger` option: the same background errors, as `error` lines. */
   log?: LayerLogger;
+  /** Where connection checkouts are reported (wait time, timeouts); see observer.ts. */
+  observers?: ObserverSlot;
 }
 
 export interface PgPool {
@@ -279,6 +282,23 @@ export function createPgPool(connectionString: string, opts: PgPoolOptions = {})
   };
 
   const connect = async (): Promise<PostgresPoolClient> => {
+    const observer = opts.observers?.current;
+    if (observer?.onAcquire === undefined) return checkout();
+    const start = performance.now();
+    try {
+      const client = await checkout();
+      observer.onAcquire({ ms: performance.now() - start, timedOut: false });
+      return client;
+    } catch (err) {
+      // Waited out connectionTimeoutMillis: for a free pooled connection, or for a new one to connect.
+      const code = (err as FerryError).details?.code;
+      const timedOut = code === 'POOL_EXHAUSTED' || code === 'CONNECT_TIMEOUT';
+      observer.onAcquire({ ms: performance.now() - start, timedOut });
+      throw err;
+    }
+  };
+
+  const checkout = async (): Promise<PostgresPoolClient> => {
     if (closed) throw new FerryError(E_CLOSED, `The database handle for ${redactedUrl} has been closed.`);
     const tried = raw;
     let client: pg.PoolClient;

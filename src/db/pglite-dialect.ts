@@ -33,6 +33,7 @@ import {
   type TransactionSettings,
 } from 'kysely';
 import { E_CLOSED, E_PGLITE_REENTRANT, FerryError } from '../errors.js';
+import type { ObserverSlot } from './observer.js';
 import {
   ARRAY_TYPES_SQL,
   type ArrayTypeRow,
@@ -53,6 +54,8 @@ export interface PGliteLike {
 
 export interface PGliteDialectConfig {
   pglite: PGliteLike;
+  /** Where waits for the one connection are reported (see observer.ts). */
+  observers?: ObserverSlot;
 }
 
 export interface PGliteStats {
@@ -66,7 +69,7 @@ export class PGliteDialect implements Dialect {
   readonly #session: PGliteSession;
 
   constructor(config: PGliteDialectConfig) {
-    this.#session = new PGliteSession(config.pglite);
+    this.#session = new PGliteSession(config.pglite, config.observers);
   }
 
   createDriver(): Driver {
@@ -140,9 +143,11 @@ class PGliteSession {
   #released: Array<() => void> = [];
   #closed = false;
   #ready: Promise<void> | undefined;
+  readonly #observers: ObserverSlot | undefined;
 
-  constructor(pglite: PGliteLike) {
+  constructor(pglite: PGliteLike, observers?: ObserverSlot) {
     this.pglite = pglite;
+    this.#observers = observers;
     this.connection = new PGliteConnection(this);
   }
 
@@ -202,11 +207,26 @@ class PGliteSession {
   acquire(): Promise<Hold> {
     if (this.#closed) return Promise.reject(closedError());
     if (this.heldByCurrentTask()) return Promise.reject(reentrantError());
+    const observer = this.#observers?.current;
     if (this.#hold === null) {
       this.#hold = { active: true };
+      observer?.onAcquire?.({ ms: 0, timedOut: false });
       return Promise.resolve(this.#hold);
     }
-    return new Promise<Hold>((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    if (observer?.onAcquire === undefined) {
+      return new Promise<Hold>((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    }
+    // Observed: the wait ends when release() hands the connection over. No timeout: a waiter waits its turn.
+    const start = performance.now();
+    return new Promise<Hold>((resolve, reject) =>
+      this.#waiters.push({
+        resolve: (hold) => {
+          observer.onAcquire?.({ ms: performance.now() - start, timedOut: false });
+          resolve(hold);
+        },
+        reject,
+      }),
+    );
   }
 
   releaseCurrent(): void {

@@ -8,6 +8,7 @@ import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { PostgresPoolClient } from 'kysely';
 import { from as copyFrom } from 'pg-copy-streams';
+import type { QueryObserver } from './observer.js';
 import type { PgPool } from './pg-pool.js';
 import type { PGliteDialect, PGliteLike } from './pglite-dialect.js';
 import { prepareParam, resolveUnknownTypes, type TypeRegistry } from './types.js';
@@ -91,6 +92,31 @@ function pgliteSession(pglite: PGliteLike, registry: TypeRegistry): RawSession {
       const parts = typeof payload === 'string' || Buffer.isBuffer(payload) ? [payload] : [...payload];
       await pglite.query(blobSql, [], { blob: new Blob(parts) });
     },
+  };
+}
+
+/**
+ * `session` with every statement reported to `observer` as operation `raw`
+ * (and COPY as `copy`), table `''`: plain SQL names no repository table.
+ * Only used while an observer is set (see DbHandle.session), so an
+ * unobserved session pays nothing.
+ */
+export function observedSession(session: RawSession, observer: QueryObserver): RawSession {
+  const timed = async <T>(operation: string, run: () => Promise<T>): Promise<T> => {
+    const start = performance.now();
+    try {
+      const result = await run();
+      observer.onQuery?.({ operation, table: '', ms: performance.now() - start });
+      return result;
+    } catch (error) {
+      observer.onQuery?.({ operation, table: '', ms: performance.now() - start, error });
+      throw error;
+    }
+  };
+  return {
+    backend: session.backend,
+    query: (sql, params) => timed('raw', () => session.query(sql, params)),
+    copyIn: (sql, payload) => timed('copy', () => session.copyIn(sql, payload)),
   };
 }
 

@@ -20,4 +20,5 @@ export {
   type SessionsLike,
 } from './health.js';
 export { createLogger, type Logger } from './logger.js';
+export { createMetrics, type Metrics, type MetricsDatabase, type MetricsOptions } from './metrics.js';
 export { type Shutdownable, type SignalShutdownOptions, shutdownOnSignals } from './shutdown.js';

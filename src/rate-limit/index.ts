@@ -9,6 +9,7 @@ export {
   createRateLimiter,
   type RateLimiter,
   type RateLimiterOptions,
+  type RateLimiterStats,
   type RateLimitKey,
   type RateLimitResult,
 } from './limiter.js';

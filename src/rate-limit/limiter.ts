@@ -63,8 +63,18 @@ export interface RateLimiter {
   get(key: RateLimitKey): Promise<RateLimitResult | null>;
   /** Forget `key`'s consumption (memory always; Redis when reachable). Resolves `false` when Redis could not be reset. */
   reset(key: RateLimitKey): Promise<boolean>;
+  /** Decisions made since creation, by who made them (for metrics). */
+  stats(): RateLimiterStats;
   /** Close the Redis client if Ferry created it. */
   close(): Promise<void>;
+}
+
+/** `consume` decisions by outcome and by the store that decided (Redis, or the in-memory insurance limiter). */
+export interface RateLimiterStats {
+  allowed: { redis: number; memory: number };
+  rejected: { redis: number; memory: number };
+  /** 'closed' while Redis decides, 'open' while the insurance limiter does, 'off' without Redis. */
+  breaker: 'closed' | 'open' | 'off';
 }
 
 export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
@@ -139,6 +149,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   }
 
   const limiterFor = () => (redisNow() ? 'redis' : 'memory');
+  const decisions = { allowed: { redis: 0, memory: 0 }, rejected: { redis: 0, memory: 0 } };
 
   return {
     points,
@@ -151,14 +162,24 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
       const k = keyString(key);
       const count = checkPoints(n);
       const limit = limiterFor() === 'redis' ? points : insurancePoints;
+      // Who decided this call (set per call: a Redis failure falls back to memory).
+      let store: 'redis' | 'memory' = 'memory';
       try {
         const res = await run(
           'consume',
-          () => redis!.consume(k, count),
-          () => memory.consume(k, count),
+          () => {
+            store = 'redis';
+            return redis!.consume(k, count);
+          },
+          () => {
+            store = 'memory';
+            return memory.consume(k, count);
+          },
         );
+        decisions.allowed[store]++;
         return toResult(res, true, limit);
       } catch (err) {
+        decisions.rejected[store]++;
         if (err instanceof RateLimiterRes) return toResult(err, false, limit);
         // Neither store could answer (should not happen: memory cannot fail). Fail closed, never throw.
         return {
@@ -203,6 +224,14 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
       } catch {
         return false;
       }
+    },
+
+    stats() {
+      return {
+        allowed: { ...decisions.allowed },
+        rejected: { ...decisions.rejected },
+        breaker: breaker === null ? 'off' : breaker.isClosed ? 'closed' : 'open',
+      };
     },
 
     async close() {

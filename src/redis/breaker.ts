@@ -157,6 +157,7 @@ export class ReplayQueue<T> {
   readonly #max: number;
   #seq = 0;
   #overflow = false;
+  #replayed = 0;
 
   constructor(options: { max: number }) {
     this.#max = options.max;
@@ -165,6 +166,11 @@ export class ReplayQueue<T> {
   /** Entries waiting, plus one for a pending replay-all. */
   get size(): number {
     return this.#items.size + (this.#overflow ? 1 : 0);
+  }
+
+  /** Entries replayed successfully since creation (a replay-all counts as one), for metrics. */
+  get replayed(): number {
+    return this.#replayed;
   }
 
   /** Everything must be replayed at once (too many keys, or an explicit `overflow()`). */
@@ -210,6 +216,7 @@ export class ReplayQueue<T> {
         }
         // Everything queued before the replay-all is covered by it.
         this.#settle(marks);
+        this.#replayed++;
         continue;
       }
       const batch: Array<[string, T]> = [];
@@ -220,6 +227,7 @@ export class ReplayQueue<T> {
       const marks = this.#marks(batch.map(([k]) => k));
       if (!(await handlers.replay(batch))) return false;
       this.#settle(marks);
+      this.#replayed += batch.length;
     }
     return true;
   }

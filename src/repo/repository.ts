@@ -1,4 +1,5 @@
 import { CompiledQuery, type Expression, type ExpressionBuilder, type Kysely, type SqlBool, sql } from 'kysely';
+import type { ObserverSlot } from '../db/observer.js';
 import type { Duration } from '../duration.js';
 import { E_BAD_ARGUMENT, FerryError } from '../errors.js';
 import type { Column } from '../schema/column.js';
@@ -87,10 +88,13 @@ export class Repository<T extends Table> {
   readonly #getSql: string | null;
 
   readonly #cache: RepositoryCache | undefined;
+  readonly #observers: ObserverSlot | undefined;
 
-  constructor(db: Kysely<any>, table: T, options: { cache?: RepositoryCache } = {}) {
+  /** `observers`: the handle's slot (see src/db/observer.ts); each call reports its operation, table and time there. */
+  constructor(db: Kysely<any>, table: T, options: { cache?: RepositoryCache; observers?: ObserverSlot } = {}) {
     this.#db = db;
     this.#cache = options.cache;
+    this.#observers = options.observers;
     this.table = table;
     this.#pk = table.primaryKey;
     // `get` is the hottest path in most apps: compile it once, not per call.
@@ -118,7 +122,9 @@ export class Repository<T extends Table> {
   async get(pk: PrimaryKeyOf<T>): Promise<RowOf<T> | undefined> {
     if (this.#getSql !== null) {
       const value = this.#scalarKey(pk);
-      const result = await this.#run(() => this.#db.executeQuery<RowOf<T>>(CompiledQuery.raw(this.#getSql!, [value])));
+      const result = await this.#run('get', () =>
+        this.#db.executeQuery<RowOf<T>>(CompiledQuery.raw(this.#getSql!, [value])),
+      );
       return result.rows[0];
     }
     return this.findOne(this.#pkFilter(pk) as Where<T>);
@@ -132,7 +138,7 @@ export class Repository<T extends Table> {
     if (pks.length === 0) return [];
     const keys = this.#requirePk();
     const wanted = pks.map((pk) => this.#pkFilter(pk));
-    const rows = await this.#run(() =>
+    const rows = await this.#run('getMany', () =>
       this.#db
         .selectFrom(this.table.name)
         .selectAll()
@@ -153,7 +159,7 @@ export class Repository<T extends Table> {
 
   async findOne(where: Where<T>): Promise<RowOf<T> | undefined> {
     const filter = this.#where(where);
-    return this.#run(() =>
+    return this.#run('findOne', () =>
       this.#db.selectFrom(this.table.name).selectAll().where(filter).limit(1).executeTakeFirst(),
     ) as Promise<RowOf<T> | undefined>;
   }
@@ -173,7 +179,7 @@ export class Repository<T extends Table> {
 
   async count(where?: Where<T>): Promise<number> {
     const filter = where === undefined ? undefined : this.#where(where);
-    const row = await this.#run(() => {
+    const row = await this.#run('count', () => {
       let q = this.#db.selectFrom(this.table.name).select((eb) => eb.fn.countAll().as('count'));
       if (filter) q = q.where(filter);
       return q.executeTakeFirstOrThrow();
@@ -189,7 +195,7 @@ export class Repository<T extends Table> {
     const encoded = this.#prepareRows(rows, 'insert');
     const out: RowOf<T>[] = [];
     for (const chunk of chunks(encoded, MAX_PARAMS)) {
-      const inserted = await this.#run(() =>
+      const inserted = await this.#run('insert', () =>
         this.#db.insertInto(this.table.name).values(chunk).returningAll().execute(),
       );
       out.push(...(inserted as RowOf<T>[]));
@@ -227,7 +233,7 @@ export class Repository<T extends Table> {
 
     const out: RowOf<T>[] = [];
     for (const chunk of chunks(deduped, MAX_PARAMS)) {
-      const result = await this.#run(() =>
+      const result = await this.#run('upsert', () =>
         this.#db
           .insertInto(this.table.name)
           .values(chunk)
@@ -255,7 +261,7 @@ export class Repository<T extends Table> {
       throw new FerryError(E_BAD_ARGUMENT, `update of ${this.table.name} has an empty patch: nothing to set.`);
     }
     const { filter, byKey } = this.#target(target, 'update');
-    const rows = await this.#run(() =>
+    const rows = await this.#run('update', () =>
       this.#db.updateTable(this.table.name).set(values).where(filter).returningAll().execute(),
     );
     return byKey ? (rows[0] as RowOf<T> | undefined) : (rows as RowOf<T>[]);
@@ -264,7 +270,9 @@ export class Repository<T extends Table> {
   /** Delete by primary key or filter; returns how many rows went. */
   async delete(target: PrimaryKeyOf<T> | Where<T>): Promise<number> {
     const { filter } = this.#target(target, 'delete');
-    const result = await this.#run(() => this.#db.deleteFrom(this.table.name).where(filter).executeTakeFirst());
+    const result = await this.#run('delete', () =>
+      this.#db.deleteFrom(this.table.name).where(filter).executeTakeFirst(),
+    );
     return Number(result.numDeletedRows);
   }
 
@@ -302,7 +310,7 @@ export class Repository<T extends Table> {
         `limit must be an integer ≥ ${least}${withCursor ? ' for page()' : ''}, got ${typeof limit === 'number' ? limit : typeof limit}.`,
       );
     }
-    const rows = (await this.#run(() => {
+    const rows = (await this.#run(withCursor ? 'page' : 'findMany', () => {
       let q = this.#db.selectFrom(this.table.name).selectAll();
       if (filter) q = q.where(filter);
       if (after) q = q.where((eb) => keysetPredicate(eb, order, after));
@@ -452,11 +460,30 @@ export class Repository<T extends Table> {
     });
   }
 
-  async #run<R>(fn: () => Promise<R>): Promise<R> {
+  /**
+   * Run one statement: driver errors become FerryErrors naming the table, and
+   * with an observer set (ferry/ops metrics) the call is timed and reported
+   * as `operation` on this table. Unobserved it is the plain try/catch: one
+   * property read more, which keeps `get` within noise of raw `pg`.
+   */
+  async #run<R>(operation: string, fn: () => Promise<R>): Promise<R> {
+    const observer = this.#observers?.current;
+    if (observer?.onQuery === undefined) {
+      try {
+        return await fn();
+      } catch (err) {
+        throw translateDbError(err, this.table);
+      }
+    }
+    const start = performance.now();
     try {
-      return await fn();
+      const result = await fn();
+      observer.onQuery({ operation, table: this.table.name, ms: performance.now() - start });
+      return result;
     } catch (err) {
-      throw translateDbError(err, this.table);
+      const error = translateDbError(err, this.table);
+      observer.onQuery({ operation, table: this.table.name, ms: performance.now() - start, error });
+      throw error;
     }
   }
 }

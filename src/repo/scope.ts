@@ -1,4 +1,5 @@
 import type { ControlledTransaction, IsolationLevel, Kysely } from 'kysely';
+import type { ObserverSlot } from '../db/observer.js';
 import type { Table } from '../schema/table.js';
 import { Repository, type RepositoryCache } from './repository.js';
 
@@ -35,21 +36,23 @@ export interface ScopeHooks {
   onAfterCommitError(err: unknown): void;
   /** The default cache of `repo.cached()`. */
   cache?: RepositoryCache;
+  /** The handle's query observer slot, handed to every repository (see src/db/observer.ts). */
+  observers?: ObserverSlot;
 }
 
 /** Repositories are cheap, but caching them keeps `get`'s compiled SQL warm. */
 class RepoCache {
   readonly #db: Kysely<any>;
   readonly #repos = new Map<Table, Repository<any>>();
-  readonly #cache: RepositoryCache | undefined;
-  constructor(db: Kysely<any>, cache: RepositoryCache | undefined) {
+  readonly #hooks: ScopeHooks;
+  constructor(db: Kysely<any>, hooks: ScopeHooks) {
     this.#db = db;
-    this.#cache = cache;
+    this.#hooks = hooks;
   }
   get<T extends Table>(table: T): Repository<T> {
     let repo = this.#repos.get(table);
     if (!repo) {
-      repo = new Repository(this.#db, table, { cache: this.#cache });
+      repo = new Repository(this.#db, table, { cache: this.#hooks.cache, observers: this.#hooks.observers });
       this.#repos.set(table, repo);
     }
     return repo as Repository<T>;
@@ -63,7 +66,7 @@ export class RootScope<DB> implements Scope<DB> {
 
   constructor(db: Kysely<DB>, hooks: ScopeHooks) {
     this.db = db;
-    this.#repos = new RepoCache(db, hooks.cache);
+    this.#repos = new RepoCache(db, hooks);
     this.#hooks = hooks;
   }
 
@@ -113,7 +116,7 @@ class TxScope<DB> implements TransactionScope<DB> {
     this.db = db;
     this.#state = state;
     this.#hooks = hooks;
-    this.#repos = new RepoCache(db as unknown as Kysely<any>, hooks.cache);
+    this.#repos = new RepoCache(db as unknown as Kysely<any>, hooks);
   }
 
   repo<T extends Table>(table: T): Repository<T> {

@@ -57,9 +57,11 @@ for (const mode of ['down', 'slow', 'blackhole'] as ProxyMode[]) {
       expect(await a.get('rewritten')).toBeUndefined();
       expect(await a.getOrSet('deleted', async () => 'db-new')).toBe('db-new');
       expect(a.stats().pendingInvalidations).toBe(2);
+      expect(a.stats().replayedInvalidations).toBe(0);
       p.up();
       expect(await a.ready(10_000)).toBe(true);
       expect(a.stats().pendingInvalidations).toBe(0);
+      expect(a.stats().replayedInvalidations).toBe(2);
       // Redis no longer holds the old values, for anyone.
       expect(await rawRedis().exists(valueKey(ns, 'deleted'), valueKey(ns, 'rewritten'))).toBe(0);
       await eventually(async () => (await observer.get('deleted')) === undefined, 2_000, 'observer');
@@ -103,6 +105,7 @@ describe('outage details', () => {
     expect(a.stats().pendingInvalidations).toBe(1); // collapsed into one flush
     p.up();
     expect(await a.ready(10_000)).toBe(true);
+    expect(a.stats().replayedInvalidations).toBe(1); // the flush counts as one
     expect(await rawRedis().exists(valueKey(ns, 'keep-me-not'))).toBe(0);
     expect(await rawRedis().exists(`${ns}~seq`)).toBe(1); // lease tokens are never reused
   });

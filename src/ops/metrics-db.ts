@@ -1,0 +1,118 @@
+/**
+ * Database metrics: the pool's connections (read at scrape time from
+ * `poolStats()`), and what the handle's query observer reports — query
+ * durations by operation and table, slow queries, errors by code, and
+ * connection checkout waits and timeouts.
+ *
+ * The observer runs on the query's path, so it does as little as it can: a
+ * Map lookup for the (operation, table) pair and one histogram observation.
+ */
+import type { AcquireInfo, QueryInfo, QueryObserver } from '../db/observer.js';
+import type { PoolStats } from '../db/pg-pool.js';
+import type { Prom } from './metrics-registry.js';
+
+/** Query durations, in seconds: 0.5 ms (a cached plan on a warm PGlite) up to 10 s (a statement_timeout's order). */
+export const QUERY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Checkout waits, in seconds: a free idle connection is ~0, a new one a few ms, a queue up to the connect timeout. */
+export const ACQUIRE_BUCKETS = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+/** Error label values are codes (`E_CONSTRAINT`, SQLSTATE `42P01`, `ECONNRESET`), never messages: bounded cardinality. */
+const CODE = /^[A-Za-z0-9_]{1,40}$/;
+
+export function errorCode(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && CODE.test(code) ? code : 'unknown';
+}
+
+interface PoolSource {
+  poolStats(): PoolStats;
+}
+
+/** Register the pool gauges, read from `poolStats()` on every scrape. */
+export function registerPoolMetrics(prom: Prom, source: PoolSource): void {
+  prom.gauge({
+    name: 'db_pool_connections',
+    help: 'Database connections open, by state: idle, or in use (checked out by a query, transaction or session).',
+    labelNames: ['state'],
+    collect() {
+      const s = source.poolStats();
+      this.set({ state: 'idle' }, s.idle);
+      this.set({ state: 'in_use' }, Math.max(0, s.total - s.idle));
+    },
+  });
+  prom.gauge({
+    name: 'db_pool_max_connections',
+    help: 'Most connections the pool opens (1 for the embedded PGlite).',
+    collect() {
+      this.set(source.poolStats().max);
+    },
+  });
+  prom.gauge({
+    name: 'db_pool_waiting_requests',
+    help: 'Checkouts waiting for a free connection right now.',
+    collect() {
+      this.set(source.poolStats().waiting);
+    },
+  });
+}
+
+interface Series {
+  duration: { observe(value: number): void };
+  labels: { operation: string; table: string };
+}
+
+/** The query observer that feeds the query and checkout metrics. */
+export function queryMetrics(prom: Prom, slowQueryMs: number): QueryObserver {
+  const duration = prom.histogram({
+    name: 'db_query_duration_seconds',
+    help: 'Time of repository calls (operation = method, table) and raw SQL through handle.session() (operation raw or copy, table "").',
+    labelNames: ['operation', 'table'],
+    buckets: QUERY_BUCKETS,
+  });
+  const slow = prom.counter({
+    name: 'db_slow_queries_total',
+    help: `Queries that took at least the slowQuery threshold (${slowQueryMs} ms), by operation and table.`,
+    labelNames: ['operation', 'table'],
+  });
+  const errors = prom.counter({
+    name: 'db_query_errors_total',
+    help: 'Queries that failed, by table and error code (a FerryError code such as E_CONSTRAINT, else the SQLSTATE or Node error code).',
+    labelNames: ['table', 'code'],
+  });
+  const waits = prom.histogram({
+    name: 'db_pool_acquire_wait_seconds',
+    help: 'Time from asking the pool for a connection to getting one (on Postgres this includes opening a new connection).',
+    buckets: ACQUIRE_BUCKETS,
+  });
+  const timeouts = prom.counter({
+    name: 'db_pool_acquire_timeouts_total',
+    help: 'Checkouts that gave up after connectionTimeoutMillis (pool exhausted, or no answer from the server). Always 0 on PGlite.',
+  });
+  timeouts.inc(0);
+
+  // One entry per (operation, table): the labelled child is resolved once, not per query.
+  const series = new Map<string, Series>();
+  const seriesOf = (operation: string, table: string): Series => {
+    const key = `${operation}\0${table}`;
+    let s = series.get(key);
+    if (s === undefined) {
+      const labels = { operation, table };
+      s = { duration: duration.labels(labels), labels };
+      series.set(key, s);
+    }
+    return s;
+  };
+
+  return {
+    onQuery(info: QueryInfo) {
+      const s = seriesOf(info.operation, info.table);
+      s.duration.observe(info.ms / 1000);
+      if (info.ms >= slowQueryMs) slow.inc(s.labels);
+      if (info.error !== undefined) errors.inc({ table: info.table, code: errorCode(info.error) });
+    },
+    onAcquire(info: AcquireInfo) {
+      waits.observe(info.ms / 1000);
+      if (info.timedOut) timeouts.inc();
+    },
+  };
+}
