@@ -229,6 +229,8 @@ async function openPGlite(dataDir: string | null, redactedUrl: string, options: 
       stats: () => dialect.stats(),
       refreshTypes: () => dialect.refreshTypes(),
       session: (fn) => withPGliteSession(dialect, fn),
+      // Holding the only connection, so no statement runs while the files are read.
+      dumpDataDir: () => dialect.exclusive(() => (instance as unknown as PGliteDumper).dumpDataDir('gzip')),
       close: async () => {
         try {
           await dialect.close();
@@ -254,7 +256,13 @@ interface HandleParts {
   stats(): PoolStats;
   refreshTypes(): Promise<void>;
   session<T>(fn: (session: RawSession) => Promise<T>): Promise<T>;
+  /** PGlite: the data dir as a gzipped tarball (`pglite.dumpDataDir()`). */
+  dumpDataDir?(): Promise<Blob>;
   close(): Promise<void>;
+}
+
+interface PGliteDumper {
+  dumpDataDir(compression: 'gzip'): Promise<Blob>;
 }
 
 /**
@@ -266,6 +274,15 @@ interface HandleParts {
  */
 export function connectionStringOf(handle: DbHandle): string | undefined {
   return handle instanceof Handle ? Handle.connectionString(handle) : undefined;
+}
+
+/**
+ * A PGlite handle's whole data dir as a gzipped tarball, which
+ * `openDatabase({ loadDataDir })` (PGlite only) starts from; undefined for
+ * Postgres and for `DbHandle`s made elsewhere. Not exported from the package.
+ */
+export function dumpDataDirOf(handle: DbHandle): (() => Promise<Blob>) | undefined {
+  return handle instanceof Handle ? Handle.dumpDataDir(handle) : undefined;
 }
 
 class Handle implements DbHandle {
@@ -281,6 +298,15 @@ class Handle implements DbHandle {
 
   static connectionString(handle: Handle): string | undefined {
     return handle.#connectionString;
+  }
+
+  static dumpDataDir(handle: Handle): (() => Promise<Blob>) | undefined {
+    const dump = handle.#parts.dumpDataDir;
+    if (!dump) return undefined;
+    return () => {
+      handle.#assertOpen();
+      return dump();
+    };
   }
 
   constructor(parts: HandleParts) {
