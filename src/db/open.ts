@@ -229,8 +229,14 @@ async function openPGlite(dataDir: string | null, redactedUrl: string, options: 
       stats: () => dialect.stats(),
       refreshTypes: () => dialect.refreshTypes(),
       session: (fn) => withPGliteSession(dialect, fn),
-      // Holding the only connection, so no statement runs while the files are read.
-      dumpDataDir: () => dialect.exclusive(() => (instance as unknown as PGliteDumper).dumpDataDir('gzip')),
+      // Holding the only connection, so no statement runs while the files are read; after a
+      // checkpoint, so the copy starts without replaying WAL (which, among other things, moves
+      // sequences on by the 32 values Postgres logs ahead, as after a crash).
+      dumpDataDir: () =>
+        dialect.exclusive(async (pglite) => {
+          await pglite.exec('checkpoint');
+          return (instance as unknown as PGliteDumper).dumpDataDir('gzip');
+        }),
       close: async () => {
         try {
           await dialect.close();

@@ -4,4 +4,15 @@
  * backup and restore that verify themselves, CSV/NDJSON export.
  * Each part loads only what it needs (prom-client only for metrics).
  */
+
+export { type BackupOptions, type BackupResult, backup, prune } from './backup.js';
+export * from './errors.js';
 export { createLogger, type Logger } from './logger.js';
+export {
+  type BackupFile,
+  type BackupManifest,
+  readManifest,
+  type TableDifference,
+  type TableStats,
+} from './manifest.js';
+export { type RestoreMethod, type RestoreOptions, type RestoreResult, restore, verifyAgainst } from './restore.js';
