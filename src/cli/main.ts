@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { registerBackup } from './commands/backup.js';
 import { registerDb } from './commands/db.js';
 import { registerImport } from './commands/import.js';
 import { registerMigrate } from './commands/migrate.js';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerMigrate(program, globals);
   registerPull(program, globals);
   registerImport(program, globals);
+  registerBackup(program, globals);
   // Usage errors anywhere in the tree become exit code 2 (see main()).
   const override = (command: Command) => {
     command.exitOverride();
