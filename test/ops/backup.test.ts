@@ -270,3 +270,45 @@ describe('backup tools', () => {
     expect(err.message).toContain('postgresql-client-18');
   });
 });
+
+describeEachBackend('a backup with objects the portable dump cannot carry', (t) => {
+  const other: Backend = t.backend === 'postgres' ? 'pglite' : 'postgres';
+  let dir: string;
+  let manifest: BackupManifest;
+
+  beforeAll(async () => {
+    const db = await t.open();
+    await db.session((s) =>
+      s.query(`create table items (id int primary key, price int);
+        insert into items values (1, 10), (2, 20);
+        create view cheap as select id from items where price < 15;
+        create function double_it(x int) returns int language sql as 'select x * 2';`),
+    );
+    const result = await backup({ db, out: await tempDir() });
+    dir = result.dir;
+    manifest = result.manifest;
+  });
+
+  it('lists them in the manifest and writes no portable dump', () => {
+    expect(manifest.notPortable).toEqual(['function double_it(integer)', 'view cheap']);
+    expect(manifest.files.map((f) => f.kind)).not.toContain('portable');
+  });
+
+  it(`refuses to restore into ${other}, naming what would be lost, without touching the target`, async () => {
+    const target = await fresh(other);
+    const err = await expectFerryError(restore({ backup: dir, target: { url: target } }), 'E_BACKUP_UNSUPPORTED');
+    expect(err.message).toContain('function double_it(integer), view cheap');
+    expect(await tableNames(target)).toEqual([]);
+  });
+
+  it(`restores everything into ${t.backend}`, async () => {
+    const target = t.backend === 'pglite' ? `pglite:${path.join(await tempDir(), 'db')}` : await fresh('postgres');
+    await restore({ backup: dir, target: { url: target }, verify: true });
+    await withDb(target, async (db) => {
+      const { rows } = await db.session((s) =>
+        s.query<{ id: number; d: number }>('select id, double_it(id) as d from cheap'),
+      );
+      expect(rows).toEqual([{ id: 1, d: 2 }]);
+    });
+  });
+});
