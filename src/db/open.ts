@@ -229,14 +229,13 @@ async function openPGlite(dataDir: string | null, redactedUrl: string, options: 
       stats: () => dialect.stats(),
       refreshTypes: () => dialect.refreshTypes(),
       session: (fn) => withPGliteSession(dialect, fn),
-      // Holding the only connection, so no statement runs while the files are read; after a
-      // checkpoint, so the copy starts without replaying WAL (which, among other things, moves
-      // sequences on by the 32 values Postgres logs ahead, as after a crash).
-      dumpDataDir: () =>
-        dialect.exclusive(async (pglite) => {
-          await pglite.exec('checkpoint');
-          return (instance as unknown as PGliteDumper).dumpDataDir('gzip');
-        }),
+      // Called inside a session (see dumpDataDirOf), so no statement runs while the files are
+      // read; after a checkpoint, so the copy starts without replaying WAL (which, among other
+      // things, moves sequences on by the 32 values Postgres logs ahead, as after a crash).
+      dumpDataDir: async () => {
+        await instance.exec('checkpoint');
+        return (instance as unknown as PGliteDumper).dumpDataDir('gzip');
+      },
       close: async () => {
         try {
           await dialect.close();
@@ -285,7 +284,11 @@ export function connectionStringOf(handle: DbHandle): string | undefined {
 /**
  * A PGlite handle's whole data dir as a gzipped tarball, which
  * `openDatabase({ loadDataDir })` (PGlite only) starts from; undefined for
- * Postgres and for `DbHandle`s made elsewhere. Not exported from the package.
+ * Postgres and for `DbHandle`s made elsewhere. Call it inside
+ * `handle.session()`, outside a transaction: the session holds the only
+ * connection, so the files are read with no statement running, and the
+ * caller can read the same state before (backups checksum the tables).
+ * Not exported from the package.
  */
 export function dumpDataDirOf(handle: DbHandle): (() => Promise<Blob>) | undefined {
   return handle instanceof Handle ? Handle.dumpDataDir(handle) : undefined;

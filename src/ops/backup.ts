@@ -59,6 +59,13 @@ export interface BackupOptions {
   now?: Date;
 }
 
+interface BackupContents {
+  notPortable: string[];
+  portable: string[];
+  tables: TableStats[];
+  lastMigration: string | null;
+}
+
 export interface BackupResult {
   /** The backup directory. */
   dir: string;
@@ -102,8 +109,11 @@ export async function backup(options: BackupOptions): Promise<BackupResult> {
     step('schema');
     const schema = await readSchema(db.db);
     const files: BackupFile[] = [];
+    const dumpDataDir = pgDump ? undefined : dumpDataDirOf(db);
+    if (!pgDump && !dumpDataDir) throw new FerryError(E_BACKUP_TOOL, `Cannot read the data dir of ${db.redactedUrl}.`);
     const contents = await db.session(async (s) => {
       await s.query('begin isolation level repeatable read read only');
+      let read: BackupContents;
       try {
         await s.query(STABLE_TEXT_SETTINGS);
         if (pgDump) {
@@ -119,21 +129,22 @@ export async function backup(options: BackupOptions): Promise<BackupResult> {
           portable = await writePortableDump(s, schema, tmp);
         }
         step('checksums');
-        const tables = await tableStats(s);
-        const lastMigration = await lastMigrationOf(s);
-        return { notPortable, portable, tables, lastMigration };
+        read = { notPortable, portable, tables: await tableStats(s), lastMigration: await lastMigrationOf(s) };
       } finally {
         await s.query('rollback').catch(() => {});
       }
+      // PGlite: still holding its only connection, so the files are what was just read.
+      if (dumpDataDir) {
+        step('data dir');
+        await writeFile(path.join(tmp, PGLITE_DATADIR_FILE), Buffer.from(await (await dumpDataDir()).arrayBuffer()));
+      }
+      return read;
     });
-    if (pgDump) files.push(await describeFile(tmp, PG_DUMP_FILE, 'pg_dump'));
-    else {
-      step('data dir');
-      const dump = dumpDataDirOf(db);
-      if (!dump) throw new FerryError(E_BACKUP_TOOL, `Cannot read the data dir of ${db.redactedUrl}.`);
-      await writeFile(path.join(tmp, PGLITE_DATADIR_FILE), Buffer.from(await (await dump()).arrayBuffer()));
-      files.push(await describeFile(tmp, PGLITE_DATADIR_FILE, 'pglite-datadir'));
-    }
+    files.push(
+      pgDump
+        ? await describeFile(tmp, PG_DUMP_FILE, 'pg_dump')
+        : await describeFile(tmp, PGLITE_DATADIR_FILE, 'pglite-datadir'),
+    );
     for (const f of contents.portable) files.push(await describeFile(tmp, f, 'portable'));
     const manifest: BackupManifest = {
       format: 'ferry-backup',
@@ -143,7 +154,7 @@ export async function backup(options: BackupOptions): Promise<BackupResult> {
       source: { backend: db.backend, url: db.redactedUrl, serverVersion: facts.v, serverVersionNum },
       lastMigration: contents.lastMigration,
       files,
-      tables: contents.tables satisfies TableStats[],
+      tables: contents.tables,
       notPortable: contents.notPortable,
     };
     await writeManifest(tmp, manifest);
