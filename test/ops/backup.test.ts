@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DbHandle, openDatabase } from '../../src/db/open.js';
 import { backup, prune } from '../../src/ops/backup.js';
 import { type BackupManifest, readManifest } from '../../src/ops/manifest.js';
-import { checkToolVersion, findPgTool } from '../../src/ops/pg-tools.js';
+import { checkToolVersion, findPgTool, libpqTarget, runTool } from '../../src/ops/pg-tools.js';
 import { restore, verifyAgainst } from '../../src/ops/restore.js';
 import { type Backend, describeEachBackend, type ProvisionedDatabase, provisionDatabase } from '../support/backends.js';
 import { expectFerryError } from '../support/expect-error.js';
@@ -257,6 +257,21 @@ describe('backup tools', () => {
       );
     });
     expect(await readdir(out)).toEqual([]);
+  });
+
+  it('passes the password to pg_dump in the environment, never on the command line or in its errors', async () => {
+    const secret = 'S3cret-Passw0rd-Long-Enough';
+    const url = `postgres://postgres:${secret}@127.0.0.1:5432/ferry_no_such_database_here`;
+    const target = libpqTarget(url, { PATH: '/usr/bin' });
+    expect(target.url).not.toContain(secret);
+    expect(target.env.PGPASSWORD).toBe(secret);
+    const tool = await findPgTool('pg_dump', 15);
+    const err = await expectFerryError(
+      runTool(tool.path, ['-Fc', '-f', '/dev/null', target.url], { env: target.env, secretsOf: url }),
+      'E_BACKUP_TOOL',
+      /pg_dump failed \(exit code 1\).*ferry_no_such_database_here/s,
+    );
+    expect(err.message).not.toContain(secret);
   });
 
   it('names both versions when pg_dump is older than the server (PGlite is PostgreSQL 18)', async () => {
