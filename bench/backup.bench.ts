@@ -73,10 +73,26 @@ const contenders: Record<string, () => Promise<void>> = {
     await rm(file);
   },
   'ferry backup': async () => {
-    const result = await backup({ db, out: path.join(scratch, 'ferry') });
+    let last = performance.now();
+    let current = 'start';
+    const mark = (next: string) => {
+      const now = performance.now();
+      steps[current] ??= [];
+      steps[current].push(now - last);
+      last = now;
+      current = next;
+    };
+    const result = await backup({ db, out: path.join(scratch, 'ferry'), onStep: mark });
+    mark('');
     await rm(result.dir, { recursive: true });
   },
 };
+/**
+ * Where ferry backup's time goes: ms of each step (the one named by onStep
+ * until the next). pg_dump runs in the background from its step on, so the
+ * last step includes waiting for it when it takes longer.
+ */
+const steps: Record<string, number[]> = {};
 
 const times: Record<string, number[]> = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]));
 try {
@@ -104,4 +120,14 @@ const rows = Object.entries(times).map(([name, xs]) => ({
   'x pg_dump': median(xs) / base,
 }));
 printTable(`backup of ${ROWS} users + ${2 * ROWS} posts (${ROUNDS} rounds, interleaved)`, rows);
-saveResult('backup', { rows: ROWS, rounds: ROUNDS, times, table: rows });
+const breakdown = Object.entries(steps).map(([step, xs]) => ({
+  'ferry backup step':
+    step === 'checksums'
+      ? 'checksums (+ waiting for pg_dump, sha256 of files, manifest)'
+      : step === 'pg_dump'
+        ? 'starting pg_dump'
+        : step,
+  'median ms': Math.round(median(xs)),
+}));
+printTable('where ferry backup spends its time', breakdown);
+saveResult('backup', { rows: ROWS, rounds: ROUNDS, times, table: rows, breakdown });
