@@ -77,8 +77,9 @@ const contenders: Record<string, () => Promise<void>> = {
     let current = 'start';
     const mark = (next: string) => {
       const now = performance.now();
-      steps[current] ??= [];
-      steps[current].push(now - last);
+      const times = steps[current] ?? [];
+      times.push(now - last);
+      steps[current] = times;
       last = now;
       current = next;
     };
