@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DbHandle, openDatabase } from '../../src/db/open.js';
 import { backup, prune } from '../../src/ops/backup.js';
-import { type BackupManifest, readManifest } from '../../src/ops/manifest.js';
+import { type BackupManifest, readManifest, STABLE_TEXT_SETTINGS, tableStats } from '../../src/ops/manifest.js';
 import { checkToolVersion, findPgTool, libpqTarget, runTool } from '../../src/ops/pg-tools.js';
 import { restore, verifyAgainst } from '../../src/ops/restore.js';
 import { type Backend, describeEachBackend, type ProvisionedDatabase, provisionDatabase } from '../support/backends.js';
@@ -257,6 +257,36 @@ describe('backup tools', () => {
       );
     });
     expect(await readdir(out)).toEqual([]);
+  });
+
+  it('checksums hash the text form: hash_record_extended would tell the same enum label apart by its OID', async () => {
+    const p = await provisionDatabase('postgres');
+    provisioned.push(p);
+    await withDb(p.url, async (db) => {
+      // The same data under two enum types, as the same schema gets different pg_enum OIDs in two databases.
+      await db.session((s) =>
+        s.query(`create type e1 as enum ('x', 'y'); create type e2 as enum ('x', 'y');
+          create table a (v e1); create table b (v e2); insert into a values ('x'), ('y'); insert into b values ('x'), ('y')`),
+      );
+      const byValue = await db.session((s) =>
+        s.query<{ a: string; b: string }>(
+          `select (select sum(hash_record_extended(row(v), 0)) from a)::text as a,
+                  (select sum(hash_record_extended(row(v), 0)) from b)::text as b`,
+        ),
+      );
+      expect(byValue.rows[0]?.a).not.toBe(byValue.rows[0]?.b);
+      const stats = await db.session(async (s) => {
+        await s.query('begin');
+        try {
+          await s.query(STABLE_TEXT_SETTINGS);
+          return await tableStats(s);
+        } finally {
+          await s.query('rollback');
+        }
+      });
+      expect(stats.map((x) => x.table)).toEqual(['a', 'b']);
+      expect(stats[0]?.checksum).toBe(stats[1]?.checksum);
+    });
   });
 
   it('passes the password to pg_dump in the environment, never on the command line or in its errors', async () => {
