@@ -83,6 +83,12 @@ export type FerryErrorCode =
   | 'E_IMPORT_BACKUP'
   | 'E_IMPORT_TARGET_MISSING'
   | 'E_IMPORT_TIMEOUT'
+  // src/ops/errors.ts
+  | 'E_BACKUP_TOOL'
+  | 'E_BACKUP_CORRUPT'
+  | 'E_BACKUP_TARGET_NOT_EMPTY'
+  | 'E_BACKUP_UNSUPPORTED'
+  | 'E_BACKUP_VERIFY'
   // src/import/sources/errors.ts
   | 'E_SOURCE_NOT_FOUND'
   | 'E_SOURCE_OPTIONS'
@@ -136,6 +142,25 @@ export interface FerryErrorDetailsMap {
   E_IMPORT_TIMEOUT: { command: 'import' | 'verify'; step: string; table: string | null; timeoutMs: number };
   /** `source` is the source's label; `column` is set when the parser gave one. */
   E_SOURCE_MALFORMED: { source: string; file: string; line: number; column?: number };
+  /** `file` is the backup file (or manifest.json) at fault. */
+  E_BACKUP_CORRUPT: {
+    file: string;
+    expectedBytes?: number;
+    actualBytes?: number;
+    expectedSha256?: string;
+    actualSha256?: string;
+  };
+  /** Some of the target's tables (up to 10). */
+  E_BACKUP_TARGET_NOT_EMPTY: { tables: string[] };
+  /** The tables whose count or checksum differ, or that are missing or extra. */
+  E_BACKUP_VERIFY: {
+    tables: string[];
+    differences: {
+      table: string;
+      expected: { rows: number; checksum: string } | null;
+      actual: { rows: number; checksum: string } | null;
+    }[];
+  };
 }
 
 /**

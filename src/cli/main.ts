@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { registerBackup } from './commands/backup.js';
 import { registerDb } from './commands/db.js';
 import { registerHealth } from './commands/health.js';
 import { registerImport } from './commands/import.js';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerPull(program, globals);
   registerImport(program, globals);
   registerHealth(program, globals);
+  registerBackup(program, globals);
   // Usage errors anywhere in the tree become exit code 2 (see main()).
   const override = (command: Command) => {
     command.exitOverride();

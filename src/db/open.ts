@@ -241,6 +241,13 @@ async function openPGlite(dataDir: string | null, redactedUrl: string, options: 
       stats: () => dialect.stats(),
       refreshTypes: () => dialect.refreshTypes(),
       session: (fn) => withPGliteSession(dialect, fn),
+      // Called inside a session (see dumpDataDirOf), so no statement runs while the files are
+      // read; after a checkpoint, so the copy starts without replaying WAL (which, among other
+      // things, moves sequences on by the 32 values Postgres logs ahead, as after a crash).
+      dumpDataDir: async () => {
+        await instance.exec('checkpoint');
+        return (instance as unknown as PGliteDumper).dumpDataDir('gzip');
+      },
       close: async () => {
         try {
           await dialect.close();
@@ -268,7 +275,13 @@ interface HandleParts {
   stats(): PoolStats;
   refreshTypes(): Promise<void>;
   session<T>(fn: (session: RawSession) => Promise<T>): Promise<T>;
+  /** PGlite: the data dir as a gzipped tarball (`pglite.dumpDataDir()`). */
+  dumpDataDir?(): Promise<Blob>;
   close(): Promise<void>;
+}
+
+interface PGliteDumper {
+  dumpDataDir(compression: 'gzip'): Promise<Blob>;
 }
 
 /**
@@ -280,6 +293,19 @@ interface HandleParts {
  */
 export function connectionStringOf(handle: DbHandle): string | undefined {
   return handle instanceof Handle ? Handle.connectionString(handle) : undefined;
+}
+
+/**
+ * A PGlite handle's whole data dir as a gzipped tarball, which
+ * `openDatabase({ loadDataDir })` (PGlite only) starts from; undefined for
+ * Postgres and for `DbHandle`s made elsewhere. Call it inside
+ * `handle.session()`, outside a transaction: the session holds the only
+ * connection, so the files are read with no statement running, and the
+ * caller can read the same state before (backups checksum the tables).
+ * Not exported from the package.
+ */
+export function dumpDataDirOf(handle: DbHandle): (() => Promise<Blob>) | undefined {
+  return handle instanceof Handle ? Handle.dumpDataDir(handle) : undefined;
 }
 
 class Handle implements DbHandle {
@@ -296,6 +322,15 @@ class Handle implements DbHandle {
 
   static connectionString(handle: Handle): string | undefined {
     return handle.#connectionString;
+  }
+
+  static dumpDataDir(handle: Handle): (() => Promise<Blob>) | undefined {
+    const dump = handle.#parts.dumpDataDir;
+    if (!dump) return undefined;
+    return () => {
+      handle.#assertOpen();
+      return dump();
+    };
   }
 
   constructor(parts: HandleParts) {

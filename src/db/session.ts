@@ -7,7 +7,7 @@
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { PostgresPoolClient } from 'kysely';
-import { from as copyFrom } from 'pg-copy-streams';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { QueryObserver } from './observer.js';
 import type { PgPool } from './pg-pool.js';
 import type { PGliteDialect, PGliteLike } from './pglite-dialect.js';
@@ -30,6 +30,12 @@ export interface RawSession {
    */
   /** COPY … FROM STDIN with this data: one string or buffer, or pieces of it (written as they come). */
   copyIn(sql: string, payload: CopyPayload): Promise<void>;
+  /**
+   * `COPY <table or (query)> TO STDOUT WITH (<options>)` written to `out`
+   * (ended when done). Pass the statement with `TO STDOUT`; PGlite writes a
+   * blob, which is then written to `out` whole.
+   */
+  copyOut(sql: string, out: Writable): Promise<void>;
 }
 
 export async function withPgSession<T>(pool: PgPool, fn: (session: RawSession) => Promise<T>): Promise<T> {
@@ -54,6 +60,15 @@ export async function withPgSession<T>(pool: PgPool, fn: (session: RawSession) =
           if (typeof payload === 'string' || Buffer.isBuffer(payload)) yield payload;
           else yield* payload;
         }, stream);
+      } catch (err) {
+        broken ||= isConnectionLoss(err);
+        throw err;
+      }
+    },
+    async copyOut(sql: string, out: Writable) {
+      const stream = (client as unknown as { query(s: unknown): NodeJS.ReadableStream }).query(copyTo(sql));
+      try {
+        await pipeline(stream, out);
       } catch (err) {
         broken ||= isConnectionLoss(err);
         throw err;
@@ -92,6 +107,14 @@ function pgliteSession(pglite: PGliteLike, registry: TypeRegistry): RawSession {
       const parts = typeof payload === 'string' || Buffer.isBuffer(payload) ? [payload] : [...payload];
       await pglite.query(blobSql, [], { blob: new Blob(parts) });
     },
+    async copyOut(sql: string, out: Writable) {
+      const blobSql = sql.replace(/\bTO\s+STDOUT\b/i, "TO '/dev/blob'");
+      const result = await pglite.query(blobSql);
+      const data = result.blob ? Buffer.from(await result.blob.arrayBuffer()) : Buffer.alloc(0);
+      await pipeline(async function* () {
+        yield data;
+      }, out);
+    },
   };
 }
 
@@ -117,6 +140,7 @@ export function observedSession(session: RawSession, observer: QueryObserver): R
     backend: session.backend,
     query: (sql, params) => timed('raw', () => session.query(sql, params)),
     copyIn: (sql, payload) => timed('copy', () => session.copyIn(sql, payload)),
+    copyOut: (sql, out) => timed('copy', () => session.copyOut(sql, out)),
   };
 }
 

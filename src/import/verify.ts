@@ -10,6 +10,7 @@ import type { RawSession } from '../db/session.js';
 import type { Duration } from '../duration.js';
 import { FerryError } from '../errors.js';
 import { quoteIdent } from '../schema/identifiers.js';
+import { checksumSql } from './checksum.js';
 import type { DefinedImport } from './define.js';
 import { E_IMPORT_DEFINITION } from './errors.js';
 import { KeySet } from './key-set.js';
@@ -238,8 +239,7 @@ async function compare(session: RawSession, target: Target, sets: ColumnSet[]): 
     target.table.columns[c]?.def.kind === 'custom' ? `${alias}.${quoteIdent(c)}::text` : comparable(target, c, alias);
   const rowHash = (alias: string) =>
     `hash_record_extended(row(${common.map((c) => hashable(c, alias)).join(', ')}), 0)`;
-  const checksum = (alias: string, present: string) =>
-    `md5(count(*) filter (where ${present}) || ':' || coalesce(sum(${rowHash(alias)}) filter (where ${present}), 0))`;
+  const checksum = (alias: string, present: string) => checksumSql(rowHash(alias), present);
   const params: string[] = [];
   const differs = differsSql(target, sets, compared, params);
   // Which side a joined row has: every staged row has a _ferry_n, every table row a ctid.

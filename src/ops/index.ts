@@ -5,6 +5,8 @@
  * Each part loads only what it needs (prom-client only for metrics).
  */
 
+export { type BackupOptions, type BackupResult, backup, prune } from './backup.js';
+export * from './errors.js';
 export {
   type CacheLike,
   type CheckOutcome,
@@ -20,5 +22,13 @@ export {
   type SessionsLike,
 } from './health.js';
 export { createLogger, type Logger } from './logger.js';
+export {
+  type BackupFile,
+  type BackupManifest,
+  readManifest,
+  type TableDifference,
+  type TableStats,
+} from './manifest.js';
 export { createMetrics, type Metrics, type MetricsDatabase, type MetricsOptions } from './metrics.js';
+export { type RestoreMethod, type RestoreOptions, type RestoreResult, restore, verifyAgainst } from './restore.js';
 export { type Shutdownable, type SignalShutdownOptions, shutdownOnSignals } from './shutdown.js';

@@ -21,6 +21,7 @@ export function watchSessions(db: DbHandle, hooks: SessionHooks): DbHandle {
               hooks.copyIn?.(text);
               return s.copyIn(text, payload);
             },
+            copyOut: (text, out) => s.copyOut(text, out),
             async query(text, params) {
               await hooks.query?.(s, text, params);
               return s.query(text, params);
