@@ -4,10 +4,10 @@
  * temp tables that outlive a transaction, and COPY FROM STDIN. Both backends
  * expose it the same way; values come back through the same parsers as Kysely.
  */
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { PostgresPoolClient } from 'kysely';
-import { from as copyFrom } from 'pg-copy-streams';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { PgPool } from './pg-pool.js';
 import type { PGliteDialect, PGliteLike } from './pglite-dialect.js';
 import { prepareParam, resolveUnknownTypes, type TypeRegistry } from './types.js';
@@ -29,6 +29,14 @@ export interface RawSession {
    */
   /** COPY … FROM STDIN with this data: one string or buffer, or pieces of it (written as they come). */
   copyIn(sql: string, payload: CopyPayload): Promise<void>;
+  /**
+   * `COPY (…) TO STDOUT WITH (…)`: each piece of the output goes to `onData`,
+   * which is awaited before the next is read, so a slow destination holds the
+   * server back instead of piling output up in memory. Resolves to the row
+   * count the server reported. PGlite runs it `TO '/dev/blob'` and hands over
+   * the whole output as one piece: bound it by what the statement selects.
+   */
+  copyOut(sql: string, onData: (chunk: Buffer) => void | Promise<void>): Promise<number>;
 }
 
 export async function withPgSession<T>(pool: PgPool, fn: (session: RawSession) => Promise<T>): Promise<T> {
@@ -55,6 +63,25 @@ export async function withPgSession<T>(pool: PgPool, fn: (session: RawSession) =
         }, stream);
       } catch (err) {
         broken ||= isConnectionLoss(err);
+        throw err;
+      }
+    },
+    async copyOut(sql: string, onData: (chunk: Buffer) => void | Promise<void>) {
+      const stream = (client as unknown as { query(s: unknown): Readable & { rowCount: number } }).query(copyTo(sql));
+      let sinkFailed = false;
+      try {
+        for await (const chunk of stream) {
+          try {
+            await onData(chunk as Buffer);
+          } catch (err) {
+            sinkFailed = true;
+            throw err;
+          }
+        }
+        return stream.rowCount;
+      } catch (err) {
+        // Abandoned mid-COPY, the connection may still be streaming rows: it is not reused.
+        broken ||= sinkFailed || isConnectionLoss(err);
         throw err;
       }
     },
@@ -90,6 +117,12 @@ function pgliteSession(pglite: PGliteLike, registry: TypeRegistry): RawSession {
       const blobSql = sql.replace(/\bFROM\s+STDIN\b/i, "FROM '/dev/blob'");
       const parts = typeof payload === 'string' || Buffer.isBuffer(payload) ? [payload] : [...payload];
       await pglite.query(blobSql, [], { blob: new Blob(parts) });
+    },
+    async copyOut(sql: string, onData: (chunk: Buffer) => void | Promise<void>) {
+      const blobSql = sql.replace(/\bTO\s+STDOUT\b/i, "TO '/dev/blob'");
+      const result = await pglite.query(blobSql);
+      if (result.blob && result.blob.size > 0) await onData(Buffer.from(await result.blob.arrayBuffer()));
+      return Number(result.affectedRows ?? 0);
     },
   };
 }

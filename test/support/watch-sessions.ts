@@ -21,6 +21,9 @@ export function watchSessions(db: DbHandle, hooks: SessionHooks): DbHandle {
               hooks.copyIn?.(text);
               return s.copyIn(text, payload);
             },
+            copyOut(text, onData) {
+              return s.copyOut(text, onData);
+            },
             async query(text, params) {
               await hooks.query?.(s, text, params);
               return s.query(text, params);
