@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerDb } from './commands/db.js';
+import { registerExport } from './commands/export.js';
 import { registerImport } from './commands/import.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerPull } from './commands/pull.js';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerMigrate(program, globals);
   registerPull(program, globals);
   registerImport(program, globals);
+  registerExport(program, globals);
   // Usage errors anywhere in the tree become exit code 2 (see main()).
   const override = (command: Command) => {
     command.exitOverride();

@@ -195,7 +195,14 @@ function drained(out: Writable): Promise<void> {
 
 async function copy(session: RawSession, source: ResolvedSource, sql: string, write: Write): Promise<number> {
   try {
-    return await session.copyOut(sql, (chunk) => write(chunk, session.backend === 'postgres' ? lines(chunk) : 0));
+    // On Postgres the rows so far are only known from the bytes (the server's count comes at the end).
+    let header = /\bheader\)$/.test(sql) ? 1 : 0;
+    return await session.copyOut(sql, (chunk) => {
+      if (session.backend !== 'postgres') return write(chunk, 0);
+      const rows = lines(chunk) - header;
+      header = 0;
+      return write(chunk, rows);
+    });
   } catch (err) {
     throw queryError(source, sql, err);
   }
