@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   import: () => import('./import.bench.js'),
   cache: () => import('./cache.bench.js'),
   'sql-lexer': () => import('./sql-lexer.bench.js'),
+  export: () => import('./export.bench.js'),
 };
 
 const wanted = process.argv.slice(2);
