@@ -37,7 +37,20 @@ export interface RawSession {
    * the whole output as one piece: bound it by what the statement selects.
    */
   copyOut(sql: string, onData: (chunk: Buffer) => void | Promise<void>): Promise<number>;
+  /**
+   * One statement without parameters, each value as the server's text (its
+   * type's output function, what COPY writes) or null: no parsing. For code
+   * that writes values out as text (the PGlite CSV export of a query).
+   */
+  queryText(sql: string): Promise<TextResult>;
 }
+
+export interface TextResult {
+  columns: string[];
+  rows: (string | null)[][];
+}
+
+const asText = (text: string) => text;
 
 export async function withPgSession<T>(pool: PgPool, fn: (session: RawSession) => Promise<T>): Promise<T> {
   const client = await pool.connect();
@@ -85,6 +98,16 @@ export async function withPgSession<T>(pool: PgPool, fn: (session: RawSession) =
         throw err;
       }
     },
+    async queryText(sql: string) {
+      const config = { text: sql, rowMode: 'array', types: { getTypeParser: () => asText } };
+      try {
+        const result = await (client as unknown as { query(c: unknown): Promise<TextQueryResult> }).query(config);
+        return { columns: result.fields.map((f) => f.name), rows: result.rows };
+      } catch (err) {
+        broken ||= isConnectionLoss(err);
+        throw err;
+      }
+    },
   };
   try {
     return await fn(session);
@@ -124,7 +147,19 @@ function pgliteSession(pglite: PGliteLike, registry: TypeRegistry): RawSession {
       if (result.blob && result.blob.size > 0) await onData(Buffer.from(await result.blob.arrayBuffer()));
       return Number(result.affectedRows ?? 0);
     },
+    async queryText(sql: string) {
+      // PGlite parses by type oid with no "leave everything as text" switch: name every oid of the result.
+      const { resultFields } = await pglite.describeQuery(sql);
+      const parsers = Object.fromEntries(resultFields.map((f) => [f.dataTypeID, asText]));
+      const result = await pglite.query<(string | null)[]>(sql, [], { rowMode: 'array', parsers });
+      return { columns: result.fields.map((f) => f.name), rows: result.rows };
+    },
   };
+}
+
+interface TextQueryResult {
+  fields: { name: string }[];
+  rows: (string | null)[][];
 }
 
 const CONNECTION_SQLSTATES = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);

@@ -13,7 +13,8 @@
  *   last key of the previous one), the header on the first page only; the
  *   bytes equal one COPY of the same SELECT with `ORDER BY <key>`. What is held
  *   at a time is one page. A query, or a table without a primary key, has no
- *   key to page on and is exported in one COPY (held whole): page it yourself.
+ *   key to page on: it is read through a cursor, `chunkRows` rows per FETCH as
+ *   text, and written as COPY writes CSV (export-csv.ts), the same bytes.
  * - NDJSON on both: a cursor, `chunkRows` rows per FETCH, values as Ferry's
  *   repositories read them (see export-json.ts).
  *
@@ -28,6 +29,7 @@ import { PassThrough, type Writable } from 'node:stream';
 import type { DbHandle } from '../db/open.js';
 import type { RawSession } from '../db/session.js';
 import { FerryError } from '../errors.js';
+import { csvLine } from './export-csv.js';
 import { E_EXPORT_OPTIONS, E_EXPORT_OUTPUT, E_EXPORT_QUERY } from './export-errors.js';
 import { ndjsonLine } from './export-json.js';
 import { type ExportSource, type KeyColumn, type ResolvedSource, resolveSource } from './export-source.js';
@@ -147,9 +149,10 @@ async function run(db: DbHandle, options: ExportOptions, out: Writable): Promise
     await session.query('begin isolation level repeatable read, read only');
     try {
       if (format === 'ndjson') await ndjson(session, source, chunkRows, write);
-      else if (session.backend === 'postgres' || source.keyed === null) {
+      else if (session.backend === 'postgres') {
         counts.rows = await copy(session, source, `copy (${source.select}) to stdout with (format csv, header)`, write);
-      } else await csvPages(session, source, source.keyed, chunkRows, write, counts);
+      } else if (source.keyed !== null) await csvPages(session, source, source.keyed, chunkRows, write, counts);
+      else await csvCursor(session, source, chunkRows, write);
       await session.query('commit');
     } catch (err) {
       await session.query('rollback').catch(() => {});
@@ -262,14 +265,38 @@ function literal(text: string, key: KeyColumn): string {
   return `'${text.replaceAll("'", "''")}'::${key.type}`;
 }
 
-/** NDJSON through a cursor: `chunkRows` rows per FETCH, one write per FETCH. */
-async function ndjson(session: RawSession, source: ResolvedSource, chunkRows: number, write: Write): Promise<void> {
+/**
+ * PGlite CSV of a query or of a table without a primary key: no key to page
+ * on, so a cursor is read `chunkRows` rows per FETCH as the server's text and
+ * written as COPY would write it (export-csv.ts). One FETCH is held at a time.
+ */
+async function csvCursor(session: RawSession, source: ResolvedSource, chunkRows: number, write: Write): Promise<void> {
+  await declareCursor(session, source);
+  const fetch = `fetch forward ${chunkRows} from ferry_export`;
+  for (let first = true; ; first = false) {
+    const { columns, rows } = await session.queryText(fetch).catch((err: unknown) => {
+      throw queryError(source, source.select, err);
+    });
+    let text = first ? csvLine(columns) : '';
+    for (const row of rows) text += csvLine(row);
+    if (text !== '') await write(text, rows.length);
+    if (rows.length < chunkRows) break;
+  }
+  await session.query('close ferry_export');
+}
+
+async function declareCursor(session: RawSession, source: ResolvedSource): Promise<void> {
   const declare = `declare ferry_export no scroll cursor for ${source.select}`;
   try {
     await session.query(declare);
   } catch (err) {
     throw queryError(source, declare, err);
   }
+}
+
+/** NDJSON through a cursor: `chunkRows` rows per FETCH, one write per FETCH. */
+async function ndjson(session: RawSession, source: ResolvedSource, chunkRows: number, write: Write): Promise<void> {
+  await declareCursor(session, source);
   const fetch = `fetch forward ${chunkRows} from ferry_export`;
   for (;;) {
     // The query runs as rows are fetched: its errors (a division by zero in row 10,001) come from here.

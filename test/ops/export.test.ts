@@ -67,7 +67,7 @@ from generate_series(1, ${ROWS}) as i;
 create table pairs (k text, n integer, note text, primary key (k, n));
 insert into pairs select (array['a', 'b''c', 'd,e', 'Z'])[1 + i % 4], i, 'note ' || i from generate_series(1, 17) as i;
 create table keyless (v text);
-insert into keyless values ('x'), (null), ('y,z');
+insert into keyless values ('x'), (null), ('y,z'), ('\\.'), (''), ('"');
 create sequence counter;
 `;
 
@@ -155,8 +155,20 @@ describeEachBackend('export', (t) => {
     expect(summary.rows).toBe(12);
   });
 
-  it('a table without a primary key and a query export in one COPY', async () => {
-    expect(await csv(db, { table: 'keyless', chunkRows: 1 })).toBe('v\nx\n\n"y,z"\n');
+  it('CSV of a query equals one COPY of it (PGlite: a cursor, across FETCH boundaries)', async () => {
+    const query = 'select * from awkward order by id';
+    const reference = t.backend === 'postgres' ? psqlCopy(t.url(), query) : await oneCopy(db, query);
+    for (const chunkRows of [1, 4, ROWS, 100]) {
+      expect(await csv(db, { query, chunkRows }), `chunkRows ${chunkRows}`).toBe(reference);
+    }
+    const all = 'select * from keyless';
+    const keyless = t.backend === 'postgres' ? psqlCopy(t.url(), all) : await oneCopy(db, all);
+    expect(await csv(db, { table: 'keyless', chunkRows: 2 })).toBe(keyless);
+    expect(await csv(db, { query: 'select id, t from awkward where false', chunkRows: 2 })).toBe('id,t\n');
+  });
+
+  it('a table without a primary key and a query, with where and columns', async () => {
+    expect(await csv(db, { table: 'keyless', chunkRows: 1 })).toBe('v\nx\n\n"y,z"\n"\\."\n""\n""""\n');
     const query = `select id, t as "Text, quoted" from awkward where id <= 3 order by id;`;
     expect(await csv(db, { query, chunkRows: 1 })).toBe('id,"Text, quoted"\n1,""\n2,plain\n3,"a,b"\n');
     expect(await csv(db, { query, where: 'id > 1', columns: ['id'] })).toBe('id\n2\n3\n');
@@ -258,7 +270,7 @@ describeEachBackend('export', (t) => {
     await expect(exportTo(db, { table: 'awkward', format: 'ndjson', chunkRows: 2 }, broken)).rejects.toThrow(
       /disk full/,
     );
-    expect(await csv(db, { table: 'keyless' })).toBe('v\nx\n\n"y,z"\n');
+    expect(await csv(db, { table: 'keyless' })).toBe('v\nx\n\n"y,z"\n"\\."\n""\n""""\n');
   });
 
   it('errors name the table, the column or the server message', async () => {

@@ -21,6 +21,9 @@ export function watchSessions(db: DbHandle, hooks: SessionHooks): DbHandle {
               hooks.copyIn?.(text);
               return s.copyIn(text, payload);
             },
+            queryText(text) {
+              return s.queryText(text);
+            },
             copyOut(text, onData) {
               return s.copyOut(text, onData);
             },
