@@ -28,6 +28,7 @@ import path from 'node:path';
 import { PassThrough, type Writable } from 'node:stream';
 import type { DbHandle } from '../db/open.js';
 import type { RawSession } from '../db/session.js';
+import { type Duration, toMs } from '../duration.js';
 import { FerryError } from '../errors.js';
 import { csvLine } from './export-csv.js';
 import { E_EXPORT_OPTIONS, E_EXPORT_OUTPUT, E_EXPORT_QUERY } from './export-errors.js';
@@ -43,6 +44,12 @@ export interface ExportOptions extends ExportSource {
   format?: ExportFormat;
   /** Rows per page (PGlite CSV) or per FETCH (NDJSON); default 10,000. Bounds what is held at once. */
   chunkRows?: number;
+  /**
+   * `statement_timeout` for the export (ms or e.g. '30m'; default 0 = none).
+   * Not the pool's 30 s: one COPY of a big table runs as long as the whole
+   * export, and a slow destination makes it longer still.
+   */
+  statementTimeout?: Duration;
   /** Called after each piece written: rows so far (CSV on Postgres: lines so far, exact at the end) and bytes. */
   onProgress?: (progress: { rows: number; bytes: number }) => void;
 }
@@ -141,6 +148,7 @@ async function run(db: DbHandle, options: ExportOptions, out: Writable): Promise
   if (!Number.isSafeInteger(chunkRows) || chunkRows < 1) {
     throw new FerryError(E_EXPORT_OPTIONS, `chunkRows must be a whole number of rows >= 1, not ${chunkRows}.`);
   }
+  const timeoutMs = toMs(options.statementTimeout ?? 0, 'export option statementTimeout', E_EXPORT_OPTIONS);
   return db.session(async (session) => {
     const source = await resolveSource(session, options);
     const counts: Counts = { rows: 0, bytes: 0 };
@@ -148,6 +156,8 @@ async function run(db: DbHandle, options: ExportOptions, out: Writable): Promise
     // The session's own settings (types.ts) make the CSV's timestamps UTC ISO, as psql with TimeZone=UTC prints them.
     await session.query('begin isolation level repeatable read, read only');
     try {
+      // LOCAL: back to the pool's setting when the transaction ends. (PGlite does not enforce it.)
+      await session.query(`set local statement_timeout = ${timeoutMs}`);
       if (format === 'ndjson') await ndjson(session, source, chunkRows, write);
       else if (session.backend === 'postgres') {
         counts.rows = await copy(session, source, `copy (${source.select}) to stdout with (format csv, header)`, write);
@@ -316,10 +326,12 @@ function queryError(source: ResolvedSource, sql: string, err: unknown): unknown 
   const e = err as { code?: string; message?: string; position?: string } | null;
   // Only the server's refusals of the SQL (a SQLSTATE outside connection failures); anything else passes through.
   if (err instanceof FerryError || !e || typeof e.code !== 'string' || !/^[0-9A-Z]{5}$/.test(e.code)) return err;
-  if (e.code.startsWith('08') || e.code.startsWith('57')) return err;
+  if (e.code.startsWith('08') || e.code.startsWith('57P')) return err; // the connection, not the SQL
   return new FerryError(
     E_EXPORT_QUERY,
-    `Export of ${source.label} failed: the database said: ${e.message}. Check the --where/--query SQL (it runs as: ${sql}).`,
+    e.code === '57014'
+      ? `Export of ${source.label} was cancelled by the database (${e.message}): for a long export raise --statement-timeout (statementTimeout; 0 = none).`
+      : `Export of ${source.label} failed: the database said: ${e.message}. Check the --where/--query SQL (it runs as: ${sql}).`,
     { cause: err, details: { sql, sqlstate: e.code } },
   );
 }

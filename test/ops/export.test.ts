@@ -290,6 +290,18 @@ describeEachBackend('export', (t) => {
     await expectFerryError(exportTo(db, { table: 'awkward', query: 'select 1' }, sink()), 'E_EXPORT_OPTIONS');
     await expectFerryError(exportTo(db, { table: 'awkward', format: 'xml' as 'csv' }, sink()), 'E_EXPORT_OPTIONS');
     await expectFerryError(exportTo(db, { table: 'awkward', chunkRows: 0 }, sink()), 'E_EXPORT_OPTIONS');
+    await expectFerryError(
+      exportTo(db, { table: 'awkward', statementTimeout: 'soon' as '30s' }, sink()),
+      'E_EXPORT_OPTIONS',
+    );
+    if (t.backend === 'postgres') {
+      // The export's own statement_timeout (PGlite does not enforce one).
+      await expectFerryError(
+        exportTo(db, { query: 'select pg_sleep(5)', statementTimeout: 50 }, sink()),
+        'E_EXPORT_QUERY',
+        /cancelled.*--statement-timeout/,
+      );
+    }
     for (const format of ['csv', 'ndjson'] as const) {
       const bad = await expectFerryError(
         exportTo(db, { query: 'select idd from awkward', format }, sink()),

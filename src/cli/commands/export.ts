@@ -6,7 +6,7 @@ import { type ExportFormat, type ExportSummary, exportTo } from '../../ops/expor
 import { E_EXPORT_OPTIONS } from '../../ops/export-errors.js';
 import { openProjectDatabase } from '../database.js';
 import type { GlobalOptions } from '../globals.js';
-import { wholeNumber } from '../numbers.js';
+import { durationMs, wholeNumber } from '../numbers.js';
 import { EXIT_OK, printJson } from '../output.js';
 import { createProgress } from '../progress.js';
 
@@ -18,6 +18,7 @@ interface ExportCliOptions {
   columns?: string;
   out?: string;
   chunkRows?: number;
+  statementTimeout?: number;
   json?: boolean;
   progress?: boolean;
 }
@@ -49,6 +50,11 @@ export function registerExport(program: Command, globals: () => GlobalOptions): 
     .option('--columns <list>', 'only these columns, comma-separated, in this order')
     .option('--out <file>', 'write to this file (default, or -: stdout)')
     .option('--chunk-rows <n>', 'rows per page (embedded CSV) or per fetch (NDJSON); default 10000', wholeNumber(1))
+    .option(
+      '--statement-timeout <duration>',
+      "the export's statement_timeout (ms, or e.g. 30m; default 0 = none)",
+      durationMs,
+    )
     .option('--no-progress', 'no progress output on stderr')
     .option('--json', 'print a JSON summary (rows, bytes, file, ms); needs --out')
     .addHelpText('after', EXAMPLES)
@@ -79,6 +85,7 @@ export function registerExport(program: Command, globals: () => GlobalOptions): 
             columns: options.columns?.split(','),
             format: options.format,
             chunkRows: options.chunkRows,
+            statementTimeout: options.statementTimeout,
             onProgress: (p) => progress.update({ done: p.rows, elapsedMs: performance.now() - start }),
           },
           file ?? process.stdout,
