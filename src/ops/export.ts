@@ -137,6 +137,13 @@ function outputError(file: string, err: unknown): FerryError {
 interface Counts {
   rows: number;
   bytes: number;
+  /**
+   * Postgres: the destination failed mid-COPY. The server is still sending
+   * rows nobody reads, so no ROLLBACK can be sent on that connection (it
+   * would wait forever): the session drops the connection instead, which
+   * ends the transaction.
+   */
+  abandoned?: boolean;
 }
 
 async function run(db: DbHandle, options: ExportOptions, out: Writable): Promise<Counts> {
@@ -160,12 +167,12 @@ async function run(db: DbHandle, options: ExportOptions, out: Writable): Promise
       await session.query(`set local statement_timeout = ${timeoutMs}`);
       if (format === 'ndjson') await ndjson(session, source, chunkRows, write);
       else if (session.backend === 'postgres') {
-        counts.rows = await copy(session, source, `copy (${source.select}) to stdout with (format csv, header)`, write);
+        counts.rows = await copy(session, source, `copy (${source.select}) to stdout with (format csv, header)`, write, counts);
       } else if (source.keyed !== null) await csvPages(session, source, source.keyed, chunkRows, write, counts);
       else await csvCursor(session, source, chunkRows, write);
       await session.query('commit');
     } catch (err) {
-      await session.query('rollback').catch(() => {});
+      if (!counts.abandoned) await session.query('rollback').catch(() => {});
       throw err;
     }
     options.onProgress?.({ rows: counts.rows, bytes: counts.bytes });
@@ -206,15 +213,26 @@ function drained(out: Writable): Promise<void> {
   });
 }
 
-async function copy(session: RawSession, source: ResolvedSource, sql: string, write: Write): Promise<number> {
+async function copy(
+  session: RawSession,
+  source: ResolvedSource,
+  sql: string,
+  write: Write,
+  counts: Counts,
+): Promise<number> {
   try {
     // On Postgres the rows so far are only known from the bytes (the server's count comes at the end).
     let header = /\bheader\)$/.test(sql) ? 1 : 0;
-    return await session.copyOut(sql, (chunk) => {
+    return await session.copyOut(sql, async (chunk) => {
       if (session.backend !== 'postgres') return write(chunk, 0);
       const rows = lines(chunk) - header;
       header = 0;
-      return write(chunk, rows);
+      try {
+        await write(chunk, rows);
+      } catch (err) {
+        counts.abandoned = true;
+        throw err;
+      }
     });
   } catch (err) {
     throw queryError(source, sql, err);
@@ -265,7 +283,7 @@ async function csvPages(
     if (last !== null) conditions.push(`(${keyList}) <= ${rowOf(last)}`);
     const select = `select ${keyed.list} from ${keyed.from}${conditions.length ? ` where ${conditions.join(' and ')}` : ''} order by ${keyList}`;
     const header = page === 0 ? ', header' : '';
-    counts.rows += await copy(session, source, `copy (${select}) to stdout with (format csv${header})`, write);
+    counts.rows += await copy(session, source, `copy (${select}) to stdout with (format csv${header})`, write, counts);
     if (last === null) return;
     after = last;
   }
