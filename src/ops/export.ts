@@ -69,6 +69,13 @@ export type ExportStream = PassThrough & { summary: Promise<ExportSummary> };
 export const DEFAULT_CHUNK_ROWS = 10_000;
 
 /**
+ * Bytes a file being written may buffer before the export waits for the
+ * disk: with the default 16 KB, every 64 KB piece of a COPY waited for its
+ * own write, and reading from the server stalled behind each one.
+ */
+const FILE_BUFFER = 1 << 20;
+
+/**
  * Export to `destination`: a Writable (left open: the caller ends it), or a
  * file path, written to a temporary file in the same folder and renamed over
  * `destination` only once complete, so a failed export never leaves a
@@ -107,7 +114,7 @@ async function exportToFile(db: DbHandle, options: ExportOptions, file: string):
   const target = path.resolve(file);
   const temp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${Date.now()}.tmp`);
   const start = performance.now();
-  const out = createWriteStream(temp, { flags: 'wx' });
+  const out = createWriteStream(temp, { flags: 'wx', highWaterMark: FILE_BUFFER });
   try {
     await once(out, 'open').catch((err: unknown) => {
       throw outputError(target, err);
@@ -137,6 +144,8 @@ function outputError(file: string, err: unknown): FerryError {
 interface Counts {
   rows: number;
   bytes: number;
+  /** Someone wants progress: only then are a COPY's newlines counted (a pass over every byte). */
+  progress: boolean;
   /**
    * Postgres: the destination failed mid-COPY. The server is still sending
    * rows nobody reads, so no ROLLBACK can be sent on that connection (it
@@ -158,7 +167,7 @@ async function run(db: DbHandle, options: ExportOptions, out: Writable): Promise
   const timeoutMs = toMs(options.statementTimeout ?? 0, 'export option statementTimeout', E_EXPORT_OPTIONS);
   return db.session(async (session) => {
     const source = await resolveSource(session, options);
-    const counts: Counts = { rows: 0, bytes: 0 };
+    const counts: Counts = { rows: 0, bytes: 0, progress: options.onProgress !== undefined };
     const write = writer(out, counts, options.onProgress);
     // The session's own settings (types.ts) make the CSV's timestamps UTC ISO, as psql with TimeZone=UTC prints them.
     await session.query('begin isolation level repeatable read, read only');
@@ -167,7 +176,13 @@ async function run(db: DbHandle, options: ExportOptions, out: Writable): Promise
       await session.query(`set local statement_timeout = ${timeoutMs}`);
       if (format === 'ndjson') await ndjson(session, source, chunkRows, write);
       else if (session.backend === 'postgres') {
-        counts.rows = await copy(session, source, `copy (${source.select}) to stdout with (format csv, header)`, write, counts);
+        counts.rows = await copy(
+          session,
+          source,
+          `copy (${source.select}) to stdout with (format csv, header)`,
+          write,
+          counts,
+        );
       } else if (source.keyed !== null) await csvPages(session, source, source.keyed, chunkRows, write, counts);
       else await csvCursor(session, source, chunkRows, write);
       await session.query('commit');
@@ -225,7 +240,7 @@ async function copy(
     let header = /\bheader\)$/.test(sql) ? 1 : 0;
     return await session.copyOut(sql, async (chunk) => {
       if (session.backend !== 'postgres') return write(chunk, 0);
-      const rows = lines(chunk) - header;
+      const rows = counts.progress ? lines(chunk) - header : 0;
       header = 0;
       try {
         await write(chunk, rows);
