@@ -15,16 +15,20 @@
  *   FERRY_BENCH_EXPORT_ROWS     rows in the table (default 1000000; 10000000 for the issue's 10M
  *                               check: ~1.1 GB of CSV per output file, a few minutes per run)
  *   FERRY_BENCH_EXPORT_REPEAT   timed runs of each (default 3)
+ *   FERRY_BENCH_EXPORT_PGLITE_ROWS  rows of the same table in an embedded database, for the peak RSS of
+ *                               PGlite exports (key pages, the cursor, NDJSON) at a tenth and all of them
+ *                               (default 200000; 0 = skip)
  *   TEST_DATABASE_URL           admin connection (default postgres://postgres@127.0.0.1:5432/test)
  *
  * The table (bench_export in database ferry_bench_export, price-snapshot shaped) is
  * kept between runs when it already holds N rows. Outputs go to $TMPDIR and are removed.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { openDatabase } from '../src/db/open.js';
 import { printTable, saveResult } from './lib.js';
 
 const ROWS = Number(process.env.FERRY_BENCH_EXPORT_ROWS ?? 1_000_000);
@@ -91,8 +95,9 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env):
   });
 }
 
-async function ferry(file: string, format: 'csv' | 'ndjson', where = ''): Promise<Run> {
-  const out = await run(process.execPath, ['--import', 'tsx', join(here, 'export-child.ts'), url, file, format, where]);
+async function ferry(file: string, format: 'csv' | 'ndjson', where = '', on = url, shape = 'table'): Promise<Run> {
+  const child = join(here, 'export-child.ts');
+  const out = await run(process.execPath, ['--import', 'tsx', child, on, file, format, where, shape]);
   return JSON.parse(out.trim().split('\n').at(-1) as string) as Run;
 }
 
@@ -110,6 +115,53 @@ async function psql(file: string): Promise<Run> {
   );
   const ms = performance.now() - started;
   return { ms, rows: Number(/COPY (\d+)/.exec(out)?.[1] ?? 0), bytes: statSync(file).size };
+}
+
+const PGLITE_ROWS = Number(process.env.FERRY_BENCH_EXPORT_PGLITE_ROWS ?? 200_000);
+
+/** Peak RSS of PGlite exports at PGLITE_ROWS / 10 and PGLITE_ROWS rows, of the same shape generated in a fresh data dir. */
+async function pglite(file: string): Promise<Record<string, string | number>[]> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'ferry-bench-export-pglite-'));
+  const on = `pglite:${dataDir}`;
+  try {
+    const db = await openDatabase({ url: on });
+    try {
+      await db.session(async (s) => {
+        await s.query(`create table bench_export (
+          id bigint primary key, account_id integer not null, symbol text not null, price numeric(14,4),
+          volume bigint, taken_at timestamptz not null, source text, flags jsonb)`);
+        await s.query(`insert into bench_export
+          select i, i % 5000, 'SYM' || (i % 997), round((random() * 10000)::numeric, 4),
+            (random() * 1e12)::bigint, timestamptz '2026-01-01 00:00:00+00' + i * interval '1 second',
+            case when i % 10 = 0 then null when i % 7 = 0 then 'feed "b", backup' else 'feed a' end,
+            case when i % 3 = 0 then jsonb_build_object('halted', i % 2 = 0, 'tags', jsonb_build_array('x', i % 11)) end
+          from generate_series(1, ${PGLITE_ROWS}) as i`);
+      });
+    } finally {
+      await db.close();
+    }
+    const small = Math.max(1, Math.floor(PGLITE_ROWS / 10));
+    const out: Record<string, string | number>[] = [];
+    for (const [label, format, shape] of [
+      ['csv, table (key pages)', 'csv', 'table'],
+      ['csv, query (cursor)', 'csv', 'query'],
+      ['ndjson', 'ndjson', 'table'],
+    ] as const) {
+      const a = await ferry(file, format, `id <= ${small}`, on, shape);
+      const b = await ferry(file, format, '', on, shape);
+      out.push({
+        export: label,
+        [`peak RSS MB @ ${small.toLocaleString('en-US')}`]: a.maxRssMb!,
+        [`peak RSS MB @ ${PGLITE_ROWS.toLocaleString('en-US')}`]: b.maxRssMb!,
+        'growth MB': b.maxRssMb! - a.maxRssMb!,
+        [`rows/s @ ${PGLITE_ROWS.toLocaleString('en-US')}`]: Math.round(b.rows / (b.ms / 1000)),
+      });
+    }
+    printTable('Peak RSS of the Ferry export child (PGlite)', out);
+    return out;
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
@@ -169,7 +221,8 @@ try {
     });
   }
   printTable('Peak RSS of the Ferry export child (Postgres)', rss);
-  saveResult('export', { rows: ROWS, ferryMs, psqlMs, ratio, identical, ferryRuns, psqlRuns, rss });
+  const pgliteRss = PGLITE_ROWS > 0 ? await pglite(ferryFile) : [];
+  saveResult('export', { rows: ROWS, ferryMs, psqlMs, ratio, identical, ferryRuns, psqlRuns, rss, pgliteRss });
 } finally {
   rmSync(ferryFile, { force: true });
   rmSync(psqlFile, { force: true });
