@@ -83,8 +83,8 @@ export async function withPgSession<T>(pool: PgPool, fn: (session: RawSession) =
     },
     async copyOut(sql: string, onData: (chunk: Buffer) => void | Promise<void>) {
       const stream = (client as unknown as { query(s: unknown): Readable & { rowCount: number } }).query(
-        // 1 MB between the socket and `onData` (default 16 KB): at 16 KB the connection was paused and resumed
-        // every few rows' worth of 64 KB reads, and the server waited on each pause.
+        // Up to 1 MB between the socket and `onData` (default 16 KB, less than one 64 KB socket read), so the
+        // socket is paused and resumed far less often; it is still the bound on what is held.
         copyTo(sql, { highWaterMark: COPY_OUT_BUFFER }),
       );
       let sinkFailed = false;
