@@ -9,6 +9,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   cache: () => import('./cache.bench.js'),
   'sql-lexer': () => import('./sql-lexer.bench.js'),
   backup: () => import('./backup.bench.js'),
+  export: () => import('./export.bench.js'),
 };
 
 const wanted = process.argv.slice(2);

@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import { type DbHandle, type OpenOptions, openDatabase } from './db/open.js';
@@ -5,6 +6,7 @@ import { type Duration, toMs } from './duration.js';
 import { FerryError } from './errors.js';
 import { E_MIGRATION_FAILED } from './migrate/errors.js';
 import { Migrator, type MigratorOptions, type RunResult } from './migrate/runner.js';
+import type { ExportOptions, ExportSummary } from './ops/export.js';
 import type { Repository, RepositoryCache } from './repo/repository.js';
 import { RootScope, type Scope, type TransactionOptions, type TransactionScope } from './repo/scope.js';
 import { TimestampsPlugin } from './repo/timestamps-plugin.js';
@@ -165,6 +167,25 @@ export class Ferry<DB> implements Scope<DB> {
       );
     }
     return result;
+  }
+
+  /**
+   * Stream `table` (or, with `table` null, `options.query`) as CSV (default)
+   * or NDJSON to `options.to`, a file path (written whole or not at all) or a
+   * Writable; memory stays bounded whatever the row count. `exportTo` in
+   * `ferry/ops` does the work: it is loaded on first use, so apps that never
+   * export do not load it.
+   *
+   *   await ferry.export('price_snapshots', { to: 'prices.csv', where: "day >= '2026-01-01'" });
+   *   await ferry.export(null, { query: 'select id, total from orders', format: 'ndjson', to: process.stdout });
+   */
+  async export(
+    table: string | null,
+    options: Omit<ExportOptions, 'table'> & { to: Writable | string },
+  ): Promise<ExportSummary> {
+    const { exportTo } = await import('./ops/export.js');
+    const { to, ...rest } = options;
+    return exportTo(this.#handle, table === null ? rest : { ...rest, table }, to);
   }
 
   /** Re-read enum types after DDL run outside Ferry, so enum arrays parse. */

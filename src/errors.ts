@@ -93,7 +93,12 @@ export type FerryErrorCode =
   | 'E_SOURCE_NOT_FOUND'
   | 'E_SOURCE_OPTIONS'
   | 'E_SOURCE_MALFORMED'
-  | 'E_SOURCE_READ';
+  | 'E_SOURCE_READ'
+  // src/ops/export-errors.ts
+  | 'E_EXPORT_TABLE'
+  | 'E_EXPORT_OPTIONS'
+  | 'E_EXPORT_QUERY'
+  | 'E_EXPORT_OUTPUT';
 
 /**
  * The shape of `details` for the codes whose throw sites all pass the same
@@ -161,6 +166,11 @@ export interface FerryErrorDetailsMap {
       actual: { rows: number; checksum: string } | null;
     }[];
   };
+  /** `candidates` are existing tables with close names (maybe none). */
+  E_EXPORT_TABLE: { table: string; candidates: string[] };
+  /** `sqlstate` is the server's code when it gave one. */
+  E_EXPORT_QUERY: { sql: string; sqlstate?: string };
+  E_EXPORT_OUTPUT: { file: string };
 }
 
 /**

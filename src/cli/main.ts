@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerBackup } from './commands/backup.js';
 import { registerDb } from './commands/db.js';
+import { registerExport } from './commands/export.js';
 import { registerHealth } from './commands/health.js';
 import { registerImport } from './commands/import.js';
 import { registerMigrate } from './commands/migrate.js';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerImport(program, globals);
   registerHealth(program, globals);
   registerBackup(program, globals);
+  registerExport(program, globals);
   // Usage errors anywhere in the tree become exit code 2 (see main()).
   const override = (command: Command) => {
     command.exitOverride();

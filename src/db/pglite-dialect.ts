@@ -46,7 +46,13 @@ import {
 
 /** The part of a PGlite instance the dialect uses (structural, so no runtime import of PGlite). */
 export interface PGliteLike {
-  query<T>(sql: string, params?: unknown[], options?: { blob?: Blob }): Promise<Results<T>>;
+  query<T>(
+    sql: string,
+    params?: unknown[],
+    options?: { blob?: Blob; rowMode?: 'array' | 'object'; parsers?: Record<number, (text: string) => unknown> },
+  ): Promise<Results<T>>;
+  /** The statement's parameter and result types, without running it. */
+  describeQuery(sql: string): Promise<{ resultFields: { name: string; dataTypeID: number }[] }>;
   exec(sql: string): Promise<Results[]>;
   parsers: Record<number | string, (text: string, typeId?: number) => unknown>;
   serializers: Record<number | string, (value: unknown) => string>;

@@ -4,7 +4,7 @@
  * temp tables that outlive a transaction, and COPY FROM STDIN. Both backends
  * expose it the same way; values come back through the same parsers as Kysely.
  */
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { PostgresPoolClient } from 'kysely';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
@@ -31,12 +31,29 @@ export interface RawSession {
   /** COPY … FROM STDIN with this data: one string or buffer, or pieces of it (written as they come). */
   copyIn(sql: string, payload: CopyPayload): Promise<void>;
   /**
-   * `COPY <table or (query)> TO STDOUT WITH (<options>)` written to `out`
-   * (ended when done). Pass the statement with `TO STDOUT`; PGlite writes a
-   * blob, which is then written to `out` whole.
+   * `COPY (…) TO STDOUT WITH (…)`: each piece of the output goes to `onData`,
+   * which is awaited before the next is read, so a slow destination holds the
+   * server back instead of piling output up in memory. Resolves to the row
+   * count the server reported. PGlite runs it `TO '/dev/blob'` and hands over
+   * the whole output as one piece: bound it by what the statement selects.
    */
-  copyOut(sql: string, out: Writable): Promise<void>;
+  copyOut(sql: string, onData: (chunk: Buffer) => void | Promise<void>): Promise<number>;
+  /**
+   * One statement without parameters, each value as the server's text (its
+   * type's output function, what COPY writes) or null: no parsing. For code
+   * that writes values out as text (the PGlite CSV export of a query).
+   */
+  queryText(sql: string): Promise<TextResult>;
 }
+
+export interface TextResult {
+  columns: string[];
+  rows: (string | null)[][];
+}
+
+const asText = (text: string) => text;
+
+const COPY_OUT_BUFFER = 1 << 20;
 
 export async function withPgSession<T>(pool: PgPool, fn: (session: RawSession) => Promise<T>): Promise<T> {
   const client = await pool.connect();
@@ -65,10 +82,34 @@ export async function withPgSession<T>(pool: PgPool, fn: (session: RawSession) =
         throw err;
       }
     },
-    async copyOut(sql: string, out: Writable) {
-      const stream = (client as unknown as { query(s: unknown): NodeJS.ReadableStream }).query(copyTo(sql));
+    async copyOut(sql: string, onData: (chunk: Buffer) => void | Promise<void>) {
+      const stream = (client as unknown as { query(s: unknown): Readable & { rowCount: number } }).query(
+        // Up to 1 MB between the socket and `onData` (default 16 KB, less than one 64 KB socket read), so the
+        // socket is paused and resumed far less often; it is still the bound on what is held.
+        copyTo(sql, { highWaterMark: COPY_OUT_BUFFER }),
+      );
+      let sinkFailed = false;
       try {
-        await pipeline(stream, out);
+        for await (const chunk of stream) {
+          try {
+            await onData(chunk as Buffer);
+          } catch (err) {
+            sinkFailed = true;
+            throw err;
+          }
+        }
+        return stream.rowCount;
+      } catch (err) {
+        // Abandoned mid-COPY, the connection may still be streaming rows: it is not reused.
+        broken ||= sinkFailed || isConnectionLoss(err);
+        throw err;
+      }
+    },
+    async queryText(sql: string) {
+      const config = { text: sql, rowMode: 'array', types: { getTypeParser: () => asText } };
+      try {
+        const result = await (client as unknown as { query(c: unknown): Promise<TextQueryResult> }).query(config);
+        return { columns: result.fields.map((f) => f.name), rows: result.rows };
       } catch (err) {
         broken ||= isConnectionLoss(err);
         throw err;
@@ -107,13 +148,18 @@ function pgliteSession(pglite: PGliteLike, registry: TypeRegistry): RawSession {
       const parts = typeof payload === 'string' || Buffer.isBuffer(payload) ? [payload] : [...payload];
       await pglite.query(blobSql, [], { blob: new Blob(parts) });
     },
-    async copyOut(sql: string, out: Writable) {
+    async copyOut(sql: string, onData: (chunk: Buffer) => void | Promise<void>) {
       const blobSql = sql.replace(/\bTO\s+STDOUT\b/i, "TO '/dev/blob'");
       const result = await pglite.query(blobSql);
-      const data = result.blob ? Buffer.from(await result.blob.arrayBuffer()) : Buffer.alloc(0);
-      await pipeline(async function* () {
-        yield data;
-      }, out);
+      if (result.blob && result.blob.size > 0) await onData(Buffer.from(await result.blob.arrayBuffer()));
+      return Number(result.affectedRows ?? 0);
+    },
+    async queryText(sql: string) {
+      // PGlite parses by type oid with no "leave everything as text" switch: name every oid of the result.
+      const { resultFields } = await pglite.describeQuery(sql);
+      const parsers = Object.fromEntries(resultFields.map((f) => [f.dataTypeID, asText]));
+      const result = await pglite.query<(string | null)[]>(sql, [], { rowMode: 'array', parsers });
+      return { columns: result.fields.map((f) => f.name), rows: result.rows };
     },
   };
 }
@@ -140,8 +186,14 @@ export function observedSession(session: RawSession, observer: QueryObserver): R
     backend: session.backend,
     query: (sql, params) => timed('raw', () => session.query(sql, params)),
     copyIn: (sql, payload) => timed('copy', () => session.copyIn(sql, payload)),
-    copyOut: (sql, out) => timed('copy', () => session.copyOut(sql, out)),
+    copyOut: (sql, onData) => timed('copy', () => session.copyOut(sql, onData)),
+    queryText: (sql) => timed('raw', () => session.queryText(sql)),
   };
+}
+
+interface TextQueryResult {
+  fields: { name: string }[];
+  rows: (string | null)[][];
 }
 
 const CONNECTION_SQLSTATES = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);

@@ -8,6 +8,15 @@
 export { type BackupOptions, type BackupResult, backup, prune } from './backup.js';
 export * from './errors.js';
 export {
+  type ExportFormat,
+  type ExportOptions,
+  type ExportStream,
+  type ExportSummary,
+  exportRows,
+  exportTo,
+} from './export.js';
+export { E_EXPORT_OPTIONS, E_EXPORT_OUTPUT, E_EXPORT_QUERY, E_EXPORT_TABLE } from './export-errors.js';
+export {
   type CacheLike,
   type CheckOutcome,
   type CheckResult,

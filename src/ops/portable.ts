@@ -16,8 +16,7 @@
  * a backup then writes no portable dump and says why, rather than one that
  * silently drops objects.
  */
-import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Kysely } from 'kysely';
 import type { RawSession } from '../db/session.js';
@@ -128,7 +127,7 @@ export async function writePortableDump(session: RawSession, schema: SchemaIR, d
     const columns = t.columns.filter((c) => !c.generated).map((c) => c.name);
     const file = `${PORTABLE_DIR}/${String(i + 1).padStart(4, '0')}.copy`;
     const list = columns.map(quoteIdent).join(', ');
-    await session.copyOut(`COPY ${quoteIdent(t.name)} (${list}) TO STDOUT`, createWriteStream(path.join(dir, file)));
+    await copyOutToFile(session, `COPY ${quoteIdent(t.name)} (${list}) TO STDOUT`, path.join(dir, file));
     dump.tables.push({ table: t.name, columns, file });
     files.push(file);
     for (const c of t.columns) {
@@ -169,4 +168,16 @@ export async function loadPortableDump(session: RawSession, dir: string): Promis
     );
   }
   for (const statement of dump.post) await session.query(statement);
+}
+
+/** COPY … TO STDOUT into `file`, each piece written before the next is read (memory bounded by one piece). */
+async function copyOutToFile(session: RawSession, sql: string, file: string): Promise<void> {
+  const handle = await open(file, 'w');
+  try {
+    await session.copyOut(sql, async (chunk) => {
+      await handle.write(chunk);
+    });
+  } finally {
+    await handle.close();
+  }
 }

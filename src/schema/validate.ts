@@ -299,6 +299,20 @@ function closest(name: string, candidates: string[]): string | undefined {
   return best;
 }
 
+/**
+ * Up to `max` of `candidates` within a few edits of `name` (case-insensitive),
+ * closest first: the "did you mean" list of an error about an unknown name.
+ */
+export function closeNames(name: string, candidates: readonly string[], max = 3): string[] {
+  const limit = Math.max(2, Math.floor(name.length / 3));
+  return candidates
+    .map((c) => ({ c, d: levenshtein(name.toLowerCase(), c.toLowerCase()) }))
+    .filter((x) => x.d <= limit)
+    .sort((a, b) => a.d - b.d || a.c.localeCompare(b.c))
+    .slice(0, max)
+    .map((x) => x.c);
+}
+
 function levenshtein(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {

@@ -21,7 +21,12 @@ export function watchSessions(db: DbHandle, hooks: SessionHooks): DbHandle {
               hooks.copyIn?.(text);
               return s.copyIn(text, payload);
             },
-            copyOut: (text, out) => s.copyOut(text, out),
+            queryText(text) {
+              return s.queryText(text);
+            },
+            copyOut(text, onData) {
+              return s.copyOut(text, onData);
+            },
             async query(text, params) {
               await hooks.query?.(s, text, params);
               return s.query(text, params);

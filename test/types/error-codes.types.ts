@@ -17,6 +17,7 @@ import type * as importer from '../../src/import/errors.js';
 import type * as sources from '../../src/import/sources/errors.js';
 import type * as migrate from '../../src/migrate/errors.js';
 import type * as ops from '../../src/ops/errors.js';
+import type * as exporter from '../../src/ops/export-errors.js';
 import type * as rateLimit from '../../src/rate-limit/errors.js';
 import type * as redis from '../../src/redis/errors.js';
 import type * as sessions from '../../src/sessions/errors.js';
@@ -36,7 +37,8 @@ type Modules =
   | typeof migrate
   | typeof importer
   | typeof ops
-  | typeof sources;
+  | typeof sources
+  | typeof exporter;
 type Exported = Modules extends infer M ? (M extends unknown ? CodesOf<M> : never) : never;
 
 // Every exported constant is a member, every member is exported: same set, both ways.
