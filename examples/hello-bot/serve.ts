@@ -13,7 +13,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect, type DatabaseOf, type Ferry } from '../../src/index.js';
 import { createMetrics, type Metrics } from '../../src/ops/metrics.js';
-import { type OpsServer, startOpsServer } from '../shared/ops-server.js';
+import { type OpsServer, serverError, startOpsServer } from '../shared/ops-server.js';
 import * as schema from './schema.js';
 import { displayName, UserService } from './user-service.js';
 
@@ -50,10 +50,7 @@ export async function serveHelloBot(
           res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
           res.end(`${created ? 'Hello' : 'Welcome back'}, ${displayName(user)}!\n`);
         },
-        (err) => {
-          res.writeHead(500, { 'content-type': 'text/plain' });
-          res.end(`${err instanceof Error ? err.message : String(err)}\n`);
-        },
+        (err) => serverError(res, err),
       );
   };
   const ops = await startOpsServer(ferry, {
@@ -64,7 +61,6 @@ export async function serveHelloBot(
     signals: options.signals,
     close: [metrics],
   });
-  if (!options.signals) ferry.onShutdown(metrics);
   return { ferry, metrics, ops };
 }
 

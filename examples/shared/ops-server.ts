@@ -8,7 +8,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Closable } from '../../src/index.js';
+import type { Closable, Ferry } from '../../src/index.js';
 import { type CacheLike, type Health, type HealthTarget, health, type SessionsLike } from '../../src/ops/health.js';
 import { type Shutdownable, shutdownOnSignals } from '../../src/ops/shutdown.js';
 
@@ -23,7 +23,7 @@ export interface OpsServerOptions {
   metrics?: { handler: http.RequestListener };
   /** The app's own routes. */
   app?: http.RequestListener;
-  /** Closed on shutdown, after the server and before the pools. */
+  /** Closed on shutdown (`ferry.shutdown()`, or a signal), after the server and before the pools. */
   close?: Closable[];
   /** Install SIGTERM/SIGINT handlers that shut down and exit (for a real process, not a test). */
   signals?: boolean;
@@ -36,7 +36,7 @@ export interface OpsServer {
 }
 
 export async function startOpsServer(
-  ferry: HealthTarget & Shutdownable,
+  ferry: HealthTarget & Shutdownable & Pick<Ferry<unknown>, 'onShutdown'>,
   options: OpsServerOptions,
 ): Promise<OpsServer> {
   const h = health(ferry, { migrations: options.migrations, cache: options.cache, sessions: options.sessions });
@@ -54,7 +54,14 @@ export async function startOpsServer(
     });
   });
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
-  if (options.signals) shutdownOnSignals(ferry, { servers: [server], delay: '2s', close: options.close ?? [] });
+  for (const resource of options.close ?? []) ferry.onShutdown(resource);
+  if (options.signals) shutdownOnSignals(ferry, { servers: [server], delay: '2s' });
   const { address, port } = server.address() as AddressInfo;
   return { server, url: `http://${address}:${port}`, health: h };
+}
+
+/** A 500 with the error's message (the examples' handlers end with it). */
+export function serverError(res: http.ServerResponse, err: unknown): void {
+  res.writeHead(500, { 'content-type': 'text/plain' });
+  res.end(`${err instanceof Error ? err.message : String(err)}\n`);
 }

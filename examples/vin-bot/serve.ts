@@ -16,7 +16,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect, type Ferry } from '../../src/index.js';
 import { createMetrics, type Metrics } from '../../src/ops/metrics.js';
-import { type OpsServer, startOpsServer } from '../shared/ops-server.js';
+import { type OpsServer, serverError, startOpsServer } from '../shared/ops-server.js';
 import { appSchema, createVinBot, type DB, type VinBot } from './vin-service.js';
 
 export interface VinBotService {
@@ -71,10 +71,7 @@ export async function serveVinBot(
         });
         res.end(`${JSON.stringify(result)}\n`);
       },
-      (err) => {
-        res.writeHead(500, { 'content-type': 'text/plain' });
-        res.end(`${err instanceof Error ? err.message : String(err)}\n`);
-      },
+      (err) => serverError(res, err),
     );
   };
   const ops = await startOpsServer(ferry, {
@@ -87,11 +84,6 @@ export async function serveVinBot(
     signals: options.signals,
     close: [bot, metrics],
   });
-  if (!options.signals) {
-    // Without signal handlers the caller stops it: ferry.shutdown() closes these too.
-    ferry.onShutdown(bot);
-    ferry.onShutdown(metrics);
-  }
   return { ferry, bot, metrics, ops };
 }
 
