@@ -4,9 +4,8 @@ import { loadConfig } from '../../config.js';
 import type { DbHandle } from '../../db/open.js';
 import { toMs } from '../../duration.js';
 import { Migrator } from '../../migrate/runner.js';
-import { type HealthOptions, health } from '../../ops/health.js';
-import { createRedisClient } from '../../redis/connection.js';
-import { watchRedis } from '../../redis/health.js';
+import type { HealthOptions } from '../../ops/health.js';
+import type { createRedisClient } from '../../redis/connection.js';
 import { openProjectDatabase } from '../database.js';
 import type { GlobalOptions } from '../globals.js';
 import { EXIT_OK, EXIT_PROBLEM, errorPayload, knownSecrets, printError, printJson } from '../output.js';
@@ -45,9 +44,14 @@ export function registerHealth(program: Command, globals: () => GlobalOptions): 
         const timeoutMs = toMs(options.timeout as never, '--timeout', 'E_BAD_ARGUMENT');
         handle = await openProjectDatabase(config, { url: options.url });
         const db = handle;
+        // Loaded here, not with the CLI: ioredis loaded at startup and again by an import file
+        // (tsx loads those in a namespace of their own) fails with "Cannot redefine property: default".
+        const { health } = await import('../../ops/health.js');
         const checks: HealthOptions = { timeout: timeoutMs };
         if (existsSync(config.migrationsDir)) checks.migrations = config.migrationsDir;
         if (redisUrl) {
+          const { createRedisClient } = await import('../../redis/connection.js');
+          const { watchRedis } = await import('../../redis/health.js');
           redis = createRedisClient(redisUrl, { what: 'ferry health' });
           watchRedis(redis);
           await connected(redis, timeoutMs);
