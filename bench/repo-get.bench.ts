@@ -100,20 +100,7 @@ if (pgAvailable) {
     const results = await compare(
       [
         { name: 'raw pg', op: () => pool.query(raw, [nextId()]) },
-        {
-          name: 'ferry repo.get',
-          op: () => {
-            metrics.off();
-            return repo.get(nextId());
-          },
-        },
-        {
-          name: 'ferry repo.get + metrics',
-          op: () => {
-            metrics.on();
-            return repo.get(nextId());
-          },
-        },
+        ...repoGets(repo, metrics),
         {
           name: 'kysely builder',
           op: () => ferry.db.selectFrom('users').selectAll().where('id', '=', nextId()).executeTakeFirst(),
@@ -143,20 +130,7 @@ try {
   const metrics = metricsSwitch(ferry as Ferry<unknown>);
   const results = await compare([
     { name: 'raw PGlite.query', op: () => lite.query(raw, [nextId()]) },
-    {
-      name: 'ferry repo.get',
-      op: () => {
-        metrics.off();
-        return repo.get(nextId());
-      },
-    },
-    {
-      name: 'ferry repo.get + metrics',
-      op: () => {
-        metrics.on();
-        return repo.get(nextId());
-      },
-    },
+    ...repoGets(repo, metrics),
     {
       name: 'kysely builder',
       op: () => ferry.db.selectFrom('users').selectAll().where('id', '=', nextId()).executeTakeFirst(),
@@ -173,3 +147,23 @@ try {
 
 printTable('repo.get by primary key vs raw driver (median of 5 interleaved 1 s rounds)', table);
 saveResult('repo-get', table);
+
+/** `repo.get` with metrics off and on, the same handle switched per call (the ratio between them is the overhead). */
+function repoGets(repo: { get(id: number): Promise<unknown> }, metrics: { on(): void; off(): void }) {
+  return [
+    {
+      name: 'ferry repo.get',
+      op: () => {
+        metrics.off();
+        return repo.get(nextId());
+      },
+    },
+    {
+      name: 'ferry repo.get + metrics',
+      op: () => {
+        metrics.on();
+        return repo.get(nextId());
+      },
+    },
+  ];
+}
