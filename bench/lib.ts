@@ -64,6 +64,53 @@ export async function compare(
   return out;
 }
 
+/** A/B overhead of one switch (metrics on vs off): throughput ratio and Node CPU per op, per round pair. */
+export interface Overhead {
+  /** Median over round pairs of (B ops/s) / (A ops/s): 1.0 is no cost. */
+  ratio: number;
+  /** Every pair's ratio, for the closing notes. */
+  ratios: number[];
+  /** Median Node CPU (user + system) µs per op of A and B: what B adds, independent of how busy the machine is. */
+  cpuUsA: number;
+  cpuUsB: number;
+}
+
+/**
+ * Compare two variants of one op in back-to-back round pairs (A B, B A, A B,
+ * ...), each pair's ratio taken on its own so slow drift of a shared machine
+ * cancels; the median of the pair ratios is the overhead. Node's own CPU per
+ * op is measured too: on a machine busy with other work throughput moves,
+ * CPU per op much less.
+ */
+export async function overhead(
+  a: () => Promise<unknown>,
+  b: () => Promise<unknown>,
+  options: { pairs?: number; roundMs?: number; concurrency?: number } = {},
+): Promise<Overhead> {
+  const { pairs = 15, roundMs = 1000, concurrency = 1 } = options;
+  await runFor(a, 300, concurrency);
+  await runFor(b, 300, concurrency);
+  const measure = async (op: () => Promise<unknown>) => {
+    const cpu = process.cpuUsage();
+    const n = await runFor(op, roundMs, concurrency);
+    const used = process.cpuUsage(cpu);
+    return { rate: n, cpuUs: (used.user + used.system) / n };
+  };
+  const ratios: number[] = [];
+  const cpuA: number[] = [];
+  const cpuB: number[] = [];
+  for (let p = 0; p < pairs; p++) {
+    const first = p % 2 === 0 ? a : b;
+    const x = await measure(first);
+    const y = await measure(first === a ? b : a);
+    const [ra, rb] = first === a ? [x, y] : [y, x];
+    ratios.push(rb.rate / ra.rate);
+    cpuA.push(ra.cpuUs);
+    cpuB.push(rb.cpuUs);
+  }
+  return { ratio: median(ratios), ratios, cpuUsA: median(cpuA), cpuUsB: median(cpuB) };
+}
+
 export function printTable(title: string, rows: Record<string, string | number>[]): void {
   console.log(`\n${title}`);
   if (rows.length === 0) return;

@@ -6,7 +6,8 @@
  * Also repo.get with ferry/ops metrics on (the query observer timing every
  * call into a histogram) against the same repo.get with them off, on the
  * same handle: each op sets the handle's observer slot (on or off) before
- * its call, so the two differ only by the observer. Goal: >= 0.97x.
+ * its call, so the two differ only by the observer. Goal: >= 0.97x, judged by `overhead()`: paired
+ * rounds whose ratios cancel drift, plus Node CPU per op.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +21,7 @@ import { connect, type Ferry } from '../src/index.js';
 import { createMetrics } from '../src/ops/metrics.js';
 import { createStatements } from '../src/schema/ddl.js';
 import { defineSchema } from '../src/schema/schema.js';
-import { compare, printTable, saveResult, type Throughput } from './lib.js';
+import { compare, type Overhead, overhead, printTable, saveResult, type Throughput } from './lib.js';
 
 const ROWS = 10_000;
 const ddl = createStatements(defineSchema(schema).toIR());
@@ -75,6 +76,28 @@ function rows(backend: string, concurrency: number, results: Throughput[], basel
 const adminUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const admin = new pg.Client({ connectionString: adminUrl });
 const table: Record<string, string | number>[] = [];
+const overheads: Record<string, string | number>[] = [];
+
+/** The metrics goal's row: paired rounds of repo.get with metrics off (A) and on (B). */
+async function metricsOverhead(
+  backend: string,
+  concurrency: number,
+  repo: { get(id: number): Promise<unknown> },
+  metrics: { on(): void; off(): void },
+) {
+  const [off, on] = repoGets(repo, metrics);
+  const o: Overhead = await overhead(off!.op, on!.op, { concurrency });
+  overheads.push({
+    backend,
+    concurrency,
+    'on/off (median of 15 pairs)': Number(o.ratio.toFixed(3)),
+    'pairs min–max': `${Math.min(...o.ratios).toFixed(3)}–${Math.max(...o.ratios).toFixed(3)}`,
+    'Node CPU µs/op off': Number(o.cpuUsA.toFixed(1)),
+    'Node CPU µs/op on': Number(o.cpuUsB.toFixed(1)),
+    'CPU added': `${(((o.cpuUsB - o.cpuUsA) / o.cpuUsA) * 100).toFixed(1)}%`,
+    goal: o.ratio >= 0.97 ? 'pass (≥ 0.97)' : 'FAIL (≥ 0.97)',
+  });
+}
 
 // ---- Postgres
 let pgAvailable = true;
@@ -109,6 +132,7 @@ if (pgAvailable) {
       { concurrency },
     );
     table.push(...rows('postgres', concurrency, results, 'raw pg'));
+    await metricsOverhead('postgres', concurrency, repo, metrics);
   }
   metrics.close();
   await pool.end();
@@ -137,6 +161,7 @@ try {
     },
   ]);
   table.push(...rows('pglite', 1, results, 'raw PGlite.query'));
+  await metricsOverhead('pglite', 1, repo, metrics);
   metrics.close();
   await lite.close();
   await ferry.close();
@@ -146,7 +171,8 @@ try {
 }
 
 printTable('repo.get by primary key vs raw driver (median of 5 interleaved 1 s rounds)', table);
-saveResult('repo-get', table);
+printTable('metrics overhead on repo.get: on vs off in back-to-back 1 s round pairs', overheads);
+saveResult('repo-get', { table, overheads });
 
 /** `repo.get` with metrics off and on, the same handle switched per call (the ratio between them is the overhead). */
 function repoGets(repo: { get(id: number): Promise<unknown> }, metrics: { on(): void; off(): void }) {

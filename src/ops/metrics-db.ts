@@ -9,6 +9,7 @@
  */
 import type { AcquireInfo, QueryInfo, QueryObserver } from '../db/observer.js';
 import type { PoolStats } from '../db/pg-pool.js';
+import type { HistogramSeries } from './metrics-histogram.js';
 import type { Prom } from './metrics-registry.js';
 
 /** Query durations, in seconds: 0.5 ms (a cached plan on a warm PGlite) up to 10 s (a statement_timeout's order). */
@@ -57,13 +58,14 @@ export function registerPoolMetrics(prom: Prom, source: PoolSource): void {
 }
 
 interface Series {
-  duration: { observe(value: number): void };
+  duration: HistogramSeries;
   labels: { operation: string; table: string };
 }
 
 /** The query observer that feeds the query and checkout metrics. */
 export function queryMetrics(prom: Prom, slowQueryMs: number): QueryObserver {
-  const duration = prom.histogram({
+  // Fast histograms: these two are observed on every query and checkout (see metrics-histogram.ts).
+  const duration = prom.fastHistogram({
     name: 'db_query_duration_seconds',
     help: 'Time of repository calls (operation = method, table) and raw SQL through handle.session() (operation raw or copy, table "").',
     labelNames: ['operation', 'table'],
@@ -79,26 +81,32 @@ export function queryMetrics(prom: Prom, slowQueryMs: number): QueryObserver {
     help: 'Queries that failed, by table and error code (a FerryError code such as E_CONSTRAINT, else the SQLSTATE or Node error code).',
     labelNames: ['table', 'code'],
   });
-  const waits = prom.histogram({
-    name: 'db_pool_acquire_wait_seconds',
-    help: 'Time from asking the pool for a connection to getting one (on Postgres this includes opening a new connection).',
-    buckets: ACQUIRE_BUCKETS,
-  });
+  const waits = prom
+    .fastHistogram({
+      name: 'db_pool_acquire_wait_seconds',
+      help: 'Time from asking the pool for a connection to getting one (on Postgres this includes opening a new connection).',
+      buckets: ACQUIRE_BUCKETS,
+    })
+    .series();
   const timeouts = prom.counter({
     name: 'db_pool_acquire_timeouts_total',
     help: 'Checkouts that gave up after connectionTimeoutMillis (pool exhausted, or no answer from the server). Always 0 on PGlite.',
   });
   timeouts.inc(0);
 
-  // One entry per (operation, table): the labelled child is resolved once, not per query.
-  const series = new Map<string, Series>();
+  // One entry per (operation, table), resolved once: two Map lookups and no string building per query.
+  const series = new Map<string, Map<string, Series>>();
   const seriesOf = (operation: string, table: string): Series => {
-    const key = `${operation}\0${table}`;
-    let s = series.get(key);
+    let byTable = series.get(operation);
+    if (byTable === undefined) {
+      byTable = new Map();
+      series.set(operation, byTable);
+    }
+    let s = byTable.get(table);
     if (s === undefined) {
       const labels = { operation, table };
-      s = { duration: duration.labels(labels), labels };
-      series.set(key, s);
+      s = { duration: duration.series(labels), labels };
+      byTable.set(table, s);
     }
     return s;
   };
