@@ -45,6 +45,7 @@ import { createReadStream, readdirSync, readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { peakRssMb } from './lib.js';
 
 const mode = process.env.FERRY_BENCH_MODE ?? 'import';
 const shape = process.env.FERRY_BENCH_SHAPE;
@@ -70,7 +71,7 @@ const print = (result: Record<string, unknown>) => {
   process.stdout.write(
     `${JSON.stringify({
       ...result,
-      maxRssMb: usage.maxRSS / 1024,
+      maxRssMb: peakRssMb(),
       userMs: usage.userCPUTime / 1000,
       systemMs: usage.systemCPUTime / 1000,
     })}\n`,

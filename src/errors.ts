@@ -98,7 +98,16 @@ export type FerryErrorCode =
   | 'E_EXPORT_TABLE'
   | 'E_EXPORT_OPTIONS'
   | 'E_EXPORT_QUERY'
-  | 'E_EXPORT_OUTPUT';
+  | 'E_EXPORT_OUTPUT'
+  // src/cutover/errors.ts
+  | 'E_CUTOVER_CONFIG'
+  | 'E_CUTOVER_UNKNOWN'
+  | 'E_CUTOVER_STAGE'
+  | 'E_CUTOVER_GATE'
+  | 'E_CUTOVER_STORE'
+  | 'E_CUTOVER_INSTANCES'
+  | 'E_CUTOVER_VERIFY'
+  | 'E_CUTOVER_CLOSED';
 
 /**
  * The shape of `details` for the codes whose throw sites all pass the same

@@ -9,6 +9,7 @@
 import { expectTypeOf } from 'vitest';
 import type * as cache from '../../src/cache/errors.js';
 import { cacheError } from '../../src/cache/errors.js';
+import type * as cutover from '../../src/cutover/errors.js';
 import type * as duration from '../../src/duration.js';
 import { toMs } from '../../src/duration.js';
 import type * as root from '../../src/errors.js';
@@ -38,6 +39,7 @@ type Modules =
   | typeof importer
   | typeof ops
   | typeof sources
+  | typeof cutover
   | typeof exporter;
 type Exported = Modules extends infer M ? (M extends unknown ? CodesOf<M> : never) : never;
 
