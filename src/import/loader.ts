@@ -133,6 +133,13 @@ export interface ImportReport {
   retries: number;
   /** `--partial` runs: the sources that could not be read to their end, and where they stopped; else null. */
   partial: SourceFault[] | null;
+  /**
+   * Memory the run held to recognise duplicate keys exactly: about 10 bytes
+   * per distinct key (key-set.ts), the one part of an import's memory that
+   * grows with the source (10 MB at a million keys). null when batches were
+   * prepared in a worker thread, which held it.
+   */
+  keyMemoryBytes: number | null;
 }
 
 const DEFAULT_BATCH = 5_000;
@@ -420,6 +427,7 @@ async function pass(o: PassOptions): Promise<PassResult> {
     rejectsFile,
     recordsPerSecond: (stats.records - resumeFrom) / Math.max(durationMs / 1000, 1e-9),
     partial,
+    keyMemoryBytes: o.worker ? null : [...keySets.values()].reduce((n, k) => n + k.bytes, 0),
   };
 }
 

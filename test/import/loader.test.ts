@@ -216,6 +216,9 @@ describeEachBackend('import loader', (t) => {
     ];
     const report = await runImport({ db, definition: blogImport(items), batchSize: 2 });
     expect(report.tables.users).toMatchObject({ inserted: 2, duplicates: 2 });
+    // The key sets that found them are reported: one per target, at least its empty shards (256 × 16 slots × 8 B).
+    const targets = Object.keys(blogImport(items).tables).length;
+    expect(report.keyMemoryBytes).toBeGreaterThanOrEqual(targets * 256 * 16 * 8);
     const rows = await sql<{ display_name: string }>`select display_name from users order by username`.execute(db.db);
     expect(rows.rows.map((r) => r.display_name)).toEqual(['Alice', 'bob']);
     const again = await runImport({ db, definition: blogImport(items), batchSize: 2 });
