@@ -154,7 +154,7 @@ function unionKeys(a: Record<string, unknown>, b: Record<string, unknown>): stri
   return [...new Set([...Object.keys(a), ...Object.keys(b)])];
 }
 
-const ISO = /^\d{4,}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d(?::?\d\d)?)?)?$/;
+const ISO = /^[+-]?\d{4,}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d(?::?\d\d)?)?)?$/;
 
 /** Epoch ms of a Date or an ISO-8601 string, else null. */
 function instant(v: unknown): number | null {
