@@ -179,7 +179,7 @@ export class StageFollower {
     clearTimeout(this.#timer);
     await this.#polling?.catch(() => {});
     await this.#waitIdle(Number.POSITIVE_INFINITY);
-    this.#sub?.disconnect();
+    if (this.#sub && this.#sub !== this.#redis?.client) this.#sub.disconnect();
     await this.#redis?.close().catch(() => {});
     // Gone: advance no longer waits for this instance, and the journal treats its unfinished entries as orphans.
     await query(this.#o.db, `delete from ${INSTANCES_TABLE} where instance_id = $1`, [this.#o.instanceId]).catch(
@@ -249,14 +249,15 @@ export class StageFollower {
     if (this.#o.redis === undefined || this.#o.redis === null || this.#o.redis === false) return;
     const channel = channelOf(this.#o.name);
     try {
-      this.#redis = openRedis(this.#o.redis, { mode: 'fail-fast', what: `cutover "${this.#o.name}"` });
+      // autoResubscribe off: ioredis's own resubscription rejects unhandled when Redis drops mid-way;
+      // subscribing on every 'ready' (below) does the same job.
+      const ioredis = { autoResubscribe: false, enableOfflineQueue: false, autoResendUnfulfilledCommands: false };
+      this.#redis = openRedis(this.#o.redis, { mode: 'fail-fast', what: `cutover "${this.#o.name}"`, ioredis });
       if (!this.#redis) return;
-      const sub = this.#redis.client.duplicate({
-        enableOfflineQueue: false,
-        autoResubscribe: true,
-        autoResendUnfulfilledCommands: false,
-        lazyConnect: false,
-      });
+      // A client Ferry made from a URL is ours: it subscribes itself. The app's client is left alone (duplicated).
+      const sub = this.#redis.owned
+        ? this.#redis.client
+        : this.#redis.client.duplicate({ ...ioredis, lazyConnect: false });
       this.#sub = sub;
       // Errors only mean "no doorbell for now": polling keeps the instance following.
       sub.on('error', () => {});

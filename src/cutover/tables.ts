@@ -49,8 +49,6 @@ export function ensureTables(db: CutoverDb): Promise<void> {
 }
 
 async function createTables(db: CutoverDb): Promise<void> {
-  // One statement each: PGlite and pg both take them; `if not exists` makes concurrent instances safe,
-  // except for the rare race of two first-ever creations, which a retry settles.
   const statements = [
     `create table if not exists ${CONTROL_TABLE} (
       name text primary key,
@@ -107,17 +105,12 @@ async function createTables(db: CutoverDb): Promise<void> {
       at timestamptz not null default now())`,
     `create index if not exists ${COMPARISONS_TABLE}_name_idx on ${COMPARISONS_TABLE} (name, id)`,
   ];
-  for (let attempt = 0; ; attempt++) {
-    try {
-      for (const statement of statements) await query(db, statement);
-      return;
-    } catch (err) {
-      // 23505/42P07: another instance created the same table or index at the same moment.
-      const code = (err as { code?: string }).code;
-      if (attempt < 3 && (code === '23505' || code === '42P07')) continue;
-      throw err;
-    }
-  }
+  // Instances starting together would race `create ... if not exists` (it is not atomic in the catalog):
+  // one transaction under an advisory lock makes the first create and the others see.
+  await db.db.transaction().execute(async (trx) => {
+    await query(trx, `select pg_advisory_xact_lock(hashtext('ferry_cutover_tables'))`);
+    for (const statement of statements) await query(trx, statement);
+  });
 }
 
 /** Keep only the newest `keep` rows of `name` in an append-only table keyed by `id`. */
