@@ -40,15 +40,7 @@ export interface ValueComparatorOptions {
  *   defineCutover({ ..., compare: valueComparator({ table: priceSnapshots, ignore: ['fetched_at'] }) });
  */
 export function valueComparator<V = unknown>(options: ValueComparatorOptions = {}): Comparator<V> {
-  const kinds = new Map<string, ValueKind>();
-  const arrays = new Set<string>();
-  if (options.table) {
-    for (const column of Object.values(options.table.columns)) {
-      kinds.set(column.name, column.def.kind);
-      if (column.def.isArray) arrays.add(column.name);
-    }
-  }
-  const ignore = new Set(options.ignore ?? []);
+  const { kinds, arrays, ignore } = rulesOf(options);
   return (a, b) => {
     const out: string[] = [];
     const walk = (x: unknown, y: unknown, path: string, top: boolean) => {
@@ -68,6 +60,132 @@ export function valueComparator<V = unknown>(options: ValueComparatorOptions = {
     } else diff(a, b, '', out, ignore);
     return out;
   };
+}
+
+/** The column kinds (scalar columns only) and ignored paths of a comparator's options. */
+function rulesOf(options: ValueComparatorOptions) {
+  const kinds = new Map<string, ValueKind>();
+  const arrays = new Set<string>();
+  if (options.table) {
+    for (const column of Object.values(options.table.columns)) {
+      kinds.set(column.name, column.def.kind);
+      if (column.def.isArray) arrays.add(column.name);
+    }
+  }
+  return { kinds, arrays, ignore: new Set(options.ignore ?? []) };
+}
+
+/**
+ * The canonical text of a value under the same rules as
+ * `valueComparator(options)`: what `verify` hashes, so that a row the two
+ * stores spell differently (a Date and its ISO string, 12.5 and '12.5', keys
+ * in another order, a null field and a missing one) checksums the same.
+ *
+ *   const canon = canonicalizer({ table: snapshots });
+ *   canon({ price: '12.50', at: new Date(0) }) === canon({ at: '1970-01-01T00:00:00Z', price: 12.5 });   // true
+ *
+ * The promise, in the one direction a checksum needs: equal canonical texts
+ * ⇒ the comparator finds no difference. So a chunk whose checksums agree
+ * holds no difference the comparator would report.
+ *
+ * The converse holds for every value in a column the table types as a
+ * timestamp, date or number (compared by instant, day or value, whatever
+ * the spelling), and for all other values spelled canonically (a date
+ * string as `toISOString()` writes it, a numeric string as `decimal()`
+ * writes it). It cannot hold in general: without a column kind the
+ * comparator is lenient only between a Date or number and a string, never
+ * between two strings, so it is not transitive ('12.5' and '12.50' each
+ * equal 12.5, not each other) and no text can stand for "equal to 12.5".
+ * There, a Date against a string spelled otherwise, or a number against
+ * '12.50', gives two texts: the checksum flags the chunk and verify's row
+ * pass finds the rows equal (slower, never wrong). Give the comparator the
+ * Ferry table to avoid that.
+ */
+export function canonicalizer<V = unknown>(options: ValueComparatorOptions = {}): (value: V) => string {
+  const { kinds, arrays, ignore } = rulesOf(options);
+  const none = new Set<string>();
+  return (value) => {
+    if (!isPlainObject(value)) return canonicalText(value, '', ignore);
+    const parts: string[] = [];
+    for (const key of Object.keys(value).sort()) {
+      if (ignore.has(key)) continue;
+      const kind = kinds.get(key);
+      const text =
+        kind === undefined || arrays.has(key)
+          ? canonicalText(value[key], key, ignore)
+          : canonicalByKind(kind, value[key], key, kind === 'json' ? ignore : none);
+      if (text !== ABSENT) parts.push(`${JSON.stringify(key)}:${text}`);
+    }
+    return `{${parts.join(',')}}`;
+  };
+}
+
+const ABSENT = 'null';
+let opaque = 0;
+
+/** A column's value by its kind: the tokens (`@T`, `@D`, `@N`, `@F`) never collide with `canonicalText`'s forms. */
+function canonicalByKind(kind: ValueKind, v: unknown, path: string, ignore: ReadonlySet<string>): string {
+  if (isAbsent(v)) return ABSENT;
+  switch (kind) {
+    case 'timestamp': {
+      const t = instant(v);
+      if (t !== null) return `@T${t}`;
+      break;
+    }
+    case 'date': {
+      const d = calendarDay(v);
+      if (d !== null) return `@D${d}`;
+      break;
+    }
+    case 'numeric':
+    case 'bigint':
+    case 'int':
+    case 'float': {
+      const d = decimal(v);
+      if (d !== null) return kind === 'float' ? `@F${Number(d)}` : `@N${d}`;
+      break;
+    }
+  }
+  return canonicalText(v, path, ignore);
+}
+
+/** `diff`'s rules as one text: equal texts ⇒ `diff` finds nothing (see canonicalizer). */
+function canonicalText(v: unknown, path: string, ignore: ReadonlySet<string>): string {
+  if (path !== '' && ignore.has(path)) return ABSENT;
+  if (isAbsent(v)) return ABSENT;
+  switch (typeof v) {
+    case 'string':
+      return JSON.stringify(v);
+    case 'boolean':
+      return String(v);
+    case 'bigint':
+      return JSON.stringify(v.toString());
+    case 'number':
+      // A number equals the string of its decimal text (diff compares them by value); NaN and ±Infinity only themselves.
+      return Number.isFinite(v) ? JSON.stringify(decimal(v)) : String(v);
+  }
+  if (v instanceof Date) {
+    // Two invalid Dates are never equal to diff (unless the same object): a token of its own.
+    return Number.isNaN(v.getTime()) ? `#${++opaque}` : JSON.stringify(v.toISOString());
+  }
+  // A Buffer equals its JSON form ({ type: 'Buffer', data }) by bytes, ignores or not.
+  if (Buffer.isBuffer(v)) return canonicalText(v.toJSON(), '', new Set());
+  if (Array.isArray(v)) {
+    const items: string[] = [];
+    for (let k = 0; k < v.length; k++) items.push(canonicalText(v[k], `${path}[${k}]`, ignore));
+    // A missing element equals null, so trailing nulls equal a shorter array.
+    while (items.at(-1) === ABSENT) items.pop();
+    return `[${items.join(',')}]`;
+  }
+  if (isPlainObject(v)) {
+    const parts: string[] = [];
+    for (const key of Object.keys(v).sort()) {
+      const text = canonicalText(v[key], path === '' ? key : `${path}.${key}`, ignore);
+      if (text !== ABSENT) parts.push(`${JSON.stringify(key)}:${text}`);
+    }
+    return `{${parts.join(',')}}`;
+  }
+  return `#${++opaque}`; // a function or symbol: equal to diff only by identity
 }
 
 /** One column's values, by its kind (a row field from either store). */

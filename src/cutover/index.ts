@@ -22,7 +22,13 @@ export {
   status,
   type VerifyRecord,
 } from './advance.js';
-export { type Comparator, decimal, type ValueComparatorOptions, valueComparator } from './compare.js';
+export {
+  type Comparator,
+  canonicalizer,
+  decimal,
+  type ValueComparatorOptions,
+  valueComparator,
+} from './compare.js';
 export { type ControlState, channelOf, readControl } from './control.js';
 export { bucketOf, type Cutover, type CutoverOptions, type CutoverStats, defineCutover } from './cutover.js';
 export * from './errors.js';
