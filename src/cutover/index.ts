@@ -30,7 +30,7 @@ export {
   valueComparator,
 } from './compare.js';
 export { type ControlState, channelOf, readControl } from './control.js';
-export { bucketOf, type Cutover, type CutoverOptions, type CutoverStats, defineCutover } from './cutover.js';
+export { bucketOf, type Cutover, type CutoverOptions, type CutoverStats, defineCutover, keyHash } from './cutover.js';
 export * from './errors.js';
 export { type DrainResult, journalDepth } from './journal.js';
 export {
@@ -54,3 +54,10 @@ export {
   JOURNAL_TABLE,
   MISMATCHES_TABLE,
 } from './tables.js';
+export {
+  type DifferenceKind,
+  type VerifyDifference,
+  type VerifyOptions,
+  type VerifyReport,
+  verifyCutover,
+} from './verify.js';
