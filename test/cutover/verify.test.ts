@@ -34,7 +34,11 @@ function stores(n = 0) {
 function counted<V>(store: CutoverStore<V>) {
   const counter = { lists: 0 };
   const list = store.list!;
-  return { counter, store: { ...store, list: (o?: { signal?: AbortSignal }) => (counter.lists++, list(o)) } };
+  const countedList = (o?: { signal?: AbortSignal }) => {
+    counter.lists++;
+    return list(o);
+  };
+  return { counter, store: { ...store, list: countedList } };
 }
 
 describe('verifyCutover', () => {
@@ -84,7 +88,10 @@ describe('verifyCutover', () => {
     s.neu.set('k4321', { ...s.neu.get('k4321'), price: '0' });
     let compared = 0;
     const base = valueComparator<Row>({ table: cards });
-    const compare: Comparator<Row> = (a, b) => (compared++, base(a, b));
+    const compare: Comparator<Row> = (a, b) => {
+      compared++;
+      return base(a, b);
+    };
     const r = await verifyCutover({ name: 'v', ...s.stores, compare, chunks: 100 });
     expect(r.keys).toEqual([{ key: 'k4321', kind: 'different', fields: ['price'] }]);
     expect(r.differingChunks).toBe(1);
