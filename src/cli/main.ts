@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerBackup } from './commands/backup.js';
+import { registerCutover } from './commands/cutover.js';
 import { registerDb } from './commands/db.js';
 import { registerExport } from './commands/export.js';
 import { registerHealth } from './commands/health.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerHealth(program, globals);
   registerBackup(program, globals);
   registerExport(program, globals);
+  registerCutover(program, globals);
   // Usage errors anywhere in the tree become exit code 2 (see main()).
   const override = (command: Command) => {
     command.exitOverride();
