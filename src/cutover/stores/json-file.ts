@@ -213,6 +213,13 @@ export function jsonFileStore<V = unknown>(file: string, options: JsonFileStoreO
       try {
         const s = await fresh();
         if (value === DELETE && !s.entries.has(key)) return;
+        if (value !== DELETE && keyOf && s.layout !== 'map' && keyOf(value) !== key) {
+          throw new FerryError(
+            E_CUTOVER_STORE,
+            `${label}: put of key "${key}" with a value whose key is "${keyOf(value)}": the file finds records by their key field, so they must agree.`,
+            { details: { store: label, key, operation: 'put', file: abs } },
+          );
+        }
         await assertWritable(abs);
         const { text, id } = render(s, key, value);
         await writeFileAtomic(abs, text);
@@ -241,20 +248,8 @@ export function jsonFileStore<V = unknown>(file: string, options: JsonFileStoreO
         throw fail('get', key, err);
       }
     },
-    async put(key, value) {
-      const stored = toJson(value, label, key);
-      if (keyOf && (await fresh().catch(() => undefined))?.layout !== 'map') {
-        const own = keyOf(stored);
-        if (own !== key) {
-          throw new FerryError(
-            E_CUTOVER_STORE,
-            `${label}: put of key "${key}" with a value whose key is "${own}": the file finds records by their key field, so they must agree.`,
-            { details: { store: label, key, operation: 'put', file: abs } },
-          );
-        }
-      }
-      await write('put', key, stored);
-    },
+    // Queued at once (no await before write()): operations on the file run in call order.
+    put: async (key, value) => write('put', key, toJson(value, label, key)),
     delete: (key) => write('delete', key, DELETE),
     async *list(opts): AsyncIterable<StoreEntry<V>> {
       let snapshot: [string, V][];

@@ -16,7 +16,7 @@
  * reader or a crash sees the old file or the new; writes to one key are
  * queued, never interleaved. Nothing is cached: every `get` reads the file.
  */
-import { opendir, readFile, rm } from 'node:fs/promises';
+import { mkdir, opendir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../../errors.js';
 import { parseJson } from '../../import/sources/json-error.js';
@@ -114,8 +114,8 @@ export function jsonFolderStore<V = unknown>(dir: string, options: JsonFolderSto
 
   return {
     label,
-    get: (k) => read(fileOf(k, 'get'), k, 'get'),
-    put(k, value) {
+    get: async (k) => read(fileOf(k, 'get'), k, 'get'),
+    async put(k, value) {
       const file = fileOf(k, 'put');
       const text = value === undefined ? undefined : JSON.stringify(value, null, indent || undefined);
       if (text === undefined) {
@@ -132,13 +132,18 @@ export function jsonFolderStore<V = unknown>(dir: string, options: JsonFolderSto
       return serial(k, async () => {
         try {
           await assertWritable(file);
-          await writeFileAtomic(file, `${text}\n`);
+          await writeFileAtomic(file, `${text}\n`).catch(async (err: NodeJS.ErrnoException) => {
+            // The folder is made on the first write (an app that had no conversation yet had none).
+            if (err.code !== 'ENOENT') throw err;
+            await mkdir(abs, { recursive: true });
+            await writeFileAtomic(file, `${text}\n`);
+          });
         } catch (err) {
           throw fail('put', k, file, err);
         }
       });
     },
-    delete(k) {
+    async delete(k) {
       const file = fileOf(k, 'delete');
       return serial(k, async () => {
         try {
