@@ -125,6 +125,60 @@ describeEachBackend('import onConflict if-newer', (t) => {
     });
   });
 
+  // PGlite has one connection: the app's writes would wait for the import's session, so no race to test there.
+  it.runIf(t.backend === 'postgres')('a backfill racing live writes never overwrites a row the app wrote', async () => {
+    await sql`truncate docs`.execute(db.db);
+    const N = 2000;
+    const source: Doc[] = Array.from({ length: N }, (_, i) => ({ id: i + 1, body: 'source', updated_at: T1 }));
+    const backfill = defineImport({
+      name: 'if-newer-race',
+      schema: model,
+      source: memory({ docs: source }, { exports: ['docs'] }),
+      tables: { docs: { key: ['id'], onConflict: IF_NEWER } },
+      map: (rec) => ({ docs: rec.value as Doc }),
+    });
+    const live = new Set<number>();
+    let importing = true;
+    let duringImport = 0;
+    let next = 7;
+    let firstWrite: () => void = () => {};
+    const started = new Promise<void>((resolve) => {
+      firstWrite = resolve;
+    });
+    // The app: writes newer versions of rows, some already backfilled, some not yet, some absent from the table.
+    const app = (async () => {
+      while (importing) {
+        next = (next * 7919 + 13) % N;
+        const id = next + 1;
+        await sql`insert into docs (id, body, updated_at) values (${id}, 'live', ${T2})
+                  on conflict (id) do update set body = 'live', updated_at = ${T2}`.execute(db.db);
+        live.add(id);
+        if (live.size === 1) firstWrite();
+        else if (importing) duringImport++;
+      }
+    })();
+    let report: Awaited<ReturnType<typeof runImport>>;
+    try {
+      // One row is written live before the backfill starts: at least one backfilled row is stale.
+      await started;
+      report = await runImport({ db, definition: backfill, batchSize: 50 });
+    } finally {
+      importing = false;
+      await app;
+    }
+    expect(duringImport).toBeGreaterThan(0);
+    const stored = (await sql<{ id: number; body: string }>`select id, body from docs`.execute(db.db)).rows;
+    expect(stored.length).toBe(N);
+    const overwritten = stored.filter((r) => live.has(r.id) && r.body !== 'live').map((r) => r.id);
+    expect(overwritten).toEqual([]);
+    const stale = report.tables.docs?.stale ?? 0;
+    expect(stale).toBeGreaterThan(0);
+    expect(stale).toBeLessThanOrEqual(live.size);
+    const verified = await verifyImport({ db, definition: backfill });
+    expect(verified.tables[0]).toMatchObject({ missing: 0, different: 0, extra: 0, newer: live.size });
+    expect(verified.ok).toBe(true);
+  });
+
   describe('definition checks', () => {
     const bad = (onConflict: unknown) =>
       runImport({
