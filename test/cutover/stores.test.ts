@@ -192,6 +192,11 @@ describeEachBackend('cutover repository store', (t) => {
     await ints.delete('abc');
     await expectFerryError(ints.put('4.5', { id: 4, v: 'x' } as never), 'E_CUTOVER_STORE', /4\.5/);
     await expectFerryError(ints.put('7', { id: 8, v: 'x' }), 'E_CUTOVER_STORE', /must agree/);
+    await expectFerryError(
+      repositoryStore(ferry.repo(kv)).put('A', { id: 'a', v: 'x' }),
+      'E_CUTOVER_STORE',
+      /must agree/,
+    );
     // The key fills in a row that left it out.
     await ints.put('7', { v: 'seven' } as never);
     expect(await ints.get('7')).toEqual({ id: 7, v: 'seven' });
@@ -250,6 +255,11 @@ describe('json file store', () => {
       ],
       posts: [{ id: 9 }],
     });
+
+    // A lowdb file without the collection yet: it is added beside the others.
+    const comments = jsonFileStore<{ id: number }>(lowdb, { collection: 'comments', key: 'id' });
+    await comments.put('5', { id: 5 });
+    expect(JSON.parse(await readFile(lowdb, 'utf8'))).toMatchObject({ comments: [{ id: 5 }], posts: [{ id: 9 }] });
 
     const tiny = fresh('.json');
     await writeFile(tiny, JSON.stringify({ _default: { '1': { u: 'ann' }, '5': { u: 'cy' } }, other: { '1': {} } }));

@@ -150,12 +150,11 @@ export function jsonFileStore<V = unknown>(file: string, options: JsonFileStoreO
 
   function detect(doc: unknown): JsonFileLayout {
     if (Array.isArray(doc)) return 'array';
-    if (isObject(doc)) {
-      const table = options.collection ?? '_default';
-      const rows = doc[table];
-      if (Array.isArray(rows) && options.collection) return 'collection';
-      if (isObject(rows) && (options.collection || Object.values(rows).every(isObject))) return 'tinydb';
+    if (isObject(doc) && options.collection) {
+      // A named table: TinyDB's object of documents, else lowdb's array (also when the table is not there yet).
+      return isObject(doc[options.collection]) ? 'tinydb' : 'collection';
     }
+    if (isObject(doc) && isObject(doc._default) && Object.values(doc._default).every(isObject)) return 'tinydb';
     return 'map';
   }
 

@@ -121,7 +121,8 @@ export function repositoryStore<T extends Table>(
       }
       const row = { ...(value as AnyRow) };
       const own = row[key];
-      if (own !== undefined && own !== null && String(own).toLowerCase() !== String(v).toLowerCase()) {
+      const same = kind === 'uuid' ? String(own).toLowerCase() === v : String(own) === String(v);
+      if (own !== undefined && own !== null && !same) {
         throw new FerryError(
           E_CUTOVER_STORE,
           `${label}: put of key "${k}" with a row whose ${key} is ${String(own)}: the key and the row must agree.`,
