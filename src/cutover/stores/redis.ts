@@ -21,8 +21,11 @@
  * writing through the store never makes a cache entry immortal.
  *
  * `list()` pages through the prefix with SCAN (never KEYS, which blocks the
- * server), COUNT 1000 per step, and fetches values in pipelines; a key
- * that expires meanwhile is skipped. The client is the app's: `close()`
+ * server), COUNT 1000 per step (`TYPE`-filtered, Redis 6+), and fetches
+ * values in pipelines; a key that expires meanwhile is skipped. The keys
+ * already yielded are remembered (SCAN may return one twice), so a listing
+ * holds the key names, not the values, of the whole prefix. Puts without a
+ * TTL use `SET … KEEPTTL` (Redis 6+). The client is the app's: `close()`
  * does not quit it.
  */
 import type { Redis } from 'ioredis';
