@@ -62,6 +62,16 @@ function definition(onConflict: 'update' | { update: 'if-newer'; by: 'updated_at
 }
 const IF_NEWER = { update: 'if-newer', by: 'updated_at' } as const;
 
+// Typed by the schema: `by` must be a column of the table (checked by tsc, never run).
+export const _byIsAColumn = () =>
+  defineImport({
+    schema: model,
+    source: memory({ docs: [] }),
+    // @ts-expect-error: "nope" is not a column of docs
+    tables: { docs: { key: ['id'], onConflict: { update: 'if-newer', by: 'nope' } } },
+    map: () => undefined,
+  });
+
 describeEachBackend('import onConflict if-newer', (t) => {
   let db: DbHandle;
   beforeAll(async () => {
