@@ -44,7 +44,7 @@ export {
   stageIndex,
 } from './stages.js';
 export type { CutoverStore, StoreEntry, StoreFailure } from './store.js';
-export { memoryStore } from './stores/memory.js';
+export * from './stores/index.js';
 export {
   COMPARISONS_TABLE,
   CONTROL_TABLE,

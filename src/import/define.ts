@@ -22,7 +22,23 @@ import type { Table } from '../schema/table.js';
 import type { Source, SourceLocation } from './source.js';
 
 /** What to do when a row's natural key already exists in the target table. */
-export type OnConflict = 'update' | 'skip' | 'error';
+export type OnConflict = 'update' | 'skip' | 'error' | UpdateIfNewer;
+
+/**
+ * Update an existing row only when the incoming row is strictly newer by the
+ * `by` column (`updated_at`, a version number); insert it when absent. A
+ * backfill running beside live writes (a cutover's dual writes) then never
+ * overwrites a row the app wrote after the source was read. A stored row
+ * whose `by` is null is older than anything (it is updated); an incoming
+ * row whose `by` is null, or that does not map `by`, is newer than nothing
+ * (it only inserts). Rows kept this way count as `stale` in the report, and
+ * `ferry verify` counts them as `newer`, not as differences.
+ */
+export interface UpdateIfNewer {
+  update: 'if-newer';
+  /** The column that orders versions: a timestamp, date or number. */
+  by: string;
+}
 
 export interface TableImportOptions<Row> {
   /**
@@ -39,8 +55,14 @@ export interface TableImportOptions<Row> {
    * and maps the source one more time first, to know which occurrence is last.
    */
   duplicates?: 'first' | 'last';
-  /** `update` (default): rewrite rows whose content changed, leave identical ones alone. */
-  onConflict?: OnConflict;
+  /**
+   * `update` (default): rewrite rows whose content changed, leave identical
+   * ones alone. `skip`: keep existing rows. `error`: reject rows whose key
+   * exists with other content. `{ update: 'if-newer', by: 'updated_at' }`:
+   * update only when the incoming `by` is strictly newer than the stored one
+   * (see UpdateIfNewer).
+   */
+  onConflict?: 'update' | 'skip' | 'error' | { update: 'if-newer'; by: keyof Row & string };
   /**
    * Columns written when the row is inserted and never updated or compared
    * afterwards: generated secrets (an unusable password hash), first-seen

@@ -14,6 +14,8 @@ export interface TableStats {
   inserted: number;
   updated: number;
   unchanged: number;
+  /** Rows kept because the stored row was as new or newer (onConflict `if-newer`); 0 for other tables. */
+  stale: number;
   duplicates: number;
   rejected: number;
 }
@@ -165,7 +167,7 @@ export function emptyStats(tables: string[]): RunStats {
     rejects: 0,
     unmapped: 0,
     tables: Object.fromEntries(
-      tables.map((t) => [t, { inserted: 0, updated: 0, unchanged: 0, duplicates: 0, rejected: 0 }]),
+      tables.map((t) => [t, { inserted: 0, updated: 0, unchanged: 0, stale: 0, duplicates: 0, rejected: 0 }]),
     ),
   };
 }

@@ -20,7 +20,9 @@ export interface Target {
   /** Position in load order (parents first); also names the staging table. */
   order: number;
   key: string[];
-  onConflict: OnConflict;
+  onConflict: Exclude<OnConflict, object>;
+  /** onConflict `if-newer`: the column that orders versions (onConflict is then 'update'); null otherwise. */
+  newerBy: string | null;
   /** Which of several rows with the same key in one run is written (see TableImportOptions.duplicates). */
   duplicates: 'first' | 'last';
   insertOnly: Set<string>;
@@ -69,10 +71,7 @@ export function planTargets(schema: Schema, tables: Record<string, TableImportOp
       }
     }
     checkKeyIsUnique(table, key);
-    const onConflict = options.onConflict ?? 'update';
-    if (!['update', 'skip', 'error'].includes(onConflict)) {
-      throw new FerryError(E_IMPORT_DEFINITION, `tables.${name}.onConflict must be 'update', 'skip' or 'error'.`);
-    }
+    const { onConflict, newerBy } = conflictPolicy(table, name, options);
     const duplicates = options.duplicates ?? 'first';
     if (duplicates !== 'first' && duplicates !== 'last') {
       throw new FerryError(E_IMPORT_DEFINITION, `tables.${name}.duplicates must be 'first' or 'last'.`);
@@ -88,6 +87,7 @@ export function planTargets(schema: Schema, tables: Record<string, TableImportOp
       name,
       key,
       onConflict,
+      newerBy,
       duplicates,
       insertOnly: new Set(options.insertOnly ?? []),
       writable,
@@ -114,6 +114,39 @@ export function planTargets(schema: Schema, tables: Record<string, TableImportOp
     }
   }
   return targets;
+}
+
+/** Kinds of column whose values `>` orders as versions. */
+const VERSION_KINDS = new Set(['int', 'bigint', 'numeric', 'float', 'date', 'timestamp']);
+
+function conflictPolicy(
+  table: Table,
+  name: string,
+  options: TableImportOptions<any>,
+): { onConflict: Exclude<OnConflict, object>; newerBy: string | null } {
+  const given: unknown = options.onConflict ?? 'update';
+  if (given === 'update' || given === 'skip' || given === 'error') return { onConflict: given, newerBy: null };
+  const policy = given as { update?: unknown; by?: unknown };
+  const usage = `tables.${name}.onConflict must be 'update', 'skip', 'error' or { update: 'if-newer', by: '<column>' }`;
+  if (typeof given !== 'object' || given === null || policy.update !== 'if-newer' || typeof policy.by !== 'string') {
+    throw new FerryError(E_IMPORT_DEFINITION, `${usage}.`);
+  }
+  const by = policy.by;
+  const column = table.columns[by];
+  if (!column) throw new FerryError(E_IMPORT_DEFINITION, `${usage}: the table has no column "${by}".`);
+  if (options.key.includes(by) || options.insertOnly?.includes(by)) {
+    throw new FerryError(
+      E_IMPORT_DEFINITION,
+      `tables.${name}.onConflict.by: "${by}" is part of the key or insert-only, so it never changes; name the column that orders versions (updated_at, version).`,
+    );
+  }
+  if (!VERSION_KINDS.has(column.def.kind) || column.def.isArray) {
+    throw new FerryError(
+      E_IMPORT_DEFINITION,
+      `tables.${name}.onConflict.by: "${by}" is ${column.def.type}${column.def.isArray ? '[]' : ''}; it must be a timestamp, date or number column, whose order says which row is newer.`,
+    );
+  }
+  return { onConflict: 'update', newerBy: by };
 }
 
 /** ON CONFLICT (key) needs a primary key, unique constraint or plain unique index on exactly those columns. */

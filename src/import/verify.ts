@@ -20,6 +20,7 @@ import { copyGroup, createStaging } from './staging.js';
 import { REJECTS_TABLE, readCheckpoint } from './state.js';
 import { applyStatementTimeout, inStep } from './statement-timeout.js';
 import { comparable, planTargets, resolveSchema, type Target } from './targets.js';
+import { keptSql } from './upsert-sql.js';
 import { type ImportWorker, workerBatches } from './worker-batches.js';
 
 export interface TableVerification {
@@ -32,6 +33,13 @@ export interface TableVerification {
   different: number;
   /** Rows in the table whose key the source does not produce. */
   extra: number;
+  /**
+   * onConflict `if-newer`: rows whose content differs because the table holds
+   * an as-new or newer version (by the `by` column) than the source: what the
+   * import keeps on purpose (a live write after the source was read), so not
+   * a difference, and left out of both checksums. 0 for other tables.
+   */
+  newer: number;
   /** md5 of the row count and the sum of a 64-bit hash of each row's compared values (order-independent). */
   sourceChecksum: string;
   databaseChecksum: string;
@@ -243,8 +251,11 @@ async function compare(session: RawSession, target: Target, sets: ColumnSet[]): 
   const params: string[] = [];
   const differs = differsSql(target, sets, compared, params);
   // Which side a joined row has: every staged row has a _ferry_n, every table row a ctid.
-  const inSource = 's._ferry_n is not null';
-  const inDatabase = 't.ctid is not null';
+  const bothSides = 's._ferry_n is not null and t.ctid is not null';
+  // if-newer: a row the table holds in an as-new or newer version is what the import keeps, not a difference.
+  const kept = target.newerBy === null ? 'false' : `(${bothSides} and ${keptSql(target, [target.newerBy], 's')})`;
+  const inSource = target.newerBy === null ? 's._ferry_n is not null' : `(s._ferry_n is not null and not ${kept})`;
+  const inDatabase = target.newerBy === null ? 't.ctid is not null' : `(t.ctid is not null and not ${kept})`;
   const from = `${staging} s full join ${table} t on ${on}`;
   const { rows } = await session.query<{
     expected: string;
@@ -254,10 +265,12 @@ async function compare(session: RawSession, target: Target, sets: ColumnSet[]): 
     different: string;
     source_sum: string;
     database_sum: string;
+    newer: string;
   }>(
-    `select count(*) filter (where ${inSource}) as expected, count(*) filter (where ${inDatabase}) as actual,
-       count(*) filter (where not ${inDatabase}) as missing, count(*) filter (where not ${inSource}) as extra,
+    `select count(*) filter (where s._ferry_n is not null) as expected, count(*) filter (where t.ctid is not null) as actual,
+       count(*) filter (where t.ctid is null) as missing, count(*) filter (where s._ferry_n is null) as extra,
        count(*) filter (where ${inSource} and ${inDatabase} and ${differs}) as different,
+       count(*) filter (where ${kept} and ${differs}) as newer,
        ${checksum('s', inSource)} as source_sum, ${checksum('t', inDatabase)} as database_sum
      from ${from}`,
     params,
@@ -270,10 +283,10 @@ async function compare(session: RawSession, target: Target, sets: ColumnSet[]): 
   if (missing + extra + different > 0) {
     // Missing first, then different, then extra, each by key (as listed before).
     const key = `json_build_object(${target.key.map((k, i) => `'${k}', coalesce(s.${keys[i]}, t.${keys[i]})`).join(', ')})`;
-    const kind = `case when not ${inDatabase} then 0 when not ${inSource} then 2 else 1 end`;
+    const kind = 'case when t.ctid is null then 0 when s._ferry_n is null then 2 else 1 end';
     const found = await session.query<{ kind: number; key: Record<string, unknown> }>(
       `select ${kind} as kind, ${key} as key from ${from}
-        where not ${inDatabase} or not ${inSource} or ${differs}
+        where t.ctid is null or s._ferry_n is null or (${differs} and not ${kept})
         order by 1, ${keys.map((k) => `coalesce(s.${k}, t.${k})`).join(', ')} limit 5`,
       params,
     );
@@ -287,6 +300,7 @@ async function compare(session: RawSession, target: Target, sets: ColumnSet[]): 
     missing,
     different,
     extra,
+    newer: Number(r.newer),
     sourceChecksum: r.source_sum,
     databaseChecksum: r.database_sum,
     columns: common,

@@ -57,12 +57,15 @@ async function writeGroups(
     const copied = await copyGroup(session, target, group, first, rejects);
     if (copied === 0) continue;
     const counts = await upsertRange(session, target, group, first, offset - 1, rejects);
-    const unchanged = copied - counts.inserted - counts.updated - counts.conflicts;
+    // `stale` is counted in the statement's snapshot: a row the app wrote during the statement can make
+    // it one off, never below zero here.
+    const unchanged = Math.max(0, copied - counts.inserted - counts.updated - counts.conflicts - counts.stale);
     t.inserted += counts.inserted;
     t.updated += counts.updated;
     t.unchanged += unchanged;
+    t.stale += counts.stale;
     // Only new keys this time: try the plain INSERT again next batch.
-    if (counts.updated === 0 && unchanged === 0 && counts.existing === 0) appendOnly.add(target);
+    if (counts.updated === 0 && unchanged === 0 && counts.existing === 0 && counts.stale === 0) appendOnly.add(target);
   }
 }
 
@@ -118,6 +121,8 @@ interface Counts {
   conflicts: number;
   /** Of those, the conflicts with an existing row. */
   existing: number;
+  /** Rows not written because the stored row is as new or newer (onConflict if-newer). */
+  stale: number;
 }
 
 async function upsertRange(
@@ -128,7 +133,7 @@ async function upsertRange(
   hi: number,
   rejects: RejectRow[],
 ): Promise<Counts> {
-  const total: Counts = { inserted: 0, updated: 0, conflicts: 0, existing: 0 };
+  const total: Counts = { inserted: 0, updated: 0, conflicts: 0, existing: 0, stale: 0 };
   const sql = upsertSql(target, group.columns);
   const plain = plainInsertSql(target, group.columns);
   const conflictSql = target.onConflict === 'error' ? conflictCheckSql(target, group.columns) : null;
@@ -152,7 +157,11 @@ async function upsertRange(
         if ((err as { code?: string })?.code === UNIQUE_VIOLATION) appendOnly.delete(target);
       }
     }
-    const { rows } = await session.query<{ inserted: string | number; updated: string | number }>(sql, params(a, b));
+    const { rows } = await session.query<{
+      inserted: string | number;
+      updated: string | number;
+      stale: string | number;
+    }>(sql, params(a, b));
     let conflicts = 0;
     if (conflictSql) {
       const found = await session.query<{ n: number }>(conflictSql, params(a, b));
@@ -167,6 +176,7 @@ async function upsertRange(
     }
     total.inserted += Number(rows[0]?.inserted ?? 0);
     total.updated += Number(rows[0]?.updated ?? 0);
+    total.stale += Number(rows[0]?.stale ?? 0);
     total.conflicts += conflicts;
     total.existing += conflicts;
     return b - a + 1;

@@ -40,7 +40,7 @@ export function importMetrics(prom: Prom): ObserveImport {
   });
   const tableRows = prom.counter({
     name: 'import_table_rows_total',
-    help: 'Rows of finished imports by import, table and outcome (inserted, updated, unchanged, duplicate).',
+    help: 'Rows of finished imports by import, table and outcome (inserted, updated, unchanged, duplicate; stale for onConflict if-newer).',
     labelNames: ['import', 'table', 'outcome'],
   });
   const tableRejects = prom.counter({
@@ -83,6 +83,8 @@ export function importMetrics(prom: Prom): ObserveImport {
             updated: s.updated,
             unchanged: s.unchanged,
             duplicate: s.duplicates,
+            // Only for if-newer tables that kept rows: other imports expose the same series as before.
+            ...(s.stale ? { stale: s.stale } : {}),
           };
           for (const [outcome, n] of Object.entries(outcomes)) tableRows.inc({ ...labels, table, outcome }, n);
           tableRejects.inc({ ...labels, table }, s.rejected);

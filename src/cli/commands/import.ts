@@ -243,12 +243,16 @@ function printImportSummary(r: ImportReport): void {
       `(${fmt.format(Math.round(r.recordsPerSecond))} records/s${resumed}` +
       `${r.retries ? `, ${r.retries} reconnect(s)` : ''})\n\n`,
   );
-  const cols = ['table', 'inserted', 'updated', 'unchanged', 'duplicates', 'rejected'];
+  // `stale` (rows kept by onConflict if-newer) only when some table has any: other imports print as before.
+  const withStale = Object.values(r.tables).some((s) => (s.stale ?? 0) > 0);
+  const cols = ['table', 'inserted', 'updated', 'unchanged', ...(withStale ? ['stale'] : []), 'duplicates', 'rejected'];
   const rows = Object.entries(r.tables).map(([t, s]) => [
     t,
-    ...[s.inserted, s.updated, s.unchanged, s.duplicates, s.rejected].map((n) => fmt.format(n)),
+    ...[s.inserted, s.updated, s.unchanged, ...(withStale ? [s.stale ?? 0] : []), s.duplicates, s.rejected].map((n) =>
+      fmt.format(n),
+    ),
   ]);
-  if (r.unmapped > 0) rows.push(['(not mapped)', '', '', '', '', fmt.format(r.unmapped)]);
+  if (r.unmapped > 0) rows.push(['(not mapped)', ...cols.slice(1, -1).map(() => ''), fmt.format(r.unmapped)]);
   printColumns([cols, ...rows]);
   out.write(`\n${fmt.format(r.rejects)} rejects in ${fmt.format(r.rejectedRecords)} records`);
   out.write(r.rejectsFile ? `, written to ${r.rejectsFile}\n` : '\n');
@@ -262,10 +266,23 @@ function printImportSummary(r: ImportReport): void {
 function printVerifySummary(r: VerifyReport): void {
   const out = process.stdout;
   out.write(`${r.ok ? 'OK' : 'DIFFERENT'}: ${fmt.format(r.records)} source records compared with the database\n\n`);
-  const cols = ['table', 'source', 'database', 'missing', 'different', 'extra', 'checksum'];
+  // `newer` (rows the database holds in a newer version, onConflict if-newer) only when some table has any.
+  const withNewer = r.tables.some((t) => t.newer > 0);
+  const cols = [
+    'table',
+    'source',
+    'database',
+    'missing',
+    'different',
+    'extra',
+    ...(withNewer ? ['newer'] : []),
+    'checksum',
+  ];
   const rows = r.tables.map((t) => [
     t.table,
-    ...[t.expected, t.actual, t.missing, t.different, t.extra].map((n) => fmt.format(n)),
+    ...[t.expected, t.actual, t.missing, t.different, t.extra, ...(withNewer ? [t.newer] : [])].map((n) =>
+      fmt.format(n),
+    ),
     t.sourceChecksum === t.databaseChecksum ? `= ${t.sourceChecksum.slice(0, 12)}` : '≠',
   ]);
   printColumns([cols, ...rows]);
