@@ -15,7 +15,8 @@ import { memoryStore } from '../../src/cutover/stores/memory.js';
 import { type DbHandle, openDatabase } from '../../src/db/open.js';
 
 const bin = new URL('../../bin/ferry.mjs', import.meta.url).pathname;
-const memory = new URL('../../src/cutover/stores/memory.ts', import.meta.url).pathname;
+// The whole runtime, as a real verify file imports it (ioredis with it: loaded beside the CLI's own copy).
+const runtime = new URL('../../src/cutover/index.ts', import.meta.url).pathname;
 const admin = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const dbName = `ferry_cutover_cli_${process.pid}`;
 const url = Object.assign(new URL(admin), { pathname: `/${dbName}` }).toString();
@@ -39,11 +40,12 @@ beforeAll(async () => {
   await adminQuery(`drop database if exists ${dbName}`);
   await adminQuery(`create database ${dbName}`);
   writeFileSync(join(project, 'ferry.config.ts'), 'export default {};\n');
+  writeFileSync(join(project, 'package.json'), '{"type": "module"}\n');
   // The verify file: two Maps read from old.json and new.json beside it.
   writeFileSync(
     join(project, 'stores.ts'),
     `import { readFileSync } from 'node:fs';
-import { memoryStore } from ${JSON.stringify(memory)};
+import { memoryStore } from ${JSON.stringify(runtime)};
 const load = (f: string) => new Map(Object.entries(JSON.parse(readFileSync(new URL(f, import.meta.url), 'utf8'))));
 export default () => ({ old: memoryStore(load('./old.json'), { label: 'old' }), new: memoryStore(load('./new.json'), { label: 'new' }) });
 `,

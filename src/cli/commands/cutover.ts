@@ -78,8 +78,9 @@ const REDIS_HELP =
   'Redis to ring the instances at once (default: REDIS_URL when set; without it they follow at their next poll)';
 
 const VERIFY_FILE_HELP = `
-The --file module (TypeScript or JavaScript) default-exports the two stores, as an
-object or a function (may be async) given { url } (the database URL this command uses):
+The --file module (an ES module: .ts/.js in a package with "type": "module", or .mts/.mjs)
+default-exports the two stores, as an object or a function (may be async) given { url }
+(the database URL this command uses):
 
   // cutover/users.ts
   import { connect } from 'ferry';
@@ -322,7 +323,12 @@ function printStatus(s: CutoverStatus, gap: boolean): void {
   printTable([
     ['cutover', s.name],
     ['stage', `${s.stage} (epoch ${s.epoch})`],
-    ['ramp', s.ramp === null ? "stage's default" : `${s.ramp}% of keys read from the new store`],
+    [
+      'ramp',
+      s.ramp === null
+        ? "stage's default"
+        : `${s.ramp}% of keys read from the new store${s.stage === 'shadow' || s.stage === 'live' ? '' : ' (in shadow and live only)'}`,
+    ],
     [
       'instances',
       `${live.length} live${behind ? `, ${behind} not yet following` : ''}${s.instances.length > live.length ? `, ${s.instances.length - live.length} gone` : ''}`,
@@ -375,10 +381,25 @@ interface StoresSpec {
 /** The --file module's default export: the stores object, or a function returning it. */
 async function loadStores(file: string, name: string, url: string | undefined): Promise<StoresSpec> {
   const path = resolve(file);
-  const module = await importModule(path, 'cutover verify file');
-  const exported = module.default;
+  let module: Record<string, unknown>;
+  try {
+    module = await importModule(path, 'cutover verify file');
+  } catch (err) {
+    // tsx compiles a .ts file of a package without "type": "module" to CommonJS, and ioredis (which
+    // Ferry's stores load) then cannot be loaded beside this process's own copy.
+    if (/Cannot redefine property/.test((err as Error).message)) {
+      throw new FerryError(
+        E_CONFIG,
+        `${file} was loaded as CommonJS: make it an ES module (name it .mts, or add "type": "module" to its package.json). ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+  let exported = module.default;
+  // A file Node loaded as CommonJS hands back module.exports.
+  if (isObject(exported) && !('old' in exported) && 'default' in exported) exported = exported.default;
   const spec = (typeof exported === 'function' ? await exported({ url }) : exported) as StoresSpec | undefined;
-  const isStore = (s: unknown) => typeof s === 'object' && s !== null && typeof (s as CutoverStore).get === 'function';
   if (!spec || !isStore(spec.old) || !isStore(spec.new)) {
     throw new FerryError(
       E_CONFIG,
@@ -393,4 +414,12 @@ async function loadStores(file: string, name: string, url: string | undefined): 
     );
   }
   return spec;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null;
+}
+
+function isStore(s: unknown): boolean {
+  return isObject(s) && typeof s.get === 'function';
 }
