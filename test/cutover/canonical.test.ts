@@ -8,17 +8,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalizer, decimal, type ValueComparatorOptions, valueComparator } from '../../src/cutover/compare.js';
-import { bigint, integer, jsonb, numeric, text, timestamptz } from '../../src/schema/column.js';
-import { table } from '../../src/schema/table.js';
-
-const snapshots = table('price_snapshots', {
-  id: bigint().primaryKey(),
-  card: text(),
-  price: numeric(10, 2),
-  seen: integer(),
-  taken_at: timestamptz(),
-  meta: jsonb(),
-});
+import { snapshots } from './support/tables.js';
 
 const at = new Date('2024-05-01T10:00:00.000Z');
 /** Leaves spelled as toISOString/decimal() write them: the comparator is an equivalence on these. */

@@ -1,17 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decimal, valueComparator } from '../../src/cutover/compare.js';
-import { bigint, integer, jsonb, numeric, text, timestamptz } from '../../src/schema/column.js';
-import { table } from '../../src/schema/table.js';
-
-const snapshots = table('price_snapshots', {
-  id: bigint().primaryKey(),
-  card: text(),
-  price: numeric(10, 2),
-  seen: integer(),
-  taken_at: timestamptz(),
-  meta: jsonb(),
-});
+import { snapshots } from './support/tables.js';
 
 describe('valueComparator with a table', () => {
   const compare = valueComparator({ table: snapshots });

@@ -121,56 +121,38 @@ export function registerCutover(program: Command, globals: () => GlobalOptions):
       });
     });
 
-  cutover
-    .command('advance <name>')
-    .description(
-      'move to the next stage (or --to, stage by stage); shadow → live passes the gate first: exit 1 with the figures when it refuses',
-    )
-    .option('--to <stage>', `target stage (${STAGE_NAMES})`, stage)
-    .option('--force', 'pass the gate anyway (recorded in the history with what was overridden)')
-    .option('--window <n>', 'gate: the newest n shadow comparisons are judged (default 100)', wholeNumber(0))
-    .option('--max-mismatch-rate <rate>', 'gate: highest mismatch rate that passes, 0 to 1 (default 0.01)', rate)
-    .option('--no-verify', 'gate: do not require a clean verify (ferry cutover verify)')
-    .option(
-      '--wait <duration>',
-      'how long instances get to follow a change of the stores written (default 30s)',
-      durationMs,
-    )
-    .option('--redis <url>', REDIS_HELP)
-    .option('--no-redis', 'do not ring over Redis even when REDIS_URL is set')
-    .option('--by <who>', 'who or what moved it, for the history')
-    .option('--url <url>', URL_HELP)
-    .option('--json', 'print a JSON report')
-    .action(async (name: string, options: MoveCliOptions) => {
-      await withDatabase(globals, options, async (handle, { advance }) => {
-        const result = await advance(handle, name, {
-          ...moveOptions(options),
-          force: options.force,
-          gate: { window: options.window, maxMismatchRate: options.maxMismatchRate, requireVerify: options.verify },
-        });
-        printMove(result, 'advanced', options.json);
+  addMoveOptions(
+    cutover
+      .command('advance <name>')
+      .description(
+        'move to the next stage (or --to, stage by stage); shadow → live passes the gate first: exit 1 with the figures when it refuses',
+      )
+      .option('--to <stage>', `target stage (${STAGE_NAMES})`, stage)
+      .option('--force', 'pass the gate anyway (recorded in the history with what was overridden)')
+      .option('--window <n>', 'gate: the newest n shadow comparisons are judged (default 100)', wholeNumber(0))
+      .option('--max-mismatch-rate <rate>', 'gate: highest mismatch rate that passes, 0 to 1 (default 0.01)', rate)
+      .option('--no-verify', 'gate: do not require a clean verify (ferry cutover verify)'),
+  ).action(async (name: string, options: MoveCliOptions) => {
+    await withDatabase(globals, options, async (handle, { advance }) => {
+      const result = await advance(handle, name, {
+        ...moveOptions(options),
+        force: options.force,
+        gate: { window: options.window, maxMismatchRate: options.maxMismatchRate, requireVerify: options.verify },
       });
+      printMove(result, 'advanced', options.json);
     });
+  });
 
-  cutover
-    .command('rollback <name>')
-    .description('go back one stage (or --to): no write is lost, the store returned to is written until complete')
-    .option('--to <stage>', `target stage (${STAGE_NAMES})`, stage)
-    .option(
-      '--wait <duration>',
-      'how long instances get to follow a change of the stores written (default 30s)',
-      durationMs,
-    )
-    .option('--redis <url>', REDIS_HELP)
-    .option('--no-redis', 'do not ring over Redis even when REDIS_URL is set')
-    .option('--by <who>', 'who or what moved it, for the history')
-    .option('--url <url>', URL_HELP)
-    .option('--json', 'print a JSON report')
-    .action(async (name: string, options: MoveCliOptions) => {
-      await withDatabase(globals, options, async (handle, { rollback }) => {
-        printMove(await rollback(handle, name, moveOptions(options)), 'rolled back', options.json);
-      });
+  addMoveOptions(
+    cutover
+      .command('rollback <name>')
+      .description('go back one stage (or --to): no write is lost, the store returned to is written until complete')
+      .option('--to <stage>', `target stage (${STAGE_NAMES})`, stage),
+  ).action(async (name: string, options: MoveCliOptions) => {
+    await withDatabase(globals, options, async (handle, { rollback }) => {
+      printMove(await rollback(handle, name, moveOptions(options)), 'rolled back', options.json);
     });
+  });
 
   cutover
     .command('ramp <name> <percent>')
@@ -264,6 +246,21 @@ export function registerCutover(program: Command, globals: () => GlobalOptions):
 }
 
 type CutoverModule = typeof import('../../cutover/index.js');
+
+/** The options advance and rollback share. */
+function addMoveOptions(command: Command): Command {
+  return command
+    .option(
+      '--wait <duration>',
+      'how long instances get to follow a change of the stores written (default 30s)',
+      durationMs,
+    )
+    .option('--redis <url>', REDIS_HELP)
+    .option('--no-redis', 'do not ring over Redis even when REDIS_URL is set')
+    .option('--by <who>', 'who or what moved it, for the history')
+    .option('--url <url>', URL_HELP)
+    .option('--json', 'print a JSON report');
+}
 
 /**
  * Open the project's database, run `fn`, close. A refused gate or instances
