@@ -84,9 +84,7 @@ export const searches = table(
     check('ck_searches_type', sql`${t.search_type} in ('sold', 'active')`),
     check('ck_searches_source', sql`${t.source} in ('redis', 'database', 'upstream')`),
     // The database tier's lookup: the newest servable result of a key.
-    index('ix_searches_cache_key')
-      .on(t.cache_key, t.created_at)
-      .where(sql`${t.expires_at} is not null`),
+    index('ix_searches_cache_key').on(t.cache_key, t.created_at).where(sql`${t.expires_at} is not null`),
   ],
 );
 
@@ -158,9 +156,7 @@ export const savedSearches = table(
   },
   (t) => [
     unique('uq_saved_searches_user_name').on(t.user_id, t.name),
-    index('ix_saved_searches_alerts')
-      .on(t.query)
-      .where(sql`${t.alert_enabled}`),
+    index('ix_saved_searches_alerts').on(t.query).where(sql`${t.alert_enabled}`),
   ],
 );
 
