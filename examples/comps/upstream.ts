@@ -64,8 +64,8 @@ export function hash32(text: string): number {
   return h >>> 0;
 }
 
-/** mulberry32: a small seeded generator, [0, 1). */
-function random(seed: number): () => number {
+/** mulberry32: a small seeded generator, [0, 1) (the load generator's request mix uses it too). */
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -99,7 +99,7 @@ export function generateListings(kind: SearchKind, query: string, filters: Searc
   const base = basePriceCents(card);
   // A slow drift (about ±15 % over a few weeks), the same for every listing of the day.
   const drift = 1 + 0.15 * Math.sin(dayNumber / 9 + (hash32(card) % 628) / 100);
-  const next = random(hash32(`${kind}|${card}|${day}`));
+  const next = seededRandom(hash32(`${kind}|${card}|${day}`));
   const count = kind === 'sold' ? SOLD_PER_CALL : ACTIVE_PER_CALL;
   const listings: Listing[] = [];
   for (let i = 0; i < count; i++) {
