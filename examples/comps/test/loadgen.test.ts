@@ -59,7 +59,8 @@ describe('loadgen', () => {
         } else if (kind === 'export') {
           res.writeHead(200, { 'content-length': '100' });
           res.write('partial');
-          res.destroy();
+          // Later than the head, so the response has been handed over before the body breaks.
+          setTimeout(() => res.destroy(), 20);
         } else {
           res.end('{}');
         }
