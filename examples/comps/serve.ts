@@ -12,6 +12,7 @@
  *
  *   PORT=8080 npx tsx examples/comps/serve.ts
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/comps REDIS_URL=redis://127.0.0.1:6379 npx tsx examples/comps/serve.ts
+ *   (UPSTREAM_DELAY_MS: the stand-in upstream's latency, default 100)
  *
  * `node:http`, not Fastify: the service has seven routes and no body but one
  * small JSON, so a framework would add a dependency (and its plugin system)
@@ -28,6 +29,7 @@ import { type OpsServer, serverError, startOpsServer } from '../shared/ops-serve
 import { type Comps, type CompsOptions, createComps } from './comps-service.js';
 import type { SearchFilters } from './schema.js';
 import { type CompsFerry, compsSchema } from './store.js';
+import { createUpstream } from './upstream.js';
 
 export interface CompsService {
   readonly ferry: CompsFerry;
@@ -177,6 +179,10 @@ export function compsRoutes(comps: Comps) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const service = await serveComps({ port: Number(process.env.PORT ?? 8080), signals: true });
+  const service = await serveComps({
+    port: Number(process.env.PORT ?? 8080),
+    signals: true,
+    upstream: createUpstream({ delayMs: Number(process.env.UPSTREAM_DELAY_MS ?? 100) }),
+  });
   console.log(`comps: ${service.ferry.backend} at ${service.ferry.url}; listening on ${service.ops.url}`);
 }
