@@ -12,7 +12,8 @@
  *   database (the plan's phase 3, "return database data if fresh"):
  *   `cache_key` (the Redis key the old app used), `item_ids` (the listings,
  *   in order) and `expires_at` (until when it is served; null for a search
- *   answered from a cache, which fetched nothing).
+ *   answered from a cache, which fetched nothing). `(cache_key, created_at)`
+ *   is unique, so storing one result twice is idempotent.
  * - `source` says which tier answered (redis, database, upstream).
  * - `price_snapshots.updated_at`: a same-day snapshot updates the row, and a
  *   backfill must not overwrite a newer one with an older (`if-newer`).
@@ -83,8 +84,9 @@ export const searches = table(
   (t) => [
     check('ck_searches_type', sql`${t.search_type} in ('sold', 'active')`),
     check('ck_searches_source', sql`${t.source} in ('redis', 'database', 'upstream')`),
-    // The database tier's lookup: the newest servable result of a key.
-    index('ix_searches_cache_key').on(t.cache_key, t.created_at).where(sql`${t.expires_at} is not null`),
+    // One result per key and fetch time: a put repeated (a cutover replaying its journal, a backfill
+    // meeting a dual write) lands on the same row. Also the database tier's lookup (newest of a key).
+    unique('uq_searches_cache_key_created').on(t.cache_key, t.created_at),
   ],
 );
 

@@ -188,18 +188,22 @@ export function postgresSearchStore(ferry: CompsFerry, options: StoreClock = {})
       const fetched = new Date(value.fetched_at);
       const expires = new Date(fetched.getTime() + RESULT_TTL_MS[value.kind]);
       await ferry.transaction(async (tx) => {
-        const search = await tx.repo(searches).insert({
-          query: value.query,
-          search_type: value.kind,
-          filters: normalizeFilters(value.filters),
-          result_count: value.items.length,
-          pages_scraped: 1,
-          source: 'upstream',
-          cache_key: key,
-          item_ids: value.items.map((i) => i.item_id),
-          expires_at: expires,
-          created_at: fetched,
-        });
+        // Idempotent: the same result put twice (a replayed write) updates its one row.
+        const [search] = await tx.repo(searches).upsert(
+          {
+            query: value.query,
+            search_type: value.kind,
+            filters: normalizeFilters(value.filters),
+            result_count: value.items.length,
+            pages_scraped: 1,
+            source: 'upstream',
+            cache_key: key,
+            item_ids: value.items.map((i) => i.item_id),
+            expires_at: expires,
+            created_at: fetched,
+          },
+          { conflict: ['cache_key', 'created_at'] },
+        );
         if (value.items.length === 0) return;
         await tx.repo(listingCache).upsert(
           value.items.map((item) => ({
@@ -214,7 +218,7 @@ export function postgresSearchStore(ferry: CompsFerry, options: StoreClock = {})
             watchers: item.watchers,
             last_updated: fetched,
             ttl: expires,
-            search_id: search.id,
+            search_id: search!.id,
           })),
           { conflict: ['item_id'] },
         );

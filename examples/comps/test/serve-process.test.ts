@@ -4,6 +4,7 @@
  * the search in flight answered, exit 0.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freshPostgresDatabase, type ProvisionedDatabase } from '../../../test/support/backends.js';
 
@@ -46,7 +47,8 @@ it('serves, then on SIGTERM answers 503 on /readyz, finishes the search in fligh
   expect((await fetch(`${url}/readyz`)).status).toBe(200);
 
   // A search that waits 300 ms on the upstream, then the signal while it is in flight.
-  const search = fetch(`${url}/comps?q=Shutdown+Test+Card`);
+  // A card never searched before (Redis is shared, and outlives the run): the upstream is asked.
+  const search = fetch(`${url}/comps?q=Shutdown+Test+Card+${randomBytes(6).toString('hex')}`);
   await new Promise((resolve) => setTimeout(resolve, 50));
   proc.kill('SIGTERM');
   await expect.poll(async () => (await fetch(`${url}/readyz`)).status).toBe(503);

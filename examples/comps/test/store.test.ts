@@ -118,6 +118,10 @@ describe('comps stores', () => {
     expect(listed.size).toBeGreaterThan(1);
     for (const [key, value] of listed) await pg.put(key, value);
     for (const [key, value] of listed) expect(await pg.get(key)).toEqual(value);
+    // A put repeated (a replayed journal entry, a backfill meeting a dual write) leaves one row per result.
+    for (const [key, value] of listed) await pg.put(key, value);
+    const rows = await ferry.db.selectFrom('searches').select('cache_key').where('source', '=', 'upstream').execute();
+    expect(rows.map((r) => r.cache_key).sort()).toEqual([...listed.keys()].sort());
     expect(await collect(pg.list!())).toEqual(listed);
 
     // A newer result of a key replaces the older one.

@@ -27,9 +27,6 @@ DROP INDEX ix_searches_query;
 -- undo: create index ix_searches_created_at
 DROP INDEX ix_searches_created_at;
 
--- undo: create index ix_searches_cache_key
-DROP INDEX ix_searches_cache_key;
-
 -- undo: create index ix_saved_searches_user
 DROP INDEX ix_saved_searches_user;
 

@@ -90,6 +90,7 @@ CREATE TABLE searches (
   user_id integer,
   created_at timestamp with time zone NOT NULL DEFAULT now(),
   CONSTRAINT searches_pkey PRIMARY KEY (id),
+  CONSTRAINT uq_searches_cache_key_created UNIQUE (cache_key, created_at),
   CONSTRAINT ck_searches_source CHECK (((source)::text = ANY (ARRAY[('redis'::character varying)::text, ('database'::character varying)::text, ('upstream'::character varying)::text]))),
   CONSTRAINT ck_searches_type CHECK (((search_type)::text = ANY (ARRAY[('sold'::character varying)::text, ('active'::character varying)::text])))
 );
@@ -127,9 +128,6 @@ CREATE INDEX ix_saved_searches_alerts ON saved_searches (query) WHERE alert_enab
 
 -- create index ix_saved_searches_user
 CREATE INDEX ix_saved_searches_user ON saved_searches (user_id);
-
--- create index ix_searches_cache_key
-CREATE INDEX ix_searches_cache_key ON searches (cache_key, created_at) WHERE (expires_at IS NOT NULL);
 
 -- create index ix_searches_created_at
 CREATE INDEX ix_searches_created_at ON searches (created_at);
