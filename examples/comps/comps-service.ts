@@ -63,6 +63,8 @@ export interface CompsOptions {
   cacheTimeoutMs?: number;
   /** Warnings of the cache (Redis unreachable...). Default: none. */
   logger?: CacheLogger;
+  /** Told of every search answered (serve.ts counts them in /metrics by kind and tier). */
+  onSearch?: (kind: SearchKind, source: SearchSource) => void;
 }
 
 const quiet: CacheLogger = { warn: () => {}, info: () => {}, debug: () => {} } as CacheLogger;
@@ -73,9 +75,11 @@ export class Comps {
   readonly upstream: Upstream;
   readonly results: CutoverStore<SearchResult>;
   readonly #now: () => Date;
+  readonly #onSearch: CompsOptions['onSearch'];
 
   constructor(options: CompsOptions) {
     this.ferry = options.ferry;
+    this.#onSearch = options.onSearch;
     this.#now = options.now ?? (() => new Date());
     const redis = options.redis === undefined ? process.env.REDIS_URL?.trim() || null : options.redis;
     this.cache = createCache({
@@ -133,6 +137,7 @@ export class Comps {
           user_id: options.userId ?? null,
         });
       }
+      this.#onSearch?.(kind, source);
       return { source, result, summary: summarize(result.items) };
     }
   }

@@ -23,6 +23,7 @@
  * Runbook (backups and exports of its tables): see README.md.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Counter } from 'prom-client';
 import { connect, FerryError } from '../../src/index.js';
 import { createMetrics, type Metrics } from '../../src/ops/metrics.js';
 import { type OpsServer, serverError, startOpsServer } from '../shared/ops-server.js';
@@ -52,8 +53,24 @@ export async function serveComps(options: ServeCompsOptions = {}): Promise<Comps
   const { url, port, signals, ...compsOptions } = options;
   const ferry = await connect({ schema: compsSchema, url });
   await ferry.migrate(MIGRATIONS);
-  const comps = createComps({ ...compsOptions, ferry });
+  // The counter is created before the service it counts, and registered once the metrics' registry exists.
+  const searchesTotal = new Counter({
+    name: 'comps_searches_total',
+    help: 'Searches answered, by kind (sold, active) and the tier that answered (redis, database, upstream).',
+    labelNames: ['kind', 'source'] as const,
+    registers: [],
+  });
+  const onSearch = compsOptions.onSearch;
+  const comps = createComps({
+    ...compsOptions,
+    ferry,
+    onSearch: (kind, source) => {
+      searchesTotal.inc({ kind, source });
+      onSearch?.(kind, source);
+    },
+  });
   const metrics = createMetrics(ferry, { cache: comps.cache, migrations: { dir: MIGRATIONS } });
+  metrics.registry.registerMetric(searchesTotal);
   const ops = await startOpsServer(ferry, {
     port,
     migrations: MIGRATIONS,

@@ -236,5 +236,8 @@ describeEachBackend('comps service', (t) => {
     const metrics = await get('/metrics');
     expect(metrics.body).toMatch(/^ferry_db_query_duration_seconds_count\{[^}]*table="searches"[^}]*\} [1-9]/m);
     expect(metrics.body).toMatch(/^ferry_cache_requests_total\{/m);
+    for (const source of ['redis', 'database', 'upstream']) {
+      expect(metrics.body).toMatch(new RegExp(`^comps_searches_total\\{kind="sold",source="${source}"\\} [1-9]`, 'm'));
+    }
   });
 });
