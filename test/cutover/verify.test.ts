@@ -1,10 +1,16 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { advance, status } from '../../src/cutover/advance.js';
 import { type Comparator, valueComparator } from '../../src/cutover/compare.js';
 import { type Cutover, defineCutover } from '../../src/cutover/cutover.js';
 import type { CutoverStore } from '../../src/cutover/store.js';
+import { jsonFileStore } from '../../src/cutover/stores/json-file.js';
 import { memoryStore } from '../../src/cutover/stores/memory.js';
+import { repositoryStore } from '../../src/cutover/stores/repository.js';
 import { verifyCutover } from '../../src/cutover/verify.js';
+import { connect, type Ferry } from '../../src/index.js';
 import { jsonb, numeric, text, timestamptz } from '../../src/schema/column.js';
 import { table } from '../../src/schema/table.js';
 import { describeEachBackend } from '../support/backends.js';
@@ -134,14 +140,45 @@ describe('verifyCutover', () => {
   });
 });
 
-describeEachBackend('verifyCutover records for the gate', (t) => {
+describeEachBackend('verifyCutover on real stores, recorded for the gate', (t) => {
   const open: Cutover<Row>[] = [];
+  let ferry: Ferry<any>;
+  let dir: string;
+  beforeAll(async () => {
+    ferry = await connect({ url: t.url(), schema: { cards } });
+    await ferry.createSchema();
+    dir = await mkdtemp(path.join(tmpdir(), 'ferry-cutover-verify-'));
+  });
   afterAll(async () => {
     for (const c of open) await c.close();
+    await ferry?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('a JSON file and a Postgres table with the same rows agree by checksum alone', async () => {
+    const file = jsonFileStore<Row>(path.join(dir, 'cards.json'));
+    const repo = repositoryStore(ferry.repo(cards)) as CutoverStore<Row>;
+    for (let i = 0; i < 100; i++) {
+      const row = {
+        id: `c${i}`,
+        price: 10 + i / 4,
+        seen_at: new Date(Date.UTC(2024, 4, 1, 0, i)),
+        meta: { z: i, a: [i] },
+      };
+      await file.put(row.id, row); // the file holds ISO strings and numbers
+      await repo.put(row.id, row); // Postgres hands back Dates, '10.25' strings, jsonb
+    }
+    expect(typeof (await repo.get('c1'))?.price).toBe('string');
+    expect(typeof (await file.get('c1'))?.seen_at).toBe('string');
+    const same = await verifyCutover({ name: 'cards', old: file, new: repo, compare: { table: cards } });
+    expect(same).toMatchObject({ clean: true, rows: { old: 100, new: 100 }, differingChunks: 0 });
+    await file.put('c7', { ...(await file.get('c7')), price: 99 });
+    const changed = await verifyCutover({ name: 'cards', old: file, new: repo, compare: { table: cards } });
+    expect(changed.keys).toEqual([{ key: 'c7', kind: 'different', fields: ['price'] }]);
   });
 
   it('a dirty verify blocks shadow → live, a clean one lets it pass', async () => {
-    const db = await t.open();
+    const db = ferry;
     const s = stores(30);
     const name = `verify_${t.backend}`;
     const cutover = defineCutover<Row>({ name, ...s.stores, db, initialStage: 'shadow', poll: '10s' });
