@@ -63,8 +63,12 @@ export interface CompsOptions {
   cacheTimeoutMs?: number;
   /** Warnings of the cache (Redis unreachable...). Default: none. */
   logger?: CacheLogger;
-  /** Told of every search answered (serve.ts counts them in /metrics by kind and tier). */
-  onSearch?: (kind: SearchKind, source: SearchSource) => void;
+  /**
+   * Told of every search answered, with its result (serve.ts counts them in
+   * /metrics by kind and tier; the cutover demo keeps the results fetched
+   * from upstream, which the service wrote, to check none was lost).
+   */
+  onSearch?: (kind: SearchKind, source: SearchSource, result: SearchResult) => void;
 }
 
 const quiet: CacheLogger = { warn: () => {}, info: () => {}, debug: () => {} } as CacheLogger;
@@ -137,7 +141,7 @@ export class Comps {
           user_id: options.userId ?? null,
         });
       }
-      this.#onSearch?.(kind, source);
+      this.#onSearch?.(kind, source, result);
       return { source, result, summary: summarize(result.items) };
     }
   }

@@ -24,12 +24,15 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter } from 'prom-client';
+import type { Cutover } from '../../src/cutover/index.js';
 import { connect, FerryError } from '../../src/index.js';
 import { createMetrics, type Metrics } from '../../src/ops/metrics.js';
+import { createRedisClient } from '../../src/redis/connection.js';
 import { type OpsServer, serverError, startOpsServer } from '../shared/ops-server.js';
 import { type Comps, type CompsOptions, createComps } from './comps-service.js';
+import { type CompsCutoverOptions, compsCutover, cutoverResults } from './cutover.js';
 import type { SearchFilters } from './schema.js';
-import { type CompsFerry, compsSchema } from './store.js';
+import { type CompsFerry, compsSchema, type SearchResult } from './store.js';
 import { createUpstream } from './upstream.js';
 
 export interface CompsService {
@@ -37,7 +40,12 @@ export interface CompsService {
   readonly comps: Comps;
   readonly metrics: Metrics;
   readonly ops: OpsServer;
+  /** The `comps-searches` cutover the results go through, when enabled. */
+  readonly cutover: Cutover<SearchResult> | null;
 }
+
+/** The cutover's settings; the old app's Redis is `redisUrl` (default `REDIS_URL`, else 127.0.0.1:6379). */
+export type ServeCutoverOptions = Omit<CompsCutoverOptions, 'ferry' | 'redis'>;
 
 export interface ServeCompsOptions extends Omit<CompsOptions, 'ferry'> {
   /** Database URL (default `DATABASE_URL`, else the embedded PGlite). */
@@ -45,14 +53,24 @@ export interface ServeCompsOptions extends Omit<CompsOptions, 'ferry'> {
   port?: number;
   /** Install SIGTERM/SIGINT handlers (a real process, not a test). */
   signals?: boolean;
+  /**
+   * Keep search results through the `comps-searches` cutover (cutover.ts):
+   * from the old app's Redis keys to Postgres, following the stage set with
+   * `ferry cutover advance comps-searches`. Default: on when `COMPS_CUTOVER=1`
+   * (then `COMPS_LEGACY_PREFIX` is the old keys' prefix, default `kuya`).
+   * Ignored when `results` is given.
+   */
+  cutover?: boolean | ServeCutoverOptions;
 }
 
 export const MIGRATIONS = new URL('./migrations', import.meta.url).pathname;
 
 export async function serveComps(options: ServeCompsOptions = {}): Promise<CompsService> {
-  const { url, port, signals, ...compsOptions } = options;
+  const { url, port, signals, cutover: cutoverOption, ...compsOptions } = options;
   const ferry = await connect({ schema: compsSchema, url });
   await ferry.migrate(MIGRATIONS);
+  const cutover = compsOptions.results ? null : await startCutover(ferry, cutoverOption);
+  if (cutover) compsOptions.results = cutoverResults(cutover);
   // The counter is created before the service it counts, and registered once the metrics' registry exists.
   const searchesTotal = new Counter({
     name: 'comps_searches_total',
@@ -64,9 +82,9 @@ export async function serveComps(options: ServeCompsOptions = {}): Promise<Comps
   const comps = createComps({
     ...compsOptions,
     ferry,
-    onSearch: (kind, source) => {
+    onSearch: (kind, source, result) => {
       searchesTotal.inc({ kind, source });
-      onSearch?.(kind, source);
+      onSearch?.(kind, source, result);
     },
   });
   const metrics = createMetrics(ferry, { cache: comps.cache, migrations: { dir: MIGRATIONS } });
@@ -76,11 +94,40 @@ export async function serveComps(options: ServeCompsOptions = {}): Promise<Comps
     migrations: MIGRATIONS,
     cache: comps.cache,
     metrics,
-    app: compsRoutes(comps),
+    app: compsRoutes(comps, cutover),
     signals,
     close: [comps, metrics],
   });
-  return { ferry, comps, metrics, ops };
+  return { ferry, comps, metrics, ops, cutover };
+}
+
+/** The cutover when enabled (option, else `COMPS_CUTOVER=1`), closed by `ferry.shutdown()` before its Redis client. */
+async function startCutover(
+  ferry: CompsFerry,
+  option: ServeCompsOptions['cutover'],
+): Promise<Cutover<SearchResult> | null> {
+  const enabled = option === undefined ? truthy(process.env.COMPS_CUTOVER ?? null) : option !== false;
+  if (!enabled) return null;
+  const settings: ServeCutoverOptions = typeof option === 'object' ? option : {};
+  const redisUrl = settings.redisUrl ?? (process.env.REDIS_URL?.trim() || 'redis://127.0.0.1:6379');
+  const redis = createRedisClient(redisUrl, { mode: 'queue', what: 'comps cutover (old Redis keys)' });
+  // Registered before the cutover, which registers itself: closed after it (last registered, first closed).
+  ferry.onShutdown({
+    close: () =>
+      redis.quit().then(
+        () => {},
+        () => redis.disconnect(),
+      ),
+  });
+  const cutover = compsCutover({
+    ...settings,
+    ferry,
+    redis,
+    redisUrl,
+    prefix: settings.prefix ?? (process.env.COMPS_LEGACY_PREFIX?.trim() || 'kuya'),
+  });
+  await cutover.ready();
+  return cutover;
 }
 
 const truthy = (value: string | null) => value !== null && value !== '0' && value !== 'false';
@@ -107,8 +154,8 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   return JSON.parse(text);
 }
 
-/** The app's routes, for `startOpsServer`'s `app`. */
-export function compsRoutes(comps: Comps) {
+/** The app's routes, for `startOpsServer`'s `app` (`GET /cutover`: the cutover's stage and counters, when there is one). */
+export function compsRoutes(comps: Comps, cutover: Cutover<SearchResult> | null = null) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const params = url.searchParams;
@@ -187,6 +234,11 @@ export function compsRoutes(comps: Comps) {
           .exportPrices(res, card ? { card } : {})
           .then(() => res.end())
           .catch(fail);
+        return;
+      }
+      case 'GET /cutover': {
+        if (!cutover) json(res, 404, { error: 'This instance runs without a cutover (COMPS_CUTOVER=1 enables it).' });
+        else json(res, 200, { name: cutover.name, ...cutover.stats() });
         return;
       }
       default:

@@ -135,6 +135,50 @@ function listingOf(row: ListingRow): Listing {
   };
 }
 
+/** When a result stops being served: its fetch time plus its kind's TTL. */
+export function expiryOf(result: Pick<SearchResult, 'kind' | 'fetched_at'>): Date {
+  return new Date(Date.parse(result.fetched_at) + RESULT_TTL_MS[result.kind]);
+}
+
+/**
+ * The `searches` row that keeps `result` (under `key`): what
+ * `postgresSearchStore().put` upserts and the backfill (backfill.ts) imports,
+ * so a result written live and the same result backfilled are one row.
+ */
+export function searchRowOf(key: string, result: SearchResult) {
+  return {
+    query: result.query,
+    search_type: result.kind,
+    filters: normalizeFilters(result.filters),
+    result_count: result.items.length,
+    pages_scraped: 1,
+    source: 'upstream' as const,
+    cache_key: key,
+    item_ids: result.items.map((i) => i.item_id),
+    expires_at: expiryOf(result),
+    created_at: new Date(result.fetched_at),
+  };
+}
+
+/** The `listing_cache` rows of `result`'s listings (without `search_id`), as of its fetch. */
+export function listingRowsOf(result: SearchResult) {
+  const fetched = new Date(result.fetched_at);
+  const expires = expiryOf(result);
+  return result.items.map((item) => ({
+    item_id: item.item_id,
+    title: item.title,
+    price: item.price,
+    listing_type: item.listing_type,
+    condition: item.condition,
+    sold: item.sold,
+    sold_date: item.sold_date ? new Date(item.sold_date) : null,
+    bids: item.bids,
+    watchers: item.watchers,
+    last_updated: fetched,
+    ttl: expires,
+  }));
+}
+
 /**
  * Search results in Postgres: `put` adds a `searches` row (source
  * `upstream`, `created_at` = `fetched_at`, `expires_at` = `fetched_at` + the
@@ -185,41 +229,14 @@ export function postgresSearchStore(ferry: CompsFerry, options: StoreClock = {})
       return entry?.value;
     },
     async put(key, value) {
-      const fetched = new Date(value.fetched_at);
-      const expires = new Date(fetched.getTime() + RESULT_TTL_MS[value.kind]);
       await ferry.transaction(async (tx) => {
         // Idempotent: the same result put twice (a replayed write) updates its one row.
-        const [search] = await tx.repo(searches).upsert(
-          {
-            query: value.query,
-            search_type: value.kind,
-            filters: normalizeFilters(value.filters),
-            result_count: value.items.length,
-            pages_scraped: 1,
-            source: 'upstream',
-            cache_key: key,
-            item_ids: value.items.map((i) => i.item_id),
-            expires_at: expires,
-            created_at: fetched,
-          },
-          { conflict: ['cache_key', 'created_at'] },
-        );
+        const [search] = await tx.repo(searches).upsert(searchRowOf(key, value), {
+          conflict: ['cache_key', 'created_at'],
+        });
         if (value.items.length === 0) return;
         await tx.repo(listingCache).upsert(
-          value.items.map((item) => ({
-            item_id: item.item_id,
-            title: item.title,
-            price: item.price,
-            listing_type: item.listing_type,
-            condition: item.condition,
-            sold: item.sold,
-            sold_date: item.sold_date ? new Date(item.sold_date) : null,
-            bids: item.bids,
-            watchers: item.watchers,
-            last_updated: fetched,
-            ttl: expires,
-            search_id: search!.id,
-          })),
+          listingRowsOf(value).map((row) => ({ ...row, search_id: search!.id })),
           { conflict: ['item_id'] },
         );
       });
