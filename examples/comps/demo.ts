@@ -29,7 +29,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { advance, journalDepth, STAGES, type Stage, status } from '../../src/cutover/index.js';
+import { advance, journalDepth, STAGES, type Stage, status, verifyCutover } from '../../src/cutover/index.js';
 import { openDatabase } from '../../src/db/open.js';
 import { runImport } from '../../src/import/index.js';
 import { createRedisClient } from '../../src/redis/connection.js';
@@ -38,7 +38,7 @@ import { COMPS_CUTOVER, searchResultComparator } from './cutover.js';
 import { createLegacyComps } from './legacy.js';
 import { DEFAULT_CARDS, type LatencySummary, latencySummary, type RequestOutcome, runLoad } from './loadgen.js';
 import { serveComps } from './serve.js';
-import { postgresSearchStore, type SearchResult } from './store.js';
+import { postgresSearchStore, redisSearchStore, type SearchResult } from './store.js';
 import { createUpstream, type SearchKind } from './upstream.js';
 
 export interface CutoverDemoOptions {
@@ -85,6 +85,8 @@ export interface CutoverDemoSummary {
   journaled: number;
   journalDepth: number;
   backfill: { records: number; searches: TableCounts; listing_cache: TableCounts; ms: number };
+  /** `verifyCutover` before shadow → live (the gate requires it clean). */
+  verify: { clean: boolean; rows: { old: number; new: number }; differences: number; ms: number };
   stages: Record<Stage, StageSummary>;
   /** The first failures and lost keys, for the log. */
   errors: string[];
@@ -190,15 +192,15 @@ export async function runCutoverDemo(options: CutoverDemoOptions): Promise<Cutov
         to,
         redis: redisUrl,
         by: 'comps demo',
-        // `verifyCutover` (ferry cutover verify) is not on main yet, so the gate cannot require a
-        // recorded verify; the demo checks the end state itself (lost writes, below).
-        gate: { window: gateWindow, maxMismatchRate: 0, requireVerify: false },
+        // shadow → live also needs the clean verify recorded just before (as `ferry cutover verify` records it).
+        gate: { window: gateWindow, maxMismatchRate: 0, requireVerify: true },
       });
       await cutover.refresh();
       log(`→ ${cutover.stage}`);
     };
 
     let backfill: CutoverDemoSummary['backfill'];
+    let verify: CutoverDemoSummary['verify'] | undefined;
     try {
       await sleep(stageMs);
       await step('dual-write');
@@ -229,6 +231,24 @@ export async function runCutoverDemo(options: CutoverDemoOptions): Promise<Cutov
       await sleep(stageMs);
       while (cutover.stats().comparisons < gateWindow && performance.now() < shadowUntil) await sleep(50);
       await cutover.flush(); // the gate reads the comparisons from the database
+      // Old and new compared whole, chunk by chunk, while the load goes on (a difference is read again
+      // before it counts, so a write landing between the two stores' listings is not one).
+      const verified = await verifyCutover<SearchResult>({
+        name: COMPS_CUTOVER,
+        db: ferry,
+        old: redisSearchStore(redis, { prefix }),
+        new: postgresSearchStore(ferry),
+        compare: searchResultComparator as (a: SearchResult, b: SearchResult) => string[],
+      });
+      verify = {
+        clean: verified.clean,
+        rows: verified.rows,
+        differences: verified.differences.total,
+        ms: Math.round(verified.durationMs),
+      };
+      log(
+        `verify: ${verified.clean ? 'clean' : `${verified.differences.total} differences`} over ${verified.rows.new} rows`,
+      );
       await step('live');
       await sleep(stageMs);
       await step('rampdown');
@@ -279,6 +299,7 @@ export async function runCutoverDemo(options: CutoverDemoOptions): Promise<Cutov
       journaled: stats.journaled,
       journalDepth: depth.pending + depth.inflight,
       backfill,
+      verify: verify as CutoverDemoSummary['verify'],
       stages: Object.fromEntries(
         STAGES.map((s) => {
           const { requests, failed, p50, p99 } = latencySummary(outcomes[s]);
@@ -347,6 +368,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   }
   console.log(JSON.stringify(summary, null, 2));
   const clean =
-    summary.finalStage === 'complete' && summary.failed === 0 && summary.lostWrites === 0 && summary.mismatches === 0;
+    summary.finalStage === 'complete' &&
+    summary.failed === 0 &&
+    summary.lostWrites === 0 &&
+    summary.mismatches === 0 &&
+    summary.verify.clean;
   process.exitCode = clean ? 0 : 1;
 }

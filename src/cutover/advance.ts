@@ -410,7 +410,9 @@ async function waitForAcks(db: CutoverDb, name: string, epoch: number, waitMs: n
   }
 }
 
-async function mustRead(db: CutoverDb, name: string) {
+/** The cutover's control row; E_CUTOVER_UNKNOWN (saying how to create it) when there is none. */
+export async function mustRead(db: CutoverDb, name: string) {
+  await ensureTables(db);
   const state = await readControl(db, name);
   if (!state) throw unknown(name);
   return state;

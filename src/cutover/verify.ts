@@ -36,7 +36,7 @@
  */
 import { createHash } from 'node:crypto';
 import { FerryError } from '../errors.js';
-import { recordVerify } from './advance.js';
+import { mustRead, recordVerify } from './advance.js';
 import { type Comparator, canonicalizer, type ValueComparatorOptions, valueComparator } from './compare.js';
 import { keyHash } from './cutover.js';
 import { E_CUTOVER_CONFIG, E_CUTOVER_STORE } from './errors.js';
@@ -134,6 +134,8 @@ export async function verifyCutover<V>(options: VerifyOptions<V>): Promise<Verif
       );
     }
   }
+  // A result to record needs its cutover: say so before the listing, not after (a fresh database has no tables).
+  if (options.db) await mustRead(options.db, options.name);
   const chunkOf = (key: string) => keyHash(key) % chunks;
 
   // Pass 1: count and checksum per chunk, both stores at once.

@@ -150,6 +150,8 @@ describe('comps cutover demo (small)', () => {
     expect(summary.failed).toBe(0);
     expect(summary.lostWrites).toBe(0);
     expect(summary.mismatches).toBe(0);
+    expect(summary.verify.clean).toBe(true);
+    expect(summary.verify.rows.new).toBeGreaterThan(0);
     expect(summary.journalDepth).toBe(0);
     expect(summary.comparisons).toBeGreaterThanOrEqual(30);
     expect(summary.legacyResults).toBe(16);
