@@ -285,7 +285,9 @@ async function csvPages(
     const conditions: string[] = [];
     if (keyed.where !== null) conditions.push(`(${keyed.where})`);
     if (after !== null) conditions.push(`(${keyList}) > ${rowOf(after)}`);
-    const boundarySql = `select ${keyed.key.map((k) => `${k.sql}::text`).join(', ')} from ${keyed.from}${
+    // Aliased: a bare `id::text` would be output column "id", and ORDER BY id would then sort by
+    // the text ("10" < "9"), as a seq scan and a sort of the whole table per page, in pages of any size.
+    const boundarySql = `select ${keyed.key.map((k, i) => `${k.sql}::text as ferry_key_${i}`).join(', ')} from ${keyed.from}${
       conditions.length ? ` where ${conditions.join(' and ')}` : ''
     } order by ${keyList} offset ${chunkRows - 1} limit 1`;
     let last: string[] | null;

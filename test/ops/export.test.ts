@@ -142,6 +142,18 @@ describeEachBackend('export', (t) => {
     }
   });
 
+  it.runIf(t.backend === 'pglite')(
+    'CSV pages hold chunkRows rows each, in the key’s order (not its text: "10" < "9")',
+    async () => {
+      // At each write, progress counts the rows of the pages already written: a page per step of chunkRows.
+      const seen: number[] = [];
+      await exportTo(db, { table: 'awkward', chunkRows: 4, onProgress: (p) => void seen.push(p.rows) }, sink());
+      const starts = [...new Set(seen)];
+      expect(starts.slice(0, 6)).toEqual([0, 4, 8, 12, 16, 20]);
+      expect(starts.at(-1)).toBe(ROWS);
+    },
+  );
+
   it('CSV pages on a composite key with quotes in it, with where and columns', async () => {
     const select = `select n, k from pairs where (n % 3 <> 0) order by k, n`;
     const reference = t.backend === 'postgres' ? psqlCopy(t.url(), select) : await oneCopy(db, select);
