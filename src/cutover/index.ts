@@ -22,6 +22,7 @@ export {
   status,
   type VerifyRecord,
 } from './advance.js';
+export { afterBackfill, type BackfillMark, backfillMark } from './backfill.js';
 export { type Comparator, decimal, type ValueComparatorOptions, valueComparator } from './compare.js';
 export { type ControlState, channelOf, readControl } from './control.js';
 export { bucketOf, type Cutover, type CutoverOptions, type CutoverStats, defineCutover } from './cutover.js';
