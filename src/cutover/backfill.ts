@@ -25,6 +25,14 @@
  *   await runImport({ db, definition: backfill });  // if-newer on updated_at
  *   await afterBackfill(ferry, 'users', mark);      // the drainers take it from here
  *
+ * A backfill that stopped (killed, a crash, Ctrl-C) is rerun with `mode:
+ * 'restart'` (`ferry import --restart`): the import resumes by record
+ * position, and while the app writes the source, its deletes move later
+ * records to lower positions, so a resumed run would skip some (a file
+ * source's fingerprint refuses the resume; a Redis source has none and
+ * would resume silently). The restart re-reads everything; if-newer keeps
+ * it from undoing live writes.
+ *
  * Limit: journal rows are pruned `keepDoneMs` after they settled; a backfill
  * that runs longer needs a cutover with a larger `keepDoneMs`, or keys
  * deleted early in it may stay resurrected (`verify` would list them).

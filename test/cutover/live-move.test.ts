@@ -10,10 +10,12 @@
  * backfilled version over a live one, no deleted key brought back), and the
  * journal is empty. One Postgres database for the file, a table per kind.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { advance, status } from '../../src/cutover/advance.js';
@@ -35,28 +37,33 @@ import { runImport } from '../../src/import/loader.js';
 import type { Source } from '../../src/import/source.js';
 import { json, memory, redis as redisSource } from '../../src/import/sources/index.js';
 import { connect, type Ferry } from '../../src/index.js';
-import { integer, table, text, timestamptz } from '../../src/schema/index.js';
 import { freshPostgresDatabase, type ProvisionedDatabase } from '../support/backends.js';
+import { backfillDefinition, itemsTable } from './support/items.js';
 import { expectedRows, type Item, nextInstant, normalise, seedItems, startLoad } from './support/load.js';
 
 /** Keys k0..k59 belong to the load's workers; k60..k69 are raced by the app during the backfill. */
 const RACED = 60;
+/**
+ * How the killed backfill is rerun: from the top. Resuming by position
+ * ('auto') skips records here: the app's deletes since the kill moved later
+ * keys to lower positions of the sorted key list, and a Redis source has no
+ * files whose fingerprint would refuse the resume (seen: 2 of 3000 missing).
+ * A restart re-reads everything, and if-newer keeps it from undoing live writes.
+ */
+const RERUN_MODE = 'restart' as 'auto' | 'restart';
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const KINDS = ['memory', 'json-file', 'json-folder', 'redis', 'object'] as const;
 type Kind = (typeof KINDS)[number];
 
-const itemsTable = (name: string) =>
-  table(name, {
-    id: text().primaryKey(),
-    body: text().notNull(),
-    n: integer().notNull(),
-    updated_at: timestamptz().notNull(),
-  });
 const tables = Object.fromEntries(KINDS.map((k) => [k, itemsTable(`lm_${k.replace('-', '_')}`)])) as Record<
   Kind,
   ReturnType<typeof itemsTable>
 >;
-const schema = Object.fromEntries(KINDS.map((k) => [tables[k].name, tables[k]]));
+const KILL_TABLE = 'lm_killed';
+const schema = {
+  ...Object.fromEntries(KINDS.map((k) => [tables[k].name, tables[k]])),
+  [KILL_TABLE]: itemsTable(KILL_TABLE),
+};
 
 let provisioned: ProvisionedDatabase;
 let ferry: Ferry<any>;
@@ -239,5 +246,81 @@ describe('a live move under load to Postgres [postgres, redis]', () => {
     expect(s!.stage).toBe('complete');
     expect(s!.journal).toEqual({ pending: 0, inflight: 0 });
     expect(cutover.stats().mismatches).toBe(0);
+  });
+});
+
+const CHILD = fileURLToPath(new URL('./support/backfill-child.ts', import.meta.url));
+
+describe('a backfill SIGKILLed mid-way while the app writes [postgres, redis]', () => {
+  it('the rerun finishes it; no live write is overwritten by an older backfilled version, nothing is lost', async () => {
+    const name = 'live-killed';
+    const killPrefix = `${prefix}killed:`;
+    const target = schema[KILL_TABLE]!;
+    const old = redisStore<Item>(client, { prefix: killPrefix, type: 'json' });
+    const seeds = seedItems(3000);
+    const pipe = client.pipeline();
+    for (const s of seeds) pipe.set(killPrefix + s.id, JSON.stringify(s));
+    await pipe.exec();
+    const cutover = defineCutover<Item>({
+      name,
+      old,
+      new: repositoryStore(ferry.repo(target)) as CutoverStore<Item>,
+      db: ferry,
+      poll: 100,
+    });
+    await cutover.ready();
+    await advance(ferry, name, { wait: '10s' }); // → dual-write
+    await cutover.refresh();
+    // The load's keys are spread over the whole key order (k0..k79 sort among k0..k2999), before and after
+    // the point of the kill; its deletes shift later keys' positions in the source.
+    const load = startLoad(cutover, seeds, { workers: 4, keysPerWorker: 20, writeShare: 0.6, deleteShare: 0.2 });
+    let child: ChildProcess | undefined;
+    try {
+      await load.progress(50);
+      const mark = await backfillMark(ferry, name);
+      const config = { url: provisioned.url, redisUrl: REDIS_URL, prefix: killPrefix, table: KILL_TABLE };
+      child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(config)], {
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
+      const killedAt = await new Promise<number>((resolve, reject) => {
+        child!.on('message', (m: { cmd: string; records?: number }) => {
+          if (m.cmd === 'progress' && m.records! >= 600) {
+            child!.kill('SIGKILL');
+            resolve(m.records!);
+          } else if (m.cmd === 'done') reject(new Error('the backfill finished before it could be killed'));
+        });
+        child!.on('error', reject);
+      });
+      await new Promise((resolve) => child!.once('exit', resolve));
+      expect(killedAt).toBeLessThan(3000);
+      await load.progress(100); // the app keeps writing between the crash and the rerun
+      const rerun = await runImport({ db: handle, definition: backfillDefinition(config), mode: RERUN_MODE });
+      expect(rerun.tables[KILL_TABLE]?.rejected ?? 0).toBe(0);
+      await load.stop();
+      // The guard: every key whose last acknowledged op was a write holds that version, not a backfilled older one.
+      const stored = new Map(
+        ((await ferry.repo(target).findMany({} as never)) as Item[]).map((r) => [r.id, normalise(r)]),
+      );
+      const overwritten = [...load.expected]
+        .filter(([, v]) => v !== null && v.n > 0)
+        .filter(([k, v]) => JSON.stringify(stored.get(k)) !== JSON.stringify(normalise(v)))
+        .map(([k]) => k);
+      expect(overwritten).toEqual([]);
+      await afterBackfill(ferry, name, mark);
+      while ((await status(ferry, name))[0]!.journal.pending > 0) await cutover.drain();
+    } finally {
+      child?.kill('SIGKILL');
+      await load.stop();
+    }
+    await cutover.drain();
+    await cutover.close();
+    expect(load.failures).toEqual([]);
+    expect(load.staleReads).toEqual([]);
+    expect(load.counts.writes).toBeGreaterThan(0);
+    expect(load.counts.deletes).toBeGreaterThan(0);
+    const rows = (await ferry.repo(target).findMany({ orderBy: ['id'] } as never)) as Item[];
+    expect(rows.length).toBe(expectedRows(load).length);
+    expect(rows.map(normalise)).toEqual(expectedRows(load));
+    expect((await status(ferry, name))[0]!.journal).toEqual({ pending: 0, inflight: 0 });
   });
 });

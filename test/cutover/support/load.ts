@@ -76,7 +76,10 @@ export function startLoad(cutover: Cutover<Item>, seeds: readonly Item[], option
   let waiters: { at: number; resolve: () => void }[] = [];
   const tick = () => {
     done++;
-    waiters = waiters.filter((w) => (done >= w.at ? (w.resolve(), false) : true));
+    const due = waiters.filter((w) => done >= w.at);
+    if (due.length === 0) return;
+    waiters = waiters.filter((w) => done < w.at);
+    for (const w of due) w.resolve();
   };
   let n = 0;
   const loops = Array.from({ length: workers }, async (_, w) => {
