@@ -37,6 +37,9 @@
  * that runs longer needs a cutover with a larger `keepDoneMs`, or keys
  * deleted early in it may stay resurrected (`verify` would list them).
  */
+import { FerryError } from '../errors.js';
+import { E_CUTOVER_INSTANCES } from './errors.js';
+import { LIVE } from './journal.js';
 import { type CutoverDb, ensureTables, JOURNAL_TABLE, query } from './tables.js';
 
 /** Where the journal of `name` stands before a backfill: pass it to `afterBackfill`. */
@@ -71,14 +74,36 @@ export async function backfillMark(db: CutoverDb, name: string): Promise<Backfil
  * before relying on the new store, e.g. before `shadow`.
  */
 export async function afterBackfill(db: CutoverDb, name: string, mark: BackfillMark): Promise<number> {
-  const rows = await query<{ n: string | number }>(
-    db,
-    `with requeued as (
-       update ${JOURNAL_TABLE} set state = 'pending', claimed_until = null, updated_at = now()
-       where name = $1 and seq > $2 and state = 'done'
-       returning key)
-     select count(distinct key) as n from requeued`,
-    [name, mark.seq],
-  );
-  return Number(rows[0]?.n ?? 0);
+  // Writes that ended before now but whose settle is still on its way are `inflight` a moment longer; once
+  // settled they are requeued too (a write still truly in flight is never requeued: the drainer could copy
+  // the source before its primary write lands). New writes after `end` need nothing: they follow the import.
+  const top = await query<{ seq: string | number | null }>(db, `select max(seq) as seq from ${JOURNAL_TABLE}`);
+  const end = Number(top[0]?.seq ?? 0);
+  const keys = new Set<string>();
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const rows = await query<{ key: string }>(
+      db,
+      `update ${JOURNAL_TABLE} set state = 'pending', claimed_until = null, updated_at = now()
+       where name = $1 and seq > $2 and seq <= $3 and state = 'done'
+       returning key`,
+      [name, mark.seq, end],
+    );
+    for (const r of rows) keys.add(r.key);
+    const busy = await query(
+      db,
+      `select 1 from ${JOURNAL_TABLE} j
+       where j.name = $1 and j.seq > $2 and j.seq <= $3 and j.state = 'inflight' and ${LIVE} limit 1`,
+      [name, mark.seq, end],
+    );
+    if (busy.length === 0) return keys.size;
+    if (Date.now() > deadline) {
+      throw new FerryError(
+        E_CUTOVER_INSTANCES,
+        `cutover "${name}": writes journaled during the backfill were still in flight after 30 s, so not every key written meanwhile could be handed to the drainers. Check the stores (a write hangs?) and call afterBackfill again with the same mark.`,
+        { details: { name, mark: mark.seq } },
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
