@@ -518,13 +518,44 @@ class CutoverImpl<V> implements Cutover<V> {
       this.#stats.shadowTimeouts++;
       return;
     }
-    const [oldValue, newValue] = primary === 'old' ? [primaryValue, otherValue] : [otherValue, primaryValue];
-    const fields = this.#compare(oldValue as V, newValue as V);
+    let [oldValue, newValue] = primary === 'old' ? [primaryValue, otherValue] : [otherValue, primaryValue];
+    let fields = this.#compare(oldValue as V, newValue as V);
+    if (fields.length > 0) {
+      // The shadow read started after the answer, so a write of the key in between (the app's read, then
+      // its write: the commonest pattern there is) differs for no fault of either store. Read both again,
+      // at the same instant: a real difference is still there, a passing write has reached both by now.
+      const again = await this.#readBoth(key);
+      if (again === undefined) return; // timed out or failed: neither a match nor a mismatch
+      [oldValue, newValue] = again;
+      fields = this.#compare(oldValue as V, newValue as V);
+    }
     this.#stats.comparisons++;
     this.#outcomes.push(fields.length > 0);
     if (fields.length > 0) {
       this.#stats.mismatches++;
       this.#mismatches.push({ key, old: oldValue, new: newValue, fields });
+    }
+  }
+
+  /** Both stores' values of `key`, read together (undefined when either fails or takes over shadowTimeout). */
+  async #readBoth(key: string): Promise<[V | undefined, V | undefined] | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const both = Promise.all([this.#stores.old.get(key), this.#stores.new.get(key)]);
+    both.catch(() => {});
+    try {
+      return await Promise.race([
+        both,
+        new Promise<undefined>((resolve) => {
+          timer = setTimeout(() => resolve(undefined), this.#shadowTimeoutMs);
+          timer.unref();
+        }),
+      ]);
+    } catch (err) {
+      this.#stats.shadowErrors++;
+      this.#o.onError?.(err, `shadow re-read of "${key}"`);
+      return undefined;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -296,6 +296,17 @@ export class Journal {
         [name, key, bound],
       );
       if (newer.length === 0) return 'replayed';
+      // A write of the key began while we copied: our put may have landed in the target after that write's,
+      // putting back the value we read before it. The store we only read still holds the newest value, but
+      // the new row may name the other direction (a stage later, `live` writes new first), and copying that
+      // way would spread our stale value to both. A repair row, newest of the key, makes the next copy go
+      // our way again (source → target), whether this round does it or a later one.
+      await query(
+        db,
+        `insert into ${JOURNAL_TABLE} (name, key, op, value, source, target, state, instance_id, last_error)
+         values ($1, $2, 'put', null, $3, $4, 'pending', $5, 'a write raced the replay: copied again')`,
+        [name, key, newest.source, newest.target, this.#o.instanceId],
+      );
     }
     await this.#unclaim(key);
     return 'deferred';
