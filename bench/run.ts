@@ -10,6 +10,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   'sql-lexer': () => import('./sql-lexer.bench.js'),
   backup: () => import('./backup.bench.js'),
   export: () => import('./export.bench.js'),
+  cutover: () => import('./cutover.bench.js'),
 };
 
 const wanted = process.argv.slice(2);

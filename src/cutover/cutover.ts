@@ -15,7 +15,7 @@ import type { RedisInput } from '../redis/connection.js';
 import { type Comparator, type ValueComparatorOptions, valueComparator } from './compare.js';
 import { StageFollower } from './control.js';
 import { E_CUTOVER_CONFIG, E_CUTOVER_STORE } from './errors.js';
-import { Journal, type JournalOp, toJson } from './journal.js';
+import { Journal, type JournalOp, type Settlement, toJson } from './journal.js';
 import { BEHAVIOUR, isStage, type Stage, type StoreSide } from './stages.js';
 import type { CutoverStore, StoreEntry } from './store.js';
 import { COMPARISONS_TABLE, CONTROL_TABLE, type CutoverDb, capRows, MISMATCHES_TABLE, query } from './tables.js';
@@ -49,6 +49,13 @@ export interface CutoverOptions<V> {
   mismatchCap?: number;
   /** Keep the newest this many comparison outcomes for the gate's window (default 10,000). */
   comparisonsKept?: number;
+  /**
+   * Commit each journal intent with the server's synchronous_commit (a WAL
+   * flush per dual write) instead of `off`. Default false: the one case it
+   * covers is Postgres and the app crashing within the same ~600 ms (see
+   * journal.ts).
+   */
+  syncJournal?: boolean;
   /** Called with failures that do not fail a request (a shadow read, a journal drain, a flush). */
   onError?: (err: unknown, context: string) => void;
 }
@@ -168,8 +175,17 @@ class CutoverImpl<V> implements Cutover<V> {
   readonly #background = new Set<Promise<void>>();
   #outcomes: boolean[] = [];
   #mismatches: Mismatch[] = [];
-  /** Journal rows whose settle failed (the database hiccuped): retried each tick, or they would look in flight forever. */
-  #unsettled: { seq: number; key: string; error?: unknown }[] = [];
+  /**
+   * Writes that ended and whose journal row is not settled yet: written in
+   * batches beside the requests (one statement per batch), and kept for the
+   * next tick when the database hiccups, or they would look in flight forever.
+   */
+  #unsettled: Settlement[] = [];
+  #settling: Promise<void> | null = null;
+  /** Dual writes in flight by key: two that overlap are marked `raced` (their settle leaves them to the drainer). */
+  readonly #writing = new Map<string, Set<Settlement>>();
+  #settleScheduled = false;
+  #settled: Promise<void> = Promise.resolve();
   #flushing: Promise<void> | null = null;
   #closed: Promise<void> | null = null;
   readonly #stats = {
@@ -213,6 +229,7 @@ class CutoverImpl<V> implements Cutover<V> {
       name: options.name,
       instanceId,
       stores: this.#stores as Record<StoreSide, CutoverStore<unknown>>,
+      syncIntent: options.syncJournal ?? false,
     });
     this.#follower = new StageFollower({
       db: options.db,
@@ -261,8 +278,8 @@ class CutoverImpl<V> implements Cutover<V> {
     const answer = this.#stores[primary].get(key);
     if (shadow !== null && (this.#sample >= 1 || Math.random() < this.#sample)) {
       this.#stats.shadowReads++;
-      const other = this.#stores[shadow].get(key);
-      this.#track(this.#shadowCompare(key, primary, answer, other));
+      const store = this.#stores[shadow];
+      this.#track(this.#shadowCompare(key, primary, answer, () => store.get(key)));
     }
     try {
       return await answer;
@@ -362,22 +379,41 @@ class CutoverImpl<V> implements Cutover<V> {
           { cause: err, details: { store: 'ferry_cutover_journal', key, operation: op } },
         );
       }
-      try {
-        await this.#apply(primary, key, op, value, true);
-      } catch (err) {
-        // The row stays for the drainer: it makes the secondary equal the primary, whatever the primary kept.
-        await this.#settle(seq, key, err);
-        throw err;
+      const entry: Settlement = { seq, key, op, value, source: primary, target: secondary };
+      let writing = this.#writing.get(key);
+      if (!writing) {
+        writing = new Set();
+        this.#writing.set(key, writing);
       }
-      let failure: unknown;
-      try {
-        await this.#apply(secondary, key, op, value, false);
-      } catch (err) {
-        failure = err;
-        this.#stats.journaled++;
-        this.#o.onError?.(err, `secondary ${op} of "${key}" in ${this.#stores[secondary].label} (journaled)`);
+      if (writing.size > 0) {
+        entry.raced = true;
+        for (const other of writing) other.raced = true;
       }
-      await this.#settle(seq, key, failure);
+      writing.add(entry);
+      try {
+        try {
+          await this.#apply(primary, key, op, value, true);
+        } catch (err) {
+          // The row stays for the drainer: it makes the secondary equal the primary, whatever the primary kept.
+          entry.error = err;
+          await this.#settle(entry);
+          throw err;
+        }
+        try {
+          await this.#apply(secondary, key, op, value, false);
+        } catch (err) {
+          entry.error = err;
+          this.#stats.journaled++;
+          this.#o.onError?.(err, `secondary ${op} of "${key}" in ${this.#stores[secondary].label} (journaled)`);
+        }
+      } finally {
+        writing.delete(entry);
+        if (writing.size === 0) this.#writing.delete(key);
+      }
+      // Off the request path: nothing waits for the settle of a write that reached both stores (see journal.ts);
+      // a failed one is settled before the call returns, so the journal shows it as pending at once.
+      if (entry.error === undefined) void this.#settle(entry);
+      else await this.#settle(entry);
     } finally {
       done();
     }
@@ -395,31 +431,72 @@ class CutoverImpl<V> implements Cutover<V> {
     }
   }
 
-  async #settle(seq: number, key: string, error?: unknown): Promise<void> {
-    try {
-      await this.#journal.settle(seq, key, error);
-    } catch {
-      this.#unsettled.push({ seq, key, error });
+  /**
+   * Queue a settle; the batch goes out once the current turn of the event
+   * loop is over. Resolves when it was written (or left queued for the next
+   * tick, the database failing); never rejects.
+   */
+  #settle(entry: Settlement): Promise<void> {
+    this.#unsettled.push(entry);
+    if (!this.#settleScheduled) {
+      this.#settleScheduled = true;
+      this.#settled = new Promise<void>((resolve) =>
+        setImmediate(() => {
+          this.#settleScheduled = false;
+          this.#resettle()
+            .catch((err) => this.#o.onError?.(err, 'journal settle'))
+            .finally(resolve);
+        }),
+      );
     }
+    return this.#settled;
   }
 
+  /** Write every queued settle, a batch at a time (one batch in flight); a failed batch is queued again. */
   async #resettle(): Promise<void> {
-    const rows = this.#unsettled.splice(0);
-    for (const row of rows) await this.#settle(row.seq, row.key, row.error);
+    // Wait for a batch in flight first: it may have stopped looking at the queue before our entries came.
+    while (this.#settling) await this.#settling.catch(() => {});
+    if (this.#unsettled.length === 0) return;
+    this.#settling = (async () => {
+      try {
+        while (this.#unsettled.length > 0) {
+          const batch = this.#unsettled.splice(0, 500);
+          try {
+            await this.#journal.settleMany(batch);
+          } catch (err) {
+            this.#unsettled.unshift(...batch);
+            throw err;
+          }
+        }
+      } finally {
+        this.#settling = null;
+      }
+    })();
+    await this.#settling;
   }
 
   async #shadowCompare(
     key: string,
     primary: StoreSide,
     answer: Promise<V | undefined>,
-    other: Promise<V | undefined>,
+    readOther: () => Promise<V | undefined>,
   ): Promise<void> {
     let primaryValue: V | undefined;
     try {
       primaryValue = await answer;
     } catch {
-      other.catch(() => {});
       return; // the request failed; there is nothing to compare
+    }
+    // The shadow read starts once the answer is on its way back to the caller (the next turn of the event
+    // loop): it then runs beside the rest of the request, and not even the CPU of issuing it (a repository
+    // builds and validates its query before the first await, ~100 µs) comes before the answer. Started
+    // beside the primary read instead, that CPU alone made a shadowed Redis read of ~15 µs take ~150 µs.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    let other: Promise<V | undefined>;
+    try {
+      other = readOther();
+    } catch (err) {
+      other = Promise.reject(err);
     }
     let timer: NodeJS.Timeout | undefined;
     const timedOut = Symbol('timeout');
@@ -444,13 +521,44 @@ class CutoverImpl<V> implements Cutover<V> {
       this.#stats.shadowTimeouts++;
       return;
     }
-    const [oldValue, newValue] = primary === 'old' ? [primaryValue, otherValue] : [otherValue, primaryValue];
-    const fields = this.#compare(oldValue as V, newValue as V);
+    let [oldValue, newValue] = primary === 'old' ? [primaryValue, otherValue] : [otherValue, primaryValue];
+    let fields = this.#compare(oldValue as V, newValue as V);
+    if (fields.length > 0) {
+      // The shadow read started after the answer, so a write of the key in between (the app's read, then
+      // its write: the commonest pattern there is) differs for no fault of either store. Read both again,
+      // at the same instant: a real difference is still there, a passing write has reached both by now.
+      const again = await this.#readBoth(key);
+      if (again === undefined) return; // timed out or failed: neither a match nor a mismatch
+      [oldValue, newValue] = again;
+      fields = this.#compare(oldValue as V, newValue as V);
+    }
     this.#stats.comparisons++;
     this.#outcomes.push(fields.length > 0);
     if (fields.length > 0) {
       this.#stats.mismatches++;
       this.#mismatches.push({ key, old: oldValue, new: newValue, fields });
+    }
+  }
+
+  /** Both stores' values of `key`, read together (undefined when either fails or takes over shadowTimeout). */
+  async #readBoth(key: string): Promise<[V | undefined, V | undefined] | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const both = Promise.all([this.#stores.old.get(key), this.#stores.new.get(key)]);
+    both.catch(() => {});
+    try {
+      return await Promise.race([
+        both,
+        new Promise<undefined>((resolve) => {
+          timer = setTimeout(() => resolve(undefined), this.#shadowTimeoutMs);
+          timer.unref();
+        }),
+      ]);
+    } catch (err) {
+      this.#stats.shadowErrors++;
+      this.#o.onError?.(err, `shadow re-read of "${key}"`);
+      return undefined;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -22,6 +22,7 @@ export {
   status,
   type VerifyRecord,
 } from './advance.js';
+export { afterBackfill, type BackfillMark, backfillMark } from './backfill.js';
 export {
   type Comparator,
   canonicalizer,

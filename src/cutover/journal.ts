@@ -10,9 +10,9 @@
  *   2. the primary write; if it fails the request fails (the row stays, see
  *      below: harmless);
  *   3. the secondary write;
- *   4. `settle`: the row becomes `done`, unless the secondary failed or a
- *      newer row for the same key appeared meanwhile (another writer raced
- *      this one and the two stores may have got the two values in opposite
+ *   4. `settleMany` (batched, after the call returned): the row becomes
+ *      `done`, unless the secondary failed or another write of the key raced
+ *      this one (the two stores may have got the two values in opposite
  *      orders): then it becomes `pending`, for the drainer.
  *
  * Why this order loses nothing: the row exists before anything is written,
@@ -36,9 +36,34 @@
  * that a concurrent write has just replaced. The journaled value stays for
  * the record (and for `status`).
  *
- * The price is two small statements per dual write (intend, settle). When
- * the primary is this very Postgres the row could share its transaction;
- * stores are opaque here, so the general order is used everywhere.
+ * The price on the request path is ONE statement per dual write, the
+ * intent: settles are queued and written in batches beside the requests
+ * (`settleMany`, one statement for all the writes that ended meanwhile),
+ * since nothing waits on them: a row not yet settled only looks in flight a
+ * moment longer (the drainer leaves its key alone meanwhile; if the instance
+ * dies first, the row is an orphan and its key is copied once more, which is
+ * harmless). When the primary is this very Postgres the row could share its
+ * transaction; stores are opaque here, so the general order is used everywhere.
+ *
+ * The intent commits with `synchronous_commit = off` (unless `syncIntent`):
+ * its COMMIT returns without waiting for the WAL flush, about a third of a
+ * Postgres write on a disk that fsyncs. Why that keeps the guarantee:
+ *   - the app process dies (SIGKILL, OOM) at any point: an async commit is
+ *     visible to every session at once; only its flush is late, and
+ *     Postgres flushes it within 3 × wal_writer_delay (≤ 600 ms by default)
+ *     while it runs. Nothing changes for this case;
+ *   - the primary or the secondary is this Postgres: its own (synchronous)
+ *     commit flushes the WAL up to itself, the earlier intent included, so
+ *     once either write is durable the intent is too;
+ *   - Postgres itself crashes in those few hundred milliseconds and loses the
+ *     intent: the secondary write (Postgres, down) fails, the settle finds no
+ *     row and journals the write again as `pending` (settleMany re-inserts
+ *     missing rows), so it is replayed once Postgres is back;
+ *   - Postgres crashes AND the app instance dies before its settle: the
+ *     write may be in the old store only, with no row to say so. A double
+ *     fault, within the same ~600 ms in which an old store like Redis
+ *     (appendfsync everysec) loses writes of its own; `verify` lists the key.
+ *     `syncIntent: true` closes it at the price of a flush per write.
  */
 
 import type { StoreSide } from './stages.js';
@@ -56,6 +81,22 @@ export interface JournalOptions {
   batch?: number;
   /** Done rows are deleted after this long (ms; default 10 minutes): the newest-row checks only need recent ones. */
   keepDoneMs?: number;
+  /** Commit intents with the server's synchronous_commit (a WAL flush each) instead of `off` (see the module comment). */
+  syncIntent?: boolean;
+}
+
+/** A write that ended: what `settleMany` records (and re-journals, should its intent be gone). */
+export interface Settlement {
+  seq: number;
+  key: string;
+  op: JournalOp;
+  value: unknown;
+  source: StoreSide;
+  target: StoreSide;
+  /** The failure of the secondary (or of the primary): the row is left `pending` for the drainer. */
+  error?: unknown;
+  /** Another write of the key by this instance overlapped this one: the stores may have them in opposite orders. */
+  raced?: boolean;
 }
 
 export interface DrainResult {
@@ -73,8 +114,8 @@ export function toJson(value: unknown): string | null {
   return JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
 }
 
-/** A live instance: one whose heartbeat is younger than its ttl. */
-const LIVE = `exists (select 1 from ${INSTANCES_TABLE} i
+/** A live instance: one whose heartbeat is younger than its ttl (SQL on journal rows aliased `j`). */
+export const LIVE = `exists (select 1 from ${INSTANCES_TABLE} i
   where i.instance_id = j.instance_id and i.heartbeat > now() - i.ttl_ms * interval '1 millisecond')`;
 
 export class Journal {
@@ -88,40 +129,83 @@ export class Journal {
 
   /** Step 1: record the intent; returns the row's seq. */
   async intend(key: string, op: JournalOp, value: unknown, source: StoreSide, target: StoreSide): Promise<number> {
-    const rows = await query<{ seq: string | number }>(
-      this.#o.db,
-      `insert into ${JOURNAL_TABLE} (name, key, op, value, source, target, state, instance_id)
-       values ($1, $2, $3, $4::jsonb, $5, $6, 'inflight', $7) returning seq`,
-      [this.#o.name, key, op, op === 'put' ? toJson(value) : null, source, target, this.#o.instanceId],
-    );
+    // One statement, one round trip: set_config(..., true) is local to the statement's own transaction,
+    // so the pooled connection goes back with the server's setting.
+    const insert = this.#o.syncIntent
+      ? `insert into ${JOURNAL_TABLE} (name, key, op, value, source, target, state, instance_id)
+         values ($1, $2, $3, $4::jsonb, $5, $6, 'inflight', $7) returning seq`
+      : `with async as (select set_config('synchronous_commit', 'off', true))
+         insert into ${JOURNAL_TABLE} (name, key, op, value, source, target, state, instance_id)
+         select $1, $2, $3, $4::jsonb, $5, $6, 'inflight', $7 from async returning seq`;
+    const rows = await query<{ seq: string | number }>(this.#o.db, insert, [
+      this.#o.name,
+      key,
+      op,
+      op === 'put' ? toJson(value) : null,
+      source,
+      target,
+      this.#o.instanceId,
+    ]);
     return Number(rows[0]!.seq);
   }
 
   /**
-   * Step 4: the write ended. `error` is the secondary's failure (or the
-   * primary's: the stores may then differ too). Returns true when the row was
-   * left for the drainer.
+   * Step 4 for many writes in one statement: each row becomes `done`, or
+   * `pending` when its write failed or raced another write of the key: one
+   * of this instance that overlapped it (`raced`, known here exactly), or a
+   * newer row of another instance (which may have overlapped it: counted
+   * as a race; this instance's own later rows do not count, as a settle
+   * that comes a moment after its write sees them, sequential or not). A row
+   * that is gone (an async intent lost in a Postgres crash, see the module
+   * comment) is journaled again as `pending`.
    */
-  async settle(seq: number, key: string, error?: unknown): Promise<boolean> {
+  async settleMany(entries: readonly Settlement[]): Promise<void> {
+    if (entries.length === 0) return;
     const { db, name } = this.#o;
-    if (error === undefined) {
-      const rows = await query(
-        db,
-        `update ${JOURNAL_TABLE} j set state = 'done', updated_at = now()
-         where seq = $1 and not exists (
-           select 1 from ${JOURNAL_TABLE} n where n.name = $2 and n.key = $3 and n.seq > $1)
-         returning 1 as n`,
-        [seq, name, key],
-      );
-      if (rows.length > 0) return false;
-    }
-    await query(
+    const rows = await query<{ seq: string | number }>(
       db,
-      `update ${JOURNAL_TABLE} set state = 'pending', updated_at = now(),
-         attempts = attempts + $2, last_error = coalesce($3, last_error) where seq = $1`,
-      [seq, error === undefined ? 0 : 1, error === undefined ? null : describe(error)],
+      `with s as (select * from unnest($2::bigint[], $3::text[], $4::text[], $5::boolean[]) as s(seq, key, err, raced)),
+       done as (
+         update ${JOURNAL_TABLE} j set state = 'done', updated_at = now() from s
+         where j.seq = s.seq and s.err is null and not s.raced and not exists (
+           select 1 from ${JOURNAL_TABLE} n
+           where n.name = $1 and n.key = s.key and n.seq > s.seq and n.instance_id <> $6)
+         returning j.seq),
+       pend as (
+         update ${JOURNAL_TABLE} j set state = 'pending', updated_at = now(),
+           attempts = j.attempts + (s.err is not null)::int, last_error = coalesce(s.err, j.last_error)
+         from s where j.seq = s.seq and not exists (select 1 from done d where d.seq = s.seq)
+         returning j.seq)
+       select seq from done union all select seq from pend`,
+      [
+        name,
+        entries.map((e) => e.seq),
+        entries.map((e) => e.key),
+        entries.map((e) => (e.error === undefined ? null : describe(e.error))),
+        entries.map((e) => e.raced === true),
+        this.#o.instanceId,
+      ],
     );
-    return true;
+    if (rows.length === entries.length) return;
+    const found = new Set(rows.map((r) => Number(r.seq)));
+    for (const e of entries) {
+      if (found.has(e.seq)) continue;
+      await query(
+        db,
+        `insert into ${JOURNAL_TABLE} (name, key, op, value, source, target, state, instance_id, last_error)
+         values ($1, $2, $3, $4::jsonb, $5, $6, 'pending', $7, $8)`,
+        [
+          name,
+          e.key,
+          e.op,
+          e.op === 'put' ? toJson(e.value) : null,
+          e.source,
+          e.target,
+          this.#o.instanceId,
+          'journal row lost (Postgres restarted?): journaled again',
+        ],
+      );
+    }
   }
 
   /** One drain round (concurrent callers share it). */
@@ -212,6 +296,17 @@ export class Journal {
         [name, key, bound],
       );
       if (newer.length === 0) return 'replayed';
+      // A write of the key began while we copied: our put may have landed in the target after that write's,
+      // putting back the value we read before it. The store we only read still holds the newest value, but
+      // the new row may name the other direction (a stage later, `live` writes new first), and copying that
+      // way would spread our stale value to both. A repair row, newest of the key, makes the next copy go
+      // our way again (source → target), whether this round does it or a later one.
+      await query(
+        db,
+        `insert into ${JOURNAL_TABLE} (name, key, op, value, source, target, state, instance_id, last_error)
+         values ($1, $2, 'put', null, $3, $4, 'pending', $5, 'a write raced the replay: copied again')`,
+        [name, key, newest.source, newest.target, this.#o.instanceId],
+      );
     }
     await this.#unclaim(key);
     return 'deferred';

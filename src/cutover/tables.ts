@@ -31,8 +31,19 @@ export async function query<R = Record<string, unknown>>(
   params: readonly unknown[] = [],
 ): Promise<R[]> {
   const kysely = 'executeQuery' in db ? db : db.db;
-  const result = await kysely.executeQuery<R>(CompiledQuery.raw(text, [...params]));
-  return result.rows as R[];
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const result = await kysely.executeQuery<R>(CompiledQuery.raw(text, [...params]));
+      return result.rows as R[];
+    } catch (err) {
+      // The journal's statements lock rows of many keys at once (a settle batch, a drain's claim) while
+      // others lock some of the same: Postgres may pick one as a deadlock victim. A statement of its own
+      // (no transaction around it) was rolled back whole, so running it again is exactly-once.
+      const code = (err as { code?: unknown })?.code;
+      if (attempt >= 5 || kysely.isTransaction || (code !== '40P01' && code !== '40001')) throw err;
+      await new Promise((resolve) => setTimeout(resolve, attempt * 5 * Math.random()));
+    }
+  }
 }
 
 const ensured = new WeakMap<object, Promise<void>>();

@@ -96,6 +96,10 @@ export async function fingerprintSources(sources: NamedSource[]): Promise<string
       } catch (err) {
         // The source's own check names a missing file the same way; this runs first.
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        if (source.live) {
+          hash.update(`${file}\u0000gone\u0000`);
+          continue;
+        }
         throw new FerryError(
           E_SOURCE_NOT_FOUND,
           `${source.label}: file ${file} does not exist. Check the path (relative paths resolve against the source's \`cwd\` option, else the import file's directory).`,

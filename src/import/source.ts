@@ -56,6 +56,12 @@ export interface Source<T = unknown> {
    */
   files(): Promise<string[]>;
   /**
+   * Optional: files may vanish while the source is read (json.files with
+   * `live`): the fingerprint counts a vanished file as gone instead of
+   * failing with E_SOURCE_NOT_FOUND.
+   */
+  readonly live?: boolean;
+  /**
    * Optional: make sure, before the loader commits anything, that the source
    * exists and can be read to its end (its structure, not every record:
    * cheap next to reading it). Throws E_SOURCE_NOT_FOUND, E_SOURCE_READ or

@@ -14,6 +14,15 @@ export interface JsonFilesOptions extends SourceOptions {
   ignore?: readonly string[];
   /** Yield no records (instead of failing) when the glob matches no file. Default false. */
   allowEmpty?: boolean;
+  /**
+   * The folder is still being written while it is read (a backfill beside a
+   * cutover's dual writes, where the app's deletes reach the database through
+   * the cutover): a file deleted between the listing and its read is skipped
+   * instead of failing the run. A stopped run of a live folder cannot resume
+   * by position (files come and go before it), so its rerun asks for
+   * `--restart`, which an `if-newer` import makes safe. Default false.
+   */
+  live?: boolean;
 }
 
 /** Files read at once (and held in memory: two groups at most). */
@@ -49,14 +58,15 @@ export function files(pattern: string | readonly string[], options: JsonFilesOpt
   };
 
   /** One file as a record (or an error record); a read failure throws, naming the file. */
-  const load = async (rel: string): Promise<SourceRecord> => {
+  const load = async (rel: string): Promise<SourceRecord | null> => {
     const abs = path.resolve(cwd, rel);
     const loc = { source: label, file: shownPath(abs, cwd) };
     let text: string;
     try {
       text = stripBom(await readWholeFile(abs));
     } catch (err) {
-      // Deleted between the glob and the read: the data changed under us; say so.
+      // Deleted between the glob and the read: the app deleted it (live), else the data changed under us; say so.
+      if (options.live && (err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw readError(label, abs, err);
     }
     if (text.trim() === '') return { kind: 'error', reason: 'the file is empty (expected one JSON document)', loc };
@@ -81,12 +91,14 @@ export function files(pattern: string | readonly string[], options: JsonFilesOpt
       opts?.signal?.throwIfAborted();
       const current = next;
       next = at + GROUP < all.length ? readGroup(at + GROUP) : undefined;
-      yield await current;
+      const group = await current;
+      yield options.live ? group.filter((r): r is SourceRecord => r !== null) : (group as SourceRecord[]);
     }
   };
 
   return {
     label,
+    ...(options.live ? { live: true } : {}),
     async *records(opts) {
       for await (const chunk of chunks(opts)) yield* chunk;
     },
@@ -95,7 +107,13 @@ export function files(pattern: string | readonly string[], options: JsonFilesOpt
     async estimate() {
       const all = await list();
       let bytes = 0;
-      for (const f of all) bytes += (await stat(f)).size;
+      for (const f of all) {
+        const s = await stat(f).catch((err: NodeJS.ErrnoException) => {
+          if (options.live && err.code === 'ENOENT') return null; // deleted since the listing
+          throw err;
+        });
+        bytes += s?.size ?? 0;
+      }
       return { records: all.length, bytes };
     },
   };
