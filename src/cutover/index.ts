@@ -31,9 +31,10 @@ export {
   valueComparator,
 } from './compare.js';
 export { type ControlState, channelOf, readControl } from './control.js';
-export { bucketOf, type Cutover, type CutoverOptions, type CutoverStats, defineCutover, keyHash } from './cutover.js';
+export { type Cutover, type CutoverOptions, type CutoverStats, defineCutover } from './cutover.js';
 export * from './errors.js';
 export { type DrainResult, journalDepth } from './journal.js';
+export { bucketOf, keyHash } from './key-hash.js';
 export {
   BEHAVIOUR,
   changesWriteSet,

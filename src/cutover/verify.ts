@@ -38,9 +38,9 @@ import { createHash } from 'node:crypto';
 import { FerryError } from '../errors.js';
 import { mustRead, recordVerify } from './advance.js';
 import { type Comparator, canonicalizer, type ValueComparatorOptions, valueComparator } from './compare.js';
-import { keyHash } from './cutover.js';
 import { E_CUTOVER_CONFIG, E_CUTOVER_STORE } from './errors.js';
 import { journalDepth } from './journal.js';
+import { keyHash } from './key-hash.js';
 import type { CutoverStore } from './store.js';
 import type { CutoverDb } from './tables.js';
 

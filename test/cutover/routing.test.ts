@@ -5,7 +5,8 @@
  */
 import { afterAll, expect, it } from 'vitest';
 import { advance, mismatches, setRamp, status } from '../../src/cutover/advance.js';
-import { bucketOf, type Cutover, type CutoverOptions, defineCutover } from '../../src/cutover/cutover.js';
+import { type Cutover, type CutoverOptions, defineCutover } from '../../src/cutover/cutover.js';
+import { bucketOf } from '../../src/cutover/key-hash.js';
 import type { Stage } from '../../src/cutover/stages.js';
 import { memoryStore } from '../../src/cutover/stores/memory.js';
 import { describeEachBackend } from '../support/backends.js';
