@@ -117,7 +117,6 @@ const DEFAULT_WAIT_MS = 30_000;
  *   await advance(ferry, 'users', { to: 'live', force: true, by: 'ops: verified by hand' });
  */
 export async function advance(db: CutoverDb, name: string, options: AdvanceOptions = {}): Promise<MoveResult> {
-  await ensureTables(db);
   const current = await mustRead(db, name);
   const to = options.to ?? STAGES[stageIndex(current.stage) + 1];
   if (to === undefined || !isStage(to) || stageIndex(to) <= stageIndex(current.stage)) {
@@ -160,7 +159,6 @@ export async function advance(db: CutoverDb, name: string, options: AdvanceOptio
  *   await rollback(ferry, 'users', { to: 'off' });
  */
 export async function rollback(db: CutoverDb, name: string, options: MoveOptions = {}): Promise<MoveResult> {
-  await ensureTables(db);
   const current = await mustRead(db, name);
   if (current.stage === 'complete') {
     throw new FerryError(
@@ -204,7 +202,6 @@ export async function setRamp(
       `setRamp("${name}"): the percentage must be a whole number from 0 to 100, got ${percent}.`,
     );
   }
-  await ensureTables(db);
   const current = await mustRead(db, name);
   const entry: HistoryEntry = {
     from: current.stage,
@@ -224,7 +221,6 @@ export async function setRamp(
 
 /** Record the result of `ferry cutover verify` (the gate of shadow → live reads it). */
 export async function recordVerify(db: CutoverDb, name: string, result: VerifyRecord): Promise<void> {
-  await ensureTables(db);
   await mustRead(db, name);
   const record = { ...result, at: result.at ?? new Date().toISOString() };
   await query(db, `update ${CONTROL_TABLE} set verify = $2::jsonb where name = $1`, [name, JSON.stringify(record)]);
@@ -293,7 +289,6 @@ export async function mismatches(
   name: string,
   options: { limit?: number } = {},
 ): Promise<MismatchRecord[]> {
-  await ensureTables(db);
   await mustRead(db, name);
   const rows = await query<Record<string, unknown>>(
     db,

@@ -7,31 +7,20 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status } from '../../src/cutover/advance.js';
 import { defineCutover } from '../../src/cutover/cutover.js';
 import { memoryStore } from '../../src/cutover/stores/memory.js';
 import { type DbHandle, openDatabase } from '../../src/db/open.js';
+import { adminQuery, adminUrl } from '../support/admin.js';
 
 const bin = new URL('../../bin/ferry.mjs', import.meta.url).pathname;
 // The whole runtime, as a real verify file imports it (ioredis with it: loaded beside the CLI's own copy).
 const runtime = new URL('../../src/cutover/index.ts', import.meta.url).pathname;
-const admin = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const dbName = `ferry_cutover_cli_${process.pid}`;
-const url = Object.assign(new URL(admin), { pathname: `/${dbName}` }).toString();
+const url = Object.assign(new URL(adminUrl), { pathname: `/${dbName}` }).toString();
 const project = mkdtempSync(join(tmpdir(), 'ferry-cutover-cli-'));
 let handle: DbHandle;
-
-async function adminQuery(text: string) {
-  const client = new pg.Client({ connectionString: admin });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
-}
 
 const rows = (n: number) =>
   Object.fromEntries(Array.from({ length: n }, (_, i) => [`c${i}`, { id: `c${i}`, price: i }]));

@@ -6,25 +6,14 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminQuery, adminUrl } from '../support/admin.js';
 import { closedPort } from '../support/redis-proxy.js';
 
 const bin = new URL('../../bin/ferry.mjs', import.meta.url).pathname;
-const admin = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const dbName = `ferry_health_cli_${process.pid}`;
-const url = Object.assign(new URL(admin), { pathname: `/${dbName}` }).toString();
+const url = Object.assign(new URL(adminUrl), { pathname: `/${dbName}` }).toString();
 const project = mkdtempSync(join(tmpdir(), 'ferry-health-cli-'));
-
-async function adminQuery(text: string) {
-  const client = new pg.Client({ connectionString: admin });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
-}
 
 beforeAll(async () => {
   await adminQuery(`drop database if exists ${dbName}`);
