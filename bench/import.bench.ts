@@ -64,6 +64,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse';
+import { v8Flags } from '../bin/heap-cap.mjs';
 import pg from 'pg';
 import { sizeFor as chatcoreSize, generateChatcore } from '../examples/chatcore/generate.js';
 import { sizeFor as councilSize, generateCouncil } from '../examples/council/generate.js';
@@ -249,8 +250,8 @@ async function child<T>(
 ) {
   const args = ['--import', 'tsx'];
   // The heap cap `ferry import`/`verify` relaunch with (bin/heap-cap.mjs), so the bench measures what the CLI runs.
-  if (mode !== 'stages' && HEAP_MB > 0) args.push(`--max-old-space-size=${HEAP_MB}`);
-  if (CPU_PROF && mode === 'import') args.push('--cpu-prof', '--cpu-prof-dir', CPU_PROF);
+  if (mode !== 'stages' && HEAP_MB > 0) args.push(...v8Flags(HEAP_MB));
+  if (CPU_PROF && (mode === 'import' || mode === 'verify')) args.push('--cpu-prof', '--cpu-prof-dir', CPU_PROF);
   args.push(join(here, 'import-child.ts'));
   const env = {
     ...process.env,

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { commandOf, heapCapFor } from '../../bin/heap-cap.mjs';
+import { commandOf, heapCapFor, v8Flags } from '../../bin/heap-cap.mjs';
 
 const bin = new URL('../../bin/ferry.mjs', import.meta.url).pathname;
 const scratch = mkdtempSync(join(tmpdir(), 'ferry-heap-'));
@@ -24,7 +24,7 @@ writeFileSync(
   join(scratch, 'probe.mts'),
   `import { writeFileSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
-writeFileSync(process.env.PROBE_OUT!, JSON.stringify({ pid: process.pid, limitMb: getHeapStatistics().heap_size_limit / 2 ** 20 }));
+writeFileSync(process.env.PROBE_OUT!, JSON.stringify({ pid: process.pid, limitMb: getHeapStatistics().heap_size_limit / 2 ** 20, execArgv: process.execArgv }));
 if (process.env.PROBE_EAT) { const a: unknown[] = []; for (;;) a.push(new Array(1e5).fill(a.length)); }
 if (process.env.PROBE_WAIT) { setInterval(() => {}, 1000); await new Promise(() => {}); }
 export default 42;
@@ -39,7 +39,7 @@ function ferry(args: string[], env: Record<string, string | undefined> = {}) {
     encoding: 'utf8',
     timeout: 120_000,
   });
-  const probe = existsSync(out) ? (JSON.parse(readFileSync(out, 'utf8')) as { pid: number; limitMb: number }) : null;
+  const probe = existsSync(out) ? (JSON.parse(readFileSync(out, 'utf8')) as { pid: number; limitMb: number; execArgv: string[] }) : null;
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, probe };
 }
 
@@ -69,12 +69,20 @@ describe('heap cap for import and verify', () => {
     // heap_size_limit = old generation cap + young generation: 128 MB + a few dozen, far below V8's default.
     expect(capped.probe?.limitMb).toBeGreaterThanOrEqual(128);
     expect(capped.probe?.limitMb).toBeLessThan(256);
+    // …and its old generation starts at 64 MB (v8Flags says why).
+    expect(capped.probe?.execArgv).toContain('--initial-old-space-size=64');
 
     expect(ferry(['verify', 'probe.mts'], { FERRY_MAX_HEAP_MB: '400' }).probe?.limitMb).toBeGreaterThanOrEqual(400);
     expect(ferry(['verify', 'probe.mts'], { FERRY_MAX_HEAP_MB: '400' }).probe?.limitMb).toBeLessThan(512);
     const own = ferry(['import', 'probe.mts'], { NODE_OPTIONS: '--max-old-space-size=1000' });
     expect(own.probe?.limitMb).toBeGreaterThanOrEqual(1000);
     expect(own.probe?.limitMb).toBeLessThan(1200);
+  });
+
+  it('starts the old generation at min(64, cap / 2) MB', () => {
+    expect(v8Flags(128)).toEqual(['--max-old-space-size=128', '--initial-old-space-size=64']);
+    expect(v8Flags(512)).toEqual(['--max-old-space-size=512', '--initial-old-space-size=64']);
+    expect(v8Flags(40)).toEqual(['--max-old-space-size=40', '--initial-old-space-size=20']);
   });
 
   it('a bad FERRY_MAX_HEAP_MB is E_CONFIG naming it', () => {
