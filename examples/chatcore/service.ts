@@ -30,7 +30,7 @@ import { hashPassword, newJti, signAccessToken, verifyAccessToken, verifyPasswor
 import type * as schema from './schema.js';
 import { conversations, messages, users } from './schema.js';
 
-type DB = DatabaseOf<typeof schema>;
+export type DB = DatabaseOf<typeof schema>;
 export type User = Row<typeof users>;
 export type Conversation = Row<typeof conversations>;
 export type Message = Row<typeof messages>;
