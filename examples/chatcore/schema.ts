@@ -9,8 +9,12 @@
  * (conversation_id, content_hash) — the hash of role, content and timestamp,
  * so a message written twice collapses to one row — sessions by access_jti,
  * documents by a UUID derived from (doc_type, legacy id).
+ *
+ * sessions, refresh_tokens and session_outbox also back Ferry's session store
+ * (service.ts): logins after the move live in the same tables as imported ones.
  */
 import {
+  bigint,
   bigserial,
   boolean,
   index,
@@ -77,6 +81,16 @@ export const messages = table(
   ],
 );
 
+/**
+ * Login sessions, one per access token (keyed by its JWT id). The columns
+ * `createSessionStore({ persist })` reads and writes are those of Ferry's
+ * `sessionTables()` (data, version, revoked, revoked_at; expires_at, which the
+ * store always sets); ip_address and user_agent are the seed's, filled by the
+ * service after login and by the import. Declared here rather than taken from
+ * `sessionTables()` so the table names stay literal types for Kysely and the
+ * seed's columns stay. A session whose expires_at is null (an imported one
+ * without it) is never live for the store.
+ */
 export const sessions = table(
   'sessions',
   {
@@ -89,13 +103,19 @@ export const sessions = table(
     access_jti: varchar(64).notNull().unique(),
     ip_address: varchar(45),
     user_agent: text(),
+    /** The session store's data (JSON) and its write counter. */
+    data: jsonb<unknown>().notNull().default({}),
+    version: bigint().notNull().default(1),
     created_at: timestamptz().notNull().defaultNow(),
     last_activity: timestamptz().notNull().defaultNow(),
     expires_at: timestamptz(),
+    revoked: boolean().notNull().default(false),
+    revoked_at: timestamptz(),
   },
   (t) => [index('ix_sessions_last_activity').on(t.last_activity)],
 );
 
+/** Refresh tokens (the columns of `sessionTables()`): only the SHA-256 is stored, each bound to its session's access_jti. */
 export const refreshTokens = table('refresh_tokens', {
   id: bigserial().primaryKey(),
   user_id: uuid()
@@ -104,10 +124,27 @@ export const refreshTokens = table('refresh_tokens', {
     .index(),
   /** SHA-256 of the token; the token itself is never stored. */
   token_hash: varchar(64).notNull().unique(),
+  /** The access_jti of the session the token belongs to. */
+  session_jti: varchar(64),
   expires_at: timestamptz().notNull().index(),
   revoked: boolean().notNull().default(false).index(),
   revoked_at: timestamptz(),
+  /** Hash of the token this one was exchanged for: presenting it again is a replay. */
+  replaced_by: varchar(64),
   created_at: timestamptz().notNull().defaultNow(),
+});
+
+/**
+ * Revocations Redis may not have yet (the session store's outbox: the shape of
+ * `sessionTables().sessionOutbox`): a logout on an instance cut off from
+ * Redis still reaches every other instance.
+ */
+export const sessionOutbox = table('session_outbox', {
+  id: bigserial().primaryKey(),
+  user_id: text().notNull(),
+  access_jti: varchar(128).notNull(),
+  expires_at: timestamptz().notNull(),
+  created_at: timestamptz().notNull(),
 });
 
 export const documents = table(

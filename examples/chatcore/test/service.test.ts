@@ -13,7 +13,7 @@ describeEachBackend('chatcore service', (t) => {
   });
   afterAll(() => ferry?.close());
   beforeEach(async () => {
-    await sql`truncate users, conversations, messages, sessions, refresh_tokens, documents restart identity cascade`.execute(
+    await sql`truncate users, conversations, messages, sessions, refresh_tokens, session_outbox, documents restart identity cascade`.execute(
       ferry.db,
     );
   });
