@@ -26,7 +26,6 @@ function routes(base: () => string, store: () => CouncilStore) {
       headers: { ...(user ? { 'x-user-id': user } : {}), 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    // biome-ignore lint/suspicious/noExplicitAny: response bodies are checked by the assertions
     return { status: res.status, headers: res.headers, body: (await res.json()) as any };
   };
 
