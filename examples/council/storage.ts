@@ -1,45 +1,51 @@
 /**
  * The seed's storage interface (`storage_postgres.py`) on Ferry: the same
- * functions and the same dict shapes, camelCased. Every query is filtered by
+ * functions and the same dict shapes, camelCased (`CouncilStore`, store.ts;
+ * the JSON-file implementation is storage-json.ts). Every query is filtered by
  * the user's id (the seed's data-isolation rule); "not found" — including a
  * conversation that is someone else's — is `null` / `false`, never an error.
+ * The quota check-and-increment is one SQL statement (`checkAndIncrementUsage`).
  */
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { DatabaseOf, Row, Scope } from '../../src/index.js';
+import { quotaResult, utcDay, utcMonthStart } from './quota.js';
 import type * as schema from './schema.js';
-import { conversations, type MessageMetadata, messages, type Stage1, type Stage2, type Stage3 } from './schema.js';
+import {
+  conversations,
+  type MessageMetadata,
+  messages,
+  type Stage1,
+  type Stage2,
+  type Stage3,
+  usage,
+} from './schema.js';
+import type {
+  Conversation,
+  ConversationSummary,
+  CouncilStore,
+  Message,
+  QuotaResult,
+  UsageLimits,
+  UsageRecord,
+} from './store.js';
+
+export type {
+  AssistantMessage,
+  Conversation,
+  ConversationSummary,
+  CouncilStore,
+  Message,
+  QuotaResult,
+  UsageRecord,
+  UserMessage,
+} from './store.js';
 
 type DB = DatabaseOf<typeof schema>;
 type MessageRow = Row<typeof messages>;
+type UsageRow = Row<typeof usage>;
 
-export type UserMessage = { role: 'user'; content: string };
-export type AssistantMessage = {
-  role: 'assistant';
-  stage1: Stage1;
-  stage2: Stage2;
-  stage3: Stage3;
-  metadata?: MessageMetadata;
-};
-export type Message = UserMessage | AssistantMessage;
-
-export interface Conversation {
-  id: string;
-  userId: string;
-  title: string;
-  /** ISO 8601, as the JSON files had it. */
-  createdAt: string;
-  messages: Message[];
-}
-
-export interface ConversationSummary {
-  id: string;
-  createdAt: string;
-  title: string;
-  messageCount: number;
-}
-
-export class CouncilStorage {
+export class CouncilStorage implements CouncilStore {
   constructor(private readonly scope: Scope<DB>) {}
 
   async createConversation(userId: string, conversationId?: string): Promise<Conversation> {
@@ -150,6 +156,86 @@ export class CouncilStorage {
     return (await this.scope.repo(conversations).delete({ id: conversationId, user_id: userId })) > 0;
   }
 
+  /**
+   * One statement decides and counts: INSERT … ON CONFLICT DO UPDATE … WHERE
+   * counts only while both counters (after a due reset) are below their
+   * limits. ON CONFLICT locks the row and re-evaluates the WHERE on its latest
+   * version, so concurrent calls queue on the row and exactly `limit` of them
+   * win, on any number of connections. Refused calls change nothing.
+   *
+   * A refused call reports the counters from the statement's own snapshot
+   * (the second branch of the UNION); when a concurrent call committed after
+   * that snapshot was taken, the snapshot can lag (or, for a brand-new user,
+   * miss the row), and only then the counters are read again for the report.
+   * The decision itself is never re-made.
+   */
+  async checkAndIncrementUsage(userId: string, now: Date = new Date()): Promise<QuotaResult> {
+    const today = utcDay(now);
+    const month = utcMonthStart(now);
+    const dailyDue = sql<boolean>`u.last_reset_daily < ${today}::date`;
+    const monthlyDue = sql<boolean>`u.last_reset_monthly < ${month}::date`;
+    const { rows } = await sql<QuotaRow>`
+      with hit as (
+        insert into usage as u (user_id, daily_used, monthly_used, total_queries, last_reset_daily, last_reset_monthly)
+        values (${userId}, 1, 1, 1, ${today}::date, ${month}::date)
+        on conflict (user_id) do update set
+          daily_used = case when ${dailyDue} then 1 else u.daily_used + 1 end,
+          monthly_used = case when ${monthlyDue} then 1 else u.monthly_used + 1 end,
+          total_queries = u.total_queries + 1,
+          last_reset_daily = case when ${dailyDue} then ${today}::date else u.last_reset_daily end,
+          last_reset_monthly = case when ${monthlyDue} then ${month}::date else u.last_reset_monthly end,
+          updated_at = now()
+        where (case when ${dailyDue} then 0 else u.daily_used end) < u.daily_limit
+          and (case when ${monthlyDue} then 0 else u.monthly_used end) < u.monthly_limit
+        returning true as allowed, u.daily_used, u.daily_limit, u.monthly_used, u.monthly_limit
+      )
+      select * from hit
+      union all
+      select false, case when ${dailyDue} then 0 else u.daily_used end, u.daily_limit,
+             case when ${monthlyDue} then 0 else u.monthly_used end, u.monthly_limit
+        from usage as u
+       where u.user_id = ${userId} and not exists (select 1 from hit)`.execute(this.scope.db);
+    const row = rows[0];
+    if (row?.allowed) return quotaResult(true, camel(row), now);
+    if (row && (row.daily_used >= row.daily_limit || row.monthly_used >= row.monthly_limit)) {
+      return quotaResult(false, camel(row), now);
+    }
+    // Refused on a version newer than this statement's snapshot: read it for the report.
+    const { rows: fresh } = await sql<Omit<QuotaRow, 'allowed'>>`
+      select case when ${dailyDue} then 0 else u.daily_used end as daily_used, u.daily_limit,
+             case when ${monthlyDue} then 0 else u.monthly_used end as monthly_used, u.monthly_limit
+        from usage as u where u.user_id = ${userId}`.execute(this.scope.db);
+    return quotaResult(
+      false,
+      camel(fresh[0] ?? row ?? { daily_used: 0, daily_limit: 0, monthly_used: 0, monthly_limit: 0 }),
+      now,
+    );
+  }
+
+  async getUsage(userId: string): Promise<UsageRecord | null> {
+    const row = await this.scope.repo(usage).findOne({ user_id: userId });
+    return row ? toUsage(row) : null;
+  }
+
+  async setUsageLimits(userId: string, limits: UsageLimits, now: Date = new Date()): Promise<UsageRecord> {
+    const patch = {
+      ...(limits.tier === undefined ? {} : { tier: limits.tier }),
+      ...(limits.dailyLimit === undefined ? {} : { daily_limit: limits.dailyLimit }),
+      ...(limits.monthlyLimit === undefined ? {} : { monthly_limit: limits.monthlyLimit }),
+    };
+    const row = await this.scope.db
+      .insertInto('usage')
+      .values({ user_id: userId, last_reset_daily: utcDay(now), last_reset_monthly: utcMonthStart(now), ...patch })
+      .onConflict((oc) =>
+        Object.keys(patch).length === 0
+          ? oc.column('user_id').doUpdateSet({ user_id: (eb) => eb.ref('excluded.user_id') })
+          : oc.column('user_id').doUpdateSet(patch),
+      )
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toUsage(row as UsageRow);
+  }
+
   /** Append under a lock on the conversation row: concurrent appends get consecutive positions. */
   #append(conversationId: string, userId: string, message: Message): Promise<boolean> {
     return this.scope.transaction(async (tx) => {
@@ -199,5 +285,36 @@ function toMessage(row: MessageRow): Message {
     stage2: row.stage2_data as Stage2,
     stage3: row.stage3_data as Stage3,
     ...(row.metadata ? { metadata: row.metadata } : {}),
+  };
+}
+
+type QuotaRow = {
+  allowed: boolean;
+  daily_used: number;
+  daily_limit: number;
+  monthly_used: number;
+  monthly_limit: number;
+};
+
+function camel(row: Omit<QuotaRow, 'allowed'>) {
+  return {
+    dailyUsed: row.daily_used,
+    dailyLimit: row.daily_limit,
+    monthlyUsed: row.monthly_used,
+    monthlyLimit: row.monthly_limit,
+  };
+}
+
+function toUsage(row: UsageRow): UsageRecord {
+  return {
+    userId: row.user_id,
+    tier: row.tier,
+    dailyUsed: row.daily_used,
+    dailyLimit: row.daily_limit,
+    monthlyUsed: row.monthly_used,
+    monthlyLimit: row.monthly_limit,
+    totalQueries: row.total_queries,
+    lastResetDaily: row.last_reset_daily,
+    lastResetMonthly: row.last_reset_monthly,
   };
 }
