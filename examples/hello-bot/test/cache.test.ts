@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import type { Cache, CacheLogger } from '../../../src/cache/index.js';
 import { connect, type DatabaseOf, type Ferry } from '../../../src/index.js';
+import { health } from '../../../src/ops/health.js';
 import { describeEachBackend } from '../../../test/support/backends.js';
 import { type OwnRedis, startRedisServer } from '../../../test/support/redis-server.js';
 import { pool } from '../ferry.config.js';
@@ -167,6 +168,10 @@ describeEachBackend('hello-bot users cache', (t) => {
     expect(cache.stats().breaker).not.toBe('closed');
     expect(cache.stats().loader.calls).toBeGreaterThan(loads); // answered by the database
     expect(logged.filter((l) => l.code === 'FERRY_REDIS_UNAVAILABLE')).toHaveLength(downBefore + 1); // said once
+    // Still ready (serve.ts's /readyz): a cache-only Redis being down is degraded, never unready.
+    const ready = await health(ferry, { cache }).respond('/readyz?verbose');
+    expect(ready?.status, ready?.body).toBe(200);
+    expect(ready?.body).toMatch(/^\[-\]cache degraded: /m);
 
     await redis.restart(); // empty, as a crashed cache Redis comes back
     await cacheUsedAgain(visits);
