@@ -1,20 +1,27 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import type { Cache } from '../../../src/cache/index.js';
 import { connect, type DatabaseOf, type Ferry } from '../../../src/index.js';
 import { describeEachBackend } from '../../../test/support/backends.js';
 import { runHelloBot } from '../demo.js';
 import * as schema from '../schema.js';
-import { displayName, UserService } from '../user-service.js';
+import { createUserCache, displayName, UserService } from '../user-service.js';
 
 describeEachBackend('hello-bot', (t) => {
   let ferry: Ferry<DatabaseOf<typeof schema>>;
+  let cache: Cache; // in process only: the Redis side is cache.test.ts
   beforeAll(async () => {
-    ferry = await connect({ url: t.url(), schema });
+    cache = createUserCache({ redis: null });
+    ferry = await connect({ url: t.url(), schema, cache });
     await ferry.migrate(new URL('../migrations', import.meta.url).pathname);
   });
-  afterAll(() => ferry?.close());
+  afterAll(async () => {
+    await cache?.close();
+    await ferry?.close();
+  });
   beforeEach(async () => {
     await sql`truncate users restart identity`.execute(ferry.db);
+    await cache.clear(); // truncate is no repository write: nothing invalidated it
   });
 
   it('creates a user on the first visit and refreshes names on the next', async () => {
@@ -31,13 +38,14 @@ describeEachBackend('hello-bot', (t) => {
     expect(renamed.user.updated_at.getTime()).toBeGreaterThanOrEqual(first.user.updated_at.getTime());
   });
 
-  it('concurrent first visits of one user create exactly one row', async () => {
-    await Promise.all(
-      Array.from({ length: 10 }, () =>
-        ferry.transaction((tx) => new UserService(tx).getOrCreateUser({ id: 7, first_name: 'Sam' })),
-      ),
+  it('concurrent first visits of one user create exactly one row, and exactly one reports it', async () => {
+    // Each service has its own view; they share the cache, whose loads per key are coalesced.
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => new UserService(ferry).getOrCreateUser({ id: 7, first_name: 'Sam' })),
     );
     expect(await ferry.repo(schema.users).count({ telegram_id: 7 })).toBe(1);
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    expect(new Set(results.map((r) => r.user.id)).size).toBe(1);
   });
 
   it('pages active users newest first and searches usernames case-insensitively', async () => {
@@ -63,8 +71,12 @@ describeEachBackend('hello-bot', (t) => {
 
   it('the demo runs end to end', async () => {
     const lines: string[] = [];
-    const result = await runHelloBot({ ferry, log: (l) => lines.push(l) });
+    const result = await runHelloBot({ ferry, redis: null, log: (l) => lines.push(l) });
     expect(result.created).toBe(25);
-    expect(lines.join('\n')).toMatch(/newest active users: /);
+    const out = lines.join('\n');
+    expect(out).toMatch(/runs without the L2/);
+    expect(out).toMatch(/returning visits: 25, from the cache: 25, database reads: 0/);
+    expect(out).toMatch(/the cache now answers renamed_1/);
+    expect(out).toMatch(/newest active users: /);
   });
 });
