@@ -39,7 +39,9 @@ function ferry(args: string[], env: Record<string, string | undefined> = {}) {
     encoding: 'utf8',
     timeout: 120_000,
   });
-  const probe = existsSync(out) ? (JSON.parse(readFileSync(out, 'utf8')) as { pid: number; limitMb: number; execArgv: string[] }) : null;
+  const probe = existsSync(out)
+    ? (JSON.parse(readFileSync(out, 'utf8')) as { pid: number; limitMb: number; execArgv: string[] })
+    : null;
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, probe };
 }
 
