@@ -16,6 +16,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect, type Ferry } from '../../src/index.js';
 import { createMetrics, type Metrics } from '../../src/ops/metrics.js';
+import type { RedisTlsOptions } from '../../src/redis/connection.js';
 import { type OpsServer, serverError, startOpsServer } from '../shared/ops-server.js';
 import { appSchema, createVinBot, type DB, type VinBot } from './vin-service.js';
 
@@ -30,6 +31,8 @@ export async function serveVinBot(
   options: {
     url?: string;
     redis?: string | null;
+    /** TLS settings of a `rediss://` URL (see VinBotOptions.redisTls). */
+    redisTls?: RedisTlsOptions;
     namespace?: string;
     port?: number;
     signals?: boolean;
@@ -43,6 +46,7 @@ export async function serveVinBot(
   const bot = createVinBot({
     ferry,
     redis: options.redis,
+    redisTls: options.redisTls,
     namespace: options.namespace,
     cacheTimeoutMs: options.cacheTimeoutMs,
   });

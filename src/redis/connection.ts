@@ -182,12 +182,37 @@ export function createRedisClient(url: string, options: RedisConnectionOptions =
   const log = layerLogger(options.logger, 'redis');
   const secrets = urlSecrets(url.trim());
   const shown = redactUrl(url.trim());
-  // Registered first, so every later listener (the announcers, health) sees the explained message.
-  client.on('error', (err: Error) => {
-    if (tls) explainTlsError(err);
-    log.debug({ url: shown, msg: redactText(err?.message ?? String(err), secrets) }, 'redis: connection error');
-  });
-  return client;
+  const watch = (c: Redis): Redis => {
+    // Registered first, so every later listener (the announcers, health) sees the explained message.
+    c.on('error', (err: Error) => {
+      guardStream(c);
+      if (tls) explainTlsError(err);
+      log.debug({ url: shown, msg: redactText(err?.message ?? String(err), secrets) }, 'redis: connection error');
+    });
+    // Copies (the cache's subscriber connection) get the same listener first.
+    const duplicate = c.duplicate.bind(c);
+    c.duplicate = (override?: Partial<RedisOptions>) => watch(duplicate(override));
+    return c;
+  };
+  return watch(client);
+}
+
+const guarded = new WeakSet<object>();
+
+/**
+ * Keep a failed connection's socket from crashing the process. ioredis
+ * listens for one `error` per socket (`once`), but a TLS socket whose
+ * certificate was refused can emit a second one (the server's alert,
+ * `ERR_SSL_TLSV1_ALERT_DECODE_ERROR`, sent straight to `emit` by Node's TLS
+ * layer), which with no listener left is an uncaught exception. The first
+ * error has reached ioredis's handlers and the client's listeners by the time
+ * this runs; later ones on the same socket mean nothing more.
+ */
+function guardStream(client: Redis): void {
+  const stream = client.stream as (NodeJS.EventEmitter & object) | undefined;
+  if (!stream || guarded.has(stream)) return;
+  guarded.add(stream);
+  stream.on('error', () => {});
 }
 
 /**
