@@ -3,14 +3,18 @@
  * the real `ferry` binary from the example's folder (its ferry.config.ts), on
  * both backends: back up a database the bot has used, lose data (history
  * deleted, a vehicle changed, the users table dropped), restore with
- * `--clean --verify`, and check every row is back, the migration history too,
- * and the bot serves from it; the restore drill into a scratch PGlite; and a
- * damaged backup refused before anything is touched.
+ * `--clean --verify`, clear the bot's Redis namespace (clear-cache.ts), and
+ * check every row is back, the migration history too, and the bot serves
+ * from it; the restore drill into a scratch PGlite; and a damaged backup
+ * refused before anything is touched. Redis is the shared server, under a
+ * namespace of this file's own.
  */
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connect, type Ferry } from '../../../src/index.js';
@@ -22,7 +26,31 @@ import { appSchema, type BotLogger, createVinBot, type DB } from '../vin-service
 const bin = new URL('../../../bin/ferry.mjs', import.meta.url).pathname;
 const exampleDir = new URL('..', import.meta.url).pathname;
 const migrations = new URL('../migrations', import.meta.url).pathname;
+const clearCacheScript = new URL('../clear-cache.ts', import.meta.url).pathname;
+const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+const TESLA = '5YJ3E1EA7KF317000';
 const quiet: BotLogger = { info: () => {}, warn: () => {} };
+
+let admin: Redis | undefined;
+const namespaces: string[] = [];
+async function redisKeys(pattern: string): Promise<string[]> {
+  admin ??= new Redis(REDIS_URL);
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await admin.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    found.push(...keys);
+  } while (cursor !== '0');
+  return found;
+}
+afterAll(async () => {
+  for (const ns of namespaces) {
+    const keys = await redisKeys(`${ns}*`);
+    if (keys.length > 0) await admin?.unlink(...keys);
+  }
+  await admin?.quit();
+});
 
 /** `npx ferry ...` in examples/vin-bot, with DATABASE_URL as the runbook sets it. */
 function ferryCli(args: string[], databaseUrl: string) {
@@ -116,8 +144,16 @@ describeEachBackend('vin-bot backup runbook', (t) => {
   it('3. after losing data, `ferry restore <backup> --clean --verify` brings every row back', {
     timeout: 180_000,
   }, async () => {
+    const namespace = `vinbk${randomBytes(4).toString('hex')}`;
+    namespaces.push(namespace);
     const ferry = await connect({ url: t.url(), schema: appSchema });
     try {
+      // After the backup, a vehicle is decoded and cached in Redis: its id is not in the backup.
+      const bot = createVinBot({ ferry, redis: REDIS_URL, namespace, logger: quiet, decoder: createLocalDecoder() });
+      expect(await bot.cache.ready(5_000)).toBe(true);
+      expect(await bot.lookupVin({ id: 33 }, TESLA)).toMatchObject({ status: 'ok', source: 'decoder' });
+      await bot.close();
+      expect(await redisKeys(`${namespace}~v:*`)).toContain(`${namespace}~v:vin:${TESLA}`);
       await ferry.db.deleteFrom('user_vin_history').execute();
       await ferry.db.updateTable('vehicles').set({ make: 'WRONG' }).execute();
       await sql`drop table users cascade`.execute(ferry.db);
@@ -132,13 +168,33 @@ describeEachBackend('vin-bot backup runbook', (t) => {
     expect(status.code, status.err).toBe(0);
     expect(JSON.parse(status.out)).toMatchObject({ pending: [] });
 
+    // Then the cache: its Tesla names a vehicle id the restored database does not have.
+    const cleared = spawnSync(process.execPath, ['--import', 'tsx', clearCacheScript], {
+      cwd: exampleDir,
+      env: { ...process.env, REDIS_URL, VINBOT_NAMESPACE: namespace },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(cleared.status, cleared.stderr).toBe(0);
+    expect(cleared.stdout).toContain(`cleared the "${namespace}" cache`);
+    expect(await redisKeys(`${namespace}~v:*`)).toEqual([]);
+
     const after = await connect({ url: t.url(), schema: appSchema });
     try {
       expect(await snapshot(after)).toEqual(before);
       // The bot runs on the restored database: the vehicle comes from Postgres, not the decoder.
-      const bot = createVinBot({ ferry: after, redis: null, logger: quiet, decoder: createLocalDecoder() });
+      const bot = createVinBot({
+        ferry: after,
+        redis: REDIS_URL,
+        namespace,
+        logger: quiet,
+        decoder: createLocalDecoder(),
+      });
+      expect(await bot.cache.ready(5_000)).toBe(true);
       expect(await bot.lookupVin({ id: 31 }, '1HGBH41JXMN109186')).toMatchObject({ status: 'ok', source: 'postgres' });
       expect((await bot.history({ id: 31 })).length).toBe(2);
+      // The Tesla is decoded again (a new row), not served from a stale cache entry.
+      expect(await bot.lookupVin({ id: 33 }, TESLA)).toMatchObject({ status: 'ok', source: 'decoder' });
       await bot.close();
     } finally {
       await after.close();
