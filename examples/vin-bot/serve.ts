@@ -7,11 +7,15 @@
  *   PORT=8080 npx tsx examples/vin-bot/serve.ts
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/vinbot REDIS_URL=redis://127.0.0.1:6379 npx tsx examples/vin-bot/serve.ts
  *
- * Backups and exports of its tables (the seed's `pg_dump -F c` routine):
+ * Upstash (TLS): REDIS_URL='rediss://default:<token>@<host>:6379'; a private CA: REDIS_TLS_CA=<PEM file>.
+ *
+ * Backups and exports of its tables (the seed's `pg_dump -F c` routine; the
+ * whole runbook, tested, is in README.md), from examples/vin-bot:
  *   npx ferry backup --out backups --keep 7            # pg_dump -Fc (or PGlite's data dir) + manifest
- *   npx ferry restore backups/<name> --verify           # refuses a damaged file; checks counts and checksums
+ *   npx ferry restore backups/<name> --clean --verify  # refuses a damaged file; checks counts and checksums
+ *   npx tsx clear-cache.ts                              # after a restore: drop the Redis copies
  *   npx ferry export vehicles --format csv --out vehicles.csv
- *   npx ferry export lookups --where "looked_up_at > now() - interval '1 day'" --format ndjson
+ *   npx ferry export user_vin_history --where "looked_up_at > now() - interval '1 day'" --format ndjson
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect, type Ferry } from '../../src/index.js';
