@@ -125,3 +125,36 @@ describe('rediss:// (TLS)', () => {
     expect(connect('redis://127.0.0.1:1', { env: { REDIS_TLS_CA: missing } }).shown).toBe('redis://127.0.0.1:1');
   });
 });
+
+describe('rediss:// with a refused certificate, in use', () => {
+  // The crash this guards against (a second socket error after ioredis's once-listeners, see
+  // guardStream in src/redis/connection.ts) is timing-dependent: examples/vin-bot/test/tls.test.ts
+  // reproduces it reliably without the guard; this test does not always.
+  it('the cache, the rate limiter and the session store keep working without Redis, and nothing crashes', async () => {
+    const { createCache } = await import('../../src/cache/index.js');
+    const { createRateLimiter } = await import('../../src/rate-limit/index.js');
+    const { createSessionStore } = await import('../../src/sessions/index.js');
+    const client = { tls: { caFile: certs.wrongCaFile } };
+    const crashes: unknown[] = [];
+    const onCrash = (err: unknown) => crashes.push(err);
+    process.prependListener('uncaughtException', onCrash);
+    const cache = createCache({ redis: server.url, client, namespace: 'tlsuse', logger: false, timeoutMs: 50 });
+    const limiter = createRateLimiter({ redis: server.url, client, points: 2, duration: '1m', logger: false });
+    const sessions = createSessionStore({ redis: server.url, client, ttl: '1h', logger: false });
+    try {
+      expect(await cache.ready(500)).toBe(false);
+      let loads = 0;
+      for (let i = 0; i < 20; i++) {
+        expect(await cache.getOrSet(`k${i % 3}`, async () => ++loads)).toBeGreaterThan(0);
+        await limiter.consume('u');
+        await sessions.create(1, { i }).catch(() => {});
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect((await limiter.consume('u')).allowed).toBe(false); // the in-memory insurance limiter
+      expect(crashes).toEqual([]);
+    } finally {
+      await Promise.all([cache.close(), limiter.close(), sessions.close()]);
+      process.off('uncaughtException', onCrash);
+    }
+  });
+});
