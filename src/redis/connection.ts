@@ -204,7 +204,9 @@ const guarded = new WeakSet<object>();
  * listens for one `error` per socket (`once`), but a TLS socket whose
  * certificate was refused can emit a second one (the server's alert,
  * `ERR_SSL_TLSV1_ALERT_DECODE_ERROR`, sent straight to `emit` by Node's TLS
- * layer), which with no listener left is an uncaught exception. The first
+ * layer's `_emitTLSError`), which with no listener left is an uncaught
+ * exception (timing-dependent: about half the runs of
+ * examples/vin-bot/test/tls.test.ts hit it without this). The first
  * error has reached ioredis's handlers and the client's listeners by the time
  * this runs; later ones on the same socket mean nothing more.
  */
