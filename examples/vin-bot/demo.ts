@@ -9,6 +9,7 @@
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/vinbot REDIS_URL=redis://127.0.0.1:6379 npx tsx examples/vin-bot/demo.ts
  */
 import { connect, type Ferry } from '../../src/index.js';
+import type { RedisTlsOptions } from '../../src/redis/connection.js';
 import { createLocalDecoder } from './decoder.js';
 import { appSchema, type BotLogger, consoleLogger, createVinBot, type DB } from './vin-service.js';
 
@@ -17,6 +18,8 @@ export async function runVinBot(
     url?: string;
     ferry?: Ferry<DB>;
     redis?: string | null;
+    /** TLS settings of a `rediss://` URL (see VinBotOptions.redisTls). */
+    redisTls?: RedisTlsOptions;
     namespace?: string;
     decoderLatencyMs?: number;
     logger?: BotLogger;
@@ -27,6 +30,7 @@ export async function runVinBot(
   const bot = createVinBot({
     ferry,
     redis: options.redis,
+    redisTls: options.redisTls,
     namespace: options.namespace ?? 'vinbot-demo',
     decoder: createLocalDecoder({ latencyMs: options.decoderLatencyMs ?? 300 }),
     lookupsPerMinute: 4,

@@ -7,15 +7,20 @@
  *   PORT=8080 npx tsx examples/vin-bot/serve.ts
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/vinbot REDIS_URL=redis://127.0.0.1:6379 npx tsx examples/vin-bot/serve.ts
  *
- * Backups and exports of its tables (the seed's `pg_dump -F c` routine):
+ * Upstash (TLS): REDIS_URL='rediss://default:<token>@<host>:6379'; a private CA: REDIS_TLS_CA=<PEM file>.
+ *
+ * Backups and exports of its tables (the seed's `pg_dump -F c` routine; the
+ * whole runbook, tested, is in README.md), from examples/vin-bot:
  *   npx ferry backup --out backups --keep 7            # pg_dump -Fc (or PGlite's data dir) + manifest
- *   npx ferry restore backups/<name> --verify           # refuses a damaged file; checks counts and checksums
+ *   npx ferry restore backups/<name> --clean --verify  # refuses a damaged file; checks counts and checksums
+ *   npx tsx clear-cache.ts                              # after a restore: drop the Redis copies
  *   npx ferry export vehicles --format csv --out vehicles.csv
- *   npx ferry export lookups --where "looked_up_at > now() - interval '1 day'" --format ndjson
+ *   npx ferry export user_vin_history --where "looked_up_at > now() - interval '1 day'" --format ndjson
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect, type Ferry } from '../../src/index.js';
 import { createMetrics, type Metrics } from '../../src/ops/metrics.js';
+import type { RedisTlsOptions } from '../../src/redis/connection.js';
 import { type OpsServer, serverError, startOpsServer } from '../shared/ops-server.js';
 import { appSchema, createVinBot, type DB, type VinBot } from './vin-service.js';
 
@@ -30,6 +35,8 @@ export async function serveVinBot(
   options: {
     url?: string;
     redis?: string | null;
+    /** TLS settings of a `rediss://` URL (see VinBotOptions.redisTls). */
+    redisTls?: RedisTlsOptions;
     namespace?: string;
     port?: number;
     signals?: boolean;
@@ -43,6 +50,7 @@ export async function serveVinBot(
   const bot = createVinBot({
     ferry,
     redis: options.redis,
+    redisTls: options.redisTls,
     namespace: options.namespace,
     cacheTimeoutMs: options.cacheTimeoutMs,
   });

@@ -12,6 +12,11 @@
  * When Redis becomes unreachable the cache's breaker sends reads to Postgres,
  * the rate limiter falls back to its in-memory insurance limiter and sessions
  * are served from Postgres: no lookup fails because Redis did.
+ *
+ * Upstash (the seed's Redis) is Redis over TLS: `REDIS_URL=rediss://default:<token>@<host>:6379`.
+ * A server with a private CA needs `REDIS_TLS_CA=<PEM file>` or the `redisTls`
+ * option; a certificate that is refused (a wrong CA) is the same as Redis
+ * being unreachable, with a warning saying why.
  */
 import {
   type Cache,
@@ -22,6 +27,7 @@ import {
 } from '../../src/cache/index.js';
 import type { DatabaseOf, Ferry, Row } from '../../src/index.js';
 import { createRateLimiter, type RateLimiter } from '../../src/rate-limit/index.js';
+import type { RedisTlsOptions } from '../../src/redis/connection.js';
 import { createSessionStore, type Session, type SessionStore } from '../../src/sessions/index.js';
 import { createLocalDecoder, normalizeVin, type VinDecoder } from './decoder.js';
 import { subscriptionTier, users, userVinHistory, vehicles } from './schema.js';
@@ -69,6 +75,8 @@ export interface VinBotOptions {
   ferry: Ferry<DB>;
   /** A Redis URL; `null` for none. Default `REDIS_URL`, else none. */
   redis?: string | null;
+  /** TLS settings of a `rediss://` URL (a private CA: `{ caFile }`); default `REDIS_TLS_CA` / `REDIS_TLS_REJECT_UNAUTHORIZED`. */
+  redisTls?: RedisTlsOptions;
   /** Prefix of every Redis key (cache namespace, `<ns>:rate:*`, `<ns>:sess:*`). Default `vinbot`. */
   namespace?: string;
   decoder?: VinDecoder;
@@ -114,20 +122,24 @@ export class VinBot {
       info: (_obj, msg) => log.info(msg ?? 'cache'),
       debug: () => {},
     };
+    const client = options.redisTls ? { tls: options.redisTls } : {};
     this.cache = createCache({
       redis,
+      client,
       namespace: ns,
       logger: cacheLogger,
       ...(options.cacheTimeoutMs !== undefined ? { timeoutMs: options.cacheTimeoutMs } : {}),
     });
     this.limiter = createRateLimiter({
       redis,
+      client,
       points: options.lookupsPerMinute ?? 10,
       duration: '1m',
       keyPrefix: `${ns}:rate`,
     });
     this.sessions = createSessionStore<SessionData>({
       redis,
+      client,
       ttl: (options.sessionTtlSeconds ?? 3600) * 1000,
       prefix: `${ns}:sess`,
       persist: { db: this.ferry },

@@ -174,6 +174,7 @@ export class Cache implements RepositoryCache {
     this.#warn = warner(options.logger, 'cache');
 
     const connection = openRedis(options.redis, {
+      ...options.client,
       mode: 'fail-fast',
       env: options.env,
       what: 'createCache',

@@ -7,7 +7,7 @@
 import { type Duration, toMs } from '../duration.js';
 import type { FerryError } from '../errors.js';
 import { type LayerLogger, type Logger, layerLogger } from '../logger.js';
-import type { RedisLike } from '../redis/connection.js';
+import type { RedisConnectionOptions, RedisLike } from '../redis/connection.js';
 import { cacheError, E_CACHE_CONFIG } from './errors.js';
 
 export interface SetOptions {
@@ -122,8 +122,10 @@ export interface CacheOptions {
   logger?: Logger | false;
   /** Every Redis error (redacted), for metrics or tests. */
   onError?: (err: FerryError) => void;
-  /** Environment to read `REDIS_URL` from (default `process.env`). */
+  /** Environment to read `REDIS_URL` (and `REDIS_TLS_CA`, `REDIS_TLS_REJECT_UNAUTHORIZED`) from (default `process.env`). */
   env?: NodeJS.ProcessEnv;
+  /** How a client created from a URL connects: `tls` for `rediss://` (a private CA...), `connectTimeoutMs`. */
+  client?: Pick<RedisConnectionOptions, 'tls' | 'connectTimeoutMs'>;
 }
 
 export interface ResolvedCacheOptions {

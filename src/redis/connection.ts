@@ -17,10 +17,21 @@
  * Anything else is `E_REDIS_URL`. URLs are only ever shown redacted
  * (`redis://:****@host:6379`), and the password is returned in `secrets` so
  * callers can scrub driver messages.
+ *
+ * TLS (`rediss://`): the server certificate is checked against Node's CAs
+ * (enough for Upstash and other public endpoints: `rediss://default:<token>@host:port`).
+ * A server with a private CA takes `tls: { ca }` / `tls: { caFile }`, or the
+ * environment's `REDIS_TLS_CA=<PEM file>`; `REDIS_TLS_REJECT_UNAUTHORIZED=0`
+ * (or `tls: { rejectUnauthorized: false }`) encrypts without checking. These
+ * apply to `rediss://` only; `tls` options with a `redis://` URL are
+ * `E_REDIS_URL` (they would not make it encrypted). A refused certificate is
+ * reported with what to do about it (see `explainTlsError`).
  */
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
 import { Command, Redis, type RedisOptions } from 'ioredis';
 import { redactText, redactUrl, urlSecrets } from '../db/url.js';
-import { FerryError } from '../errors.js';
+import { E_CONFIG, FerryError } from '../errors.js';
 import { type Logger, layerLogger } from '../logger.js';
 import { E_REDIS_URL } from './errors.js';
 
@@ -69,6 +80,17 @@ export type RedisInput = string | RedisLike | null | false | undefined;
  */
 export type RedisMode = 'queue' | 'fail-fast' | 'once';
 
+/**
+ * TLS settings of a `rediss://` connection: Node's `tls.connect` options
+ * (`ca`, `rejectUnauthorized`, `servername`, `cert`, `key`...) plus `caFile`,
+ * a PEM file read when the client is created. They override the
+ * environment's `REDIS_TLS_CA` / `REDIS_TLS_REJECT_UNAUTHORIZED`.
+ */
+export interface RedisTlsOptions extends ConnectionOptions {
+  /** Path of a PEM file with the CA certificate(s) to trust (in place of Node's). */
+  caFile?: string;
+}
+
 export interface RedisConnectionOptions {
   mode?: RedisMode;
   /** `queue` mode: fail a command that got no reply within this many ms (queued ones included). Default 500. */
@@ -79,7 +101,9 @@ export interface RedisConnectionOptions {
   maxReconnectDelayMs?: number;
   /** Extra ioredis options for clients Ferry creates. */
   ioredis?: RedisOptions;
-  /** Where `REDIS_URL` is read when `redis` is undefined (default `process.env`). */
+  /** TLS settings for a `rediss://` URL (see `RedisTlsOptions`); default from `REDIS_TLS_CA` / `REDIS_TLS_REJECT_UNAUTHORIZED`. */
+  tls?: RedisTlsOptions;
+  /** Where `REDIS_URL`, `REDIS_TLS_CA` and `REDIS_TLS_REJECT_UNAUTHORIZED` are read (default `process.env`). */
   env?: NodeJS.ProcessEnv;
   /** Who asks, for messages (`createCache`, `createSessionStore`...). */
   what?: string;
@@ -149,17 +173,138 @@ export function openRedis(input: RedisInput, options: RedisConnectionOptions = {
  * pipelines); everything else goes through `openRedis`.
  */
 export function createRedisClient(url: string, options: RedisConnectionOptions = {}): Redis {
-  const client = new Redis({ ...parseRedisUrl(url.trim(), options.what), ...clientOptions(options) });
+  const where = parseRedisUrl(url.trim(), options.what);
+  const tls = tlsSettings(url.trim(), where, options);
+  const client = new Redis({ ...where, ...(tls ? { tls } : {}), ...clientOptions(options) });
   // Failures surface through the commands that fail; without a listener
   // ioredis would print every reconnection error. The log line is debug:
   // the component using the client reports what the failure means.
   const log = layerLogger(options.logger, 'redis');
   const secrets = urlSecrets(url.trim());
   const shown = redactUrl(url.trim());
-  client.on('error', (err: Error) => {
-    log.debug({ url: shown, msg: redactText(err?.message ?? String(err), secrets) }, 'redis: connection error');
-  });
-  return client;
+  const watch = (c: Redis): Redis => {
+    // Registered first, so every later listener (the announcers, health) sees the explained message.
+    c.on('error', (err: Error) => {
+      guardStream(c);
+      if (tls) explainTlsError(err);
+      log.debug({ url: shown, msg: redactText(err?.message ?? String(err), secrets) }, 'redis: connection error');
+    });
+    // Copies (the cache's subscriber connection) get the same listener first.
+    const duplicate = c.duplicate.bind(c);
+    c.duplicate = (override?: Partial<RedisOptions>) => watch(duplicate(override));
+    return c;
+  };
+  return watch(client);
+}
+
+const guarded = new WeakSet<object>();
+
+/**
+ * Keep a failed connection's socket from crashing the process. ioredis
+ * listens for one `error` per socket (`once`), but a TLS socket whose
+ * certificate was refused can emit a second one (the server's alert,
+ * `ERR_SSL_TLSV1_ALERT_DECODE_ERROR`, sent straight to `emit` by Node's TLS
+ * layer's `_emitTLSError`), which with no listener left is an uncaught
+ * exception (timing-dependent: about half the runs of
+ * examples/vin-bot/test/tls.test.ts hit it without this). The first
+ * error has reached ioredis's handlers and the client's listeners by the time
+ * this runs; later ones on the same socket mean nothing more.
+ */
+function guardStream(client: Redis): void {
+  const stream = client.stream as (NodeJS.EventEmitter & object) | undefined;
+  if (!stream || guarded.has(stream)) return;
+  guarded.add(stream);
+  stream.on('error', () => {});
+}
+
+/**
+ * The `tls` option of a client for `url`: undefined for `redis://` and
+ * `unix://` (an explicit `options.tls` there is E_REDIS_URL), else the URL's
+ * `{}` with `REDIS_TLS_CA` / `REDIS_TLS_REJECT_UNAUTHORIZED` of the
+ * environment, overridden by `options.tls` (its `caFile` read here).
+ */
+function tlsSettings(url: string, where: RedisOptions, options: RedisConnectionOptions): ConnectionOptions | undefined {
+  const what = options.what ?? 'redis';
+  if (!where.tls) {
+    if (options.tls) {
+      throw new FerryError(
+        E_REDIS_URL,
+        `${what}: TLS options were given for "${redactUrl(url)}", which is not encrypted: use a rediss:// URL for TLS.`,
+        { details: { url: redactUrl(url) } },
+      );
+    }
+    return undefined;
+  }
+  const env = options.env ?? process.env;
+  const settings: ConnectionOptions = { ...where.tls };
+  const envCa = env.REDIS_TLS_CA?.trim();
+  if (envCa) settings.ca = readPem(envCa, 'REDIS_TLS_CA', what);
+  const envReject = env.REDIS_TLS_REJECT_UNAUTHORIZED?.trim().toLowerCase();
+  if (envReject) {
+    if (!['0', 'false', '1', 'true'].includes(envReject)) {
+      throw new FerryError(
+        E_CONFIG,
+        `${what}: REDIS_TLS_REJECT_UNAUTHORIZED=${envReject} is not a boolean: use 0 (do not check the certificate) or 1 (check it, the default).`,
+        { details: { REDIS_TLS_REJECT_UNAUTHORIZED: envReject } },
+      );
+    }
+    settings.rejectUnauthorized = envReject === '1' || envReject === 'true';
+  }
+  if (options.tls) {
+    const { caFile, ...rest } = options.tls;
+    Object.assign(settings, rest);
+    if (caFile) settings.ca = readPem(caFile, 'tls.caFile', what);
+  }
+  return settings;
+}
+
+function readPem(file: string, name: string, what: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new FerryError(
+      E_CONFIG,
+      `${what}: cannot read ${name}=${file}: ${(err as Error).message}. Point it at a readable PEM file with the CA certificate of the Redis server.`,
+      { details: { [name]: file } },
+    );
+  }
+}
+
+/** Node's codes for a server certificate that was refused. */
+const CERT_ERRORS = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+const EXPLAINED = Symbol('ferry.tlsExplained');
+
+/**
+ * Add what to do to a TLS failure's message (in place, once), so the
+ * warnings that quote it say more than `self-signed certificate in
+ * certificate chain`. Other errors are left alone.
+ */
+export function explainTlsError(err: unknown): void {
+  if (!(err instanceof Error) || (err as { [EXPLAINED]?: true })[EXPLAINED]) return;
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  let hint: string | undefined;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    hint = 'the certificate does not name this host: connect by a name it lists, or set tls.servername';
+  } else if (CERT_ERRORS.has(code)) {
+    hint =
+      'the server certificate is not trusted: give the CA that signed it with REDIS_TLS_CA=<PEM file> or tls: { caFile }';
+  } else if (/wrong version number|packet length too long|unknown protocol/i.test(err.message)) {
+    hint = 'the server did not answer in TLS: is it a TLS port? use redis:// for a plain one';
+  }
+  if (!hint) return;
+  Object.defineProperty(err, EXPLAINED, { value: true });
+  err.message = `TLS: ${err.message} (${code || 'handshake failed'}); ${hint}`;
 }
 
 /** Where a URL points, as ioredis options; E_REDIS_URL for anything else. */

@@ -12,9 +12,22 @@
  *
  * No persistence (`--save ''`, no AOF): a restarted server is empty, as a
  * Redis used as a cache usually is after a crash.
+ *
+ * With `{ tls }` (files from test/support/tls-certs.ts) it listens in TLS
+ * only (`--port 0 --tls-port <port>`, no client certificates asked) and
+ * `url` is `rediss://`; with `{ password }` it requires AUTH (`requirepass`)
+ * and `url` carries it as `default:<password>@`, Upstash's form.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
+import tls from 'node:tls';
+
+export interface OwnRedisOptions {
+  /** Serve TLS only, with this certificate (see tls-certs.ts). */
+  tls?: { certFile: string; keyFile: string; caFile: string };
+  /** Require this password (`requirepass`); the URL carries it. */
+  password?: string;
+}
 
 export interface OwnRedis {
   readonly port: number;
@@ -61,12 +74,18 @@ export async function sparePort(): Promise<number> {
   });
 }
 
-/** Resolves once a PING on 127.0.0.1:port gets +PONG; rejects after `timeoutMs`. */
-export async function waitForRedis(port: number, timeoutMs = 10_000): Promise<void> {
+/**
+ * Resolves once a PING on 127.0.0.1:port gets +PONG (or -NOAUTH: a server
+ * with a password is up too); rejects after `timeoutMs`. `tls`: over TLS,
+ * without checking the certificate (this only asks whether it answers).
+ */
+export async function waitForRedis(port: number, timeoutMs = 10_000, options: { tls?: boolean } = {}): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
-      const sock = net.connect(port, '127.0.0.1');
+      const sock = options.tls
+        ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false })
+        : net.connect(port, '127.0.0.1');
       let data = '';
       const done = (v: boolean) => {
         sock.destroy();
@@ -76,9 +95,9 @@ export async function waitForRedis(port: number, timeoutMs = 10_000): Promise<vo
       sock.once('error', () => done(false));
       sock.on('data', (d) => {
         data += d.toString();
-        if (data.includes('\r\n')) done(data.startsWith('+PONG'));
+        if (data.includes('\r\n')) done(data.startsWith('+PONG') || data.startsWith('-NOAUTH'));
       });
-      sock.once('connect', () => sock.write('PING\r\n'));
+      sock.once(options.tls ? 'secureConnect' : 'connect', () => sock.write('PING\r\n'));
     });
     if (ok) return;
     if (Date.now() > deadline)
@@ -87,10 +106,27 @@ export async function waitForRedis(port: number, timeoutMs = 10_000): Promise<vo
   }
 }
 
-function spawnServer(port: number): ChildProcess {
+function spawnServer(port: number, options: OwnRedisOptions = {}): ChildProcess {
+  const listen = options.tls
+    ? [
+        '--port',
+        '0',
+        '--tls-port',
+        String(port),
+        '--tls-cert-file',
+        options.tls.certFile,
+        '--tls-key-file',
+        options.tls.keyFile,
+        '--tls-ca-cert-file',
+        options.tls.caFile,
+        '--tls-auth-clients',
+        'no',
+      ]
+    : ['--port', String(port)];
+  const auth = options.password !== undefined ? ['--requirepass', options.password] : [];
   const p = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
+    [...listen, ...auth, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
     { stdio: 'ignore' },
   );
   running.add(p);
@@ -104,16 +140,17 @@ function exited(p: ChildProcess): Promise<void> {
 }
 
 /** Start a redis-server on a spare port; retries another port if that one was taken meanwhile. */
-export async function startRedisServer(): Promise<OwnRedis> {
+export async function startRedisServer(options: OwnRedisOptions = {}): Promise<OwnRedis> {
   installExitHook();
+  const wait = (port: number) => waitForRedis(port, 10_000, { tls: Boolean(options.tls) });
   let port = 0;
   let proc: ChildProcess | undefined;
   for (let attempt = 0; ; attempt++) {
     port = await sparePort();
-    proc = spawnServer(port);
+    proc = spawnServer(port, options);
     try {
       await Promise.race([
-        waitForRedis(port),
+        wait(port),
         exited(proc).then(() => {
           throw new Error(`redis-server exited at start on port ${port}`);
         }),
@@ -128,7 +165,9 @@ export async function startRedisServer(): Promise<OwnRedis> {
   let stopped = false;
   return {
     port,
-    url: `redis://127.0.0.1:${port}`,
+    url: `${options.tls ? 'rediss' : 'redis'}://${
+      options.password !== undefined ? `default:${encodeURIComponent(options.password)}@` : ''
+    }127.0.0.1:${port}`,
     get pid() {
       return current.pid ?? -1;
     },
@@ -148,8 +187,8 @@ export async function startRedisServer(): Promise<OwnRedis> {
       if (stopped) throw new Error('restart() after stop()');
       await exited(current);
       // The port may linger in TIME_WAIT for clients, never for a listener: rebinding works at once.
-      current = spawnServer(port);
-      await waitForRedis(port);
+      current = spawnServer(port, options);
+      await wait(port);
     },
     async stop() {
       if (stopped) return;
