@@ -10,7 +10,14 @@ import { toArrayLiteral } from '../../src/db/types.js';
 import { daysInMonth } from '../../src/import/context.js';
 import { CopyLines } from '../../src/import/copy-lines.js';
 import { defineImport } from '../../src/import/define.js';
-import { CSV_QUOTE, csvField, csvLineFields, fieldEncoders, hasNul } from '../../src/import/encode.js';
+import {
+  CSV_QUOTE,
+  checkRow,
+  csvField,
+  csvLineFields,
+  fieldEncoders,
+  jsonTextHasNul,
+} from '../../src/import/encode.js';
 import { hexWord, KeySet } from '../../src/import/key-set.js';
 import { prepareBatches } from '../../src/import/prepare.js';
 import { namedSources } from '../../src/import/records.js';
@@ -29,7 +36,7 @@ import {
   uuid,
 } from '../../src/schema/index.js';
 
-/** encode.ts's hasNul before it was rewritten with indexed loops. */
+/** A NUL in any string or own enumerable key of a value (encode.ts's check before it read the JSON text). */
 function referenceHasNul(value: unknown): boolean {
   if (typeof value === 'string') return value.includes('\u0000');
   if (value === null || typeof value !== 'object') return false;
@@ -59,22 +66,37 @@ const jsonish = fc.letrec((tie) => ({
   ),
 })).value;
 
-describe('hasNul', () => {
-  it('finds a NUL exactly where the Object.entries walk did, in values and keys', () => {
+describe('jsonTextHasNul', () => {
+  it('finds a NUL in a JSON text exactly where a walk of the value it encodes does', () => {
     fc.assert(
       fc.property(jsonish, (v) => {
-        expect(hasNul(v)).toBe(referenceHasNul(v));
+        const text = JSON.stringify(v);
+        if (text === undefined) return;
+        // What the text encodes: undefined-valued keys gone, dates as their strings.
+        expect(jsonTextHasNul(text)).toBe(referenceHasNul(JSON.parse(text)));
       }),
       { numRuns: 3000 },
     );
   });
-  it('is not fooled by the text of an escape, nor blind to keys a JSON text would drop', () => {
-    expect(hasNul({ a: '\\u0000' })).toBe(false);
-    expect(hasNul({ 'k\u0000': undefined })).toBe(true);
-    expect(hasNul([1, [2, { x: 'a\u0000' }]])).toBe(true);
-    // toJSON hides the entries from JSON.stringify, not from the walk.
-    expect(hasNul({ inner: { toJSON: () => 'clean', secret: '\u0000' } })).toBe(true);
-    expect(hasNul(new Date(0))).toBe(false);
+  it('is not fooled by the text of an escape; checks what COPY sends (toJSON in, undefined keys out)', () => {
+    expect(jsonTextHasNul(JSON.stringify({ a: '\\u0000' }))).toBe(false);
+    expect(jsonTextHasNul(JSON.stringify({ a: '\\\u0000' }))).toBe(true);
+    expect(jsonTextHasNul(JSON.stringify([1, [2, { x: 'a\u0000' }]]))).toBe(true);
+    expect(jsonTextHasNul(JSON.stringify({ 'k\u0000': 1 }))).toBe(true);
+    expect(jsonTextHasNul(JSON.stringify({ 'k\u0000': undefined }))).toBe(false);
+    expect(jsonTextHasNul(JSON.stringify({ inner: { toJSON: () => 'clean', secret: '\u0000' } }))).toBe(false);
+    expect(jsonTextHasNul(JSON.stringify({ inner: { toJSON: () => 'dirty\u0000' } }))).toBe(true);
+  });
+  it('checkRow refuses a NUL in a json column, and the encoder sends the text it checked', () => {
+    const docs = table('docs', { id: text().primaryKey(), body: jsonb() });
+    const [target] = planTargets(defineSchema({ docs }), { docs: { key: ['id'] } });
+    const t = target as Target;
+    expect(checkRow(t, { id: 'a', body: { x: 'bad\u0000' } })?.reason).toContain('contains a NUL');
+    expect(checkRow(t, { id: 'a', body: { 'k\u0000': undefined, x: 'fine' } })).toBeNull();
+    const body = { x: 'fine', n: [1, 2] };
+    expect(checkRow(t, { id: 'b', body })).toBeNull();
+    const [encode] = fieldEncoders(t, ['body']);
+    expect(encode?.(body)).toBe(`${CSV_QUOTE}${JSON.stringify(body)}${CSV_QUOTE}`);
   });
 });
 
