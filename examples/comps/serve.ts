@@ -116,7 +116,8 @@ async function startCutover(
   ferry: CompsFerry,
   option: ServeCompsOptions['cutover'],
 ): Promise<Cutover<SearchResult> | null> {
-  const enabled = option === undefined ? truthy(process.env.COMPS_CUTOVER ?? null) : option !== false;
+  // A blank COMPS_CUTOVER (a line of .env) counts as unset.
+  const enabled = option === undefined ? truthy(process.env.COMPS_CUTOVER?.trim() || null) : option !== false;
   if (!enabled) return null;
   const settings: ServeCutoverOptions = typeof option === 'object' ? option : {};
   const legacyFile = process.env.COMPS_LEGACY_FILE?.trim();
