@@ -12,7 +12,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { sparePort } from '../../../test/support/redis-server.js';
 import type { CutoverDemoSummary } from '../demo.js';
 
 const demo = new URL('../demo.ts', import.meta.url).pathname;
@@ -33,7 +32,9 @@ afterAll(async () => {
 it('runs with no database server and no Redis: PGlite + a JSON file, every stage, nothing lost, exit 0', {
   timeout: 180_000,
 }, async () => {
-  const closedPort = await sparePort(); // free a moment ago: nothing listens there
+  // Port 1 (tcpmux): privileged and never served, so refused at once. A port the kernel freed a moment
+  // ago could be handed to another test's server meanwhile.
+  const closedPort = 1;
   const { DATABASE_URL: _db, FERRY_DATA_DIR: _dir, REDIS_URL: _redis, ...env } = process.env;
   const proc = spawn(process.execPath, ['--import', tsx, demo, '--stage-ms', '1000', '--concurrency', '4'], {
     cwd,

@@ -17,7 +17,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { advance } from '../../../src/cutover/index.js';
 import { connect } from '../../../src/index.js';
 import { freshPostgresDatabase, type ProvisionedDatabase } from '../../../test/support/backends.js';
-import { sparePort } from '../../../test/support/redis-server.js';
 import { COMPS_CUTOVER } from '../cutover.js';
 import { type CompsFerry, compsSchema, postgresSearchStore, type SearchResult, searchKey } from '../store.js';
 
@@ -54,7 +53,8 @@ function jsonFile(): Legacy {
     async env() {
       dir = await mkdtemp(path.join(os.tmpdir(), 'comps-serve-legacy-'));
       file = path.join(dir, 'legacy.json');
-      return { REDIS_URL: `redis://127.0.0.1:${await sparePort()}`, COMPS_LEGACY_FILE: file };
+      // Port 1: never served, refused at once (see demo-process.test.ts).
+      return { REDIS_URL: 'redis://127.0.0.1:1', COMPS_LEGACY_FILE: file };
     },
     async has(key) {
       const text = await readFile(file, 'utf8').catch(() => '{"results":[]}');
