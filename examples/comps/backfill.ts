@@ -27,15 +27,23 @@
  *   npx ferry import examples/comps/backfill.ts            # REDIS_URL, COMPS_LEGACY_PREFIX (default kuya)
  *   await runImport({ db, definition: compsBackfill({ redisUrl, prefix }) });
  *
+ * Where the old results are in a JSON file instead (`jsonSearchStore`, the
+ * demo without Redis: `{"results": [<result>, ...]}`), `file` (or
+ * `COMPS_LEGACY_FILE`) reads them with the `json.collections` source; the
+ * rows and the guards are the same.
+ *
  * Expired results are skipped (Redis drops them anyway; one that expires
  * while the import runs would never be served again).
  */
-import { defineImport, type RedisRecord, redis } from '../../src/import/index.js';
-import { compsSchema, listingRowsOf, remainingMs, type SearchResult, searchRowOf } from './store.js';
+import path from 'node:path';
+import { defineImport, json, type RedisRecord, redis } from '../../src/import/index.js';
+import { compsSchema, LEGACY_COLLECTION, listingRowsOf, remainingMs, type SearchResult, searchRowOf } from './store.js';
 
 export interface CompsBackfillOptions {
   /** The old app's Redis (default `REDIS_URL`, else redis://127.0.0.1:6379). */
   redisUrl?: string;
+  /** The old results' JSON file (`jsonSearchStore`) instead of Redis (default `COMPS_LEGACY_FILE`, else Redis). */
+  file?: string;
   /** The old keys' prefix (default `COMPS_LEGACY_PREFIX`, else `kuya`). */
   prefix?: string;
   /** The clock deciding which results expired (tests move it). */
@@ -62,12 +70,17 @@ function isSearchResult(value: unknown): value is SearchResult {
 export function compsBackfill(options: CompsBackfillOptions = {}) {
   const redisUrl = options.redisUrl ?? (process.env.REDIS_URL?.trim() || 'redis://127.0.0.1:6379');
   const prefix = options.prefix ?? (process.env.COMPS_LEGACY_PREFIX?.trim() || 'kuya');
+  const envFile = process.env.COMPS_LEGACY_FILE?.trim();
+  // A path from the shell is the shell's (cwd), not the import file's folder.
+  const file = options.file ?? (envFile ? path.resolve(envFile) : undefined);
   const now = options.now ?? (() => new Date());
   return defineImport({
     name: options.name ?? 'comps-backfill',
     schema: compsSchema,
-    // `namespace` strips `<prefix>:` from each record's `id`: what is left is the result's key.
-    source: redis({ url: redisUrl, namespace: prefix, type: 'json' }),
+    source: file
+      ? json.collections(file, { collections: [LEGACY_COLLECTION] })
+      : // `namespace` strips `<prefix>:` from each record's `id`: what is left is the result's key.
+        redis({ url: redisUrl, namespace: prefix, type: 'json' }),
     tables: {
       searches: { key: ['cache_key', 'created_at'], onConflict: 'skip' },
       listing_cache: {
@@ -77,20 +90,29 @@ export function compsBackfill(options: CompsBackfillOptions = {}) {
         insertOnly: ['first_seen'],
       },
     },
-    map(record: RedisRecord, ctx) {
-      const result = record.value;
+    map(record: unknown, ctx) {
+      // Redis: the key's JSON, under the key; the file: the result itself, found by its `key`.
+      const {
+        value: result,
+        id,
+        where,
+      } = file
+        ? { value: record, id: (record as { key?: unknown })?.key, where: `result` }
+        : {
+            value: (record as RedisRecord).value,
+            id: (record as RedisRecord).id,
+            where: `key "${(record as RedisRecord).key}"`,
+          };
       if (!isSearchResult(result)) {
-        return ctx.reject(
-          `key "${record.key}" does not hold a search result (key, kind, query, filters, fetched_at, items)`,
-        );
+        return ctx.reject(`${where} does not hold a search result (key, kind, query, filters, fetched_at, items)`);
       }
-      if (result.key !== record.id) {
-        return ctx.reject(`key "${record.key}" holds the result of "${result.key}"; it was written under another key`);
+      if (result.key !== id) {
+        return ctx.reject(`${where} holds the result of "${result.key}"; it was written under another key`);
       }
       ctx.timestamp(result.fetched_at, 'created_at'); // an unreadable fetch time rejects the record
       if (remainingMs(result, now()) <= 0) return undefined;
       const listings = listingRowsOf(result).map((row) => ({ ...row, first_seen: row.last_updated }));
-      return { searches: searchRowOf(record.id, result), listing_cache: listings };
+      return { searches: searchRowOf(result.key, result), listing_cache: listings };
     },
   });
 }

@@ -20,9 +20,11 @@ import {
   type Cutover,
   type CutoverStore,
   defineCutover,
+  E_CUTOVER_CONFIG,
   valueComparator,
 } from '../../src/cutover/index.js';
 import type { Duration } from '../../src/duration.js';
+import { FerryError } from '../../src/errors.js';
 import { type CompsFerry, postgresSearchStore, redisSearchStore, type SearchResult } from './store.js';
 
 /** The cutover's name: its row in `ferry_cutover`, what `ferry cutover … comps-searches` takes. */
@@ -56,8 +58,13 @@ export const searchResultComparator: Comparator<SearchResult | undefined> = (() 
 
 export interface CompsCutoverOptions {
   ferry: CompsFerry;
-  /** The Redis holding the old app's keys (not closed by the cutover). */
-  redis: Redis;
+  /** The Redis holding the old app's keys (not closed by the cutover); or give `old`. */
+  redis?: Redis;
+  /**
+   * The old app's results in another store instead of Redis keys (`jsonSearchStore`
+   * on a machine without Redis); `redis` and `prefix` are then unused.
+   */
+  old?: CutoverStore<SearchResult>;
   /** Redis URL for the stage's pub/sub (instances follow a change at once); without it they poll. */
   redisUrl?: string;
   /** The old app's key prefix (default `kuya`). */
@@ -74,9 +81,12 @@ export interface CompsCutoverOptions {
 /** The search results' cutover; see the module comment. Close it (`close()`) before the database and Redis. */
 export function compsCutover(options: CompsCutoverOptions): Cutover<SearchResult> {
   const clock = options.now ? { now: options.now } : {};
+  if (!options.old && !options.redis) {
+    throw new FerryError(E_CUTOVER_CONFIG, "compsCutover: give `redis` (the old app's keys) or `old` (its store).");
+  }
   return defineCutover<SearchResult>({
     name: COMPS_CUTOVER,
-    old: redisSearchStore(options.redis, { ...clock, prefix: options.prefix }),
+    old: options.old ?? redisSearchStore(options.redis as Redis, { ...clock, prefix: options.prefix }),
     new: postgresSearchStore(options.ferry, clock),
     key: (result) => result.key,
     db: options.ferry,

@@ -4,32 +4,38 @@
  * seed's "Current State": sold results for 30 minutes, active ones for 5,
  * "ephemeral: data lost on Redis restart"). It reads and writes the keys of
  * `redisSearchStore` (`<prefix>:sold:<card>|<filters>`, JSON, with a TTL)
- * and nothing else: the old store a live cutover moves from.
+ * and nothing else: the old store a live cutover moves from. Where there is
+ * no Redis (the demo on a bare machine), `store` puts the same results in
+ * another store, e.g. `jsonSearchStore` (a JSON file, the same TTLs).
  *
  *   const legacy = createLegacyComps({ redis: 'redis://127.0.0.1:6379' });
+ *   const offline = createLegacyComps({ store: jsonSearchStore('legacy.json') });
  *   await legacy.search('sold', '2020 Topps Chrome Luis Robert'); // { source: 'upstream', result }
  *   http.createServer(legacyRoutes(legacy)).listen(8081);          // GET /comps?q=…, /active?q=…
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
 import type { CutoverStore } from '../../src/cutover/store.js';
+import { FerryError } from '../../src/errors.js';
 import { createRedisClient } from '../../src/redis/connection.js';
 import type { SearchFilters } from './schema.js';
 import { normalizeFilters, redisSearchStore, type SearchResult, searchKey } from './store.js';
 import { createUpstream, type SearchKind, type Upstream } from './upstream.js';
 
 export interface LegacyOptions {
-  /** A Redis URL or an ioredis client (not closed by `close()`). */
-  redis: string | Redis;
+  /** A Redis URL or an ioredis client (not closed by `close()`); or give `store`. */
+  redis?: string | Redis;
   /** Key prefix (default `kuya`). */
   prefix?: string;
+  /** The results' store instead of Redis (`prefix` unused); not closed by `close()`. */
+  store?: CutoverStore<SearchResult>;
   upstream?: Upstream;
   now?: () => Date;
 }
 
 export interface LegacyComps {
   /** The cache as a cutover store: the same keys, read and written the same way. */
-  readonly store: CutoverStore<SearchResult> & { readonly prefix: string };
+  readonly store: CutoverStore<SearchResult>;
   readonly upstream: Upstream;
   search(
     kind: SearchKind,
@@ -40,13 +46,17 @@ export interface LegacyComps {
 }
 
 export function createLegacyComps(options: LegacyOptions): LegacyComps {
-  const owned = typeof options.redis === 'string';
-  const client =
-    typeof options.redis === 'string'
+  if (!options.store && !options.redis) {
+    throw new FerryError('E_BAD_ARGUMENT', 'createLegacyComps: give `redis` (a URL or a client) or `store`.');
+  }
+  const owned = !options.store && typeof options.redis === 'string';
+  const client = options.store
+    ? null
+    : typeof options.redis === 'string'
       ? createRedisClient(options.redis, { mode: 'queue', what: 'comps legacy' })
-      : options.redis;
+      : (options.redis as Redis);
   const now = options.now ?? (() => new Date());
-  const store = redisSearchStore(client, { prefix: options.prefix, now });
+  const store = options.store ?? redisSearchStore(client as Redis, { prefix: options.prefix, now });
   const upstream = options.upstream ?? createUpstream({ now });
   return {
     store,
@@ -67,7 +77,7 @@ export function createLegacyComps(options: LegacyOptions): LegacyComps {
       return { source: 'upstream', result };
     },
     async close() {
-      if (owned) await client.quit().catch(() => client.disconnect());
+      if (owned && client) await client.quit().catch(() => client.disconnect());
     },
   };
 }

@@ -14,6 +14,12 @@
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/comps REDIS_URL=redis://127.0.0.1:6379 npx tsx examples/comps/serve.ts
  *   (UPSTREAM_DELAY_MS: the stand-in upstream's latency, default 100)
  *
+ * With `COMPS_CUTOVER=1` the results go through the `comps-searches` cutover
+ * (cutover.ts): the old app's keys are in `REDIS_URL` under
+ * `COMPS_LEGACY_PREFIX` (default `kuya`), or, with `COMPS_LEGACY_FILE=<path>`,
+ * in that JSON file (`jsonSearchStore`, no Redis needed); `GET /cutover`
+ * shows the instance's stage and counters.
+ *
  * `node:http`, not Fastify: the service has seven routes and no body but one
  * small JSON, so a framework would add a dependency (and its plugin system)
  * for a router of one `switch`; and every example shares
@@ -32,7 +38,7 @@ import { type OpsServer, serverError, startOpsServer } from '../shared/ops-serve
 import { type Comps, type CompsOptions, createComps } from './comps-service.js';
 import { type CompsCutoverOptions, compsCutover, cutoverResults } from './cutover.js';
 import type { SearchFilters } from './schema.js';
-import { type CompsFerry, compsSchema, type SearchResult } from './store.js';
+import { type CompsFerry, compsSchema, jsonSearchStore, type SearchResult } from './store.js';
 import { createUpstream } from './upstream.js';
 
 export interface CompsService {
@@ -50,6 +56,8 @@ export type ServeCutoverOptions = Omit<CompsCutoverOptions, 'ferry' | 'redis'>;
 export interface ServeCompsOptions extends Omit<CompsOptions, 'ferry'> {
   /** Database URL (default `DATABASE_URL`, else the embedded PGlite). */
   url?: string;
+  /** An open database to serve from instead of `url` (the demo shares its one PGlite with the backfill). */
+  ferry?: CompsFerry;
   port?: number;
   /** Install SIGTERM/SIGINT handlers (a real process, not a test). */
   signals?: boolean;
@@ -57,8 +65,10 @@ export interface ServeCompsOptions extends Omit<CompsOptions, 'ferry'> {
    * Keep search results through the `comps-searches` cutover (cutover.ts):
    * from the old app's Redis keys to Postgres, following the stage set with
    * `ferry cutover advance comps-searches`. Default: on when `COMPS_CUTOVER=1`
-   * (then `COMPS_LEGACY_PREFIX` is the old keys' prefix, default `kuya`).
-   * Ignored when `results` is given.
+   * (then `COMPS_LEGACY_PREFIX` is the old keys' prefix, default `kuya`, or
+   * `COMPS_LEGACY_FILE` a JSON file holding them instead of Redis). With
+   * `old` (a store) the cutover needs no Redis, unless `redisUrl` is given
+   * for the stage's pub/sub. Ignored when `results` is given.
    */
   cutover?: boolean | ServeCutoverOptions;
 }
@@ -66,8 +76,8 @@ export interface ServeCompsOptions extends Omit<CompsOptions, 'ferry'> {
 export const MIGRATIONS = new URL('./migrations', import.meta.url).pathname;
 
 export async function serveComps(options: ServeCompsOptions = {}): Promise<CompsService> {
-  const { url, port, signals, cutover: cutoverOption, ...compsOptions } = options;
-  const ferry = await connect({ schema: compsSchema, url });
+  const { url, ferry: given, port, signals, cutover: cutoverOption, ...compsOptions } = options;
+  const ferry = given ?? (await connect({ schema: compsSchema, url }));
   await ferry.migrate(MIGRATIONS);
   const cutover = compsOptions.results ? null : await startCutover(ferry, cutoverOption);
   if (cutover) compsOptions.results = cutoverResults(cutover);
@@ -106,9 +116,18 @@ async function startCutover(
   ferry: CompsFerry,
   option: ServeCompsOptions['cutover'],
 ): Promise<Cutover<SearchResult> | null> {
-  const enabled = option === undefined ? truthy(process.env.COMPS_CUTOVER ?? null) : option !== false;
+  // A blank COMPS_CUTOVER (a line of .env) counts as unset.
+  const enabled = option === undefined ? truthy(process.env.COMPS_CUTOVER?.trim() || null) : option !== false;
   if (!enabled) return null;
   const settings: ServeCutoverOptions = typeof option === 'object' ? option : {};
+  const legacyFile = process.env.COMPS_LEGACY_FILE?.trim();
+  const old = settings.old ?? (legacyFile ? jsonSearchStore(legacyFile, { now: settings.now }) : undefined);
+  if (old) {
+    // The old results are not in Redis: Redis only rings the instances when a URL is given, else they poll.
+    const cutover = compsCutover({ ...settings, ferry, old });
+    await cutover.ready();
+    return cutover;
+  }
   const redisUrl = settings.redisUrl ?? (process.env.REDIS_URL?.trim() || 'redis://127.0.0.1:6379');
   const redis = createRedisClient(redisUrl, { mode: 'queue', what: 'comps cutover (old Redis keys)' });
   // Registered before the cutover, which registers itself: closed after it (last registered, first closed).

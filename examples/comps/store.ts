@@ -21,6 +21,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { CutoverStore, StoreEntry } from '../../src/cutover/store.js';
+import { jsonFileStore } from '../../src/cutover/stores/json-file.js';
 import type { DatabaseOf, Ferry, Row } from '../../src/index.js';
 import { alerts, listingCache, priceSnapshots, type SearchFilters, savedSearches, searches, users } from './schema.js';
 import { cardIdentifier, type Listing, type SearchKind } from './upstream.js';
@@ -112,6 +113,38 @@ export function redisSearchStore(
         }
       } while (cursor !== '0');
     },
+  };
+}
+
+/** The table of the old app's results in `jsonSearchStore`'s file: `{"results": [<SearchResult>, ...]}`. */
+export const LEGACY_COLLECTION = 'results';
+
+/**
+ * The old app's cache kept in a JSON file instead of Redis (for a machine
+ * without Redis: the comps demo, `COMPS_LEGACY_FILE`): Ferry's
+ * `jsonFileStore` with the results as a lowdb table, `{"results": [...]}`,
+ * each found by its `key`. It keeps Redis' expiry rules: `get` and `list`
+ * skip a result past its TTL, and a put of an expired one deletes the key.
+ * The backfill reads the same file with the `json.collections` source.
+ */
+export function jsonSearchStore(file: string, options: StoreClock = {}): CutoverStore<SearchResult> {
+  const now = options.now ?? (() => new Date());
+  const inner = jsonFileStore<SearchResult>(file, {
+    layout: 'collection',
+    collection: LEGACY_COLLECTION,
+    key: 'key',
+    indent: 0,
+  });
+  const live = (value: SearchResult | undefined) => (value && remainingMs(value, now()) > 0 ? value : undefined);
+  return {
+    label: inner.label,
+    get: async (key) => live(await inner.get(key)),
+    put: (key, value) => (remainingMs(value, now()) > 0 ? inner.put(key, value) : inner.delete(key)),
+    delete: (key) => inner.delete(key),
+    async *list(listOptions) {
+      for await (const entry of inner.list?.(listOptions) ?? []) if (live(entry.value)) yield entry;
+    },
+    close: () => inner.close?.() ?? Promise.resolve(),
   };
 }
 

@@ -7,14 +7,26 @@
  * The old app's Redis keys (prefix COMPS_LEGACY_PREFIX, default `kuya`) and
  * the service's tables, compared with the cutover's own comparator (the
  * listings' live counters ignored, see cutover.ts). Nothing is written.
+ * With `COMPS_LEGACY_FILE=<path>` the old results are that JSON file's
+ * (`jsonSearchStore`) instead of Redis keys.
  */
 import { connect } from '../../src/index.js';
 import { createRedisClient } from '../../src/redis/connection.js';
 import { COMPS_CUTOVER, searchResultComparator } from './cutover.js';
-import { compsSchema, postgresSearchStore, redisSearchStore, type SearchResult } from './store.js';
+import { compsSchema, jsonSearchStore, postgresSearchStore, redisSearchStore, type SearchResult } from './store.js';
 
 export default async ({ url }: { url?: string }) => {
   const ferry = await connect({ schema: compsSchema, url });
+  const file = process.env.COMPS_LEGACY_FILE?.trim();
+  if (file) {
+    return {
+      name: COMPS_CUTOVER,
+      old: jsonSearchStore(file),
+      new: postgresSearchStore(ferry),
+      compare: searchResultComparator as (a: SearchResult, b: SearchResult) => string[],
+      close: () => ferry.close(),
+    };
+  }
   const redis = createRedisClient(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', {
     mode: 'queue',
     what: 'comps cutover verify',

@@ -1,11 +1,16 @@
 /**
  * The comps cutover: its comparator, the backfill's guards against live
- * writes (Postgres and Redis), and the demo's run with small numbers: every
+ * writes (Postgres and Redis), the old results in a JSON file instead of
+ * Redis (the store's TTLs, the backfill from the file), and the demo's run
+ * with small numbers (with Redis, and with the file): every
  * stage under load, backfill in dual-write, the gate on clean shadow reads,
  * then nothing failed, lost or mismatched, and Postgres holding exactly one
  * row per result written.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +25,7 @@ import { MIGRATIONS } from '../serve.js';
 import {
   type CompsFerry,
   compsSchema,
+  jsonSearchStore,
   postgresSearchStore,
   redisSearchStore,
   type SearchResult,
@@ -123,6 +129,57 @@ describe('comps backfill beside live writes', () => {
   });
 });
 
+describe('the old results in a JSON file (no Redis)', () => {
+  let db: ProvisionedDatabase;
+  let ferry: CompsFerry;
+  let dir: string;
+  beforeAll(async () => {
+    db = await freshPostgresDatabase();
+    ferry = await connect({ schema: compsSchema, url: db.url });
+    await ferry.migrate(MIGRATIONS);
+    dir = await mkdtemp(path.join(os.tmpdir(), 'comps-legacy-file-'));
+  });
+  afterAll(async () => {
+    await ferry?.close();
+    await db?.cleanup();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("jsonSearchStore keeps Redis' TTLs, and the backfill imports the file's live results", async () => {
+    const file = path.join(dir, 'legacy.json');
+    const store = jsonSearchStore(file);
+    const fresh = resultOf('sold', '1989 Upper Deck Ken Griffey Jr', new Date(Date.now() - 60_000));
+    // An active result of 10 minutes ago: past its 5-minute TTL. Written by a store whose clock is back then.
+    const old = resultOf('active', '1986 Fleer Michael Jordan', new Date(Date.now() - 10 * 60_000));
+    await store.put(fresh.key, fresh);
+    await jsonSearchStore(file, { now: () => new Date(Date.now() - 10 * 60_000) }).put(old.key, old);
+    expect(searchResultComparator(fresh, await store.get(fresh.key))).toEqual([]);
+    expect(await store.get(old.key)).toBeUndefined();
+    const listed: string[] = [];
+    for await (const e of store.list?.() ?? []) listed.push(e.key);
+    expect(listed).toEqual([fresh.key]);
+    // The file holds both, as a lowdb table; a put of an expired result deletes its key.
+    const onDisk = JSON.parse(await readFile(file, 'utf8')) as { results: SearchResult[] };
+    expect(onDisk.results.map((r) => r.key).sort()).toEqual([fresh.key, old.key].sort());
+
+    const handle = await openDatabase({ url: db.url });
+    try {
+      const report = await runImport({ db: handle, definition: compsBackfill({ file }), rejectsFile: null });
+      expect(report.records).toBe(2);
+      expect(report.rejects).toBe(0);
+      expect(report.tables.searches?.inserted).toBe(1); // the expired one skipped
+    } finally {
+      await handle.close();
+    }
+    const pg = postgresSearchStore(ferry);
+    expect(searchResultComparator(fresh, await pg.get(fresh.key))).toEqual([]);
+    expect(await pg.get(old.key)).toBeUndefined();
+
+    await store.put(old.key, old); // expired at this store's clock: removed from the file
+    expect((JSON.parse(await readFile(file, 'utf8')) as { results: SearchResult[] }).results).toHaveLength(1);
+  });
+});
+
 describe('comps cutover demo (small)', () => {
   let db: ProvisionedDatabase;
   beforeAll(async () => {
@@ -145,6 +202,7 @@ describe('comps cutover demo (small)', () => {
       gateWindow: 30,
       upstreamDelayMs: 5,
     });
+    expect(summary.backends).toEqual({ database: 'postgres', legacy: 'redis' });
     expect(summary.errors).toEqual([]);
     expect(summary.finalStage).toBe('complete');
     expect(summary.failed).toBe(0);
@@ -181,6 +239,39 @@ describe('comps cutover demo (small)', () => {
       expect(await redis.keys(`${prefix}:*`)).toEqual([]);
     } finally {
       redis.disconnect();
+    }
+  }, 60_000);
+
+  it('runs the same with the old results in a JSON file instead of Redis (redisUrl null)', async () => {
+    const second = await freshPostgresDatabase();
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'comps-demo-file-'));
+    const legacyFile = path.join(dir, 'legacy.json');
+    try {
+      const summary = await runCutoverDemo({
+        url: second.url,
+        redisUrl: null,
+        legacyFile,
+        stageMs: 700,
+        sliceMs: 300,
+        concurrency: 4,
+        legacyCards: 4,
+        gateWindow: 30,
+        upstreamDelayMs: 5,
+      });
+      expect(summary.backends).toEqual({ database: 'postgres', legacy: 'json-file' });
+      expect(summary.errors).toEqual([]);
+      expect(summary.finalStage).toBe('complete');
+      expect(summary.failed).toBe(0);
+      expect(summary.lostWrites).toBe(0);
+      expect(summary.mismatches).toBe(0);
+      expect(summary.verify.clean).toBe(true);
+      expect(summary.journalDepth).toBe(0);
+      expect(summary.backfill.records).toBeGreaterThan(summary.legacyResults);
+      for (const stage of Object.values(summary.stages)) expect(stage.requests).toBeGreaterThan(0);
+      expect(await readdir(dir)).toEqual([]); // the legacy file removed at the end
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+      await second.cleanup();
     }
   }, 60_000);
 });

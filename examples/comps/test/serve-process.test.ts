@@ -25,7 +25,15 @@ it('serves, then on SIGTERM answers 503 on /readyz, finishes the search in fligh
   timeout: 60_000,
 }, async () => {
   const proc = spawn(process.execPath, ['--import', 'tsx', serve], {
-    env: { ...process.env, DATABASE_URL: db.url, REDIS_URL, PORT: '0', UPSTREAM_DELAY_MS: '300', FERRY_DEBUG: '' },
+    env: {
+      ...process.env,
+      DATABASE_URL: db.url,
+      REDIS_URL,
+      PORT: '0',
+      UPSTREAM_DELAY_MS: '300',
+      FERRY_DEBUG: '',
+      COMPS_CUTOVER: '',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child = proc;
@@ -45,6 +53,8 @@ it('serves, then on SIGTERM answers 503 on /readyz, finishes the search in fligh
   });
   expect(out).toMatch(/^comps: postgres at /);
   expect((await fetch(`${url}/readyz`)).status).toBe(200);
+  // Without COMPS_CUTOVER the results go straight to the database: no cutover to show.
+  expect((await fetch(`${url}/cutover`)).status).toBe(404);
 
   // A search that waits 300 ms on the upstream, then the signal while it is in flight.
   // A card never searched before (Redis is shared, and outlives the run): the upstream is asked.
