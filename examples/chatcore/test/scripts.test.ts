@@ -5,40 +5,19 @@
  * newcomer runs it on a fresh clone (no DATABASE_URL, no REDIS_URL: embedded
  * PGlite in a fresh folder).
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { connect } from '../../../src/index.js';
 import { describeEachBackend } from '../../../test/support/backends.js';
+import { runTsx } from '../../../test/support/run-tsx.js';
 import * as schema from '../schema.js';
 
 const script = (name: string) => new URL(`../${name}`, import.meta.url).pathname;
 
-function run(file: string, env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
-  const base = { ...process.env };
-  delete base.DATABASE_URL;
-  delete base.REDIS_URL;
-  delete base.FERRY_DATA_DIR;
-  delete base.SECRET_KEY;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', file], {
-      env: { ...base, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      err += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, out, err }));
-  });
-}
+const run = (file: string, env: Record<string, string>) =>
+  runTsx(file, [], { env, unset: ['DATABASE_URL', 'REDIS_URL', 'FERRY_DATA_DIR', 'SECRET_KEY'] });
 
 describeEachBackend('chatcore seed-users script', (t) => {
   it('run twice: the same three users, no duplicates, exit 0 both times', { timeout: 180_000 }, async () => {

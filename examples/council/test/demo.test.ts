@@ -5,12 +5,12 @@
  * every broken file, answer through Postgres as the JSON storage did, and
  * show the quota refusing and resetting.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { runTsx } from '../../../test/support/run-tsx.js';
 import type { DemoSummary } from '../demo.js';
 
 const demo = new URL('../demo.ts', import.meta.url).pathname;
@@ -20,27 +20,7 @@ beforeAll(async () => {
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-function run(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  const env = { ...process.env };
-  delete env.DATABASE_URL;
-  delete env.COUNCIL_STORAGE;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', demo, ...args], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      err += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, out, err }));
-  });
-}
+const run = (args: string[]) => runTsx(demo, args, { unset: ['DATABASE_URL', 'COUNCIL_STORAGE'] });
 
 it('runs end to end on the embedded database and prints what happened', { timeout: 120_000 }, async () => {
   const work = path.join(dir, 'demo');

@@ -3,34 +3,17 @@
  * that already has someone else's migrations: it must say so in one line and
  * exit 1, not die with a stack trace.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connect } from '../../../src/index.js';
 import { describeEachBackend } from '../../../test/support/backends.js';
+import { runTsx } from '../../../test/support/run-tsx.js';
 
 const demo = new URL('../demo.ts', import.meta.url).pathname;
 
-function runDemo(url: string): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', demo], {
-      env: { ...process.env, DATABASE_URL: url, FERRY_DEBUG: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      err += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, out, err }));
-  });
-}
+const runDemo = (url: string) => runTsx(demo, [], { env: { DATABASE_URL: url, FERRY_DEBUG: '' } });
 
 describeEachBackend('hello-bot demo on a database with foreign migrations', (t) => {
   const foreign = mkdtempSync(join(tmpdir(), 'ferry-foreign-migrations-'));
