@@ -41,3 +41,20 @@ describeEachBackend('hello-bot demo on a database with foreign migrations', (t) 
     expect(out).not.toMatch(/migrations: \d+ applied/);
   });
 });
+
+// As a newcomer runs it on a fresh clone: no DATABASE_URL (the embedded PGlite, in a folder of the
+// test's own), no REDIS_URL (the cache is L1 only, and the demo says so).
+it('runs on the embedded database without Redis and prints what happened', { timeout: 180_000 }, async () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'hello-bot-demo-'));
+  try {
+    const { code, out, err } = await runTsx(demo, [], {
+      unset: ['DATABASE_URL', 'REDIS_URL'],
+      env: { FERRY_DATA_DIR: join(scratch, 'pglite') },
+    });
+    expect(code, err || out).toBe(0);
+    expect(out).toMatch(/runs without the L2/);
+    expect(out).toMatch(/returning visits: 25, from the cache: 25, database reads: 0/);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+});
