@@ -56,6 +56,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -114,10 +115,18 @@ interface Shape {
   data(dir: string): string;
 }
 
+/** Every migration of the example, in order, as one SQL file (psql -f, and prepare-db on PGlite). */
 const migrationOf = (example: string) => {
   const base = join(root, 'examples', example, 'migrations');
-  const [first] = readdirSync(base).sort();
-  return join(base, first as string, 'up.sql');
+  const sql = readdirSync(base)
+    .sort()
+    .map((m) => readFileSync(join(base, m, 'up.sql'), 'utf8'))
+    .join(';\n');
+  const dir = join(tmpdir(), 'ferry-bench-import');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${example}-migrations.sql`);
+  writeFileSync(file, sql);
+  return file;
 };
 
 const SHAPE_DEFS: Record<string, Shape> = {
