@@ -379,6 +379,8 @@ async function sharedSchemas(db: Kysely<any>): Promise<string[]> {
 
 class PostgresShadow extends BaseShadow {
   readonly #schema: string;
+  /** Extensions `CREATE EXTENSION` statements applied since the last reset name. */
+  readonly #created = new Set<string>();
   /** The scratch schema, then the shared ones (see ApplyOptions). */
   readonly #widePath: string;
 
@@ -389,6 +391,7 @@ class PostgresShadow extends BaseShadow {
   }
 
   override async apply(statements: string[], options: ApplyOptions = {}): Promise<void> {
+    for (const name of statements.flatMap(extensionsCreatedIn)) this.#created.add(name);
     if (!options.definitionsOnly) return super.apply(statements);
     await sql.raw(`SET search_path TO ${this.#widePath}`).execute(this.db);
     try {
@@ -410,26 +413,58 @@ class PostgresShadow extends BaseShadow {
       .execute(async (trx) => {
         await sql.raw(`SET LOCAL search_path TO ${this.#widePath}`).execute(trx);
         const ir = await introspect(trx, { schema: this.#schema });
-        // Extensions belong to the whole database: one in `public` is where the live
-        // database (read with schema `public`) reports it as in its own schema.
-        if (ir.extensions) {
-          ir.extensions = ir.extensions.map((x) => (x.schema === 'public' ? { ...x, schema: null } : x));
-        }
+        // Extensions belong to the whole database, so the shadow reports those its
+        // statements created (whether they were there already or not), and one in
+        // `public` as the live database (read with schema `public`) reports it.
+        const extensions = (ir.extensions ?? [])
+          .filter((x) => this.#created.has(x.name))
+          .map((x) => (x.schema === 'public' ? { ...x, schema: null } : x));
+        if (extensions.length > 0) ir.extensions = extensions;
+        else delete ir.extensions;
         return ir;
       });
   }
 
   async reset(): Promise<void> {
     // CASCADE takes the schema's enums and sequences with it.
-    await sql.raw(`DROP SCHEMA IF EXISTS ${this.#schema} CASCADE`).execute(this.db);
+    this.#created.clear();
+    await this.#dropSchema();
     await sql.raw(`CREATE SCHEMA ${this.#schema}`).execute(this.db);
     // Back to the startup values: search_path = the scratch schema, Ferry's session settings.
     await sql.raw('RESET ALL').execute(this.db);
   }
 
+  /**
+   * Extensions belong to the whole database: one the shadow created (in its
+   * schema, first on its search_path) is seen by the live database too, whose
+   * `CREATE EXTENSION IF NOT EXISTS` then does nothing and whose objects may
+   * come to depend on it. Dropping the schema with CASCADE would take those
+   * live objects with it. So such an extension is first moved to `public`, the
+   * schema dropped, and the extension then dropped only if nothing (live)
+   * depends on it; otherwise it stays where the live database expects it.
+   */
+  async #dropSchema(): Promise<void> {
+    const { rows } = await sql<{ name: string }>`
+      select x.extname::text as name from pg_extension x
+       where x.extnamespace = (select oid from pg_namespace where nspname = ${this.#schema})
+         and x.extrelocatable
+         and exists (select 1 from pg_namespace where nspname = 'public')`.execute(this.db);
+    for (const { name } of rows) {
+      await sql.raw(`ALTER EXTENSION ${quoteIdent(name)} SET SCHEMA public`).execute(this.db);
+    }
+    await sql.raw(`DROP SCHEMA IF EXISTS ${this.#schema} CASCADE`).execute(this.db);
+    for (const { name } of rows) {
+      try {
+        await sql.raw(`DROP EXTENSION IF EXISTS ${quoteIdent(name)}`).execute(this.db);
+      } catch {
+        // Something outside the shadow uses it now: it stays, in public.
+      }
+    }
+  }
+
   protected async dispose(): Promise<void> {
     try {
-      await sql.raw(`DROP SCHEMA IF EXISTS ${this.#schema} CASCADE`).execute(this.db);
+      await this.#dropSchema();
     } finally {
       await this.handle.close();
     }

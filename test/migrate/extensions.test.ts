@@ -132,7 +132,7 @@ describeEachBackend('extensions', (t) => {
 
   beforeAll(async () => {
     // PGlite needs the bundles of extensions that will be created; Postgres ignores the option.
-    handle = await openDatabase({ url: t.url(), extensions: ['pg_trgm', 'btree_gist'] });
+    handle = await openDatabase({ url: t.url(), extensions: ['pg_trgm', 'btree_gist', 'citext'] });
     pgliteShadow = await openShadow();
     likeShadow = await openShadow({ like: handle, url: t.url() });
   });
@@ -229,6 +229,42 @@ describeEachBackend('extensions', (t) => {
     expect(like.details).toEqual({ extension: 'no_such_extension', backend: t.backend });
     // The shadow is still usable afterwards.
     expect((await normalise(pgliteShadow, withExtensions().toIR())).extensions).toHaveLength(2);
+  });
+
+  it('a shadow like the live database reports the extensions its own statements create, not all it can see', async () => {
+    for (const s of createStatements(withExtensions().toIR())) await sql.raw(s).execute(handle.db);
+    try {
+      expect((await normalise(likeShadow, withoutExtensions().toIR())).extensions).toBeUndefined();
+      expect((await normalise(likeShadow, withExtensions().toIR())).extensions).toEqual([
+        { name: 'btree_gist', schema: null, version: null },
+        { name: 'pg_trgm', schema: null, version: null },
+      ]);
+    } finally {
+      await likeShadow.reset();
+      await sql.raw('DROP TABLE docs; DROP EXTENSION pg_trgm; DROP EXTENSION btree_gist').execute(handle.db);
+    }
+  });
+
+  it('an extension the shadow created that the live database came to use survives the shadow', async () => {
+    // On Postgres the shadow's citext is visible to the live database, whose CREATE EXTENSION then does nothing.
+    await normalise(likeShadow, defineSchema({ c: extension('citext') }).toIR());
+    await sql`create extension if not exists citext`.execute(handle.db);
+    // Wherever it is (on Postgres: the shadow's schema, not on the live search_path).
+    const { rows: at } = await sql<{ type: string }>`
+      select format('%I.citext', n.nspname) as type from pg_extension x
+        join pg_namespace n on n.oid = x.extnamespace where x.extname = 'citext'`.execute(handle.db);
+    await sql.raw(`create table names (name ${at[0]!.type} primary key)`).execute(handle.db);
+    await sql`insert into names values ('Ferry')`.execute(handle.db);
+    await likeShadow.reset();
+    try {
+      const { rows } = await sql<{ n: number }>`select count(*)::int as n from names where name = 'FERRY'`.execute(
+        handle.db,
+      );
+      expect(rows[0]!.n).toBe(1);
+      expect((await introspect(handle.db)).extensions).toEqual([{ name: 'citext', schema: null, version: null }]);
+    } finally {
+      await sql.raw('DROP TABLE names; DROP EXTENSION citext').execute(handle.db);
+    }
   });
 
   it('ferry pull writes extension() calls that reproduce the database', async () => {
