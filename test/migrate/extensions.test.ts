@@ -5,11 +5,12 @@
  * the migration shadow. On both backends; `migrate new` uses a PGlite shadow
  * as the CLI does, and the Postgres shadow is exercised too.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openProjectDatabase } from '../../src/cli/database.js';
 import { importModule } from '../../src/config.js';
 import { type DbHandle, openDatabase } from '../../src/db/open.js';
 import { extensionsCreatedIn, missingExtensionOf, pgliteExtensionClosure } from '../../src/db/pglite-extensions.js';
@@ -310,6 +311,34 @@ describe('PGlite databases load the bundles of their extensions', () => {
       // The refusal released the data dir.
       await (await openDatabase({ url })).close();
     } finally {
+      await cleanup();
+    }
+  });
+
+  it('the CLI opens an embedded project database with the bundles its migrations create', async () => {
+    const { url, cleanup } = await freshPgliteDatabase();
+    const migrationsDir = newDir();
+    mkdirSync(join(migrationsDir, '20240101000000_trgm'));
+    writeFileSync(
+      join(migrationsDir, '20240101000000_trgm', 'up.sql'),
+      'CREATE EXTENSION IF NOT EXISTS pg_trgm;\nCREATE TABLE t (s text);\nCREATE INDEX t_s ON t USING gin (s gin_trgm_ops);\n',
+    );
+    writeFileSync(join(migrationsDir, '20240101000000_trgm', 'down.sql'), 'DROP TABLE t;\nDROP EXTENSION pg_trgm;\n');
+    const dataDir = url.slice('pglite:'.length);
+    const handle = await openProjectDatabase({
+      path: null,
+      dir: migrationsDir,
+      schemaPath: join(migrationsDir, 'schema.ts'),
+      migrationsDir,
+      dataDir,
+    });
+    try {
+      // (A DATABASE_URL in the environment would win over dataDir: then this test is not about PGlite.)
+      expect(handle.backend).toBe('pglite');
+      const result = await new Migrator(handle.db, { dir: migrationsDir }).up();
+      expect(result.results.map((r) => r.error?.message ?? r.status)).toEqual(['applied']);
+    } finally {
+      await handle.close();
       await cleanup();
     }
   });
