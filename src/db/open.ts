@@ -217,6 +217,9 @@ async function openPGlite(dataDir: string | null, redactedUrl: string, options: 
     // Loaded on demand: Postgres-only deployments never pay for the WASM.
     const { PGlite } = await import('@electric-sql/pglite');
     const startParams = [...PGlite.defaultStartParams, ...PGLITE_SETTINGS];
+    // Asked for ones first (before any initdb): an unknown name is E_EXTENSION_UNAVAILABLE, not a connection error.
+    const wanted = pgliteExtensionClosure(options.extensions ?? []);
+    await loadPgliteExtensions(wanted);
     // initdb in a child process, whose memory goes when it exits (see pglite-initdb.ts);
     // this process then opens an existing cluster. memory:// and tarballs stay in-process.
     if (fresh) await initdbInChild(dataDir, startParams, redactedUrl);
@@ -227,9 +230,6 @@ async function openPGlite(dataDir: string | null, redactedUrl: string, options: 
         ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
         ...(extensions.length > 0 ? { extensions: (await loadPgliteExtensions(extensions)) as never } : {}),
       });
-    // Asked for ones first: an unknown name is E_EXTENSION_UNAVAILABLE, not a connection error.
-    const wanted = pgliteExtensionClosure(options.extensions ?? []);
-    await loadPgliteExtensions(wanted);
     try {
       pglite = await create(wanted);
       // A database that already has extensions installed needs their bundles too,
