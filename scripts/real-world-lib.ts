@@ -236,7 +236,6 @@ async function unmodelledCounts(url: string): Promise<Record<string, number>> {
        (select count(*) from pg_trigger t join pg_class c on c.oid = t.tgrelid
          where not t.tgisinternal and c.relnamespace in (select oid from pub))::int as triggers,
        (select count(*) from pg_class c where c.relkind in ('v', 'm') and c.relnamespace in (select oid from pub))::int as views,
-       (select count(*) from pg_extension where extname <> 'plpgsql')::int as extensions,
        (select count(*) from pg_class c where c.relispartition and c.relnamespace in (select oid from pub))::int as partitions,
        (select count(*) from pg_class c where c.relkind = 'p' and c.relnamespace in (select oid from pub))::int as partitioned,
        (select count(*) from pg_inherits i join pg_class c on c.oid = i.inhrelid
@@ -336,9 +335,9 @@ const isFerryEntry = (e: DumpEntry) =>
 
 // ------------------------------------------------------------------ prerequisites
 
+// Not EXTENSION: Ferry models extensions (extension() in the DSL), so B and the shadow get them from Ferry.
 const PREREQ_TYPES = new Set([
   'SCHEMA',
-  'EXTENSION',
   'FUNCTION',
   'PROCEDURE',
   'AGGREGATE',
@@ -378,7 +377,7 @@ function prerequisites(dump: Dump): DumpEntry[] {
   const comments = dump.entries.filter(
     (e) =>
       e.type === 'COMMENT' &&
-      (names.has(e.name) || /^(EXTENSION|FUNCTION|PROCEDURE|AGGREGATE|DOMAIN|SCHEMA) /.test(e.name)) &&
+      (names.has(e.name) || /^(FUNCTION|PROCEDURE|AGGREGATE|DOMAIN|SCHEMA) /.test(e.name)) &&
       !/^SCHEMA public$/.test(e.name),
   );
   const chosen = new Set([...picked, ...comments]);
@@ -478,7 +477,6 @@ const BY_DESIGN_TYPES: Record<string, string> = {
   'MATERIALIZED VIEW': 'views',
   'MATERIALIZED VIEW DATA': 'views',
   RULE: 'views',
-  EXTENSION: 'extensions',
   SEQUENCE: 'sequences',
   'SEQUENCE OWNED BY': 'sequences',
   'SEQUENCE SET': 'sequences',
@@ -646,8 +644,10 @@ function classify(side: DumpDifference['side'], a: DumpEntry | undefined, b: Dum
   if (ctx.partitions.has(ownerOf(e)) || (e.type === 'COMMENT' && ctx.partitions.has(e.name.split(/[ .]/)[1] ?? ''))) {
     return [d('partitioning', true)];
   }
+  if (e.type === 'EXTENSION') return [d('extensions', false)];
   if (e.type === 'COMMENT') {
-    if (/^EXTENSION /.test(e.name)) return [d('extensions', true)];
+    // CREATE EXTENSION sets the comment of its control file; another one is not modelled.
+    if (/^EXTENSION /.test(e.name)) return [d('comments on extensions', true)];
     if (/^(FUNCTION|PROCEDURE|AGGREGATE) /.test(e.name)) return [d('functions', true)];
     if (/^(TABLE|COLUMN) /.test(e.name)) return [d('table/column comments', false)];
     if (/^(VIEW|MATERIALIZED VIEW) /.test(e.name)) return [d('views', true)];

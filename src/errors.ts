@@ -36,6 +36,7 @@ export type FerryErrorCode =
   | 'E_QUERY'
   | 'E_CONFIG'
   | 'E_MISSING_DEPENDENCY'
+  | 'E_EXTENSION_UNAVAILABLE'
   // bin/heap-cap.mjs: `ferry import`/`verify` exhausted its capped heap (FERRY_MAX_HEAP_MB)
   | 'E_OUT_OF_MEMORY'
   // src/duration.ts
@@ -125,6 +126,7 @@ export interface FerryErrorDetailsMap {
   /** `hostname` is absent when the lock was found held by a process of this host without reading its file. */
   E_DATA_DIR_LOCKED: { dataDir: string; lockFile: string; pid: number | null; hostname?: string | null };
   E_MISSING_DEPENDENCY: { package: string; feature: string };
+  E_EXTENSION_UNAVAILABLE: { extension: string; backend: 'pglite' | 'postgres' };
   E_CACHE_REDIS: { op: string };
   E_CACHE_TIMEOUT: { op: string };
   E_SESSION_EXISTS: { jti: string };
@@ -265,5 +267,11 @@ export const E_QUERY = 'E_QUERY';
 export const E_CONFIG = 'E_CONFIG';
 /** A feature needs an optional package that is not installed (the message names the `npm install` to run). */
 export const E_MISSING_DEPENDENCY = 'E_MISSING_DEPENDENCY';
+/**
+ * A schema declares (or a migration creates) a Postgres extension the backend
+ * cannot provide: one PGlite does not ship, or one not installed on the
+ * PostgreSQL server. The message names the extension and the backend.
+ */
+export const E_EXTENSION_UNAVAILABLE = 'E_EXTENSION_UNAVAILABLE';
 /** `ferry import`/`verify` exhausted the V8 heap cap it runs under (bin/heap-cap.mjs prints it; FERRY_MAX_HEAP_MB). */
 export const E_OUT_OF_MEMORY = 'E_OUT_OF_MEMORY';

@@ -7,8 +7,11 @@
  * never a new empty one. URLs and FERRY_DATA_DIR typed in the shell keep
  * resolving against the shell's folder, as shell paths do.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { LoadedConfig } from '../config.js';
 import { type DbHandle, openDatabase } from '../db/open.js';
+import { extensionsCreatedIn, PGLITE_EXTENSIONS } from '../db/pglite-extensions.js';
 
 export interface ProjectDatabaseOptions {
   /** `--url`. */
@@ -26,8 +29,35 @@ export function openProjectDatabase(config: LoadedConfig, options: ProjectDataba
     url: options.url,
     dataDir: config.dataDir,
     projectDir: config.dir,
+    extensions: migrationExtensions(config.migrationsDir),
     onCreate: options.creates
       ? undefined
       : (dataDir) => process.stderr.write(`ferry: created a new embedded database at ${dataDir}\n`),
   });
+}
+
+/**
+ * The extensions the project's migrations create that PGlite ships, so that
+ * an embedded database has their bundles loaded when `migrate up` (or down)
+ * runs `CREATE EXTENSION` (PostgreSQL ignores the list). Read leniently: a
+ * malformed migrations folder is for the migration commands to report.
+ */
+function migrationExtensions(dir: string): string[] {
+  const names = new Set<string>();
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  for (const entry of entries) {
+    for (const file of ['up.sql', 'down.sql']) {
+      try {
+        for (const name of extensionsCreatedIn(readFileSync(join(dir, entry, file), 'utf8'))) names.add(name);
+      } catch {
+        // not a migration folder, or no such file
+      }
+    }
+  }
+  return [...names].filter((n) => PGLITE_EXTENSIONS.includes(n));
 }

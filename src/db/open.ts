@@ -16,6 +16,7 @@ import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 import type { ObserverSlot, QueryObserver } from './observer.js';
 import { createPgPool, type PoolOptions, type PoolStats } from './pg-pool.js';
 import { PGliteDialect, type PGliteLike } from './pglite-dialect.js';
+import { loadPgliteExtensions, PGLITE_EXTENSIONS, pgliteExtensionClosure } from './pglite-extensions.js';
 import { initdbInChild, needsInitdb } from './pglite-initdb.js';
 import { observedSession, type RawSession, withPGliteSession, withPgSession } from './session.js';
 import { type ParsedUrl, parseDatabaseUrl } from './url.js';
@@ -56,6 +57,13 @@ export interface OpenOptions {
    * passwords redacted. Default (and `false`): silent.
    */
   logger?: Logger | false;
+  /**
+   * PGlite only: extensions whose bundles to load (`pg_trgm`, `btree_gist`, ...;
+   * see db/pglite-extensions.ts), so `CREATE EXTENSION` finds them. Extensions
+   * already installed in the data dir are loaded without being listed. One
+   * PGlite does not ship throws E_EXTENSION_UNAVAILABLE. Ignored on PostgreSQL.
+   */
+  extensions?: readonly string[];
   /** PGlite only: start from this data-dir tarball (`pglite.dumpDataDir()`), handy for test fixtures. */
   loadDataDir?: Blob;
   /** Base for relative paths in `url`, `dataDir`, DATABASE_URL and FERRY_DATA_DIR (default `process.cwd()`). */
@@ -209,15 +217,34 @@ async function openPGlite(dataDir: string | null, redactedUrl: string, options: 
     // Loaded on demand: Postgres-only deployments never pay for the WASM.
     const { PGlite } = await import('@electric-sql/pglite');
     const startParams = [...PGlite.defaultStartParams, ...PGLITE_SETTINGS];
+    // Asked for ones first (before any initdb): an unknown name is E_EXTENSION_UNAVAILABLE, not a connection error.
+    const wanted = pgliteExtensionClosure(options.extensions ?? []);
+    await loadPgliteExtensions(wanted);
     // initdb in a child process, whose memory goes when it exits (see pglite-initdb.ts);
     // this process then opens an existing cluster. memory:// and tarballs stay in-process.
     if (fresh) await initdbInChild(dataDir, startParams, redactedUrl);
-    try {
-      pglite = await PGlite.create({
+    const create = async (extensions: readonly string[]) =>
+      PGlite.create({
         startParams,
         ...(dataDir !== null ? { dataDir } : {}),
         ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
+        ...(extensions.length > 0 ? { extensions: (await loadPgliteExtensions(extensions)) as never } : {}),
       });
+    try {
+      pglite = await create(wanted);
+      // A database that already has extensions installed needs their bundles too,
+      // or using them fails: reopened with them (once, only when some are missing).
+      if (!fresh && (dataDir !== null || options.loadDataDir)) {
+        const { rows } = await pglite.query<{ name: string }>('select extname::text as name from pg_extension');
+        const missing = pgliteExtensionClosure(rows.map((r) => r.name)).filter(
+          (n) => !wanted.includes(n) && PGLITE_EXTENSIONS.includes(n),
+        );
+        if (missing.length > 0) {
+          await pglite.close();
+          pglite = undefined;
+          pglite = await create([...wanted, ...missing]);
+        }
+      }
     } catch (err) {
       throw new FerryError(
         E_CONNECT,

@@ -19,6 +19,7 @@ import {
   dropUnique,
 } from './diff/constraints.js';
 import { createEnum, dropEnum, enumValueChanges } from './diff/enums.js';
+import { alterExtensionChanges, createExtensionChange, dropExtensionChange } from './diff/extensions.js';
 import { applyRenames } from './diff/renames.js';
 import { addColumn, alterColumn, commentTable, createTableChange, dropColumn, dropTable } from './diff/tables.js';
 import { NO_HINTS, type RenameHints } from './hints.js';
@@ -38,6 +39,15 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
   const fromTables = byName(renamed.tables);
   const toTables = byName(to.tables);
   const fromEnums = byName(renamed.enums);
+  const fromExtensions = byName(from.extensions ?? []);
+  const toExtensions = byName(to.extensions ?? []);
+
+  // Extensions before anything that may use their types, functions and operator classes.
+  for (const x of to.extensions ?? []) {
+    const old = fromExtensions.get(x.name);
+    if (!old) changes.push(createExtensionChange(x));
+    else changes.push(...alterExtensionChanges(old, x));
+  }
 
   // Enums: new types first (tables may use them), value changes next.
   for (const e of to.enums) {
@@ -122,5 +132,7 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
   // Finally what goes away entirely.
   for (const old of renamed.tables) if (!toTables.has(old.name)) changes.push(dropTable(old));
   for (const e of renamed.enums) if (!to.enums.some((n) => n.name === e.name)) changes.push(dropEnum(e));
+  // Extensions last: whatever used them is gone by now.
+  for (const x of from.extensions ?? []) if (!toExtensions.has(x.name)) changes.push(dropExtensionChange(x));
   return changes;
 }

@@ -1,8 +1,8 @@
 /**
  * Read a live database's schema into the IR (see ../schema/ir.ts).
  *
- * Everything comes from `pg_catalog` in five whole-database queries (enums,
- * columns, constraints, indexes, comments) run in one read-only snapshot, so
+ * Everything comes from `pg_catalog` in five whole-database queries (enums
+ * and extensions, columns, constraints, indexes, comments) run in one read-only snapshot, so
  * the cost does not grow with the number of tables. Every field is spelled as
  * Postgres prints it (`format_type`, `pg_get_expr`, `pg_get_indexdef`), which
  * is also how the DSL spells names, types and flags: `introspect()` of the DDL
@@ -18,6 +18,7 @@ import type {
   CheckIR,
   ColumnIR,
   EnumIR,
+  ExtensionIR,
   ForeignKeyIR,
   IndexIR,
   IndexKeyIR,
@@ -83,8 +84,10 @@ async function withoutJit<R>(trx: Kysely<any>, fn: () => Promise<R>): Promise<R>
 // ---------------------------------------------------------------- queries
 
 interface EnumRow {
+  kind: 'enum' | 'extension';
   name: string;
-  values: string[];
+  /** An enum's labels; an extension's `[schema, version]`, each null when the default. */
+  values: (string | null)[];
 }
 
 interface ColumnRow {
@@ -155,14 +158,26 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
   const schema = sql`coalesce(${schemaName}::text, current_schema())`;
   const isTable = (c: string) => sql.raw(`${c}.relkind in ('r', 'p') and not ${c}.relispartition`);
 
+  // Enums, and extensions in the same query: extensions belong to the whole
+  // database; one in the schema read, or at the version the server installs
+  // by default, reports null there. plpgsql is in every database.
   const enums = await sql<EnumRow>`
-    select t.typname::text as name,
+    select 'enum' as kind, t.typname::text as name,
            coalesce(json_agg(e.enumlabel::text order by e.enumsortorder) filter (where e.oid is not null), '[]') as values
       from pg_type t
       join pg_namespace n on n.oid = t.typnamespace
       left join pg_enum e on e.enumtypid = t.oid
      where t.typtype = 'e' and n.nspname = ${schema}
-     group by t.typname`.execute(db);
+     group by t.typname
+    union all
+    select 'extension', x.extname::text,
+           json_build_array(
+             case when xn.nspname = ${schema} then null else xn.nspname::text end,
+             case when x.extversion = av.default_version then null else x.extversion end)
+      from pg_extension x
+      join pg_namespace xn on xn.oid = x.extnamespace
+      left join pg_available_extensions av on av.name = x.extname
+     where x.extname <> 'plpgsql'`.execute(db);
 
   const columns = await sql<ColumnRow>`
     select c.relname::text as table_name,
@@ -423,8 +438,16 @@ function assemble(rows: CatalogRows, exclude: (table: string) => boolean): Schem
     t.checks.sort(byName);
     t.indexes.sort(byName);
   }
-  const enums: EnumIR[] = rows.enums.map((e) => ({ name: e.name, values: e.values })).sort(byName);
-  return { enums, tables: sorted };
+  const enums: EnumIR[] = rows.enums
+    .filter((e) => e.kind === 'enum')
+    .map((e) => ({ name: e.name, values: e.values as string[] }))
+    .sort(byName);
+  const extensions: ExtensionIR[] = rows.enums
+    .filter((e) => e.kind === 'extension')
+    .map((e) => ({ name: e.name, schema: e.values[0] ?? null, version: e.values[1] ?? null }))
+    .sort(byName);
+  // Present only when there are some, as in the DSL's IR (schema.ts).
+  return extensions.length > 0 ? { extensions, enums, tables: sorted } : { enums, tables: sorted };
 }
 
 function toColumn(row: ColumnRow): ColumnIR {

@@ -8,10 +8,21 @@ import type { ColumnIR, EnumIR, IndexIR, SchemaIR, TableIR } from '../schema/ir.
  */
 export function renderSchemaModule(schema: SchemaIR, options: { importFrom?: string } = {}): string {
   const names = new Names();
+  const extensionVars = (schema.extensions ?? []).map((x) => names.take(`${camel(x.name)}Extension`));
   const enumVars = new Map(schema.enums.map((e) => [e.name, names.take(`${camel(e.name)}Enum`)]));
   const tableVars = new Map(schema.tables.map((t) => [t.name, names.take(camel(t.name))]));
   const used = new Set<string>(['table']);
   const body: string[] = [];
+
+  (schema.extensions ?? []).forEach((x, i) => {
+    used.add('extension');
+    const options = [
+      ...(x.schema !== null ? [`schema: ${str(x.schema)}`] : []),
+      ...(x.version !== null ? [`version: ${str(x.version)}`] : []),
+    ];
+    const args = options.length > 0 ? `${str(x.name)}, { ${options.join(', ')} }` : str(x.name);
+    body.push(`export const ${extensionVars[i]} = extension(${args});`);
+  });
 
   for (const e of schema.enums) {
     used.add('pgEnum');
@@ -197,6 +208,7 @@ const DSL_NAMES = new Set([
   ...Object.values(SIMPLE),
   ...Object.values(SERIALS),
   'table',
+  'extension',
   'pgEnum',
   'sql',
   'index',

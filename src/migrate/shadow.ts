@@ -32,6 +32,7 @@ import { dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { type Kysely, sql } from 'kysely';
 import { connectionStringOf, type DbHandle, openDatabase, resolveDatabaseTarget } from '../db/open.js';
+import { extensionsCreatedIn, extensionUnavailable, missingExtensionOf } from '../db/pglite-extensions.js';
 import { SESSION_SETTINGS } from '../db/types.js';
 import { E_BAD_ARGUMENT, E_QUERY, FerryError } from '../errors.js';
 import { createStatements } from '../schema/ddl.js';
@@ -161,13 +162,16 @@ function postgresUrl(options: ShadowOptions): string | null {
 // ---------------------------------------------------------------- common
 
 abstract class BaseShadow implements Shadow {
-  readonly db: Kysely<any>;
-  protected readonly handle: DbHandle;
+  /** Replaced only by a PGlite shadow that reopens itself with more extensions. */
+  protected handle: DbHandle;
   #closing: Promise<void> | undefined;
 
   constructor(handle: DbHandle) {
     this.handle = handle;
-    this.db = handle.db;
+  }
+
+  get db(): Kysely<any> {
+    return this.handle.db;
   }
 
   abstract reset(): Promise<void>;
@@ -178,6 +182,8 @@ abstract class BaseShadow implements Shadow {
       try {
         await sql.raw(statement).execute(this.db);
       } catch (err) {
+        const missing = missingExtensionOf(err);
+        if (missing !== null) throw extensionUnavailable(missing, this.handle.backend, err);
         throw new FerryError(
           E_QUERY,
           `The shadow database rejected statement ${i + 1} of ${statements.length}: ${(err as Error)?.message ?? String(err)}\n${statement}`,
@@ -274,12 +280,48 @@ function imageCachePath(): string | null {
 }
 
 async function openPgliteShadow(): Promise<Shadow> {
-  const handle = await openDatabase({ url: 'memory://', loadDataDir: await pristineImage() });
-  return new PgliteShadow(handle);
+  return new PgliteShadow(await openPglite([]));
 }
 
+async function openPglite(extensions: readonly string[]): Promise<DbHandle> {
+  return openDatabase({ url: 'memory://', loadDataDir: await pristineImage(), extensions });
+}
+
+/**
+ * PGlite finds an extension only if its bundle was loaded when the instance
+ * started. Loading every bundle PGlite ships would cost every shadow ~0.4 s,
+ * so the shadow starts with none, and before applying statements that
+ * `CREATE EXTENSION` one it has not loaded, reopens itself from the pristine
+ * image with it and replays what it applied since the last reset.
+ */
 class PgliteShadow extends BaseShadow {
+  #extensions: string[] = [];
+  #sinceReset: string[] = [];
+
+  override async apply(statements: string[], options?: ApplyOptions): Promise<void> {
+    const needed = statements.flatMap(extensionsCreatedIn).filter((n) => n !== 'plpgsql');
+    const missing = [...new Set(needed)].filter((n) => !this.#extensions.includes(n));
+    if (missing.length > 0) await this.#reopen([...this.#extensions, ...missing]);
+    await super.apply(statements, options);
+    this.#sinceReset.push(...statements);
+  }
+
+  async #reopen(extensions: string[]): Promise<void> {
+    const next = await openPglite(extensions);
+    try {
+      for (const statement of this.#sinceReset) await sql.raw(statement).execute(next.db);
+    } catch (err) {
+      await next.close().catch(() => {});
+      throw err;
+    }
+    const previous = this.handle;
+    this.handle = next;
+    this.#extensions = extensions;
+    await previous.close();
+  }
+
   async reset(): Promise<void> {
+    this.#sinceReset = [];
     // Everything user-made lives in some non-system schema; dropping them all
     // (enums, sequences and extensions included) and recreating an empty
     // `public` gives back a fresh database's layout.
@@ -337,6 +379,8 @@ async function sharedSchemas(db: Kysely<any>): Promise<string[]> {
 
 class PostgresShadow extends BaseShadow {
   readonly #schema: string;
+  /** Extensions `CREATE EXTENSION` statements applied since the last reset name. */
+  readonly #created = new Set<string>();
   /** The scratch schema, then the shared ones (see ApplyOptions). */
   readonly #widePath: string;
 
@@ -347,6 +391,7 @@ class PostgresShadow extends BaseShadow {
   }
 
   override async apply(statements: string[], options: ApplyOptions = {}): Promise<void> {
+    for (const name of statements.flatMap(extensionsCreatedIn)) this.#created.add(name);
     if (!options.definitionsOnly) return super.apply(statements);
     await sql.raw(`SET search_path TO ${this.#widePath}`).execute(this.db);
     try {
@@ -367,21 +412,59 @@ class PostgresShadow extends BaseShadow {
       .setAccessMode('read only')
       .execute(async (trx) => {
         await sql.raw(`SET LOCAL search_path TO ${this.#widePath}`).execute(trx);
-        return introspect(trx, { schema: this.#schema });
+        const ir = await introspect(trx, { schema: this.#schema });
+        // Extensions belong to the whole database, so the shadow reports those its
+        // statements created (whether they were there already or not), and one in
+        // `public` as the live database (read with schema `public`) reports it.
+        const extensions = (ir.extensions ?? [])
+          .filter((x) => this.#created.has(x.name))
+          .map((x) => (x.schema === 'public' ? { ...x, schema: null } : x));
+        if (extensions.length > 0) ir.extensions = extensions;
+        else delete ir.extensions;
+        return ir;
       });
   }
 
   async reset(): Promise<void> {
     // CASCADE takes the schema's enums and sequences with it.
-    await sql.raw(`DROP SCHEMA IF EXISTS ${this.#schema} CASCADE`).execute(this.db);
+    this.#created.clear();
+    await this.#dropSchema();
     await sql.raw(`CREATE SCHEMA ${this.#schema}`).execute(this.db);
     // Back to the startup values: search_path = the scratch schema, Ferry's session settings.
     await sql.raw('RESET ALL').execute(this.db);
   }
 
+  /**
+   * Extensions belong to the whole database: one the shadow created (in its
+   * schema, first on its search_path) is seen by the live database too, whose
+   * `CREATE EXTENSION IF NOT EXISTS` then does nothing and whose objects may
+   * come to depend on it. Dropping the schema with CASCADE would take those
+   * live objects with it. So such an extension is first moved to `public`, the
+   * schema dropped, and the extension then dropped only if nothing (live)
+   * depends on it; otherwise it stays where the live database expects it.
+   */
+  async #dropSchema(): Promise<void> {
+    const { rows } = await sql<{ name: string }>`
+      select x.extname::text as name from pg_extension x
+       where x.extnamespace = (select oid from pg_namespace where nspname = ${this.#schema})
+         and x.extrelocatable
+         and exists (select 1 from pg_namespace where nspname = 'public')`.execute(this.db);
+    for (const { name } of rows) {
+      await sql.raw(`ALTER EXTENSION ${quoteIdent(name)} SET SCHEMA public`).execute(this.db);
+    }
+    await sql.raw(`DROP SCHEMA IF EXISTS ${this.#schema} CASCADE`).execute(this.db);
+    for (const { name } of rows) {
+      try {
+        await sql.raw(`DROP EXTENSION IF EXISTS ${quoteIdent(name)}`).execute(this.db);
+      } catch {
+        // Something outside the shadow uses it now: it stays, in public.
+      }
+    }
+  }
+
   protected async dispose(): Promise<void> {
     try {
-      await sql.raw(`DROP SCHEMA IF EXISTS ${this.#schema} CASCADE`).execute(this.db);
+      await this.#dropSchema();
     } finally {
       await this.handle.close();
     }

@@ -1,3 +1,4 @@
+import { createExtension } from './extension.js';
 import { quoteIdent } from './identifiers.js';
 import type { ColumnIR, ForeignKeyIR, IndexIR, SchemaIR, TableIR } from './ir.js';
 import { literal } from './sql.js';
@@ -7,7 +8,8 @@ const list = (names: readonly string[]) => names.map(q).join(', ');
 
 /**
  * The DDL that creates `schema` from nothing, as separate statements in an
- * order that always applies: enums, tables (with keys and checks inline),
+ * order that always applies: extensions (their types and operator classes
+ * may be used by anything after), enums, tables (with keys and checks inline),
  * indexes, then foreign keys (after the indexes, because a foreign key may
  * reference columns made unique only by a unique index; and after all
  * tables, so tables may reference each other in any order), then comments.
@@ -15,6 +17,7 @@ const list = (names: readonly string[]) => names.map(q).join(', ');
  */
 export function createStatements(schema: SchemaIR): string[] {
   const out: string[] = [];
+  for (const x of schema.extensions ?? []) out.push(createExtension(x));
   for (const e of schema.enums) out.push(`CREATE TYPE ${q(e.name)} AS ENUM (${e.values.map(literal).join(', ')})`);
   for (const t of schema.tables) out.push(createTable(t));
   for (const t of schema.tables) for (const ix of t.indexes) out.push(createIndex(t.name, ix));

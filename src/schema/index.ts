@@ -1,6 +1,7 @@
 export * from './column.js';
 export { createIndex, createStatements, renderCreateSql } from './ddl.js';
 export { isPgEnum, type PgEnum, pgEnum } from './enum.js';
+export { type Extension, type ExtensionOptions, extension, isExtension } from './extension.js';
 export { quoteIdent } from './identifiers.js';
 export type * from './infer.js';
 export type * from './ir.js';

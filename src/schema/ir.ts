@@ -10,8 +10,23 @@
  * schema (the connection's `search_path`, normally `public`).
  */
 export interface SchemaIR {
+  /**
+   * Extensions (`CREATE EXTENSION`), by name; created before everything else
+   * and dropped last. Optional for IR written before extensions existed:
+   * absent reads as none.
+   */
+  extensions?: ExtensionIR[];
   enums: EnumIR[];
   tables: TableIR[];
+}
+
+export interface ExtensionIR {
+  /** As in `pg_extension.extname`, e.g. `pg_trgm`, `uuid-ossp`. */
+  name: string;
+  /** Schema it is installed in; null for the schema being described (normally `public`). */
+  schema: string | null;
+  /** A pinned version (`extversion`); null for the version the server installs by default. */
+  version: string | null;
 }
 
 export interface EnumIR {

@@ -1,10 +1,12 @@
 import { E_SCHEMA, FerryError } from '../errors.js';
 import { isPgEnum, type PgEnum } from './enum.js';
+import { type Extension, isExtension, sortExtensions } from './extension.js';
 import type { EnumIR, SchemaIR } from './ir.js';
 import { isTable, type Table } from './table.js';
 
-/** A schema: the tables and enums of a module, in a stable order. */
+/** A schema: the extensions, tables and enums of a module, in a stable order. */
 export interface Schema {
+  readonly extensions: readonly Extension[];
   readonly tables: readonly Table[];
   readonly enums: readonly PgEnum[];
   table(name: string): Table | undefined;
@@ -20,7 +22,16 @@ export function defineSchema(module: Record<string, unknown> | readonly unknown[
   const values = Array.isArray(module) ? module : Object.values(module);
   const tables = new Map<string, Table>();
   const enums = new Map<string, PgEnum>();
+  const extensions = new Map<string, Extension>();
   for (const value of values) {
+    if (isExtension(value)) {
+      const seen = extensions.get(value.name);
+      if (seen && JSON.stringify(seen.toIR()) !== JSON.stringify(value.toIR())) {
+        throw new FerryError(E_SCHEMA, `Extension "${value.name}" is declared twice with different options.`);
+      }
+      extensions.set(value.name, value);
+      continue;
+    }
     if (isTable(value)) {
       const seen = tables.get(value.name);
       if (seen && seen !== value) throw new FerryError(E_SCHEMA, `Two tables are named "${value.name}".`);
@@ -43,6 +54,7 @@ export function defineSchema(module: Record<string, unknown> | readonly unknown[
   }
   const ordered = [...tables.values()];
   const schema: Schema = {
+    extensions: [...extensions.values()],
     tables: ordered,
     enums: [...enums.values()],
     table: (name) => tables.get(name),
@@ -79,5 +91,7 @@ function schemaToIR(schema: Schema): SchemaIR {
     }
   }
   const enums: EnumIR[] = schema.enums.map((e) => ({ name: e.enumName, values: [...e.values] }));
-  return { enums, tables };
+  const extensions = sortExtensions(schema.extensions.map((e) => e.toIR()));
+  // Present only when there are some, so IR written before extensions existed compares equal.
+  return extensions.length > 0 ? { extensions, enums, tables } : { enums, tables };
 }

@@ -144,6 +144,8 @@ export interface MEnum {
 export interface Model {
   tables: MTable[];
   enums: MEnum[];
+  /** Extensions declared (names from EXTENSION_POOL); nothing in the model uses them. */
+  extensions: string[];
   /** For fresh names. */
   nameSeq: number;
   /** For seeded and default values. */
@@ -157,7 +159,7 @@ export interface Model {
 }
 
 export function emptyModel(allow: Iterable<KnownGap> = []): Model {
-  return { tables: [], enums: [], nameSeq: 1, valueSeq: 1, usedOdd: [], allow: [...allow], base: null };
+  return { tables: [], enums: [], extensions: [], nameSeq: 1, valueSeq: 1, usedOdd: [], allow: [...allow], base: null };
 }
 
 /** The model for the next step: a copy of `m` that remembers `m` as its start. */
@@ -272,8 +274,16 @@ function namesOf(t: MTable): string[] {
 
 const nameOk = (t: MTable, name: string) => Buffer.byteLength(name) <= 63 && !namesOf(t).includes(name);
 
+/**
+ * Extensions the property test may declare: shipped by PGlite and in
+ * PostgreSQL's contrib alike. The test's PGlite database loads their bundles.
+ */
+export const EXTENSION_POOL = ['btree_gist', 'citext', 'hstore', 'pg_trgm', 'uuid-ossp'] as const;
+
 export function toIR(m: Model): SchemaIR {
+  const extensions = [...m.extensions].sort().map((name) => ({ name, schema: null, version: null }));
   return {
+    ...(extensions.length > 0 ? { extensions } : {}),
     enums: m.enums.map((e) => ({ name: e.name, values: e.values.map((v) => v.label) })),
     tables: m.tables.map((t): TableIR => {
       const pkType = (name: string) => {
@@ -577,6 +587,8 @@ export const OP_KINDS = [
   'dropFk',
   'dropTable',
   'dropEnum',
+  'addExtension',
+  'dropExtension',
 ] as const;
 
 export type OpKind = (typeof OP_KINDS)[number];
@@ -613,6 +625,7 @@ const FALLBACK: Partial<Record<OpKind, OpKind>> = {
   dropFk: 'addFk',
   dropEnum: 'addEnumValue',
   renameEnumValue: 'addColumn',
+  dropExtension: 'addExtension',
 };
 
 /**
@@ -1015,6 +1028,20 @@ const OPS: Record<OpKind, OpFn> = {
       }
     }
     return `rename value ${old} of enum ${e.name} to ${v.label}`;
+  },
+
+  addExtension(m, r) {
+    const name = r.pick(EXTENSION_POOL.filter((x) => !m.extensions.includes(x)));
+    if (!name) return null;
+    m.extensions.push(name);
+    return `add extension ${name}`;
+  },
+
+  dropExtension(m, r) {
+    const name = r.pick(m.extensions);
+    if (!name) return null;
+    m.extensions = m.extensions.filter((x) => x !== name);
+    return `drop extension ${name}`;
   },
 
   dropEnum(m, r) {

@@ -24,7 +24,7 @@
 import fc from 'fast-check';
 import { type Kysely, sql } from 'kysely';
 import { afterAll, beforeAll, it } from 'vitest';
-import type { DbHandle } from '../../src/db/open.js';
+import { type DbHandle, openDatabase } from '../../src/db/open.js';
 import { diffSchemas } from '../../src/migrate/diff.js';
 import type { RenameHints } from '../../src/migrate/hints.js';
 import { introspect } from '../../src/migrate/introspect.js';
@@ -38,6 +38,7 @@ import {
   applyOp,
   beginStep,
   describeHints,
+  EXTENSION_POOL,
   emptyModel,
   expectedRows,
   gapsFromEnv,
@@ -221,6 +222,9 @@ async function runHistory(handle: DbHandle, shadow: Shadow, history: Op[][]): Pr
       throw failure(ctx, `GENERATOR BUG: the shadow rejected the model's schema\n${renderCreateSql(ir)}`, err);
     }
     const target = ctx.target;
+    // A Postgres shadow shares the database's extensions: emptied, so one it created is not
+    // what the live database's CREATE EXTENSION IF NOT EXISTS finds (see PostgresShadow).
+    await shadow.reset();
     try {
       ctx.plan = planMigrations(diffSchemas(from, target, hints), 'step');
     } catch (err) {
@@ -271,10 +275,14 @@ describeEachBackend('property: generated migrations go up, down and up again', (
   let handle: DbHandle;
   let shadow: Shadow;
   beforeAll(async () => {
-    handle = await t.open();
+    // Its own handle: on PGlite, CREATE EXTENSION finds only the bundles loaded at open.
+    handle = await openDatabase({ url: t.url(), extensions: EXTENSION_POOL });
     shadow = await openShadow({ like: handle, url: t.url() });
   });
-  afterAll(() => shadow?.close());
+  afterAll(async () => {
+    await shadow?.close();
+    await handle?.close();
+  });
 
   it(
     `random schema histories round-trip (seed ${SEED}, ${RUNS} runs)`,
