@@ -259,7 +259,7 @@ async function child<T>(
 ) {
   const args = ['--import', 'tsx'];
   // The heap cap `ferry import`/`verify` relaunch with (bin/heap-cap.mjs), so the bench measures what the CLI runs.
-  if (mode !== 'stages' && HEAP_MB > 0) args.push(...v8Flags(HEAP_MB));
+  if (mode !== 'stages' && HEAP_MB > 0) args.push(...v8Flags(HEAP_MB, { server: url.startsWith('postgres') }));
   if (CPU_PROF && (mode === 'import' || mode === 'verify')) args.push('--cpu-prof', '--cpu-prof-dir', CPU_PROF);
   args.push(join(here, 'import-child.ts'));
   const env = {

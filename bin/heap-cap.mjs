@@ -18,7 +18,8 @@ import { spawn } from 'node:child_process';
 
 /**
  * The V8 flags `ferry import`/`verify` run under for a cap of `mb`: the cap,
- * and an initial old generation of min(64, mb / 2) MB.
+ * and, against a database server, an initial old generation of
+ * min(64, mb / 2) MB.
  *
  * Why the second: an import keeps ~25 MB live but promotes ~12 MB of
  * short-lived batch data every few hundred ms, and V8 sets the next
@@ -28,10 +29,26 @@ import { spawn } from 'node:child_process';
  * old generation at 64 MB cut that to 67 and the process's CPU by 20%
  * (15.4 vs 17.9-20.6 s user, three alternating runs each) for +15-20 MB of
  * peak RSS; 32 MB gained nothing, 96 MB no more than 64 (bench/import.bench.ts
- * runs its children with these same flags).
+ * runs its children with these same flags). Not on the embedded database:
+ * there two isolates (the worker's and the main one) grow, and the import
+ * went past its 512 MB budget (council 200k: 563 MB, against 501 without).
  */
-export function v8Flags(mb) {
-  return [`--max-old-space-size=${mb}`, `--initial-old-space-size=${Math.min(64, Math.floor(mb / 2))}`];
+export function v8Flags(mb, { server = false } = {}) {
+  const flags = [`--max-old-space-size=${mb}`];
+  if (server) flags.push(`--initial-old-space-size=${Math.min(64, Math.floor(mb / 2))}`);
+  return flags;
+}
+
+/**
+ * Whether the command will run against a database server: `--url` or
+ * DATABASE_URL is a postgres:// URL. (A URL from the config file is not seen
+ * here: such runs go without the initial old generation, as on the embedded
+ * database, which is the safe side.)
+ */
+export function targetsServer(args, env = process.env) {
+  const i = args.findIndex((a) => a === '--url' || a.startsWith('--url='));
+  const url = i < 0 ? env.DATABASE_URL : args[i].startsWith('--url=') ? args[i].slice(6) : args[i + 1];
+  return /^postgres(ql)?:\/\//i.test((url ?? '').trim());
 }
 
 /** Commands that stream a whole source through this process. */
@@ -78,11 +95,15 @@ export function heapCapFor(args, env = process.env, execArgv = process.execArgv)
  * last committed batch).
  */
 export function relaunch(bin, args, mb) {
-  const child = spawn(process.execPath, [...process.execArgv, ...v8Flags(mb), bin, ...args], {
-    // The IPC channel only tells the child when this process is gone (see endWithParent).
-    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, FERRY_HEAP_CAPPED: '1' },
-  });
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, ...v8Flags(mb, { server: targetsServer(args) }), bin, ...args],
+    {
+      // The IPC channel only tells the child when this process is gone (see endWithParent).
+      stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+      env: { ...process.env, FERRY_HEAP_CAPPED: '1' },
+    },
+  );
   const forward = (signal) => () => child.kill(signal);
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   const handlers = signals.map((s) => [s, forward(s)]);

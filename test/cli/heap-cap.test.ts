@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { commandOf, heapCapFor, v8Flags } from '../../bin/heap-cap.mjs';
+import { commandOf, heapCapFor, targetsServer, v8Flags } from '../../bin/heap-cap.mjs';
 
 const bin = new URL('../../bin/ferry.mjs', import.meta.url).pathname;
 const scratch = mkdtempSync(join(tmpdir(), 'ferry-heap-'));
@@ -71,8 +71,11 @@ describe('heap cap for import and verify', () => {
     // heap_size_limit = old generation cap + young generation: 128 MB + a few dozen, far below V8's default.
     expect(capped.probe?.limitMb).toBeGreaterThanOrEqual(128);
     expect(capped.probe?.limitMb).toBeLessThan(256);
-    // …and its old generation starts at 64 MB (v8Flags says why).
-    expect(capped.probe?.execArgv).toContain('--initial-old-space-size=64');
+    // …on the embedded database (no DATABASE_URL) without an initial old generation (v8Flags says why)…
+    expect(capped.probe?.execArgv.some((a) => a.startsWith('--initial-old-space-size'))).toBe(false);
+    // …and against a server with one of 64 MB.
+    const server = ferry(['import', 'probe.mts'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test' });
+    expect(server.probe?.execArgv).toContain('--initial-old-space-size=64');
 
     expect(ferry(['verify', 'probe.mts'], { FERRY_MAX_HEAP_MB: '400' }).probe?.limitMb).toBeGreaterThanOrEqual(400);
     expect(ferry(['verify', 'probe.mts'], { FERRY_MAX_HEAP_MB: '400' }).probe?.limitMb).toBeLessThan(512);
@@ -81,10 +84,16 @@ describe('heap cap for import and verify', () => {
     expect(own.probe?.limitMb).toBeLessThan(1200);
   });
 
-  it('starts the old generation at min(64, cap / 2) MB', () => {
-    expect(v8Flags(128)).toEqual(['--max-old-space-size=128', '--initial-old-space-size=64']);
-    expect(v8Flags(512)).toEqual(['--max-old-space-size=512', '--initial-old-space-size=64']);
-    expect(v8Flags(40)).toEqual(['--max-old-space-size=40', '--initial-old-space-size=20']);
+  it('against a server, starts the old generation at min(64, cap / 2) MB; on the embedded database not', () => {
+    expect(v8Flags(128, { server: true })).toEqual(['--max-old-space-size=128', '--initial-old-space-size=64']);
+    expect(v8Flags(512, { server: true })).toEqual(['--max-old-space-size=512', '--initial-old-space-size=64']);
+    expect(v8Flags(40, { server: true })).toEqual(['--max-old-space-size=40', '--initial-old-space-size=20']);
+    expect(v8Flags(128)).toEqual(['--max-old-space-size=128']);
+    expect(targetsServer(['import', 'x.ts'], { DATABASE_URL: 'postgres://u@h/db' })).toBe(true);
+    expect(targetsServer(['import', 'x.ts'], { DATABASE_URL: 'pglite:./data' })).toBe(false);
+    expect(targetsServer(['import', 'x.ts'], {})).toBe(false);
+    expect(targetsServer(['import', 'x.ts', '--url', 'postgresql://h/db'], {})).toBe(true);
+    expect(targetsServer(['verify', 'x.ts', '--url=memory://'], { DATABASE_URL: 'postgres://h/db' })).toBe(false);
   });
 
   it('a bad FERRY_MAX_HEAP_MB is E_CONFIG naming it', () => {
