@@ -21,6 +21,13 @@ import {
 import { createEnum, dropEnum, enumValueChanges } from './diff/enums.js';
 import { alterExtensionChanges, createExtensionChange, dropExtensionChange } from './diff/extensions.js';
 import { applyRenames } from './diff/renames.js';
+import {
+  alterSequenceChanges,
+  createSequenceChange,
+  dropSequenceChange,
+  ownerChange,
+  sameOwner,
+} from './diff/sequences.js';
 import { addColumn, alterColumn, commentTable, createTableChange, dropColumn, dropTable } from './diff/tables.js';
 import { NO_HINTS, type RenameHints } from './hints.js';
 
@@ -58,6 +65,22 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
     if (old && !sameList(old.values, e.values)) changes.push(...enumValueChanges(old, e, renamed, labelsRenamed));
   }
 
+  // Sequences before the tables whose defaults may use them; ownership that
+  // goes or moves is given up before columns and tables are dropped.
+  const fromSequences = byName(from.sequences ?? []);
+  const toSequences = byName(to.sequences ?? []);
+  for (const s of to.sequences ?? []) {
+    const old = fromSequences.get(s.name);
+    if (!old) changes.push(createSequenceChange(s));
+    else changes.push(...alterSequenceChanges(old, s));
+  }
+  for (const old of from.sequences ?? []) {
+    const next = toSequences.get(old.name);
+    if (old.ownedBy !== null && !sameOwner(old.ownedBy, next?.ownedBy ?? null)) {
+      changes.push(ownerChange(old.name, old.ownedBy, null));
+    }
+  }
+
   // Drop what goes away or changes definition, before anything that may collide with it.
   for (const t of to.tables) {
     const old = fromTables.get(t.name);
@@ -90,6 +113,14 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
     }
     for (const c of old.columns) if (!t.columns.some((n) => n.name === c.name)) changes.push(dropColumn(t.name, c));
     if (old.comment !== t.comment) changes.push(commentTable(t.name, old.comment, t.comment));
+  }
+
+  // Sequence ownership, now that the owning tables and columns exist.
+  for (const s of to.sequences ?? []) {
+    const old = fromSequences.get(s.name);
+    if (s.ownedBy !== null && !sameOwner(old?.ownedBy ?? null, s.ownedBy)) {
+      changes.push(ownerChange(s.name, null, s.ownedBy));
+    }
   }
 
   // Keys, checks, foreign keys and indexes that are new or changed.
@@ -131,6 +162,7 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
 
   // Finally what goes away entirely.
   for (const old of renamed.tables) if (!toTables.has(old.name)) changes.push(dropTable(old));
+  for (const s of from.sequences ?? []) if (!toSequences.has(s.name)) changes.push(dropSequenceChange(s));
   for (const e of renamed.enums) if (!to.enums.some((n) => n.name === e.name)) changes.push(dropEnum(e));
   // Extensions last: whatever used them is gone by now.
   for (const x of from.extensions ?? []) if (!toExtensions.has(x.name)) changes.push(dropExtensionChange(x));

@@ -1,8 +1,8 @@
 /**
  * Read a live database's schema into the IR (see ../schema/ir.ts).
  *
- * Everything comes from `pg_catalog` in five whole-database queries (enums
- * and extensions, columns, constraints, indexes, comments) run in one read-only snapshot, so
+ * Everything comes from `pg_catalog` in five whole-database queries (enums,
+ * extensions and sequences, columns, constraints, indexes, comments) run in one read-only snapshot, so
  * the cost does not grow with the number of tables. Every field is spelled as
  * Postgres prints it (`format_type`, `pg_get_expr`, `pg_get_indexdef`), which
  * is also how the DSL spells names, types and flags: `introspect()` of the DDL
@@ -25,9 +25,13 @@ import type {
   IndexMethod,
   ReferentialAction,
   SchemaIR,
+  SequenceIR,
+  SequenceOptionsIR,
+  SequenceType,
   TableIR,
   UniqueIR,
 } from '../schema/ir.js';
+import { normaliseSequence } from '../schema/sequence.js';
 
 export interface IntrospectOptions {
   /** Schema to read; default `current_schema()` (the first existing schema on the `search_path`). */
@@ -84,9 +88,13 @@ async function withoutJit<R>(trx: Kysely<any>, fn: () => Promise<R>): Promise<R>
 // ---------------------------------------------------------------- queries
 
 interface EnumRow {
-  kind: 'enum' | 'extension';
+  kind: 'enum' | 'extension' | 'sequence';
   name: string;
-  /** An enum's labels; an extension's `[schema, version]`, each null when the default. */
+  /**
+   * An enum's labels; an extension's `[schema, version]`, each null when the
+   * default; a sequence's `[type, start, increment, min, max, cache, cycle,
+   * owner table, owner column]` as text.
+   */
   values: (string | null)[];
 }
 
@@ -101,6 +109,8 @@ interface ColumnRow {
   default_expr: string | null;
   /** What the default reads when it is `nextval()` of a sequence owned by the column (a serial). */
   owned_sequence_default: string | null;
+  /** The owned (serial) or identity sequence's `[type, start, increment, min, max, cache, cycle]` as text. */
+  owned_sequence: (string | null)[] | null;
 }
 
 interface ConstraintRow {
@@ -177,7 +187,27 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
       from pg_extension x
       join pg_namespace xn on xn.oid = x.extnamespace
       left join pg_available_extensions av on av.name = x.extname
-     where x.extname <> 'plpgsql'`.execute(db);
+     where x.extname <> 'plpgsql'
+    union all
+    -- Standalone sequences: not an identity column's, nor a serial's (owned by
+    -- a column whose default is nextval() of it).
+    select 'sequence', s.relname::text,
+           json_build_array(format_type(sq.seqtypid, null), sq.seqstart::text, sq.seqincrement::text,
+             sq.seqmin::text, sq.seqmax::text, sq.seqcache::text, sq.seqcycle::text, ot.relname::text, oa.attname::text)
+      from pg_class s
+      join pg_namespace sn on sn.oid = s.relnamespace
+      join pg_sequence sq on sq.seqrelid = s.oid
+      left join pg_depend od on od.classid = 'pg_class'::regclass and od.objid = s.oid
+            and od.refclassid = 'pg_class'::regclass and od.deptype in ('a', 'i') and od.refobjsubid > 0
+      left join pg_class ot on ot.oid = od.refobjid
+      left join pg_attribute oa on oa.attrelid = od.refobjid and oa.attnum = od.refobjsubid
+      left join pg_attrdef oad on oad.adrelid = oa.attrelid and oad.adnum = oa.attnum
+     where s.relkind = 'S' and sn.nspname = ${schema}
+       and od.deptype is distinct from 'i'
+       and (oad.oid is null
+            or pg_get_expr(oad.adbin, oad.adrelid) <> 'nextval(' || quote_literal(s.oid::regclass::text) || '::regclass)')`.execute(
+    db,
+  );
 
   const columns = await sql<ColumnRow>`
     select c.relname::text as table_name,
@@ -187,20 +217,24 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
            a.attidentity::text as identity,
            a.attgenerated::text as generated,
            pg_get_expr(d.adbin, d.adrelid) as default_expr,
-           os.owned_sequence_default
+           case when os.deptype = 'a' then os.owned_sequence_default end as owned_sequence_default,
+           os.owned_sequence
       from pg_class c
       join pg_namespace n on n.oid = c.relnamespace
       left join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
       left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
       left join (
-        -- sequences owned by a column (one per column; the oldest if several), hash-joined
+        -- sequences owned by a column (one per column: an identity's, else the oldest), hash-joined
         select distinct on (dep.refobjid, dep.refobjsubid)
-               dep.refobjid, dep.refobjsubid,
-               'nextval(' || quote_literal(s.oid::regclass::text) || '::regclass)' as owned_sequence_default
+               dep.refobjid, dep.refobjsubid, dep.deptype,
+               'nextval(' || quote_literal(s.oid::regclass::text) || '::regclass)' as owned_sequence_default,
+               json_build_array(format_type(sq.seqtypid, null), sq.seqstart::text, sq.seqincrement::text,
+                 sq.seqmin::text, sq.seqmax::text, sq.seqcache::text, sq.seqcycle::text) as owned_sequence
           from pg_depend dep
           join pg_class s on s.oid = dep.objid and s.relkind = 'S'
-         where dep.classid = 'pg_class'::regclass and dep.refclassid = 'pg_class'::regclass and dep.deptype = 'a'
-         order by dep.refobjid, dep.refobjsubid, s.oid
+          join pg_sequence sq on sq.seqrelid = s.oid
+         where dep.classid = 'pg_class'::regclass and dep.refclassid = 'pg_class'::regclass and dep.deptype in ('a', 'i')
+         order by dep.refobjid, dep.refobjsubid, dep.deptype = 'i' desc, s.oid
       ) os on os.refobjid = c.oid and os.refobjsubid = a.attnum
      where n.nspname = ${schema} and ${isTable('c')}
      order by c.oid, a.attnum`.execute(db);
@@ -446,8 +480,47 @@ function assemble(rows: CatalogRows, exclude: (table: string) => boolean): Schem
     .filter((e) => e.kind === 'extension')
     .map((e) => ({ name: e.name, schema: e.values[0] ?? null, version: e.values[1] ?? null }))
     .sort(byName);
-  // Present only when there are some, as in the DSL's IR (schema.ts).
-  return extensions.length > 0 ? { extensions, enums, tables: sorted } : { enums, tables: sorted };
+  const sequences: SequenceIR[] = rows.enums
+    .filter((e) => e.kind === 'sequence')
+    .map((e) => {
+      const [type, start, increment, min, max, cache, cycle, table, column] = e.values;
+      return {
+        name: e.name,
+        type: type as SequenceType,
+        ...sequenceOptions(type as SequenceType, [start, increment, min, max, cache, cycle]),
+        ownedBy: table && column ? { table, column } : null,
+      };
+    })
+    .sort(byName);
+  // Each present only when there are some, as in the DSL's IR (schema.ts).
+  return {
+    ...(extensions.length > 0 ? { extensions } : {}),
+    ...(sequences.length > 0 ? { sequences } : {}),
+    enums,
+    tables: sorted,
+  };
+}
+
+/** `[start, increment, min, max, cache, cycle]` as text, normalised (defaults null). */
+function sequenceOptions(type: SequenceType, v: (string | null | undefined)[]): SequenceOptionsIR {
+  const [start, increment, min, max, cache, cycle] = v.map((x) => x ?? '0');
+  return normaliseSequence(type, {
+    start: BigInt(start!),
+    increment: BigInt(increment!),
+    min: BigInt(min!),
+    max: BigInt(max!),
+    cache: BigInt(cache!),
+    cycle: cycle === 'true',
+  });
+}
+
+/** A serial's or identity's sequence options, when some differs from the default. */
+function columnSequence(row: ColumnRow): SequenceOptionsIR | null {
+  if (!row.owned_sequence) return null;
+  const [type, ...rest] = row.owned_sequence;
+  const o = sequenceOptions(type as SequenceType, rest);
+  const isDefault = !o.cycle && [o.start, o.increment, o.min, o.max, o.cache].every((x) => x === null);
+  return isDefault ? null : o;
 }
 
 function toColumn(row: ColumnRow): ColumnIR {
@@ -459,7 +532,7 @@ function toColumn(row: ColumnRow): ColumnIR {
     generated === null &&
     row.default_expr !== null &&
     row.default_expr === row.owned_sequence_default;
-  return {
+  const column: ColumnIR = {
     name: row.name!,
     type: row.type!,
     nullable: !row.not_null,
@@ -469,6 +542,9 @@ function toColumn(row: ColumnRow): ColumnIR {
     generated,
     comment: null,
   };
+  const seq = serial || identity !== null ? columnSequence(row) : null;
+  if (seq) column.sequence = seq;
+  return column;
 }
 
 const INDOPTION_DESC = 1;

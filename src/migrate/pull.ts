@@ -1,4 +1,4 @@
-import type { ColumnIR, EnumIR, IndexIR, SchemaIR, TableIR } from '../schema/ir.js';
+import type { ColumnIR, EnumIR, IndexIR, SchemaIR, SequenceOptionsIR, TableIR } from '../schema/ir.js';
 
 /**
  * `ferry pull`: a DSL module that describes `schema` (an introspected
@@ -24,6 +24,17 @@ export function renderSchemaModule(schema: SchemaIR, options: { importFrom?: str
     body.push(`export const ${extensionVars[i]} = extension(${args});`);
   });
 
+  for (const sq of schema.sequences ?? []) {
+    used.add('sequence');
+    const options = [
+      ...(sq.type !== 'bigint' ? [`as: ${str(sq.type)}`] : []),
+      ...sequenceOptionEntries(sq),
+      ...(sq.ownedBy !== null ? [`ownedBy: ${str(`${sq.ownedBy.table}.${sq.ownedBy.column}`)}`] : []),
+    ];
+    const args = options.length > 0 ? `${str(sq.name)}, { ${options.join(', ')} }` : str(sq.name);
+    body.push(`export const ${names.take(`${camel(sq.name)}Sequence`)} = sequence(${args});`);
+  }
+
   for (const e of schema.enums) {
     used.add('pgEnum');
     body.push(`export const ${enumVars.get(e.name)} = pgEnum(${str(e.name)}, [${e.values.map(str).join(', ')}]);`);
@@ -38,6 +49,19 @@ export function renderSchemaModule(schema: SchemaIR, options: { importFrom?: str
     body.join('\n\n'),
     '',
   ].join('\n');
+}
+
+/** The non-default options, numbers as numbers when exact in JS, else as strings. */
+function sequenceOptionEntries(o: SequenceOptionsIR): string[] {
+  const num = (v: string) => (Number.isSafeInteger(Number(v)) ? v : str(v));
+  return [
+    ...(o.start !== null ? [`start: ${num(o.start)}`] : []),
+    ...(o.increment !== null ? [`increment: ${num(o.increment)}`] : []),
+    ...(o.min !== null ? [`min: ${num(o.min)}`] : []),
+    ...(o.max !== null ? [`max: ${num(o.max)}`] : []),
+    ...(o.cache !== null ? [`cache: ${num(o.cache)}`] : []),
+    ...(o.cycle ? ['cycle: true'] : []),
+  ];
 }
 
 function renderTable(
@@ -55,6 +79,7 @@ function renderTable(
     if (pk) expr += '.primaryKey()';
     else if (!c.nullable && !c.serial && !c.identity) expr += '.notNull()';
     if (c.default !== null) expr += renderDefault(c.default, used);
+    if (c.sequence) expr += `.sequenceOptions({ ${sequenceOptionEntries(c.sequence).join(', ')} })`;
     if (c.generated !== null) {
       used.add('sql');
       expr += `.generatedAlwaysAs(sql.raw(${str(c.generated)}))`;
@@ -209,6 +234,7 @@ const DSL_NAMES = new Set([
   ...Object.values(SERIALS),
   'table',
   'extension',
+  'sequence',
   'pgEnum',
   'sql',
   'index',

@@ -1,4 +1,5 @@
 import type { ReferentialAction } from './ir.js';
+import type { SequenceOptions } from './sequence.js';
 import { literal, SqlExpr, type SqlIdentifiable } from './sql.js';
 
 /**
@@ -64,6 +65,8 @@ export interface ColumnDef {
   readonly default: string | null;
   readonly serial: boolean;
   readonly identity: 'always' | 'by default' | null;
+  /** Options of a serial's or identity's own sequence (`sequenceOptions()`), as given. */
+  readonly sequenceOptions: ColumnSequenceOptions | null;
   readonly generated: string | null;
   readonly primaryKey: boolean;
   readonly unique: { name: string | null; nullsNotDistinct: boolean } | null;
@@ -207,6 +210,16 @@ export class ColumnBuilder<C extends ColumnConfig = ColumnConfig> {
     return this.with({ identity: 'by default', notNull: true });
   }
 
+  /**
+   * Options of the sequence behind a serial or identity column
+   * (`{ start: 1000, increment: 10, cache: 20 }`), for a schema whose ids do
+   * not start at 1; what is left out keeps Postgres's default.
+   */
+  sequenceOptions(options: ColumnSequenceOptions): ColumnBuilder<C> {
+    this.requireKind('sequenceOptions()', 'int', 'bigint');
+    return this.with({ sequenceOptions: { ...options } });
+  }
+
   /** `DEFAULT now()` (timestamp types). */
   defaultNow(this: C['data'] extends Date ? ColumnBuilder<C> : never): ColumnBuilder<With<C, 'hasDefault', true>> {
     this.requireKind('defaultNow()', 'timestamp', 'date');
@@ -275,6 +288,7 @@ function def(type: string, kind: ValueKind, extra: Partial<ColumnDef> = {}): Col
     default: null,
     serial: false,
     identity: null,
+    sequenceOptions: null,
     generated: null,
     primaryKey: false,
     unique: null,
@@ -288,6 +302,9 @@ function def(type: string, kind: ValueKind, extra: Partial<ColumnDef> = {}): Col
     ...extra,
   };
 }
+
+/** `sequence()`'s options without `as` (the column's type) and `ownedBy` (the column). */
+export type ColumnSequenceOptions = Omit<SequenceOptions, 'as' | 'ownedBy'>;
 
 type Serial = { data: number; input: number; notNull: true; hasDefault: true; generated: false; primaryKey: false };
 

@@ -1,6 +1,7 @@
 import { createExtension } from './extension.js';
 import { quoteIdent } from './identifiers.js';
-import type { ColumnIR, ForeignKeyIR, IndexIR, SchemaIR, TableIR } from './ir.js';
+import type { ColumnIR, ForeignKeyIR, IndexIR, SchemaIR, SequenceOptionsIR, TableIR } from './ir.js';
+import { createSequence, ownSequence, sequenceOptionsSql } from './sequence.js';
 import { literal } from './sql.js';
 
 const q = quoteIdent;
@@ -9,8 +10,9 @@ const list = (names: readonly string[]) => names.map(q).join(', ');
 /**
  * The DDL that creates `schema` from nothing, as separate statements in an
  * order that always applies: extensions (their types and operator classes
- * may be used by anything after), enums, tables (with keys and checks inline),
- * indexes, then foreign keys (after the indexes, because a foreign key may
+ * may be used by anything after), enums, sequences (column defaults may call
+ * `nextval()` on them), tables (with keys and checks inline), sequence
+ * ownership (`OWNED BY`, once the table exists), indexes, then foreign keys (after the indexes, because a foreign key may
  * reference columns made unique only by a unique index; and after all
  * tables, so tables may reference each other in any order), then comments.
  * Runs unchanged on Postgres 15+ and PGlite.
@@ -19,7 +21,9 @@ export function createStatements(schema: SchemaIR): string[] {
   const out: string[] = [];
   for (const x of schema.extensions ?? []) out.push(createExtension(x));
   for (const e of schema.enums) out.push(`CREATE TYPE ${q(e.name)} AS ENUM (${e.values.map(literal).join(', ')})`);
-  for (const t of schema.tables) out.push(createTable(t));
+  for (const s of schema.sequences ?? []) out.push(createSequence(s));
+  for (const t of schema.tables) out.push(createTable(t), ...columnSequenceStatements(t.name, t.columns));
+  for (const s of schema.sequences ?? []) if (s.ownedBy !== null) out.push(ownSequence(s.name, s.ownedBy));
   for (const t of schema.tables) for (const ix of t.indexes) out.push(createIndex(t.name, ix));
   for (const t of schema.tables) for (const fk of t.foreignKeys) out.push(addForeignKey(t.name, fk));
   for (const t of schema.tables) out.push(...comments(t));
@@ -55,6 +59,44 @@ export function columnDefinition(c: ColumnIR): string {
   if (!c.nullable && !c.identity) sql += ' NOT NULL';
   if (c.default !== null && !c.serial && !c.identity) sql += ` DEFAULT ${c.default}`;
   return sql;
+}
+
+const NO_OPTIONS: SequenceOptionsIR = {
+  start: null,
+  increment: null,
+  min: null,
+  max: null,
+  cache: null,
+  cycle: false,
+};
+
+/**
+ * Sets every option of the sequence a serial or identity column owns
+ * (`options` absent: the defaults). Its name is Postgres's choice
+ * (`pg_get_serial_sequence`), hence the `DO` block.
+ */
+export function setColumnSequence(
+  table: string,
+  column: string,
+  options: SequenceOptionsIR | undefined,
+  restart = false,
+): string {
+  const opts = sequenceOptionsSql(null, options ?? NO_OPTIONS) + (restart ? ' RESTART' : '');
+  return (
+    `DO $$ BEGIN EXECUTE format('ALTER SEQUENCE %s ${opts}', ` +
+    `pg_get_serial_sequence(${literal(quoteIdent(table))}, ${literal(column)})); END $$`
+  );
+}
+
+/**
+ * The statements that give new serial and identity columns their non-default
+ * sequence options; `RESTART`, since `START WITH` alone only records the
+ * start and the fresh sequence would still hand out 1 first.
+ */
+export function columnSequenceStatements(table: string, columns: readonly ColumnIR[]): string[] {
+  return columns
+    .filter((c) => c.sequence !== undefined && (c.serial || c.identity !== null))
+    .map((c) => setColumnSequence(table, c.name, c.sequence, true));
 }
 
 export function addForeignKey(table: string, fk: ForeignKeyIR): string {

@@ -16,6 +16,14 @@ export interface SchemaIR {
    * absent reads as none.
    */
   extensions?: ExtensionIR[];
+  /**
+   * Standalone sequences (`CREATE SEQUENCE`), by name: created after enums and
+   * before tables (whose defaults may call `nextval()` on them), owned
+   * (`OWNED BY`) once their table exists, dropped after the tables. A sequence
+   * a serial or identity column owns is the column's (`ColumnIR.sequence`).
+   * Optional like `extensions`: absent reads as none.
+   */
+  sequences?: SequenceIR[];
   enums: EnumIR[];
   tables: TableIR[];
 }
@@ -27,6 +35,30 @@ export interface ExtensionIR {
   schema: string | null;
   /** A pinned version (`extversion`); null for the version the server installs by default. */
   version: string | null;
+}
+
+export type SequenceType = 'smallint' | 'integer' | 'bigint';
+
+/**
+ * Sequence options as decimal strings (bigint range), each null when it is
+ * what Postgres picks by default for the type and direction (`NO MINVALUE`,
+ * `START WITH` the minimum ascending, `CACHE 1`...).
+ */
+export interface SequenceOptionsIR {
+  start: string | null;
+  increment: string | null;
+  min: string | null;
+  max: string | null;
+  cache: string | null;
+  cycle: boolean;
+}
+
+export interface SequenceIR extends SequenceOptionsIR {
+  name: string;
+  /** `AS ...`; Postgres's default is bigint. */
+  type: SequenceType;
+  /** `OWNED BY table.column`, or null. */
+  ownedBy: { table: string; column: string } | null;
 }
 
 export interface EnumIR {
@@ -55,6 +87,11 @@ export interface ColumnIR {
   /** `serial`/`bigserial`/`smallserial`: an owned sequence supplies the default. */
   serial: boolean;
   identity: 'always' | 'by default' | null;
+  /**
+   * Options of a serial's or identity's own sequence, present only when some
+   * differs from the default (its type is the column's).
+   */
+  sequence?: SequenceOptionsIR;
   /** Expression of a `GENERATED ALWAYS AS (...) STORED` column. */
   generated: string | null;
   comment: string | null;

@@ -2,11 +2,13 @@ import { E_SCHEMA, FerryError } from '../errors.js';
 import { isPgEnum, type PgEnum } from './enum.js';
 import { type Extension, isExtension, sortExtensions } from './extension.js';
 import type { EnumIR, SchemaIR } from './ir.js';
+import { isSequence, type Sequence, sortSequences } from './sequence.js';
 import { isTable, type Table } from './table.js';
 
 /** A schema: the extensions, tables and enums of a module, in a stable order. */
 export interface Schema {
   readonly extensions: readonly Extension[];
+  readonly sequences: readonly Sequence[];
   readonly tables: readonly Table[];
   readonly enums: readonly PgEnum[];
   table(name: string): Table | undefined;
@@ -23,7 +25,16 @@ export function defineSchema(module: Record<string, unknown> | readonly unknown[
   const tables = new Map<string, Table>();
   const enums = new Map<string, PgEnum>();
   const extensions = new Map<string, Extension>();
+  const sequences = new Map<string, Sequence>();
   for (const value of values) {
+    if (isSequence(value)) {
+      const seen = sequences.get(value.name);
+      if (seen && JSON.stringify(seen.toIR()) !== JSON.stringify(value.toIR())) {
+        throw new FerryError(E_SCHEMA, `Sequence "${value.name}" is declared twice with different options.`);
+      }
+      sequences.set(value.name, value);
+      continue;
+    }
     if (isExtension(value)) {
       const seen = extensions.get(value.name);
       if (seen && JSON.stringify(seen.toIR()) !== JSON.stringify(value.toIR())) {
@@ -55,6 +66,7 @@ export function defineSchema(module: Record<string, unknown> | readonly unknown[
   const ordered = [...tables.values()];
   const schema: Schema = {
     extensions: [...extensions.values()],
+    sequences: [...sequences.values()],
     tables: ordered,
     enums: [...enums.values()],
     table: (name) => tables.get(name),
@@ -91,7 +103,23 @@ function schemaToIR(schema: Schema): SchemaIR {
     }
   }
   const enums: EnumIR[] = schema.enums.map((e) => ({ name: e.enumName, values: [...e.values] }));
+  const sequences = sortSequences(schema.sequences.map((s) => s.toIR()));
+  for (const s of sequences) {
+    if (s.ownedBy === null) continue;
+    const owner = byName.get(s.ownedBy.table);
+    if (!owner?.columns.some((c) => c.name === s.ownedBy!.column)) {
+      throw new FerryError(
+        E_SCHEMA,
+        `Sequence ${s.name} is owned by ${s.ownedBy.table}.${s.ownedBy.column}, which is not a column of the schema module.`,
+      );
+    }
+  }
   const extensions = sortExtensions(schema.extensions.map((e) => e.toIR()));
-  // Present only when there are some, so IR written before extensions existed compares equal.
-  return extensions.length > 0 ? { extensions, enums, tables } : { enums, tables };
+  // Each present only when there are some, so IR written before they existed compares equal.
+  return {
+    ...(extensions.length > 0 ? { extensions } : {}),
+    ...(sequences.length > 0 ? { sequences } : {}),
+    enums,
+    tables,
+  };
 }

@@ -1,8 +1,17 @@
 import { E_SCHEMA, FerryError } from '../errors.js';
-import { Column, type ColumnBuilder, type ForeignKeyTarget, type ReferenceOptions } from './column.js';
+import { Column, type ColumnBuilder, type ColumnDef, type ForeignKeyTarget, type ReferenceOptions } from './column.js';
 import { assertIdentifier } from './identifiers.js';
-import type { IndexIR, IndexKeyIR, IndexMethod, ReferentialAction, TableIR } from './ir.js';
+import type {
+  IndexIR,
+  IndexKeyIR,
+  IndexMethod,
+  ReferentialAction,
+  SequenceOptionsIR,
+  SequenceType,
+  TableIR,
+} from './ir.js';
 import type { AnyColumns, InferInsert, InferSelect, InferUpdate } from './row-types.js';
+import { sequenceOptionsIR } from './sequence.js';
 import { SqlExpr } from './sql.js';
 
 export type ColumnBuilders = Record<string, ColumnBuilder<any>>;
@@ -282,6 +291,7 @@ function compileTable(t: Table): TableIR {
       identity: c.def.identity,
       generated: c.def.generated,
       comment: c.def.comment,
+      ...columnSequence(t.name, c.name, c.def),
     })),
     primaryKey,
     uniques: [],
@@ -402,4 +412,16 @@ function resolveTarget(thunk: () => ForeignKeyTarget, where: string): ForeignKey
 
 function schemaError(message: string): FerryError {
   return new FerryError(E_SCHEMA, message);
+}
+
+/** `ColumnIR.sequence` of a serial or identity column given `sequenceOptions()`, when some option is not the default. */
+function columnSequence(table: string, column: string, def: ColumnDef): { sequence?: SequenceOptionsIR } {
+  if (def.sequenceOptions === null) return {};
+  const what = `Column ${table}.${column}`;
+  if (!def.serial && def.identity === null) {
+    throw new FerryError(E_SCHEMA, `${what}: sequenceOptions() needs a serial or identity column.`);
+  }
+  const o = sequenceOptionsIR(def.type as SequenceType, def.sequenceOptions, what);
+  const isDefault = !o.cycle && [o.start, o.increment, o.min, o.max, o.cache].every((x) => x === null);
+  return isDefault ? {} : { sequence: o };
 }

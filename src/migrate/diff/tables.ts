@@ -1,5 +1,11 @@
 /** Changes to tables and columns, and their comments. */
-import { columnDefinition, createIndex, createTable } from '../../schema/ddl.js';
+import {
+  columnDefinition,
+  columnSequenceStatements,
+  createIndex,
+  createTable,
+  setColumnSequence,
+} from '../../schema/ddl.js';
 import { quoteIdent as q } from '../../schema/identifiers.js';
 import type { ColumnIR, TableIR } from '../../schema/ir.js';
 import { literal } from '../../schema/sql.js';
@@ -15,13 +21,18 @@ function tableComments(t: TableIR): string[] {
 }
 
 export function createTableChange(t: TableIR): Change {
-  const create = [createTable({ ...t, foreignKeys: [], indexes: [] }), ...tableComments(t)];
+  const create = [
+    createTable({ ...t, foreignKeys: [], indexes: [] }),
+    ...columnSequenceStatements(t.name, t.columns),
+    ...tableComments(t),
+  ];
   return change('main', `create table ${t.name}`, create, [`DROP TABLE ${q(t.name)}`]);
 }
 
 export function dropTable(t: TableIR): Change {
   const recreate = [
     createTable({ ...t, foreignKeys: [] }),
+    ...columnSequenceStatements(t.name, t.columns),
     ...t.indexes.map((ix) => createIndex(t.name, ix)),
     ...tableComments(t),
   ];
@@ -33,7 +44,7 @@ export function addColumn(table: string, c: ColumnIR): Change[] {
     change(
       'main',
       `add column ${table}.${c.name}`,
-      [`${alter(table)} ADD COLUMN ${columnDefinition(c)}`],
+      [`${alter(table)} ADD COLUMN ${columnDefinition(c)}`, ...columnSequenceStatements(table, [c])],
       [`${alter(table)} DROP COLUMN ${q(c.name)}`],
     ),
   ];
@@ -47,7 +58,7 @@ export function dropColumn(table: string, c: ColumnIR): Change {
       'main',
       `drop column ${table}.${c.name}`,
       [`${alter(table)} DROP COLUMN ${q(c.name)}`],
-      [`${alter(table)} ADD COLUMN ${columnDefinition(c)}`],
+      [`${alter(table)} ADD COLUMN ${columnDefinition(c)}`, ...columnSequenceStatements(table, [c])],
     ),
     destructive: true,
   };
@@ -68,9 +79,28 @@ export function alterColumn(table: string, prev: ColumnIR, next: ColumnIR): Chan
     const drop = `${col} DROP IDENTITY`;
     const add = (kind: 'always' | 'by default') =>
       `${col} ADD GENERATED ${kind === 'always' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY`;
-    const up = [...(prev.identity ? [drop] : []), ...(next.identity ? [add(next.identity)] : [])];
-    const down = [...(next.identity ? [drop] : []), ...(prev.identity ? [add(prev.identity)] : [])];
+    const up = [
+      ...(prev.identity ? [drop] : []),
+      ...(next.identity ? [add(next.identity), ...columnSequenceStatements(table, [next])] : []),
+    ];
+    const down = [
+      ...(next.identity ? [drop] : []),
+      ...(prev.identity ? [add(prev.identity), ...columnSequenceStatements(table, [prev])] : []),
+    ];
     out.push(change('main', `change identity of ${where}`, up, down));
+  } else if (
+    (next.serial || next.identity !== null) &&
+    JSON.stringify(prev.sequence ?? null) !== JSON.stringify(next.sequence ?? null)
+  ) {
+    // Every option set both ways, so the down migration restores the previous ones exactly.
+    out.push(
+      change(
+        'main',
+        `change sequence options of ${where}`,
+        [setColumnSequence(table, next.name, next.sequence)],
+        [setColumnSequence(table, next.name, prev.sequence)],
+      ),
+    );
   }
   if (prev.type !== next.type) {
     // Defaults are typed; drop and restore around the conversion.
