@@ -67,14 +67,14 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
 
   // Sequences before the tables whose defaults may use them; ownership that
   // goes or moves is given up before columns and tables are dropped.
-  const fromSequences = byName(from.sequences ?? []);
+  const fromSequences = byName(renamed.sequences ?? []);
   const toSequences = byName(to.sequences ?? []);
   for (const s of to.sequences ?? []) {
     const old = fromSequences.get(s.name);
     if (!old) changes.push(createSequenceChange(s));
     else changes.push(...alterSequenceChanges(old, s));
   }
-  for (const old of from.sequences ?? []) {
+  for (const old of renamed.sequences ?? []) {
     const next = toSequences.get(old.name);
     if (old.ownedBy !== null && !sameOwner(old.ownedBy, next?.ownedBy ?? null)) {
       changes.push(ownerChange(old.name, old.ownedBy, null));
@@ -162,7 +162,7 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
 
   // Finally what goes away entirely.
   for (const old of renamed.tables) if (!toTables.has(old.name)) changes.push(dropTable(old));
-  for (const s of from.sequences ?? []) if (!toSequences.has(s.name)) changes.push(dropSequenceChange(s));
+  for (const s of renamed.sequences ?? []) if (!toSequences.has(s.name)) changes.push(dropSequenceChange(s));
   for (const e of renamed.enums) if (!to.enums.some((n) => n.name === e.name)) changes.push(dropEnum(e));
   // Extensions last: whatever used them is gone by now.
   for (const x of from.extensions ?? []) if (!toExtensions.has(x.name)) changes.push(dropExtensionChange(x));

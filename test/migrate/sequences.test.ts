@@ -14,6 +14,7 @@ import { importModule } from '../../src/config.js';
 import { type DbHandle, openDatabase } from '../../src/db/open.js';
 import { diffSchemas } from '../../src/migrate/diff.js';
 import { generateMigration, pendingChanges } from '../../src/migrate/generate.js';
+import { renameHints } from '../../src/migrate/hints.js';
 import { introspect } from '../../src/migrate/introspect.js';
 import { renderSchemaModule } from '../../src/migrate/pull.js';
 import { Migrator } from '../../src/migrate/runner.js';
@@ -145,6 +146,16 @@ describe('sequence() DSL, DDL and diff', () => {
       create.indexOf('create table orders'),
     );
     expect(diffSchemas(a, a)).toEqual([]);
+  });
+
+  it('an owner renamed (table and column) keeps its sequence: no ownership change', () => {
+    const before = defineSchema({ s: sequence('s', { ownedBy: 'a.x' }), a: table('a', { x: bigint() }) }).toIR();
+    const after = defineSchema({
+      s: sequence('s', { ownedBy: 'b.y' }),
+      b: table('b', { y: bigint().renamedFrom('x') }).renamedFrom('a'),
+    });
+    const changes = diffSchemas(before, after.toIR(), renameHints(after));
+    expect(changes.map((c) => c.description)).toEqual(['rename table a to b', 'rename column b.x to y']);
   });
 });
 

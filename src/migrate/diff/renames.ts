@@ -87,10 +87,12 @@ export function applyRenames(
   const relabelTable = (t: TableIR): TableIR =>
     labelMaps.size === 0 ? t : rewriteExpressions(t, relabel, { defaults: true });
 
+  const colMaps = new Map<string, Map<string, string>>(); // new table name → old column → new
   const tables = from.tables.map((t): TableIR => {
     const name = tableName(t.name);
     const target = to.tables.find((x) => x.name === name);
     const colMap = new Map<string, string>();
+    colMaps.set(name, colMap);
     for (const [newCol, oldCol] of hints.columns.get(name) ?? []) {
       const hasOld = t.columns.some((c) => c.name === oldCol);
       const hasNew = t.columns.some((c) => c.name === newCol);
@@ -172,8 +174,14 @@ export function applyRenames(
   }
   renames.push(...enumRenames);
 
+  // A sequence's owner follows its table and column (Postgres keeps OWNED BY across renames).
+  const sequences = from.sequences?.map((sq) => {
+    if (sq.ownedBy === null) return sq;
+    const table = tableName(sq.ownedBy.table);
+    return { ...sq, ownedBy: { table, column: colMaps.get(table)?.get(sq.ownedBy.column) ?? sq.ownedBy.column } };
+  });
   return {
-    renamed: { enums, tables },
+    renamed: { ...(sequences ? { sequences } : {}), enums, tables },
     renames,
     labelsRenamed: { enums, tables: from.tables.map(relabelTable) },
   };
