@@ -360,16 +360,14 @@ const isEnumEntry = (e: DumpEntry) => e.type === 'TYPE' && / AS ENUM \(/.test(e.
 /**
  * Entries of A's dump that Ferry does not model but generated DDL may refer
  * to (a domain as a column type, a function in a default or check, an
- * extension's opclass in an index, a sequence in a nextval() default that no
- * column owns), in dump order, with their comments.
+ * extension's opclass in an index), in dump order, with their comments.
+ * Sequences are no longer among them: Ferry creates them (issue 17).
  */
 function prerequisites(dump: Dump): DumpEntry[] {
-  const owned = new Set(dump.entries.filter((e) => e.type === 'SEQUENCE OWNED BY').map((e) => `${e.schema}.${e.name}`));
   const picked = dump.entries.filter((e) => {
     if (e.schema === 'public' || e.schema === '-' || e.type === 'SCHEMA') {
       if (PREREQ_TYPES.has(e.type)) return e.type !== 'SCHEMA' || e.name !== 'public';
       if (e.type === 'TYPE') return !isEnumEntry(e);
-      if (e.type === 'SEQUENCE') return !owned.has(`${e.schema}.${e.name}`) && !/ ADD GENERATED /.test(e.norm);
     }
     return false;
   });
@@ -477,8 +475,6 @@ const BY_DESIGN_TYPES: Record<string, string> = {
   'MATERIALIZED VIEW': 'views',
   'MATERIALIZED VIEW DATA': 'views',
   RULE: 'views',
-  SEQUENCE: 'sequences',
-  'SEQUENCE OWNED BY': 'sequences',
   'SEQUENCE SET': 'sequences',
   DOMAIN: 'domains/types',
   'SHELL TYPE': 'domains/types',
@@ -655,7 +651,9 @@ function classify(side: DumpDifference['side'], a: DumpEntry | undefined, b: Dum
     return [d('comments on unmodelled objects', true)];
   }
   if (e.type === 'TYPE') return [isEnumEntry(e) ? d('enums', false) : d('domains/types', true)];
-  if (e.type === 'DEFAULT') return [/nextval\(/.test(text) ? d('sequences', true) : d('column defaults', false)];
+  // Sequences and their nextval() defaults are modelled (standalone, or a serial/identity column's).
+  if (e.type === 'SEQUENCE' || e.type === 'SEQUENCE OWNED BY') return [d('sequences', false)];
+  if (e.type === 'DEFAULT') return [/nextval\(/.test(text) ? d('sequences', false) : d('column defaults', false)];
   const designed = BY_DESIGN_TYPES[e.type];
   if (designed) return [d(designed, true)];
   if (e.type === 'TABLE') {

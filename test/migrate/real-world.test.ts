@@ -8,7 +8,7 @@
  * introspection of both sides (equal), a re-diff against the pulled schema
  * (empty), and `pg_dump --schema-only` of both, normalised (no differences
  * other than what Ferry leaves out by design: functions, triggers, views,
- * sequence options, ...). The steps live in scripts/real-world-lib.ts, shared
+ * ...). The steps live in scripts/real-world-lib.ts, shared
  * with `npx tsx scripts/real-world-roundtrip.ts FILE.sql...`, which prints a
  * full report.
  *
