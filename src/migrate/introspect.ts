@@ -17,6 +17,7 @@ import { type Kysely, sql } from 'kysely';
 import type {
   CheckIR,
   ColumnIR,
+  ColumnSequenceIR,
   EnumIR,
   ExtensionIR,
   ForeignKeyIR,
@@ -515,10 +516,12 @@ function sequenceOptions(type: SequenceType, v: (string | null | undefined)[]): 
 }
 
 /** A serial's or identity's sequence options, when some differs from the default. */
-function columnSequence(row: ColumnRow): SequenceOptionsIR | null {
+function columnSequence(row: ColumnRow): ColumnSequenceIR | null {
   if (!row.owned_sequence) return null;
   const [type, ...rest] = row.owned_sequence;
   const o = sequenceOptions(type as SequenceType, rest);
+  // The sequence's type is named only when it is not the column's.
+  if (type !== row.type) return { type: type as SequenceType, ...o };
   const isDefault = !o.cycle && [o.start, o.increment, o.min, o.max, o.cache].every((x) => x === null);
   return isDefault ? null : o;
 }

@@ -79,7 +79,13 @@ function renderTable(
     if (pk) expr += '.primaryKey()';
     else if (!c.nullable && !c.serial && !c.identity) expr += '.notNull()';
     if (c.default !== null) expr += renderDefault(c.default, used);
-    if (c.sequence) expr += `.sequenceOptions({ ${sequenceOptionEntries(c.sequence).join(', ')} })`;
+    if (c.sequence) {
+      const entries = [
+        ...(c.sequence.type ? [`as: ${str(c.sequence.type)}`] : []),
+        ...sequenceOptionEntries(c.sequence),
+      ];
+      expr += `.sequenceOptions({ ${entries.join(', ')} })`;
+    }
     if (c.generated !== null) {
       used.add('sql');
       expr += `.generatedAlwaysAs(sql.raw(${str(c.generated)}))`;

@@ -303,8 +303,8 @@ function def(type: string, kind: ValueKind, extra: Partial<ColumnDef> = {}): Col
   };
 }
 
-/** `sequence()`'s options without `as` (the column's type) and `ownedBy` (the column). */
-export type ColumnSequenceOptions = Omit<SequenceOptions, 'as' | 'ownedBy'>;
+/** `sequence()`'s options without `ownedBy` (the column); `as` defaults to the column's type. */
+export type ColumnSequenceOptions = Omit<SequenceOptions, 'ownedBy'>;
 
 type Serial = { data: number; input: number; notNull: true; hasDefault: true; generated: false; primaryKey: false };
 

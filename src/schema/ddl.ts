@@ -1,6 +1,6 @@
 import { createExtension } from './extension.js';
 import { quoteIdent } from './identifiers.js';
-import type { ColumnIR, ForeignKeyIR, IndexIR, SchemaIR, SequenceOptionsIR, TableIR } from './ir.js';
+import type { ColumnIR, ColumnSequenceIR, ForeignKeyIR, IndexIR, SchemaIR, SequenceType, TableIR } from './ir.js';
 import { createSequence, ownSequence, sequenceOptionsSql } from './sequence.js';
 import { literal } from './sql.js';
 
@@ -61,7 +61,7 @@ export function columnDefinition(c: ColumnIR): string {
   return sql;
 }
 
-const NO_OPTIONS: SequenceOptionsIR = {
+const NO_OPTIONS: ColumnSequenceIR = {
   start: null,
   increment: null,
   min: null,
@@ -77,14 +77,15 @@ const NO_OPTIONS: SequenceOptionsIR = {
  */
 export function setColumnSequence(
   table: string,
-  column: string,
-  options: SequenceOptionsIR | undefined,
+  column: Pick<ColumnIR, 'name' | 'type' | 'sequence'>,
   restart = false,
 ): string {
-  const opts = sequenceOptionsSql(null, options ?? NO_OPTIONS) + (restart ? ' RESTART' : '');
+  const options = column.sequence ?? NO_OPTIONS;
+  const type = options.type ?? (column.type as SequenceType);
+  const opts = sequenceOptionsSql(type, options) + (restart ? ' RESTART' : '');
   return (
     `DO $$ BEGIN EXECUTE format('ALTER SEQUENCE %s ${opts}', ` +
-    `pg_get_serial_sequence(${literal(quoteIdent(table))}, ${literal(column)})); END $$`
+    `pg_get_serial_sequence(${literal(quoteIdent(table))}, ${literal(column.name)})); END $$`
   );
 }
 
@@ -96,7 +97,7 @@ export function setColumnSequence(
 export function columnSequenceStatements(table: string, columns: readonly ColumnIR[]): string[] {
   return columns
     .filter((c) => c.sequence !== undefined && (c.serial || c.identity !== null))
-    .map((c) => setColumnSequence(table, c.name, c.sequence, true));
+    .map((c) => setColumnSequence(table, c, true));
 }
 
 export function addForeignKey(table: string, fk: ForeignKeyIR): string {

@@ -53,6 +53,11 @@ export interface SequenceOptionsIR {
   cycle: boolean;
 }
 
+/** A column's sequence: `type` only when it is not the column's (a dump's `AS integer` sequence on a bigint column). */
+export interface ColumnSequenceIR extends SequenceOptionsIR {
+  type?: SequenceType;
+}
+
 export interface SequenceIR extends SequenceOptionsIR {
   name: string;
   /** `AS ...`; Postgres's default is bigint. */
@@ -89,9 +94,9 @@ export interface ColumnIR {
   identity: 'always' | 'by default' | null;
   /**
    * Options of a serial's or identity's own sequence, present only when some
-   * differs from the default (its type is the column's).
+   * differs from the default.
    */
-  sequence?: SequenceOptionsIR;
+  sequence?: ColumnSequenceIR;
   /** Expression of a `GENERATED ALWAYS AS (...) STORED` column. */
   generated: string | null;
   comment: string | null;

@@ -2,11 +2,11 @@ import { E_SCHEMA, FerryError } from '../errors.js';
 import { Column, type ColumnBuilder, type ColumnDef, type ForeignKeyTarget, type ReferenceOptions } from './column.js';
 import { assertIdentifier } from './identifiers.js';
 import type {
+  ColumnSequenceIR,
   IndexIR,
   IndexKeyIR,
   IndexMethod,
   ReferentialAction,
-  SequenceOptionsIR,
   SequenceType,
   TableIR,
 } from './ir.js';
@@ -415,13 +415,15 @@ function schemaError(message: string): FerryError {
 }
 
 /** `ColumnIR.sequence` of a serial or identity column given `sequenceOptions()`, when some option is not the default. */
-function columnSequence(table: string, column: string, def: ColumnDef): { sequence?: SequenceOptionsIR } {
+function columnSequence(table: string, column: string, def: ColumnDef): { sequence?: ColumnSequenceIR } {
   if (def.sequenceOptions === null) return {};
   const what = `Column ${table}.${column}`;
   if (!def.serial && def.identity === null) {
     throw new FerryError(E_SCHEMA, `${what}: sequenceOptions() needs a serial or identity column.`);
   }
-  const o = sequenceOptionsIR(def.type as SequenceType, def.sequenceOptions, what);
+  const type = def.sequenceOptions.as ?? (def.type as SequenceType);
+  const o = sequenceOptionsIR(type, def.sequenceOptions, what);
   const isDefault = !o.cycle && [o.start, o.increment, o.min, o.max, o.cache].every((x) => x === null);
+  if (type !== def.type) return { sequence: { type, ...o } };
   return isDefault ? {} : { sequence: o };
 }

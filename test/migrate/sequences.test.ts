@@ -19,7 +19,7 @@ import { introspect } from '../../src/migrate/introspect.js';
 import { renderSchemaModule } from '../../src/migrate/pull.js';
 import { Migrator } from '../../src/migrate/runner.js';
 import { normalise, openShadow, type Shadow } from '../../src/migrate/shadow.js';
-import { bigint, integer, serial, text } from '../../src/schema/column.js';
+import { bigint, bigserial, integer, serial, text } from '../../src/schema/column.js';
 import { createStatements } from '../../src/schema/ddl.js';
 import type { SchemaIR } from '../../src/schema/ir.js';
 import { defineSchema } from '../../src/schema/schema.js';
@@ -120,7 +120,7 @@ describe('sequence() DSL, DDL and diff', () => {
     const own = ddl.indexOf('ALTER SEQUENCE order_no OWNED BY orders.batch');
     expect(own).toBeGreaterThan(ddl.findIndex((s) => s.startsWith('CREATE TABLE orders')));
     expect(ddl).toContain(
-      "DO $$ BEGIN EXECUTE format('ALTER SEQUENCE %s INCREMENT BY 10 NO MINVALUE NO MAXVALUE START WITH 100 CACHE 5 NO CYCLE RESTART', pg_get_serial_sequence('orders', 'id')); END $$",
+      "DO $$ BEGIN EXECUTE format('ALTER SEQUENCE %s AS integer INCREMENT BY 10 NO MINVALUE NO MAXVALUE START WITH 100 CACHE 5 NO CYCLE RESTART', pg_get_serial_sequence('orders', 'id')); END $$",
     );
   });
 
@@ -284,6 +284,41 @@ describeEachBackend('sequences', (t) => {
       expect(await normalise(shadow, pulled.toIR())).toEqual(live);
     } finally {
       await sql.raw('DROP TABLE users; DROP SEQUENCE huge').execute(handle.db);
+    }
+  });
+
+  it('a serial whose sequence is AS integer on a bigint column (an id widened later) keeps that type', async () => {
+    await sql
+      .raw(`
+        CREATE TABLE widened (id bigint NOT NULL);
+        CREATE SEQUENCE widened_id_seq AS integer START WITH 1 INCREMENT BY 1 NO MINVALUE NO MAXVALUE CACHE 1;
+        ALTER SEQUENCE widened_id_seq OWNED BY widened.id;
+        ALTER TABLE ONLY widened ALTER COLUMN id SET DEFAULT nextval('widened_id_seq'::regclass);`)
+      .execute(handle.db);
+    try {
+      const live = await introspect(handle.db);
+      expect(live.sequences).toBeUndefined();
+      expect(live.tables[0]!.columns[0]).toMatchObject({
+        serial: true,
+        type: 'bigint',
+        sequence: { type: 'integer', start: null, increment: null, cache: null, cycle: false },
+      });
+      const text = renderSchemaModule(live, { importFrom: srcIndex });
+      expect(text).toContain('bigserial().sequenceOptions({ as: "integer" })');
+      const file = join(newDir(), 'schema.ts');
+      writeFileSync(file, text);
+      const pulled = defineSchema(await importModule(file, 'pulled schema'));
+      expect(await normalise(shadow, pulled.toIR())).toEqual(live);
+      // Changing it back to the column's type is an option change, undone exactly.
+      const next = defineSchema({ widened: table('widened', { id: bigserial() }) }).toIR();
+      const changes = diffSchemas(live, next);
+      expect(changes.map((c) => c.description)).toEqual(['change sequence options of widened.id']);
+      for (const st of changes[0]!.up) await sql.raw(st).execute(handle.db);
+      expect(await introspect(handle.db)).toEqual(await normalise(shadow, next));
+      for (const st of changes[0]!.down) await sql.raw(st).execute(handle.db);
+      expect(await introspect(handle.db)).toEqual(live);
+    } finally {
+      await sql.raw('DROP TABLE widened').execute(handle.db);
     }
   });
 

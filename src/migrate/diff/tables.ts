@@ -97,8 +97,8 @@ export function alterColumn(table: string, prev: ColumnIR, next: ColumnIR): Chan
       change(
         'main',
         `change sequence options of ${where}`,
-        [setColumnSequence(table, next.name, next.sequence)],
-        [setColumnSequence(table, next.name, prev.sequence)],
+        [setColumnSequence(table, next)],
+        [setColumnSequence(table, { ...prev, name: next.name })],
       ),
     );
   }
