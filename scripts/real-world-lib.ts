@@ -7,6 +7,10 @@
  * Scratch databases are created on the server at FERRY_ADMIN_URL, else
  * TEST_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/test, and
  * dropped by `roundTrip` when it ends (`dropAll` drops any left over).
+ *
+ * Over 600 lines: one pipeline whose steps (load, pull, generate, apply,
+ * compare, explain the differences) share the scratch databases and the
+ * normalisation rules; the CLI and the test need all of it, in this order.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
