@@ -35,6 +35,19 @@ import { generateListings } from '../upstream.js';
 
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 
+/** A short demo run: two cards, short stages, a small gate window. */
+const SMALL_RUN = { stageMs: 700, sliceMs: 300, concurrency: 4, legacyCards: 4, gateWindow: 30, upstreamDelayMs: 5 };
+
+/** Every stage to `complete` with nothing failed, lost or mismatched, and a clean verify. */
+function expectCleanRun(summary: Awaited<ReturnType<typeof runCutoverDemo>>): void {
+  expect(summary.errors).toEqual([]);
+  expect(summary.finalStage).toBe('complete');
+  expect(summary.failed).toBe(0);
+  expect(summary.lostWrites).toBe(0);
+  expect(summary.mismatches).toBe(0);
+  expect(summary.verify.clean).toBe(true);
+}
+
 function resultOf(kind: 'sold' | 'active', query: string, fetchedAt: Date): SearchResult {
   return {
     key: searchKey(kind, query),
@@ -191,24 +204,9 @@ describe('comps cutover demo (small)', () => {
 
   it('goes off → complete under load: nothing failed, lost or mismatched; Postgres holds every result once', async () => {
     const prefix = `kuyademo${randomBytes(4).toString('hex')}`;
-    const summary = await runCutoverDemo({
-      url: db.url,
-      redisUrl: REDIS_URL,
-      prefix,
-      stageMs: 700,
-      sliceMs: 300,
-      concurrency: 4,
-      legacyCards: 4,
-      gateWindow: 30,
-      upstreamDelayMs: 5,
-    });
+    const summary = await runCutoverDemo({ ...SMALL_RUN, url: db.url, redisUrl: REDIS_URL, prefix });
     expect(summary.backends).toEqual({ database: 'postgres', legacy: 'redis' });
-    expect(summary.errors).toEqual([]);
-    expect(summary.finalStage).toBe('complete');
-    expect(summary.failed).toBe(0);
-    expect(summary.lostWrites).toBe(0);
-    expect(summary.mismatches).toBe(0);
-    expect(summary.verify.clean).toBe(true);
+    expectCleanRun(summary);
     expect(summary.verify.rows.new).toBeGreaterThan(0);
     expect(summary.journalDepth).toBe(0);
     expect(summary.comparisons).toBeGreaterThanOrEqual(30);
@@ -247,24 +245,9 @@ describe('comps cutover demo (small)', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'comps-demo-file-'));
     const legacyFile = path.join(dir, 'legacy.json');
     try {
-      const summary = await runCutoverDemo({
-        url: second.url,
-        redisUrl: null,
-        legacyFile,
-        stageMs: 700,
-        sliceMs: 300,
-        concurrency: 4,
-        legacyCards: 4,
-        gateWindow: 30,
-        upstreamDelayMs: 5,
-      });
+      const summary = await runCutoverDemo({ ...SMALL_RUN, url: second.url, redisUrl: null, legacyFile });
       expect(summary.backends).toEqual({ database: 'postgres', legacy: 'json-file' });
-      expect(summary.errors).toEqual([]);
-      expect(summary.finalStage).toBe('complete');
-      expect(summary.failed).toBe(0);
-      expect(summary.lostWrites).toBe(0);
-      expect(summary.mismatches).toBe(0);
-      expect(summary.verify.clean).toBe(true);
+      expectCleanRun(summary);
       expect(summary.journalDepth).toBe(0);
       expect(summary.backfill.records).toBeGreaterThan(summary.legacyResults);
       for (const stage of Object.values(summary.stages)) expect(stage.requests).toBeGreaterThan(0);
