@@ -20,16 +20,40 @@ export interface RawResult<R> {
 
 export type CopyPayload = string | Buffer | Iterable<string | Buffer>;
 
+/** Statements without parameters run just before and after a COPY (see `RawSession.copyIn`). */
+export interface CopyAround {
+  before?: string;
+  after?: string;
+}
+
+/** The COPY statement with `around`'s statements, as one simple-query string. */
+function withAround(sql: string, around: CopyAround | undefined): string {
+  if (!around) return sql;
+  return [around.before, sql, around.after].filter((x) => x !== undefined && x !== '').join('; ');
+}
+
 export interface RawSession {
   readonly backend: 'postgres' | 'pglite';
   /** One statement with `$n` parameters, or (without parameters) several separated by `;`. */
   query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<RawResult<R>>;
   /**
    * `COPY <table> (<columns>) FROM STDIN WITH (<options>)` with `payload` as
-   * the data. Pass the statement with `FROM STDIN`; PGlite gets it as a blob.
+   * the data: one string or buffer, or pieces of it (written as they come).
+   * Pass the statement with `FROM STDIN`; PGlite gets it as a blob.
+   *
+   * `around` runs statements without parameters or results just before and
+   * after the COPY. On Postgres they go in the COPY's own simple-query
+   * message, so the server gets one round trip, not three:
+   *
+   * ```sql
+   * savepoint ferry_direct; copy messages (…) from stdin with (…); release savepoint ferry_direct
+   * ```
+   *
+   * (an importer writing a few hundred batches spent each of those extra
+   * round trips idle on one side). A failure anywhere fails the call and the
+   * statements after it do not run. PGlite, in process, runs them one by one.
    */
-  /** COPY … FROM STDIN with this data: one string or buffer, or pieces of it (written as they come). */
-  copyIn(sql: string, payload: CopyPayload): Promise<void>;
+  copyIn(sql: string, payload: CopyPayload, around?: CopyAround): Promise<void>;
   /**
    * `COPY (…) TO STDOUT WITH (…)`: each piece of the output goes to `onData`,
    * which is awaited before the next is read, so a slow destination holds the
@@ -69,9 +93,10 @@ export async function withPgSession<T>(pool: PgPool, fn: (session: RawSession) =
         throw err;
       }
     },
-    async copyIn(sql: string, payload: CopyPayload) {
+    async copyIn(sql: string, payload: CopyPayload, around?: CopyAround) {
       // pg hands a submittable straight to the connection; the wrapper passes non-strings through.
-      const stream = (client as unknown as { query(s: unknown): Writable }).query(copyFrom(sql));
+      // pg-copy-streams sends the text as one Query message and reads only COPY's own command tag.
+      const stream = (client as unknown as { query(s: unknown): Writable }).query(copyFrom(withAround(sql, around)));
       try {
         await pipeline(async function* () {
           if (typeof payload === 'string' || Buffer.isBuffer(payload)) yield payload;
@@ -143,10 +168,12 @@ function pgliteSession(pglite: PGliteLike, registry: TypeRegistry): RawSession {
       await resolveUnknownTypes(registry, result.fields, result.rows as Record<string, unknown>[], lookup);
       return { rows: result.rows, rowCount: Number(result.affectedRows ?? result.rows.length) };
     },
-    async copyIn(sql: string, payload: CopyPayload) {
+    async copyIn(sql: string, payload: CopyPayload, around?: CopyAround) {
       const blobSql = sql.replace(/\bFROM\s+STDIN\b/i, "FROM '/dev/blob'");
       const parts = typeof payload === 'string' || Buffer.isBuffer(payload) ? [payload] : [...payload];
+      if (around?.before) await pglite.exec(around.before);
       await pglite.query(blobSql, [], { blob: new Blob(parts) });
+      if (around?.after) await pglite.exec(around.after);
     },
     async copyOut(sql: string, onData: (chunk: Buffer) => void | Promise<void>) {
       const blobSql = sql.replace(/\bTO\s+STDOUT\b/i, "TO '/dev/blob'");
@@ -185,7 +212,7 @@ export function observedSession(session: RawSession, observer: QueryObserver): R
   return {
     backend: session.backend,
     query: (sql, params) => timed('raw', () => session.query(sql, params)),
-    copyIn: (sql, payload) => timed('copy', () => session.copyIn(sql, payload)),
+    copyIn: (sql, payload, around) => timed('copy', () => session.copyIn(sql, payload, around)),
     copyOut: (sql, onData) => timed('copy', () => session.copyOut(sql, onData)),
     queryText: (sql) => timed('raw', () => session.queryText(sql)),
   };

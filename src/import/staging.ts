@@ -2,7 +2,7 @@
  * Session temp tables that batches are COPied into, and the bisection that
  * isolates a bad row when a COPY or an INSERT fails.
  */
-import { isConnectionLoss, type RawSession } from '../db/session.js';
+import { type CopyAround, isConnectionLoss, type RawSession } from '../db/session.js';
 import { quoteIdent } from '../schema/identifiers.js';
 import { maskDbText, maskRow, sensitiveValues } from '../schema/sensitive.js';
 import { COPY_CSV_OPTIONS, csvLineFields } from './encode.js';
@@ -45,10 +45,15 @@ export async function copyGroup(
 }
 
 /** COPY the whole group straight into its target, in one statement: it fails whole on any bad row. */
-export async function copyIntoTarget(session: RawSession, target: Target, group: Group): Promise<void> {
+export async function copyIntoTarget(
+  session: RawSession,
+  target: Target,
+  group: Group,
+  around?: CopyAround,
+): Promise<void> {
   const cols = group.columns.map(quoteIdent).join(', ');
   const sql = `copy ${quoteIdent(target.name)} (${cols}) from stdin with (${COPY_CSV_OPTIONS})`;
-  await session.copyIn(sql, group.lines.pieces(0, group.lines.length - 1));
+  await session.copyIn(sql, group.lines.pieces(0, group.lines.length - 1), around);
 }
 
 /**

@@ -86,15 +86,21 @@ async function copiedIntoTarget(
   rejects: RejectRow[],
 ): Promise<number | null> {
   if (!appendOnly.has(target) || (directFailures.get(target) ?? 0) >= MAX_DIRECT_FAILURES) return null;
-  await session.query('savepoint ferry_direct');
-  let found: Awaited<ReturnType<typeof missingParents>>;
-  let rest: Group;
+  // The savepoint and its release travel with the COPY (one round trip)
+  // unless the foreign-key query has to run inside the savepoint first.
+  const checked = orphanTables.has(target);
+  let found: Awaited<ReturnType<typeof missingParents>> = [];
+  let rest: Group = group;
   try {
-    found = orphanTables.has(target) ? await missingParents(session, target, group) : [];
-    const dropped = new Set(found.map((o) => o.n));
-    rest = found.length === 0 ? group : keepRows(group, (n) => !dropped.has(n));
-    if (rest.lines.length > 0) await copyIntoTarget(session, target, rest);
-    await session.query('release savepoint ferry_direct');
+    if (checked) {
+      await session.query(SAVEPOINT);
+      found = await missingParents(session, target, group);
+      const dropped = new Set(found.map((o) => o.n));
+      if (found.length > 0) rest = keepRows(group, (n) => !dropped.has(n));
+    }
+    if (rest.lines.length > 0) {
+      await copyIntoTarget(session, target, rest, { before: checked ? undefined : SAVEPOINT, after: RELEASE });
+    } else await session.query(RELEASE);
   } catch (err) {
     if (isConnectionLoss(err) || isCanceled(err)) throw err;
     await session.query('rollback to savepoint ferry_direct; release savepoint ferry_direct');
@@ -106,6 +112,9 @@ async function copiedIntoTarget(
   for (const o of found) rejects.push(dbReject(target, group, o.n, o.error));
   return rest.lines.length;
 }
+
+const SAVEPOINT = 'savepoint ferry_direct';
+const RELEASE = 'release savepoint ferry_direct';
 
 /** Targets whose staging table may hold rows (of an earlier batch, or of one rolled back). */
 const staged = new WeakSet<Target>();

@@ -17,9 +17,9 @@ export function watchSessions(db: DbHandle, hooks: SessionHooks): DbHandle {
         target.session((s) =>
           fn({
             backend: s.backend,
-            copyIn(text, payload) {
+            copyIn(text, payload, around) {
               hooks.copyIn?.(text);
-              return s.copyIn(text, payload);
+              return s.copyIn(text, payload, around);
             },
             queryText(text) {
               return s.queryText(text);
