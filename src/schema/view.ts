@@ -23,6 +23,12 @@ export interface CompilableQuery {
 
 export type ViewQuery = string | SqlExpr | CompilableQuery;
 
+/**
+ * A view's output columns for its index DSL: `c.total` or, where
+ * `noUncheckedIndexedAccess` makes that `Column | undefined`, `c('total')`.
+ */
+export type ViewColumns = ((name: string) => Column) & { readonly [name: string]: Column };
+
 export interface ViewOptions {
   /** `CREATE MATERIALIZED VIEW`: the result is stored; `refreshMaterializedView` recomputes it. */
   materialized?: boolean;
@@ -36,12 +42,12 @@ export interface ViewOptions {
   checkOption?: 'local' | 'cascaded';
   comment?: string;
   /**
-   * Materialized views: indexes, with the table index DSL; `c.name` is the
-   * view's output column `name`.
+   * Materialized views: indexes, with the table index DSL; `c.day` (or
+   * `c('day')`) is the view's output column `day`.
    *
    *   view('daily_totals', query, { materialized: true, indexes: (c) => [uniqueIndex().on(c.day)] })
    */
-  indexes?: (columns: Record<string, Column>) => IndexExtra[];
+  indexes?: (columns: ViewColumns) => IndexExtra[];
 }
 
 export interface View {
@@ -175,12 +181,16 @@ export function inlineParameters(text: string, parameters: readonly unknown[]): 
 
 /** The table index DSL over a view's output columns, compiled like a table's (default names `<view>_<cols>_idx`). */
 function viewIndexes(viewName: string, make: NonNullable<ViewOptions['indexes']>): IndexIR[] {
-  const columns = new Proxy({} as Record<string, Column>, {
-    get: (_, prop) => (typeof prop === 'string' ? new Column(viewName, prop, {} as ColumnDef) : undefined),
-  });
+  const column = (name: string) => new Column(viewName, name, {} as ColumnDef);
+  // An arrow function has no non-configurable own properties, so every name can be a column.
+  const columns = new Proxy(() => undefined, {
+    get: (_, prop) => (typeof prop === 'string' ? column(prop) : undefined),
+    apply: (_, __, [name]) => column(String(name)),
+  }) as unknown as ViewColumns;
   const used = new Set<string>();
   return make(columns).map((e) => {
-    if (e.spec.keys.length === 0) throw new FerryError(E_SCHEMA, `${viewName}: index(${e.indexName ?? ''}) needs .on(keys).`);
+    if (e.spec.keys.length === 0)
+      throw new FerryError(E_SCHEMA, `${viewName}: index(${e.indexName ?? ''}) needs .on(keys).`);
     const keys = e.spec.keys.map((k) => ({
       column: k.key.column ? k.key.column.name : null,
       expression: k.key.expression,

@@ -97,14 +97,7 @@ const kind = (v: ViewIR) => (v.materialized ? 'materialized view' : 'view');
 /** Definition and options (not indexes, comment, dependencies, nor whether a materialized view is populated). */
 function sameQuery(a: ViewIR, b: ViewIR): boolean {
   const key = (v: ViewIR) =>
-    JSON.stringify([
-      v.materialized,
-      v.definition,
-      v.columns,
-      v.securityInvoker,
-      v.securityBarrier,
-      v.checkOption,
-    ]);
+    JSON.stringify([v.materialized, v.definition, v.columns, v.securityInvoker, v.securityBarrier, v.checkOption]);
   return key(a) === key(b);
 }
 
@@ -124,7 +117,9 @@ function needsRebuild(old: ViewIR, next: ViewIR, newViews: readonly ViewIR[]): b
 
 function replaceChange(old: ViewIR, next: ViewIR): Change {
   // Columns appended: Postgres will not drop them again in place.
-  const down = sameColumns(old.columns, next.columns) ? [replaceView(old)] : [dropView(next), ...createViewStatements(old)];
+  const down = sameColumns(old.columns, next.columns)
+    ? [replaceView(old)]
+    : [dropView(next), ...createViewStatements(old)];
   return change('main', `replace view ${next.name}`, [replaceView(next)], down);
 }
 

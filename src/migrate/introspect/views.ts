@@ -74,9 +74,7 @@ export function assembleViews(rows: readonly ViewRow[], indexes: ReadonlyMap<str
         withData: r.materialized ? r.populated : true,
         indexes: [...(indexes.get(r.name) ?? [])].sort(byName),
         comment: r.comment,
-        dependsOn: [...deps]
-          .map(([name, cols]) => ({ name, columns: [...cols].sort() }))
-          .sort(byName),
+        dependsOn: [...deps].map(([name, cols]) => ({ name, columns: [...cols].sort() })).sort(byName),
       };
     })
     .sort(byName);
