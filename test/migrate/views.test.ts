@@ -26,7 +26,7 @@ import { bigint, integer, text, timestamptz } from '../../src/schema/column.js';
 import { createStatements } from '../../src/schema/ddl.js';
 import type { SchemaIR } from '../../src/schema/ir.js';
 import { defineSchema } from '../../src/schema/schema.js';
-import { table, uniqueIndex } from '../../src/schema/table.js';
+import { index, table, uniqueIndex } from '../../src/schema/table.js';
 import { refreshMaterializedView, view } from '../../src/schema/view.js';
 import { describeEachBackend } from '../support/backends.js';
 
@@ -345,6 +345,47 @@ describeEachBackend('views', (t) => {
     expect(await introspect(handle.db)).toEqual(pending.target);
     expect((await migrator.down({ steps: 1 })).ok).toBe(true);
     expect(await introspect(handle.db)).toEqual(live1);
+    expect((await migrator.down({ all: true })).ok).toBe(true);
+  });
+
+  it('a materialized view whose query stays keeps its data: new indexes are built concurrently, comments changed in place', async () => {
+    const dir = newDir();
+    const mk = (indexed: boolean, comment: string) =>
+      defineSchema({
+        items: table('items', { id: integer().primaryKey(), kind: text() }),
+        kinds: view('item_kinds', 'SELECT kind, count(*) AS n FROM items GROUP BY kind', {
+          materialized: true,
+          withData: false,
+          comment,
+          indexes: (c) => (indexed ? [uniqueIndex().on(c('kind')), index('item_kinds_n').on(c('n'))] : []),
+        }),
+      });
+    const migrator = new Migrator(handle.db, { dir });
+    await generateMigration({ shadow, schema: mk(false, 'one'), dir, name: 'one' });
+    expect((await migrator.up()).ok).toBe(true);
+    const live1 = await introspect(handle.db);
+    expect(live1.views![0]!.withData).toBe(false);
+    // Refreshing fills it: data, not a schema change.
+    await exec(`insert into items values (1, 'a')`);
+    await refreshMaterializedView(handle.db, 'item_kinds');
+    expect((await introspect(handle.db)).views![0]!.withData).toBe(true);
+    expect((await pendingChanges(shadow, mk(false, 'one'), dir)).changes).toEqual([]);
+
+    const pending = await pendingChanges(shadow, mk(true, 'two'), dir);
+    expect(pending.changes.map((c) => [c.phase, c.description])).toEqual([
+      ['concurrent', 'create index item_kinds_kind_idx concurrently'],
+      ['concurrent', 'create index item_kinds_n concurrently'],
+      ['main', 'comment on item_kinds'],
+    ]);
+    await generateMigration({ shadow, schema: mk(true, 'two'), dir, name: 'two', now: new Date(Date.now() + 10_000) });
+    expect((await migrator.up()).ok).toBe(true);
+    const live2 = await introspect(handle.db);
+    expect(live2.views![0]).toMatchObject({ withData: true, comment: 'two' });
+    expect(live2.views![0]!.indexes.map((ix) => ix.name)).toEqual(['item_kinds_kind_idx', 'item_kinds_n']);
+    await refreshMaterializedView(handle.db, 'item_kinds', { concurrently: true });
+    expect((await migrator.down({ steps: 3 })).ok).toBe(true);
+    expect({ ...(await introspect(handle.db)), views: undefined }).toEqual({ ...live1, views: undefined });
+    expect((await introspect(handle.db)).views![0]).toEqual({ ...live1.views![0], withData: true });
     expect((await migrator.down({ all: true })).ok).toBe(true);
   });
 
