@@ -29,7 +29,7 @@ import {
   sameOwner,
 } from './diff/sequences.js';
 import { addColumn, alterColumn, commentTable, createTableChange, dropColumn, dropTable } from './diff/tables.js';
-import { diffViews } from './diff/views.js';
+import { diffViews, withViewsAroundEnumDown } from './diff/views.js';
 import { NO_HINTS, type RenameHints } from './hints.js';
 
 export { type Change, PHASES, type Phase } from './diff/change.js';
@@ -66,7 +66,9 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
   }
   for (const e of to.enums) {
     const old = fromEnums.get(e.name);
-    if (old && !sameList(old.values, e.values)) changes.push(...enumValueChanges(old, e, renamed, labelsRenamed));
+    if (old && !sameList(old.values, e.values)) {
+      changes.push(...withViewsAroundEnumDown(enumValueChanges(old, e, renamed, labelsRenamed), e.name, from, renamed));
+    }
   }
 
   // Sequences before the tables whose defaults may use them; ownership that

@@ -225,11 +225,17 @@ function viewIndexes(viewName: string, make: NonNullable<ViewOptions['indexes']>
  * name that is only a column or an alias there merely orders more strictly.
  */
 export function guessDependencies(v: ViewIR, relations: readonly string[]): ViewDependencyIR[] {
+  const words = identifiersIn(v.definition);
+  return relations.filter((r) => r !== v.name && words.has(r)).map((name) => ({ name, columns: [] }));
+}
+
+/** The identifiers SQL text names (quoted ones unquoted, bare ones folded to lower case); string literals included. */
+export function identifiersIn(text: string): Set<string> {
   const words = new Set<string>();
-  for (const m of v.definition.matchAll(/"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_$]*)/g)) {
+  for (const m of text.matchAll(/"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_$]*)/g)) {
     words.add(m[1] !== undefined ? m[1].replaceAll('""', '"') : m[2]!.toLowerCase());
   }
-  return relations.filter((r) => r !== v.name && words.has(r)).map((name) => ({ name, columns: [] }));
+  return words;
 }
 
 /**

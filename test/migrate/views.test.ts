@@ -24,6 +24,7 @@ import { Migrator } from '../../src/migrate/runner.js';
 import { normalise, openShadow, type Shadow } from '../../src/migrate/shadow.js';
 import { bigint, integer, text, timestamptz } from '../../src/schema/column.js';
 import { createStatements } from '../../src/schema/ddl.js';
+import { pgEnum } from '../../src/schema/enum.js';
 import type { SchemaIR } from '../../src/schema/ir.js';
 import { defineSchema } from '../../src/schema/schema.js';
 import { index, table, uniqueIndex } from '../../src/schema/table.js';
@@ -386,6 +387,50 @@ describeEachBackend('views', (t) => {
     expect((await migrator.down({ steps: 3 })).ok).toBe(true);
     expect({ ...(await introspect(handle.db)), views: undefined }).toEqual({ ...live1, views: undefined });
     expect((await introspect(handle.db)).views![0]).toEqual({ ...live1.views![0], withData: true });
+    expect((await migrator.down({ all: true })).ok).toBe(true);
+  });
+
+  it('an enum value renamed under a view leaves the view alone (Postgres keeps the label), also with a value added', async () => {
+    const dir = newDir();
+    const mk = (values: [string, ...string[]], renamed: Record<string, string> = {}) => {
+      const state = pgEnum('ticket_state', values, { renamedValues: renamed });
+      return defineSchema({
+        state,
+        tickets: table('tickets', { id: integer().primaryKey(), state: state().notNull() }),
+        open: view('open_tickets', `SELECT id FROM tickets WHERE state = '${values[0]}'`),
+      });
+    };
+    const migrator = new Migrator(handle.db, { dir });
+    await generateMigration({ shadow, schema: mk(['open', 'closed']), dir, name: 'one' });
+    expect((await migrator.up()).ok).toBe(true);
+    const live1 = await introspect(handle.db);
+    const next = mk(['active', 'closed', 'archived'], { active: 'open' });
+    const pending = await pendingChanges(shadow, next, dir);
+    expect(pending.changes.map((c) => c.description)).toEqual([
+      'rename value open of enum ticket_state to active',
+      'add values to enum ticket_state',
+    ]);
+    await generateMigration({ shadow, schema: next, dir, name: 'two', now: new Date(Date.now() + 10_000) });
+    expect((await migrator.up()).ok).toBe(true);
+    expect(await introspect(handle.db)).toEqual(pending.target);
+    expect((await migrator.down({ steps: 1 })).ok).toBe(true);
+    expect(await introspect(handle.db)).toEqual(live1);
+
+    // Removing a value rebuilds the type: the view naming it goes first and comes back after, both ways.
+    expect((await migrator.up()).ok).toBe(true);
+    const live2 = await introspect(handle.db);
+    const fewer = mk(['active', 'closed']);
+    const rebuild = await pendingChanges(shadow, fewer, dir);
+    expect(rebuild.changes.map((c) => c.description)).toEqual([
+      'drop view open_tickets',
+      'rebuild enum ticket_state (active, closed, archived -> active, closed)',
+      'create view open_tickets',
+    ]);
+    await generateMigration({ shadow, schema: fewer, dir, name: 'three', now: new Date(Date.now() + 20_000) });
+    expect((await migrator.up()).ok).toBe(true);
+    expect(await introspect(handle.db)).toEqual(rebuild.target);
+    expect((await migrator.down({ steps: 1 })).ok).toBe(true);
+    expect(await introspect(handle.db)).toEqual(live2);
     expect((await migrator.down({ all: true })).ok).toBe(true);
   });
 

@@ -24,7 +24,8 @@
 import { createIndex, createViewStatements } from '../../schema/ddl.js';
 import { quoteIdent as q } from '../../schema/identifiers.js';
 import type { SchemaIR, TableIR, ViewIR } from '../../schema/ir.js';
-import { commentOnView, dropView, replaceView, sortViews } from '../../schema/view.js';
+import { commentOnView, dropView, identifiersIn, replaceView, sortViews } from '../../schema/view.js';
+import { renameEnumLabels } from '../expressions.js';
 import { byName, type Change, change, hasSame } from './change.js';
 import { createIndexChange } from './constraints.js';
 
@@ -42,27 +43,27 @@ export interface ViewChanges {
  * target.
  */
 export function diffViews(from: SchemaIR, renamed: SchemaIR, to: SchemaIR): ViewChanges {
-  const oldViews = from.views ?? [];
+  const oldViews = relabel(from, renamed);
   const newViews = to.views ?? [];
   if (oldViews.length === 0 && newViews.length === 0) return { before: [], after: [] };
   const toByName = byName(newViews);
   const affected = affectedRelations(from, renamed, to);
 
-  const rebuilt = new Set<string>();
-  for (const old of oldViews) {
-    const next = toByName.get(old.name);
-    if (!next || readsAffected(old, affected) || needsRebuild(old, next, newViews)) rebuilt.add(old.name);
-  }
-  // Whatever reads a view that is dropped must go first, and come back after.
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const v of oldViews) {
-      if (!rebuilt.has(v.name) && v.dependsOn.some((d) => rebuilt.has(d.name))) {
-        rebuilt.add(v.name);
-        grew = true;
-      }
-    }
-  }
+  const recreated = recreatedEnums(renamed, to);
+  const rebuilt = withDependents(
+    oldViews,
+    oldViews
+      .filter((old) => {
+        const next = toByName.get(old.name);
+        return (
+          !next ||
+          readsAffected(old, affected) ||
+          [...recreated].some((e) => readsEnum(old, e, from)) ||
+          needsRebuild(old, next, newViews)
+        );
+      })
+      .map((v) => v.name),
+  );
 
   const before = sortViews(oldViews.filter((v) => rebuilt.has(v.name)))
     .reverse()
@@ -90,6 +91,98 @@ export function diffViews(from: SchemaIR, renamed: SchemaIR, to: SchemaIR): View
     }
   }
   return { before, after };
+}
+
+/**
+ * The old views with enum labels renamed (`RENAME VALUE`) as Postgres will
+ * print them afterwards: it keeps the label's OID, so the view itself does
+ * not change, and must not be replaced (its undo would name a label the
+ * expand migration's undo has not restored yet).
+ */
+function relabel(from: SchemaIR, renamed: SchemaIR): ViewIR[] {
+  const views = from.views ?? [];
+  const maps: [string, Map<string, string>][] = [];
+  from.enums.forEach((e, i) => {
+    const now = renamed.enums[i];
+    if (!now || now.name !== e.name) return;
+    const labels = new Map(e.values.flatMap((v, j) => (now.values[j] !== v ? [[v, now.values[j]!] as const] : [])));
+    if (labels.size > 0) maps.push([e.name, labels]);
+  });
+  if (maps.length === 0) return views;
+  return views.map((v) => {
+    let definition = v.definition;
+    for (const [name, labels] of maps) definition = renameEnumLabels(definition, name, labels);
+    return definition === v.definition ? v : { ...v, definition };
+  });
+}
+
+/** `names` and every view reading one of them, directly or not: what must be dropped with them. */
+function withDependents(views: readonly ViewIR[], names: Iterable<string>): Set<string> {
+  const out = new Set(names);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const v of views) {
+      if (!out.has(v.name) && v.dependsOn.some((d) => out.has(d.name))) {
+        out.add(v.name);
+        grew = true;
+      }
+    }
+  }
+  return out;
+}
+
+/** Enums whose values are removed or reordered: the type is rebuilt (diff/enums.ts), its columns converted. */
+function recreatedEnums(renamed: SchemaIR, to: SchemaIR): Set<string> {
+  return new Set(
+    renamed.enums
+      .filter((e) => {
+        const next = to.enums.find((n) => n.name === e.name);
+        return next !== undefined && !isSubsequence(e.values, next.values);
+      })
+      .map((e) => e.name),
+  );
+}
+
+/**
+ * Whether rebuilding enum `name` touches `v`: it reads a column of that type
+ * (which is converted) or names the type (`'x'::name`, which would keep the
+ * renamed old type alive).
+ */
+function readsEnum(v: ViewIR, name: string, from: SchemaIR): boolean {
+  if (identifiersIn(v.definition).has(name)) return true;
+  return v.dependsOn.some((d) => {
+    const t = from.tables.find((x) => x.name === d.name);
+    return t?.columns.some((c) => (d.columns.length === 0 || d.columns.includes(c.name)) && unquote(c.type) === name);
+  });
+}
+
+/**
+ * `changes` (of enum `name`) with the views the down's type rebuild touches
+ * dropped before it and recreated after: added values are undone by
+ * rebuilding the type (diff/enums.ts), in the expand migration's down, which
+ * runs after the main migration's down has put the old views back.
+ */
+export function withViewsAroundEnumDown(changes: Change[], name: string, from: SchemaIR, renamed: SchemaIR): Change[] {
+  const views = relabel(from, renamed);
+  if (views.length === 0) return changes;
+  const touched = withDependents(
+    views,
+    views.filter((v) => readsEnum(v, name, from)).map((v) => v.name),
+  );
+  if (touched.size === 0) return changes;
+  const ordered = sortViews(views.filter((v) => touched.has(v.name)));
+  return changes.map((c) =>
+    c.phase !== 'expand' || c.down.length === 0
+      ? c
+      : {
+          ...c,
+          down: [
+            ...[...ordered].reverse().map((v) => dropView(v)),
+            ...c.down,
+            ...ordered.flatMap((v) => createViewStatements(v)),
+          ],
+        },
+  );
 }
 
 const kind = (v: ViewIR) => (v.materialized ? 'materialized view' : 'view');
@@ -136,14 +229,6 @@ function readsAffected(v: ViewIR, affected: Affected): boolean {
 function affectedRelations(from: SchemaIR, renamed: SchemaIR, to: SchemaIR): Affected {
   const out: Affected = new Map();
   const toTables = byName(to.tables);
-  const recreatedEnums = new Set(
-    renamed.enums
-      .filter((e) => {
-        const next = to.enums.find((n) => n.name === e.name);
-        return next !== undefined && !isSubsequence(e.values, next.values);
-      })
-      .map((e) => e.name),
-  );
   from.tables.forEach((oldTable: TableIR, i) => {
     const table = renamed.tables[i] ?? oldTable;
     const next = toTables.get(table.name);
@@ -155,7 +240,7 @@ function affectedRelations(from: SchemaIR, renamed: SchemaIR, to: SchemaIR): Aff
     oldTable.columns.forEach((c, j) => {
       const now = table.columns[j]!;
       const target = next.columns.find((n) => n.name === now.name);
-      const retyped = target !== undefined && (target.type !== now.type || recreatedEnums.has(unquote(now.type)));
+      const retyped = target !== undefined && target.type !== now.type;
       if (now.name !== c.name || !target || retyped) columns.add(c.name);
     });
     if (columns.size > 0) out.set(oldTable.name, columns);
