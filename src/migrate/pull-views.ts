@@ -26,6 +26,13 @@ export function renderView(
     ...(v.securityBarrier ? ['securityBarrier: true'] : []),
     ...(v.checkOption !== null ? [`checkOption: ${str(v.checkOption)}`] : []),
     ...(v.comment !== null ? [`comment: ${str(v.comment)}`] : []),
+    ...(v.columnComments
+      ? [
+          `columnComments: { ${Object.entries(v.columnComments)
+            .map(([c, t]) => `${str(c)}: ${str(t)}`)
+            .join(', ')} }`,
+        ]
+      : []),
     // `t` as in a table's extras, so the index rendering is shared.
     ...(v.indexes.length > 0
       ? [`indexes: (t) => [\n    ${v.indexes.map((ix) => renderIndex(ix, used)).join(',\n    ')},\n  ]`]

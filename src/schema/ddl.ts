@@ -12,7 +12,7 @@ import type {
 } from './ir.js';
 import { createSequence, ownSequence, sequenceOptionsSql } from './sequence.js';
 import { literal } from './sql.js';
-import { commentOnView, createView, sortViews } from './view.js';
+import { commentOnView, commentOnViewColumn, createView, sortViews } from './view.js';
 
 const q = quoteIdent;
 const list = (names: readonly string[]) => names.map(q).join(', ');
@@ -48,6 +48,7 @@ export function createViewStatements(v: ViewIR): string[] {
     createView(v),
     ...v.indexes.map((ix) => createIndex(v.name, ix)),
     ...(v.comment !== null ? [commentOnView(v, v.comment)] : []),
+    ...Object.entries(v.columnComments ?? {}).map(([c, text]) => commentOnViewColumn(v.name, c, text)),
   ];
 }
 

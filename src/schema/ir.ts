@@ -187,6 +187,8 @@ export interface ViewIR {
   /** Indexes of a materialized view (always empty for a plain view). */
   indexes: IndexIR[];
   comment: string | null;
+  /** Comments on its output columns (`COMMENT ON COLUMN`), by column name in code-unit order; present only when some. */
+  columnComments?: Record<string, string>;
   /**
    * The tables and views of the schema it reads, by name, with the columns
    * it uses (from `pg_depend`); ordering and drop-and-recreate around column

@@ -41,6 +41,8 @@ export interface ViewOptions {
   /** Plain (updatable) views: `WITH LOCAL | CASCADED CHECK OPTION`. */
   checkOption?: 'local' | 'cascaded';
   comment?: string;
+  /** Comments on output columns: `{ total: 'sum of amounts' }`. */
+  columnComments?: Record<string, string>;
   /**
    * Materialized views: indexes, with the table index DSL; `c.day` (or
    * `c('day')`) is the view's output column `day`.
@@ -114,6 +116,7 @@ export function view(name: string, query: ViewQuery, options: ViewOptions = {}):
     withData: materialized ? (options.withData ?? true) : true,
     indexes,
     comment: options.comment ?? null,
+    ...columnCommentsIR(options.columnComments),
     dependsOn: [],
   };
   return Object.freeze({
@@ -123,6 +126,12 @@ export function view(name: string, query: ViewQuery, options: ViewOptions = {}):
     query: text,
     toIR: () => structuredClone(ir),
   });
+}
+
+/** Sorted by column name, absent when none, as introspection reports them. */
+export function columnCommentsIR(comments: Record<string, string> | undefined): Pick<ViewIR, 'columnComments'> {
+  const entries = Object.entries(comments ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return entries.length > 0 ? { columnComments: Object.fromEntries(entries) } : {};
 }
 
 export function isView(value: unknown): value is View {
@@ -296,6 +305,10 @@ export function dropView(v: Pick<ViewIR, 'name' | 'materialized'>): string {
 
 export function commentOnView(v: Pick<ViewIR, 'name' | 'materialized'>, comment: string | null): string {
   return `COMMENT ON ${kindOf(v)} ${q(v.name)} IS ${comment === null ? 'NULL' : literal(comment)}`;
+}
+
+export function commentOnViewColumn(view: string, column: string, comment: string | null): string {
+  return `COMMENT ON COLUMN ${q(view)}.${q(column)} IS ${comment === null ? 'NULL' : literal(comment)}`;
 }
 
 // ---------------------------------------------------------------- refresh

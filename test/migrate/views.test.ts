@@ -77,7 +77,7 @@ function v1() {
         .select(['userId as user_id', sql<number>`sum(amount)`.as('total')])
         .where('amount', '>', 0)
         .groupBy('userId'),
-      { securityInvoker: true, comment: 'per user' },
+      { securityInvoker: true, comment: 'per user', columnComments: { total: 'positive amounts' } },
     ),
     activeUsers: view('active_users', 'SELECT id, email, "deletedAt" FROM users WHERE "deletedAt" IS NULL', {
       checkOption: 'local',
@@ -108,7 +108,7 @@ function v2() {
         .select(['userId as user_id', sql<number>`sum(amount)`.as('total')])
         .where('amount', '>', 0)
         .groupBy('userId'),
-      { comment: 'per user' },
+      { comment: 'per user', columnComments: { total: 'all positive amounts', user_id: 'owner' } },
     ),
     activeUsers: view(
       'active_users',
@@ -224,6 +224,8 @@ describeEachBackend('views', (t) => {
       'drop materialized view totals_by_user',
       'replace view active_users',
       'replace view user_totals',
+      'comment on user_totals.total',
+      'comment on user_totals.user_id',
       'replace view big_spenders',
       'create materialized view totals_by_user',
     ]);
@@ -473,6 +475,7 @@ describeEachBackend('views', (t) => {
       const text = renderSchemaModule(live, { importFrom: srcIndex });
       expect(text).toContain('export const userTotals = view(');
       expect(text).toMatch(/materialized: true, withData: false/);
+      expect(text).toContain('columnComments: { "total": "positive amounts" }');
       expect(text).toContain('indexes: (t) => [\n    uniqueIndex("totals_by_user_user_id_idx").on(t.user_id),\n  ]');
       const file = join(newDir(), 'schema.ts');
       writeFileSync(file, text);

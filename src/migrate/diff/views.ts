@@ -24,7 +24,14 @@
 import { createIndex, createViewStatements } from '../../schema/ddl.js';
 import { quoteIdent as q } from '../../schema/identifiers.js';
 import type { SchemaIR, TableIR, ViewIR } from '../../schema/ir.js';
-import { commentOnView, dropView, identifiersIn, replaceView, sortViews } from '../../schema/view.js';
+import {
+  commentOnView,
+  commentOnViewColumn,
+  dropView,
+  identifiersIn,
+  replaceView,
+  sortViews,
+} from '../../schema/view.js';
 import { renameEnumLabels } from '../expressions.js';
 import { byName, type Change, change, hasSame } from './change.js';
 import { createIndexChange } from './constraints.js';
@@ -87,6 +94,19 @@ export function diffViews(from: SchemaIR, renamed: SchemaIR, to: SchemaIR): View
     if (old.comment !== v.comment) {
       after.push(
         change('main', `comment on ${v.name}`, [commentOnView(v, v.comment)], [commentOnView(old, old.comment)]),
+      );
+    }
+    const was = old.columnComments ?? {};
+    const now = v.columnComments ?? {};
+    for (const c of new Set([...Object.keys(was), ...Object.keys(now)])) {
+      if (was[c] === now[c]) continue;
+      after.push(
+        change(
+          'main',
+          `comment on ${v.name}.${c}`,
+          [commentOnViewColumn(v.name, c, now[c] ?? null)],
+          [commentOnViewColumn(v.name, c, was[c] ?? null)],
+        ),
       );
     }
   }

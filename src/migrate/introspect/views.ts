@@ -6,6 +6,7 @@
  */
 import { type Kysely, sql } from 'kysely';
 import type { IndexIR, ViewIR } from '../../schema/ir.js';
+import { columnCommentsIR } from '../../schema/view.js';
 
 export interface ViewRow {
   name: string;
@@ -15,6 +16,7 @@ export interface ViewRow {
   options: string[] | null;
   populated: boolean;
   comment: string | null;
+  column_comments: Record<string, string> | null;
   /** `[relation, column or null]` pairs the view's rule depends on. */
   depends: [string, string | null][] | null;
 }
@@ -31,6 +33,10 @@ export async function readViews(db: Kysely<any>, schemaName: string | null): Pro
            v.reloptions::text[] as options,
            v.relispopulated as populated,
            d.description as comment,
+           (select json_object_agg(ca.attname::text, cd.description)
+              from pg_description cd
+              join pg_attribute ca on ca.attrelid = cd.objoid and ca.attnum = cd.objsubid
+             where cd.classoid = 'pg_class'::regclass and cd.objoid = v.oid and cd.objsubid > 0) as column_comments,
            (select json_agg(distinct jsonb_build_array(rc.relname::text, ra.attname::text))
               from pg_rewrite r
               join pg_depend dep on dep.classid = 'pg_rewrite'::regclass and dep.objid = r.oid
@@ -74,6 +80,7 @@ export function assembleViews(rows: readonly ViewRow[], indexes: ReadonlyMap<str
         withData: r.materialized ? r.populated : true,
         indexes: [...(indexes.get(r.name) ?? [])].sort(byName),
         comment: r.comment,
+        ...columnCommentsIR(r.column_comments ?? undefined),
         dependsOn: [...deps].map(([name, cols]) => ({ name, columns: [...cols].sort() })).sort(byName),
       };
     })
