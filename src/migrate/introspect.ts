@@ -163,9 +163,10 @@ interface CatalogRows {
 }
 
 /**
- * The five queries. Tables are ordinary and partitioned tables that are not
+ * The five queries, and the views' (introspect/views.ts). Tables are ordinary and partitioned tables that are not
  * themselves partitions (the IR has no partitioning); `relispartition` and
- * `relkind` filters are repeated in each query so each stands alone.
+ * `relkind` filters are repeated in each query so each stands alone. The
+ * index query reads materialized views' indexes too.
  */
 async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<CatalogRows> {
   const schema = sql`coalesce(${schemaName}::text, current_schema())`;
