@@ -208,6 +208,7 @@ export interface Counts {
   unique: number;
   fk: number;
   check: number;
+  views?: number;
 }
 
 function irCounts(ir: SchemaIR): Counts {
@@ -221,6 +222,7 @@ function irCounts(ir: SchemaIR): Counts {
     enums: ir.enums.length,
     indexes: sum((t) => t.indexes.length),
     constraints: pk + unique + fk + check,
+    ...((ir.views?.length ?? 0) > 0 ? { views: ir.views!.length } : {}),
     pk,
     unique,
     fk,
@@ -239,7 +241,6 @@ async function unmodelledCounts(url: string): Promise<Record<string, number>> {
            and p.oid not in (select objid from ext_objs))::int as functions,
        (select count(*) from pg_trigger t join pg_class c on c.oid = t.tgrelid
          where not t.tgisinternal and c.relnamespace in (select oid from pub))::int as triggers,
-       (select count(*) from pg_class c where c.relkind in ('v', 'm') and c.relnamespace in (select oid from pub))::int as views,
        (select count(*) from pg_class c where c.relispartition and c.relnamespace in (select oid from pub))::int as partitions,
        (select count(*) from pg_class c where c.relkind = 'p' and c.relnamespace in (select oid from pub))::int as partitioned,
        (select count(*) from pg_inherits i join pg_class c on c.oid = i.inhrelid
@@ -475,10 +476,8 @@ const BY_DESIGN_TYPES: Record<string, string> = {
   AGGREGATE: 'functions',
   TRIGGER: 'triggers',
   'EVENT TRIGGER': 'triggers',
-  VIEW: 'views',
-  'MATERIALIZED VIEW': 'views',
   'MATERIALIZED VIEW DATA': 'views',
-  RULE: 'views',
+  RULE: 'rules',
   'SEQUENCE SET': 'sequences',
   DOMAIN: 'domains/types',
   'SHELL TYPE': 'domains/types',
@@ -650,7 +649,7 @@ function classify(side: DumpDifference['side'], a: DumpEntry | undefined, b: Dum
     if (/^EXTENSION /.test(e.name)) return [d('comments on extensions', true)];
     if (/^(FUNCTION|PROCEDURE|AGGREGATE) /.test(e.name)) return [d('functions', true)];
     if (/^(TABLE|COLUMN) /.test(e.name)) return [d('table/column comments', false)];
-    if (/^(VIEW|MATERIALIZED VIEW) /.test(e.name)) return [d('views', true)];
+    if (/^(VIEW|MATERIALIZED VIEW) /.test(e.name)) return [d('views', false)];
     if (/^TRIGGER /.test(e.name)) return [d('triggers', true)];
     return [d('comments on unmodelled objects', true)];
   }
@@ -658,6 +657,8 @@ function classify(side: DumpDifference['side'], a: DumpEntry | undefined, b: Dum
   // Sequences and their nextval() defaults are modelled (standalone, or a serial/identity column's).
   if (e.type === 'SEQUENCE' || e.type === 'SEQUENCE OWNED BY') return [d('sequences', false)];
   if (e.type === 'DEFAULT') return [/nextval\(/.test(text) ? d('sequences', false) : d('column defaults', false)];
+  // Views and materialized views (with their indexes and comments) are modelled.
+  if (e.type === 'VIEW' || e.type === 'MATERIALIZED VIEW') return [d('views', false)];
   const designed = BY_DESIGN_TYPES[e.type];
   if (designed) return [d(designed, true)];
   if (e.type === 'TABLE') {
@@ -965,7 +966,7 @@ export function printReport(r: FileReport): void {
     const c = r.counts;
     console.log(
       `A (IR): ${c.tables} tables, ${c.enums} enums, ${c.indexes} indexes, ${c.constraints} constraints ` +
-        `(${c.pk} pk, ${c.unique} unique, ${c.fk} fk, ${c.check} check)`,
+        `(${c.pk} pk, ${c.unique} unique, ${c.fk} fk, ${c.check} check)${c.views ? `, ${c.views} views` : ''}`,
     );
   }
   if (r.unmodelled) {

@@ -29,6 +29,7 @@ import {
   sameOwner,
 } from './diff/sequences.js';
 import { addColumn, alterColumn, commentTable, createTableChange, dropColumn, dropTable } from './diff/tables.js';
+import { diffViews, withViewsAroundEnumDown } from './diff/views.js';
 import { NO_HINTS, type RenameHints } from './hints.js';
 
 export { type Change, PHASES, type Phase } from './diff/change.js';
@@ -41,6 +42,9 @@ export { type Change, PHASES, type Phase } from './diff/change.js';
 export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = NO_HINTS): Change[] {
   const changes: Change[] = [];
   const { renamed, renames, labelsRenamed } = applyRenames(from, to, hints);
+  // Views that go away or must be rebuilt are dropped before anything they read changes (see diff/views.ts).
+  const views = diffViews(from, renamed, to);
+  changes.push(...views.before);
   changes.push(...renames);
 
   const fromTables = byName(renamed.tables);
@@ -62,7 +66,9 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
   }
   for (const e of to.enums) {
     const old = fromEnums.get(e.name);
-    if (old && !sameList(old.values, e.values)) changes.push(...enumValueChanges(old, e, renamed, labelsRenamed));
+    if (old && !sameList(old.values, e.values)) {
+      changes.push(...withViewsAroundEnumDown(enumValueChanges(old, e, renamed, labelsRenamed), e.name, from, renamed));
+    }
   }
 
   // Sequences before the tables whose defaults may use them; ownership that
@@ -159,6 +165,9 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
       if (!old || !hasSame(old.foreignKeys, fk)) changes.push(...addForeignKeyChanges(t.name, fk, old !== undefined));
     }
   }
+
+  // Views, now that the tables they read are in their new shape.
+  changes.push(...views.after);
 
   // Finally what goes away entirely.
   for (const old of renamed.tables) if (!toTables.has(old.name)) changes.push(dropTable(old));

@@ -1,8 +1,8 @@
 /**
  * Read a live database's schema into the IR (see ../schema/ir.ts).
  *
- * Everything comes from `pg_catalog` in five whole-database queries (enums,
- * extensions and sequences, columns, constraints, indexes, comments) run in one read-only snapshot, so
+ * Everything comes from `pg_catalog` in six whole-database queries (enums,
+ * extensions and sequences, columns, constraints, indexes, comments, views) run in one read-only snapshot, so
  * the cost does not grow with the number of tables. Every field is spelled as
  * Postgres prints it (`format_type`, `pg_get_expr`, `pg_get_indexdef`), which
  * is also how the DSL spells names, types and flags: `introspect()` of the DDL
@@ -33,6 +33,7 @@ import type {
   UniqueIR,
 } from '../schema/ir.js';
 import { normaliseSequence } from '../schema/sequence.js';
+import { assembleViews, readViews, type ViewRow } from './introspect/views.js';
 
 export interface IntrospectOptions {
   /** Schema to read; default `current_schema()` (the first existing schema on the `search_path`). */
@@ -158,12 +159,14 @@ interface CatalogRows {
   constraints: ConstraintRow[];
   indexes: IndexRow[];
   comments: CommentRow[];
+  views: ViewRow[];
 }
 
 /**
- * The five queries. Tables are ordinary and partitioned tables that are not
+ * The five queries, and the views' (introspect/views.ts). Tables are ordinary and partitioned tables that are not
  * themselves partitions (the IR has no partitioning); `relispartition` and
- * `relkind` filters are repeated in each query so each stands alone.
+ * `relkind` filters are repeated in each query so each stands alone. The
+ * index query reads materialized views' indexes too.
  */
 async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<CatalogRows> {
   const schema = sql`coalesce(${schemaName}::text, current_schema())`;
@@ -288,7 +291,7 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
         join pg_class ic on ic.oid = i.indexrelid
         join pg_class c on c.oid = i.indrelid
         join pg_namespace n on n.oid = c.relnamespace
-       where n.nspname = ${schema} and ${isTable('c')}
+       where n.nspname = ${schema} and (${isTable('c')} or c.relkind = 'm')
          and not exists (
            select 1 from pg_constraint con
             where con.conindid = i.indexrelid and con.conrelid = i.indrelid and con.contype in ('p', 'u', 'x'))
@@ -385,6 +388,7 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
     constraints: constraints.rows,
     indexes: indexes.rows,
     comments: comments.rows,
+    views: await readViews(db, schemaName),
   };
 }
 
@@ -449,9 +453,14 @@ function assemble(rows: CatalogRows, exclude: (table: string) => boolean): Schem
     }
   }
 
+  const viewIndexes = new Map<string, IndexIR[]>();
   for (const row of rows.indexes) {
     const table = tables.get(row.table_name);
-    if (!table) continue;
+    if (!table) {
+      // A materialized view's.
+      viewIndexes.set(row.table_name, [...(viewIndexes.get(row.table_name) ?? []), toIndex(row)]);
+      continue;
+    }
     table.indexes.push(toIndex(row));
   }
 
@@ -493,12 +502,17 @@ function assemble(rows: CatalogRows, exclude: (table: string) => boolean): Schem
       };
     })
     .sort(byName);
+  const views = assembleViews(
+    rows.views.filter((v) => !exclude(v.name)),
+    viewIndexes,
+  );
   // Each present only when there are some, as in the DSL's IR (schema.ts).
   return {
     ...(extensions.length > 0 ? { extensions } : {}),
     ...(sequences.length > 0 ? { sequences } : {}),
     enums,
     tables: sorted,
+    ...(views.length > 0 ? { views } : {}),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { ColumnIR, EnumIR, IndexIR, SchemaIR, SequenceOptionsIR, TableIR } from '../schema/ir.js';
+import { renderView } from './pull-views.js';
 
 /**
  * `ferry pull`: a DSL module that describes `schema` (an introspected
@@ -40,6 +41,7 @@ export function renderSchemaModule(schema: SchemaIR, options: { importFrom?: str
     body.push(`export const ${enumVars.get(e.name)} = pgEnum(${str(e.name)}, [${e.values.map(str).join(', ')}]);`);
   }
   for (const t of schema.tables) body.push(renderTable(t, schema, enumVars, tableVars, used));
+  for (const v of schema.views ?? []) body.push(renderView(v, names.take(camel(v.name)), renderIndex, used));
 
   const imports = [...used].sort();
   return [
@@ -241,6 +243,7 @@ const DSL_NAMES = new Set([
   'table',
   'extension',
   'sequence',
+  'view',
   'pgEnum',
   'sql',
   'index',

@@ -1,8 +1,18 @@
 import { createExtension } from './extension.js';
 import { quoteIdent } from './identifiers.js';
-import type { ColumnIR, ColumnSequenceIR, ForeignKeyIR, IndexIR, SchemaIR, SequenceType, TableIR } from './ir.js';
+import type {
+  ColumnIR,
+  ColumnSequenceIR,
+  ForeignKeyIR,
+  IndexIR,
+  SchemaIR,
+  SequenceType,
+  TableIR,
+  ViewIR,
+} from './ir.js';
 import { createSequence, ownSequence, sequenceOptionsSql } from './sequence.js';
 import { literal } from './sql.js';
+import { commentOnView, commentOnViewColumn, createView, sortViews } from './view.js';
 
 const q = quoteIdent;
 const list = (names: readonly string[]) => names.map(q).join(', ');
@@ -14,7 +24,8 @@ const list = (names: readonly string[]) => names.map(q).join(', ');
  * `nextval()` on them), tables (with keys and checks inline), sequence
  * ownership (`OWNED BY`, once the table exists), indexes, then foreign keys (after the indexes, because a foreign key may
  * reference columns made unique only by a unique index; and after all
- * tables, so tables may reference each other in any order), then comments.
+ * tables, so tables may reference each other in any order), then comments,
+ * then views (each after the views it reads) with their indexes and comments.
  * Runs unchanged on Postgres 15+ and PGlite.
  */
 export function createStatements(schema: SchemaIR): string[] {
@@ -27,7 +38,18 @@ export function createStatements(schema: SchemaIR): string[] {
   for (const t of schema.tables) for (const ix of t.indexes) out.push(createIndex(t.name, ix));
   for (const t of schema.tables) for (const fk of t.foreignKeys) out.push(addForeignKey(t.name, fk));
   for (const t of schema.tables) out.push(...comments(t));
+  for (const v of sortViews(schema.views ?? [])) out.push(...createViewStatements(v));
   return out;
+}
+
+/** A view with its indexes (materialized views) and comment. */
+export function createViewStatements(v: ViewIR): string[] {
+  return [
+    createView(v),
+    ...v.indexes.map((ix) => createIndex(v.name, ix)),
+    ...(v.comment !== null ? [commentOnView(v, v.comment)] : []),
+    ...Object.entries(v.columnComments ?? {}).map(([c, text]) => commentOnViewColumn(v.name, c, text)),
+  ];
 }
 
 /** `createStatements` as one script, each statement terminated by `;`. */

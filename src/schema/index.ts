@@ -22,3 +22,12 @@ export {
   uniqueIndex,
 } from './table.js';
 export { timestamps } from './timestamps.js';
+export {
+  type CompilableQuery,
+  isView,
+  refreshMaterializedView,
+  type View,
+  type ViewOptions,
+  type ViewQuery,
+  view,
+} from './view.js';

@@ -26,6 +26,12 @@ export interface SchemaIR {
   sequences?: SequenceIR[];
   enums: EnumIR[];
   tables: TableIR[];
+  /**
+   * Views and materialized views, by name: created after the tables (and
+   * after the views they read), dropped before them. Optional like
+   * `sequences`: absent reads as none.
+   */
+  views?: ViewIR[];
 }
 
 export interface ExtensionIR {
@@ -151,4 +157,53 @@ export interface IndexKeyIR {
   order: 'asc' | 'desc';
   nulls: 'first' | 'last' | null;
   opclass: string | null;
+}
+
+/**
+ * A view or materialized view. The DSL cannot know how Postgres will spell
+ * the query, its output columns or what it reads, so a DSL's ViewIR is
+ * compared only after the shadow database normalised it (shadow.ts), like
+ * checks and defaults.
+ */
+export interface ViewIR {
+  name: string;
+  materialized: boolean;
+  /** The query as `pg_get_viewdef` prints it, trimmed, without the trailing `;`. */
+  definition: string;
+  /** Output columns in order (`format_type` spelling); empty in a DSL's IR before normalisation. */
+  columns: ViewColumnIR[];
+  /** `security_invoker` (plain views): permissions and RLS of the caller, not the owner. */
+  securityInvoker: boolean;
+  /** `security_barrier` (plain views). */
+  securityBarrier: boolean;
+  /** `WITH LOCAL | CASCADED CHECK OPTION` (plain views). */
+  checkOption: 'local' | 'cascaded' | null;
+  /**
+   * Materialized views: populated (`WITH DATA`, or refreshed since). A
+   * creation option: a difference in it alone is data, not a schema change,
+   * and the differ ignores it.
+   */
+  withData: boolean;
+  /** Indexes of a materialized view (always empty for a plain view). */
+  indexes: IndexIR[];
+  comment: string | null;
+  /** Comments on its output columns (`COMMENT ON COLUMN`), by column name in code-unit order; present only when some. */
+  columnComments?: Record<string, string>;
+  /**
+   * The tables and views of the schema it reads, by name, with the columns
+   * it uses (from `pg_depend`); ordering and drop-and-recreate around column
+   * and table changes follow it. A DSL's IR lists the relations its SQL names
+   * (columns unknown) until normalised.
+   */
+  dependsOn: ViewDependencyIR[];
+}
+
+export interface ViewColumnIR {
+  name: string;
+  type: string;
+}
+
+export interface ViewDependencyIR {
+  name: string;
+  columns: string[];
 }

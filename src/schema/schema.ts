@@ -4,6 +4,7 @@ import { type Extension, isExtension, sortExtensions } from './extension.js';
 import type { EnumIR, SchemaIR } from './ir.js';
 import { isSequence, type Sequence, sortSequences } from './sequence.js';
 import { isTable, type Table } from './table.js';
+import { guessDependencies, isView, type View } from './view.js';
 
 /** A schema: the extensions, tables and enums of a module, in a stable order. */
 export interface Schema {
@@ -11,6 +12,7 @@ export interface Schema {
   readonly sequences: readonly Sequence[];
   readonly tables: readonly Table[];
   readonly enums: readonly PgEnum[];
+  readonly views: readonly View[];
   table(name: string): Table | undefined;
   toIR(): SchemaIR;
 }
@@ -26,7 +28,16 @@ export function defineSchema(module: Record<string, unknown> | readonly unknown[
   const enums = new Map<string, PgEnum>();
   const extensions = new Map<string, Extension>();
   const sequences = new Map<string, Sequence>();
+  const views = new Map<string, View>();
   for (const value of values) {
+    if (isView(value)) {
+      const seen = views.get(value.name);
+      if (seen && JSON.stringify(seen.toIR()) !== JSON.stringify(value.toIR())) {
+        throw new FerryError(E_SCHEMA, `View "${value.name}" is declared twice with different definitions.`);
+      }
+      views.set(value.name, value);
+      continue;
+    }
     if (isSequence(value)) {
       const seen = sequences.get(value.name);
       if (seen && JSON.stringify(seen.toIR()) !== JSON.stringify(value.toIR())) {
@@ -69,6 +80,7 @@ export function defineSchema(module: Record<string, unknown> | readonly unknown[
     sequences: [...sequences.values()],
     tables: ordered,
     enums: [...enums.values()],
+    views: [...views.values()],
     table: (name) => tables.get(name),
     toIR: () => schemaToIR(schema),
   };
@@ -115,11 +127,29 @@ function schemaToIR(schema: Schema): SchemaIR {
     }
   }
   const extensions = sortExtensions(schema.extensions.map((e) => e.toIR()));
+  const views = viewsIR(schema, tables);
   // Each present only when there are some, so IR written before they existed compares equal.
   return {
     ...(extensions.length > 0 ? { extensions } : {}),
     ...(sequences.length > 0 ? { sequences } : {}),
     enums,
     tables,
+    ...(views.length > 0 ? { views } : {}),
   };
+}
+
+/** Views by name, each with the relations its SQL names (the shadow database reports the real dependencies). */
+function viewsIR(schema: Schema, tables: readonly { name: string }[]) {
+  const relations = [...tables.map((t) => t.name), ...schema.views.map((v) => v.name)];
+  for (const v of schema.views) {
+    if (tables.some((t) => t.name === v.name)) {
+      throw new FerryError(E_SCHEMA, `View "${v.name}" has the name of a table; relations share one namespace.`);
+    }
+  }
+  return schema.views
+    .map((v) => {
+      const ir = v.toIR();
+      return { ...ir, dependsOn: guessDependencies(ir, relations) };
+    })
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

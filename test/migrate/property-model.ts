@@ -145,8 +145,19 @@ export interface MEnum {
   values: { label: string; origin: string | null }[];
 }
 
+/** `SELECT cols FROM source`: a view over a table or another view (`onView`). */
+export interface MView {
+  name: string;
+  source: string;
+  onView: boolean;
+  cols: string[];
+  materialized: boolean;
+}
+
 export interface Model {
   tables: MTable[];
+  /** Views over the tables and over each other; they follow renames and lose dropped columns. */
+  views: MView[];
   enums: MEnum[];
   /** Extensions declared (names from EXTENSION_POOL); nothing in the model uses them. */
   extensions: string[];
@@ -163,7 +174,17 @@ export interface Model {
 }
 
 export function emptyModel(allow: Iterable<KnownGap> = []): Model {
-  return { tables: [], enums: [], extensions: [], nameSeq: 1, valueSeq: 1, usedOdd: [], allow: [...allow], base: null };
+  return {
+    tables: [],
+    views: [],
+    enums: [],
+    extensions: [],
+    nameSeq: 1,
+    valueSeq: 1,
+    usedOdd: [],
+    allow: [...allow],
+    base: null,
+  };
 }
 
 /** The model for the next step: a copy of `m` that remembers `m` as its start. */
@@ -335,7 +356,46 @@ export function toIR(m: Model): SchemaIR {
         comment: null,
       };
     }),
+    ...(m.views.length > 0
+      ? {
+          views: [...m.views]
+            .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+            .map((v) => ({
+              name: v.name,
+              materialized: v.materialized,
+              definition: `SELECT ${v.cols.map(q).join(', ')} FROM ${q(v.source)}`,
+              columns: [],
+              securityInvoker: false,
+              securityBarrier: false,
+              checkOption: null,
+              withData: true,
+              indexes: [],
+              comment: null,
+              dependsOn: [{ name: v.source, columns: [] }],
+            })),
+        }
+      : {}),
   };
+}
+
+/** Views reading `source` (a table or view), and so on down: what dropping it takes along. */
+function viewsOver(m: Model, source: string): MView[] {
+  const direct = m.views.filter((v) => v.source === source);
+  return [...direct, ...direct.flatMap((v) => viewsOver(m, v.name))];
+}
+
+function dropViews(m: Model, gone: MView[]): void {
+  m.views = m.views.filter((v) => !gone.includes(v));
+}
+
+/** Column `old` of `source` is now `name` (null: dropped), in every view reading it and the views over those. */
+function renameViewColumn(m: Model, source: string, old: string, name: string | null): void {
+  for (const v of m.views.filter((x) => x.source === source && x.cols.includes(old))) {
+    if (name !== null) v.cols = v.cols.map((c) => (c === old ? name : c));
+    else v.cols = v.cols.filter((c) => c !== old);
+    renameViewColumn(m, v.name, old, name);
+    if (v.cols.length === 0) dropViews(m, [v, ...viewsOver(m, v.name)]);
+  }
 }
 
 /** Rename hints for what was renamed during the current step (new → old). */
@@ -593,6 +653,8 @@ export const OP_KINDS = [
   'dropEnum',
   'addExtension',
   'dropExtension',
+  'addView',
+  'dropView',
 ] as const;
 
 export type OpKind = (typeof OP_KINDS)[number];
@@ -630,6 +692,7 @@ const FALLBACK: Partial<Record<OpKind, OpKind>> = {
   dropEnum: 'addEnumValue',
   renameEnumValue: 'addColumn',
   dropExtension: 'addExtension',
+  dropView: 'addView',
 };
 
 /**
@@ -747,6 +810,7 @@ const OPS: Record<OpKind, OpFn> = {
     const referencing = m.tables.filter((x) => x !== t && x.fks.some((f) => f.table === t.name));
     for (const x of referencing) x.fks = x.fks.filter((f) => f.table !== t.name);
     m.tables = m.tables.filter((x) => x !== t);
+    dropViews(m, viewsOver(m, t.name));
     return `drop table ${t.name} (${t.rows.length} rows)`;
   },
 
@@ -793,6 +857,7 @@ const OPS: Record<OpKind, OpFn> = {
     t.checks = t.checks.filter((x) => x.col !== c.name);
     t.fks = t.fks.filter((f) => f.col !== c.name);
     for (const row of t.rows) delete row[c.name];
+    renameViewColumn(m, t.name, c.name, null);
     return `drop column ${t.name}.${c.name} (${describeColumn(c, m)}; ${t.rows.length} rows)`;
   },
 
@@ -996,6 +1061,7 @@ const OPS: Record<OpKind, OpFn> = {
       row[name] = row[old] ?? null;
       delete row[old];
     }
+    renameViewColumn(m, t.name, old, name);
     if (!namesOf(t).every((n) => Buffer.byteLength(n) <= 63)) throw new Error('property model: name too long');
     return `rename column ${t.name}.${old} to ${name}`;
   },
@@ -1006,6 +1072,7 @@ const OPS: Record<OpKind, OpFn> = {
     const old = t.name;
     t.name = freshName(m, 't', r, ODD_TABLE_NAMES);
     for (const x of m.tables) for (const f of x.fks) if (f.table === old) f.table = t.name;
+    for (const v of m.views) if (v.source === old && !v.onView) v.source = t.name;
     return `rename table ${old} to ${t.name}`;
   },
 
@@ -1046,6 +1113,35 @@ const OPS: Record<OpKind, OpFn> = {
     if (!name) return null;
     m.extensions = m.extensions.filter((x) => x !== name);
     return `drop extension ${name}`;
+  },
+
+  addView(m, r) {
+    const sources = [
+      ...m.tables
+        .filter((t) => t.columns.length > 0)
+        .map((t) => ({ name: t.name, onView: false, cols: t.columns.map((c) => c.name) })),
+      ...m.views.map((v) => ({ name: v.name, onView: true, cols: v.cols })),
+    ];
+    const source = r.pick(sources);
+    if (!source) return null;
+    const cols = source.cols.filter((_, i) => i === 0 || r.chance(2));
+    const v: MView = {
+      name: freshName(m, 'v', r),
+      source: source.name,
+      onView: source.onView,
+      cols,
+      materialized: r.chance(3),
+    };
+    m.views.push(v);
+    return `add ${v.materialized ? 'materialized ' : ''}view ${v.name} over ${source.name} (${cols.join(', ')})`;
+  },
+
+  dropView(m, r) {
+    const v = r.pick(m.views);
+    if (!v) return null;
+    const gone = [v, ...viewsOver(m, v.name)];
+    dropViews(m, gone);
+    return `drop view ${gone.map((x) => x.name).join(', ')}`;
   },
 
   dropEnum(m, r) {
