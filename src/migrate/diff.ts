@@ -21,6 +21,7 @@ import {
 import { createEnum, dropEnum, enumValueChanges } from './diff/enums.js';
 import { alterExtensionChanges, createExtensionChange, dropExtensionChange } from './diff/extensions.js';
 import { applyRenames } from './diff/renames.js';
+import { routineChanges } from './diff/routines.js';
 import {
   alterSequenceChanges,
   createSequenceChange,
@@ -81,6 +82,10 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
     }
   }
 
+  // Functions and triggers (diff/routines.ts says where each list goes).
+  const routines = routineChanges(renamed, to);
+  changes.push(...routines.dropTriggers, ...routines.dropEarly, ...routines.beforeTables);
+
   // Drop what goes away or changes definition, before anything that may collide with it.
   for (const t of to.tables) {
     const old = fromTables.get(t.name);
@@ -114,6 +119,8 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
     for (const c of old.columns) if (!t.columns.some((n) => n.name === c.name)) changes.push(dropColumn(t.name, c));
     if (old.comment !== t.comment) changes.push(commentTable(t.name, old.comment, t.comment));
   }
+
+  changes.push(...routines.afterTables);
 
   // Sequence ownership, now that the owning tables and columns exist.
   for (const s of to.sequences ?? []) {
@@ -160,8 +167,11 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
     }
   }
 
+  changes.push(...routines.createTriggers);
+
   // Finally what goes away entirely.
   for (const old of renamed.tables) if (!toTables.has(old.name)) changes.push(dropTable(old));
+  changes.push(...routines.dropLate);
   for (const s of renamed.sequences ?? []) if (!toSequences.has(s.name)) changes.push(dropSequenceChange(s));
   for (const e of renamed.enums) if (!to.enums.some((n) => n.name === e.name)) changes.push(dropEnum(e));
   // Extensions last: whatever used them is gone by now.

@@ -1,8 +1,9 @@
 /**
  * Read a live database's schema into the IR (see ../schema/ir.ts).
  *
- * Everything comes from `pg_catalog` in five whole-database queries (enums,
- * extensions and sequences, columns, constraints, indexes, comments) run in one read-only snapshot, so
+ * Everything comes from `pg_catalog` in six whole-database queries (enums,
+ * extensions and sequences, columns, constraints, indexes, comments,
+ * functions and triggers) run in one read-only snapshot, so
  * the cost does not grow with the number of tables. Every field is spelled as
  * Postgres prints it (`format_type`, `pg_get_expr`, `pg_get_indexdef`), which
  * is also how the DSL spells names, types and flags: `introspect()` of the DDL
@@ -33,6 +34,7 @@ import type {
   UniqueIR,
 } from '../schema/ir.js';
 import { normaliseSequence } from '../schema/sequence.js';
+import { assembleRoutines, type RoutineRow, readRoutines } from './introspect-routines.js';
 
 export interface IntrospectOptions {
   /** Schema to read; default `current_schema()` (the first existing schema on the `search_path`). */
@@ -158,6 +160,8 @@ interface CatalogRows {
   constraints: ConstraintRow[];
   indexes: IndexRow[];
   comments: CommentRow[];
+  /** Functions and triggers (introspect-routines.ts). */
+  routines: RoutineRow[];
 }
 
 /**
@@ -379,12 +383,15 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
      where d.classoid = 'pg_class'::regclass and n.nspname = ${schema} and ${isTable('c')}
        and (d.objsubid = 0 or a.attname is not null)`.execute(db);
 
+  const routines = await readRoutines(db, schema);
+
   return {
     enums: enums.rows,
     columns: columns.rows,
     constraints: constraints.rows,
     indexes: indexes.rows,
     comments: comments.rows,
+    routines,
   };
 }
 
@@ -493,12 +500,15 @@ function assemble(rows: CatalogRows, exclude: (table: string) => boolean): Schem
       };
     })
     .sort(byName);
+  const { functions, triggers } = assembleRoutines(rows.routines, exclude);
   // Each present only when there are some, as in the DSL's IR (schema.ts).
   return {
     ...(extensions.length > 0 ? { extensions } : {}),
     ...(sequences.length > 0 ? { sequences } : {}),
     enums,
     tables: sorted,
+    ...(functions.length > 0 ? { functions } : {}),
+    ...(triggers.length > 0 ? { triggers } : {}),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { ColumnIR, EnumIR, IndexIR, SchemaIR, SequenceOptionsIR, TableIR } from '../schema/ir.js';
+import { renderFunctions, renderTriggers } from './pull-routines.js';
 
 /**
  * `ferry pull`: a DSL module that describes `schema` (an introspected
@@ -39,7 +40,13 @@ export function renderSchemaModule(schema: SchemaIR, options: { importFrom?: str
     used.add('pgEnum');
     body.push(`export const ${enumVars.get(e.name)} = pgEnum(${str(e.name)}, [${e.values.map(str).join(', ')}]);`);
   }
+  const fns = renderFunctions(schema, (n) => names.take(n));
+  if (fns.lines.length > 0) used.add('fn');
+  body.push(...fns.lines);
   for (const t of schema.tables) body.push(renderTable(t, schema, enumVars, tableVars, used));
+  const triggers = renderTriggers(schema, (n) => names.take(n), tableVars, fns.vars);
+  if (triggers.length > 0) used.add('trigger');
+  body.push(...triggers);
 
   const imports = [...used].sort();
   return [
@@ -241,6 +248,8 @@ const DSL_NAMES = new Set([
   'table',
   'extension',
   'sequence',
+  'fn',
+  'trigger',
   'pgEnum',
   'sql',
   'index',

@@ -2,6 +2,7 @@ export * from './column.js';
 export { createIndex, createStatements, renderCreateSql } from './ddl.js';
 export { isPgEnum, type PgEnum, pgEnum } from './enum.js';
 export { type Extension, type ExtensionOptions, extension, isExtension } from './extension.js';
+export { type Fn, type FunctionArg, type FunctionOptions, fn, isFn } from './function.js';
 export { quoteIdent } from './identifiers.js';
 export type * from './infer.js';
 export type * from './ir.js';
@@ -22,3 +23,11 @@ export {
   uniqueIndex,
 } from './table.js';
 export { timestamps } from './timestamps.js';
+export {
+  isTrigger,
+  type Trigger,
+  type TriggerOptions,
+  type TsvectorTriggerOptions,
+  trigger,
+  tsvectorTrigger,
+} from './trigger.js';

@@ -1,9 +1,11 @@
 import { E_SCHEMA, FerryError } from '../errors.js';
 import { isPgEnum, type PgEnum } from './enum.js';
 import { type Extension, isExtension, sortExtensions } from './extension.js';
+import { type Fn, functionKey, isFn, sortFunctions } from './function.js';
 import type { EnumIR, SchemaIR } from './ir.js';
 import { isSequence, type Sequence, sortSequences } from './sequence.js';
 import { isTable, type Table } from './table.js';
+import { isTrigger, sortTriggers, type Trigger, triggerKey } from './trigger.js';
 
 /** A schema: the extensions, tables and enums of a module, in a stable order. */
 export interface Schema {
@@ -11,6 +13,8 @@ export interface Schema {
   readonly sequences: readonly Sequence[];
   readonly tables: readonly Table[];
   readonly enums: readonly PgEnum[];
+  readonly functions: readonly Fn[];
+  readonly triggers: readonly Trigger[];
   table(name: string): Table | undefined;
   toIR(): SchemaIR;
 }
@@ -26,7 +30,20 @@ export function defineSchema(module: Record<string, unknown> | readonly unknown[
   const enums = new Map<string, PgEnum>();
   const extensions = new Map<string, Extension>();
   const sequences = new Map<string, Sequence>();
+  const functions = new Map<string, Fn>();
+  const triggers = new Map<string, Trigger>();
   for (const value of values) {
+    if (isFn(value) || isTrigger(value)) {
+      const [map, key, what] = isFn(value)
+        ? [functions as Map<string, Fn | Trigger>, functionKey(value.toIR()), 'Function']
+        : [triggers as Map<string, Fn | Trigger>, triggerKey(value), 'Trigger'];
+      const seen = map.get(key);
+      if (seen && JSON.stringify(seen.toIR()) !== JSON.stringify(value.toIR())) {
+        throw new FerryError(E_SCHEMA, `${what} ${key} is declared twice with different definitions.`);
+      }
+      map.set(key, value);
+      continue;
+    }
     if (isSequence(value)) {
       const seen = sequences.get(value.name);
       if (seen && JSON.stringify(seen.toIR()) !== JSON.stringify(value.toIR())) {
@@ -69,6 +86,8 @@ export function defineSchema(module: Record<string, unknown> | readonly unknown[
     sequences: [...sequences.values()],
     tables: ordered,
     enums: [...enums.values()],
+    functions: [...functions.values()],
+    triggers: [...triggers.values()],
     table: (name) => tables.get(name),
     toIR: () => schemaToIR(schema),
   };
@@ -115,11 +134,23 @@ function schemaToIR(schema: Schema): SchemaIR {
     }
   }
   const extensions = sortExtensions(schema.extensions.map((e) => e.toIR()));
+  const functions = sortFunctions(schema.functions.map((f) => f.toIR()));
+  const triggers = sortTriggers(schema.triggers.map((t) => t.toIR()));
+  for (const t of triggers) {
+    if (!byName.has(t.table)) {
+      throw new FerryError(
+        E_SCHEMA,
+        `Trigger ${t.name} is on table "${t.table}", which is not exported by the schema module.`,
+      );
+    }
+  }
   // Each present only when there are some, so IR written before they existed compares equal.
   return {
     ...(extensions.length > 0 ? { extensions } : {}),
     ...(sequences.length > 0 ? { sequences } : {}),
     enums,
     tables,
+    ...(functions.length > 0 ? { functions } : {}),
+    ...(triggers.length > 0 ? { triggers } : {}),
   };
 }
