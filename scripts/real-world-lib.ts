@@ -235,10 +235,13 @@ async function unmodelledCounts(url: string): Promise<Record<string, number>> {
     `with pub as (select oid from pg_namespace where nspname = 'public'),
           ext_objs as (select objid from pg_depend where deptype = 'e')
      select
-       (select count(*) from pg_proc p where p.pronamespace in (select oid from pub)
-           and p.oid not in (select objid from ext_objs))::int as functions,
+       -- Ferry models plain functions in SQL, PL/pgSQL... and ordinary triggers (fn(), trigger()).
+       (select count(*) from pg_proc p join pg_language l on l.oid = p.prolang
+         where p.pronamespace in (select oid from pub) and p.oid not in (select objid from ext_objs)
+           and (p.prokind <> 'f' or l.lanname in ('c', 'internal')))::int as functions,
        (select count(*) from pg_trigger t join pg_class c on c.oid = t.tgrelid
-         where not t.tgisinternal and c.relnamespace in (select oid from pub))::int as triggers,
+         where not t.tgisinternal and c.relnamespace in (select oid from pub)
+           and (t.tgconstraint <> 0 or t.tgoldtable is not null or t.tgnewtable is not null))::int as triggers,
        (select count(*) from pg_class c where c.relkind in ('v', 'm') and c.relnamespace in (select oid from pub))::int as views,
        (select count(*) from pg_class c where c.relispartition and c.relnamespace in (select oid from pub))::int as partitions,
        (select count(*) from pg_class c where c.relkind = 'p' and c.relnamespace in (select oid from pub))::int as partitioned,
@@ -360,6 +363,11 @@ const PREREQ_TYPES = new Set([
 ]);
 
 const isEnumEntry = (e: DumpEntry) => e.type === 'TYPE' && / AS ENUM \(/.test(e.norm);
+/** Ferry models functions (fn()) except C-language/internal and window functions. */
+const isModelledFunction = (e: DumpEntry) =>
+  e.type === 'FUNCTION' && !/\bLANGUAGE (c|internal)\b/i.test(e.norm) && !/\bWINDOW\b/.test(e.norm);
+/** Ferry models triggers (trigger()) except constraint triggers and transition tables. */
+const isModelledTrigger = (e: DumpEntry) => e.type === 'TRIGGER' && !/CONSTRAINT TRIGGER|\bREFERENCING\b/.test(e.norm);
 
 /**
  * Entries of A's dump that Ferry does not model but generated DDL may refer
@@ -370,6 +378,7 @@ const isEnumEntry = (e: DumpEntry) => e.type === 'TYPE' && / AS ENUM \(/.test(e.
 function prerequisites(dump: Dump): DumpEntry[] {
   const picked = dump.entries.filter((e) => {
     if (e.schema === 'public' || e.schema === '-' || e.type === 'SCHEMA') {
+      if (isModelledFunction(e)) return false;
       if (PREREQ_TYPES.has(e.type)) return e.type !== 'SCHEMA' || e.name !== 'public';
       if (e.type === 'TYPE') return !isEnumEntry(e);
     }
@@ -379,7 +388,7 @@ function prerequisites(dump: Dump): DumpEntry[] {
   const comments = dump.entries.filter(
     (e) =>
       e.type === 'COMMENT' &&
-      (names.has(e.name) || /^(FUNCTION|PROCEDURE|AGGREGATE|DOMAIN|SCHEMA) /.test(e.name)) &&
+      (names.has(e.name) || /^(PROCEDURE|AGGREGATE|DOMAIN|SCHEMA) /.test(e.name)) &&
       !/^SCHEMA public$/.test(e.name),
   );
   const chosen = new Set([...picked, ...comments]);
@@ -648,16 +657,19 @@ function classify(side: DumpDifference['side'], a: DumpEntry | undefined, b: Dum
   if (e.type === 'COMMENT') {
     // CREATE EXTENSION sets the comment of its control file; another one is not modelled.
     if (/^EXTENSION /.test(e.name)) return [d('comments on extensions', true)];
-    if (/^(FUNCTION|PROCEDURE|AGGREGATE) /.test(e.name)) return [d('functions', true)];
+    if (/^FUNCTION /.test(e.name)) return [d('functions', false)];
+    if (/^(PROCEDURE|AGGREGATE) /.test(e.name)) return [d('functions', true)];
     if (/^(TABLE|COLUMN) /.test(e.name)) return [d('table/column comments', false)];
     if (/^(VIEW|MATERIALIZED VIEW) /.test(e.name)) return [d('views', true)];
-    if (/^TRIGGER /.test(e.name)) return [d('triggers', true)];
+    if (/^TRIGGER /.test(e.name)) return [d('triggers', false)];
     return [d('comments on unmodelled objects', true)];
   }
   if (e.type === 'TYPE') return [isEnumEntry(e) ? d('enums', false) : d('domains/types', true)];
   // Sequences and their nextval() defaults are modelled (standalone, or a serial/identity column's).
   if (e.type === 'SEQUENCE' || e.type === 'SEQUENCE OWNED BY') return [d('sequences', false)];
   if (e.type === 'DEFAULT') return [/nextval\(/.test(text) ? d('sequences', false) : d('column defaults', false)];
+  if (isModelledFunction(e)) return [d('functions', false)];
+  if (isModelledTrigger(e)) return [d('triggers', false)];
   const designed = BY_DESIGN_TYPES[e.type];
   if (designed) return [d(designed, true)];
   if (e.type === 'TABLE') {

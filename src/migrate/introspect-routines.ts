@@ -9,9 +9,11 @@
  * Types are printed by `format_type` (through `pg_get_function_arguments` /
  * `_result`), qualified only when not on the search path, as columns' are.
  * Functions that belong to an extension (`pg_depend` deptype 'e') are the
- * extension's and are skipped, as are aggregates, procedures and window
- * functions (not modelled). Triggers are user triggers (not the internal ones
- * behind foreign keys, nor a partition's clones of its parent's).
+ * extension's and are skipped, as are aggregates, procedures, window
+ * functions and C-language functions (not modelled: their library is not in
+ * the IR). Triggers are user triggers (not the internal ones behind foreign
+ * keys, nor a partition's clones of its parent's); constraint triggers and
+ * triggers with transition tables (`REFERENCING`) are not modelled.
  */
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { FunctionIR, TriggerEvent, TriggerIR } from '../schema/ir.js';
@@ -67,7 +69,7 @@ export async function readRoutines(db: Kysely<any>, schema: RawBuilder<unknown>)
       join pg_namespace n on n.oid = p.pronamespace
       join pg_language l on l.oid = p.prolang
       left join pg_description d on d.classoid = 'pg_proc'::regclass and d.objoid = p.oid and d.objsubid = 0
-     where n.nspname = ${schema} and p.prokind = 'f'
+     where n.nspname = ${schema} and p.prokind = 'f' and l.lanname not in ('c', 'internal')
        and not exists (
          select 1 from pg_depend e
           where e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.deptype = 'e')
@@ -89,7 +91,8 @@ export async function readRoutines(db: Kysely<any>, schema: RawBuilder<unknown>)
       join pg_namespace n on n.oid = c.relnamespace
       left join pg_description d on d.classoid = 'pg_trigger'::regclass and d.objoid = t.oid and d.objsubid = 0
      where n.nspname = ${schema} and c.relkind in ('r', 'p') and not c.relispartition
-       and not t.tgisinternal and t.tgparentid = 0`.execute(db);
+       and not t.tgisinternal and t.tgparentid = 0
+       and t.tgconstraint = 0 and t.tgoldtable is null and t.tgnewtable is null`.execute(db);
   return rows;
 }
 
