@@ -20,6 +20,7 @@ import {
 } from './diff/constraints.js';
 import { createEnum, dropEnum, enumValueChanges } from './diff/enums.js';
 import { alterExtensionChanges, createExtensionChange, dropExtensionChange } from './diff/extensions.js';
+import { rawChanges } from './diff/raw.js';
 import { applyRenames } from './diff/renames.js';
 import { routineChanges } from './diff/routines.js';
 import {
@@ -84,7 +85,9 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
 
   // Functions and triggers (diff/routines.ts says where each list goes).
   const routines = routineChanges(renamed, to);
-  changes.push(...routines.dropTriggers, ...routines.dropEarly, ...routines.beforeTables);
+  const raws = rawChanges(from, to);
+  changes.push(...raws.undoFirst, ...routines.dropTriggers, ...routines.dropEarly, ...raws.doFirst);
+  changes.push(...routines.beforeTables);
 
   // Drop what goes away or changes definition, before anything that may collide with it.
   for (const t of to.tables) {
@@ -167,11 +170,11 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
     }
   }
 
-  changes.push(...routines.createTriggers);
+  changes.push(...routines.createTriggers, ...raws.doLast);
 
   // Finally what goes away entirely.
   for (const old of renamed.tables) if (!toTables.has(old.name)) changes.push(dropTable(old));
-  changes.push(...routines.dropLate);
+  changes.push(...routines.dropLate, ...raws.undoLast);
   for (const s of renamed.sequences ?? []) if (!toSequences.has(s.name)) changes.push(dropSequenceChange(s));
   for (const e of renamed.enums) if (!to.enums.some((n) => n.name === e.name)) changes.push(dropEnum(e));
   // Extensions last: whatever used them is gone by now.

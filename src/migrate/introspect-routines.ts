@@ -16,13 +16,26 @@
  * triggers with transition tables (`REFERENCING`) are not modelled.
  */
 import { type Kysely, type RawBuilder, sql } from 'kysely';
-import type { FunctionIR, TriggerEvent, TriggerIR } from '../schema/ir.js';
+import { quoteIdent as q } from '../schema/identifiers.js';
+import type { FunctionIR, RawIR, TriggerEvent, TriggerIR } from '../schema/ir.js';
+import { literal } from '../schema/sql.js';
 import { TRIGGER_EVENTS } from '../schema/trigger.js';
 
 export interface RoutineRow {
-  kind: 'function' | 'trigger';
+  kind: 'function' | 'trigger' | 'raw';
   name: string;
-  data: FunctionData | TriggerData;
+  data: FunctionData | TriggerData | RawData;
+}
+
+/** What is reported as raw SQL (RawIR): unmodelled functions and triggers Postgres can print. */
+interface RawData {
+  kind: 'function' | 'procedure' | 'trigger';
+  /** `quote_ident` of the function's schema, stripped from `pg_get_functiondef`'s qualified name. */
+  schema: string | null;
+  table: string | null;
+  argument_types: string | null;
+  definition: string;
+  comment: string | null;
 }
 
 interface FunctionData {
@@ -92,7 +105,41 @@ export async function readRoutines(db: Kysely<any>, schema: RawBuilder<unknown>)
       left join pg_description d on d.classoid = 'pg_trigger'::regclass and d.objoid = t.oid and d.objsubid = 0
      where n.nspname = ${schema} and c.relkind in ('r', 'p') and not c.relispartition
        and not t.tgisinternal and t.tgparentid = 0
-       and t.tgconstraint = 0 and t.tgoldtable is null and t.tgnewtable is null`.execute(db);
+       and t.tgconstraint = 0 and t.tgoldtable is null and t.tgnewtable is null
+    union all
+    -- Not modelled, reported as raw SQL: C-language and internal functions, procedures, window functions.
+    select 'raw', p.proname::text,
+           json_build_object(
+             'kind', case p.prokind when 'p' then 'procedure' else 'function' end,
+             'schema', quote_ident(n.nspname),
+             'table', null,
+             'argument_types', oidvectortypes(p.proargtypes),
+             'definition', pg_get_functiondef(p.oid),
+             'comment', d.description)
+      from pg_proc p
+      join pg_namespace n on n.oid = p.pronamespace
+      join pg_language l on l.oid = p.prolang
+      left join pg_description d on d.classoid = 'pg_proc'::regclass and d.objoid = p.oid and d.objsubid = 0
+     where n.nspname = ${schema}
+       and (p.prokind in ('p', 'w') or (p.prokind = 'f' and l.lanname in ('c', 'internal')))
+       and not exists (
+         select 1 from pg_depend e
+          where e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.deptype = 'e')
+    union all
+    -- ... and constraint triggers and triggers with transition tables.
+    select 'raw', t.tgname::text,
+           json_build_object(
+             'kind', 'trigger', 'schema', null, 'table', c.relname::text, 'argument_types', null,
+             -- pretty: the table qualified only when not on the search path (else always)
+             'definition', pg_get_triggerdef(t.oid, true),
+             'comment', d.description)
+      from pg_trigger t
+      join pg_class c on c.oid = t.tgrelid
+      join pg_namespace n on n.oid = c.relnamespace
+      left join pg_description d on d.classoid = 'pg_trigger'::regclass and d.objoid = t.oid and d.objsubid = 0
+     where n.nspname = ${schema} and c.relkind in ('r', 'p') and not c.relispartition
+       and not t.tgisinternal and t.tgparentid = 0
+       and (t.tgconstraint <> 0 or t.tgoldtable is not null or t.tgnewtable is not null)`.execute(db);
   return rows;
 }
 
@@ -113,19 +160,47 @@ const byKey =
 export function assembleRoutines(
   rows: readonly RoutineRow[],
   exclude: (table: string) => boolean,
-): { functions: FunctionIR[]; triggers: TriggerIR[] } {
+): { functions: FunctionIR[]; triggers: TriggerIR[]; raw: RawIR[] } {
   const functions: FunctionIR[] = [];
   const triggers: TriggerIR[] = [];
+  const raw: RawIR[] = [];
   for (const row of rows) {
     if (row.kind === 'function') functions.push(toFunction(row.name, row.data as FunctionData));
-    else {
+    else if (row.kind === 'raw') {
+      const data = row.data as RawData;
+      if (data.table === null || !exclude(data.table)) raw.push(toRaw(row.name, data));
+    } else {
       const data = row.data as TriggerData;
       if (!exclude(data.table)) triggers.push(toTrigger(row.name, data));
     }
   }
   functions.sort(byKey((f) => `${f.name}\u0000${f.argumentTypes}`));
   triggers.sort(byKey((t) => `${t.table}\u0000${t.name}`));
-  return { functions, triggers };
+  raw.sort(byKey((r) => r.name));
+  return { functions, triggers, raw };
+}
+
+/**
+ * An unmodelled object as raw SQL, named after it. `pg_get_functiondef`
+ * always qualifies the name; the schema is stripped, as everywhere in the IR.
+ */
+function toRaw(name: string, d: RawData): RawIR {
+  const comment = (target: string) => (d.comment !== null ? `;\nCOMMENT ON ${target} IS ${literal(d.comment)}` : '');
+  if (d.kind === 'trigger') {
+    const target = `TRIGGER ${q(name)} ON ${q(d.table!)}`;
+    return {
+      name: `trigger ${d.table}.${name}`,
+      up: d.definition + comment(target),
+      down: `DROP ${target}`,
+      last: true,
+    };
+  }
+  const keyword = d.kind === 'procedure' ? 'PROCEDURE' : 'FUNCTION';
+  const definition = d.definition
+    .replace(`CREATE OR REPLACE ${keyword} ${d.schema}.`, `CREATE OR REPLACE ${keyword} `)
+    .replace(/\s+$/, '');
+  const target = `${keyword} ${q(name)}(${d.argument_types})`;
+  return { name: `${d.kind} ${name}(${d.argument_types})`, up: definition + comment(target), down: `DROP ${target}` };
 }
 
 function toFunction(name: string, d: FunctionData): FunctionIR {

@@ -500,7 +500,7 @@ function assemble(rows: CatalogRows, exclude: (table: string) => boolean): Schem
       };
     })
     .sort(byName);
-  const { functions, triggers } = assembleRoutines(rows.routines, exclude);
+  const { functions, triggers, raw } = assembleRoutines(rows.routines, exclude);
   // Each present only when there are some, as in the DSL's IR (schema.ts).
   return {
     ...(extensions.length > 0 ? { extensions } : {}),
@@ -509,6 +509,7 @@ function assemble(rows: CatalogRows, exclude: (table: string) => boolean): Schem
     tables: sorted,
     ...(functions.length > 0 ? { functions } : {}),
     ...(triggers.length > 0 ? { triggers } : {}),
+    ...(raw.length > 0 ? { raw } : {}),
   };
 }
 

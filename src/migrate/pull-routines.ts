@@ -88,3 +88,25 @@ function camelName(name: string): string {
   const out = name.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ? c.toUpperCase() : ''));
   return /^[A-Za-z_$]/.test(out) ? out : `_${out}`;
 }
+
+/**
+ * `raw(up, down, { name })` for what Ferry does not model but Postgres can
+ * print (C-language functions, procedures, constraint triggers...), each
+ * under a warning comment: pulled verbatim, never left out.
+ */
+export function renderRaw(schema: SchemaIR, take: (base: string) => string): string[] {
+  return (schema.raw ?? []).map((r) => {
+    const options = [`name: ${str(r.name)}`, ...(r.last ? ['last: true'] : [])];
+    return (
+      `// WARNING: Ferry does not model ${r.name}; pulled as raw SQL, run as written.\n` +
+      `export const ${take(`${camelName(r.name)}Raw`)} = raw(\n  ${template(r.up)},\n  ${template(r.down)},\n  { ${options.join(', ')} },\n);`
+    );
+  });
+}
+
+/** What `ferry pull` should tell the user about the module it wrote. */
+export function pullWarnings(schema: SchemaIR): string[] {
+  return (schema.raw ?? []).map(
+    (r) => `${r.name} is not modelled by Ferry: pulled verbatim as raw(); review it (it runs as written).`,
+  );
+}

@@ -1,5 +1,7 @@
 import type { ColumnIR, EnumIR, IndexIR, SchemaIR, SequenceOptionsIR, TableIR } from '../schema/ir.js';
-import { renderFunctions, renderTriggers } from './pull-routines.js';
+import { renderFunctions, renderRaw, renderTriggers } from './pull-routines.js';
+
+export { pullWarnings } from './pull-routines.js';
 
 /**
  * `ferry pull`: a DSL module that describes `schema` (an introspected
@@ -47,6 +49,9 @@ export function renderSchemaModule(schema: SchemaIR, options: { importFrom?: str
   const triggers = renderTriggers(schema, (n) => names.take(n), tableVars, fns.vars);
   if (triggers.length > 0) used.add('trigger');
   body.push(...triggers);
+  const raws = renderRaw(schema, (n) => names.take(n));
+  if (raws.length > 0) used.add('raw');
+  body.push(...raws);
 
   const imports = [...used].sort();
   return [
@@ -250,6 +255,7 @@ const DSL_NAMES = new Set([
   'sequence',
   'fn',
   'trigger',
+  'raw',
   'pgEnum',
   'sql',
   'index',

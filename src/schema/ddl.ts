@@ -19,7 +19,8 @@ const list = (names: readonly string[]) => names.map(q).join(', ');
  * tables, so tables may reference each other in any order), then comments.
  * Functions come before the tables (a CHECK or default may call them) unless
  * their signature names a table's row type (then right after the tables);
- * triggers come last.
+ * triggers come last. `raw()` SQL runs before the functions, or with
+ * `last` at the very end.
  * Runs unchanged on Postgres 15+ and PGlite.
  */
 export function createStatements(schema: SchemaIR): string[] {
@@ -30,6 +31,7 @@ export function createStatements(schema: SchemaIR): string[] {
   for (const x of schema.extensions ?? []) out.push(createExtension(x));
   for (const e of schema.enums) out.push(`CREATE TYPE ${q(e.name)} AS ENUM (${e.values.map(literal).join(', ')})`);
   for (const s of schema.sequences ?? []) out.push(createSequence(s));
+  for (const r of schema.raw ?? []) if (!r.last) out.push(r.up);
   for (const f of fns.beforeTables) out.push(...createFunctionStatements(f));
   for (const t of schema.tables) out.push(createTable(t), ...columnSequenceStatements(t.name, t.columns));
   for (const f of fns.afterTables) out.push(...createFunctionStatements(f));
@@ -38,6 +40,7 @@ export function createStatements(schema: SchemaIR): string[] {
   for (const t of schema.tables) for (const fk of t.foreignKeys) out.push(addForeignKey(t.name, fk));
   for (const t of schema.tables) out.push(...comments(t));
   for (const t of schema.triggers ?? []) out.push(...createTriggerStatements(t));
+  for (const r of schema.raw ?? []) if (r.last) out.push(r.up);
   return out;
 }
 

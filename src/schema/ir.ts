@@ -38,6 +38,26 @@ export interface SchemaIR {
    * tables), and `TableIR` stays as it was. Optional: absent reads as none.
    */
   triggers?: TriggerIR[];
+  /**
+   * SQL for what Ferry does not model (`raw()`), in declaration order: run
+   * as written, undone by its `down`. Optional: absent reads as none.
+   */
+  raw?: RawIR[];
+}
+
+/**
+ * A `raw(up, down)`. Introspection reports the unmodelled objects it can
+ * print (C-language functions, procedures, constraint triggers...) as raw
+ * entries named after the object (`function name(argument types)`,
+ * `trigger table.name`), their `up` as Postgres prints the definition.
+ */
+export interface RawIR {
+  name: string;
+  /** SQL, one or more statements, without a trailing semicolon. */
+  up: string;
+  down: string;
+  /** Run after everything else is created, and undone first (it needs tables, functions...). */
+  last?: true;
 }
 
 /**

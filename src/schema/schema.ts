@@ -3,6 +3,7 @@ import { isPgEnum, type PgEnum } from './enum.js';
 import { type Extension, isExtension, sortExtensions } from './extension.js';
 import { type Fn, functionKey, isFn, sortFunctions } from './function.js';
 import type { EnumIR, SchemaIR } from './ir.js';
+import { isRaw, type Raw } from './raw.js';
 import { isSequence, type Sequence, sortSequences } from './sequence.js';
 import { isTable, type Table } from './table.js';
 import { isTrigger, sortTriggers, type Trigger, triggerKey } from './trigger.js';
@@ -15,6 +16,7 @@ export interface Schema {
   readonly enums: readonly PgEnum[];
   readonly functions: readonly Fn[];
   readonly triggers: readonly Trigger[];
+  readonly raw: readonly Raw[];
   table(name: string): Table | undefined;
   toIR(): SchemaIR;
 }
@@ -32,7 +34,16 @@ export function defineSchema(module: Record<string, unknown> | readonly unknown[
   const sequences = new Map<string, Sequence>();
   const functions = new Map<string, Fn>();
   const triggers = new Map<string, Trigger>();
+  const raws = new Map<string, Raw>();
   for (const value of values) {
+    if (isRaw(value)) {
+      const seen = raws.get(value.name);
+      if (seen && JSON.stringify(seen.toIR()) !== JSON.stringify(value.toIR())) {
+        throw new FerryError(E_SCHEMA, `Two raw() are named "${value.name}" with different SQL.`);
+      }
+      raws.set(value.name, value);
+      continue;
+    }
     if (isFn(value) || isTrigger(value)) {
       const [map, key, what] = isFn(value)
         ? [functions as Map<string, Fn | Trigger>, functionKey(value.toIR()), 'Function']
@@ -88,6 +99,7 @@ export function defineSchema(module: Record<string, unknown> | readonly unknown[
     enums: [...enums.values()],
     functions: [...functions.values()],
     triggers: [...triggers.values()],
+    raw: [...raws.values()],
     table: (name) => tables.get(name),
     toIR: () => schemaToIR(schema),
   };
@@ -152,5 +164,7 @@ function schemaToIR(schema: Schema): SchemaIR {
     tables,
     ...(functions.length > 0 ? { functions } : {}),
     ...(triggers.length > 0 ? { triggers } : {}),
+    // In declaration order: raw SQL may depend on raw SQL before it.
+    ...(schema.raw.length > 0 ? { raw: schema.raw.map((r) => r.toIR()) } : {}),
   };
 }
