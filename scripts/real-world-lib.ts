@@ -235,13 +235,9 @@ async function unmodelledCounts(url: string): Promise<Record<string, number>> {
     `with pub as (select oid from pg_namespace where nspname = 'public'),
           ext_objs as (select objid from pg_depend where deptype = 'e')
      select
-       -- Ferry models plain functions in SQL, PL/pgSQL... and ordinary triggers (fn(), trigger()).
-       (select count(*) from pg_proc p join pg_language l on l.oid = p.prolang
-         where p.pronamespace in (select oid from pub) and p.oid not in (select objid from ext_objs)
-           and (p.prokind <> 'f' or l.lanname in ('c', 'internal')))::int as functions,
-       (select count(*) from pg_trigger t join pg_class c on c.oid = t.tgrelid
-         where not t.tgisinternal and c.relnamespace in (select oid from pub)
-           and (t.tgconstraint <> 0 or t.tgoldtable is not null or t.tgnewtable is not null))::int as triggers,
+       -- Functions, procedures and triggers are Ferry's (fn(), trigger(), raw()); aggregates are not.
+       (select count(*) from pg_proc p where p.pronamespace in (select oid from pub)
+           and p.oid not in (select objid from ext_objs) and p.prokind = 'a')::int as aggregates,
        (select count(*) from pg_class c where c.relkind in ('v', 'm') and c.relnamespace in (select oid from pub))::int as views,
        (select count(*) from pg_class c where c.relispartition and c.relnamespace in (select oid from pub))::int as partitions,
        (select count(*) from pg_class c where c.relkind = 'p' and c.relnamespace in (select oid from pub))::int as partitioned,
@@ -363,11 +359,10 @@ const PREREQ_TYPES = new Set([
 ]);
 
 const isEnumEntry = (e: DumpEntry) => e.type === 'TYPE' && / AS ENUM \(/.test(e.norm);
-/** Ferry models functions (fn()) except C-language/internal and window functions. */
-const isModelledFunction = (e: DumpEntry) =>
-  e.type === 'FUNCTION' && !/\bLANGUAGE (c|internal)\b/i.test(e.norm) && !/\bWINDOW\b/.test(e.norm);
-/** Ferry models triggers (trigger()) except constraint triggers and transition tables. */
-const isModelledTrigger = (e: DumpEntry) => e.type === 'TRIGGER' && !/CONSTRAINT TRIGGER|\bREFERENCING\b/.test(e.norm);
+/** Ferry creates functions and procedures: fn(), or raw() for C-language ones, procedures and window functions. */
+const isModelledFunction = (e: DumpEntry) => e.type === 'FUNCTION' || e.type === 'PROCEDURE';
+/** ... and triggers: trigger(), or raw() for constraint triggers and transition tables. */
+const isModelledTrigger = (e: DumpEntry) => e.type === 'TRIGGER';
 
 /**
  * Entries of A's dump that Ferry does not model but generated DDL may refer
@@ -388,7 +383,7 @@ function prerequisites(dump: Dump): DumpEntry[] {
   const comments = dump.entries.filter(
     (e) =>
       e.type === 'COMMENT' &&
-      (names.has(e.name) || /^(PROCEDURE|AGGREGATE|DOMAIN|SCHEMA) /.test(e.name)) &&
+      (names.has(e.name) || /^(AGGREGATE|DOMAIN|SCHEMA) /.test(e.name)) &&
       !/^SCHEMA public$/.test(e.name),
   );
   const chosen = new Set([...picked, ...comments]);
@@ -657,8 +652,8 @@ function classify(side: DumpDifference['side'], a: DumpEntry | undefined, b: Dum
   if (e.type === 'COMMENT') {
     // CREATE EXTENSION sets the comment of its control file; another one is not modelled.
     if (/^EXTENSION /.test(e.name)) return [d('comments on extensions', true)];
-    if (/^FUNCTION /.test(e.name)) return [d('functions', false)];
-    if (/^(PROCEDURE|AGGREGATE) /.test(e.name)) return [d('functions', true)];
+    if (/^(FUNCTION|PROCEDURE) /.test(e.name)) return [d('functions', false)];
+    if (/^AGGREGATE /.test(e.name)) return [d('functions', true)];
     if (/^(TABLE|COLUMN) /.test(e.name)) return [d('table/column comments', false)];
     if (/^(VIEW|MATERIALIZED VIEW) /.test(e.name)) return [d('views', true)];
     if (/^TRIGGER /.test(e.name)) return [d('triggers', false)];
