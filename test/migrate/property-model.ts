@@ -26,6 +26,7 @@ import type { RenameHints } from '../../src/migrate/hints.js';
 import { quoteIdent as q } from '../../src/schema/identifiers.js';
 import type { IndexIR, SchemaIR, TableIR } from '../../src/schema/ir.js';
 import { literal } from '../../src/schema/sql.js';
+import { type MFunction, type MTrigger, ROUTINE_FALLBACK, ROUTINE_OPS, routinesIR } from './property-routines.js';
 
 /**
  * Shapes the generator leaves out because the generated migration mishandles
@@ -150,6 +151,9 @@ export interface Model {
   enums: MEnum[];
   /** Extensions declared (names from EXTENSION_POOL); nothing in the model uses them. */
   extensions: string[];
+  /** Functions and triggers (property-routines.ts). */
+  functions: MFunction[];
+  triggers: MTrigger[];
   /** For fresh names. */
   nameSeq: number;
   /** For seeded and default values. */
@@ -163,7 +167,18 @@ export interface Model {
 }
 
 export function emptyModel(allow: Iterable<KnownGap> = []): Model {
-  return { tables: [], enums: [], extensions: [], nameSeq: 1, valueSeq: 1, usedOdd: [], allow: [...allow], base: null };
+  return {
+    tables: [],
+    enums: [],
+    extensions: [],
+    functions: [],
+    triggers: [],
+    nameSeq: 1,
+    valueSeq: 1,
+    usedOdd: [],
+    allow: [...allow],
+    base: null,
+  };
 }
 
 /** The model for the next step: a copy of `m` that remembers `m` as its start. */
@@ -335,6 +350,7 @@ export function toIR(m: Model): SchemaIR {
         comment: null,
       };
     }),
+    ...routinesIR(m),
   };
 }
 
@@ -593,6 +609,13 @@ export const OP_KINDS = [
   'dropEnum',
   'addExtension',
   'dropExtension',
+  'addFunction',
+  'changeFunction',
+  'overloadFunction',
+  'dropFunction',
+  'addTrigger',
+  'changeTrigger',
+  'dropTrigger',
 ] as const;
 
 export type OpKind = (typeof OP_KINDS)[number];
@@ -630,6 +653,7 @@ const FALLBACK: Partial<Record<OpKind, OpKind>> = {
   dropEnum: 'addEnumValue',
   renameEnumValue: 'addColumn',
   dropExtension: 'addExtension',
+  ...ROUTINE_FALLBACK,
 };
 
 /**
@@ -1006,6 +1030,7 @@ const OPS: Record<OpKind, OpFn> = {
     const old = t.name;
     t.name = freshName(m, 't', r, ODD_TABLE_NAMES);
     for (const x of m.tables) for (const f of x.fks) if (f.table === old) f.table = t.name;
+    for (const tg of m.triggers) if (tg.table === old) tg.table = t.name;
     return `rename table ${old} to ${t.name}`;
   },
 
@@ -1047,6 +1072,8 @@ const OPS: Record<OpKind, OpFn> = {
     m.extensions = m.extensions.filter((x) => x !== name);
     return `drop extension ${name}`;
   },
+
+  ...ROUTINE_OPS,
 
   dropEnum(m, r) {
     const e = r.pick(m.enums.filter((x) => !m.tables.some((t) => t.columns.some((c) => c.type === x.name))));
