@@ -251,7 +251,8 @@ describeEachBackend('functions and triggers', (t) => {
   let shadow: Shadow;
 
   beforeAll(async () => {
-    handle = await openDatabase({ url: t.url() });
+    // pg_trgm: on PGlite, CREATE EXTENSION finds only the bundles loaded at open.
+    handle = await openDatabase({ url: t.url(), extensions: ['pg_trgm'] });
     shadow = await openShadow({ like: handle });
   });
   afterAll(async () => {
@@ -313,9 +314,10 @@ describeEachBackend('functions and triggers', (t) => {
     expect(empty.tables).toEqual([]);
   });
 
-  it('pull writes fn() and trigger() that create the same functions and triggers', async () => {
+  it('pull writes fn() and trigger() that create the same functions and triggers; extension functions are not pulled', async () => {
     await sql
       .raw(`
+        CREATE EXTENSION pg_trgm;
         CREATE TABLE docs (id integer, title text, tsv tsvector);
         CREATE FUNCTION docs_guard() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
         COMMENT ON FUNCTION docs_guard() IS 'guards docs';
@@ -327,6 +329,8 @@ describeEachBackend('functions and triggers', (t) => {
       .execute(handle.db);
     try {
       const live = await introspect(handle.db);
+      // similarity(), show_trgm()... belong to pg_trgm.
+      expect(live.extensions?.map((x) => x.name)).toEqual(['pg_trgm']);
       expect(live.functions?.map((f) => f.name)).toEqual(['docs_guard', 'pick']);
       expect(live.triggers?.find((x) => x.name === 'docs_guard')).toMatchObject({
         events: ['delete', 'truncate'],
@@ -342,7 +346,7 @@ describeEachBackend('functions and triggers', (t) => {
       const pulled = defineSchema(await importModule(file, 'pulled schema'));
       expect(await normalise(shadow, pulled.toIR())).toEqual(live);
     } finally {
-      await sql.raw('DROP TABLE docs CASCADE; DROP FUNCTION docs_guard()').execute(handle.db);
+      await sql.raw('DROP TABLE docs CASCADE; DROP FUNCTION docs_guard(); DROP EXTENSION pg_trgm').execute(handle.db);
     }
   });
 });
