@@ -237,10 +237,9 @@ async function unmodelledCounts(url: string): Promise<Record<string, number>> {
     `with pub as (select oid from pg_namespace where nspname = 'public'),
           ext_objs as (select objid from pg_depend where deptype = 'e')
      select
+       -- Functions, procedures and triggers are Ferry's (fn(), trigger(), raw()); aggregates are not.
        (select count(*) from pg_proc p where p.pronamespace in (select oid from pub)
-           and p.oid not in (select objid from ext_objs))::int as functions,
-       (select count(*) from pg_trigger t join pg_class c on c.oid = t.tgrelid
-         where not t.tgisinternal and c.relnamespace in (select oid from pub))::int as triggers,
+           and p.oid not in (select objid from ext_objs) and p.prokind = 'a')::int as aggregates,
        (select count(*) from pg_class c where c.relispartition and c.relnamespace in (select oid from pub))::int as partitions,
        (select count(*) from pg_class c where c.relkind = 'p' and c.relnamespace in (select oid from pub))::int as partitioned,
        (select count(*) from pg_inherits i join pg_class c on c.oid = i.inhrelid
@@ -361,6 +360,10 @@ const PREREQ_TYPES = new Set([
 ]);
 
 const isEnumEntry = (e: DumpEntry) => e.type === 'TYPE' && / AS ENUM \(/.test(e.norm);
+/** Ferry creates functions and procedures: fn(), or raw() for C-language ones, procedures and window functions. */
+const isModelledFunction = (e: DumpEntry) => e.type === 'FUNCTION' || e.type === 'PROCEDURE';
+/** ... and triggers: trigger(), or raw() for constraint triggers and transition tables. */
+const isModelledTrigger = (e: DumpEntry) => e.type === 'TRIGGER';
 
 /**
  * Entries of A's dump that Ferry does not model but generated DDL may refer
@@ -371,6 +374,7 @@ const isEnumEntry = (e: DumpEntry) => e.type === 'TYPE' && / AS ENUM \(/.test(e.
 function prerequisites(dump: Dump): DumpEntry[] {
   const picked = dump.entries.filter((e) => {
     if (e.schema === 'public' || e.schema === '-' || e.type === 'SCHEMA') {
+      if (isModelledFunction(e)) return false;
       if (PREREQ_TYPES.has(e.type)) return e.type !== 'SCHEMA' || e.name !== 'public';
       if (e.type === 'TYPE') return !isEnumEntry(e);
     }
@@ -380,7 +384,7 @@ function prerequisites(dump: Dump): DumpEntry[] {
   const comments = dump.entries.filter(
     (e) =>
       e.type === 'COMMENT' &&
-      (names.has(e.name) || /^(FUNCTION|PROCEDURE|AGGREGATE|DOMAIN|SCHEMA) /.test(e.name)) &&
+      (names.has(e.name) || /^(AGGREGATE|DOMAIN|SCHEMA) /.test(e.name)) &&
       !/^SCHEMA public$/.test(e.name),
   );
   const chosen = new Set([...picked, ...comments]);
@@ -647,10 +651,11 @@ function classify(side: DumpDifference['side'], a: DumpEntry | undefined, b: Dum
   if (e.type === 'COMMENT') {
     // CREATE EXTENSION sets the comment of its control file; another one is not modelled.
     if (/^EXTENSION /.test(e.name)) return [d('comments on extensions', true)];
-    if (/^(FUNCTION|PROCEDURE|AGGREGATE) /.test(e.name)) return [d('functions', true)];
+    if (/^(FUNCTION|PROCEDURE) /.test(e.name)) return [d('functions', false)];
+    if (/^AGGREGATE /.test(e.name)) return [d('functions', true)];
     if (/^(TABLE|COLUMN) /.test(e.name)) return [d('table/column comments', false)];
     if (/^(VIEW|MATERIALIZED VIEW) /.test(e.name)) return [d('views', false)];
-    if (/^TRIGGER /.test(e.name)) return [d('triggers', true)];
+    if (/^TRIGGER /.test(e.name)) return [d('triggers', false)];
     return [d('comments on unmodelled objects', true)];
   }
   if (e.type === 'TYPE') return [isEnumEntry(e) ? d('enums', false) : d('domains/types', true)];
@@ -659,6 +664,8 @@ function classify(side: DumpDifference['side'], a: DumpEntry | undefined, b: Dum
   if (e.type === 'DEFAULT') return [/nextval\(/.test(text) ? d('sequences', false) : d('column defaults', false)];
   // Views and materialized views (with their indexes and comments) are modelled.
   if (e.type === 'VIEW' || e.type === 'MATERIALIZED VIEW') return [d('views', false)];
+  if (isModelledFunction(e)) return [d('functions', false)];
+  if (isModelledTrigger(e)) return [d('triggers', false)];
   const designed = BY_DESIGN_TYPES[e.type];
   if (designed) return [d(designed, true)];
   if (e.type === 'TABLE') {

@@ -20,7 +20,9 @@ import {
 } from './diff/constraints.js';
 import { createEnum, dropEnum, enumValueChanges } from './diff/enums.js';
 import { alterExtensionChanges, createExtensionChange, dropExtensionChange } from './diff/extensions.js';
+import { rawChanges } from './diff/raw.js';
 import { applyRenames } from './diff/renames.js';
+import { routineChanges } from './diff/routines.js';
 import {
   alterSequenceChanges,
   createSequenceChange,
@@ -87,6 +89,12 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
     }
   }
 
+  // Functions and triggers (diff/routines.ts says where each list goes).
+  const routines = routineChanges(renamed, to);
+  const raws = rawChanges(from, to);
+  changes.push(...raws.undoFirst, ...routines.dropTriggers, ...routines.dropEarly, ...raws.doFirst);
+  changes.push(...routines.beforeTables);
+
   // Drop what goes away or changes definition, before anything that may collide with it.
   for (const t of to.tables) {
     const old = fromTables.get(t.name);
@@ -120,6 +128,8 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
     for (const c of old.columns) if (!t.columns.some((n) => n.name === c.name)) changes.push(dropColumn(t.name, c));
     if (old.comment !== t.comment) changes.push(commentTable(t.name, old.comment, t.comment));
   }
+
+  changes.push(...routines.afterTables);
 
   // Sequence ownership, now that the owning tables and columns exist.
   for (const s of to.sequences ?? []) {
@@ -168,9 +178,12 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
 
   // Views, now that the tables they read are in their new shape.
   changes.push(...views.after);
+  // Triggers after the views (an INSTEAD OF trigger is on one), then raw() SQL marked `last`.
+  changes.push(...routines.createTriggers, ...raws.doLast);
 
   // Finally what goes away entirely.
   for (const old of renamed.tables) if (!toTables.has(old.name)) changes.push(dropTable(old));
+  changes.push(...routines.dropLate, ...raws.undoLast);
   for (const s of renamed.sequences ?? []) if (!toSequences.has(s.name)) changes.push(dropSequenceChange(s));
   for (const e of renamed.enums) if (!to.enums.some((n) => n.name === e.name)) changes.push(dropEnum(e));
   // Extensions last: whatever used them is gone by now.

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { E_QUERY, FerryError } from '../errors.js';
 import type { SchemaIR } from '../schema/ir.js';
+import { rawFromMigrations, withRaw } from '../schema/raw.js';
 import type { Schema } from '../schema/schema.js';
 import { type Change, diffSchemas } from './diff.js';
 import { E_MIGRATION_LINT } from './errors.js';
@@ -49,7 +50,9 @@ export interface Pending {
  */
 export async function pendingChanges(shadow: Shadow, schema: Schema, dir: string): Promise<Pending> {
   const current = await replayMigrations(shadow, dir);
-  const from = await settled(shadow, current);
+  // What raw() SQL the migrations applied, from their markers (diff/raw.ts).
+  const applied = rawFromMigrations(readMigrations(dir).map((m) => m.up));
+  const from = await settled(shadow, withRaw(current, applied));
   const target = await normalise(shadow, schema.toIR());
   return { current, target, changes: diffSchemas(from, target, renameHints(schema)) };
 }

@@ -1,8 +1,9 @@
 /**
  * Read a live database's schema into the IR (see ../schema/ir.ts).
  *
- * Everything comes from `pg_catalog` in six whole-database queries (enums,
- * extensions and sequences, columns, constraints, indexes, comments, views) run in one read-only snapshot, so
+ * Everything comes from `pg_catalog` in seven whole-database queries (enums,
+ * extensions and sequences, columns, constraints, indexes, comments, views,
+ * functions and triggers) run in one read-only snapshot, so
  * the cost does not grow with the number of tables. Every field is spelled as
  * Postgres prints it (`format_type`, `pg_get_expr`, `pg_get_indexdef`), which
  * is also how the DSL spells names, types and flags: `introspect()` of the DDL
@@ -34,6 +35,7 @@ import type {
 } from '../schema/ir.js';
 import { normaliseSequence } from '../schema/sequence.js';
 import { assembleViews, readViews, type ViewRow } from './introspect/views.js';
+import { assembleRoutines, type RoutineRow, readRoutines } from './introspect-routines.js';
 
 export interface IntrospectOptions {
   /** Schema to read; default `current_schema()` (the first existing schema on the `search_path`). */
@@ -160,6 +162,8 @@ interface CatalogRows {
   indexes: IndexRow[];
   comments: CommentRow[];
   views: ViewRow[];
+  /** Functions and triggers (introspect-routines.ts). */
+  routines: RoutineRow[];
 }
 
 /**
@@ -382,6 +386,8 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
      where d.classoid = 'pg_class'::regclass and n.nspname = ${schema} and ${isTable('c')}
        and (d.objsubid = 0 or a.attname is not null)`.execute(db);
 
+  const routines = await readRoutines(db, schema);
+
   return {
     enums: enums.rows,
     columns: columns.rows,
@@ -389,6 +395,7 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
     indexes: indexes.rows,
     comments: comments.rows,
     views: await readViews(db, schemaName),
+    routines,
   };
 }
 
@@ -506,6 +513,7 @@ function assemble(rows: CatalogRows, exclude: (table: string) => boolean): Schem
     rows.views.filter((v) => !exclude(v.name)),
     viewIndexes,
   );
+  const { functions, triggers, raw } = assembleRoutines(rows.routines, exclude);
   // Each present only when there are some, as in the DSL's IR (schema.ts).
   return {
     ...(extensions.length > 0 ? { extensions } : {}),
@@ -513,6 +521,9 @@ function assemble(rows: CatalogRows, exclude: (table: string) => boolean): Schem
     enums,
     tables: sorted,
     ...(views.length > 0 ? { views } : {}),
+    ...(functions.length > 0 ? { functions } : {}),
+    ...(triggers.length > 0 ? { triggers } : {}),
+    ...(raw.length > 0 ? { raw } : {}),
   };
 }
 

@@ -1,5 +1,8 @@
 import type { ColumnIR, EnumIR, IndexIR, SchemaIR, SequenceOptionsIR, TableIR } from '../schema/ir.js';
+import { renderFunctions, renderRaw, renderTriggers } from './pull-routines.js';
 import { renderView } from './pull-views.js';
+
+export { pullWarnings } from './pull-routines.js';
 
 /**
  * `ferry pull`: a DSL module that describes `schema` (an introspected
@@ -40,8 +43,17 @@ export function renderSchemaModule(schema: SchemaIR, options: { importFrom?: str
     used.add('pgEnum');
     body.push(`export const ${enumVars.get(e.name)} = pgEnum(${str(e.name)}, [${e.values.map(str).join(', ')}]);`);
   }
+  const fns = renderFunctions(schema, (n) => names.take(n));
+  if (fns.lines.length > 0) used.add('fn');
+  body.push(...fns.lines);
   for (const t of schema.tables) body.push(renderTable(t, schema, enumVars, tableVars, used));
   for (const v of schema.views ?? []) body.push(renderView(v, names.take(camel(v.name)), renderIndex, used));
+  const triggers = renderTriggers(schema, (n) => names.take(n), tableVars, fns.vars);
+  if (triggers.length > 0) used.add('trigger');
+  body.push(...triggers);
+  const raws = renderRaw(schema, (n) => names.take(n));
+  if (raws.length > 0) used.add('raw');
+  body.push(...raws);
 
   const imports = [...used].sort();
   return [
@@ -244,6 +256,9 @@ const DSL_NAMES = new Set([
   'extension',
   'sequence',
   'view',
+  'fn',
+  'trigger',
+  'raw',
   'pgEnum',
   'sql',
   'index',

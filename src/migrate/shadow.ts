@@ -38,6 +38,7 @@ import { E_BAD_ARGUMENT, E_QUERY, FerryError } from '../errors.js';
 import { createStatements } from '../schema/ddl.js';
 import { quoteIdent } from '../schema/identifiers.js';
 import type { SchemaIR } from '../schema/ir.js';
+import { withRaw } from '../schema/raw.js';
 import { introspect } from './introspect.js';
 
 export interface Shadow {
@@ -134,7 +135,8 @@ export async function fixedPoint(shadow: Shadow, reported: SchemaIR): Promise<Sc
 async function roundTrip(shadow: Shadow, ir: SchemaIR): Promise<SchemaIR> {
   await shadow.reset();
   await shadow.apply(createStatements(ir), { definitionsOnly: true });
-  return shadow.introspect();
+  // raw() SQL is opaque: kept as declared, or as introspection prints what it made (schema/raw.ts).
+  return withRaw(await shadow.introspect(), ir.raw);
 }
 
 /** The URL of the Postgres server to shadow on, or null for a PGlite shadow. */

@@ -1,4 +1,5 @@
 import { createExtension } from './extension.js';
+import { createFunctionStatements, functionsByPlace } from './function.js';
 import { quoteIdent } from './identifiers.js';
 import type {
   ColumnIR,
@@ -12,6 +13,7 @@ import type {
 } from './ir.js';
 import { createSequence, ownSequence, sequenceOptionsSql } from './sequence.js';
 import { literal } from './sql.js';
+import { createTriggerStatements } from './trigger.js';
 import { commentOnView, commentOnViewColumn, createView, sortViews } from './view.js';
 
 const q = quoteIdent;
@@ -26,19 +28,31 @@ const list = (names: readonly string[]) => names.map(q).join(', ');
  * reference columns made unique only by a unique index; and after all
  * tables, so tables may reference each other in any order), then comments,
  * then views (each after the views it reads) with their indexes and comments.
+ * Functions come before the tables (a CHECK or default may call them) unless
+ * their signature names a table's row type (then right after the tables);
+ * triggers come after the views (an INSTEAD OF trigger is on one). `raw()`
+ * SQL runs before the functions, or with `last` at the very end.
  * Runs unchanged on Postgres 15+ and PGlite.
  */
 export function createStatements(schema: SchemaIR): string[] {
   const out: string[] = [];
+  const fns = functionsByPlace(schema.functions ?? [], new Set(schema.tables.map((t) => t.name)));
+  // As pg_dump does: a function body may name what is created after it.
+  if ((schema.functions ?? []).length > 0) out.push('SET check_function_bodies = false');
   for (const x of schema.extensions ?? []) out.push(createExtension(x));
   for (const e of schema.enums) out.push(`CREATE TYPE ${q(e.name)} AS ENUM (${e.values.map(literal).join(', ')})`);
   for (const s of schema.sequences ?? []) out.push(createSequence(s));
+  for (const r of schema.raw ?? []) if (!r.last) out.push(r.up);
+  for (const f of fns.beforeTables) out.push(...createFunctionStatements(f));
   for (const t of schema.tables) out.push(createTable(t), ...columnSequenceStatements(t.name, t.columns));
+  for (const f of fns.afterTables) out.push(...createFunctionStatements(f));
   for (const s of schema.sequences ?? []) if (s.ownedBy !== null) out.push(ownSequence(s.name, s.ownedBy));
   for (const t of schema.tables) for (const ix of t.indexes) out.push(createIndex(t.name, ix));
   for (const t of schema.tables) for (const fk of t.foreignKeys) out.push(addForeignKey(t.name, fk));
   for (const t of schema.tables) out.push(...comments(t));
   for (const v of sortViews(schema.views ?? [])) out.push(...createViewStatements(v));
+  for (const t of schema.triggers ?? []) out.push(...createTriggerStatements(t));
+  for (const r of schema.raw ?? []) if (r.last) out.push(r.up);
   return out;
 }
 

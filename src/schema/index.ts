@@ -2,9 +2,11 @@ export * from './column.js';
 export { createIndex, createStatements, renderCreateSql } from './ddl.js';
 export { isPgEnum, type PgEnum, pgEnum } from './enum.js';
 export { type Extension, type ExtensionOptions, extension, isExtension } from './extension.js';
+export { type Fn, type FunctionArg, type FunctionOptions, fn, isFn } from './function.js';
 export { quoteIdent } from './identifiers.js';
 export type * from './infer.js';
 export type * from './ir.js';
+export { isRaw, type Raw, type RawOptions, raw } from './raw.js';
 export { defineSchema, type Schema } from './schema.js';
 export { isSequence, type Sequence, type SequenceOptions, sequence } from './sequence.js';
 export { literal, SqlExpr, sql } from './sql.js';
@@ -22,6 +24,14 @@ export {
   uniqueIndex,
 } from './table.js';
 export { timestamps } from './timestamps.js';
+export {
+  isTrigger,
+  type Trigger,
+  type TriggerOptions,
+  type TsvectorTriggerOptions,
+  trigger,
+  tsvectorTrigger,
+} from './trigger.js';
 export {
   type CompilableQuery,
   isView,

@@ -32,6 +32,83 @@ export interface SchemaIR {
    * `sequences`: absent reads as none.
    */
   views?: ViewIR[];
+  /**
+   * Functions (`CREATE FUNCTION`), by name then argument types (overloads
+   * share a name). Optional like `extensions`: absent reads as none.
+   */
+  functions?: FunctionIR[];
+  /**
+   * Triggers, by table then name. Top-level rather than in `TableIR`: a
+   * trigger needs both its table and its function, so it is created after
+   * both and dropped before either (as foreign keys are ordered after all
+   * tables), and `TableIR` stays as it was. Optional: absent reads as none.
+   */
+  triggers?: TriggerIR[];
+  /**
+   * SQL for what Ferry does not model (`raw()`), in declaration order: run
+   * as written, undone by its `down`. Optional: absent reads as none.
+   */
+  raw?: RawIR[];
+}
+
+/**
+ * A `raw(up, down)`. Introspection reports the unmodelled objects it can
+ * print (C-language functions, procedures, constraint triggers...) as raw
+ * entries named after the object (`function name(argument types)`,
+ * `trigger table.name`), their `up` as Postgres prints the definition.
+ */
+export interface RawIR {
+  name: string;
+  /** SQL, one or more statements, without a trailing semicolon. */
+  up: string;
+  down: string;
+  /** Run after everything else is created, and undone first (it needs tables, functions...). */
+  last?: true;
+}
+
+/**
+ * A function as `pg_proc` reports it: `arguments` as
+ * `pg_get_function_arguments` prints them (names, modes, defaults),
+ * `argumentTypes` as `oidvectortypes(proargtypes)` (the identity among
+ * overloads: what `DROP FUNCTION name(...)` takes), `returns` as
+ * `pg_get_function_result` (`trigger`, `SETOF que_jobs`, `TABLE(id integer)`),
+ * `body` as `prosrc`, verbatim.
+ */
+export interface FunctionIR {
+  name: string;
+  arguments: string;
+  argumentTypes: string;
+  returns: string;
+  /** `pg_language.lanname`: sql, plpgsql, ... */
+  language: string;
+  body: string;
+  volatility: 'volatile' | 'stable' | 'immutable';
+  strict: boolean;
+  security: 'invoker' | 'definer';
+  parallel: 'unsafe' | 'restricted' | 'safe';
+  /** `SET name = value` clauses (`proconfig`), in order; empty for none. */
+  setConfig: [string, string][];
+  comment: string | null;
+}
+
+export type TriggerEvent = 'insert' | 'update' | 'delete' | 'truncate';
+
+export interface TriggerIR {
+  name: string;
+  table: string;
+  timing: 'before' | 'after' | 'instead of';
+  /** In this order: insert, update, delete, truncate. */
+  events: TriggerEvent[];
+  /** `UPDATE OF` columns; empty for any update. */
+  updateOf: string[];
+  forEach: 'row' | 'statement';
+  /** The `WHEN (...)` condition as Postgres prints it, without the parentheses; or null. */
+  when: string | null;
+  /** The trigger function, qualified only when not on the search path (`tsvector_update_trigger`). */
+  function: string;
+  /** Literal arguments passed to the function (`TG_ARGV`). */
+  args: string[];
+  comment: string | null;
 }
 
 export interface ExtensionIR {

@@ -1,9 +1,12 @@
 import { E_SCHEMA, FerryError } from '../errors.js';
 import { isPgEnum, type PgEnum } from './enum.js';
 import { type Extension, isExtension, sortExtensions } from './extension.js';
+import { type Fn, functionKey, isFn, sortFunctions } from './function.js';
 import type { EnumIR, SchemaIR } from './ir.js';
+import { isRaw, type Raw } from './raw.js';
 import { isSequence, type Sequence, sortSequences } from './sequence.js';
 import { isTable, type Table } from './table.js';
+import { isTrigger, sortTriggers, type Trigger, triggerKey } from './trigger.js';
 import { guessDependencies, isView, type View } from './view.js';
 
 /** A schema: the extensions, tables and enums of a module, in a stable order. */
@@ -13,6 +16,9 @@ export interface Schema {
   readonly tables: readonly Table[];
   readonly enums: readonly PgEnum[];
   readonly views: readonly View[];
+  readonly functions: readonly Fn[];
+  readonly triggers: readonly Trigger[];
+  readonly raw: readonly Raw[];
   table(name: string): Table | undefined;
   toIR(): SchemaIR;
 }
@@ -29,6 +35,9 @@ export function defineSchema(module: Record<string, unknown> | readonly unknown[
   const extensions = new Map<string, Extension>();
   const sequences = new Map<string, Sequence>();
   const views = new Map<string, View>();
+  const functions = new Map<string, Fn>();
+  const triggers = new Map<string, Trigger>();
+  const raws = new Map<string, Raw>();
   for (const value of values) {
     if (isView(value)) {
       const seen = views.get(value.name);
@@ -36,6 +45,25 @@ export function defineSchema(module: Record<string, unknown> | readonly unknown[
         throw new FerryError(E_SCHEMA, `View "${value.name}" is declared twice with different definitions.`);
       }
       views.set(value.name, value);
+      continue;
+    }
+    if (isRaw(value)) {
+      const seen = raws.get(value.name);
+      if (seen && JSON.stringify(seen.toIR()) !== JSON.stringify(value.toIR())) {
+        throw new FerryError(E_SCHEMA, `Two raw() are named "${value.name}" with different SQL.`);
+      }
+      raws.set(value.name, value);
+      continue;
+    }
+    if (isFn(value) || isTrigger(value)) {
+      const [map, key, what] = isFn(value)
+        ? [functions as Map<string, Fn | Trigger>, functionKey(value.toIR()), 'Function']
+        : [triggers as Map<string, Fn | Trigger>, triggerKey(value), 'Trigger'];
+      const seen = map.get(key);
+      if (seen && JSON.stringify(seen.toIR()) !== JSON.stringify(value.toIR())) {
+        throw new FerryError(E_SCHEMA, `${what} ${key} is declared twice with different definitions.`);
+      }
+      map.set(key, value);
       continue;
     }
     if (isSequence(value)) {
@@ -81,6 +109,9 @@ export function defineSchema(module: Record<string, unknown> | readonly unknown[
     tables: ordered,
     enums: [...enums.values()],
     views: [...views.values()],
+    functions: [...functions.values()],
+    triggers: [...triggers.values()],
+    raw: [...raws.values()],
     table: (name) => tables.get(name),
     toIR: () => schemaToIR(schema),
   };
@@ -128,6 +159,16 @@ function schemaToIR(schema: Schema): SchemaIR {
   }
   const extensions = sortExtensions(schema.extensions.map((e) => e.toIR()));
   const views = viewsIR(schema, tables);
+  const functions = sortFunctions(schema.functions.map((f) => f.toIR()));
+  const triggers = sortTriggers(schema.triggers.map((t) => t.toIR()));
+  for (const t of triggers) {
+    if (!byName.has(t.table)) {
+      throw new FerryError(
+        E_SCHEMA,
+        `Trigger ${t.name} is on table "${t.table}", which is not exported by the schema module.`,
+      );
+    }
+  }
   // Each present only when there are some, so IR written before they existed compares equal.
   return {
     ...(extensions.length > 0 ? { extensions } : {}),
@@ -135,6 +176,10 @@ function schemaToIR(schema: Schema): SchemaIR {
     enums,
     tables,
     ...(views.length > 0 ? { views } : {}),
+    ...(functions.length > 0 ? { functions } : {}),
+    ...(triggers.length > 0 ? { triggers } : {}),
+    // In declaration order: raw SQL may depend on raw SQL before it.
+    ...(schema.raw.length > 0 ? { raw: schema.raw.map((r) => r.toIR()) } : {}),
   };
 }
 

@@ -171,7 +171,7 @@ describeEachBackend('introspect', (t) => {
       // Outside the search_path, the server qualifies the enum.
       expect(last.columns.find((c) => c.name === 'state')?.type).toBe(`${schema}.state`);
     }
-    // enums/extensions/sequences, columns, constraints, indexes, comments, views.
+    // enums+extensions+sequences, columns, constraints, indexes, comments, views, functions+triggers.
     expect(counts[0]).toBe(6);
     expect(counts[1]).toBe(counts[0]);
   });

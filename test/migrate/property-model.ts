@@ -26,6 +26,7 @@ import type { RenameHints } from '../../src/migrate/hints.js';
 import { quoteIdent as q } from '../../src/schema/identifiers.js';
 import type { IndexIR, SchemaIR, TableIR } from '../../src/schema/ir.js';
 import { literal } from '../../src/schema/sql.js';
+import { type MFunction, type MTrigger, ROUTINE_FALLBACK, ROUTINE_OPS, routinesIR } from './property-routines.js';
 
 /**
  * Shapes the generator leaves out because the generated migration mishandles
@@ -161,6 +162,9 @@ export interface Model {
   enums: MEnum[];
   /** Extensions declared (names from EXTENSION_POOL); nothing in the model uses them. */
   extensions: string[];
+  /** Functions and triggers (property-routines.ts). */
+  functions: MFunction[];
+  triggers: MTrigger[];
   /** For fresh names. */
   nameSeq: number;
   /** For seeded and default values. */
@@ -179,6 +183,8 @@ export function emptyModel(allow: Iterable<KnownGap> = []): Model {
     views: [],
     enums: [],
     extensions: [],
+    functions: [],
+    triggers: [],
     nameSeq: 1,
     valueSeq: 1,
     usedOdd: [],
@@ -375,6 +381,7 @@ export function toIR(m: Model): SchemaIR {
             })),
         }
       : {}),
+    ...routinesIR(m),
   };
 }
 
@@ -655,6 +662,13 @@ export const OP_KINDS = [
   'dropExtension',
   'addView',
   'dropView',
+  'addFunction',
+  'changeFunction',
+  'overloadFunction',
+  'dropFunction',
+  'addTrigger',
+  'changeTrigger',
+  'dropTrigger',
 ] as const;
 
 export type OpKind = (typeof OP_KINDS)[number];
@@ -693,6 +707,7 @@ const FALLBACK: Partial<Record<OpKind, OpKind>> = {
   renameEnumValue: 'addColumn',
   dropExtension: 'addExtension',
   dropView: 'addView',
+  ...ROUTINE_FALLBACK,
 };
 
 /**
@@ -1073,6 +1088,7 @@ const OPS: Record<OpKind, OpFn> = {
     t.name = freshName(m, 't', r, ODD_TABLE_NAMES);
     for (const x of m.tables) for (const f of x.fks) if (f.table === old) f.table = t.name;
     for (const v of m.views) if (v.source === old && !v.onView) v.source = t.name;
+    for (const tg of m.triggers) if (tg.table === old) tg.table = t.name;
     return `rename table ${old} to ${t.name}`;
   },
 
@@ -1143,6 +1159,7 @@ const OPS: Record<OpKind, OpFn> = {
     dropViews(m, gone);
     return `drop view ${gone.map((x) => x.name).join(', ')}`;
   },
+  ...ROUTINE_OPS,
 
   dropEnum(m, r) {
     const e = r.pick(m.enums.filter((x) => !m.tables.some((t) => t.columns.some((c) => c.type === x.name))));

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
 import { E_CONFIG, FerryError } from '../../errors.js';
 import { introspect } from '../../migrate/introspect.js';
-import { renderSchemaModule } from '../../migrate/pull.js';
+import { pullWarnings, renderSchemaModule } from '../../migrate/pull.js';
 import { openProjectDatabase } from '../database.js';
 import type { GlobalOptions } from '../globals.js';
 
@@ -26,6 +26,7 @@ export function registerPull(program: Command, globals: () => GlobalOptions): vo
       try {
         const ir = await introspect(handle.db);
         const module = renderSchemaModule(ir, { importFrom: options.importFrom });
+        for (const w of pullWarnings(ir)) process.stderr.write(`ferry pull: warning: ${w}\n`);
         if (out) {
           writeFileSync(out, module);
           process.stdout.write(`wrote ${out}: ${ir.tables.length} tables, ${ir.enums.length} enums\n`);

@@ -180,8 +180,16 @@ export function applyRenames(
     const table = tableName(sq.ownedBy.table);
     return { ...sq, ownedBy: { table, column: colMaps.get(table)?.get(sq.ownedBy.column) ?? sq.ownedBy.column } };
   });
+  // Triggers follow their table (Postgres keeps them across renames); functions are not renamed.
+  const triggers = from.triggers?.map((tg) => ({ ...tg, table: tableName(tg.table) }));
   return {
-    renamed: { ...(sequences ? { sequences } : {}), enums, tables },
+    renamed: {
+      ...(sequences ? { sequences } : {}),
+      enums,
+      tables,
+      ...(from.functions ? { functions: from.functions } : {}),
+      ...(triggers ? { triggers } : {}),
+    },
     renames,
     labelsRenamed: { enums, tables: from.tables.map(relabelTable) },
   };
