@@ -29,6 +29,10 @@ import {
   sameOwner,
 } from './diff/sequences.js';
 import { addColumn, alterColumn, commentTable, createTableChange, dropColumn, dropTable } from './diff/tables.js';
+import { commentChanges } from './diff/comments.js';
+import { createPolicyChanges, dropPolicyChanges } from './diff/policies.js';
+import { indexOptionChanges, tableOptionChanges } from './diff/table-options.js';
+import { validityChanges } from './diff/validity.js';
 import { NO_HINTS, type RenameHints } from './hints.js';
 
 export { type Change, PHASES, type Phase } from './diff/change.js';
@@ -90,11 +94,14 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
     for (const u of old.uniques) if (!hasSame(t.uniques, u)) changes.push(dropUnique(old.name, u));
     for (const c of old.checks) if (!hasSame(t.checks, c)) changes.push(dropCheck(old.name, c));
     if (old.primaryKey && !samePk(old.primaryKey, t.primaryKey)) changes.push(dropPrimaryKey(old.name, old.primaryKey));
+    // Policies may use columns about to change or go.
+    changes.push(...dropPolicyChanges(old, t));
   }
   // Foreign keys pointing at tables about to be dropped go first.
   for (const old of renamed.tables) {
     if (toTables.has(old.name)) continue;
     for (const fk of old.foreignKeys) changes.push(dropForeignKey(old.name, fk));
+    changes.push(...dropPolicyChanges(old, undefined));
   }
 
   // New tables, complete with keys and checks; their FKs and indexes follow.
@@ -113,6 +120,7 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
     }
     for (const c of old.columns) if (!t.columns.some((n) => n.name === c.name)) changes.push(dropColumn(t.name, c));
     if (old.comment !== t.comment) changes.push(commentTable(t.name, old.comment, t.comment));
+    changes.push(...tableOptionChanges(old, t));
   }
 
   // Sequence ownership, now that the owning tables and columns exist.
@@ -144,6 +152,11 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
     }
     for (const u of t.uniques) if (!hasSame(old.uniques, u)) changes.push(...addUnique(t.name, u));
     for (const c of t.checks) if (!hasSame(old.checks, c)) changes.push(...addCheck(t.name, c));
+    changes.push(...validityChanges(old, t));
+    for (const ix of t.indexes) {
+      const prev = old.indexes.find((x) => x.name === ix.name);
+      if (prev) changes.push(...indexOptionChanges(prev, ix));
+    }
   }
   // Indexes first: a foreign key may reference columns made unique only by a unique index.
   for (const t of to.tables) {
@@ -159,6 +172,10 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
       if (!old || !hasSame(old.foreignKeys, fk)) changes.push(...addForeignKeyChanges(t.name, fk, old !== undefined));
     }
   }
+
+  // Policies once every table and column they may name exists, then comments on what now exists.
+  for (const t of to.tables) changes.push(...createPolicyChanges(fromTables.get(t.name), t));
+  changes.push(...commentChanges(renamed, to));
 
   // Finally what goes away entirely.
   for (const old of renamed.tables) if (!toTables.has(old.name)) changes.push(dropTable(old));

@@ -1,8 +1,8 @@
 /**
  * Read a live database's schema into the IR (see ../schema/ir.ts).
  *
- * Everything comes from `pg_catalog` in five whole-database queries (enums,
- * extensions and sequences, columns, constraints, indexes, comments) run in one read-only snapshot, so
+ * Everything comes from `pg_catalog` in six whole-database queries (enums,
+ * extensions and sequences, columns, constraints, indexes, comments, policies) run in one read-only snapshot, so
  * the cost does not grow with the number of tables. Every field is spelled as
  * Postgres prints it (`format_type`, `pg_get_expr`, `pg_get_indexdef`), which
  * is also how the DSL spells names, types and flags: `introspect()` of the DDL
@@ -33,6 +33,7 @@ import type {
   UniqueIR,
 } from '../schema/ir.js';
 import { normaliseSequence } from '../schema/sequence.js';
+import { attachComments, columnOptions, reloptionsIR, tableOptions, toPolicy } from './introspect-options.js';
 
 export interface IntrospectOptions {
   /** Schema to read; default `current_schema()` (the first existing schema on the `search_path`). */
@@ -112,6 +113,15 @@ interface ColumnRow {
   owned_sequence_default: string | null;
   /** The owned (serial) or identity sequence's `[type, start, increment, min, max, cache, cycle]` as text. */
   owned_sequence: (string | null)[] | null;
+  /** The table's: `pg_class.relpersistence` ('u' unlogged), `reloptions`, row-level security flags. */
+  persistence: string;
+  reloptions: string[] | null;
+  rls_enabled: boolean;
+  rls_forced: boolean;
+  /** `attstorage` when it is not the type's `typstorage`, else null. */
+  storage: string | null;
+  /** `attcompression`: 'p' pglz, 'l' lz4, '' or null the default. */
+  compression: string | null;
 }
 
 interface ConstraintRow {
@@ -125,6 +135,7 @@ interface ConstraintRow {
   on_update: string;
   expression: string | null;
   nulls_not_distinct: boolean;
+  validated: boolean;
 }
 
 interface IndexKeyRow {
@@ -144,12 +155,28 @@ interface IndexRow {
   nulls_not_distinct: boolean;
   keys: IndexKeyRow[];
   predicate: string | null;
+  reloptions: string[] | null;
 }
 
 interface CommentRow {
-  table_name: string;
+  /** 'table' (a table's or column's), else the kind of object (constraint, index, policy, sequence, type, extension). */
+  kind: string;
+  /** The table, for a table's, column's, constraint's, index's and policy's comment. */
+  table_name: string | null;
   column_name: string | null;
+  /** The constraint's, index's, policy's, sequence's, type's or extension's name. */
+  object_name: string | null;
   description: string;
+}
+
+interface PolicyRow {
+  table_name: string;
+  name: string;
+  command: string;
+  permissive: boolean;
+  roles: string[];
+  using: string | null;
+  with_check: string | null;
 }
 
 interface CatalogRows {
@@ -158,10 +185,11 @@ interface CatalogRows {
   constraints: ConstraintRow[];
   indexes: IndexRow[];
   comments: CommentRow[];
+  policies: PolicyRow[];
 }
 
 /**
- * The five queries. Tables are ordinary and partitioned tables that are not
+ * The queries. Tables are ordinary and partitioned tables that are not
  * themselves partitions (the IR has no partitioning); `relispartition` and
  * `relkind` filters are repeated in each query so each stands alone.
  */
@@ -219,10 +247,17 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
            a.attgenerated::text as generated,
            pg_get_expr(d.adbin, d.adrelid) as default_expr,
            case when os.deptype = 'a' then os.owned_sequence_default end as owned_sequence_default,
-           os.owned_sequence
+           os.owned_sequence,
+           c.relpersistence::text as persistence,
+           c.reloptions::text[] as reloptions,
+           c.relrowsecurity as rls_enabled,
+           c.relforcerowsecurity as rls_forced,
+           case when a.attstorage <> ty.typstorage then a.attstorage::text end as storage,
+           a.attcompression::text as compression
       from pg_class c
       join pg_namespace n on n.oid = c.relnamespace
       left join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+      left join pg_type ty on ty.oid = a.atttypid
       left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
       left join (
         -- sequences owned by a column (one per column: an identity's, else the oldest), hash-joined
@@ -254,7 +289,8 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
            con.confdeltype::text as on_delete,
            con.confupdtype::text as on_update,
            case when con.contype = 'c' then pg_get_expr(con.conbin, con.conrelid) end as expression,
-           coalesce(i.indnullsnotdistinct, false) as nulls_not_distinct
+           coalesce(i.indnullsnotdistinct, false) as nulls_not_distinct,
+           con.convalidated as validated
       from pg_constraint con
       join pg_class c on c.oid = con.conrelid
       join pg_namespace n on n.oid = c.relnamespace
@@ -283,7 +319,8 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
   const indexes = await sql<IndexRow>`
     with idx as materialized (
       select i.indexrelid, i.indrelid, c.relname::text as table_name, ic.relname::text as name,
-             i.indisunique, i.indnullsnotdistinct, ic.relam, i.indnkeyatts, i.indkey, i.indclass, i.indoption, i.indpred
+             i.indisunique, i.indnullsnotdistinct, ic.relam, i.indnkeyatts, i.indkey, i.indclass, i.indoption, i.indpred,
+             ic.reloptions
         from pg_index i
         join pg_class ic on ic.oid = i.indexrelid
         join pg_class c on c.oid = i.indrelid
@@ -365,19 +402,77 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
     )
     select x.table_name, x.name, x.indisunique as unique, x.indnullsnotdistinct as nulls_not_distinct,
            am.amname::text as method, x.indnkeyatts::int as key_count, g.keys,
-           pg_get_expr(x.indpred, x.indrelid) as predicate
+           pg_get_expr(x.indpred, x.indrelid) as predicate,
+           x.reloptions::text[] as reloptions
       from idx x
       join pg_am am on am.oid = x.relam
       left join agg g on g.indexrelid = x.indexrelid`.execute(db);
 
+  // Comments on tables and columns, then on the other objects the IR has:
+  // constraints, indexes, policies, sequences, enums, and extensions whose
+  // comment is not the one CREATE EXTENSION set from the control file.
   const comments = await sql<CommentRow>`
-    select c.relname::text as table_name, a.attname::text as column_name, d.description
+    select 'table' as kind, c.relname::text as table_name, a.attname::text as column_name,
+           null::text as object_name, d.description
       from pg_description d
       join pg_class c on c.oid = d.objoid
       join pg_namespace n on n.oid = c.relnamespace
       left join pg_attribute a on a.attrelid = c.oid and a.attnum = d.objsubid and d.objsubid > 0
      where d.classoid = 'pg_class'::regclass and n.nspname = ${schema} and ${isTable('c')}
-       and (d.objsubid = 0 or a.attname is not null)`.execute(db);
+       and (d.objsubid = 0 or a.attname is not null)
+    union all
+    select 'constraint', c.relname::text, null, con.conname::text, d.description
+      from pg_description d
+      join pg_constraint con on con.oid = d.objoid
+      join pg_class c on c.oid = con.conrelid
+      join pg_namespace n on n.oid = c.relnamespace
+     where d.classoid = 'pg_constraint'::regclass and n.nspname = ${schema} and ${isTable('c')}
+    union all
+    select 'index', c.relname::text, null, ic.relname::text, d.description
+      from pg_description d
+      join pg_index i on i.indexrelid = d.objoid
+      join pg_class ic on ic.oid = i.indexrelid
+      join pg_class c on c.oid = i.indrelid
+      join pg_namespace n on n.oid = c.relnamespace
+     where d.classoid = 'pg_class'::regclass and d.objsubid = 0 and n.nspname = ${schema} and ${isTable('c')}
+    union all
+    select 'policy', c.relname::text, null, p.polname::text, d.description
+      from pg_description d
+      join pg_policy p on p.oid = d.objoid
+      join pg_class c on c.oid = p.polrelid
+      join pg_namespace n on n.oid = c.relnamespace
+     where d.classoid = 'pg_policy'::regclass and n.nspname = ${schema} and ${isTable('c')}
+    union all
+    select 'sequence', null, null, s.relname::text, d.description
+      from pg_description d
+      join pg_class s on s.oid = d.objoid and s.relkind = 'S'
+      join pg_namespace n on n.oid = s.relnamespace
+     where d.classoid = 'pg_class'::regclass and d.objsubid = 0 and n.nspname = ${schema}
+    union all
+    select 'type', null, null, t.typname::text, d.description
+      from pg_description d
+      join pg_type t on t.oid = d.objoid and t.typtype = 'e'
+      join pg_namespace n on n.oid = t.typnamespace
+     where d.classoid = 'pg_type'::regclass and n.nspname = ${schema}
+    union all
+    select 'extension', null, null, x.extname::text, d.description
+      from pg_description d
+      join pg_extension x on x.oid = d.objoid
+      left join pg_available_extensions av on av.name = x.extname
+     where d.classoid = 'pg_extension'::regclass and d.description is distinct from av.comment`.execute(db);
+
+  // Row-level security policies; roles by name, 0 being PUBLIC.
+  const policies = await sql<PolicyRow>`
+    select c.relname::text as table_name, p.polname::text as name, p.polcmd::text as command,
+           p.polpermissive as permissive,
+           (select coalesce(json_agg(case when r.oid = 0 then 'public' else pg_get_userbyid(r.oid)::text end), '[]')
+              from unnest(p.polroles) as r(oid)) as roles,
+           pg_get_expr(p.polqual, p.polrelid) as using,
+           pg_get_expr(p.polwithcheck, p.polrelid) as with_check
+      from pg_policy p
+      join pg_class c on c.oid = p.polrelid
+      join pg_namespace n on n.oid = c.relnamespace
+     where n.nspname = ${schema} and ${isTable('c')}`.execute(db);
 
   return {
     enums: enums.rows,
@@ -385,6 +480,7 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
     constraints: constraints.rows,
     indexes: indexes.rows,
     comments: comments.rows,
+    policies: policies.rows,
   };
 }
 
@@ -417,6 +513,7 @@ function assemble(rows: CatalogRows, exclude: (table: string) => boolean): Schem
         checks: [],
         indexes: [],
         comment: null,
+        ...tableOptions(row),
       };
       tables.set(row.table_name, table);
     }
@@ -441,10 +538,15 @@ function assemble(rows: CatalogRows, exclude: (table: string) => boolean): Schem
           references: { table: row.ref_table ?? '', columns: row.ref_columns ?? [] },
           onDelete: ACTIONS[row.on_delete] ?? 'no action',
           onUpdate: ACTIONS[row.on_update] ?? 'no action',
+          ...(row.validated === false ? { notValid: true as const } : {}),
         } satisfies ForeignKeyIR);
         break;
       case 'c':
-        table.checks.push({ name: row.name, expression: row.expression ?? '' } satisfies CheckIR);
+        table.checks.push({
+          name: row.name,
+          expression: row.expression ?? '',
+          ...(row.validated === false ? { notValid: true as const } : {}),
+        } satisfies CheckIR);
         break;
     }
   }
@@ -455,8 +557,19 @@ function assemble(rows: CatalogRows, exclude: (table: string) => boolean): Schem
     table.indexes.push(toIndex(row));
   }
 
-  for (const row of rows.comments) {
+  for (const row of rows.policies) {
     const table = tables.get(row.table_name);
+    if (!table) continue;
+    (table.policies ??= []).push(toPolicy(row));
+  }
+
+  const other: CommentRow[] = [];
+  for (const row of rows.comments) {
+    if (row.kind !== 'table') {
+      other.push(row);
+      continue;
+    }
+    const table = tables.get(row.table_name ?? '');
     if (!table) continue;
     if (row.column_name === null) {
       table.comment = row.description;
@@ -472,6 +585,7 @@ function assemble(rows: CatalogRows, exclude: (table: string) => boolean): Schem
     t.foreignKeys.sort(byName);
     t.checks.sort(byName);
     t.indexes.sort(byName);
+    t.policies?.sort(byName);
   }
   const enums: EnumIR[] = rows.enums
     .filter((e) => e.kind === 'enum')
@@ -493,6 +607,7 @@ function assemble(rows: CatalogRows, exclude: (table: string) => boolean): Schem
       };
     })
     .sort(byName);
+  attachComments(other, tables, { extensions, sequences, enums });
   // Each present only when there are some, as in the DSL's IR (schema.ts).
   return {
     ...(extensions.length > 0 ? { extensions } : {}),
@@ -547,6 +662,7 @@ function toColumn(row: ColumnRow): ColumnIR {
   };
   const seq = serial || identity !== null ? columnSequence(row) : null;
   if (seq) column.sequence = seq;
+  Object.assign(column, columnOptions(row));
   return column;
 }
 
@@ -577,5 +693,6 @@ function toIndex(row: IndexRow): IndexIR {
     include: all.slice(row.key_count).map((k) => k.column ?? ''),
     where: row.predicate,
     ...(row.nulls_not_distinct ? { nullsNotDistinct: true as const } : {}),
+    ...reloptionsIR(row.reloptions),
   };
 }

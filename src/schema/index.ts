@@ -5,6 +5,7 @@ export { type Extension, type ExtensionOptions, extension, isExtension } from '.
 export { quoteIdent } from './identifiers.js';
 export type * from './infer.js';
 export type * from './ir.js';
+export { isPolicy, type Policy, type PolicyOptions, policy } from './policy.js';
 export { defineSchema, type Schema } from './schema.js';
 export { isSequence, type Sequence, type SequenceOptions, sequence } from './sequence.js';
 export { literal, SqlExpr, sql } from './sql.js';

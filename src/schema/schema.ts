@@ -1,7 +1,8 @@
 import { E_SCHEMA, FerryError } from '../errors.js';
 import { isPgEnum, type PgEnum } from './enum.js';
 import { type Extension, isExtension, sortExtensions } from './extension.js';
-import type { EnumIR, SchemaIR } from './ir.js';
+import type { EnumIR, SchemaIR, TableIR } from './ir.js';
+import { isPolicy, type Policy } from './policy.js';
 import { isSequence, type Sequence, sortSequences } from './sequence.js';
 import { isTable, type Table } from './table.js';
 
@@ -11,6 +12,7 @@ export interface Schema {
   readonly sequences: readonly Sequence[];
   readonly tables: readonly Table[];
   readonly enums: readonly PgEnum[];
+  readonly policies?: readonly Policy[];
   table(name: string): Table | undefined;
   toIR(): SchemaIR;
 }
@@ -26,7 +28,17 @@ export function defineSchema(module: Record<string, unknown> | readonly unknown[
   const enums = new Map<string, PgEnum>();
   const extensions = new Map<string, Extension>();
   const sequences = new Map<string, Sequence>();
+  const policies = new Map<string, Policy>();
   for (const value of values) {
+    if (isPolicy(value)) {
+      const key = `${value.table}.${value.name}`;
+      const seen = policies.get(key);
+      if (seen && JSON.stringify(seen.toIR()) !== JSON.stringify(value.toIR())) {
+        throw new FerryError(E_SCHEMA, `Policy "${value.name}" on ${value.table} is declared twice differently.`);
+      }
+      policies.set(key, value);
+      continue;
+    }
     if (isSequence(value)) {
       const seen = sequences.get(value.name);
       if (seen && JSON.stringify(seen.toIR()) !== JSON.stringify(value.toIR())) {
@@ -69,6 +81,7 @@ export function defineSchema(module: Record<string, unknown> | readonly unknown[
     sequences: [...sequences.values()],
     tables: ordered,
     enums: [...enums.values()],
+    policies: [...policies.values()],
     table: (name) => tables.get(name),
     toIR: () => schemaToIR(schema),
   };
@@ -102,7 +115,12 @@ function schemaToIR(schema: Schema): SchemaIR {
       }
     }
   }
-  const enums: EnumIR[] = schema.enums.map((e) => ({ name: e.enumName, values: [...e.values] }));
+  attachPolicies(byName, schema.policies ?? []);
+  const enums: EnumIR[] = schema.enums.map((e) => ({
+    name: e.enumName,
+    values: [...e.values],
+    ...(typeof e.toIR === 'function' && e.toIR().comment !== undefined ? { comment: e.toIR().comment } : {}),
+  }));
   const sequences = sortSequences(schema.sequences.map((s) => s.toIR()));
   for (const s of sequences) {
     if (s.ownedBy === null) continue;
@@ -122,4 +140,19 @@ function schemaToIR(schema: Schema): SchemaIR {
     enums,
     tables,
   };
+}
+
+/** Each policy onto its table's IR (`TableIR.policies`, by name as introspection sorts them). */
+function attachPolicies(tables: Map<string, TableIR>, policies: readonly Policy[]): void {
+  for (const p of policies) {
+    const t = tables.get(p.table);
+    if (!t) {
+      throw new FerryError(
+        E_SCHEMA,
+        `Policy ${p.name} is on table "${p.table}", which is not exported by the schema module.`,
+      );
+    }
+    (t.policies ??= []).push(p.toIR());
+  }
+  for (const t of tables.values()) t.policies?.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
