@@ -55,21 +55,16 @@ export function columnOptions(row: {
   return { ...(storage ? { storage } : {}), ...(compression ? { compression } : {}) };
 }
 
-export function toPolicy(row: {
-  name: string;
-  command: string;
-  permissive: boolean;
-  roles: string[];
-  using: string | null;
-  with_check: string | null;
-}): PolicyIR {
+/** A policy from its row of the enums query: `[table, command, permissive, using, with check, ...roles]`. */
+export function toPolicy(name: string, values: readonly (string | null)[]): PolicyIR {
+  const [, command, permissive, using, withCheck, ...roles] = values;
   return {
-    name: row.name,
-    command: COMMANDS[row.command] ?? 'all',
-    permissive: row.permissive,
-    roles: [...row.roles].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)),
-    using: row.using,
-    withCheck: row.with_check,
+    name,
+    command: COMMANDS[command ?? '*'] ?? 'all',
+    permissive: permissive === 'true',
+    roles: roles.map((r) => r ?? '').sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)),
+    using: using ?? null,
+    withCheck: withCheck ?? null,
   };
 }
 

@@ -1,8 +1,8 @@
 /**
  * Read a live database's schema into the IR (see ../schema/ir.ts).
  *
- * Everything comes from `pg_catalog` in six whole-database queries (enums,
- * extensions and sequences, columns, constraints, indexes, comments, policies) run in one read-only snapshot, so
+ * Everything comes from `pg_catalog` in five whole-database queries (enums,
+ * extensions, sequences and policies, columns, constraints, indexes, comments) run in one read-only snapshot, so
  * the cost does not grow with the number of tables. Every field is spelled as
  * Postgres prints it (`format_type`, `pg_get_expr`, `pg_get_indexdef`), which
  * is also how the DSL spells names, types and flags: `introspect()` of the DDL
@@ -90,12 +90,13 @@ async function withoutJit<R>(trx: Kysely<any>, fn: () => Promise<R>): Promise<R>
 // ---------------------------------------------------------------- queries
 
 interface EnumRow {
-  kind: 'enum' | 'extension' | 'sequence';
+  kind: 'enum' | 'extension' | 'sequence' | 'policy';
   name: string;
   /**
    * An enum's labels; an extension's `[schema, version]`, each null when the
    * default; a sequence's `[type, start, increment, min, max, cache, cycle,
-   * owner table, owner column]` as text.
+   * owner table, owner column]` as text; a policy's `[table, command,
+   * permissive, using, with check, ...roles]` (see introspect-options.ts).
    */
   values: (string | null)[];
 }
@@ -169,15 +170,7 @@ interface CommentRow {
   description: string;
 }
 
-interface PolicyRow {
-  table_name: string;
-  name: string;
-  command: string;
-  permissive: boolean;
-  roles: string[];
-  using: string | null;
-  with_check: string | null;
-}
+
 
 interface CatalogRows {
   enums: EnumRow[];
@@ -185,7 +178,6 @@ interface CatalogRows {
   constraints: ConstraintRow[];
   indexes: IndexRow[];
   comments: CommentRow[];
-  policies: PolicyRow[];
 }
 
 /**
@@ -234,7 +226,18 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
      where s.relkind = 'S' and sn.nspname = ${schema}
        and od.deptype is distinct from 'i'
        and (oad.oid is null
-            or pg_get_expr(oad.adbin, oad.adrelid) <> 'nextval(' || quote_literal(s.oid::regclass::text) || '::regclass)')`.execute(
+            or pg_get_expr(oad.adbin, oad.adrelid) <> 'nextval(' || quote_literal(s.oid::regclass::text) || '::regclass)')
+    union all
+    -- Row-level security policies (no query of their own): roles by name, 0 being PUBLIC.
+    select 'policy', p.polname::text,
+           (jsonb_build_array(pc.relname::text, p.polcmd::text, p.polpermissive::text,
+              pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid))
+            || coalesce((select jsonb_agg(case when r.oid = 0 then 'public' else pg_get_userbyid(r.oid)::text end)
+                           from unnest(p.polroles) as r(oid)), '[]'::jsonb))::json
+      from pg_policy p
+      join pg_class pc on pc.oid = p.polrelid
+      join pg_namespace pn on pn.oid = pc.relnamespace
+     where pn.nspname = ${schema} and ${isTable('pc')}`.execute(
     db,
   );
 
@@ -461,26 +464,12 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
       left join pg_available_extensions av on av.name = x.extname
      where d.classoid = 'pg_extension'::regclass and d.description is distinct from av.comment`.execute(db);
 
-  // Row-level security policies; roles by name, 0 being PUBLIC.
-  const policies = await sql<PolicyRow>`
-    select c.relname::text as table_name, p.polname::text as name, p.polcmd::text as command,
-           p.polpermissive as permissive,
-           (select coalesce(json_agg(case when r.oid = 0 then 'public' else pg_get_userbyid(r.oid)::text end), '[]')
-              from unnest(p.polroles) as r(oid)) as roles,
-           pg_get_expr(p.polqual, p.polrelid) as using,
-           pg_get_expr(p.polwithcheck, p.polrelid) as with_check
-      from pg_policy p
-      join pg_class c on c.oid = p.polrelid
-      join pg_namespace n on n.oid = c.relnamespace
-     where n.nspname = ${schema} and ${isTable('c')}`.execute(db);
-
   return {
     enums: enums.rows,
     columns: columns.rows,
     constraints: constraints.rows,
     indexes: indexes.rows,
     comments: comments.rows,
-    policies: policies.rows,
   };
 }
 
@@ -557,10 +546,10 @@ function assemble(rows: CatalogRows, exclude: (table: string) => boolean): Schem
     table.indexes.push(toIndex(row));
   }
 
-  for (const row of rows.policies) {
-    const table = tables.get(row.table_name);
-    if (!table) continue;
-    (table.policies ??= []).push(toPolicy(row));
+  for (const row of rows.enums) {
+    if (row.kind !== 'policy') continue;
+    const table = tables.get(row.values[0] ?? '');
+    if (table) (table.policies ??= []).push(toPolicy(row.name, row.values));
   }
 
   const other: CommentRow[] = [];
