@@ -25,6 +25,7 @@ import { E_ROLE_MISSING, FerryError } from '../../src/errors.js';
 import { diffSchemas } from '../../src/migrate/diff.js';
 import { generateMigration, pendingChanges } from '../../src/migrate/generate.js';
 import { introspect } from '../../src/migrate/introspect.js';
+import { lintSql } from '../../src/migrate/lint.js';
 import { renderSchemaModule } from '../../src/migrate/pull.js';
 import { Migrator } from '../../src/migrate/runner.js';
 import { normalise, openShadow, type Shadow } from '../../src/migrate/shadow.js';
@@ -146,6 +147,32 @@ describe('policy() DSL, DDL and diff', () => {
       order.indexOf('create policy no_secret on docs'),
     );
     expect(diffSchemas(v1().toIR(), v1().toIR())).toEqual([]);
+  });
+});
+
+describe('lint: rls-without-policy', () => {
+  const rule = (sqlText: string) => lintSql(sqlText).filter((f) => f.rule === 'rls-without-policy');
+
+  it('warns about a table whose RLS no policy covers, at the ENABLE', () => {
+    const found = rule('CREATE TABLE docs (id int);\nALTER TABLE docs ENABLE ROW LEVEL SECURITY;');
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({ severity: 'warning', line: 2 });
+    expect(found[0]!.message).toContain('docs');
+  });
+
+  it('is silent once a policy covers it, and follows DROP POLICY, DISABLE, renames and DROP TABLE', () => {
+    expect(rule('ALTER TABLE docs ENABLE ROW LEVEL SECURITY; CREATE POLICY p ON docs USING (true);')).toEqual([]);
+    expect(rule('ALTER TABLE docs ENABLE ROW LEVEL SECURITY; CREATE POLICY p ON docs USING (true); DROP POLICY p ON docs;')).toHaveLength(1);
+    expect(rule('ALTER TABLE docs ENABLE ROW LEVEL SECURITY; ALTER TABLE docs DISABLE ROW LEVEL SECURITY;')).toEqual([]);
+    expect(rule('ALTER TABLE a ENABLE ROW LEVEL SECURITY; ALTER TABLE a RENAME TO b; CREATE POLICY p ON b USING (true);')).toEqual([]);
+    expect(rule('ALTER TABLE a ENABLE ROW LEVEL SECURITY; DROP TABLE a;')).toEqual([]);
+  });
+
+  it('generated migrations: none for a table with policies, one for .rls() alone', () => {
+    const docs = docsTable().rls();
+    const sqlOf = (schema: ReturnType<typeof defineSchema>) => `${createStatements(schema.toIR()).join(';\n')};`;
+    expect(rule(sqlOf(v1()))).toEqual([]);
+    expect(rule(sqlOf(defineSchema({ docs })))).toHaveLength(1);
   });
 });
 
