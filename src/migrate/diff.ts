@@ -5,6 +5,7 @@
  */
 import type { SchemaIR, TableIR } from '../schema/ir.js';
 import { byName, type Change, hasSame, sameList, samePk } from './diff/change.js';
+import { commentChanges } from './diff/comments.js';
 import {
   addCheck,
   addForeignKeyChanges,
@@ -20,6 +21,7 @@ import {
 } from './diff/constraints.js';
 import { createEnum, dropEnum, enumValueChanges } from './diff/enums.js';
 import { alterExtensionChanges, createExtensionChange, dropExtensionChange } from './diff/extensions.js';
+import { createPolicyChanges, dropPolicyChanges } from './diff/policies.js';
 import { applyRenames } from './diff/renames.js';
 import {
   alterSequenceChanges,
@@ -28,10 +30,8 @@ import {
   ownerChange,
   sameOwner,
 } from './diff/sequences.js';
-import { addColumn, alterColumn, commentTable, createTableChange, dropColumn, dropTable } from './diff/tables.js';
-import { commentChanges } from './diff/comments.js';
-import { createPolicyChanges, dropPolicyChanges } from './diff/policies.js';
 import { indexOptionChanges, tableOptionChanges } from './diff/table-options.js';
+import { addColumn, alterColumn, commentTable, createTableChange, dropColumn, dropTable } from './diff/tables.js';
 import { validityChanges } from './diff/validity.js';
 import { NO_HINTS, type RenameHints } from './hints.js';
 

@@ -170,8 +170,6 @@ interface CommentRow {
   description: string;
 }
 
-
-
 interface CatalogRows {
   enums: EnumRow[];
   columns: ColumnRow[];
@@ -237,9 +235,7 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
       from pg_policy p
       join pg_class pc on pc.oid = p.polrelid
       join pg_namespace pn on pn.oid = pc.relnamespace
-     where pn.nspname = ${schema} and ${isTable('pc')}`.execute(
-    db,
-  );
+     where pn.nspname = ${schema} and ${isTable('pc')}`.execute(db);
 
   const columns = await sql<ColumnRow>`
     select c.relname::text as table_name,
@@ -549,7 +545,7 @@ function assemble(rows: CatalogRows, exclude: (table: string) => boolean): Schem
   for (const row of rows.enums) {
     if (row.kind !== 'policy') continue;
     const table = tables.get(row.values[0] ?? '');
-    if (table) (table.policies ??= []).push(toPolicy(row.name, row.values));
+    if (table) table.policies = [...(table.policies ?? []), toPolicy(row.name, row.values)];
   }
 
   const other: CommentRow[] = [];

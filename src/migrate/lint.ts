@@ -78,9 +78,9 @@
 
 import path from 'node:path';
 import type { MigrationFile } from './files.js';
+import { RlsTracker } from './lint/rls.js';
 import type { LintContext, LintFinding } from './lint/rules.js';
 import { type CheckMap, type FileEnv, report, SchemaState } from './lint/state.js';
-import { RlsTracker } from './lint/rls.js';
 import { lintStatement } from './lint/statements.js';
 import { firstWords, isOp, isWord, type Token, tokenize } from './lint/tokens.js';
 import { splitStatements } from './sql-split.js';

@@ -199,7 +199,8 @@ abstract class BaseShadow implements Shadow {
           const role = missingRoleOf(err);
           // Each retry may reveal the next missing role of the same statement.
           if (role !== null && attempt < 20 && (await this.provideRole(role))) continue;
-          if (role !== null) throw roleMissing(role, `the server of the shadow database (${this.handle.redactedUrl})`, err);
+          if (role !== null)
+            throw roleMissing(role, `the server of the shadow database (${this.handle.redactedUrl})`, err);
           throw new FerryError(
             E_QUERY,
             `The shadow database rejected statement ${i + 1} of ${statements.length}: ${(err as Error)?.message ?? String(err)}\n${statement}`,

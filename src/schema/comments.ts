@@ -45,7 +45,9 @@ export function commentSql(t: CommentTarget, text: string | null | undefined): s
 export function tableCommentTargets(t: TableIR): [CommentTarget, string | undefined][] {
   const constraint = (name: string): CommentTarget => ({ kind: 'constraint', table: t.name, name });
   return [
-    ...(t.primaryKey ? [[constraint(t.primaryKey.name), t.primaryKey.comment] as [CommentTarget, string | undefined]] : []),
+    ...(t.primaryKey
+      ? [[constraint(t.primaryKey.name), t.primaryKey.comment] as [CommentTarget, string | undefined]]
+      : []),
     ...[...t.uniques, ...t.foreignKeys, ...t.checks].map(
       (c) => [constraint(c.name), c.comment] as [CommentTarget, string | undefined],
     ),
@@ -58,8 +60,12 @@ export function tableCommentTargets(t: TableIR): [CommentTarget, string | undefi
 
 export function schemaCommentTargets(s: SchemaIR): [CommentTarget, string | undefined][] {
   return [
-    ...(s.extensions ?? []).map((x) => [{ kind: 'extension', name: x.name }, x.comment] as [CommentTarget, string | undefined]),
-    ...(s.sequences ?? []).map((x) => [{ kind: 'sequence', name: x.name }, x.comment] as [CommentTarget, string | undefined]),
+    ...(s.extensions ?? []).map(
+      (x) => [{ kind: 'extension', name: x.name }, x.comment] as [CommentTarget, string | undefined],
+    ),
+    ...(s.sequences ?? []).map(
+      (x) => [{ kind: 'sequence', name: x.name }, x.comment] as [CommentTarget, string | undefined],
+    ),
     ...s.enums.map((x) => [{ kind: 'type', name: x.name }, x.comment] as [CommentTarget, string | undefined]),
   ];
 }

@@ -62,7 +62,10 @@ export function policy(name: string, table: Table | string, options: PolicyOptio
     throw new FerryError(E_SCHEMA, `${what}: for must be one of ${COMMANDS.join(', ')}, got '${String(command)}'.`);
   }
   if (command === 'insert' && options.using !== undefined) {
-    throw new FerryError(E_SCHEMA, `${what}: an insert policy takes withCheck only (there are no existing rows to use).`);
+    throw new FerryError(
+      E_SCHEMA,
+      `${what}: an insert policy takes withCheck only (there are no existing rows to use).`,
+    );
   }
   if ((command === 'select' || command === 'delete') && options.withCheck !== undefined) {
     throw new FerryError(E_SCHEMA, `${what}: a ${command} policy takes using only (no new rows to check).`);
@@ -71,7 +74,10 @@ export function policy(name: string, table: Table | string, options: PolicyOptio
     name,
     command,
     permissive: options.permissive ?? true,
-    roles: normaliseRoles(options.to === undefined ? ['public'] : typeof options.to === 'string' ? [options.to] : options.to, what),
+    roles: normaliseRoles(
+      options.to === undefined ? ['public'] : typeof options.to === 'string' ? [options.to] : options.to,
+      what,
+    ),
     using: options.using?.text ?? null,
     withCheck: options.withCheck?.text ?? null,
     ...(options.comment !== undefined ? { comment: options.comment } : {}),
@@ -88,9 +94,11 @@ export function isPolicy(value: unknown): value is Policy {
  * `public` when it is listed with others (it covers them all).
  */
 export function normaliseRoles(roles: readonly string[], what: string): string[] {
-  if (roles.length === 0) throw new FerryError(E_SCHEMA, `${what}: to lists no roles; leave it out for every role (public).`);
+  if (roles.length === 0)
+    throw new FerryError(E_SCHEMA, `${what}: to lists no roles; leave it out for every role (public).`);
   for (const r of roles) {
-    if (typeof r !== 'string' || r === '') throw new FerryError(E_SCHEMA, `${what}: a role name must be a non-empty string.`);
+    if (typeof r !== 'string' || r === '')
+      throw new FerryError(E_SCHEMA, `${what}: a role name must be a non-empty string.`);
   }
   const lower = roles.map((r) => (ROLE_KEYWORDS.has(r.toLowerCase()) ? r.toLowerCase() : r));
   if (lower.includes('public')) return ['public'];

@@ -152,7 +152,7 @@ function attachPolicies(tables: Map<string, TableIR>, policies: readonly Policy[
         `Policy ${p.name} is on table "${p.table}", which is not exported by the schema module.`,
       );
     }
-    (t.policies ??= []).push(p.toIR());
+    t.policies = [...(t.policies ?? []), p.toIR()];
   }
   for (const t of tables.values()) t.policies?.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

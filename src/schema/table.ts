@@ -13,7 +13,13 @@ import type {
 import type { AnyColumns, InferInsert, InferSelect, InferUpdate } from './row-types.js';
 import { sequenceOptionsIR } from './sequence.js';
 import { SqlExpr } from './sql.js';
-import { commentOf, type StorageParameter, type TableOptions, tableOptionsIR, storageParametersIR } from './table-options.js';
+import {
+  commentOf,
+  type StorageParameter,
+  storageParametersIR,
+  type TableOptions,
+  tableOptionsIR,
+} from './table-options.js';
 
 export type ColumnBuilders = Record<string, ColumnBuilder<any>>;
 export type BoundColumns<B extends ColumnBuilders> = { [K in keyof B & string]: Column<B[K]['_']> };

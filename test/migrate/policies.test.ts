@@ -49,8 +49,7 @@ afterAll(() => {
   for (const r of roots) rmSync(r, { recursive: true, force: true });
 });
 
-const docsTable = () =>
-  table('docs', { id: serial().primaryKey(), owner: text().notNull(), body: text() });
+const docsTable = () => table('docs', { id: serial().primaryKey(), owner: text().notNull(), body: text() });
 
 function v1() {
   const docs = docsTable().rls();
@@ -142,7 +141,9 @@ describe('policy() DSL, DDL and diff', () => {
     });
     const order = changes.map((c) => c.description);
     // Drops early (columns may go next), creations late; the new comment after the policy exists.
-    expect(order.indexOf('drop policy no_secret on docs')).toBeLessThan(order.indexOf('create policy no_secret on docs'));
+    expect(order.indexOf('drop policy no_secret on docs')).toBeLessThan(
+      order.indexOf('create policy no_secret on docs'),
+    );
     expect(order.indexOf('comment on policy docs.no_secret')).toBeGreaterThan(
       order.indexOf('create policy no_secret on docs'),
     );
@@ -162,9 +163,15 @@ describe('lint: rls-without-policy', () => {
 
   it('is silent once a policy covers it, and follows DROP POLICY, DISABLE, renames and DROP TABLE', () => {
     expect(rule('ALTER TABLE docs ENABLE ROW LEVEL SECURITY; CREATE POLICY p ON docs USING (true);')).toEqual([]);
-    expect(rule('ALTER TABLE docs ENABLE ROW LEVEL SECURITY; CREATE POLICY p ON docs USING (true); DROP POLICY p ON docs;')).toHaveLength(1);
-    expect(rule('ALTER TABLE docs ENABLE ROW LEVEL SECURITY; ALTER TABLE docs DISABLE ROW LEVEL SECURITY;')).toEqual([]);
-    expect(rule('ALTER TABLE a ENABLE ROW LEVEL SECURITY; ALTER TABLE a RENAME TO b; CREATE POLICY p ON b USING (true);')).toEqual([]);
+    expect(
+      rule('ALTER TABLE docs ENABLE ROW LEVEL SECURITY; CREATE POLICY p ON docs USING (true); DROP POLICY p ON docs;'),
+    ).toHaveLength(1);
+    expect(rule('ALTER TABLE docs ENABLE ROW LEVEL SECURITY; ALTER TABLE docs DISABLE ROW LEVEL SECURITY;')).toEqual(
+      [],
+    );
+    expect(
+      rule('ALTER TABLE a ENABLE ROW LEVEL SECURITY; ALTER TABLE a RENAME TO b; CREATE POLICY p ON b USING (true);'),
+    ).toEqual([]);
     expect(rule('ALTER TABLE a ENABLE ROW LEVEL SECURITY; DROP TABLE a;')).toEqual([]);
   });
 
@@ -189,7 +196,10 @@ describeEachBackend('row-level security', (t) => {
   afterAll(async () => {
     await shadow?.close();
     if (handle) {
-      await sql.raw(`DROP OWNED BY ${ROLE}; DROP ROLE IF EXISTS ${ROLE}`).execute(handle.db).catch(() => {});
+      await sql
+        .raw(`DROP OWNED BY ${ROLE}; DROP ROLE IF EXISTS ${ROLE}`)
+        .execute(handle.db)
+        .catch(() => {});
       await handle.close();
     }
   });
@@ -230,7 +240,7 @@ describeEachBackend('row-level security', (t) => {
     const live2 = await introspect(handle.db);
     expect(live2.tables[0]!.rowLevelSecurity).toEqual({ enabled: true, force: true });
     expect(live2.tables[0]!.policies?.map((p) => p.name)).toEqual(['no_secret', 'own_docs', 'upd_docs']);
-    expect(live2.tables[0]!.policies?.find((p) => p.name === 'own_docs')!.roles).toEqual([ROLE, 'postgres'].sort());
+    expect(live2.tables[0]!.policies?.find((p) => p.name === 'own_docs')?.roles).toEqual([ROLE, 'postgres'].sort());
     expect((await pendingChanges(shadow, v2(), dir)).changes).toEqual([]);
 
     expect((await migrator.down({ steps: 1 })).ok).toBe(true);

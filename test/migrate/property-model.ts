@@ -1103,7 +1103,7 @@ const OPS: Record<OpKind, OpFn> = {
     if (Buffer.byteLength(name) > 63) return null;
     const command = r.pick(['all', 'select', 'insert', 'update', 'delete'] as const)!;
     const permissive = !r.chance(3);
-    (t.policies ??= []).push({ name, command, permissive });
+    t.policies = [...(t.policies ?? []), { name, command, permissive }];
     return `add policy ${name} (${command}${permissive ? '' : ', restrictive'}) on ${t.name}`;
   },
 

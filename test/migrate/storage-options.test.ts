@@ -59,19 +59,15 @@ function v1() {
     ],
   ).withOptions({ fillfactor: 90, autovacuum_vacuum_scale_factor: '0.010' });
   const lockers = table('lockers', { pid: integer().primaryKey(), note: text() }).unlogged();
-  const runs = table(
-    'runs',
-    { id: serial().primaryKey(), job_id: bigint().notNull() },
-    (t) => [
-      foreignKey({
-        name: 'runs_job_fk',
-        columns: [t.job_id],
-        references: () => [jobs.columns.id],
-        notValid: true,
-        comment: 'added NOT VALID on a big table',
-      }),
-    ],
-  );
+  const runs = table('runs', { id: serial().primaryKey(), job_id: bigint().notNull() }, (t) => [
+    foreignKey({
+      name: 'runs_job_fk',
+      columns: [t.job_id],
+      references: () => [jobs.columns.id],
+      notValid: true,
+      comment: 'added NOT VALID on a big table',
+    }),
+  ]);
   return defineSchema({
     state,
     jobs,
@@ -104,18 +100,14 @@ function v2() {
     ],
   ).withOptions({ fillfactor: 95 });
   const lockers = table('lockers', { pid: integer().primaryKey(), note: text().storage('external') });
-  const runs = table(
-    'runs',
-    { id: serial().primaryKey(), job_id: bigint().notNull() },
-    (t) => [
-      foreignKey({
-        name: 'runs_job_fk',
-        columns: [t.job_id],
-        references: () => [jobs.columns.id],
-        comment: 'validated',
-      }),
-    ],
-  );
+  const runs = table('runs', { id: serial().primaryKey(), job_id: bigint().notNull() }, (t) => [
+    foreignKey({
+      name: 'runs_job_fk',
+      columns: [t.job_id],
+      references: () => [jobs.columns.id],
+      comment: 'validated',
+    }),
+  ]);
   return defineSchema({ state, jobs, lockers, runs, seq: sequence('ticket_no') });
 }
 
@@ -140,7 +132,9 @@ describe('storage options, NOT VALID and comments: DSL, DDL and diff', () => {
 
   it('creates them as pg_dump prints them', () => {
     const ddl = createStatements(v1().toIR());
-    expect(ddl).toContain('CREATE UNLOGGED TABLE lockers (\n  pid integer NOT NULL,\n  note text,\n  CONSTRAINT lockers_pkey PRIMARY KEY (pid)\n)');
+    expect(ddl).toContain(
+      'CREATE UNLOGGED TABLE lockers (\n  pid integer NOT NULL,\n  note text,\n  CONSTRAINT lockers_pkey PRIMARY KEY (pid)\n)',
+    );
     expect(ddl.find((s) => s.startsWith('CREATE TABLE jobs'))).toMatch(
       /payload text COMPRESSION pglz,[\s\S]*\) WITH \(autovacuum_vacuum_scale_factor = 0\.010, fillfactor = 90\)$/,
     );
@@ -177,7 +171,9 @@ describe('storage options, NOT VALID and comments: DSL, DDL and diff', () => {
       up: ['ALTER TABLE jobs ALTER COLUMN payload SET COMPRESSION default'],
       down: ['ALTER TABLE jobs ALTER COLUMN payload SET COMPRESSION pglz'],
     });
-    expect(by('storage of lockers.note')!.down[0]).toMatch(/^DO \$\$ BEGIN EXECUTE format\('ALTER TABLE %I ALTER COLUMN %I SET STORAGE %s'/);
+    expect(by('storage of lockers.note')!.down[0]).toMatch(
+      /^DO \$\$ BEGIN EXECUTE format\('ALTER TABLE %I ALTER COLUMN %I SET STORAGE %s'/,
+    );
     expect(by('validate runs_job_fk')).toMatchObject({
       phase: 'validate',
       up: ['ALTER TABLE runs VALIDATE CONSTRAINT runs_job_fk'],
@@ -197,7 +193,9 @@ describe('storage options, NOT VALID and comments: DSL, DDL and diff', () => {
     });
     // Nothing is dropped and re-created.
     expect(changes.filter((c) => /^(drop|create|add) /.test(c.description))).toEqual([]);
-    expect(diffSchemas(v2().toIR(), v1().toIR()).map((c) => c.description)).toContain('make jobs_priority_check NOT VALID');
+    expect(diffSchemas(v2().toIR(), v1().toIR()).map((c) => c.description)).toContain(
+      'make jobs_priority_check NOT VALID',
+    );
     expect(diffSchemas(v1().toIR(), v1().toIR())).toEqual([]);
   });
 });
@@ -311,7 +309,9 @@ describeEachBackend('storage options, NOT VALID and comments', (t) => {
   it.runIf(t.backend === 'postgres')('lz4 compression on PostgreSQL (PGlite is built without it)', async () => {
     const dir = newDir();
     const migrator = new Migrator(handle.db, { dir });
-    const schema = defineSchema({ blobs: table('blobs', { id: serial().primaryKey(), body: text().compression('lz4') }) });
+    const schema = defineSchema({
+      blobs: table('blobs', { id: serial().primaryKey(), body: text().compression('lz4') }),
+    });
     const pgShadow = await openShadow({ url: t.url() });
     try {
       await generateMigration({ shadow: pgShadow, schema, dir, name: 'init' });

@@ -53,7 +53,9 @@ export function commentChanges(from: SchemaIR, to: SchemaIR): Change[] {
     if (recreated) {
       // Sequences, enums and extensions are never re-created in place; a new one starts without a comment.
       if (next.comment !== undefined) {
-        out.push(change('main', `comment on ${describeTarget(next.target)}`, [commentSql(next.target, next.comment)], []));
+        out.push(
+          change('main', `comment on ${describeTarget(next.target)}`, [commentSql(next.target, next.comment)], []),
+        );
       }
     } else if (prev.comment !== next.comment) {
       out.push(

@@ -1,8 +1,9 @@
 /** Changes to primary keys, unique and check constraints, foreign keys and indexes. */
+
+import { commentSql } from '../../schema/comments.js';
 import { addForeignKey, createIndex } from '../../schema/ddl.js';
 import { quoteIdent as q } from '../../schema/identifiers.js';
 import type { CheckIR, ForeignKeyIR, IndexIR, PrimaryKeyIR, UniqueIR } from '../../schema/ir.js';
-import { commentSql } from '../../schema/comments.js';
 import { alter, type Change, change } from './change.js';
 
 /** A dropped object's comment, restored after it is re-created by a down migration. */
@@ -89,7 +90,9 @@ export function dropUnique(table: string, u: UniqueIR): Change {
 export function addCheck(table: string, c: CheckIR): Change[] {
   // Declared NOT VALID: added so and left so.
   if (c.notValid) {
-    return [change('main', `add check ${c.name} (NOT VALID)`, [checkSql(table, c, true)], [dropConstraintSql(table, c.name)])];
+    return [
+      change('main', `add check ${c.name} (NOT VALID)`, [checkSql(table, c, true)], [dropConstraintSql(table, c.name)]),
+    ];
   }
   return [
     change(
@@ -145,5 +148,10 @@ export function createIndexChange(table: string, ix: IndexIR, existing: boolean)
   );
 }
 export function dropIndex(table: string, ix: IndexIR): Change {
-  return change('main', `drop index ${ix.name}`, [`DROP INDEX ${q(ix.name)}`], [createIndex(table, ix), ...indexComment(ix)]);
+  return change(
+    'main',
+    `drop index ${ix.name}`,
+    [`DROP INDEX ${q(ix.name)}`],
+    [createIndex(table, ix), ...indexComment(ix)],
+  );
 }

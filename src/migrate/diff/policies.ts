@@ -38,11 +38,25 @@ export function createPolicyChanges(old: TableIR | undefined, next: TableIR): Ch
     const o = old?.policies?.find((x) => x.name === p.name);
     if (o && same(o, p)) continue;
     if (o && canAlterPolicy(o, p)) {
-      out.push(change('main', `alter policy ${p.name} on ${next.name}`, [alterPolicy(next.name, p)], [alterPolicy(next.name, o)]));
+      out.push(
+        change(
+          'main',
+          `alter policy ${p.name} on ${next.name}`,
+          [alterPolicy(next.name, p)],
+          [alterPolicy(next.name, o)],
+        ),
+      );
       continue;
     }
     // Its comment is set by diff/comments.ts, with every other new object's.
-    out.push(change('main', `create policy ${p.name} on ${next.name}`, [createPolicy(next.name, p)], [dropPolicy(next.name, p)]));
+    out.push(
+      change(
+        'main',
+        `create policy ${p.name} on ${next.name}`,
+        [createPolicy(next.name, p)],
+        [dropPolicy(next.name, p)],
+      ),
+    );
   }
   return out;
 }

@@ -1,4 +1,6 @@
 /** Changes to tables and columns, and their comments. */
+
+import { tableObjectComments } from '../../schema/comments.js';
 import {
   columnDefinition,
   columnSequenceStatements,
@@ -8,7 +10,6 @@ import {
 } from '../../schema/ddl.js';
 import { quoteIdent as q } from '../../schema/identifiers.js';
 import type { ColumnIR, TableIR } from '../../schema/ir.js';
-import { tableObjectComments } from '../../schema/comments.js';
 import { literal } from '../../schema/sql.js';
 import { afterCreateTable } from '../../schema/table-options.js';
 import { alter, type Change, change, notNullCheck } from './change.js';

@@ -20,15 +20,25 @@ export function validityChanges(old: TableIR, next: TableIR): Change[] {
   const pairs: [Constraint, Constraint][] = [];
   for (const c of next.foreignKeys) {
     const prev = old.foreignKeys.find((x) => x.name === c.name);
-    if (prev) pairs.push([{ kind: 'fk', c: prev }, { kind: 'fk', c }]);
+    if (prev)
+      pairs.push([
+        { kind: 'fk', c: prev },
+        { kind: 'fk', c },
+      ]);
   }
   for (const c of next.checks) {
     const prev = old.checks.find((x) => x.name === c.name);
-    if (prev) pairs.push([{ kind: 'check', c: prev }, { kind: 'check', c }]);
+    if (prev)
+      pairs.push([
+        { kind: 'check', c: prev },
+        { kind: 'check', c },
+      ]);
   }
   const t = next.name;
   const add = (x: Constraint, notValid: boolean) =>
-    x.kind === 'fk' ? addForeignKey(t, { ...x.c, notValid: notValid || undefined } as ForeignKeyIR) : addCheckSql(t, x.c, notValid);
+    x.kind === 'fk'
+      ? addForeignKey(t, { ...x.c, notValid: notValid || undefined } as ForeignKeyIR)
+      : addCheckSql(t, x.c, notValid);
   const drop = (name: string) => `${alter(t)} DROP CONSTRAINT ${q(name)}`;
   // Dropping a constraint drops its comment: put it back after the re-add.
   const cm = (x: Constraint) =>
@@ -49,7 +59,14 @@ export function validityChanges(old: TableIR, next: TableIR): Change[] {
         ),
       );
     } else {
-      out.push(change('main', `make ${name} NOT VALID`, [drop(name), add(b, true), ...cm(b)], [drop(name), add(a, false), ...cm(a)]));
+      out.push(
+        change(
+          'main',
+          `make ${name} NOT VALID`,
+          [drop(name), add(b, true), ...cm(b)],
+          [drop(name), add(a, false), ...cm(a)],
+        ),
+      );
     }
   }
   return out;

@@ -83,8 +83,8 @@ export class RlsTracker {
   }
 
   #policiesOf(table: string): Set<string> {
-    let set = this.#policies.get(table);
-    if (!set) this.#policies.set(table, (set = new Set()));
+    const set = this.#policies.get(table) ?? new Set<string>();
+    this.#policies.set(table, set);
     return set;
   }
 
