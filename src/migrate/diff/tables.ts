@@ -11,7 +11,7 @@ import {
 import { quoteIdent as q } from '../../schema/identifiers.js';
 import type { ColumnIR, TableIR } from '../../schema/ir.js';
 import { literal } from '../../schema/sql.js';
-import { afterCreateTable } from '../../schema/table-options.js';
+import { afterCreateTable, columnStorageSql } from '../../schema/table-options.js';
 import { alter, type Change, change, notNullCheck } from './change.js';
 
 function tableComments(t: TableIR): string[] {
@@ -65,7 +65,11 @@ export function dropColumn(table: string, c: ColumnIR): Change {
       'main',
       `drop column ${table}.${c.name}`,
       [`${alter(table)} DROP COLUMN ${q(c.name)}`],
-      [`${alter(table)} ADD COLUMN ${columnDefinition(c)}`, ...columnSequenceStatements(table, [c])],
+      [
+        `${alter(table)} ADD COLUMN ${columnDefinition(c)}`,
+        ...columnSequenceStatements(table, [c]),
+        ...(c.storage !== undefined ? [columnStorageSql(table, c.name, c.storage)] : []),
+      ],
     ),
     destructive: true,
   };
