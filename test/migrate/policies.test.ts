@@ -29,7 +29,7 @@ import { lintSql } from '../../src/migrate/lint.js';
 import { renderSchemaModule } from '../../src/migrate/pull.js';
 import { Migrator } from '../../src/migrate/runner.js';
 import { normalise, openShadow, type Shadow } from '../../src/migrate/shadow.js';
-import { serial, text } from '../../src/schema/column.js';
+import { serial, text, varchar } from '../../src/schema/column.js';
 import { createStatements } from '../../src/schema/ddl.js';
 import { policy } from '../../src/schema/policy.js';
 import { defineSchema } from '../../src/schema/schema.js';
@@ -149,6 +149,31 @@ describe('policy() DSL, DDL and diff', () => {
     );
     expect(diffSchemas(v1().toIR(), v1().toIR())).toEqual([]);
   });
+
+  it('re-creates a policy around a type change of a column it uses (Postgres refuses the ALTER otherwise)', () => {
+    const docs = table('docs', { id: serial().primaryKey(), owner: varchar(100).notNull(), body: text() }).rls();
+    const v1b = defineSchema({
+      docs,
+      own: policy('own_docs', docs, { for: 'select', to: [ROLE], using: dsl`owner = current_user` }),
+      noSecret: policy('no_secret', docs, { using: dsl`body <> 'x'`, comment: 'kept' }),
+    });
+    const changes = diffSchemas(v1b.toIR(), {
+      ...v1b.toIR(),
+      tables: [
+        {
+          ...v1b.toIR().tables[0]!,
+          columns: v1b.toIR().tables[0]!.columns.map((c) => (c.name === 'owner' ? { ...c, type: 'text' } : c)),
+        },
+      ],
+    });
+    const order = changes.map((c) => c.description);
+    const retype = order.findIndex((d) => d.startsWith('change type of docs.owner'));
+    expect(retype).toBeGreaterThan(-1);
+    expect(order.indexOf('drop policy own_docs on docs')).toBeLessThan(retype);
+    expect(order.indexOf('create policy own_docs on docs')).toBeGreaterThan(retype);
+    // A policy that does not use the column stays.
+    expect(order.filter((d) => d.includes('no_secret'))).toEqual([]);
+  });
 });
 
 describe('lint: rls-without-policy', () => {
@@ -247,6 +272,35 @@ describeEachBackend('row-level security', (t) => {
     expect(await introspect(handle.db)).toEqual(live1);
     expect((await migrator.down({ all: true })).ok).toBe(true);
     expect((await introspect(handle.db)).tables).toEqual([]);
+  });
+
+  it('a column a policy uses changes type: the policy is re-created around it, up and down', async () => {
+    const mk = (owner: ReturnType<typeof text>) => {
+      const docs = table('docs', { id: serial().primaryKey(), owner: owner.notNull() }).rls();
+      return defineSchema({
+        docs,
+        own: policy('own_docs', docs, { using: dsl`owner = current_user`, comment: 'mine' }),
+      });
+    };
+    const dir = newDir();
+    const migrator = new Migrator(handle.db, { dir });
+    await generateMigration({ shadow, schema: mk(varchar(100)), dir, name: 'init' });
+    expect((await migrator.up()).ok).toBe(true);
+    const before = await introspect(handle.db);
+    const { written } = await generateMigration({
+      shadow,
+      schema: mk(text()),
+      dir,
+      name: 'retype',
+      now: new Date(Date.now() + 10_000),
+    });
+    expect((await migrator.up()).ok).toBe(true);
+    const after = await introspect(handle.db);
+    expect(after.tables[0]!.columns[1]!.type).toBe('text');
+    expect(after.tables[0]!.policies?.[0]).toMatchObject({ name: 'own_docs', comment: 'mine' });
+    expect((await migrator.down({ steps: written.length })).ok).toBe(true);
+    expect(await introspect(handle.db)).toEqual(before);
+    expect((await migrator.down({ all: true })).ok).toBe(true);
   });
 
   it('pull renders rls() and policy() that normalise back to the database', async () => {

@@ -13,6 +13,23 @@ import { type Change, change, definition } from './change.js';
 
 const same = (a: PolicyIR, b: PolicyIR) => JSON.stringify(definition(a)) === JSON.stringify(definition(b));
 
+/**
+ * Postgres refuses to change the type of a column a policy uses ("cannot
+ * alter type of a column used in a policy definition"): such a policy is
+ * dropped before and created again after. Whether it uses the column is read
+ * from its expressions' text (a word match, so at worst a policy is
+ * re-created for nothing).
+ */
+function usesRetypedColumn(p: PolicyIR, old: TableIR, next: TableIR): boolean {
+  const text = `${p.using ?? ''} ${p.withCheck ?? ''}`;
+  return next.columns.some((c) => {
+    const prev = old.columns.find((x) => x.name === c.name);
+    if (!prev || prev.type === c.type) return false;
+    const name = c.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    return new RegExp(`(^|[^A-Za-z0-9_$"])"?${name}"?($|[^A-Za-z0-9_$"])`).test(text);
+  });
+}
+
 function create(table: string, p: PolicyIR): string[] {
   return [
     createPolicy(table, p),
@@ -25,7 +42,7 @@ export function dropPolicyChanges(old: TableIR, next: TableIR | undefined): Chan
   const out: Change[] = [];
   for (const p of old.policies ?? []) {
     const n = next?.policies?.find((x) => x.name === p.name);
-    if (n && (same(p, n) || canAlterPolicy(p, n))) continue;
+    if (n && (same(p, n) || canAlterPolicy(p, n)) && !usesRetypedColumn(p, old, next!)) continue;
     out.push(change('main', `drop policy ${p.name} on ${old.name}`, [dropPolicy(old.name, p)], create(old.name, p)));
   }
   return out;
@@ -36,8 +53,9 @@ export function createPolicyChanges(old: TableIR | undefined, next: TableIR): Ch
   const out: Change[] = [];
   for (const p of next.policies ?? []) {
     const o = old?.policies?.find((x) => x.name === p.name);
-    if (o && same(o, p)) continue;
-    if (o && canAlterPolicy(o, p)) {
+    const retyped = o !== undefined && usesRetypedColumn(o, old!, next);
+    if (o && same(o, p) && !retyped) continue;
+    if (o && canAlterPolicy(o, p) && !retyped) {
       out.push(
         change(
           'main',
@@ -48,7 +66,14 @@ export function createPolicyChanges(old: TableIR | undefined, next: TableIR): Ch
       );
       continue;
     }
-    // Its comment is set by diff/comments.ts, with every other new object's.
+    // A new one's comment is set by diff/comments.ts, with every other new object's; one re-created
+    // around a column's new type gets its own back here.
+    if (retyped) {
+      out.push(
+        change('main', `create policy ${p.name} on ${next.name}`, create(next.name, p), [dropPolicy(next.name, p)]),
+      );
+      continue;
+    }
     out.push(
       change(
         'main',
