@@ -198,6 +198,24 @@ describe('storage options, NOT VALID and comments: DSL, DDL and diff', () => {
     );
     expect(diffSchemas(v1().toIR(), v1().toIR())).toEqual([]);
   });
+
+  it('comments an index built concurrently on an existing table once it exists (attach phase)', () => {
+    const mk = (withIndex: boolean) =>
+      defineSchema({
+        t: table('t', { id: serial().primaryKey(), n: integer() }, (c) =>
+          withIndex ? [index('t_n_idx').on(c.n).comment('hot')] : [],
+        ),
+      }).toIR();
+    const changes = diffSchemas(mk(false), mk(true));
+    expect(changes.map((c) => [c.phase, c.description])).toEqual([
+      ['concurrent', 'create index t_n_idx concurrently'],
+      ['attach', 'comment on index t_n_idx'],
+    ]);
+    // On a new table the index is created in main, and so is its comment.
+    expect(
+      diffSchemas({ enums: [], tables: [] }, mk(true)).find((c) => c.description === 'comment on index t_n_idx')?.phase,
+    ).toBe('main');
+  });
 });
 
 describeEachBackend('storage options, NOT VALID and comments', (t) => {

@@ -21,16 +21,41 @@ import { type Change, change, definition } from './change.js';
 const keyOf = (t: CommentTarget) => JSON.stringify(t);
 
 /** Every commentable object with its comment and a key for what it is, so a re-created one can be told apart. */
-function objects(s: SchemaIR): Map<string, { target: CommentTarget; comment: string | undefined; body: string }> {
-  const out = new Map<string, { target: CommentTarget; comment: string | undefined; body: string }>();
-  const add = (list: [CommentTarget, string | undefined][], bodies: Map<string, unknown>) => {
+interface Commentable {
+  target: CommentTarget;
+  comment: string | undefined;
+  body: string;
+  /**
+   * For an index or a unique or primary key: its table. On a table that
+   * stays, such an object is built concurrently and attached after `main`
+   * (diff/constraints.ts), so its comment waits for the `attach` phase.
+   */
+  lateOn: string | null;
+}
+
+function objects(s: SchemaIR): Map<string, Commentable> {
+  const out = new Map<string, Commentable>();
+  const add = (list: [CommentTarget, string | undefined][], t: TableIR | null) => {
+    const bodies = t ? bodiesOf(t) : new Map<string, unknown>();
+    const late = t ? lateOf(t) : new Set<string>();
     for (const [target, comment] of list) {
-      out.set(keyOf(target), { target, comment, body: JSON.stringify(definition(bodies.get(keyOf(target)) ?? null)) });
+      const key = keyOf(target);
+      const body = JSON.stringify(definition(bodies.get(key) ?? null));
+      out.set(key, { target, comment, body, lateOn: t && late.has(key) ? t.name : null });
     }
   };
-  for (const t of s.tables) add(tableCommentTargets(t), bodiesOf(t));
-  add(schemaCommentTargets(s), new Map());
+  for (const t of s.tables) add(tableCommentTargets(t), t);
+  add(schemaCommentTargets(s), null);
   return out;
+}
+
+function lateOf(t: TableIR): Set<string> {
+  return new Set([
+    ...t.indexes.map((ix) => keyOf({ kind: 'index', name: ix.name })),
+    ...[...(t.primaryKey ? [t.primaryKey] : []), ...t.uniques].map((c) =>
+      keyOf({ kind: 'constraint', table: t.name, name: c.name }),
+    ),
+  ]);
 }
 
 /** The definitions of a table's constraints, indexes and policies, to notice one re-created under the same name. */
@@ -46,6 +71,7 @@ function bodiesOf(t: TableIR): Map<string, unknown> {
 
 export function commentChanges(from: SchemaIR, to: SchemaIR): Change[] {
   const before = objects(from);
+  const existed = new Set(from.tables.map((t) => t.name));
   const out: Change[] = [];
   for (const [key, next] of objects(to)) {
     const prev = before.get(key);
@@ -53,8 +79,9 @@ export function commentChanges(from: SchemaIR, to: SchemaIR): Change[] {
     if (recreated) {
       // Sequences, enums and extensions are never re-created in place; a new one starts without a comment.
       if (next.comment !== undefined) {
+        const phase = next.lateOn !== null && existed.has(next.lateOn) ? 'attach' : 'main';
         out.push(
-          change('main', `comment on ${describeTarget(next.target)}`, [commentSql(next.target, next.comment)], []),
+          change(phase, `comment on ${describeTarget(next.target)}`, [commentSql(next.target, next.comment)], []),
         );
       }
     } else if (prev.comment !== next.comment) {
