@@ -244,14 +244,9 @@ async function unmodelledCounts(url: string): Promise<Record<string, number>> {
        (select count(*) from pg_class c where c.relkind = 'p' and c.relnamespace in (select oid from pub))::int as partitioned,
        (select count(*) from pg_inherits i join pg_class c on c.oid = i.inhrelid
          where not c.relispartition and c.relnamespace in (select oid from pub))::int as inherits,
-       (select count(*) from pg_class c where c.relpersistence = 'u' and c.relkind in ('r', 'p')
-           and c.relnamespace in (select oid from pub))::int as unlogged,
-       (select count(*) from pg_class c where c.reloptions is not null and c.relkind in ('r', 'p', 'i')
-           and c.relnamespace in (select oid from pub))::int as storage_params,
        (select count(*) from pg_constraint where contype = 'x'
            and connamespace in (select oid from pub))::int as exclusion,
        (select count(*) from pg_constraint where condeferrable and connamespace in (select oid from pub))::int as deferrable,
-       (select count(*) from pg_constraint where not convalidated and connamespace in (select oid from pub))::int as not_valid,
        (select count(*) from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_type t on t.oid = a.atttypid
          where a.attnum > 0 and not a.attisdropped and c.relkind in ('r', 'p') and c.relnamespace in (select oid from pub)
            and a.attcollation <> 0 and a.attcollation <> t.typcollation)::int as collations,
@@ -468,8 +463,6 @@ export interface DumpDifference {
 
 interface DumpContext {
   partitions: Set<string>;
-  /** CHECK constraints of A that are NOT VALID (pg_dump prints them apart; Ferry creates them inline). */
-  notValidChecks: Set<string>;
   /** Tables of A whose CREATE TABLE says INHERITS (...). */
   inheriting: Set<string>;
 }
@@ -497,8 +490,6 @@ const BY_DESIGN_TYPES: Record<string, string> = {
   'OPERATOR CLASS': 'operators/casts',
   'OPERATOR FAMILY': 'operators/casts',
   CAST: 'operators/casts',
-  POLICY: 'row security/publications',
-  'ROW SECURITY': 'row security/publications',
   PUBLICATION: 'row security/publications',
   'PUBLICATION TABLE': 'row security/publications',
   'DEFAULT ACL': 'row security/publications',
@@ -509,7 +500,6 @@ function constraintFeatures(text: string): string[] {
   const out: string[] = [];
   if (/ EXCLUDE USING /.test(text)) out.push('exclusion constraints');
   if (/ DEFERRABLE\b/.test(text)) out.push('deferrable constraints');
-  if (/ NOT VALID\b/.test(text)) out.push('NOT VALID constraints');
   if (/ MATCH (FULL|PARTIAL)\b/.test(text)) out.push('FK MATCH FULL');
   if (/ FOREIGN KEY .* ON DELETE SET (NULL|DEFAULT) \(/.test(text)) out.push('FK ON DELETE SET NULL (cols)');
   if (/ (UNIQUE|PRIMARY KEY) .*\bINCLUDE \(/.test(text)) out.push('constraint INCLUDE columns');
@@ -592,23 +582,21 @@ function explainTable(
     if (ctx.partitions.has(name)) return { kinds: ['partitioning'], unexplained };
     return { kinds: [], unexplained: [a === undefined ? 'table only in B' : 'table only in A'] };
   }
-  if (pa.header !== pb.header) {
-    if (pa.header.replace(' UNLOGGED', '') === pb.header.replace(' UNLOGGED', '')) kinds.add('UNLOGGED tables');
-    else unexplained.push(`header: A=${pa.header} B=${pb.header}`);
-  }
+  // UNLOGGED and storage parameters (WITH (...)) are modelled: a difference there is unexplained.
+  if (pa.header !== pb.header) unexplained.push(`header: A=${pa.header} B=${pb.header}`);
   if (pa.tail !== pb.tail) {
     for (const tail of [pa.tail, pb.tail]) {
-      if (/\bWITH \(/.test(tail)) kinds.add('storage parameters');
       if (/\bPARTITION BY /.test(tail)) kinds.add('partitioning');
       if (/\bINHERITS \(/.test(tail)) kinds.add('inheritance');
       if (/\bUSING \w+/.test(tail)) kinds.add('table access methods');
     }
     if (kinds.size === 0) unexplained.push(`tail: A=${pa.tail} B=${pb.tail}`);
   }
-  const extras = (p: TableParts) => p.extra.filter((s) => !/ SET (STORAGE|STATISTICS|COMPRESSION) | SET \(/.test(s));
+  // Column storage and compression are modelled; statistics targets are not.
+  const extras = (p: TableParts) => p.extra.filter((s) => !/ SET STATISTICS /.test(s));
   if (pa.extra.join(';') !== pb.extra.join(';')) {
-    kinds.add('storage parameters');
     if (extras(pa).join(';') !== extras(pb).join(';')) unexplained.push(`extra statements differ`);
+    else kinds.add('statistics targets');
   }
   const noCollate = (s: string) => s.replace(/ COLLATE (pg_catalog\.)?("[^"]+"|[\w.]+)/g, '');
   const onlyA = pa.items.filter((x) => !pb.items.includes(x));
@@ -619,9 +607,7 @@ function explainTable(
     else unexplained.push(`A: ${x}`);
   }
   for (const x of onlyB) {
-    const check = /^CONSTRAINT ("[^"]+"|\S+) CHECK /.exec(x);
     if (pa.items.map(noCollate).includes(noCollate(x))) kinds.add('collations');
-    else if (check && ctx.notValidChecks.has(`${name} ${unquote(check[1]!)}`)) kinds.add('NOT VALID constraints');
     else if (inherits) kinds.add('inheritance');
     else unexplained.push(`B: ${x}`);
   }
@@ -675,8 +661,8 @@ function classify(side: DumpDifference['side'], a: DumpEntry | undefined, b: Dum
     return out.length > 0 ? out : [d('tables', false)];
   }
   if (e.type === 'CONSTRAINT' || e.type === 'FK CONSTRAINT' || e.type === 'CHECK CONSTRAINT' || e.type === 'INDEX') {
-    const features = constraintFeatures(text);
-    if (e.type === 'CHECK CONSTRAINT' && ctx.notValidChecks.has(e.name)) features.push('NOT VALID constraints');
+    // An index's storage parameters are modelled; a constraint's index's (UNIQUE ... WITH (...)) are not.
+    const features = constraintFeatures(text).filter((f) => e.type !== 'INDEX' || f !== 'storage parameters');
     if (features.length > 0) return [...new Set(features)].map((k) => d(k, true));
     const kind = e.type === 'INDEX' ? 'indexes' : e.type === 'FK CONSTRAINT' ? 'foreign keys' : 'constraints';
     return [d(kind, false)];
@@ -694,13 +680,10 @@ async function dumpContext(url: string, dumpA: Dump): Promise<DumpContext> {
       )
     ).map((r) => r.name),
   );
-  const notValidChecks = new Set(
-    dumpA.entries.filter((e) => e.type === 'CHECK CONSTRAINT' && / NOT VALID;?$/.test(e.norm)).map((e) => e.name),
-  );
   const inheriting = new Set(
     dumpA.entries.filter((e) => e.type === 'TABLE' && / INHERITS \(/.test(e.norm)).map((e) => e.name),
   );
-  return { partitions, notValidChecks, inheriting };
+  return { partitions, inheriting };
 }
 
 function compareDumps(a: Dump, b: Dump, ctx: DumpContext): DumpDifference[] {

@@ -28,7 +28,7 @@
  *     B: comments, SET lines and blank lines stripped, one unit per dump
  *     entry, order ignored. Differences are grouped by kind: things Ferry does
  *     not model by design (functions, triggers, views, sequence options,
- *     extensions, partitioning, UNLOGGED, storage parameters, collations,
+ *     extensions, partitioning, statistics targets, collations,
  *     exclusion and deferrable constraints...) versus "unexplained" ones,
  *     which are candidate bugs in pull/diff/DDL and are printed in full.
  *

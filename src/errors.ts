@@ -37,6 +37,7 @@ export type FerryErrorCode =
   | 'E_CONFIG'
   | 'E_MISSING_DEPENDENCY'
   | 'E_EXTENSION_UNAVAILABLE'
+  | 'E_ROLE_MISSING'
   // bin/heap-cap.mjs: `ferry import`/`verify` exhausted its capped heap (FERRY_MAX_HEAP_MB)
   | 'E_OUT_OF_MEMORY'
   // src/duration.ts
@@ -127,6 +128,7 @@ export interface FerryErrorDetailsMap {
   E_DATA_DIR_LOCKED: { dataDir: string; lockFile: string; pid: number | null; hostname?: string | null };
   E_MISSING_DEPENDENCY: { package: string; feature: string };
   E_EXTENSION_UNAVAILABLE: { extension: string; backend: 'pglite' | 'postgres' };
+  E_ROLE_MISSING: { role: string };
   E_CACHE_REDIS: { op: string };
   E_CACHE_TIMEOUT: { op: string };
   E_SESSION_EXISTS: { jti: string };
@@ -273,5 +275,11 @@ export const E_MISSING_DEPENDENCY = 'E_MISSING_DEPENDENCY';
  * PostgreSQL server. The message names the extension and the backend.
  */
 export const E_EXTENSION_UNAVAILABLE = 'E_EXTENSION_UNAVAILABLE';
+/**
+ * A policy names a role (`to: ['app_user']`) that does not exist on the
+ * server the migration or shadow runs on. Ferry never creates roles (they
+ * belong to the whole server and carry privileges); the message names it.
+ */
+export const E_ROLE_MISSING = 'E_ROLE_MISSING';
 /** `ferry import`/`verify` exhausted the V8 heap cap it runs under (bin/heap-cap.mjs prints it; FERRY_MAX_HEAP_MB). */
 export const E_OUT_OF_MEMORY = 'E_OUT_OF_MEMORY';

@@ -5,6 +5,7 @@
  */
 import type { SchemaIR, TableIR } from '../schema/ir.js';
 import { byName, type Change, hasSame, sameList, samePk } from './diff/change.js';
+import { commentChanges } from './diff/comments.js';
 import {
   addCheck,
   addForeignKeyChanges,
@@ -20,6 +21,7 @@ import {
 } from './diff/constraints.js';
 import { createEnum, dropEnum, enumValueChanges } from './diff/enums.js';
 import { alterExtensionChanges, createExtensionChange, dropExtensionChange } from './diff/extensions.js';
+import { createPolicyChanges, dropPolicyChanges } from './diff/policies.js';
 import { rawChanges } from './diff/raw.js';
 import { applyRenames } from './diff/renames.js';
 import { routineChanges } from './diff/routines.js';
@@ -30,7 +32,9 @@ import {
   ownerChange,
   sameOwner,
 } from './diff/sequences.js';
+import { indexOptionChanges, tableOptionChanges } from './diff/table-options.js';
 import { addColumn, alterColumn, commentTable, createTableChange, dropColumn, dropTable } from './diff/tables.js';
+import { validityChanges } from './diff/validity.js';
 import { diffViews, withViewsAroundEnumDown } from './diff/views.js';
 import { NO_HINTS, type RenameHints } from './hints.js';
 
@@ -104,11 +108,14 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
     for (const u of old.uniques) if (!hasSame(t.uniques, u)) changes.push(dropUnique(old.name, u));
     for (const c of old.checks) if (!hasSame(t.checks, c)) changes.push(dropCheck(old.name, c));
     if (old.primaryKey && !samePk(old.primaryKey, t.primaryKey)) changes.push(dropPrimaryKey(old.name, old.primaryKey));
+    // Policies may use columns about to change or go.
+    changes.push(...dropPolicyChanges(old, t));
   }
   // Foreign keys pointing at tables about to be dropped go first.
   for (const old of renamed.tables) {
     if (toTables.has(old.name)) continue;
     for (const fk of old.foreignKeys) changes.push(dropForeignKey(old.name, fk));
+    changes.push(...dropPolicyChanges(old, undefined));
   }
 
   // New tables, complete with keys and checks; their FKs and indexes follow.
@@ -127,6 +134,7 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
     }
     for (const c of old.columns) if (!t.columns.some((n) => n.name === c.name)) changes.push(dropColumn(t.name, c));
     if (old.comment !== t.comment) changes.push(commentTable(t.name, old.comment, t.comment));
+    changes.push(...tableOptionChanges(old, t));
   }
 
   changes.push(...routines.afterTables);
@@ -160,6 +168,11 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
     }
     for (const u of t.uniques) if (!hasSame(old.uniques, u)) changes.push(...addUnique(t.name, u));
     for (const c of t.checks) if (!hasSame(old.checks, c)) changes.push(...addCheck(t.name, c));
+    changes.push(...validityChanges(old, t));
+    for (const ix of t.indexes) {
+      const prev = old.indexes.find((x) => x.name === ix.name);
+      if (prev) changes.push(...indexOptionChanges(prev, ix));
+    }
   }
   // Indexes first: a foreign key may reference columns made unique only by a unique index.
   for (const t of to.tables) {
@@ -178,6 +191,9 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
 
   // Views, now that the tables they read are in their new shape.
   changes.push(...views.after);
+  // Policies once every table and column they may name exists, then comments on what now exists.
+  for (const t of to.tables) changes.push(...createPolicyChanges(fromTables.get(t.name), t));
+  changes.push(...commentChanges(renamed, to));
   // Triggers after the views (an INSTEAD OF trigger is on one), then raw() SQL marked `last`.
   changes.push(...routines.createTriggers, ...raws.doLast);
 

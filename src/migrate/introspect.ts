@@ -2,8 +2,8 @@
  * Read a live database's schema into the IR (see ../schema/ir.ts).
  *
  * Everything comes from `pg_catalog` in seven whole-database queries (enums,
- * extensions and sequences, columns, constraints, indexes, comments, views,
- * functions and triggers) run in one read-only snapshot, so
+ * extensions, sequences and policies, columns, constraints, indexes, comments,
+ * views, functions and triggers) run in one read-only snapshot, so
  * the cost does not grow with the number of tables. Every field is spelled as
  * Postgres prints it (`format_type`, `pg_get_expr`, `pg_get_indexdef`), which
  * is also how the DSL spells names, types and flags: `introspect()` of the DDL
@@ -35,6 +35,7 @@ import type {
 } from '../schema/ir.js';
 import { normaliseSequence } from '../schema/sequence.js';
 import { assembleViews, readViews, type ViewRow } from './introspect/views.js';
+import { attachComments, columnOptions, reloptionsIR, tableOptions, toPolicy } from './introspect-options.js';
 import { assembleRoutines, type RoutineRow, readRoutines } from './introspect-routines.js';
 
 export interface IntrospectOptions {
@@ -92,12 +93,13 @@ async function withoutJit<R>(trx: Kysely<any>, fn: () => Promise<R>): Promise<R>
 // ---------------------------------------------------------------- queries
 
 interface EnumRow {
-  kind: 'enum' | 'extension' | 'sequence';
+  kind: 'enum' | 'extension' | 'sequence' | 'policy';
   name: string;
   /**
    * An enum's labels; an extension's `[schema, version]`, each null when the
    * default; a sequence's `[type, start, increment, min, max, cache, cycle,
-   * owner table, owner column]` as text.
+   * owner table, owner column]` as text; a policy's `[table, command,
+   * permissive, using, with check, ...roles]` (see introspect-options.ts).
    */
   values: (string | null)[];
 }
@@ -115,6 +117,15 @@ interface ColumnRow {
   owned_sequence_default: string | null;
   /** The owned (serial) or identity sequence's `[type, start, increment, min, max, cache, cycle]` as text. */
   owned_sequence: (string | null)[] | null;
+  /** The table's: `pg_class.relpersistence` ('u' unlogged), `reloptions`, row-level security flags. */
+  persistence: string;
+  reloptions: string[] | null;
+  rls_enabled: boolean;
+  rls_forced: boolean;
+  /** `attstorage` when it is not the type's `typstorage`, else null. */
+  storage: string | null;
+  /** `attcompression`: 'p' pglz, 'l' lz4, '' or null the default. */
+  compression: string | null;
 }
 
 interface ConstraintRow {
@@ -128,6 +139,7 @@ interface ConstraintRow {
   on_update: string;
   expression: string | null;
   nulls_not_distinct: boolean;
+  validated: boolean;
 }
 
 interface IndexKeyRow {
@@ -147,11 +159,17 @@ interface IndexRow {
   nulls_not_distinct: boolean;
   keys: IndexKeyRow[];
   predicate: string | null;
+  reloptions: string[] | null;
 }
 
 interface CommentRow {
-  table_name: string;
+  /** 'table' (a table's or column's), else the kind of object (constraint, index, policy, sequence, type, extension). */
+  kind: string;
+  /** The table, for a table's, column's, constraint's, index's and policy's comment. */
+  table_name: string | null;
   column_name: string | null;
+  /** The constraint's, index's, policy's, sequence's, type's or extension's name. */
+  object_name: string | null;
   description: string;
 }
 
@@ -167,7 +185,8 @@ interface CatalogRows {
 }
 
 /**
- * The five queries, and the views' (introspect/views.ts). Tables are ordinary and partitioned tables that are not
+ * The five queries, and the views' (introspect/views.ts) and the functions' and triggers'
+ * (introspect-routines.ts). Tables are ordinary and partitioned tables that are not
  * themselves partitions (the IR has no partitioning); `relispartition` and
  * `relkind` filters are repeated in each query so each stands alone. The
  * index query reads materialized views' indexes too.
@@ -213,9 +232,18 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
      where s.relkind = 'S' and sn.nspname = ${schema}
        and od.deptype is distinct from 'i'
        and (oad.oid is null
-            or pg_get_expr(oad.adbin, oad.adrelid) <> 'nextval(' || quote_literal(s.oid::regclass::text) || '::regclass)')`.execute(
-    db,
-  );
+            or pg_get_expr(oad.adbin, oad.adrelid) <> 'nextval(' || quote_literal(s.oid::regclass::text) || '::regclass)')
+    union all
+    -- Row-level security policies (no query of their own): roles by name, 0 being PUBLIC.
+    select 'policy', p.polname::text,
+           (jsonb_build_array(pc.relname::text, p.polcmd::text, p.polpermissive::text,
+              pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid))
+            || coalesce((select jsonb_agg(case when r.oid = 0 then 'public' else pg_get_userbyid(r.oid)::text end)
+                           from unnest(p.polroles) as r(oid)), '[]'::jsonb))::json
+      from pg_policy p
+      join pg_class pc on pc.oid = p.polrelid
+      join pg_namespace pn on pn.oid = pc.relnamespace
+     where pn.nspname = ${schema} and ${isTable('pc')}`.execute(db);
 
   const columns = await sql<ColumnRow>`
     select c.relname::text as table_name,
@@ -226,10 +254,17 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
            a.attgenerated::text as generated,
            pg_get_expr(d.adbin, d.adrelid) as default_expr,
            case when os.deptype = 'a' then os.owned_sequence_default end as owned_sequence_default,
-           os.owned_sequence
+           os.owned_sequence,
+           c.relpersistence::text as persistence,
+           c.reloptions::text[] as reloptions,
+           c.relrowsecurity as rls_enabled,
+           c.relforcerowsecurity as rls_forced,
+           case when a.attstorage <> ty.typstorage then a.attstorage::text end as storage,
+           a.attcompression::text as compression
       from pg_class c
       join pg_namespace n on n.oid = c.relnamespace
       left join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+      left join pg_type ty on ty.oid = a.atttypid
       left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
       left join (
         -- sequences owned by a column (one per column: an identity's, else the oldest), hash-joined
@@ -261,7 +296,8 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
            con.confdeltype::text as on_delete,
            con.confupdtype::text as on_update,
            case when con.contype = 'c' then pg_get_expr(con.conbin, con.conrelid) end as expression,
-           coalesce(i.indnullsnotdistinct, false) as nulls_not_distinct
+           coalesce(i.indnullsnotdistinct, false) as nulls_not_distinct,
+           con.convalidated as validated
       from pg_constraint con
       join pg_class c on c.oid = con.conrelid
       join pg_namespace n on n.oid = c.relnamespace
@@ -290,7 +326,8 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
   const indexes = await sql<IndexRow>`
     with idx as materialized (
       select i.indexrelid, i.indrelid, c.relname::text as table_name, ic.relname::text as name,
-             i.indisunique, i.indnullsnotdistinct, ic.relam, i.indnkeyatts, i.indkey, i.indclass, i.indoption, i.indpred
+             i.indisunique, i.indnullsnotdistinct, ic.relam, i.indnkeyatts, i.indkey, i.indclass, i.indoption, i.indpred,
+             ic.reloptions
         from pg_index i
         join pg_class ic on ic.oid = i.indexrelid
         join pg_class c on c.oid = i.indrelid
@@ -372,19 +409,64 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
     )
     select x.table_name, x.name, x.indisunique as unique, x.indnullsnotdistinct as nulls_not_distinct,
            am.amname::text as method, x.indnkeyatts::int as key_count, g.keys,
-           pg_get_expr(x.indpred, x.indrelid) as predicate
+           pg_get_expr(x.indpred, x.indrelid) as predicate,
+           x.reloptions::text[] as reloptions
       from idx x
       join pg_am am on am.oid = x.relam
       left join agg g on g.indexrelid = x.indexrelid`.execute(db);
 
+  // Comments on tables and columns, then on the other objects the IR has:
+  // constraints, indexes, policies, sequences, enums, and extensions whose
+  // comment is not the one CREATE EXTENSION set from the control file.
   const comments = await sql<CommentRow>`
-    select c.relname::text as table_name, a.attname::text as column_name, d.description
+    select 'table' as kind, c.relname::text as table_name, a.attname::text as column_name,
+           null::text as object_name, d.description
       from pg_description d
       join pg_class c on c.oid = d.objoid
       join pg_namespace n on n.oid = c.relnamespace
       left join pg_attribute a on a.attrelid = c.oid and a.attnum = d.objsubid and d.objsubid > 0
      where d.classoid = 'pg_class'::regclass and n.nspname = ${schema} and ${isTable('c')}
-       and (d.objsubid = 0 or a.attname is not null)`.execute(db);
+       and (d.objsubid = 0 or a.attname is not null)
+    union all
+    select 'constraint', c.relname::text, null, con.conname::text, d.description
+      from pg_description d
+      join pg_constraint con on con.oid = d.objoid
+      join pg_class c on c.oid = con.conrelid
+      join pg_namespace n on n.oid = c.relnamespace
+     where d.classoid = 'pg_constraint'::regclass and n.nspname = ${schema} and ${isTable('c')}
+    union all
+    select 'index', c.relname::text, null, ic.relname::text, d.description
+      from pg_description d
+      join pg_index i on i.indexrelid = d.objoid
+      join pg_class ic on ic.oid = i.indexrelid
+      join pg_class c on c.oid = i.indrelid
+      join pg_namespace n on n.oid = c.relnamespace
+     where d.classoid = 'pg_class'::regclass and d.objsubid = 0 and n.nspname = ${schema} and ${isTable('c')}
+    union all
+    select 'policy', c.relname::text, null, p.polname::text, d.description
+      from pg_description d
+      join pg_policy p on p.oid = d.objoid
+      join pg_class c on c.oid = p.polrelid
+      join pg_namespace n on n.oid = c.relnamespace
+     where d.classoid = 'pg_policy'::regclass and n.nspname = ${schema} and ${isTable('c')}
+    union all
+    select 'sequence', null, null, s.relname::text, d.description
+      from pg_description d
+      join pg_class s on s.oid = d.objoid and s.relkind = 'S'
+      join pg_namespace n on n.oid = s.relnamespace
+     where d.classoid = 'pg_class'::regclass and d.objsubid = 0 and n.nspname = ${schema}
+    union all
+    select 'type', null, null, t.typname::text, d.description
+      from pg_description d
+      join pg_type t on t.oid = d.objoid and t.typtype = 'e'
+      join pg_namespace n on n.oid = t.typnamespace
+     where d.classoid = 'pg_type'::regclass and n.nspname = ${schema}
+    union all
+    select 'extension', null, null, x.extname::text, d.description
+      from pg_description d
+      join pg_extension x on x.oid = d.objoid
+      left join pg_available_extensions av on av.name = x.extname
+     where d.classoid = 'pg_extension'::regclass and d.description is distinct from av.comment`.execute(db);
 
   const routines = await readRoutines(db, schema);
 
@@ -428,6 +510,7 @@ function assemble(rows: CatalogRows, exclude: (table: string) => boolean): Schem
         checks: [],
         indexes: [],
         comment: null,
+        ...tableOptions(row),
       };
       tables.set(row.table_name, table);
     }
@@ -452,10 +535,15 @@ function assemble(rows: CatalogRows, exclude: (table: string) => boolean): Schem
           references: { table: row.ref_table ?? '', columns: row.ref_columns ?? [] },
           onDelete: ACTIONS[row.on_delete] ?? 'no action',
           onUpdate: ACTIONS[row.on_update] ?? 'no action',
+          ...(row.validated === false ? { notValid: true as const } : {}),
         } satisfies ForeignKeyIR);
         break;
       case 'c':
-        table.checks.push({ name: row.name, expression: row.expression ?? '' } satisfies CheckIR);
+        table.checks.push({
+          name: row.name,
+          expression: row.expression ?? '',
+          ...(row.validated === false ? { notValid: true as const } : {}),
+        } satisfies CheckIR);
         break;
     }
   }
@@ -471,8 +559,19 @@ function assemble(rows: CatalogRows, exclude: (table: string) => boolean): Schem
     table.indexes.push(toIndex(row));
   }
 
+  for (const row of rows.enums) {
+    if (row.kind !== 'policy') continue;
+    const table = tables.get(row.values[0] ?? '');
+    if (table) table.policies = [...(table.policies ?? []), toPolicy(row.name, row.values)];
+  }
+
+  const other: CommentRow[] = [];
   for (const row of rows.comments) {
-    const table = tables.get(row.table_name);
+    if (row.kind !== 'table') {
+      other.push(row);
+      continue;
+    }
+    const table = tables.get(row.table_name ?? '');
     if (!table) continue;
     if (row.column_name === null) {
       table.comment = row.description;
@@ -488,6 +587,7 @@ function assemble(rows: CatalogRows, exclude: (table: string) => boolean): Schem
     t.foreignKeys.sort(byName);
     t.checks.sort(byName);
     t.indexes.sort(byName);
+    t.policies?.sort(byName);
   }
   const enums: EnumIR[] = rows.enums
     .filter((e) => e.kind === 'enum')
@@ -514,6 +614,7 @@ function assemble(rows: CatalogRows, exclude: (table: string) => boolean): Schem
     viewIndexes,
   );
   const { functions, triggers, raw } = assembleRoutines(rows.routines, exclude);
+  attachComments(other, tables, { extensions, sequences, enums });
   // Each present only when there are some, as in the DSL's IR (schema.ts).
   return {
     ...(extensions.length > 0 ? { extensions } : {}),
@@ -572,6 +673,7 @@ function toColumn(row: ColumnRow): ColumnIR {
   };
   const seq = serial || identity !== null ? columnSequence(row) : null;
   if (seq) column.sequence = seq;
+  Object.assign(column, columnOptions(row));
   return column;
 }
 
@@ -602,5 +704,6 @@ function toIndex(row: IndexRow): IndexIR {
     include: all.slice(row.key_count).map((k) => k.column ?? ''),
     where: row.predicate,
     ...(row.nulls_not_distinct ? { nullsNotDistinct: true as const } : {}),
+    ...reloptionsIR(row.reloptions),
   };
 }

@@ -67,6 +67,10 @@
  *   transactional file whose first strong-lock statement is not preceded by
  *   `SET [LOCAL] lock_timeout` (or `set_config('lock_timeout', ...)`).
  *
+ * - `rls-without-policy` (warning): row-level security enabled on a table
+ *   that no policy covers by the end of the migrations: every row is denied
+ *   to everyone but the owner (lint/rls.ts).
+ *
  * Layout: lint/rules.ts (types, LINT_RULES), lint/tokens.ts (the statement's
  * tokens, from src/sql/lexer.ts, and matchers), lint/state.ts (what a file
  * has created so far), lint/statements.ts and lint/columns.ts (the rules).
@@ -74,6 +78,7 @@
 
 import path from 'node:path';
 import type { MigrationFile } from './files.js';
+import { RlsTracker } from './lint/rls.js';
 import type { LintContext, LintFinding } from './lint/rules.js';
 import { type CheckMap, type FileEnv, report, SchemaState } from './lint/state.js';
 import { lintStatement } from './lint/statements.js';
@@ -85,7 +90,10 @@ export { LINT_RULES, type LintContext, type LintFinding, type LintRule, type Lin
 /** Lint one migration script. */
 export function lintSql(sql: string, context: LintContext = {}): LintFinding[] {
   const state = new SchemaState(context.existingTables ?? null);
-  return lintFile(sql, context, state, new Map());
+  const rls = new RlsTracker();
+  const findings = lintFile(sql, context, state, new Map(), rls);
+  rls.finish();
+  return findings.sort((a, b) => a.line - b.line);
 }
 
 /**
@@ -98,15 +106,27 @@ export function lintMigrations(files: MigrationFile[]): LintFinding[] {
   const state = new SchemaState(new Set());
   const checks: CheckMap = new Map();
   const out: LintFinding[] = [];
+  // Whole-history rules report into the findings array of the file they point at.
+  const rls = new RlsTracker();
+  const perFile: LintFinding[][] = [];
   for (const f of files) {
     state.beginFile();
     const file = f.dir ? path.join(f.dir, 'up.sql') : `${f.id}/up.sql`;
-    out.push(...lintFile(f.up, { noTransaction: f.upNoTransaction, file }, state, checks));
+    const findings = lintFile(f.up, { noTransaction: f.upNoTransaction, file }, state, checks, rls);
+    perFile.push(findings);
   }
+  rls.finish();
+  for (const findings of perFile) out.push(...findings.sort((a, b) => a.line - b.line));
   return out;
 }
 
-function lintFile(sql: string, context: LintContext, state: SchemaState, checks: CheckMap): LintFinding[] {
+function lintFile(
+  sql: string,
+  context: LintContext,
+  state: SchemaState,
+  checks: CheckMap,
+  rls: RlsTracker,
+): LintFinding[] {
   const noTransaction = context.noTransaction ?? /^(?:\uFEFF)?--\s*ferry\s*:\s*no-transaction\s*(?:\r?\n|$)/i.test(sql);
   const watchTimeouts = context.runnerSetsTimeouts === false && !noTransaction;
   let timeoutSet = false;
@@ -120,6 +140,7 @@ function lintFile(sql: string, context: LintContext, state: SchemaState, checks:
     const timeout = setsLockTimeout(tokens);
     if (timeout !== null) timeoutSet = timeout;
     const strong = lintStatement(env);
+    rls.see(env);
     if (strong && watchTimeouts && !timeoutSet && !timeoutReported) {
       timeoutReported = true;
       report(

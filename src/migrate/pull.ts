@@ -1,4 +1,4 @@
-import type { ColumnIR, EnumIR, IndexIR, SchemaIR, SequenceOptionsIR, TableIR } from '../schema/ir.js';
+import type { ColumnIR, EnumIR, IndexIR, PolicyIR, SchemaIR, SequenceOptionsIR, TableIR } from '../schema/ir.js';
 import { renderFunctions, renderRaw, renderTriggers } from './pull-routines.js';
 import { renderView } from './pull-views.js';
 
@@ -23,6 +23,7 @@ export function renderSchemaModule(schema: SchemaIR, options: { importFrom?: str
     const options = [
       ...(x.schema !== null ? [`schema: ${str(x.schema)}`] : []),
       ...(x.version !== null ? [`version: ${str(x.version)}`] : []),
+      ...(x.comment !== undefined ? [`comment: ${str(x.comment)}`] : []),
     ];
     const args = options.length > 0 ? `${str(x.name)}, { ${options.join(', ')} }` : str(x.name);
     body.push(`export const ${extensionVars[i]} = extension(${args});`);
@@ -34,6 +35,7 @@ export function renderSchemaModule(schema: SchemaIR, options: { importFrom?: str
       ...(sq.type !== 'bigint' ? [`as: ${str(sq.type)}`] : []),
       ...sequenceOptionEntries(sq),
       ...(sq.ownedBy !== null ? [`ownedBy: ${str(`${sq.ownedBy.table}.${sq.ownedBy.column}`)}`] : []),
+      ...(sq.comment !== undefined ? [`comment: ${str(sq.comment)}`] : []),
     ];
     const args = options.length > 0 ? `${str(sq.name)}, { ${options.join(', ')} }` : str(sq.name);
     body.push(`export const ${names.take(`${camel(sq.name)}Sequence`)} = sequence(${args});`);
@@ -41,12 +43,18 @@ export function renderSchemaModule(schema: SchemaIR, options: { importFrom?: str
 
   for (const e of schema.enums) {
     used.add('pgEnum');
-    body.push(`export const ${enumVars.get(e.name)} = pgEnum(${str(e.name)}, [${e.values.map(str).join(', ')}]);`);
+    const options = e.comment !== undefined ? `, { comment: ${str(e.comment)} }` : '';
+    body.push(
+      `export const ${enumVars.get(e.name)} = pgEnum(${str(e.name)}, [${e.values.map(str).join(', ')}]${options});`,
+    );
   }
   const fns = renderFunctions(schema, (n) => names.take(n));
   if (fns.lines.length > 0) used.add('fn');
   body.push(...fns.lines);
   for (const t of schema.tables) body.push(renderTable(t, schema, enumVars, tableVars, used));
+  for (const t of schema.tables) {
+    for (const p of t.policies ?? []) body.push(renderPolicy(p, tableVars.get(t.name)!, names, used));
+  }
   for (const v of schema.views ?? []) body.push(renderView(v, names.take(camel(v.name)), renderIndex, used));
   const triggers = renderTriggers(schema, (n) => names.take(n), tableVars, fns.vars);
   if (triggers.length > 0) used.add('trigger');
@@ -85,7 +93,11 @@ function renderTable(
   tableVars: Map<string, string>,
   used: Set<string>,
 ): string {
-  const singlePk = t.primaryKey && t.primaryKey.columns.length === 1 && t.primaryKey.name === `${t.name}_pkey`;
+  const singlePk =
+    t.primaryKey &&
+    t.primaryKey.columns.length === 1 &&
+    t.primaryKey.name === `${t.name}_pkey` &&
+    t.primaryKey.comment === undefined;
   const extras: string[] = [];
   const columns = t.columns.map((c) => {
     let expr = columnBuilder(c, schema.enums, enumVars, used);
@@ -105,18 +117,21 @@ function renderTable(
       expr += `.generatedAlwaysAs(sql.raw(${str(c.generated)}))`;
     }
     if (c.comment !== null) expr += `.comment(${str(c.comment)})`;
+    if (c.storage !== undefined) expr += `.storage(${str(c.storage)})`;
+    if (c.compression !== undefined) expr += `.compression(${str(c.compression)})`;
     return `    ${key(c.name)}: ${expr},`;
   });
 
   if (t.primaryKey && !singlePk) {
     used.add('primaryKey');
     const named = t.primaryKey.name === `${t.name}_pkey` ? '' : `.named(${str(t.primaryKey.name)})`;
-    extras.push(`primaryKey(${t.primaryKey.columns.map(ref).join(', ')})${named}`);
+    extras.push(`primaryKey(${t.primaryKey.columns.map(ref).join(', ')})${named}${commentCall(t.primaryKey.comment)}`);
   }
   for (const u of t.uniques) {
     used.add('unique');
     extras.push(
-      `unique(${str(u.name)}).on(${u.columns.map(ref).join(', ')})${u.nullsNotDistinct ? '.nullsNotDistinct()' : ''}`,
+      `unique(${str(u.name)}).on(${u.columns.map(ref).join(', ')})${u.nullsNotDistinct ? '.nullsNotDistinct()' : ''}` +
+        commentCall(u.comment),
     );
   }
   for (const fk of t.foreignKeys) {
@@ -128,18 +143,22 @@ function renderTable(
       `references: () => [${fk.references.columns.map((c) => `${target}.columns${prop(c)}`).join(', ')}]`,
       ...(fk.onDelete !== 'no action' ? [`onDelete: ${str(fk.onDelete)}`] : []),
       ...(fk.onUpdate !== 'no action' ? [`onUpdate: ${str(fk.onUpdate)}`] : []),
+      ...(fk.notValid ? ['notValid: true'] : []),
+      ...(fk.comment !== undefined ? [`comment: ${str(fk.comment)}`] : []),
     ];
     extras.push(`foreignKey({ ${opts.join(', ')} })`);
   }
   for (const c of t.checks) {
     used.add('check');
     used.add('sql');
-    extras.push(`check(${str(c.name)}, sql.raw(${str(c.expression)}))`);
+    extras.push(
+      `check(${str(c.name)}, sql.raw(${str(c.expression)}))${c.notValid ? '.notValid()' : ''}${commentCall(c.comment)}`,
+    );
   }
   for (const ix of t.indexes) extras.push(renderIndex(ix, used));
 
   const extrasFn = extras.length > 0 ? `, (t) => [\n    ${extras.join(',\n    ')},\n  ]` : '';
-  const comment = t.comment !== null ? `.comment(${str(t.comment)})` : '';
+  const comment = (t.comment !== null ? `.comment(${str(t.comment)})` : '') + tableOptionCalls(t);
   return `export const ${tableVars.get(t.name)} = table(\n  ${str(t.name)},\n  {\n${columns.join('\n')}\n  }${extrasFn},\n)${comment};`;
 }
 
@@ -171,7 +190,45 @@ function renderIndex(ix: IndexIR, used: Set<string>): string {
     out += `.where(sql.raw(${str(ix.where)}))`;
   }
   if (ix.nullsNotDistinct) out += '.nullsNotDistinct()';
+  if (ix.with !== undefined) out += `.withOptions(${renderParameters(ix.with)})`;
+  return out + commentCall(ix.comment);
+}
+
+const commentCall = (text: string | undefined) => (text === undefined ? '' : `.comment(${str(text)})`);
+
+/** Storage parameter values as numbers when they read back the same, else as strings (`0.010` stays a string). */
+function renderParameters(params: Record<string, string>): string {
+  const value = (v: string) => (String(Number(v)) === v ? v : v === 'true' || v === 'false' ? v : str(v));
+  return `{ ${Object.entries(params)
+    .map(([k, v]) => `${key(k)}: ${value(v)}`)
+    .join(', ')} }`;
+}
+
+function tableOptionCalls(t: TableIR): string {
+  let out = '';
+  if (t.unlogged) out += '.unlogged()';
+  if (t.with !== undefined) out += `.withOptions(${renderParameters(t.with)})`;
+  const rls = t.rowLevelSecurity;
+  if (rls) {
+    const opts = [...(!rls.enabled ? ['enabled: false'] : []), ...(rls.force ? ['force: true'] : [])];
+    out += `.rls(${opts.length > 0 ? `{ ${opts.join(', ')} }` : ''})`;
+  }
   return out;
+}
+
+function renderPolicy(p: PolicyIR, tableVar: string, names: Names, used: Set<string>): string {
+  used.add('policy');
+  const opts = [
+    ...(p.command !== 'all' ? [`for: ${str(p.command)}`] : []),
+    ...(p.roles.length !== 1 || p.roles[0] !== 'public' ? [`to: [${p.roles.map(str).join(', ')}]`] : []),
+    ...(!p.permissive ? ['permissive: false'] : []),
+    ...(p.using !== null ? [`using: sql.raw(${str(p.using)})`] : []),
+    ...(p.withCheck !== null ? [`withCheck: sql.raw(${str(p.withCheck)})`] : []),
+    ...(p.comment !== undefined ? [`comment: ${str(p.comment)}`] : []),
+  ];
+  if (p.using !== null || p.withCheck !== null) used.add('sql');
+  const args = opts.length > 0 ? `, { ${opts.join(', ')} }` : '';
+  return `export const ${names.take(`${camel(p.name)}Policy`)} = policy(${str(p.name)}, ${tableVar}${args});`;
 }
 
 const SIMPLE: Record<string, string> = {
@@ -259,6 +316,7 @@ const DSL_NAMES = new Set([
   'fn',
   'trigger',
   'raw',
+  'policy',
   'pgEnum',
   'sql',
   'index',

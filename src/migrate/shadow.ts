@@ -40,6 +40,7 @@ import { quoteIdent } from '../schema/identifiers.js';
 import type { SchemaIR } from '../schema/ir.js';
 import { withRaw } from '../schema/raw.js';
 import { introspect } from './introspect.js';
+import { missingRoleOf, roleMissing } from './roles.js';
 
 export interface Shadow {
   readonly db: Kysely<any>;
@@ -179,18 +180,35 @@ abstract class BaseShadow implements Shadow {
   abstract reset(): Promise<void>;
   protected abstract dispose(): Promise<void>;
 
+  /**
+   * A role a statement names that does not exist: a PGlite shadow creates it
+   * (returns true) and the statement is run again; a PostgreSQL shadow, on
+   * the live server, does not (see roles.ts).
+   */
+  protected async provideRole(_role: string): Promise<boolean> {
+    return false;
+  }
+
   async apply(statements: string[], _options?: ApplyOptions): Promise<void> {
     for (const [i, statement] of statements.entries()) {
-      try {
-        await sql.raw(statement).execute(this.db);
-      } catch (err) {
-        const missing = missingExtensionOf(err);
-        if (missing !== null) throw extensionUnavailable(missing, this.handle.backend, err);
-        throw new FerryError(
-          E_QUERY,
-          `The shadow database rejected statement ${i + 1} of ${statements.length}: ${(err as Error)?.message ?? String(err)}\n${statement}`,
-          { cause: err, details: { statement, index: i } },
-        );
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await sql.raw(statement).execute(this.db);
+          break;
+        } catch (err) {
+          const missing = missingExtensionOf(err);
+          if (missing !== null) throw extensionUnavailable(missing, this.handle.backend, err);
+          const role = missingRoleOf(err);
+          // Each retry may reveal the next missing role of the same statement.
+          if (role !== null && attempt < 20 && (await this.provideRole(role))) continue;
+          if (role !== null)
+            throw roleMissing(role, `the server of the shadow database (${this.handle.redactedUrl})`, err);
+          throw new FerryError(
+            E_QUERY,
+            `The shadow database rejected statement ${i + 1} of ${statements.length}: ${(err as Error)?.message ?? String(err)}\n${statement}`,
+            { cause: err, details: { statement, index: i } },
+          );
+        }
       }
     }
   }
@@ -299,6 +317,14 @@ async function openPglite(extensions: readonly string[]): Promise<DbHandle> {
 class PgliteShadow extends BaseShadow {
   #extensions: string[] = [];
   #sinceReset: string[] = [];
+  /** Roles created for policies (PGlite has only its superuser): created again in a reopened instance. */
+  #roles: string[] = [];
+
+  protected override async provideRole(role: string): Promise<boolean> {
+    await sql.raw(`CREATE ROLE ${quoteIdent(role)} NOLOGIN`).execute(this.db);
+    this.#roles.push(role);
+    return true;
+  }
 
   override async apply(statements: string[], options?: ApplyOptions): Promise<void> {
     const needed = statements.flatMap(extensionsCreatedIn).filter((n) => n !== 'plpgsql');
@@ -311,6 +337,7 @@ class PgliteShadow extends BaseShadow {
   async #reopen(extensions: string[]): Promise<void> {
     const next = await openPglite(extensions);
     try {
+      for (const role of this.#roles) await sql.raw(`CREATE ROLE ${quoteIdent(role)} NOLOGIN`).execute(next.db);
       for (const statement of this.#sinceReset) await sql.raw(statement).execute(next.db);
     } catch (err) {
       await next.close().catch(() => {});

@@ -1,4 +1,4 @@
-import type { ReferentialAction } from './ir.js';
+import type { ColumnCompression, ColumnStorage, ReferentialAction } from './ir.js';
 import type { SequenceOptions } from './sequence.js';
 import { literal, SqlExpr, type SqlIdentifiable } from './sql.js';
 
@@ -47,6 +47,7 @@ export interface ColumnReference {
   readonly onDelete: ReferentialAction;
   readonly onUpdate: ReferentialAction;
   readonly name: string | null;
+  readonly notValid?: boolean;
 }
 
 /** Runtime description of a column before it is placed in a table. Immutable. */
@@ -80,6 +81,10 @@ export interface ColumnDef {
   readonly renamedFrom: string | null;
   /** Values are secret (password hashes, tokens): masked in rejects, logs and error messages. Not in the IR. */
   readonly sensitive: boolean;
+  /** `SET STORAGE` (see `storage()`), or null for the type's default. */
+  readonly storage?: ColumnStorage | null;
+  /** `COMPRESSION` (see `compression()`), or null for the server's default. */
+  readonly compression?: ColumnCompression | null;
 }
 
 type Simplify<T> = { [K in keyof T]: T[K] } & {};
@@ -90,6 +95,11 @@ export interface ReferenceOptions {
   onUpdate?: ReferentialAction;
   /** Constraint name; defaults to `<table>_<column>_fkey` as Postgres would name it. */
   name?: string;
+  /**
+   * Added `NOT VALID`: rows already in the table are never checked, only new
+   * and updated ones. Drop it to have a migration validate the key.
+   */
+  notValid?: boolean;
 }
 
 /**
@@ -147,6 +157,7 @@ export class ColumnBuilder<C extends ColumnConfig = ColumnConfig> {
         onDelete: options.onDelete ?? 'no action',
         onUpdate: options.onUpdate ?? 'no action',
         name: options.name ?? null,
+        ...(options.notValid ? { notValid: true } : {}),
       },
     });
   }
@@ -176,6 +187,23 @@ export class ColumnBuilder<C extends ColumnConfig = ColumnConfig> {
    */
   sensitive(): ColumnBuilder<C> {
     return this.with({ sensitive: true });
+  }
+
+  /**
+   * How values are stored (`ALTER TABLE ... ALTER COLUMN ... SET STORAGE`):
+   * `external` keeps large values out of line uncompressed (fast substring
+   * on big text/bytea), `main` prefers compression in line, `plain` neither.
+   */
+  storage(mode: ColumnStorage): ColumnBuilder<C> {
+    return this.with({ storage: mode });
+  }
+
+  /**
+   * Compression of large values (`COMPRESSION lz4`); `lz4` needs a server
+   * built with it (PostgreSQL packages are; PGlite is not).
+   */
+  compression(method: ColumnCompression): ColumnBuilder<C> {
+    return this.with({ compression: method });
   }
 
   /** Narrow the TS type without changing the SQL type (e.g. branded ids, JSON shapes). */
@@ -304,7 +332,7 @@ function def(type: string, kind: ValueKind, extra: Partial<ColumnDef> = {}): Col
 }
 
 /** `sequence()`'s options without `ownedBy` (the column); `as` defaults to the column's type. */
-export type ColumnSequenceOptions = Omit<SequenceOptions, 'ownedBy'>;
+export type ColumnSequenceOptions = Omit<SequenceOptions, 'ownedBy' | 'comment'>;
 
 type Serial = { data: number; input: number; notNull: true; hasDefault: true; generated: false; primaryKey: false };
 

@@ -1,3 +1,4 @@
+import { schemaObjectComments, tableObjectComments } from './comments.js';
 import { createExtension } from './extension.js';
 import { createFunctionStatements, functionsByPlace } from './function.js';
 import { quoteIdent } from './identifiers.js';
@@ -11,8 +12,10 @@ import type {
   TableIR,
   ViewIR,
 } from './ir.js';
+import { createPolicy } from './policy.js';
 import { createSequence, ownSequence, sequenceOptionsSql } from './sequence.js';
 import { literal } from './sql.js';
+import { afterCreateTable, withClause } from './table-options.js';
 import { createTriggerStatements } from './trigger.js';
 import { commentOnView, commentOnViewColumn, createView, sortViews } from './view.js';
 
@@ -44,13 +47,18 @@ export function createStatements(schema: SchemaIR): string[] {
   for (const s of schema.sequences ?? []) out.push(createSequence(s));
   for (const r of schema.raw ?? []) if (!r.last) out.push(r.up);
   for (const f of fns.beforeTables) out.push(...createFunctionStatements(f));
-  for (const t of schema.tables) out.push(createTable(t), ...columnSequenceStatements(t.name, t.columns));
+  for (const t of schema.tables) {
+    out.push(createTable(t), ...columnSequenceStatements(t.name, t.columns), ...afterCreateTable(t));
+  }
   for (const f of fns.afterTables) out.push(...createFunctionStatements(f));
   for (const s of schema.sequences ?? []) if (s.ownedBy !== null) out.push(ownSequence(s.name, s.ownedBy));
   for (const t of schema.tables) for (const ix of t.indexes) out.push(createIndex(t.name, ix));
   for (const t of schema.tables) for (const fk of t.foreignKeys) out.push(addForeignKey(t.name, fk));
+  // Policies last: their expressions may name any table or column.
+  for (const t of schema.tables) for (const p of t.policies ?? []) out.push(createPolicy(t.name, p));
   for (const t of schema.tables) out.push(...comments(t));
   for (const v of sortViews(schema.views ?? [])) out.push(...createViewStatements(v));
+  out.push(...schemaObjectComments(schema));
   for (const t of schema.triggers ?? []) out.push(...createTriggerStatements(t));
   for (const r of schema.raw ?? []) if (r.last) out.push(r.up);
   return out;
@@ -81,8 +89,9 @@ export function createTable(t: TableIR): string {
       `  CONSTRAINT ${q(u.name)} UNIQUE${u.nullsNotDistinct ? ' NULLS NOT DISTINCT' : ''} (${list(u.columns)})`,
     );
   }
-  for (const c of t.checks) lines.push(`  CONSTRAINT ${q(c.name)} CHECK (${c.expression})`);
-  return `CREATE TABLE ${q(t.name)} (\n${lines.join(',\n')}\n)`;
+  // NOT VALID checks follow the table (afterCreateTable): inside CREATE TABLE they come out validated.
+  for (const c of t.checks) if (!c.notValid) lines.push(`  CONSTRAINT ${q(c.name)} CHECK (${c.expression})`);
+  return `CREATE ${t.unlogged ? 'UNLOGGED ' : ''}TABLE ${q(t.name)} (\n${lines.join(',\n')}\n)${withClause(t.with)}`;
 }
 
 const SERIAL_TYPES: Record<string, string> = { smallint: 'smallserial', integer: 'serial', bigint: 'bigserial' };
@@ -91,6 +100,7 @@ export function columnDefinition(c: ColumnIR): string {
   const type = c.serial ? (SERIAL_TYPES[c.type] ?? c.type) : c.type;
   let sql = `${q(c.name)} ${type}`;
   if (c.identity) sql += ` GENERATED ${c.identity === 'always' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY`;
+  if (c.compression) sql += ` COMPRESSION ${c.compression}`;
   if (c.generated) sql += ` GENERATED ALWAYS AS (${c.generated}) STORED`;
   if (!c.nullable && !c.identity) sql += ' NOT NULL';
   if (c.default !== null && !c.serial && !c.identity) sql += ` DEFAULT ${c.default}`;
@@ -142,6 +152,7 @@ export function addForeignKey(table: string, fk: ForeignKeyIR): string {
     `REFERENCES ${q(fk.references.table)} (${list(fk.references.columns)})`;
   if (fk.onDelete !== 'no action') sql += ` ON DELETE ${fk.onDelete.toUpperCase()}`;
   if (fk.onUpdate !== 'no action') sql += ` ON UPDATE ${fk.onUpdate.toUpperCase()}`;
+  if (fk.notValid) sql += ' NOT VALID';
   return sql;
 }
 
@@ -158,6 +169,7 @@ export function createIndex(table: string, ix: IndexIR, options: { concurrently?
   sql += ` (${keys.join(', ')})`;
   if (ix.include.length > 0) sql += ` INCLUDE (${list(ix.include)})`;
   if (ix.nullsNotDistinct) sql += ' NULLS NOT DISTINCT';
+  sql += withClause(ix.with);
   if (ix.where) sql += ` WHERE ${ix.where}`;
   return sql;
 }
@@ -168,5 +180,6 @@ function comments(t: TableIR): string[] {
   for (const c of t.columns) {
     if (c.comment !== null) out.push(`COMMENT ON COLUMN ${q(t.name)}.${q(c.name)} IS ${literal(c.comment)}`);
   }
+  out.push(...tableObjectComments(t));
   return out;
 }

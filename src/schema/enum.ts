@@ -20,7 +20,7 @@ export interface PgEnum<V extends string = string> {
 export function pgEnum<const V extends string>(
   name: string,
   values: readonly [V, ...V[]],
-  options: { renamedValues?: Partial<Record<V, string>> } = {},
+  options: { renamedValues?: Partial<Record<V, string>> /** `COMMENT ON TYPE`. */; comment?: string } = {},
 ): PgEnum<V> {
   assertIdentifier(name, 'Enum');
   if (new Set(values).size !== values.length) {
@@ -34,7 +34,11 @@ export function pgEnum<const V extends string>(
     values: frozen,
     renamedValues,
     kind: 'enum' as const,
-    toIR: (): EnumIR => ({ name, values: [...frozen] }),
+    toIR: (): EnumIR => ({
+      name,
+      values: [...frozen],
+      ...(options.comment !== undefined ? { comment: options.comment } : {}),
+    }),
   }) as PgEnum<V>;
 }
 

@@ -15,6 +15,8 @@ export interface ExtensionOptions {
   schema?: string;
   /** Pin a version (`VERSION '1.6'`); default whatever the server installs by default. */
   version?: string;
+  /** `COMMENT ON EXTENSION`; default the one its control file sets. */
+  comment?: string;
 }
 
 export interface Extension {
@@ -31,7 +33,12 @@ export function extension(name: string, options: ExtensionOptions = {}): Extensi
   if (options.version !== undefined && options.version.trim() === '') {
     throw new FerryError(E_SCHEMA, `Extension ${name} has an empty version; leave it out for the default one.`);
   }
-  const ir: ExtensionIR = { name, schema: options.schema ?? null, version: options.version ?? null };
+  const ir: ExtensionIR = {
+    name,
+    schema: options.schema ?? null,
+    version: options.version ?? null,
+    ...(options.comment !== undefined ? { comment: options.comment } : {}),
+  };
   return Object.freeze({ kind: 'extension' as const, ...ir, toIR: () => ({ ...ir }) });
 }
 

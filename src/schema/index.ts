@@ -6,6 +6,7 @@ export { type Fn, type FunctionArg, type FunctionOptions, fn, isFn } from './fun
 export { quoteIdent } from './identifiers.js';
 export type * from './infer.js';
 export type * from './ir.js';
+export { isPolicy, type Policy, type PolicyOptions, policy } from './policy.js';
 export { isRaw, type Raw, type RawOptions, raw } from './raw.js';
 export { defineSchema, type Schema } from './schema.js';
 export { isSequence, type Sequence, type SequenceOptions, sequence } from './sequence.js';

@@ -118,6 +118,8 @@ export interface ExtensionIR {
   schema: string | null;
   /** A pinned version (`extversion`); null for the version the server installs by default. */
   version: string | null;
+  /** `COMMENT ON EXTENSION`, present only when it is not the one its control file sets. */
+  comment?: string;
 }
 
 export type SequenceType = 'smallint' | 'integer' | 'bigint';
@@ -147,11 +149,15 @@ export interface SequenceIR extends SequenceOptionsIR {
   type: SequenceType;
   /** `OWNED BY table.column`, or null. */
   ownedBy: { table: string; column: string } | null;
+  /** `COMMENT ON SEQUENCE`. Present only when set. */
+  comment?: string;
 }
 
 export interface EnumIR {
   name: string;
   values: string[];
+  /** `COMMENT ON TYPE`. Present only when set. */
+  comment?: string;
 }
 
 export interface TableIR {
@@ -163,6 +169,38 @@ export interface TableIR {
   checks: CheckIR[];
   indexes: IndexIR[];
   comment: string | null;
+  /** `CREATE UNLOGGED TABLE`: not WAL-logged, emptied after a crash. Present only when true. */
+  unlogged?: true;
+  /**
+   * Storage parameters (`WITH (fillfactor = 90)`, `pg_class.reloptions`),
+   * values as Postgres stores them (text). Present only when some are set.
+   */
+  with?: Record<string, string>;
+  /**
+   * Row-level security (`ALTER TABLE ... ENABLE | FORCE ROW LEVEL SECURITY`).
+   * Present only when enabled or forced.
+   */
+  rowLevelSecurity?: { enabled: boolean; force: boolean };
+  /** Row-level security policies on the table, by name. Present only when there are some. */
+  policies?: PolicyIR[];
+}
+
+export type PolicyCommand = 'all' | 'select' | 'insert' | 'update' | 'delete';
+
+export interface PolicyIR {
+  name: string;
+  /** `FOR ...`; Postgres's default is `all`. */
+  command: PolicyCommand;
+  /** `AS PERMISSIVE` (the default) or `AS RESTRICTIVE`. */
+  permissive: boolean;
+  /** `TO ...`: role names in code-unit order; `public` (every role) is Postgres's default. */
+  roles: string[];
+  /** `USING (...)` without the parentheses, or null. */
+  using: string | null;
+  /** `WITH CHECK (...)` without the parentheses, or null. */
+  withCheck: string | null;
+  /** `COMMENT ON POLICY`. Present only when set. */
+  comment?: string;
 }
 
 export interface ColumnIR {
@@ -183,17 +221,30 @@ export interface ColumnIR {
   /** Expression of a `GENERATED ALWAYS AS (...) STORED` column. */
   generated: string | null;
   comment: string | null;
+  /**
+   * `ALTER COLUMN ... SET STORAGE`, present only when it is not the type's
+   * default (`pg_type.typstorage`).
+   */
+  storage?: ColumnStorage;
+  /** `COMPRESSION pglz | lz4`, present only when set (else `default_toast_compression`). */
+  compression?: ColumnCompression;
 }
+
+export type ColumnStorage = 'plain' | 'external' | 'extended' | 'main';
+export type ColumnCompression = 'pglz' | 'lz4';
 
 export interface PrimaryKeyIR {
   name: string;
   columns: string[];
+  /** `COMMENT ON CONSTRAINT`. Present only when set (as on every constraint and index). */
+  comment?: string;
 }
 
 export interface UniqueIR {
   name: string;
   columns: string[];
   nullsNotDistinct: boolean;
+  comment?: string;
 }
 
 export type ReferentialAction = 'no action' | 'restrict' | 'cascade' | 'set null' | 'set default';
@@ -204,12 +255,18 @@ export interface ForeignKeyIR {
   references: { table: string; columns: string[] };
   onDelete: ReferentialAction;
   onUpdate: ReferentialAction;
+  /** Added `NOT VALID`: existing rows were never checked (`pg_constraint.convalidated`). Present only when true. */
+  notValid?: true;
+  comment?: string;
 }
 
 export interface CheckIR {
   name: string;
   /** The boolean expression, without the surrounding `CHECK (...)`. */
   expression: string;
+  /** Added `NOT VALID`, as on `ForeignKeyIR`. Present only when true. */
+  notValid?: true;
+  comment?: string;
 }
 
 export type IndexMethod = 'btree' | 'hash' | 'gin' | 'gist' | 'brin' | 'spgist';
@@ -225,6 +282,9 @@ export interface IndexIR {
   where: string | null;
   /** Unique index whose NULLs collide (`NULLS NOT DISTINCT`, Postgres 15+). Present only when true. */
   nullsNotDistinct?: true;
+  /** Storage parameters (`WITH (fillfactor = 70)`), as on `TableIR.with`. Present only when some are set. */
+  with?: Record<string, string>;
+  comment?: string;
 }
 
 export interface IndexKeyIR {

@@ -2,7 +2,8 @@ import { E_SCHEMA, FerryError } from '../errors.js';
 import { isPgEnum, type PgEnum } from './enum.js';
 import { type Extension, isExtension, sortExtensions } from './extension.js';
 import { type Fn, functionKey, isFn, sortFunctions } from './function.js';
-import type { EnumIR, SchemaIR } from './ir.js';
+import type { EnumIR, SchemaIR, TableIR } from './ir.js';
+import { isPolicy, type Policy } from './policy.js';
 import { isRaw, type Raw } from './raw.js';
 import { isSequence, type Sequence, sortSequences } from './sequence.js';
 import { isTable, type Table } from './table.js';
@@ -19,6 +20,7 @@ export interface Schema {
   readonly functions: readonly Fn[];
   readonly triggers: readonly Trigger[];
   readonly raw: readonly Raw[];
+  readonly policies?: readonly Policy[];
   table(name: string): Table | undefined;
   toIR(): SchemaIR;
 }
@@ -38,7 +40,17 @@ export function defineSchema(module: Record<string, unknown> | readonly unknown[
   const functions = new Map<string, Fn>();
   const triggers = new Map<string, Trigger>();
   const raws = new Map<string, Raw>();
+  const policies = new Map<string, Policy>();
   for (const value of values) {
+    if (isPolicy(value)) {
+      const key = `${value.table}.${value.name}`;
+      const seen = policies.get(key);
+      if (seen && JSON.stringify(seen.toIR()) !== JSON.stringify(value.toIR())) {
+        throw new FerryError(E_SCHEMA, `Policy "${value.name}" on ${value.table} is declared twice differently.`);
+      }
+      policies.set(key, value);
+      continue;
+    }
     if (isView(value)) {
       const seen = views.get(value.name);
       if (seen && JSON.stringify(seen.toIR()) !== JSON.stringify(value.toIR())) {
@@ -112,6 +124,7 @@ export function defineSchema(module: Record<string, unknown> | readonly unknown[
     functions: [...functions.values()],
     triggers: [...triggers.values()],
     raw: [...raws.values()],
+    policies: [...policies.values()],
     table: (name) => tables.get(name),
     toIR: () => schemaToIR(schema),
   };
@@ -145,7 +158,12 @@ function schemaToIR(schema: Schema): SchemaIR {
       }
     }
   }
-  const enums: EnumIR[] = schema.enums.map((e) => ({ name: e.enumName, values: [...e.values] }));
+  attachPolicies(byName, schema.policies ?? []);
+  const enums: EnumIR[] = schema.enums.map((e) => ({
+    name: e.enumName,
+    values: [...e.values],
+    ...(typeof e.toIR === 'function' && e.toIR().comment !== undefined ? { comment: e.toIR().comment } : {}),
+  }));
   const sequences = sortSequences(schema.sequences.map((s) => s.toIR()));
   for (const s of sequences) {
     if (s.ownedBy === null) continue;
@@ -197,4 +215,19 @@ function viewsIR(schema: Schema, tables: readonly { name: string }[]) {
       return { ...ir, dependsOn: guessDependencies(ir, relations) };
     })
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Each policy onto its table's IR (`TableIR.policies`, by name as introspection sorts them). */
+function attachPolicies(tables: Map<string, TableIR>, policies: readonly Policy[]): void {
+  for (const p of policies) {
+    const t = tables.get(p.table);
+    if (!t) {
+      throw new FerryError(
+        E_SCHEMA,
+        `Policy ${p.name} is on table "${p.table}", which is not exported by the schema module.`,
+      );
+    }
+    t.policies = [...(t.policies ?? []), p.toIR()];
+  }
+  for (const t of tables.values()) t.policies?.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

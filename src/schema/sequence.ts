@@ -26,6 +26,8 @@ export interface SequenceOptions {
   cycle?: boolean;
   /** `'table.column'`: the sequence is dropped with the column (`ALTER SEQUENCE … OWNED BY`). */
   ownedBy?: string;
+  /** `COMMENT ON SEQUENCE`. */
+  comment?: string;
 }
 
 export interface Sequence extends SequenceIR {
@@ -87,7 +89,7 @@ export function normaliseSequence(type: SequenceType, e: Omit<EffectiveSequence,
 /** Options of a sequence given in the DSL, checked and normalised. */
 export function sequenceOptionsIR(
   type: SequenceType,
-  options: Omit<SequenceOptions, 'as' | 'ownedBy'>,
+  options: Omit<SequenceOptions, 'as' | 'ownedBy' | 'comment'>,
   what: string,
 ): SequenceOptionsIR {
   const num = (v: SequenceNumber | undefined, name: string) => (v === undefined ? null : toBig(v, `${what}: ${name}`));
@@ -133,7 +135,13 @@ export function sequence(name: string, options: SequenceOptions = {}): Sequence 
     assertIdentifier(column, `Column of sequence ${name}'s owner`);
     ownedBy = { table, column };
   }
-  const ir: SequenceIR = { name, type, ...sequenceOptionsIR(type, options, `Sequence ${name}`), ownedBy };
+  const ir: SequenceIR = {
+    name,
+    type,
+    ...sequenceOptionsIR(type, options, `Sequence ${name}`),
+    ownedBy,
+    ...(options.comment !== undefined ? { comment: options.comment } : {}),
+  };
   return Object.freeze({ kind: 'sequence' as const, ...ir, toIR: () => structuredClone(ir) });
 }
 

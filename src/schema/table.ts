@@ -13,6 +13,13 @@ import type {
 import type { AnyColumns, InferInsert, InferSelect, InferUpdate } from './row-types.js';
 import { sequenceOptionsIR } from './sequence.js';
 import { SqlExpr } from './sql.js';
+import {
+  commentOf,
+  type StorageParameter,
+  storageParametersIR,
+  type TableOptions,
+  tableOptionsIR,
+} from './table-options.js';
 
 export type ColumnBuilders = Record<string, ColumnBuilder<any>>;
 export type BoundColumns<B extends ColumnBuilders> = { [K in keyof B & string]: Column<B[K]['_']> };
@@ -25,9 +32,14 @@ export class PrimaryKeyExtra {
   constructor(
     readonly columns: readonly Column[],
     readonly constraintName: string | null = null,
+    readonly constraintComment: string | null = null,
   ) {}
   named(name: string): PrimaryKeyExtra {
-    return new PrimaryKeyExtra(this.columns, name);
+    return new PrimaryKeyExtra(this.columns, name, this.constraintComment);
+  }
+  /** `COMMENT ON CONSTRAINT`. */
+  comment(text: string): PrimaryKeyExtra {
+    return new PrimaryKeyExtra(this.columns, this.constraintName, text);
   }
 }
 
@@ -37,13 +49,18 @@ export class UniqueExtra {
     readonly constraintName: string | null,
     readonly columns: readonly Column[] = [],
     readonly distinctNulls = true,
+    readonly constraintComment: string | null = null,
   ) {}
   on(...columns: Column[]): UniqueExtra {
-    return new UniqueExtra(this.constraintName, columns, this.distinctNulls);
+    return new UniqueExtra(this.constraintName, columns, this.distinctNulls, this.constraintComment);
   }
   /** NULLs collide with each other (Postgres 15+). */
   nullsNotDistinct(): UniqueExtra {
-    return new UniqueExtra(this.constraintName, this.columns, false);
+    return new UniqueExtra(this.constraintName, this.columns, false, this.constraintComment);
+  }
+  /** `COMMENT ON CONSTRAINT`. */
+  comment(text: string): UniqueExtra {
+    return new UniqueExtra(this.constraintName, this.columns, this.distinctNulls, text);
   }
 }
 
@@ -55,6 +72,8 @@ export class ForeignKeyExtra {
     readonly onDelete: ReferentialAction,
     readonly onUpdate: ReferentialAction,
     readonly constraintName: string | null,
+    readonly notValid = false,
+    readonly constraintComment: string | null = null,
   ) {}
 }
 
@@ -63,7 +82,21 @@ export class CheckExtra {
   constructor(
     readonly constraintName: string,
     readonly expression: string,
+    readonly isNotValid = false,
+    readonly constraintComment: string | null = null,
   ) {}
+  /**
+   * Added `NOT VALID`: Postgres checks new and updated rows only, never the
+   * rows already there (`ALTER TABLE ... ADD CONSTRAINT ... CHECK (...) NOT
+   * VALID`). Drop it to have a migration validate the constraint.
+   */
+  notValid(): CheckExtra {
+    return new CheckExtra(this.constraintName, this.expression, true, this.constraintComment);
+  }
+  /** `COMMENT ON CONSTRAINT`. */
+  comment(text: string): CheckExtra {
+    return new CheckExtra(this.constraintName, this.expression, this.isNotValid, text);
+  }
 }
 
 export class IndexKeyBuilder {
@@ -108,6 +141,8 @@ export class IndexExtra {
       include: readonly Column[];
       where: string | null;
       nullsNotDistinct?: boolean;
+      with?: Readonly<Record<string, StorageParameter>>;
+      comment?: string;
     },
   ) {}
   private with(patch: Partial<IndexExtra['spec']>): IndexExtra {
@@ -134,6 +169,21 @@ export class IndexExtra {
   nullsNotDistinct(): IndexExtra {
     return this.with({ nullsNotDistinct: true });
   }
+  /**
+   * Storage parameters of the index:
+   *
+   * ```ts
+   * index().on(t.created_at).withOptions({ fillfactor: 70 })
+   * // CREATE INDEX ... ON ... (created_at) WITH (fillfactor = 70)
+   * ```
+   */
+  withOptions(parameters: Readonly<Record<string, StorageParameter>>): IndexExtra {
+    return this.with({ with: { ...parameters } });
+  }
+  /** `COMMENT ON INDEX`. */
+  comment(text: string): IndexExtra {
+    return this.with({ comment: text });
+  }
 }
 
 const emptyIndex = { unique: false, method: 'btree' as const, keys: [], include: [], where: null };
@@ -147,6 +197,8 @@ export const foreignKey = (
     columns: Column[];
     references: () => readonly ForeignKeyTarget[];
     name?: string;
+    /** `COMMENT ON CONSTRAINT`. */
+    comment?: string;
   } & Omit<ReferenceOptions, 'name'>,
 ) =>
   new ForeignKeyExtra(
@@ -155,6 +207,8 @@ export const foreignKey = (
     spec.onDelete ?? 'no action',
     spec.onUpdate ?? 'no action',
     spec.name ?? null,
+    spec.notValid ?? false,
+    spec.comment ?? null,
   );
 
 export type TableExtra = PrimaryKeyExtra | UniqueExtra | ForeignKeyExtra | CheckExtra | IndexExtra;
@@ -180,6 +234,8 @@ export class Table<N extends string = string, C extends AnyColumns = AnyColumns>
   readonly previousName: string | null;
   /** `COMMENT ON TABLE` text (see `comment()`). */
   readonly tableComment: string | null;
+  /** UNLOGGED, storage parameters, row-level security (see `unlogged()`, `withOptions()`, `rls()`). */
+  readonly options: TableOptions;
 
   constructor(
     name: N,
@@ -187,23 +243,70 @@ export class Table<N extends string = string, C extends AnyColumns = AnyColumns>
     extras: readonly TableExtra[],
     previousName: string | null = null,
     tableComment: string | null = null,
+    options: TableOptions = {},
   ) {
     this.name = name;
     this.columns = columns;
     this.extras = extras;
     this.previousName = previousName;
     this.tableComment = tableComment;
+    this.options = options;
   }
 
   /** Migration hint: the table was called `oldName`; migrations rename it rather than drop and create. */
   renamedFrom(oldName: string): Table<N, C> {
     assertIdentifier(oldName, 'Previous table');
-    return new Table(this.name, this.columns, this.extras, oldName, this.tableComment);
+    return new Table(this.name, this.columns, this.extras, oldName, this.tableComment, this.options);
   }
 
   /** The table's comment (`COMMENT ON TABLE`); some libraries keep a version marker there. */
   comment(text: string): Table<N, C> {
-    return new Table(this.name, this.columns, this.extras, this.previousName, text);
+    return new Table(this.name, this.columns, this.extras, this.previousName, text, this.options);
+  }
+
+  private withTableOptions(patch: TableOptions): Table<N, C> {
+    const options = { ...this.options, ...patch };
+    return new Table(this.name, this.columns, this.extras, this.previousName, this.tableComment, options);
+  }
+
+  /**
+   * `CREATE UNLOGGED TABLE`: writes skip the WAL (faster), the table is
+   * emptied after a crash and not replicated. For caches and job-queue
+   * bookkeeping. A migration switches an existing table with
+   * `ALTER TABLE ... SET LOGGED | UNLOGGED` (which rewrites it).
+   */
+  unlogged(on = true): Table<N, C> {
+    return this.withTableOptions({ unlogged: on });
+  }
+
+  /**
+   * Storage parameters (`pg_class.reloptions`); a migration sets and resets
+   * them with `ALTER TABLE ... SET (...)` / `RESET (...)`:
+   *
+   * ```ts
+   * table('que_jobs', { ... }).withOptions({ fillfactor: 90, autovacuum_vacuum_scale_factor: 0.01 })
+   * // CREATE TABLE que_jobs (...) WITH (fillfactor = 90, autovacuum_vacuum_scale_factor = 0.01)
+   * ```
+   */
+  withOptions(parameters: Readonly<Record<string, StorageParameter>>): Table<N, C> {
+    return this.withTableOptions({ with: { ...parameters } });
+  }
+
+  /**
+   * Row-level security: `ALTER TABLE ... ENABLE ROW LEVEL SECURITY`, and with
+   * `force` also `FORCE ROW LEVEL SECURITY` (the owner is subject to the
+   * policies too). Rows are then visible only through a `policy()`; with
+   * none, every row is denied to everyone but the owner and superusers.
+   *
+   * ```ts
+   * export const docs = table('docs', { ... }).rls({ force: true });
+   * export const ownDocs = policy('own_docs', docs, { using: sql`owner = current_user` });
+   * ```
+   */
+  rls(options: { enabled?: boolean; force?: boolean } = {}): Table<N, C> {
+    return this.withTableOptions({
+      rowLevelSecurity: { enabled: options.enabled ?? true, force: options.force ?? false },
+    });
   }
 
   /** Primary-key column names, in key order. Empty when the table has none. */
@@ -278,7 +381,13 @@ function compileTable(t: Table): TableIR {
   const pkExtra = pkExtras[0];
   const pkNames = pkExtra ? pkExtra.columns.map((c) => own(c, 'primaryKey()')) : pkColumns.map((c) => c.name);
   const primaryKey =
-    pkNames.length > 0 ? { name: name(pkExtra?.constraintName ?? null, [], 'pkey'), columns: pkNames } : null;
+    pkNames.length > 0
+      ? {
+          name: name(pkExtra?.constraintName ?? null, [], 'pkey'),
+          columns: pkNames,
+          ...commentOf(pkExtra?.constraintComment ?? null),
+        }
+      : null;
 
   const ir: TableIR = {
     name: t.name,
@@ -292,6 +401,8 @@ function compileTable(t: Table): TableIR {
       generated: c.def.generated,
       comment: c.def.comment,
       ...columnSequence(t.name, c.name, c.def),
+      ...(c.def.storage ? { storage: c.def.storage } : {}),
+      ...(c.def.compression ? { compression: c.def.compression } : {}),
     })),
     primaryKey,
     uniques: [],
@@ -299,6 +410,7 @@ function compileTable(t: Table): TableIR {
     checks: [],
     indexes: [],
     comment: t.tableComment,
+    ...tableOptionsIR(t.name, t.options),
   };
 
   for (const c of cols) {
@@ -318,6 +430,7 @@ function compileTable(t: Table): TableIR {
         references: { table: target.table, columns: [target.column] },
         onDelete: ref.onDelete,
         onUpdate: ref.onUpdate,
+        ...(ref.notValid ? { notValid: true as const } : {}),
       });
     }
     c.def.checks.forEach((chk) => {
@@ -338,6 +451,7 @@ function compileTable(t: Table): TableIR {
           name: name(e.constraintName, names, 'key'),
           columns: names,
           nullsNotDistinct: !e.distinctNulls,
+          ...commentOf(e.constraintComment),
         });
         break;
       }
@@ -359,11 +473,18 @@ function compileTable(t: Table): TableIR {
           references: { table: refTable, columns: targets.map((x) => x.column) },
           onDelete: e.onDelete,
           onUpdate: e.onUpdate,
+          ...(e.notValid ? { notValid: true as const } : {}),
+          ...commentOf(e.constraintComment),
         });
         break;
       }
       case 'check':
-        ir.checks.push({ name: name(e.constraintName, [], 'check'), expression: e.expression });
+        ir.checks.push({
+          name: name(e.constraintName, [], 'check'),
+          expression: e.expression,
+          ...(e.isNotValid ? { notValid: true as const } : {}),
+          ...commentOf(e.constraintComment),
+        });
         break;
       case 'index': {
         if (e.spec.keys.length === 0) throw schemaError(`${t.name}: index(${e.indexName ?? ''}) needs .on(keys).`);
@@ -383,6 +504,8 @@ function compileTable(t: Table): TableIR {
           include: e.spec.include.map((c) => own(c, 'index().include()')),
           where: e.spec.where,
           ...(e.spec.nullsNotDistinct ? { nullsNotDistinct: true as const } : {}),
+          ...storageParametersIR(e.spec.with, `Index ${e.indexName ?? parts.join('_')} on ${t.name}`),
+          ...commentOf(e.spec.comment ?? null),
         });
         break;
       }

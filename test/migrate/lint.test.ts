@@ -47,6 +47,7 @@ describe('LINT_RULES', () => {
         'renaming-table',
         'require-concurrent-index-creation',
         'require-timeout-settings',
+        'rls-without-policy',
         'setting-not-nullable-field',
       ].sort(),
     );

@@ -116,6 +116,8 @@ export interface MIndex {
   keys: { col: string; desc: boolean }[];
   unique: boolean;
   where: MPredicate | null;
+  /** `COMMENT ON INDEX` (setComment). */
+  comment?: string;
 }
 
 export interface MForeignKey {
@@ -123,6 +125,8 @@ export interface MForeignKey {
   /** Referenced table (its primary key column is the referenced column). */
   table: string;
   onDelete: 'cascade' | 'set null';
+  /** Added NOT VALID (toggleNotValid). */
+  notValid?: boolean;
 }
 
 export interface MTable {
@@ -134,9 +138,15 @@ export interface MTable {
   uniques: MUnique[];
   indexes: MIndex[];
   /** `col > 0` checks. */
-  checks: { col: string }[];
+  checks: { col: string; notValid?: boolean }[];
   fks: MForeignKey[];
   rows: Row[];
+  /** Row-level security enabled (toggleRls). */
+  rls?: boolean;
+  /** Policies `USING (true)` / `WITH CHECK (true)` for every role, by name (addPolicy, dropPolicy). */
+  policies?: { name: string; command: 'all' | 'select' | 'insert' | 'update' | 'delete'; permissive: boolean }[];
+  /** `WITH (fillfactor = n)` (setFillfactor). */
+  fillfactor?: number;
 }
 
 export interface MEnum {
@@ -341,8 +351,13 @@ export function toIR(m: Model): SchemaIR {
           references: { table: f.table, columns: [pkType(f.table).name] },
           onDelete: f.onDelete,
           onUpdate: 'no action',
+          ...(f.notValid ? { notValid: true as const } : {}),
         })),
-        checks: t.checks.map((c) => ({ name: checkName(t.name, c.col), expression: `${q(c.col)} > 0` })),
+        checks: t.checks.map((c) => ({
+          name: checkName(t.name, c.col),
+          expression: `${q(c.col)} > 0`,
+          ...(c.notValid ? { notValid: true as const } : {}),
+        })),
         indexes: t.indexes.map(
           (ix): IndexIR => ({
             name: indexName(t.name, ix),
@@ -357,9 +372,26 @@ export function toIR(m: Model): SchemaIR {
             })),
             include: [],
             where: ix.where ? predicateSql(ix.where) : null,
+            ...(ix.comment !== undefined ? { comment: ix.comment } : {}),
           }),
         ),
         comment: null,
+        ...(t.fillfactor !== undefined ? { with: { fillfactor: String(t.fillfactor) } } : {}),
+        ...(t.rls ? { rowLevelSecurity: { enabled: true, force: false } } : {}),
+        ...(t.policies && t.policies.length > 0
+          ? {
+              policies: [...t.policies]
+                .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+                .map((p) => ({
+                  name: p.name,
+                  command: p.command,
+                  permissive: p.permissive,
+                  roles: ['public'],
+                  using: p.command === 'insert' ? null : 'true',
+                  withCheck: p.command === 'select' || p.command === 'delete' ? null : 'true',
+                })),
+            }
+          : {}),
       };
     }),
     ...(m.views.length > 0
@@ -669,6 +701,12 @@ export const OP_KINDS = [
   'addTrigger',
   'changeTrigger',
   'dropTrigger',
+  'toggleRls',
+  'addPolicy',
+  'dropPolicy',
+  'setFillfactor',
+  'toggleNotValid',
+  'setComment',
 ] as const;
 
 export type OpKind = (typeof OP_KINDS)[number];
@@ -708,6 +746,9 @@ const FALLBACK: Partial<Record<OpKind, OpKind>> = {
   dropExtension: 'addExtension',
   dropView: 'addView',
   ...ROUTINE_FALLBACK,
+  dropPolicy: 'addPolicy',
+  toggleNotValid: 'addCheck',
+  setComment: 'addIndex',
 };
 
 /**
@@ -1160,6 +1201,63 @@ const OPS: Record<OpKind, OpFn> = {
     return `drop view ${gone.map((x) => x.name).join(', ')}`;
   },
   ...ROUTINE_OPS,
+  toggleRls(m, r) {
+    const t = r.pick(m.tables);
+    if (!t) return null;
+    t.rls = !t.rls;
+    return `${t.rls ? 'enable' : 'disable'} row-level security on ${t.name}`;
+  },
+
+  addPolicy(m, r) {
+    const t = r.pick(m.tables);
+    if (!t) return null;
+    const name = `${t.name}_p${m.nameSeq++}`;
+    if (Buffer.byteLength(name) > 63) return null;
+    const command = r.pick(['all', 'select', 'insert', 'update', 'delete'] as const)!;
+    const permissive = !r.chance(3);
+    t.policies = [...(t.policies ?? []), { name, command, permissive }];
+    return `add policy ${name} (${command}${permissive ? '' : ', restrictive'}) on ${t.name}`;
+  },
+
+  dropPolicy(m, r) {
+    const t = r.pick(tablesWith(m, (x) => (x.policies?.length ?? 0) > 0));
+    if (!t) return null;
+    const p = r.pick(t.policies!)!;
+    t.policies = t.policies!.filter((x) => x !== p);
+    return `drop policy ${p.name} on ${t.name}`;
+  },
+
+  setFillfactor(m, r) {
+    const t = r.pick(m.tables);
+    if (!t) return null;
+    const next = r.pick([undefined, 70, 90] as const);
+    if (next === t.fillfactor) return null;
+    if (next === undefined) delete t.fillfactor;
+    else t.fillfactor = next;
+    return `fillfactor of ${t.name}: ${next ?? 'default'}`;
+  },
+
+  toggleNotValid(m, r) {
+    const options = m.tables.flatMap((t) => [
+      ...t.fks.map((f) => ({ t, c: f as { notValid?: boolean }, name: fkName(t.name, f.col) })),
+      ...t.checks.map((c) => ({ t, c: c as { notValid?: boolean }, name: checkName(t.name, c.col) })),
+    ]);
+    const chosen = r.pick(options);
+    if (!chosen) return null;
+    chosen.c.notValid = !chosen.c.notValid;
+    return `${chosen.c.notValid ? 'make' : 'validate'} ${chosen.name}${chosen.c.notValid ? ' NOT VALID' : ''}`;
+  },
+
+  setComment(m, r) {
+    const options = m.tables.flatMap((t) => t.indexes.map((ix) => ({ t, ix })));
+    const chosen = r.pick(options);
+    if (!chosen) return null;
+    const next = r.pick([undefined, 'hot path', "it's used"] as const);
+    if (next === chosen.ix.comment) return null;
+    if (next === undefined) delete chosen.ix.comment;
+    else chosen.ix.comment = next;
+    return `comment on index ${indexName(chosen.t.name, chosen.ix)}: ${next ?? 'none'}`;
+  },
 
   dropEnum(m, r) {
     const e = r.pick(m.enums.filter((x) => !m.tables.some((t) => t.columns.some((c) => c.type === x.name))));

@@ -53,11 +53,24 @@ export function sameList(a: readonly string[], b: readonly string[]): boolean {
 }
 
 export function samePk(a: PrimaryKeyIR | null, b: PrimaryKeyIR | null): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  return JSON.stringify(definition(a)) === JSON.stringify(definition(b));
 }
 
+/**
+ * Whether `list` has `item` with the same definition. A comment, an index's
+ * storage parameters and `notValid` are not part of it: they change in
+ * place (diff/comments.ts, diff/table-options.ts, diff/validity.ts) rather
+ * than by dropping and re-creating the object.
+ */
 export function hasSame<T extends { name: string }>(list: readonly T[], item: T): boolean {
-  return list.some((x) => x.name === item.name && JSON.stringify(x) === JSON.stringify(item));
+  return list.some((x) => x.name === item.name && JSON.stringify(definition(x)) === JSON.stringify(definition(item)));
+}
+
+/** The object without what changes in place (see `hasSame`). */
+export function definition<T>(x: T): T {
+  if (x === null || typeof x !== 'object') return x;
+  const { comment: _c, notValid: _n, with: _w, ...rest } = x as Record<string, unknown>;
+  return rest as T;
 }
 
 export function sameIgnoringName<T extends { name: string }>(a: T, b: T): boolean {

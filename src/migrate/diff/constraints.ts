@@ -1,8 +1,16 @@
 /** Changes to primary keys, unique and check constraints, foreign keys and indexes. */
+
+import { commentSql } from '../../schema/comments.js';
 import { addForeignKey, createIndex } from '../../schema/ddl.js';
 import { quoteIdent as q } from '../../schema/identifiers.js';
 import type { CheckIR, ForeignKeyIR, IndexIR, PrimaryKeyIR, UniqueIR } from '../../schema/ir.js';
 import { alter, type Change, change } from './change.js';
+
+/** A dropped object's comment, restored after it is re-created by a down migration. */
+const constraintComment = (table: string, c: { name: string; comment?: string }) =>
+  c.comment === undefined ? [] : [commentSql({ kind: 'constraint', table, name: c.name }, c.comment)];
+const indexComment = (ix: IndexIR) =>
+  ix.comment === undefined ? [] : [commentSql({ kind: 'index', name: ix.name }, ix.comment)];
 
 function pkSql(table: string, pk: PrimaryKeyIR): string {
   return `${alter(table)} ADD CONSTRAINT ${q(pk.name)} PRIMARY KEY (${pk.columns.map(q).join(', ')})`;
@@ -43,7 +51,12 @@ export function addPrimaryKeyConcurrently(table: string, pk: PrimaryKeyIR): Chan
   ];
 }
 export function dropPrimaryKey(table: string, pk: PrimaryKeyIR): Change {
-  return change('main', `drop primary key ${pk.name}`, [dropConstraintSql(table, pk.name)], [pkSql(table, pk)]);
+  return change(
+    'main',
+    `drop primary key ${pk.name}`,
+    [dropConstraintSql(table, pk.name)],
+    [pkSql(table, pk), ...constraintComment(table, pk)],
+  );
 }
 /** On an existing table: build the index concurrently, then attach it as the constraint. */
 export function addUnique(table: string, u: UniqueIR): Change[] {
@@ -67,9 +80,20 @@ export function addUnique(table: string, u: UniqueIR): Change[] {
   ];
 }
 export function dropUnique(table: string, u: UniqueIR): Change {
-  return change('main', `drop unique ${u.name}`, [dropConstraintSql(table, u.name)], [uniqueSql(table, u)]);
+  return change(
+    'main',
+    `drop unique ${u.name}`,
+    [dropConstraintSql(table, u.name)],
+    [uniqueSql(table, u), ...constraintComment(table, u)],
+  );
 }
 export function addCheck(table: string, c: CheckIR): Change[] {
+  // Declared NOT VALID: added so and left so.
+  if (c.notValid) {
+    return [
+      change('main', `add check ${c.name} (NOT VALID)`, [checkSql(table, c, true)], [dropConstraintSql(table, c.name)]),
+    ];
+  }
   return [
     change(
       'main',
@@ -81,18 +105,33 @@ export function addCheck(table: string, c: CheckIR): Change[] {
   ];
 }
 export function dropCheck(table: string, c: CheckIR): Change {
-  return change('main', `drop check ${c.name}`, [dropConstraintSql(table, c.name)], [checkSql(table, c, false)]);
+  return change(
+    'main',
+    `drop check ${c.name}`,
+    [dropConstraintSql(table, c.name)],
+    [checkSql(table, c, c.notValid === true), ...constraintComment(table, c)],
+  );
 }
 export function dropForeignKey(table: string, fk: ForeignKeyIR): Change {
-  return change('main', `drop foreign key ${fk.name}`, [dropConstraintSql(table, fk.name)], [addForeignKey(table, fk)]);
+  return change(
+    'main',
+    `drop foreign key ${fk.name}`,
+    [dropConstraintSql(table, fk.name)],
+    [addForeignKey(table, fk), ...constraintComment(table, fk)],
+  );
 }
 
 /** A new FK on an existing table is added NOT VALID, then validated in a later transaction. */
 export function addForeignKeyChanges(table: string, fk: ForeignKeyIR, existing: boolean): Change[] {
   const drop = [dropConstraintSql(table, fk.name)];
-  if (!existing) return [change('main', `add foreign key ${fk.name}`, [addForeignKey(table, fk)], drop)];
+  if (!existing || fk.notValid) return [change('main', `add foreign key ${fk.name}`, [addForeignKey(table, fk)], drop)];
   return [
-    change('main', `add foreign key ${fk.name} (not yet validated)`, [`${addForeignKey(table, fk)} NOT VALID`], drop),
+    change(
+      'main',
+      `add foreign key ${fk.name} (not yet validated)`,
+      [addForeignKey(table, { ...fk, notValid: true })],
+      drop,
+    ),
     change('validate', `validate foreign key ${fk.name}`, [`${alter(table)} VALIDATE CONSTRAINT ${q(fk.name)}`], []),
   ];
 }
@@ -109,5 +148,10 @@ export function createIndexChange(table: string, ix: IndexIR, existing: boolean)
   );
 }
 export function dropIndex(table: string, ix: IndexIR): Change {
-  return change('main', `drop index ${ix.name}`, [`DROP INDEX ${q(ix.name)}`], [createIndex(table, ix)]);
+  return change(
+    'main',
+    `drop index ${ix.name}`,
+    [`DROP INDEX ${q(ix.name)}`],
+    [createIndex(table, ix), ...indexComment(ix)],
+  );
 }

@@ -1,4 +1,5 @@
 /** Changes to enum types: create, drop, add/rename/remove values. */
+import { commentSql } from '../../schema/comments.js';
 import { quoteIdent as q } from '../../schema/identifiers.js';
 import type { EnumIR, SchemaIR } from '../../schema/ir.js';
 import { literal } from '../../schema/sql.js';
@@ -19,7 +20,10 @@ export function dropEnum(e: EnumIR): Change {
       'main',
       `drop enum ${e.name}`,
       [`DROP TYPE ${q(e.name)}`],
-      [`CREATE TYPE ${q(e.name)} AS ENUM (${e.values.map(literal).join(', ')})`],
+      [
+        `CREATE TYPE ${q(e.name)} AS ENUM (${e.values.map(literal).join(', ')})`,
+        ...(e.comment !== undefined ? [commentSql({ kind: 'type', name: e.name }, e.comment)] : []),
+      ],
     ),
   };
 }

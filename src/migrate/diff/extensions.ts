@@ -4,6 +4,7 @@
  * after every table that may have used them; a down migration undoes them in
  * reverse, so a created extension is dropped last there too.
  */
+import { commentSql } from '../../schema/comments.js';
 import { createExtension, dropExtension } from '../../schema/extension.js';
 import { quoteIdent as q } from '../../schema/identifiers.js';
 import type { ExtensionIR } from '../../schema/ir.js';
@@ -16,7 +17,11 @@ export function createExtensionChange(e: ExtensionIR): Change {
 
 /** Dropping an extension drops nothing of the schema's (its dependents are gone by then), but undoing it gets only the extension back. */
 export function dropExtensionChange(e: ExtensionIR): Change {
-  return { ...change('main', `drop extension ${e.name}`, [dropExtension(e)], [createExtension(e)]), destructive: true };
+  const comment = e.comment !== undefined ? [commentSql({ kind: 'extension', name: e.name }, e.comment)] : [];
+  return {
+    ...change('main', `drop extension ${e.name}`, [dropExtension(e)], [createExtension(e), ...comment]),
+    destructive: true,
+  };
 }
 
 /** Version and schema changes of an extension that stays: `ALTER EXTENSION ... UPDATE TO` / `SET SCHEMA`. */

@@ -6,6 +6,7 @@
  * sequences that go away are dropped after the tables. Option changes are one
  * `ALTER SEQUENCE` setting every option, whose down sets every previous one.
  */
+import { commentSql } from '../../schema/comments.js';
 import type { SequenceIR } from '../../schema/ir.js';
 import { alterSequence, createSequence, dropSequence, ownSequence } from '../../schema/sequence.js';
 import { type Change, change } from './change.js';
@@ -18,14 +19,22 @@ export function createSequenceChange(s: SequenceIR): Change {
 
 export function dropSequenceChange(s: SequenceIR): Change {
   return {
-    ...change('main', `drop sequence ${s.name}`, [dropSequence(s)], [createSequence({ ...s, ownedBy: null })]),
+    ...change(
+      'main',
+      `drop sequence ${s.name}`,
+      [dropSequence(s)],
+      [
+        createSequence({ ...s, ownedBy: null }),
+        ...(s.comment !== undefined ? [commentSql({ kind: 'sequence', name: s.name }, s.comment)] : []),
+      ],
+    ),
     destructive: true,
   };
 }
 
 /** Options (and type) of a sequence that stays; ownership is `ownerChange`'s. */
 export function alterSequenceChanges(old: SequenceIR, next: SequenceIR): Change[] {
-  const strip = (s: SequenceIR) => JSON.stringify({ ...s, ownedBy: null });
+  const strip = (s: SequenceIR) => JSON.stringify({ ...s, ownedBy: null, comment: undefined });
   if (strip(old) === strip(next)) return [];
   return [change('main', `alter sequence ${next.name}`, [alterSequence(next)], [alterSequence(old)])];
 }

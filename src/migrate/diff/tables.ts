@@ -1,4 +1,6 @@
 /** Changes to tables and columns, and their comments. */
+
+import { tableObjectComments } from '../../schema/comments.js';
 import {
   columnDefinition,
   columnSequenceStatements,
@@ -9,6 +11,7 @@ import {
 import { quoteIdent as q } from '../../schema/identifiers.js';
 import type { ColumnIR, TableIR } from '../../schema/ir.js';
 import { literal } from '../../schema/sql.js';
+import { afterCreateTable, columnStorageSql } from '../../schema/table-options.js';
 import { alter, type Change, change, notNullCheck } from './change.js';
 
 function tableComments(t: TableIR): string[] {
@@ -24,6 +27,7 @@ export function createTableChange(t: TableIR): Change {
   const create = [
     createTable({ ...t, foreignKeys: [], indexes: [] }),
     ...columnSequenceStatements(t.name, t.columns),
+    ...afterCreateTable(t),
     ...tableComments(t),
   ];
   return change('main', `create table ${t.name}`, create, [`DROP TABLE ${q(t.name)}`]);
@@ -33,8 +37,11 @@ export function dropTable(t: TableIR): Change {
   const recreate = [
     createTable({ ...t, foreignKeys: [] }),
     ...columnSequenceStatements(t.name, t.columns),
+    ...afterCreateTable(t),
     ...t.indexes.map((ix) => createIndex(t.name, ix)),
     ...tableComments(t),
+    // Foreign keys and policies come back with their own changes (dropped before the table).
+    ...tableObjectComments({ ...t, foreignKeys: [], policies: [] }),
   ];
   return { ...change('main', `drop table ${t.name}`, [`DROP TABLE ${q(t.name)}`], recreate), destructive: true };
 }
@@ -58,7 +65,11 @@ export function dropColumn(table: string, c: ColumnIR): Change {
       'main',
       `drop column ${table}.${c.name}`,
       [`${alter(table)} DROP COLUMN ${q(c.name)}`],
-      [`${alter(table)} ADD COLUMN ${columnDefinition(c)}`, ...columnSequenceStatements(table, [c])],
+      [
+        `${alter(table)} ADD COLUMN ${columnDefinition(c)}`,
+        ...columnSequenceStatements(table, [c]),
+        ...(c.storage !== undefined ? [columnStorageSql(table, c.name, c.storage)] : []),
+      ],
     ),
     destructive: true,
   };

@@ -88,6 +88,11 @@ export const LINT_RULES: readonly LintRule[] = [
     summary:
       'A strong lock taken without SET lock_timeout can queue every query behind it (only when the runner does not set timeouts).',
   },
+  {
+    id: 'rls-without-policy',
+    severity: 'warning',
+    summary: 'Row-level security enabled on a table no policy covers: every row is denied to all but the owner.',
+  },
 ];
 
 export const SEVERITY = new Map(LINT_RULES.map((r) => [r.id, r.severity]));
