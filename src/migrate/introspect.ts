@@ -2,7 +2,7 @@
  * Read a live database's schema into the IR (see ../schema/ir.ts).
  *
  * Everything comes from `pg_catalog` in five whole-database queries (enums,
- * extensions and sequences, columns, constraints, indexes, comments) run in one read-only snapshot, so
+ * extensions, sequences and partitions, columns, constraints, indexes, comments) run in one read-only snapshot, so
  * the cost does not grow with the number of tables. Every field is spelled as
  * Postgres prints it (`format_type`, `pg_get_expr`, `pg_get_indexdef`), which
  * is also how the DSL spells names, types and flags: `introspect()` of the DDL
@@ -32,6 +32,7 @@ import type {
   TableIR,
   UniqueIR,
 } from '../schema/ir.js';
+import { parsePartitionKey, sortPartitions } from '../schema/partition.js';
 import { normaliseSequence } from '../schema/sequence.js';
 
 export interface IntrospectOptions {
@@ -76,25 +77,36 @@ export async function introspect(db: Kysely<any>, options: IntrospectOptions = {
  * transaction only and put back afterwards, since it may be the caller's.
  */
 async function withoutJit<R>(trx: Kysely<any>, fn: () => Promise<R>): Promise<R> {
-  const { rows } = await sql<{ jit: string | null }>`select current_setting('jit', true) as jit`.execute(trx);
+  // TimeZone too: timestamptz partition bounds (and defaults) print in the
+  // session's zone, and two servers in different zones must spell them alike.
+  const { rows } = await sql<{
+    jit: string | null;
+    tz: string | null;
+  }>`select current_setting('jit', true) as jit, current_setting('TimeZone', true) as tz`.execute(trx);
   const previous = rows[0]?.jit ?? null;
-  await sql`select set_config('jit', 'off', true)`.execute(trx);
+  const previousTz = rows[0]?.tz ?? null;
+  await sql`select set_config('jit', 'off', true), set_config('TimeZone', 'UTC', true)`.execute(trx);
   try {
     return await fn();
   } finally {
-    if (previous !== null) await sql`select set_config('jit', ${previous}, true)`.execute(trx);
+    const restore = [
+      ...(previous !== null ? [sql`set_config('jit', ${previous}, true)`] : []),
+      ...(previousTz !== null ? [sql`set_config('TimeZone', ${previousTz}, true)`] : []),
+    ];
+    if (restore.length > 0) await sql`select ${sql.join(restore)}`.execute(trx);
   }
 }
 
 // ---------------------------------------------------------------- queries
 
 interface EnumRow {
-  kind: 'enum' | 'extension' | 'sequence';
+  kind: 'enum' | 'extension' | 'sequence' | 'partition';
   name: string;
   /**
    * An enum's labels; an extension's `[schema, version]`, each null when the
    * default; a sequence's `[type, start, increment, min, max, cache, cycle,
-   * owner table, owner column]` as text.
+   * owner table, owner column]` as text; a partition's `[parent, bound,
+   * partition key or null]`.
    */
   values: (string | null)[];
 }
@@ -112,6 +124,8 @@ interface ColumnRow {
   owned_sequence_default: string | null;
   /** The owned (serial) or identity sequence's `[type, start, increment, min, max, cache, cycle]` as text. */
   owned_sequence: (string | null)[] | null;
+  /** A partitioned table's `pg_get_partkeydef()`, e.g. `RANGE (created_at)`. */
+  partition_key: string | null;
 }
 
 interface ConstraintRow {
@@ -162,8 +176,10 @@ interface CatalogRows {
 
 /**
  * The five queries. Tables are ordinary and partitioned tables that are not
- * themselves partitions (the IR has no partitioning); `relispartition` and
- * `relkind` filters are repeated in each query so each stands alone.
+ * themselves partitions: a partition (the first query's `partition` rows)
+ * has its parent's columns, keys and indexes, which would otherwise be
+ * reported again; `relispartition` and `relkind` filters are repeated in
+ * each query so each stands alone.
  */
 async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<CatalogRows> {
   const schema = sql`coalesce(${schemaName}::text, current_schema())`;
@@ -206,9 +222,18 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
      where s.relkind = 'S' and sn.nspname = ${schema}
        and od.deptype is distinct from 'i'
        and (oad.oid is null
-            or pg_get_expr(oad.adbin, oad.adrelid) <> 'nextval(' || quote_literal(s.oid::regclass::text) || '::regclass)')`.execute(
-    db,
-  );
+            or pg_get_expr(oad.adbin, oad.adrelid) <> 'nextval(' || quote_literal(s.oid::regclass::text) || '::regclass)')
+    union all
+    -- Partitions (their columns, keys and indexes are their parent's, so the
+    -- other queries skip them): parent, bound, and a sub-partitioned one's key.
+    select 'partition', pc.relname::text,
+           json_build_array(pp.relname::text, pg_get_expr(pc.relpartbound, pc.oid),
+             case when pc.relkind = 'p' then pg_get_partkeydef(pc.oid) end)
+      from pg_class pc
+      join pg_namespace pn on pn.oid = pc.relnamespace
+      join pg_inherits pi on pi.inhrelid = pc.oid
+      join pg_class pp on pp.oid = pi.inhparent
+     where pc.relispartition and pc.relkind in ('r', 'p') and pn.nspname = ${schema}`.execute(db);
 
   const columns = await sql<ColumnRow>`
     select c.relname::text as table_name,
@@ -219,7 +244,8 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
            a.attgenerated::text as generated,
            pg_get_expr(d.adbin, d.adrelid) as default_expr,
            case when os.deptype = 'a' then os.owned_sequence_default end as owned_sequence_default,
-           os.owned_sequence
+           os.owned_sequence,
+           case when c.relkind = 'p' then pg_get_partkeydef(c.oid) end as partition_key
       from pg_class c
       join pg_namespace n on n.oid = c.relnamespace
       left join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
@@ -418,6 +444,8 @@ function assemble(rows: CatalogRows, exclude: (table: string) => boolean): Schem
         indexes: [],
         comment: null,
       };
+      const partitionBy = row.partition_key === null ? null : parsePartitionKey(row.partition_key);
+      if (partitionBy) table.partitionBy = partitionBy;
       tables.set(row.table_name, table);
     }
     if (row.name !== null) table.columns.push(toColumn(row));
@@ -493,12 +521,26 @@ function assemble(rows: CatalogRows, exclude: (table: string) => boolean): Schem
       };
     })
     .sort(byName);
+  const partitions = sortPartitions(
+    rows.enums
+      .filter((e) => e.kind === 'partition' && !exclude(e.values[0] ?? '') && !exclude(e.name))
+      .map((e) => {
+        const by = e.values[2] ? parsePartitionKey(e.values[2]) : null;
+        return {
+          name: e.name,
+          parent: e.values[0] ?? '',
+          bound: e.values[1] ?? '',
+          ...(by ? { partitionBy: by } : {}),
+        };
+      }),
+  );
   // Each present only when there are some, as in the DSL's IR (schema.ts).
   return {
     ...(extensions.length > 0 ? { extensions } : {}),
     ...(sequences.length > 0 ? { sequences } : {}),
     enums,
     tables: sorted,
+    ...(partitions.length > 0 ? { partitions } : {}),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { ColumnIR, EnumIR, IndexIR, SchemaIR, SequenceOptionsIR, TableIR } from '../schema/ir.js';
+import { renderPartitionBy, renderPartitions } from './pull-partitions.js';
 
 /**
  * `ferry pull`: a DSL module that describes `schema` (an introspected
@@ -40,6 +41,7 @@ export function renderSchemaModule(schema: SchemaIR, options: { importFrom?: str
     body.push(`export const ${enumVars.get(e.name)} = pgEnum(${str(e.name)}, [${e.values.map(str).join(', ')}]);`);
   }
   for (const t of schema.tables) body.push(renderTable(t, schema, enumVars, tableVars, used));
+  body.push(...renderPartitions(schema, tableVars, (w) => names.take(w), camel, used));
 
   const imports = [...used].sort();
   return [
@@ -125,7 +127,7 @@ function renderTable(
   for (const ix of t.indexes) extras.push(renderIndex(ix, used));
 
   const extrasFn = extras.length > 0 ? `, (t) => [\n    ${extras.join(',\n    ')},\n  ]` : '';
-  const comment = t.comment !== null ? `.comment(${str(t.comment)})` : '';
+  const comment = (t.comment !== null ? `.comment(${str(t.comment)})` : '') + renderPartitionBy(t.partitionBy, used);
   return `export const ${tableVars.get(t.name)} = table(\n  ${str(t.name)},\n  {\n${columns.join('\n')}\n  }${extrasFn},\n)${comment};`;
 }
 
@@ -252,6 +254,9 @@ const DSL_NAMES = new Set([
   'asc',
   'desc',
   'customType',
+  'partition',
+  'MINVALUE',
+  'MAXVALUE',
   'char',
   'timestamp',
   'timestamptz',

@@ -1,6 +1,7 @@
 import { createExtension } from './extension.js';
 import { quoteIdent } from './identifiers.js';
 import type { ColumnIR, ColumnSequenceIR, ForeignKeyIR, IndexIR, SchemaIR, SequenceType, TableIR } from './ir.js';
+import { createPartition, partitionBySql } from './partition.js';
 import { createSequence, ownSequence, sequenceOptionsSql } from './sequence.js';
 import { literal } from './sql.js';
 
@@ -23,6 +24,8 @@ export function createStatements(schema: SchemaIR): string[] {
   for (const e of schema.enums) out.push(`CREATE TYPE ${q(e.name)} AS ENUM (${e.values.map(literal).join(', ')})`);
   for (const s of schema.sequences ?? []) out.push(createSequence(s));
   for (const t of schema.tables) out.push(createTable(t), ...columnSequenceStatements(t.name, t.columns));
+  // Partitions after their parents (sorted so); an index created on a parent later cascades to them.
+  for (const p of schema.partitions ?? []) out.push(createPartition(p));
   for (const s of schema.sequences ?? []) if (s.ownedBy !== null) out.push(ownSequence(s.name, s.ownedBy));
   for (const t of schema.tables) for (const ix of t.indexes) out.push(createIndex(t.name, ix));
   for (const t of schema.tables) for (const fk of t.foreignKeys) out.push(addForeignKey(t.name, fk));
@@ -46,7 +49,8 @@ export function createTable(t: TableIR): string {
     );
   }
   for (const c of t.checks) lines.push(`  CONSTRAINT ${q(c.name)} CHECK (${c.expression})`);
-  return `CREATE TABLE ${q(t.name)} (\n${lines.join(',\n')}\n)`;
+  const partitionBy = t.partitionBy ? ` ${partitionBySql(t.partitionBy)}` : '';
+  return `CREATE TABLE ${q(t.name)} (\n${lines.join(',\n')}\n)${partitionBy}`;
 }
 
 const SERIAL_TYPES: Record<string, string> = { smallint: 'smallserial', integer: 'serial', bigint: 'bigserial' };

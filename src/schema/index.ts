@@ -5,6 +5,15 @@ export { type Extension, type ExtensionOptions, extension, isExtension } from '.
 export { quoteIdent } from './identifiers.js';
 export type * from './infer.js';
 export type * from './ir.js';
+export {
+  isPartition,
+  MAXVALUE,
+  MINVALUE,
+  type Partition,
+  type PartitionBounds,
+  type PartitionValue,
+  partition,
+} from './partition.js';
 export { defineSchema, type Schema } from './schema.js';
 export { isSequence, type Sequence, type SequenceOptions, sequence } from './sequence.js';
 export { literal, SqlExpr, sql } from './sql.js';

@@ -26,6 +26,29 @@ export interface SchemaIR {
   sequences?: SequenceIR[];
   enums: EnumIR[];
   tables: TableIR[];
+  /**
+   * Partitions of partitioned tables (`CREATE TABLE … PARTITION OF …`), by
+   * name; a partition's columns, keys and indexes are its parent's and are
+   * not repeated. Optional like `extensions`: absent reads as none.
+   */
+  partitions?: PartitionIR[];
+}
+
+/** How a table is partitioned, as `pg_get_partkeydef()` prints it: `RANGE (created_at)`. */
+export interface PartitionByIR {
+  strategy: 'range' | 'list' | 'hash';
+  /** The key inside the parentheses: `created_at`, `lower(region)`, `id, b`. */
+  key: string;
+}
+
+export interface PartitionIR {
+  name: string;
+  /** The partitioned table (or partition, when sub-partitioned) it belongs to. */
+  parent: string;
+  /** As `pg_get_expr(relpartbound)` prints it: `FOR VALUES FROM ('2026-01-01') TO ('2026-02-01')`, `DEFAULT`. */
+  bound: string;
+  /** A sub-partitioned partition's own partitioning; present only then. */
+  partitionBy?: PartitionByIR;
 }
 
 export interface ExtensionIR {
@@ -80,6 +103,8 @@ export interface TableIR {
   checks: CheckIR[];
   indexes: IndexIR[];
   comment: string | null;
+  /** `PARTITION BY …`: present only on a partitioned table. */
+  partitionBy?: PartitionByIR;
 }
 
 export interface ColumnIR {

@@ -1,7 +1,8 @@
 import { E_SCHEMA, FerryError } from '../errors.js';
 import { isPgEnum, type PgEnum } from './enum.js';
 import { type Extension, isExtension, sortExtensions } from './extension.js';
-import type { EnumIR, SchemaIR } from './ir.js';
+import type { EnumIR, PartitionIR, SchemaIR, TableIR } from './ir.js';
+import { isPartition, type Partition, sortPartitions } from './partition.js';
 import { isSequence, type Sequence, sortSequences } from './sequence.js';
 import { isTable, type Table } from './table.js';
 
@@ -11,6 +12,7 @@ export interface Schema {
   readonly sequences: readonly Sequence[];
   readonly tables: readonly Table[];
   readonly enums: readonly PgEnum[];
+  readonly partitions: readonly Partition[];
   table(name: string): Table | undefined;
   toIR(): SchemaIR;
 }
@@ -26,7 +28,16 @@ export function defineSchema(module: Record<string, unknown> | readonly unknown[
   const enums = new Map<string, PgEnum>();
   const extensions = new Map<string, Extension>();
   const sequences = new Map<string, Sequence>();
+  const partitions = new Map<string, Partition>();
   for (const value of values) {
+    if (isPartition(value)) {
+      const seen = partitions.get(value.name);
+      if (seen && JSON.stringify(seen.toIR()) !== JSON.stringify(value.toIR())) {
+        throw new FerryError(E_SCHEMA, `Partition "${value.name}" is declared twice with different bounds.`);
+      }
+      partitions.set(value.name, value);
+      continue;
+    }
     if (isSequence(value)) {
       const seen = sequences.get(value.name);
       if (seen && JSON.stringify(seen.toIR()) !== JSON.stringify(value.toIR())) {
@@ -69,6 +80,7 @@ export function defineSchema(module: Record<string, unknown> | readonly unknown[
     sequences: [...sequences.values()],
     tables: ordered,
     enums: [...enums.values()],
+    partitions: [...partitions.values()],
     table: (name) => tables.get(name),
     toIR: () => schemaToIR(schema),
   };
@@ -115,11 +127,31 @@ function schemaToIR(schema: Schema): SchemaIR {
     }
   }
   const extensions = sortExtensions(schema.extensions.map((e) => e.toIR()));
+  const partitions = checkedPartitions(schema, byName);
   // Each present only when there are some, so IR written before they existed compares equal.
   return {
     ...(extensions.length > 0 ? { extensions } : {}),
     ...(sequences.length > 0 ? { sequences } : {}),
     enums,
     tables,
+    ...(partitions.length > 0 ? { partitions } : {}),
   };
+}
+
+/** Partitions, parents first; each parent must be an exported partitioned table or partition, and no name taken twice. */
+function checkedPartitions(schema: Schema, tables: Map<string, TableIR>): PartitionIR[] {
+  const partitions = sortPartitions(schema.partitions.map((p) => p.toIR()));
+  const parents = new Map(partitions.map((p) => [p.name, p]));
+  for (const p of partitions) {
+    if (tables.has(p.name)) throw new FerryError(E_SCHEMA, `Partition ${p.name} has the name of a table.`);
+    const parent = tables.get(p.parent) ?? parents.get(p.parent);
+    if (!parent) {
+      throw new FerryError(
+        E_SCHEMA,
+        `Partition ${p.name} is a partition of ${p.parent}, which is not exported by the schema module.`,
+      );
+    }
+    if (!parent.partitionBy) throw new FerryError(E_SCHEMA, `Partition ${p.name}: ${p.parent} is not partitioned.`);
+  }
+  return partitions;
 }

@@ -181,7 +181,12 @@ export function applyRenames(
     return { ...sq, ownedBy: { table, column: colMaps.get(table)?.get(sq.ownedBy.column) ?? sq.ownedBy.column } };
   });
   return {
-    renamed: { ...(sequences ? { sequences } : {}), enums, tables },
+    renamed: {
+      ...(sequences ? { sequences } : {}),
+      enums,
+      tables,
+      ...(from.partitions ? { partitions: from.partitions } : {}),
+    },
     renames,
     labelsRenamed: { enums, tables: from.tables.map(relabelTable) },
   };
