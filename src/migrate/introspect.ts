@@ -34,6 +34,7 @@ import type {
 } from '../schema/ir.js';
 import { parsePartitionKey, sortPartitions } from '../schema/partition.js';
 import { normaliseSequence } from '../schema/sequence.js';
+import { MARKER } from './partitions-ahead.js';
 
 export interface IntrospectOptions {
   /** Schema to read; default `current_schema()` (the first existing schema on the `search_path`). */
@@ -233,7 +234,9 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
       join pg_namespace pn on pn.oid = pc.relnamespace
       join pg_inherits pi on pi.inhrelid = pc.oid
       join pg_class pp on pp.oid = pi.inhparent
-     where pc.relispartition and pc.relkind in ('r', 'p') and pn.nspname = ${schema}`.execute(db);
+     where pc.relispartition and pc.relkind in ('r', 'p') and pn.nspname = ${schema}
+       -- \`ferry partitions create\`'s are operational, not part of the schema (partitions-ahead.ts).
+       and obj_description(pc.oid, 'pg_class') is distinct from ${MARKER}`.execute(db);
 
   const columns = await sql<ColumnRow>`
     select c.relname::text as table_name,
