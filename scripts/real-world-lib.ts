@@ -462,7 +462,6 @@ export interface DumpDifference {
 }
 
 interface DumpContext {
-  partitions: Set<string>;
   /** CHECK constraints of A that are NOT VALID (pg_dump prints them apart; Ferry creates them inline). */
   notValidChecks: Set<string>;
   /** Tables of A whose CREATE TABLE says INHERITS (...). */
@@ -483,8 +482,6 @@ const BY_DESIGN_TYPES: Record<string, string> = {
   DOMAIN: 'domains/types',
   'SHELL TYPE': 'domains/types',
   SCHEMA: 'other schemas',
-  'TABLE ATTACH': 'partitioning',
-  'INDEX ATTACH': 'partitioning',
   COLLATION: 'collations',
   'TEXT SEARCH CONFIGURATION': 'text search',
   'TEXT SEARCH DICTIONARY': 'text search',
@@ -513,7 +510,6 @@ function constraintFeatures(text: string): string[] {
   if (/ WITH \(\w+ ?=/.test(text)) out.push('storage parameters');
   if (/ USING INDEX TABLESPACE | TABLESPACE /.test(text)) out.push('tablespaces');
   if (/ COLLATE /.test(text)) out.push('collations');
-  if (/ ON ONLY /.test(text)) out.push('partitioning');
   if (/ NO INHERIT\b/.test(text)) out.push('inheritance');
   if (/ SET STATISTICS /.test(text)) out.push('statistics targets');
   return out;
@@ -586,7 +582,6 @@ function explainTable(
   const pa = a === undefined ? null : tableParts(a);
   const pb = b === undefined ? null : tableParts(b);
   if (!pa || !pb) {
-    if (ctx.partitions.has(name)) return { kinds: ['partitioning'], unexplained };
     return { kinds: [], unexplained: [a === undefined ? 'table only in B' : 'table only in A'] };
   }
   if (pa.header !== pb.header) {
@@ -596,7 +591,6 @@ function explainTable(
   if (pa.tail !== pb.tail) {
     for (const tail of [pa.tail, pb.tail]) {
       if (/\bWITH \(/.test(tail)) kinds.add('storage parameters');
-      if (/\bPARTITION BY /.test(tail)) kinds.add('partitioning');
       if (/\bINHERITS \(/.test(tail)) kinds.add('inheritance');
       if (/\bUSING \w+/.test(tail)) kinds.add('table access methods');
     }
@@ -641,9 +635,6 @@ function classify(side: DumpDifference['side'], a: DumpEntry | undefined, b: Dum
     ...(b ? { b: b.norm } : {}),
   });
   if (e.schema !== 'public' && e.schema !== '-') return [d('other schemas', true)];
-  if (ctx.partitions.has(ownerOf(e)) || (e.type === 'COMMENT' && ctx.partitions.has(e.name.split(/[ .]/)[1] ?? ''))) {
-    return [d('partitioning', true)];
-  }
   if (e.type === 'EXTENSION') return [d('extensions', false)];
   if (e.type === 'COMMENT') {
     // CREATE EXTENSION sets the comment of its control file; another one is not modelled.
@@ -676,23 +667,14 @@ function classify(side: DumpDifference['side'], a: DumpEntry | undefined, b: Dum
   return [d(`other (${e.type})`, false)];
 }
 
-async function dumpContext(url: string, dumpA: Dump): Promise<DumpContext> {
-  const partitions = new Set(
-    (
-      await query<{ name: string }>(
-        url,
-        `select c.relname::text as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
-          where n.nspname = 'public' and c.relispartition`,
-      )
-    ).map((r) => r.name),
-  );
+function dumpContext(dumpA: Dump): DumpContext {
   const notValidChecks = new Set(
     dumpA.entries.filter((e) => e.type === 'CHECK CONSTRAINT' && / NOT VALID;?$/.test(e.norm)).map((e) => e.name),
   );
   const inheriting = new Set(
     dumpA.entries.filter((e) => e.type === 'TABLE' && / INHERITS \(/.test(e.norm)).map((e) => e.name),
   );
-  return { partitions, notValidChecks, inheriting };
+  return { notValidChecks, inheriting };
 }
 
 function compareDumps(a: Dump, b: Dump, ctx: DumpContext): DumpDifference[] {
@@ -903,7 +885,7 @@ export async function roundTrip(file: string, options: Options): Promise<FileRep
     current = 'dump-compare';
     const dumpBText = await pgDump(urlB);
     writeFileSync(join(out, 'dump-b.sql'), dumpBText);
-    report.dumpDiffs = compareDumps(dumpA, parseDump(dumpBText), await dumpContext(urlA, dumpA));
+    report.dumpDiffs = compareDumps(dumpA, parseDump(dumpBText), dumpContext(dumpA));
     report.stages['dump-compare'] = 'ok';
   } catch (err) {
     report.stages[current] = 'failed';
