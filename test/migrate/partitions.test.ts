@@ -294,11 +294,22 @@ describeEachBackend('partitions', (t) => {
       const logs = table('logs', { id: bigint().notNull(), at: timestamptz().notNull(), msg: text() }, (c) =>
         withIndex ? [index('logs_msg_idx').on(c.msg), unique('logs_id_at_key').on(c.id, c.at)] : [],
       ).partitionBy('range', 'at');
-      return defineSchema({ logs, logsAll: partition('logs_all', logs, { from: MINVALUE, to: MAXVALUE }) });
+      const old = partition('logs_old', logs, { from: MINVALUE, to: '2026-01-01 00:00:00+00' }).partitionBy(
+        'hash',
+        'id',
+      );
+      return defineSchema({
+        logs,
+        logsNew: partition('logs_new', logs, { from: '2026-01-01 00:00:00+00', to: MAXVALUE }),
+        old,
+        old0: partition('logs_old_0', old, { modulus: 2, remainder: 0 }),
+        old1: partition('logs_old_1', old, { modulus: 2, remainder: 1 }),
+      });
     };
     const migrator = new Migrator(handle.db, { dir });
     await generateMigration({ shadow, schema: base(false), dir, name: 'one' });
     expect((await migrator.up()).ok).toBe(true);
+    const withoutIndex = await introspect(handle.db);
     const gen = await generateMigration({
       shadow,
       schema: base(true),
@@ -307,12 +318,22 @@ describeEachBackend('partitions', (t) => {
       now: new Date(Date.now() + 10_000),
     });
     // The unique constraint directly (Postgres has no USING INDEX for partitioned tables); the
-    // index ON ONLY the parent, each partition's copy concurrently, then attached.
+    // index ON ONLY the parent (and the sub-partitioned partition), each leaf's copy
+    // concurrently, then attached, deepest first.
     expect(gen.changes.map((c) => [c.phase, ...c.up])).toEqual([
       ['main', 'ALTER TABLE logs ADD CONSTRAINT logs_id_at_key UNIQUE (id, at)'],
       ['main', 'CREATE INDEX logs_msg_idx ON ONLY logs (msg)'],
-      ['concurrent', 'CREATE INDEX CONCURRENTLY logs_all_msg_idx ON logs_all (msg)'],
-      ['attach', 'ALTER INDEX logs_msg_idx ATTACH PARTITION logs_all_msg_idx'],
+      ['concurrent', 'CREATE INDEX CONCURRENTLY logs_new_msg_idx ON logs_new (msg)'],
+      ['main', 'CREATE INDEX logs_old_msg_idx ON ONLY logs_old (msg)'],
+      ['concurrent', 'CREATE INDEX CONCURRENTLY logs_old_0_msg_idx ON logs_old_0 (msg)'],
+      ['concurrent', 'CREATE INDEX CONCURRENTLY logs_old_1_msg_idx ON logs_old_1 (msg)'],
+      [
+        'attach',
+        'ALTER INDEX logs_msg_idx ATTACH PARTITION logs_new_msg_idx',
+        'ALTER INDEX logs_old_msg_idx ATTACH PARTITION logs_old_0_msg_idx',
+        'ALTER INDEX logs_old_msg_idx ATTACH PARTITION logs_old_1_msg_idx',
+        'ALTER INDEX logs_msg_idx ATTACH PARTITION logs_old_msg_idx',
+      ],
     ]);
     expect(gen.lint.filter((f) => f.severity === 'error')).toEqual([]);
     expect((await migrator.up()).ok).toBe(true);
@@ -321,6 +342,15 @@ describeEachBackend('partitions', (t) => {
       select indisvalid from pg_index where indexrelid = 'logs_msg_idx'::regclass`.execute(handle.db);
     expect(valid).toEqual([{ indisvalid: true }]);
     expect((await pendingChanges(shadow, base(true), dir)).changes).toEqual([]);
+    // Down: the attach step's undo drops the parent's index with every attached copy.
+    const withIndex = await introspect(handle.db);
+    expect((await migrator.down({ steps: gen.written.length })).ok).toBe(true);
+    const { rows: left } = await sql<{ n: number }>`
+      select count(*)::int as n from pg_class where relname like 'logs%msg_idx'`.execute(handle.db);
+    expect(left).toEqual([{ n: 0 }]);
+    expect(await introspect(handle.db)).toEqual(withoutIndex);
+    expect((await migrator.up()).ok).toBe(true);
+    expect(await introspect(handle.db)).toEqual(withIndex);
     expect((await migrator.down({ all: true })).ok).toBe(true);
     expect((await introspect(handle.db)).tables).toEqual([]);
   });
