@@ -26,6 +26,7 @@ import {
   createPartitionChange,
   directly,
   dropPartitionChange,
+  partitionedForeignKeyChanges,
   partitionedIndexChanges,
   repartitionWarning,
 } from './diff/partitions.js';
@@ -187,7 +188,11 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
     const old = fromTables.get(t.name);
     for (const fk of t.foreignKeys) {
       if (!old || !hasSame(old.foreignKeys, fk)) {
-        changes.push(...addForeignKeyChanges(t.name, fk, old !== undefined && !directly(t)));
+        changes.push(
+          ...(old && directly(t)
+            ? partitionedForeignKeyChanges(t.name, fk, to.partitions ?? [])
+            : addForeignKeyChanges(t.name, fk, old !== undefined)),
+        );
       }
     }
   }

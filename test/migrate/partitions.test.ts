@@ -21,13 +21,13 @@ import { lintSql } from '../../src/migrate/lint.js';
 import { renderSchemaModule } from '../../src/migrate/pull.js';
 import { Migrator } from '../../src/migrate/runner.js';
 import { normalise, openShadow, type Shadow } from '../../src/migrate/shadow.js';
-import { bigint, integer, text, timestamptz } from '../../src/schema/column.js';
+import { bigint, date, integer, text, timestamptz } from '../../src/schema/column.js';
 import { createStatements } from '../../src/schema/ddl.js';
 import type { SchemaIR } from '../../src/schema/ir.js';
 import { MAXVALUE, MINVALUE, partition } from '../../src/schema/partition.js';
 import { defineSchema } from '../../src/schema/schema.js';
 import { sql as dsl } from '../../src/schema/sql.js';
-import { index, primaryKey, table, unique, uniqueIndex } from '../../src/schema/table.js';
+import { foreignKey, index, primaryKey, table, unique, uniqueIndex } from '../../src/schema/table.js';
 import { describeEachBackend } from '../support/backends.js';
 import { rejection } from '../support/expect-error.js';
 
@@ -353,6 +353,78 @@ describeEachBackend('partitions', (t) => {
     expect(await introspect(handle.db)).toEqual(withIndex);
     expect((await migrator.down({ all: true })).ok).toBe(true);
     expect((await introspect(handle.db)).tables).toEqual([]);
+  });
+
+  it('a foreign key added to an existing partitioned table: NOT VALID and validated on each leaf, then adopted by the partitioned levels', async () => {
+    const dir = newDir();
+    const mk = (withFk: boolean) => {
+      const owners = table('owners', { id: integer().primaryKey() });
+      const items = table('items', { id: bigint().notNull(), owner_id: integer(), at: date().notNull() }, (c) =>
+        withFk ? [foreignKey({ columns: [c.owner_id], references: () => [owners.columns.id] })] : [],
+      ).partitionBy('range', 'at');
+      const y = partition('items_y', items, { from: '2020-01-01', to: '2030-01-01' }).partitionBy('hash', 'id');
+      return defineSchema({
+        owners,
+        items,
+        y,
+        y0: partition('items_y0', y, { modulus: 2, remainder: 0 }),
+        y1: partition('items_y1', y, { modulus: 2, remainder: 1 }),
+        rest: partition('items_rest', items, 'default'),
+      });
+    };
+    const migrator = new Migrator(handle.db, { dir });
+    await generateMigration({ shadow, schema: mk(false), dir, name: 'one' });
+    expect((await migrator.up()).ok).toBe(true);
+    await sql`insert into owners values (1), (2)`.execute(handle.db);
+    await sql`insert into items values (1, 1, '2021-01-01'), (2, 2, '2022-01-01'), (3, null, '2040-01-01')`.execute(
+      handle.db,
+    );
+    const before = await introspect(handle.db);
+    const gen = await generateMigration({
+      shadow,
+      schema: mk(true),
+      dir,
+      name: 'two',
+      now: new Date(Date.now() + 10_000),
+    });
+    const add = (t: string) =>
+      `ALTER TABLE ${t} ADD CONSTRAINT items_owner_id_fkey FOREIGN KEY (owner_id) REFERENCES owners (id)`;
+    const validate = (t: string) => `ALTER TABLE ${t} VALIDATE CONSTRAINT items_owner_id_fkey`;
+    expect(gen.changes.map((c) => [c.phase, ...c.up])).toEqual([
+      ['main', `${add('items_rest')} NOT VALID`],
+      ['main', `${add('items_y0')} NOT VALID`],
+      ['main', `${add('items_y1')} NOT VALID`],
+      ['validate', validate('items_rest')],
+      ['validate', validate('items_y0')],
+      ['validate', validate('items_y1')],
+      ['attach', add('items_y'), add('items')],
+    ]);
+    expect(gen.lint.filter((f) => f.severity === 'error')).toEqual([]);
+    expect((await migrator.up()).ok).toBe(true);
+    const after = await introspect(handle.db);
+    expect(after.tables.find((x) => x.name === 'items')!.foreignKeys.map((f) => f.name)).toEqual([
+      'items_owner_id_fkey',
+    ]);
+    expect((await pendingChanges(shadow, mk(true), dir)).changes).toEqual([]);
+    // One validated constraint per table, the partitions' adopted by their parents.
+    const { rows } = await sql<{ rel: string; valid: boolean; inherited: boolean }>`
+      select conrelid::regclass::text as rel, convalidated as valid, conparentid <> 0 as inherited
+        from pg_constraint where conname = 'items_owner_id_fkey' order by 1`.execute(handle.db);
+    expect(rows).toEqual([
+      { rel: 'items', valid: true, inherited: false },
+      { rel: 'items_rest', valid: true, inherited: true },
+      { rel: 'items_y', valid: true, inherited: true },
+      { rel: 'items_y0', valid: true, inherited: true },
+      { rel: 'items_y1', valid: true, inherited: true },
+    ]);
+    await expect(sql`insert into items values (4, 99, '2023-01-01')`.execute(handle.db)).rejects.toThrow(/foreign key/);
+    expect((await migrator.down({ steps: gen.written.length })).ok).toBe(true);
+    expect(await introspect(handle.db)).toEqual(before);
+    const { rows: none } = await sql`select 1 from pg_constraint where conname = 'items_owner_id_fkey'`.execute(
+      handle.db,
+    );
+    expect(none).toEqual([]);
+    expect((await migrator.down({ all: true })).ok).toBe(true);
   });
 
   it('pull writes partitionBy() and partition() back, which normalise to the same IR', async () => {

@@ -10,13 +10,16 @@
  * Partitioned tables cannot take `CREATE INDEX CONCURRENTLY`, `ADD
  * CONSTRAINT … USING INDEX` nor `NOT VALID` foreign keys. A new index on
  * one that exists follows Postgres's documented online recipe
- * (`partitionedIndexChanges`); new keys and foreign keys are added directly
- * (`directly` below), Postgres building them partition by partition.
+ * (`partitionedIndexChanges`), a new foreign key is added `NOT VALID` and
+ * validated on each leaf partition before the parent's constraint adopts
+ * those (`partitionedForeignKeyChanges`); new primary keys and unique
+ * constraints are added directly (`directly` below), Postgres building them
+ * partition by partition.
  */
 
-import { createIndex } from '../../schema/ddl.js';
+import { addForeignKey, createIndex } from '../../schema/ddl.js';
 import { quoteIdent as q } from '../../schema/identifiers.js';
-import type { IndexIR, PartitionByIR, PartitionIR, TableIR, UniqueIR } from '../../schema/ir.js';
+import type { ForeignKeyIR, IndexIR, PartitionByIR, PartitionIR, TableIR, UniqueIR } from '../../schema/ir.js';
 import { createPartition, partitionBySql } from '../../schema/partition.js';
 import { alter, type Change, change } from './change.js';
 
@@ -142,4 +145,57 @@ export function partitionedIndexChanges(table: string, ix: IndexIR, partitions: 
     out.push(change('attach', `attach the partitions' indexes to ${ix.name}`, attaches, [drop]));
   }
   return out;
+}
+
+/**
+ * A new foreign key on an existing partitioned table without a long lock:
+ * added `NOT VALID` to each leaf partition, validated there in the
+ * `validate` phase (SHARE UPDATE EXCLUSIVE), then added to the partitioned
+ * levels, deepest first, which adopt the partitions' equal, validated
+ * constraints instead of scanning again. Undone by dropping the parent's,
+ * which takes the adopted ones with it.
+ */
+export function partitionedForeignKeyChanges(
+  table: string,
+  fk: ForeignKeyIR,
+  partitions: readonly PartitionIR[],
+): Change[] {
+  const main: Change[] = [];
+  const validate: Change[] = [];
+  const levels: string[] = [];
+  const walk = (parent: string) => {
+    for (const p of partitions.filter((x) => x.parent === parent)) {
+      if (p.partitionBy) {
+        walk(p.name);
+        levels.push(p.name);
+        continue;
+      }
+      const drop = `${alter(p.name)} DROP CONSTRAINT IF EXISTS ${q(fk.name)}`;
+      main.push(
+        change(
+          'main',
+          `add foreign key ${fk.name} to partition ${p.name} (not yet validated)`,
+          [`${addForeignKey(p.name, fk)} NOT VALID`],
+          [drop],
+        ),
+      );
+      validate.push(
+        change(
+          'validate',
+          `validate foreign key ${fk.name} on partition ${p.name}`,
+          [`${alter(p.name)} VALIDATE CONSTRAINT ${q(fk.name)}`],
+          [],
+        ),
+      );
+    }
+  };
+  walk(table);
+  levels.push(table);
+  const adopt = change(
+    validate.length > 0 ? 'attach' : 'main',
+    `add foreign key ${fk.name} to ${table}${validate.length > 0 ? ' (adopting the validated ones of its partitions)' : ''}`,
+    levels.map((t) => addForeignKey(t, fk)),
+    [`${alter(table)} DROP CONSTRAINT IF EXISTS ${q(fk.name)}`],
+  );
+  return [...main, ...validate, adopt];
 }

@@ -301,7 +301,8 @@ function addConstraint(env: FileEnv, table: string, existing: boolean, from: num
     if (column !== null) env.checks.set(checkKey(table, name), column);
     if (!notValid) env.validated.add(checkKey(table, name));
   }
-  if (notValid || !existing) return;
+  // Postgres has no NOT VALID foreign key on a partitioned table; `migrate new` validates its partitions' first.
+  if (notValid || !existing || (kind === 'FOREIGN KEY' && env.state.partitioned.has(table))) return;
   const what = `${kind === 'CHECK' ? 'check' : 'foreign key'}${name === null ? '' : ` ${name}`} on ${table}`;
   const locks =
     kind === 'CHECK'
