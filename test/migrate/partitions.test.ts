@@ -16,6 +16,7 @@ import { type DbHandle, openDatabase } from '../../src/db/open.js';
 import { E_SCHEMA } from '../../src/errors.js';
 import { diffSchemas } from '../../src/migrate/diff.js';
 import { generateMigration, pendingChanges } from '../../src/migrate/generate.js';
+import { renameHints } from '../../src/migrate/hints.js';
 import { introspect } from '../../src/migrate/introspect.js';
 import { lintSql } from '../../src/migrate/lint.js';
 import { renderSchemaModule } from '../../src/migrate/pull.js';
@@ -172,6 +173,26 @@ describe('partitionBy() and partition(): DSL, DDL and diff', () => {
       "ALTER TABLE accounts ATTACH PARTITION accounts_eu FOR VALUES IN ('de', 'fr')",
     ]);
     expect(diffSchemas(a, a)).toEqual([]);
+    // A renamed parent keeps its partitions: a rename, no detach or attach.
+    const renamedEvents = table(
+      'happenings',
+      { id: bigint().notNull(), at: timestamptz().notNull(), kind: text().notNull(), body: text() },
+      (t) => [primaryKey(t.id, t.at).named('events_pkey'), index('events_kind_idx').on(t.kind)],
+    )
+      .renamedFrom('events')
+      .partitionBy('range', 'at');
+    const renamedSchema = defineSchema({
+      happenings: renamedEvents,
+      old: partition('events_old', renamedEvents, { from: MINVALUE, to: '2026-01-01 00:00:00+00' }),
+    });
+    const onlyEvents: SchemaIR = {
+      enums: [],
+      tables: a.tables.filter((x) => x.name === 'events'),
+      partitions: a.partitions!.filter((p) => p.name === 'events_old'),
+    };
+    expect(diffSchemas(onlyEvents, renamedSchema.toIR(), renameHints(renamedSchema)).map((c) => c.description)).toEqual(
+      ['rename table events to happenings'],
+    );
     // From empty: parents, then partitions (sub-partitioned ones before theirs).
     const empty: SchemaIR = { enums: [], tables: [] };
     const create = diffSchemas(empty, a).map((c) => c.description);

@@ -185,7 +185,8 @@ export function applyRenames(
       ...(sequences ? { sequences } : {}),
       enums,
       tables,
-      ...(from.partitions ? { partitions: from.partitions } : {}),
+      // A partition follows its renamed parent (Postgres keeps the link across renames).
+      ...(from.partitions ? { partitions: from.partitions.map((p) => ({ ...p, parent: tableName(p.parent) })) } : {}),
     },
     renames,
     labelsRenamed: { enums, tables: from.tables.map(relabelTable) },
