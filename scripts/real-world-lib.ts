@@ -461,12 +461,6 @@ export interface DumpDifference {
   b?: string;
 }
 
-interface DumpContext {
-  partitions: Set<string>;
-  /** Tables of A whose CREATE TABLE says INHERITS (...). */
-  inheriting: Set<string>;
-}
-
 const BY_DESIGN_TYPES: Record<string, string> = {
   FUNCTION: 'functions',
   PROCEDURE: 'functions',
@@ -479,8 +473,6 @@ const BY_DESIGN_TYPES: Record<string, string> = {
   DOMAIN: 'domains/types',
   'SHELL TYPE': 'domains/types',
   SCHEMA: 'other schemas',
-  'TABLE ATTACH': 'partitioning',
-  'INDEX ATTACH': 'partitioning',
   COLLATION: 'collations',
   'TEXT SEARCH CONFIGURATION': 'text search',
   'TEXT SEARCH DICTIONARY': 'text search',
@@ -506,7 +498,6 @@ function constraintFeatures(text: string): string[] {
   if (/ WITH \(\w+ ?=/.test(text)) out.push('storage parameters');
   if (/ USING INDEX TABLESPACE | TABLESPACE /.test(text)) out.push('tablespaces');
   if (/ COLLATE /.test(text)) out.push('collations');
-  if (/ ON ONLY /.test(text)) out.push('partitioning');
   if (/ NO INHERIT\b/.test(text)) out.push('inheritance');
   if (/ SET STATISTICS /.test(text)) out.push('statistics targets');
   return out;
@@ -568,25 +559,18 @@ function tableParts(norm: string): TableParts | null {
 }
 
 /** Why two CREATE TABLE entries differ: the by-design kinds, and what is left unexplained. */
-function explainTable(
-  name: string,
-  a: string | undefined,
-  b: string | undefined,
-  ctx: DumpContext,
-): { kinds: string[]; unexplained: string[] } {
+function explainTable(a: string | undefined, b: string | undefined): { kinds: string[]; unexplained: string[] } {
   const kinds = new Set<string>();
   const unexplained: string[] = [];
   const pa = a === undefined ? null : tableParts(a);
   const pb = b === undefined ? null : tableParts(b);
   if (!pa || !pb) {
-    if (ctx.partitions.has(name)) return { kinds: ['partitioning'], unexplained };
     return { kinds: [], unexplained: [a === undefined ? 'table only in B' : 'table only in A'] };
   }
   // UNLOGGED and storage parameters (WITH (...)) are modelled: a difference there is unexplained.
   if (pa.header !== pb.header) unexplained.push(`header: A=${pa.header} B=${pb.header}`);
   if (pa.tail !== pb.tail) {
     for (const tail of [pa.tail, pb.tail]) {
-      if (/\bPARTITION BY /.test(tail)) kinds.add('partitioning');
       if (/\bINHERITS \(/.test(tail)) kinds.add('inheritance');
       if (/\bUSING \w+/.test(tail)) kinds.add('table access methods');
     }
@@ -617,7 +601,7 @@ function explainTable(
   return { kinds: [...kinds], unexplained };
 }
 
-function classify(side: DumpDifference['side'], a: DumpEntry | undefined, b: DumpEntry | undefined, ctx: DumpContext) {
+function classify(side: DumpDifference['side'], a: DumpEntry | undefined, b: DumpEntry | undefined) {
   const e = (a ?? b)!;
   const text = `${a?.norm ?? ''} ${b?.norm ?? ''}`;
   const d = (kind: string, byDesign: boolean): DumpDifference => ({
@@ -630,9 +614,6 @@ function classify(side: DumpDifference['side'], a: DumpEntry | undefined, b: Dum
     ...(b ? { b: b.norm } : {}),
   });
   if (e.schema !== 'public' && e.schema !== '-') return [d('other schemas', true)];
-  if (ctx.partitions.has(ownerOf(e)) || (e.type === 'COMMENT' && ctx.partitions.has(e.name.split(/[ .]/)[1] ?? ''))) {
-    return [d('partitioning', true)];
-  }
   if (e.type === 'EXTENSION') return [d('extensions', false)];
   if (e.type === 'COMMENT') {
     // CREATE EXTENSION sets the comment of its control file; another one is not modelled.
@@ -655,7 +636,7 @@ function classify(side: DumpDifference['side'], a: DumpEntry | undefined, b: Dum
   const designed = BY_DESIGN_TYPES[e.type];
   if (designed) return [d(designed, true)];
   if (e.type === 'TABLE') {
-    const { kinds, unexplained } = explainTable(e.name, a?.norm, b?.norm, ctx);
+    const { kinds, unexplained } = explainTable(a?.norm, b?.norm);
     const out = kinds.map((k) => d(k, true));
     if (unexplained.length > 0) out.push({ ...d('tables', false), kind: `tables: ${unexplained.join(' | ')}` });
     return out.length > 0 ? out : [d('tables', false)];
@@ -670,23 +651,7 @@ function classify(side: DumpDifference['side'], a: DumpEntry | undefined, b: Dum
   return [d(`other (${e.type})`, false)];
 }
 
-async function dumpContext(url: string, dumpA: Dump): Promise<DumpContext> {
-  const partitions = new Set(
-    (
-      await query<{ name: string }>(
-        url,
-        `select c.relname::text as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
-          where n.nspname = 'public' and c.relispartition`,
-      )
-    ).map((r) => r.name),
-  );
-  const inheriting = new Set(
-    dumpA.entries.filter((e) => e.type === 'TABLE' && / INHERITS \(/.test(e.norm)).map((e) => e.name),
-  );
-  return { partitions, inheriting };
-}
-
-function compareDumps(a: Dump, b: Dump, ctx: DumpContext): DumpDifference[] {
+function compareDumps(a: Dump, b: Dump): DumpDifference[] {
   const index = (d: Dump) => {
     const m = new Map<string, DumpEntry>();
     for (const e of d.entries) {
@@ -702,10 +667,10 @@ function compareDumps(a: Dump, b: Dump, ctx: DumpContext): DumpDifference[] {
   const out: DumpDifference[] = [];
   for (const [k, ea] of am) {
     const eb = bm.get(k);
-    if (!eb) out.push(...classify('A', ea, undefined, ctx));
-    else if (ea.norm !== eb.norm) out.push(...classify('both', ea, eb, ctx));
+    if (!eb) out.push(...classify('A', ea, undefined));
+    else if (ea.norm !== eb.norm) out.push(...classify('both', ea, eb));
   }
-  for (const [k, eb] of bm) if (!am.has(k)) out.push(...classify('B', undefined, eb, ctx));
+  for (const [k, eb] of bm) if (!am.has(k)) out.push(...classify('B', undefined, eb));
   return out;
 }
 
@@ -894,7 +859,7 @@ export async function roundTrip(file: string, options: Options): Promise<FileRep
     current = 'dump-compare';
     const dumpBText = await pgDump(urlB);
     writeFileSync(join(out, 'dump-b.sql'), dumpBText);
-    report.dumpDiffs = compareDumps(dumpA, parseDump(dumpBText), await dumpContext(urlA, dumpA));
+    report.dumpDiffs = compareDumps(dumpA, parseDump(dumpBText));
     report.stages['dump-compare'] = 'ok';
   } catch (err) {
     report.stages[current] = 'failed';

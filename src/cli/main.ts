@@ -7,6 +7,7 @@ import { registerExport } from './commands/export.js';
 import { registerHealth } from './commands/health.js';
 import { registerImport } from './commands/import.js';
 import { registerMigrate } from './commands/migrate.js';
+import { registerPartitions } from './commands/partitions.js';
 import { registerPull } from './commands/pull.js';
 import { registerSchema } from './commands/schema.js';
 import type { GlobalOptions } from './globals.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerSchema(program, globals);
   registerMigrate(program, globals);
   registerPull(program, globals);
+  registerPartitions(program, globals);
   registerImport(program, globals);
   registerHealth(program, globals);
   registerBackup(program, globals);

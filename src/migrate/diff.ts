@@ -21,6 +21,16 @@ import {
 } from './diff/constraints.js';
 import { createEnum, dropEnum, enumValueChanges } from './diff/enums.js';
 import { alterExtensionChanges, createExtensionChange, dropExtensionChange } from './diff/extensions.js';
+import {
+  addUniqueDirectly,
+  alterPartitionChanges,
+  createPartitionChange,
+  directly,
+  dropPartitionChange,
+  partitionedForeignKeyChanges,
+  partitionedIndexChanges,
+  repartitionWarning,
+} from './diff/partitions.js';
 import { createPolicyChanges, dropPolicyChanges } from './diff/policies.js';
 import { rawChanges } from './diff/raw.js';
 import { applyRenames } from './diff/renames.js';
@@ -135,6 +145,16 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
     for (const c of old.columns) if (!t.columns.some((n) => n.name === c.name)) changes.push(dropColumn(t.name, c));
     if (old.comment !== t.comment) changes.push(commentTable(t.name, old.comment, t.comment));
     changes.push(...tableOptionChanges(old, t));
+    const repartition = repartitionWarning(old, t);
+    if (repartition) changes.push(repartition);
+  }
+
+  // Partitions, parents first (the list is sorted so), once their parents exist.
+  const fromPartitions = byName(renamed.partitions ?? []);
+  const toPartitions = byName(to.partitions ?? []);
+  for (const p of to.partitions ?? []) {
+    const old = fromPartitions.get(p.name);
+    changes.push(...(old ? alterPartitionChanges(old, p) : [createPartitionChange(p)]));
   }
 
   changes.push(...routines.afterTables);
@@ -163,10 +183,15 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
         ),
       );
       changes.push(
-        ...(neededByNewFk ? [addPrimaryKey(t.name, t.primaryKey)] : addPrimaryKeyConcurrently(t.name, t.primaryKey)),
+        ...(neededByNewFk || directly(t)
+          ? [addPrimaryKey(t.name, t.primaryKey)]
+          : addPrimaryKeyConcurrently(t.name, t.primaryKey)),
       );
     }
-    for (const u of t.uniques) if (!hasSame(old.uniques, u)) changes.push(...addUnique(t.name, u));
+    for (const u of t.uniques) {
+      if (!hasSame(old.uniques, u))
+        changes.push(...(directly(t) ? [addUniqueDirectly(t.name, u)] : addUnique(t.name, u)));
+    }
     for (const c of t.checks) if (!hasSame(old.checks, c)) changes.push(...addCheck(t.name, c));
     changes.push(...validityChanges(old, t));
     for (const ix of t.indexes) {
@@ -179,13 +204,25 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
     const old = fromTables.get(t.name);
     for (const ix of t.indexes) {
       if (!old) changes.push(createIndexChange(t.name, ix, false));
-      else if (!hasSame(old.indexes, ix)) changes.push(createIndexChange(t.name, ix, true));
+      else if (!hasSame(old.indexes, ix)) {
+        changes.push(
+          ...(directly(t)
+            ? partitionedIndexChanges(t.name, ix, to.partitions ?? [])
+            : [createIndexChange(t.name, ix, true)]),
+        );
+      }
     }
   }
   for (const t of to.tables) {
     const old = fromTables.get(t.name);
     for (const fk of t.foreignKeys) {
-      if (!old || !hasSame(old.foreignKeys, fk)) changes.push(...addForeignKeyChanges(t.name, fk, old !== undefined));
+      if (!old || !hasSame(old.foreignKeys, fk)) {
+        changes.push(
+          ...(old && directly(t)
+            ? partitionedForeignKeyChanges(t.name, fk, to.partitions ?? [])
+            : addForeignKeyChanges(t.name, fk, old !== undefined)),
+        );
+      }
     }
   }
 
@@ -197,7 +234,10 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
   // Triggers after the views (an INSTEAD OF trigger is on one), then raw() SQL marked `last`.
   changes.push(...routines.createTriggers, ...raws.doLast);
 
-  // Finally what goes away entirely.
+  // Finally what goes away entirely: partitions first, sub-partitions before their parents.
+  for (const p of [...(renamed.partitions ?? [])].reverse()) {
+    if (!toPartitions.has(p.name)) changes.push(dropPartitionChange(p));
+  }
   for (const old of renamed.tables) if (!toTables.has(old.name)) changes.push(dropTable(old));
   changes.push(...routines.dropLate, ...raws.undoLast);
   for (const s of renamed.sequences ?? []) if (!toSequences.has(s.name)) changes.push(dropSequenceChange(s));

@@ -2,8 +2,8 @@
  * Read a live database's schema into the IR (see ../schema/ir.ts).
  *
  * Everything comes from `pg_catalog` in seven whole-database queries (enums,
- * extensions, sequences and policies, columns, constraints, indexes, comments,
- * views, functions and triggers) run in one read-only snapshot, so
+ * extensions, sequences, policies and partitions, columns, constraints,
+ * indexes, comments, views, functions and triggers) run in one read-only snapshot, so
  * the cost does not grow with the number of tables. Every field is spelled as
  * Postgres prints it (`format_type`, `pg_get_expr`, `pg_get_indexdef`), which
  * is also how the DSL spells names, types and flags: `introspect()` of the DDL
@@ -33,10 +33,12 @@ import type {
   TableIR,
   UniqueIR,
 } from '../schema/ir.js';
+import { parsePartitionKey, sortPartitions } from '../schema/partition.js';
 import { normaliseSequence } from '../schema/sequence.js';
 import { assembleViews, readViews, type ViewRow } from './introspect/views.js';
 import { attachComments, columnOptions, reloptionsIR, tableOptions, toPolicy } from './introspect-options.js';
 import { assembleRoutines, type RoutineRow, readRoutines } from './introspect-routines.js';
+import { MARKER } from './partitions-ahead.js';
 
 export interface IntrospectOptions {
   /** Schema to read; default `current_schema()` (the first existing schema on the `search_path`). */
@@ -80,26 +82,37 @@ export async function introspect(db: Kysely<any>, options: IntrospectOptions = {
  * transaction only and put back afterwards, since it may be the caller's.
  */
 async function withoutJit<R>(trx: Kysely<any>, fn: () => Promise<R>): Promise<R> {
-  const { rows } = await sql<{ jit: string | null }>`select current_setting('jit', true) as jit`.execute(trx);
+  // TimeZone too: timestamptz partition bounds (and defaults) print in the
+  // session's zone, and two servers in different zones must spell them alike.
+  const { rows } = await sql<{
+    jit: string | null;
+    tz: string | null;
+  }>`select current_setting('jit', true) as jit, current_setting('TimeZone', true) as tz`.execute(trx);
   const previous = rows[0]?.jit ?? null;
-  await sql`select set_config('jit', 'off', true)`.execute(trx);
+  const previousTz = rows[0]?.tz ?? null;
+  await sql`select set_config('jit', 'off', true), set_config('TimeZone', 'UTC', true)`.execute(trx);
   try {
     return await fn();
   } finally {
-    if (previous !== null) await sql`select set_config('jit', ${previous}, true)`.execute(trx);
+    const restore = [
+      ...(previous !== null ? [sql`set_config('jit', ${previous}, true)`] : []),
+      ...(previousTz !== null ? [sql`set_config('TimeZone', ${previousTz}, true)`] : []),
+    ];
+    if (restore.length > 0) await sql`select ${sql.join(restore)}`.execute(trx);
   }
 }
 
 // ---------------------------------------------------------------- queries
 
 interface EnumRow {
-  kind: 'enum' | 'extension' | 'sequence' | 'policy';
+  kind: 'enum' | 'extension' | 'sequence' | 'policy' | 'partition';
   name: string;
   /**
    * An enum's labels; an extension's `[schema, version]`, each null when the
    * default; a sequence's `[type, start, increment, min, max, cache, cycle,
    * owner table, owner column]` as text; a policy's `[table, command,
-   * permissive, using, with check, ...roles]` (see introspect-options.ts).
+   * permissive, using, with check, ...roles]` (see introspect-options.ts);
+   * a partition's `[parent, bound, partition key or null]`.
    */
   values: (string | null)[];
 }
@@ -126,6 +139,8 @@ interface ColumnRow {
   storage: string | null;
   /** `attcompression`: 'p' pglz, 'l' lz4, '' or null the default. */
   compression: string | null;
+  /** A partitioned table's `pg_get_partkeydef()`, e.g. `RANGE (created_at)`. */
+  partition_key: string | null;
 }
 
 interface ConstraintRow {
@@ -187,9 +202,10 @@ interface CatalogRows {
 /**
  * The five queries, and the views' (introspect/views.ts) and the functions' and triggers'
  * (introspect-routines.ts). Tables are ordinary and partitioned tables that are not
- * themselves partitions (the IR has no partitioning); `relispartition` and
- * `relkind` filters are repeated in each query so each stands alone. The
- * index query reads materialized views' indexes too.
+ * themselves partitions: a partition (the first query's `partition` rows)
+ * has its parent's columns, keys and indexes, which would otherwise be
+ * reported again; `relispartition` and `relkind` filters are repeated in
+ * each query so each stands alone. The index query reads materialized views' indexes too.
  */
 async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<CatalogRows> {
   const schema = sql`coalesce(${schemaName}::text, current_schema())`;
@@ -243,7 +259,20 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
       from pg_policy p
       join pg_class pc on pc.oid = p.polrelid
       join pg_namespace pn on pn.oid = pc.relnamespace
-     where pn.nspname = ${schema} and ${isTable('pc')}`.execute(db);
+     where pn.nspname = ${schema} and ${isTable('pc')}
+    union all
+    -- Partitions (their columns, keys and indexes are their parent's, so the
+    -- other queries skip them): parent, bound, and a sub-partitioned one's key.
+    select 'partition', pc.relname::text,
+           json_build_array(pp.relname::text, pg_get_expr(pc.relpartbound, pc.oid),
+             case when pc.relkind = 'p' then pg_get_partkeydef(pc.oid) end)
+      from pg_class pc
+      join pg_namespace pn on pn.oid = pc.relnamespace
+      join pg_inherits pi on pi.inhrelid = pc.oid
+      join pg_class pp on pp.oid = pi.inhparent
+     where pc.relispartition and pc.relkind in ('r', 'p') and pn.nspname = ${schema}
+       -- \`ferry partitions create\`'s are operational, not part of the schema (partitions-ahead.ts).
+       and obj_description(pc.oid, 'pg_class') is distinct from ${MARKER}`.execute(db);
 
   const columns = await sql<ColumnRow>`
     select c.relname::text as table_name,
@@ -260,7 +289,8 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
            c.relrowsecurity as rls_enabled,
            c.relforcerowsecurity as rls_forced,
            case when a.attstorage <> ty.typstorage then a.attstorage::text end as storage,
-           a.attcompression::text as compression
+           a.attcompression::text as compression,
+           case when c.relkind = 'p' then pg_get_partkeydef(c.oid) end as partition_key
       from pg_class c
       join pg_namespace n on n.oid = c.relnamespace
       left join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
@@ -512,6 +542,8 @@ function assemble(rows: CatalogRows, exclude: (table: string) => boolean): Schem
         comment: null,
         ...tableOptions(row),
       };
+      const partitionBy = row.partition_key === null ? null : parsePartitionKey(row.partition_key);
+      if (partitionBy) table.partitionBy = partitionBy;
       tables.set(row.table_name, table);
     }
     if (row.name !== null) table.columns.push(toColumn(row));
@@ -615,6 +647,19 @@ function assemble(rows: CatalogRows, exclude: (table: string) => boolean): Schem
   );
   const { functions, triggers, raw } = assembleRoutines(rows.routines, exclude);
   attachComments(other, tables, { extensions, sequences, enums });
+  const partitions = sortPartitions(
+    rows.enums
+      .filter((e) => e.kind === 'partition' && !exclude(e.values[0] ?? '') && !exclude(e.name))
+      .map((e) => {
+        const by = e.values[2] ? parsePartitionKey(e.values[2]) : null;
+        return {
+          name: e.name,
+          parent: e.values[0] ?? '',
+          bound: e.values[1] ?? '',
+          ...(by ? { partitionBy: by } : {}),
+        };
+      }),
+  );
   // Each present only when there are some, as in the DSL's IR (schema.ts).
   return {
     ...(extensions.length > 0 ? { extensions } : {}),
@@ -625,6 +670,7 @@ function assemble(rows: CatalogRows, exclude: (table: string) => boolean): Schem
     ...(functions.length > 0 ? { functions } : {}),
     ...(triggers.length > 0 ? { triggers } : {}),
     ...(raw.length > 0 ? { raw } : {}),
+    ...(partitions.length > 0 ? { partitions } : {}),
   };
 }
 

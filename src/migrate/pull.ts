@@ -1,4 +1,5 @@
 import type { ColumnIR, EnumIR, IndexIR, PolicyIR, SchemaIR, SequenceOptionsIR, TableIR } from '../schema/ir.js';
+import { renderPartitionBy, renderPartitions } from './pull-partitions.js';
 import { renderFunctions, renderRaw, renderTriggers } from './pull-routines.js';
 import { renderView } from './pull-views.js';
 
@@ -52,6 +53,7 @@ export function renderSchemaModule(schema: SchemaIR, options: { importFrom?: str
   if (fns.lines.length > 0) used.add('fn');
   body.push(...fns.lines);
   for (const t of schema.tables) body.push(renderTable(t, schema, enumVars, tableVars, used));
+  body.push(...renderPartitions(schema, tableVars, (w) => names.take(w), camel, used));
   for (const t of schema.tables) {
     for (const p of t.policies ?? []) body.push(renderPolicy(p, tableVars.get(t.name)!, names, used));
   }
@@ -158,7 +160,10 @@ function renderTable(
   for (const ix of t.indexes) extras.push(renderIndex(ix, used));
 
   const extrasFn = extras.length > 0 ? `, (t) => [\n    ${extras.join(',\n    ')},\n  ]` : '';
-  const comment = (t.comment !== null ? `.comment(${str(t.comment)})` : '') + tableOptionCalls(t);
+  const comment =
+    (t.comment !== null ? `.comment(${str(t.comment)})` : '') +
+    renderPartitionBy(t.partitionBy, used) +
+    tableOptionCalls(t);
   return `export const ${tableVars.get(t.name)} = table(\n  ${str(t.name)},\n  {\n${columns.join('\n')}\n  }${extrasFn},\n)${comment};`;
 }
 
@@ -328,6 +333,9 @@ const DSL_NAMES = new Set([
   'asc',
   'desc',
   'customType',
+  'partition',
+  'MINVALUE',
+  'MAXVALUE',
   'char',
   'timestamp',
   'timestamptz',

@@ -12,6 +12,7 @@ import type {
   TableIR,
   ViewIR,
 } from './ir.js';
+import { createPartition, partitionBySql } from './partition.js';
 import { createPolicy } from './policy.js';
 import { createSequence, ownSequence, sequenceOptionsSql } from './sequence.js';
 import { literal } from './sql.js';
@@ -51,6 +52,8 @@ export function createStatements(schema: SchemaIR): string[] {
     out.push(createTable(t), ...columnSequenceStatements(t.name, t.columns), ...afterCreateTable(t));
   }
   for (const f of fns.afterTables) out.push(...createFunctionStatements(f));
+  // Partitions after their parents (sorted so); an index created on a parent later cascades to them.
+  for (const p of schema.partitions ?? []) out.push(createPartition(p));
   for (const s of schema.sequences ?? []) if (s.ownedBy !== null) out.push(ownSequence(s.name, s.ownedBy));
   for (const t of schema.tables) for (const ix of t.indexes) out.push(createIndex(t.name, ix));
   for (const t of schema.tables) for (const fk of t.foreignKeys) out.push(addForeignKey(t.name, fk));
@@ -91,7 +94,8 @@ export function createTable(t: TableIR): string {
   }
   // NOT VALID checks follow the table (afterCreateTable): inside CREATE TABLE they come out validated.
   for (const c of t.checks) if (!c.notValid) lines.push(`  CONSTRAINT ${q(c.name)} CHECK (${c.expression})`);
-  return `CREATE ${t.unlogged ? 'UNLOGGED ' : ''}TABLE ${q(t.name)} (\n${lines.join(',\n')}\n)${withClause(t.with)}`;
+  const partitionBy = t.partitionBy ? ` ${partitionBySql(t.partitionBy)}` : '';
+  return `CREATE ${t.unlogged ? 'UNLOGGED ' : ''}TABLE ${q(t.name)} (\n${lines.join(',\n')}\n)${partitionBy}${withClause(t.with)}`;
 }
 
 const SERIAL_TYPES: Record<string, string> = { smallint: 'smallserial', integer: 'serial', bigint: 'bigserial' };

@@ -6,6 +6,15 @@ export { type Fn, type FunctionArg, type FunctionOptions, fn, isFn } from './fun
 export { quoteIdent } from './identifiers.js';
 export type * from './infer.js';
 export type * from './ir.js';
+export {
+  isPartition,
+  MAXVALUE,
+  MINVALUE,
+  type Partition,
+  type PartitionBounds,
+  type PartitionValue,
+  partition,
+} from './partition.js';
 export { isPolicy, type Policy, type PolicyOptions, policy } from './policy.js';
 export { isRaw, type Raw, type RawOptions, raw } from './raw.js';
 export { defineSchema, type Schema } from './schema.js';

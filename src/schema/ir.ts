@@ -49,6 +49,12 @@ export interface SchemaIR {
    * as written, undone by its `down`. Optional: absent reads as none.
    */
   raw?: RawIR[];
+  /**
+   * Partitions of partitioned tables (`CREATE TABLE … PARTITION OF …`), by
+   * name; a partition's columns, keys and indexes are its parent's and are
+   * not repeated. Optional like `extensions`: absent reads as none.
+   */
+  partitions?: PartitionIR[];
 }
 
 /**
@@ -109,6 +115,23 @@ export interface TriggerIR {
   /** Literal arguments passed to the function (`TG_ARGV`). */
   args: string[];
   comment: string | null;
+}
+
+/** How a table is partitioned, as `pg_get_partkeydef()` prints it: `RANGE (created_at)`. */
+export interface PartitionByIR {
+  strategy: 'range' | 'list' | 'hash';
+  /** The key inside the parentheses: `created_at`, `lower(region)`, `id, b`. */
+  key: string;
+}
+
+export interface PartitionIR {
+  name: string;
+  /** The partitioned table (or partition, when sub-partitioned) it belongs to. */
+  parent: string;
+  /** As `pg_get_expr(relpartbound)` prints it: `FOR VALUES FROM ('2026-01-01') TO ('2026-02-01')`, `DEFAULT`. */
+  bound: string;
+  /** A sub-partitioned partition's own partitioning; present only then. */
+  partitionBy?: PartitionByIR;
 }
 
 export interface ExtensionIR {
@@ -183,6 +206,8 @@ export interface TableIR {
   rowLevelSecurity?: { enabled: boolean; force: boolean };
   /** Row-level security policies on the table, by name. Present only when there are some. */
   policies?: PolicyIR[];
+  /** `PARTITION BY …`: present only on a partitioned table. */
+  partitionBy?: PartitionByIR;
 }
 
 export type PolicyCommand = 'all' | 'select' | 'insert' | 'update' | 'delete';

@@ -2,7 +2,8 @@ import { E_SCHEMA, FerryError } from '../errors.js';
 import { isPgEnum, type PgEnum } from './enum.js';
 import { type Extension, isExtension, sortExtensions } from './extension.js';
 import { type Fn, functionKey, isFn, sortFunctions } from './function.js';
-import type { EnumIR, SchemaIR, TableIR } from './ir.js';
+import type { EnumIR, PartitionIR, SchemaIR, TableIR } from './ir.js';
+import { isPartition, type Partition, sortPartitions } from './partition.js';
 import { isPolicy, type Policy } from './policy.js';
 import { isRaw, type Raw } from './raw.js';
 import { isSequence, type Sequence, sortSequences } from './sequence.js';
@@ -21,6 +22,7 @@ export interface Schema {
   readonly triggers: readonly Trigger[];
   readonly raw: readonly Raw[];
   readonly policies?: readonly Policy[];
+  readonly partitions: readonly Partition[];
   table(name: string): Table | undefined;
   toIR(): SchemaIR;
 }
@@ -41,7 +43,16 @@ export function defineSchema(module: Record<string, unknown> | readonly unknown[
   const triggers = new Map<string, Trigger>();
   const raws = new Map<string, Raw>();
   const policies = new Map<string, Policy>();
+  const partitions = new Map<string, Partition>();
   for (const value of values) {
+    if (isPartition(value)) {
+      const seen = partitions.get(value.name);
+      if (seen && JSON.stringify(seen.toIR()) !== JSON.stringify(value.toIR())) {
+        throw new FerryError(E_SCHEMA, `Partition "${value.name}" is declared twice with different bounds.`);
+      }
+      partitions.set(value.name, value);
+      continue;
+    }
     if (isPolicy(value)) {
       const key = `${value.table}.${value.name}`;
       const seen = policies.get(key);
@@ -125,6 +136,7 @@ export function defineSchema(module: Record<string, unknown> | readonly unknown[
     triggers: [...triggers.values()],
     raw: [...raws.values()],
     policies: [...policies.values()],
+    partitions: [...partitions.values()],
     table: (name) => tables.get(name),
     toIR: () => schemaToIR(schema),
   };
@@ -187,6 +199,7 @@ function schemaToIR(schema: Schema): SchemaIR {
       );
     }
   }
+  const partitions = checkedPartitions(schema, byName);
   // Each present only when there are some, so IR written before they existed compares equal.
   return {
     ...(extensions.length > 0 ? { extensions } : {}),
@@ -198,6 +211,7 @@ function schemaToIR(schema: Schema): SchemaIR {
     ...(triggers.length > 0 ? { triggers } : {}),
     // In declaration order: raw SQL may depend on raw SQL before it.
     ...(schema.raw.length > 0 ? { raw: schema.raw.map((r) => r.toIR()) } : {}),
+    ...(partitions.length > 0 ? { partitions } : {}),
   };
 }
 
@@ -230,4 +244,22 @@ function attachPolicies(tables: Map<string, TableIR>, policies: readonly Policy[
     t.policies = [...(t.policies ?? []), p.toIR()];
   }
   for (const t of tables.values()) t.policies?.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Partitions, parents first; each parent must be an exported partitioned table or partition, and no name taken twice. */
+function checkedPartitions(schema: Schema, tables: Map<string, TableIR>): PartitionIR[] {
+  const partitions = sortPartitions(schema.partitions.map((p) => p.toIR()));
+  const parents = new Map(partitions.map((p) => [p.name, p]));
+  for (const p of partitions) {
+    if (tables.has(p.name)) throw new FerryError(E_SCHEMA, `Partition ${p.name} has the name of a table.`);
+    const parent = tables.get(p.parent) ?? parents.get(p.parent);
+    if (!parent) {
+      throw new FerryError(
+        E_SCHEMA,
+        `Partition ${p.name} is a partition of ${p.parent}, which is not exported by the schema module.`,
+      );
+    }
+    if (!parent.partitionBy) throw new FerryError(E_SCHEMA, `Partition ${p.name}: ${p.parent} is not partitioned.`);
+  }
+  return partitions;
 }

@@ -10,6 +10,14 @@ import type {
   SequenceType,
   TableIR,
 } from './ir.js';
+import {
+  checkStrategy,
+  checkUniqueKeys,
+  PartitionByExtra,
+  type PartitionKey,
+  type PartitionStrategy,
+  partitionKeySql,
+} from './partition.js';
 import type { AnyColumns, InferInsert, InferSelect, InferUpdate } from './row-types.js';
 import { sequenceOptionsIR } from './sequence.js';
 import { SqlExpr } from './sql.js';
@@ -211,7 +219,7 @@ export const foreignKey = (
     spec.comment ?? null,
   );
 
-export type TableExtra = PrimaryKeyExtra | UniqueExtra | ForeignKeyExtra | CheckExtra | IndexExtra;
+export type TableExtra = PrimaryKeyExtra | UniqueExtra | ForeignKeyExtra | CheckExtra | IndexExtra | PartitionByExtra;
 
 // ---------------------------------------------------------------- table
 
@@ -307,6 +315,53 @@ export class Table<N extends string = string, C extends AnyColumns = AnyColumns>
     return this.withTableOptions({
       rowLevelSecurity: { enabled: options.enabled ?? true, force: options.force ?? false },
     });
+  }
+
+  /**
+   * Partition the table (`PARTITION BY`) by columns (given as columns or
+   * their names) or expressions; its partitions are `partition(name, table,
+   * bounds)`. Indexes declared on it are created on the parent and Postgres
+   * creates them on every partition; a primary key or unique constraint must
+   * include every key column.
+   *
+   * ```ts
+   * export const events = table('events', { id: bigserial(), at: timestamptz().notNull() },
+   *   (t) => [primaryKey(t.id, t.at)]).partitionBy('range', 'at');
+   * // CREATE TABLE events (...) PARTITION BY RANGE (at)
+   * table('users', { ... }).partitionBy('list', sql`lower(region)`);
+   * // ... PARTITION BY LIST ((lower(region)))
+   * ```
+   */
+  partitionBy(
+    strategy: PartitionStrategy,
+    keys: (keyof C & string) | PartitionKey | readonly ((keyof C & string) | PartitionKey)[],
+  ): Table<N, C> {
+    const what = `Table ${this.name}`;
+    checkStrategy(strategy, what);
+    if (this.extras.some((e) => e.kind === 'partitionBy')) {
+      throw new FerryError(E_SCHEMA, `${what}: partitionBy() is called twice.`);
+    }
+    const list = (Array.isArray(keys) ? keys : [keys]) as ((keyof C & string) | PartitionKey)[];
+    if (list.length === 0) throw new FerryError(E_SCHEMA, `${what}: partitionBy() needs a key.`);
+    const resolved = list.map((k) => {
+      if (typeof k !== 'string') return k;
+      const col = this.columns[k];
+      if (!col) throw new FerryError(E_SCHEMA, `${what}: partitionBy() names column "${k}", which it does not have.`);
+      return col;
+    });
+    const extra = new PartitionByExtra(strategy, resolved);
+    return new Table(this.name, this.columns, [...this.extras, extra], this.previousName, this.tableComment);
+  }
+
+  /** The `PARTITION BY` of `partitionBy()`, or null (a partition's `of` reads it). */
+  get partitioning(): { strategy: PartitionStrategy; key: string } | null {
+    const e = this.extras.find((x): x is PartitionByExtra => x.kind === 'partitionBy');
+    return e ? { strategy: e.strategy, key: partitionKeySql(e.keys) } : null;
+  }
+
+  /** Number of partition key columns and expressions (0 when not partitioned). */
+  get keyWidth(): number {
+    return this.extras.find((x): x is PartitionByExtra => x.kind === 'partitionBy')?.keys.length ?? 0;
   }
 
   /** Primary-key column names, in key order. Empty when the table has none. */
@@ -486,6 +541,10 @@ function compileTable(t: Table): TableIR {
           ...commentOf(e.constraintComment),
         });
         break;
+      case 'partitionBy':
+        for (const k of e.keys) if (!(k instanceof SqlExpr)) own(k, 'partitionBy()');
+        ir.partitionBy = { strategy: e.strategy, key: partitionKeySql(e.keys) };
+        break;
       case 'index': {
         if (e.spec.keys.length === 0) throw schemaError(`${t.name}: index(${e.indexName ?? ''}) needs .on(keys).`);
         const keys: IndexKeyIR[] = e.spec.keys.map((k) => ({
@@ -511,6 +570,8 @@ function compileTable(t: Table): TableIR {
       }
     }
   }
+  const partitioned = t.extras.find((x): x is PartitionByExtra => x.kind === 'partitionBy');
+  if (partitioned) checkUniqueKeys(ir, partitioned.keys);
   return ir;
 }
 

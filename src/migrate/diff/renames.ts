@@ -189,6 +189,8 @@ export function applyRenames(
       tables,
       ...(from.functions ? { functions: from.functions } : {}),
       ...(triggers ? { triggers } : {}),
+      // A partition follows its renamed parent (Postgres keeps the link across renames).
+      ...(from.partitions ? { partitions: from.partitions.map((p) => ({ ...p, parent: tableName(p.parent) })) } : {}),
     },
     renames,
     labelsRenamed: { enums, tables: from.tables.map(relabelTable) },

@@ -16,6 +16,9 @@ export class SchemaState {
   /** Tables dropped or renamed away by the current file (when `#before` is unknown). */
   #gone = new Set<string>();
 
+  /** Tables created `PARTITION BY` by this or an earlier file: `CREATE INDEX … ON ONLY` builds nothing on them. */
+  readonly partitioned = new Set<string>();
+
   constructor(existing: ReadonlySet<string> | null) {
     this.#before = existing ? new Set(existing) : null;
   }

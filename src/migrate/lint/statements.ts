@@ -64,9 +64,12 @@ function createIndex(env: FileEnv, after: number): boolean {
   const on = findWord(t, 'on', i);
   if (on < 0) return false;
   let j = on + 1;
-  if (isWord(t[j], 'only')) j++;
+  const only = isWord(t[j], 'only');
+  if (only) j++;
   const table = qualifiedName(t, j)?.name;
   if (table === undefined) return false;
+  // ON ONLY a partitioned table builds nothing: the partitions' copies are built (concurrently) and attached apart.
+  if (only && env.state.partitioned.has(table)) return false;
   const what = `${index === null ? 'an index' : `index ${index}`} on table ${table}`;
   if (concurrently) {
     if (!env.noTransaction) {
@@ -99,6 +102,7 @@ function createTable(env: FileEnv, after: number): boolean {
   const table = qualifiedName(t, i)?.name;
   if (table === undefined) return false;
   if (!(ifNotExists && env.state.known(table))) env.state.create(table);
+  if (t.some((x, k) => isWord(x, 'partition') && isWord(t[k + 1], 'by'))) env.state.partitioned.add(table);
   return false;
 }
 
@@ -297,7 +301,8 @@ function addConstraint(env: FileEnv, table: string, existing: boolean, from: num
     if (column !== null) env.checks.set(checkKey(table, name), column);
     if (!notValid) env.validated.add(checkKey(table, name));
   }
-  if (notValid || !existing) return;
+  // Postgres has no NOT VALID foreign key on a partitioned table; `migrate new` validates its partitions' first.
+  if (notValid || !existing || (kind === 'FOREIGN KEY' && env.state.partitioned.has(table))) return;
   const what = `${kind === 'CHECK' ? 'check' : 'foreign key'}${name === null ? '' : ` ${name}`} on ${table}`;
   const locks =
     kind === 'CHECK'
