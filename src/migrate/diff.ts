@@ -175,7 +175,8 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
 
   // Policies once every table and column they may name exists, then comments on what now exists.
   for (const t of to.tables) changes.push(...createPolicyChanges(fromTables.get(t.name), t));
-  changes.push(...commentChanges(renamed, to));
+  // `renamed` carries no extensions (nothing renames them): theirs are `from`'s.
+  changes.push(...commentChanges({ ...renamed, extensions: from.extensions ?? [] }, to));
 
   // Finally what goes away entirely.
   for (const old of renamed.tables) if (!toTables.has(old.name)) changes.push(dropTable(old));
