@@ -230,7 +230,8 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
   changes.push(...views.after);
   // Policies once every table and column they may name exists, then comments on what now exists.
   for (const t of to.tables) changes.push(...createPolicyChanges(fromTables.get(t.name), t));
-  changes.push(...commentChanges(renamed, to));
+  // `renamed` carries no extensions (nothing renames them): theirs are `from`'s.
+  changes.push(...commentChanges({ ...renamed, extensions: from.extensions ?? [] }, to));
   // Triggers after the views (an INSTEAD OF trigger is on one), then raw() SQL marked `last`.
   changes.push(...routines.createTriggers, ...raws.doLast);
 

@@ -24,6 +24,7 @@ import { normalise, openShadow, type Shadow } from '../../src/migrate/shadow.js'
 import { bigint, bigserial, integer, jsonb, serial, text } from '../../src/schema/column.js';
 import { createStatements } from '../../src/schema/ddl.js';
 import { pgEnum } from '../../src/schema/enum.js';
+import { extension } from '../../src/schema/extension.js';
 import { defineSchema } from '../../src/schema/schema.js';
 import { sequence } from '../../src/schema/sequence.js';
 import { sql as dsl } from '../../src/schema/sql.js';
@@ -197,6 +198,17 @@ describe('storage options, NOT VALID and comments: DSL, DDL and diff', () => {
       'make jobs_priority_check NOT VALID',
     );
     expect(diffSchemas(v1().toIR(), v1().toIR())).toEqual([]);
+  });
+
+  it("an extension's comment: set when declared, back to its control file's when removed", () => {
+    const mk = (comment?: string) =>
+      defineSchema({ x: extension('pg_trgm', comment === undefined ? {} : { comment }) }).toIR();
+    expect(createStatements(mk('trigrams'))).toContain("COMMENT ON EXTENSION pg_trgm IS 'trigrams'");
+    const [set] = diffSchemas(mk(), mk('trigrams'));
+    expect(set!.up).toEqual(["COMMENT ON EXTENSION pg_trgm IS 'trigrams'"]);
+    expect(set!.down[0]).toBe(
+      "DO $$ BEGIN EXECUTE format('COMMENT ON EXTENSION %I IS %L', 'pg_trgm', (select comment from pg_available_extensions where name = 'pg_trgm')); END $$",
+    );
   });
 
   it('comments an index built concurrently on an existing table once it exists (attach phase)', () => {
