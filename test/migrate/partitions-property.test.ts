@@ -112,7 +112,8 @@ describeEachBackend('partition histories (property)', (t) => {
         let id = 0;
         const step = async (name: string) => {
           const schema = schemaOf(state);
-          const gen = await generateMigration({ shadow, schema, dir, name, now: new Date((now += 10_000)) });
+          now += 10_000;
+          const gen = await generateMigration({ shadow, schema, dir, name, now: new Date(now) });
           expect(gen.lint.filter((f) => f.severity === 'error')).toEqual([]);
           expect((await migrator.up()).ok).toBe(true);
           const live = await introspect(handle.db);
