@@ -172,7 +172,7 @@ describeEachBackend('introspect', (t) => {
       expect(last.columns.find((c) => c.name === 'state')?.type).toBe(`${schema}.state`);
     }
     // enums+extensions+sequences, columns, constraints, indexes, comments, views, functions+triggers.
-    expect(counts[0]).toBe(6);
+    expect(counts[0]).toBe(7);
     expect(counts[1]).toBe(counts[0]);
   });
 
