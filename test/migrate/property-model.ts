@@ -67,16 +67,6 @@ export const KNOWN_GAPS = {
    *     → insert or update on table "t1" violates foreign key constraint "t1_r3_fkey"
    */
   dropReferencedTableWithRows: true,
-  /**
-   * BUG (sequences slice, found once functions and triggers joined the
-   * operations and the default seed took other paths). Widening a serial
-   * integer column to bigint leaves its sequence `AS integer`; introspection
-   * then reports `sequence: { type: 'integer' }` on the column while the
-   * target (a bigserial) has none, and the differ emits no ALTER SEQUENCE.
-   *   step 1: add table t1 (id serial NOT NULL, PRIMARY KEY (id)); step 2: change type of t1.id from integer to bigint
-   *   → after the ups the database differs from the target at $.tables[0](t1).columns[0](id).sequence
-   */
-  widenSerial: true,
 } satisfies Record<string, boolean>;
 
 export type KnownGap = keyof typeof KNOWN_GAPS;
@@ -930,7 +920,7 @@ const OPS: Record<OpKind, OpFn> = {
   changeType(m, r) {
     const candidates = m.tables.flatMap((t) =>
       t.columns
-        .filter((c) => widenings(t, c).length > 0 && (!c.serial || allows(m, 'widenSerial')))
+        .filter((c) => widenings(t, c).length > 0)
         .map((c) => ({ t, c })),
     );
     const chosen = r.pick(candidates);

@@ -20,7 +20,7 @@ import { renderSchemaModule } from '../../src/migrate/pull.js';
 import { Migrator } from '../../src/migrate/runner.js';
 import { normalise, openShadow, type Shadow } from '../../src/migrate/shadow.js';
 import { bigint, bigserial, integer, serial, text } from '../../src/schema/column.js';
-import { createStatements } from '../../src/schema/ddl.js';
+import { createStatements, renderCreateSql } from '../../src/schema/ddl.js';
 import type { SchemaIR } from '../../src/schema/ir.js';
 import { defineSchema } from '../../src/schema/schema.js';
 import { type SequenceOptions, sequence } from '../../src/schema/sequence.js';
@@ -319,6 +319,27 @@ describeEachBackend('sequences', (t) => {
       expect(await introspect(handle.db)).toEqual(live);
     } finally {
       await sql.raw('DROP TABLE widened').execute(handle.db);
+    }
+  });
+
+  it('a serial widened to bigint takes its sequence along (a bigserial, not one stuck at 2^31 - 1), and back down', async () => {
+    const before = defineSchema({ grown: table('grown', { id: serial().primaryKey() }) }).toIR();
+    const after = defineSchema({ grown: table('grown', { id: bigserial().primaryKey() }) }).toIR();
+    const from = await normalise(shadow, before);
+    const to = await normalise(shadow, after);
+    const changes = diffSchemas(from, to);
+    expect(changes.map((c) => c.description)).toEqual([
+      'change type of grown.id from integer to bigint',
+      'change the sequence type of grown.id to bigint',
+    ]);
+    await sql.raw(renderCreateSql(before)).execute(handle.db);
+    try {
+      for (const c of changes) for (const st of c.up) await sql.raw(st).execute(handle.db);
+      expect(await introspect(handle.db)).toEqual(to);
+      for (const c of [...changes].reverse()) for (const st of c.down) await sql.raw(st).execute(handle.db);
+      expect(await introspect(handle.db)).toEqual(from);
+    } finally {
+      await sql.raw('DROP TABLE grown').execute(handle.db);
     }
   });
 

@@ -124,6 +124,19 @@ export function alterColumn(table: string, prev: ColumnIR, next: ColumnIR): Chan
       ...(prev.default !== null ? [`${col} SET DEFAULT ${prev.default}`] : []),
     ];
     out.push(change('main', `change type of ${where} from ${prev.type} to ${next.type}`, up, down));
+    // A serial's sequence keeps its type through ALTER COLUMN TYPE (an identity's follows the column):
+    // widened to bigint it would still stop at 2^31 - 1, and differ from the bigserial the schema asks for.
+    const sequenceType = (c: ColumnIR) => c.sequence?.type ?? c.type;
+    if (prev.serial && next.serial && sequenceType(prev) !== sequenceType(next)) {
+      out.push(
+        change(
+          'main',
+          `change the sequence type of ${where} to ${sequenceType(next)}`,
+          [setColumnSequence(table, next)],
+          [setColumnSequence(table, { ...prev, name: next.name })],
+        ),
+      );
+    }
     if (next.default !== null)
       out.push(
         change('main', `set default of ${where}`, [`${col} SET DEFAULT ${next.default}`], [`${col} DROP DEFAULT`]),
