@@ -919,9 +919,7 @@ const OPS: Record<OpKind, OpFn> = {
 
   changeType(m, r) {
     const candidates = m.tables.flatMap((t) =>
-      t.columns
-        .filter((c) => widenings(t, c).length > 0)
-        .map((c) => ({ t, c })),
+      t.columns.filter((c) => widenings(t, c).length > 0).map((c) => ({ t, c })),
     );
     const chosen = r.pick(candidates);
     if (!chosen) return null;
