@@ -70,6 +70,8 @@
  * - `rls-without-policy` (warning): row-level security enabled on a table
  *   that no policy covers by the end of the migrations: every row is denied
  *   to everyone but the owner (lint/rls.ts).
+ * - `view-bypasses-rls` (warning): a view without security_invoker reads a
+ *   table with row-level security: it shows rows as its owner sees them (lint/rls.ts).
  *
  * Layout: lint/rules.ts (types, LINT_RULES), lint/tokens.ts (the statement's
  * tokens, from src/sql/lexer.ts, and matchers), lint/state.ts (what a file

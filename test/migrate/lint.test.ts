@@ -49,6 +49,7 @@ describe('LINT_RULES', () => {
         'require-timeout-settings',
         'rls-without-policy',
         'setting-not-nullable-field',
+        'view-bypasses-rls',
       ].sort(),
     );
     for (const r of LINT_RULES) {

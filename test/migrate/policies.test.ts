@@ -35,6 +35,7 @@ import { policy } from '../../src/schema/policy.js';
 import { defineSchema } from '../../src/schema/schema.js';
 import { sql as dsl } from '../../src/schema/sql.js';
 import { table } from '../../src/schema/table.js';
+import { view } from '../../src/schema/view.js';
 import { describeEachBackend } from '../support/backends.js';
 
 const srcIndex = new URL('../../src/index.ts', import.meta.url).pathname;
@@ -205,6 +206,54 @@ describe('lint: rls-without-policy', () => {
     const sqlOf = (schema: ReturnType<typeof defineSchema>) => `${createStatements(schema.toIR()).join(';\n')};`;
     expect(rule(sqlOf(v1()))).toEqual([]);
     expect(rule(sqlOf(defineSchema({ docs })))).toHaveLength(1);
+  });
+});
+
+describe('lint: view-bypasses-rls', () => {
+  const rule = (sqlText: string) => lintSql(sqlText).filter((f) => f.rule === 'view-bypasses-rls');
+  const docsRls = 'CREATE TABLE docs (id int, owner text);\nALTER TABLE docs ENABLE ROW LEVEL SECURITY;\n';
+
+  it('warns about a view over a table with RLS that runs as its owner, at the view', () => {
+    const found = rule(`${docsRls}CREATE VIEW all_docs AS SELECT d.id FROM public.docs d JOIN other o ON o.id = d.id;`);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({ severity: 'warning', line: 3 });
+    expect(found[0]!.message).toContain('all_docs');
+    expect(found[0]!.message).toContain('docs');
+    expect(found[0]!.hint).toContain('securityInvoker');
+  });
+
+  it('is silent with security_invoker (at creation or set later), over tables without RLS, and follows RESET, renames and DROP VIEW', () => {
+    expect(rule(`${docsRls}CREATE VIEW v WITH (security_invoker = true) AS SELECT id FROM docs;`)).toEqual([]);
+    expect(rule(`${docsRls}CREATE VIEW v WITH (security_invoker) AS SELECT id FROM docs;`)).toEqual([]);
+    expect(rule(`${docsRls}CREATE VIEW v WITH (security_invoker = off) AS SELECT id FROM docs;`)).toHaveLength(1);
+    expect(rule(`${docsRls}CREATE VIEW v AS SELECT id FROM docs; ALTER VIEW v SET (security_invoker = on);`)).toEqual(
+      [],
+    );
+    expect(
+      rule(
+        `${docsRls}CREATE VIEW v WITH (security_invoker) AS SELECT id FROM docs; ALTER VIEW v RESET (security_invoker);`,
+      ),
+    ).toHaveLength(1);
+    expect(rule('CREATE TABLE docs (id int); CREATE VIEW v AS SELECT id FROM docs;')).toEqual([]);
+    expect(rule(`${docsRls}CREATE VIEW v AS SELECT id FROM docs; DROP VIEW v;`)).toEqual([]);
+    expect(rule(`${docsRls}CREATE VIEW v AS SELECT id FROM docs; ALTER VIEW v RENAME TO w;`)[0]!.message).toContain(
+      'View w',
+    );
+    // RLS disabled again before the end: nothing to bypass.
+    expect(
+      rule(`${docsRls}CREATE VIEW v AS SELECT id FROM docs; ALTER TABLE docs DISABLE ROW LEVEL SECURITY;`),
+    ).toEqual([]);
+  });
+
+  it('generated migrations: a DSL view over an .rls() table warns unless it is securityInvoker', () => {
+    const docs = docsTable().rls();
+    const own = policy('own', docs, { using: dsl`true` });
+    const sqlOf = (invoker: boolean) =>
+      `${createStatements(
+        defineSchema({ docs, own, v: view('docs_v', 'SELECT id FROM docs', { securityInvoker: invoker }) }).toIR(),
+      ).join(';\n')};`;
+    expect(rule(sqlOf(false))).toHaveLength(1);
+    expect(rule(sqlOf(true))).toEqual([]);
   });
 });
 

@@ -93,6 +93,11 @@ export const LINT_RULES: readonly LintRule[] = [
     severity: 'warning',
     summary: 'Row-level security enabled on a table no policy covers: every row is denied to all but the owner.',
   },
+  {
+    id: 'view-bypasses-rls',
+    severity: 'warning',
+    summary: 'A view without security_invoker over a table with row-level security shows rows as its owner sees them.',
+  },
 ];
 
 export const SEVERITY = new Map(LINT_RULES.map((r) => [r.id, r.severity]));
