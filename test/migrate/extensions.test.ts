@@ -5,8 +5,7 @@
  * the migration shadow. On both backends; `migrate new` uses a PGlite shadow
  * as the CLI does, and the Postgres shadow is exercised too.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,17 +28,10 @@ import { defineSchema } from '../../src/schema/schema.js';
 import { asc, index, table } from '../../src/schema/table.js';
 import { describeEachBackend, freshPgliteDatabase } from '../support/backends.js';
 import { expectFerryError } from '../support/expect-error.js';
+import { tempDirs } from '../support/temp-dirs.js';
 
 const srcIndex = new URL('../../src/index.ts', import.meta.url).pathname;
-const roots: string[] = [];
-const newDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'ferry-ext-'));
-  roots.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
-});
+const newDir = tempDirs('ferry-ext-');
 
 /** A GiST index over a scalar column (needs btree_gist) and a trigram GIN index (needs pg_trgm). */
 function docsTable() {

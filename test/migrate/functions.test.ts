@@ -7,8 +7,7 @@
  * backends, each with a shadow like its database (a scratch schema on
  * PostgreSQL, so names must come back unqualified there too).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,17 +28,10 @@ import { sql as dsl } from '../../src/schema/sql.js';
 import { check, table } from '../../src/schema/table.js';
 import { trigger, tsvectorTrigger } from '../../src/schema/trigger.js';
 import { describeEachBackend } from '../support/backends.js';
+import { tempDirs } from '../support/temp-dirs.js';
 
 const srcIndex = new URL('../../src/index.ts', import.meta.url).pathname;
-const roots: string[] = [];
-const newDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'ferry-fn-'));
-  roots.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
-});
+const newDir = tempDirs('ferry-fn-');
 
 interface Version {
   tagLimit: number;

@@ -6,8 +6,7 @@
  * migrations, and `ferry pull`. On both backends; `migrate new` uses a
  * PGlite shadow as the CLI does.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,17 +30,10 @@ import { sql as dsl } from '../../src/schema/sql.js';
 import { foreignKey, index, primaryKey, table, unique, uniqueIndex } from '../../src/schema/table.js';
 import { describeEachBackend } from '../support/backends.js';
 import { rejection } from '../support/expect-error.js';
+import { tempDirs } from '../support/temp-dirs.js';
 
 const srcIndex = new URL('../../src/index.ts', import.meta.url).pathname;
-const roots: string[] = [];
-const newDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'ferry-part-'));
-  roots.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
-});
+const newDir = tempDirs('ferry-part-');
 
 const events = table(
   'events',

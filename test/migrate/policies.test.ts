@@ -14,8 +14,7 @@
  * E_ROLE_MISSING.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,18 +36,11 @@ import { sql as dsl } from '../../src/schema/sql.js';
 import { table } from '../../src/schema/table.js';
 import { view } from '../../src/schema/view.js';
 import { describeEachBackend } from '../support/backends.js';
+import { tempDirs } from '../support/temp-dirs.js';
 
 const srcIndex = new URL('../../src/index.ts', import.meta.url).pathname;
 const ROLE = `i17_rls_reader_${randomBytes(3).toString('hex')}`;
-const roots: string[] = [];
-const newDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'ferry-rls-'));
-  roots.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
-});
+const newDir = tempDirs('ferry-rls-');
 
 const docsTable = () => table('docs', { id: serial().primaryKey(), owner: text().notNull(), body: text() });
 

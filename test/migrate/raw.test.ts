@@ -5,8 +5,7 @@
  * can print of unmodelled objects (internal/C functions, procedures,
  * constraint triggers) as raw() with a warning. On both backends.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,17 +23,10 @@ import { raw, rawFromMigrations } from '../../src/schema/raw.js';
 import { defineSchema } from '../../src/schema/schema.js';
 import { table } from '../../src/schema/table.js';
 import { describeEachBackend } from '../support/backends.js';
+import { tempDirs } from '../support/temp-dirs.js';
 
 const srcIndex = new URL('../../src/index.ts', import.meta.url).pathname;
-const roots: string[] = [];
-const newDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'ferry-raw-'));
-  roots.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
-});
+const newDir = tempDirs('ferry-raw-');
 
 /** A text search configuration (before the tables) and a constraint trigger (last), neither modelled. */
 function schemaOf(copyFrom: 'english' | 'simple') {

@@ -5,8 +5,7 @@
  * previous options exactly, and `ferry pull`. On both backends; `migrate new`
  * uses a PGlite shadow as the CLI does.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,17 +26,10 @@ import { type SequenceOptions, sequence } from '../../src/schema/sequence.js';
 import { sql as dsl } from '../../src/schema/sql.js';
 import { table } from '../../src/schema/table.js';
 import { describeEachBackend } from '../support/backends.js';
+import { tempDirs } from '../support/temp-dirs.js';
 
 const srcIndex = new URL('../../src/index.ts', import.meta.url).pathname;
-const roots: string[] = [];
-const newDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'ferry-seq-'));
-  roots.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
-});
+const newDir = tempDirs('ferry-seq-');
 
 /** orders.no from a standalone sequence orders.batch owns (owned by the column it feeds, it would be that serial's); ids from a serial and an identity with non-default options. */
 function schemaWith(orderNo: SequenceOptions, idStart = 100) {

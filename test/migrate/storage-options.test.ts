@@ -8,8 +8,7 @@
  * backends. Compression is `pglz` here: PGlite is built without lz4 (the
  * PostgreSQL-only test below uses it).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,17 +29,10 @@ import { sequence } from '../../src/schema/sequence.js';
 import { sql as dsl } from '../../src/schema/sql.js';
 import { check, foreignKey, index, primaryKey, table } from '../../src/schema/table.js';
 import { describeEachBackend } from '../support/backends.js';
+import { tempDirs } from '../support/temp-dirs.js';
 
 const srcIndex = new URL('../../src/index.ts', import.meta.url).pathname;
-const roots: string[] = [];
-const newDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'ferry-storage-'));
-  roots.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
-});
+const newDir = tempDirs('ferry-storage-');
 
 function v1() {
   const state = pgEnum('job_state', ['new', 'done'], { comment: 'job lifecycle' });

@@ -8,8 +8,7 @@
  * same server (as `migrate check` uses), since `pg_get_viewdef` prints
  * differently across server versions.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,17 +29,10 @@ import { defineSchema } from '../../src/schema/schema.js';
 import { index, table, uniqueIndex } from '../../src/schema/table.js';
 import { refreshMaterializedView, view } from '../../src/schema/view.js';
 import { describeEachBackend } from '../support/backends.js';
+import { tempDirs } from '../support/temp-dirs.js';
 
 const srcIndex = new URL('../../src/index.ts', import.meta.url).pathname;
-const roots: string[] = [];
-const newDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'ferry-views-'));
-  roots.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
-});
+const newDir = tempDirs('ferry-views-');
 
 /** A query builder that never connects: only compiles. */
 const qb = new Kysely<any>({
