@@ -20,28 +20,44 @@ import { type Change, change, definition } from './change.js';
 
 const keyOf = (t: CommentTarget) => JSON.stringify(t);
 
-/** Every commentable object with its comment and a key for what it is, so a re-created one can be told apart. */
+/**
+ * Every commentable object with its comment, and how to get a key for what
+ * it is (so a re-created one can be told apart): computed only for the few
+ * objects with a comment on either side, since serialising every key and
+ * index of a 500-table schema was most of a diff's time.
+ */
 interface Commentable {
   target: CommentTarget;
   comment: string | undefined;
-  body: string;
+  body: () => string;
   /**
    * For an index or a unique or primary key: its table. On a table that
    * stays, such an object is built concurrently and attached after `main`
    * (diff/constraints.ts), so its comment waits for the `attach` phase.
    */
-  lateOn: string | null;
+  lateOn: () => string | null;
 }
 
 function objects(s: SchemaIR): Map<string, Commentable> {
   const out = new Map<string, Commentable>();
   const add = (list: [CommentTarget, string | undefined][], t: TableIR | null) => {
-    const bodies = t ? bodiesOf(t) : new Map<string, unknown>();
-    const late = t ? lateOf(t) : new Set<string>();
+    let bodies: Map<string, unknown> | undefined;
+    let late: Set<string> | undefined;
     for (const [target, comment] of list) {
       const key = keyOf(target);
-      const body = JSON.stringify(definition(bodies.get(key) ?? null));
-      out.set(key, { target, comment, body, lateOn: t && late.has(key) ? t.name : null });
+      out.set(key, {
+        target,
+        comment,
+        body: () => {
+          bodies ??= t ? bodiesOf(t) : new Map<string, unknown>();
+          return JSON.stringify(definition(bodies.get(key) ?? null));
+        },
+        lateOn: () => {
+          if (!t) return null;
+          late ??= lateOf(t);
+          return late.has(key) ? t.name : null;
+        },
+      });
     }
   };
   for (const t of s.tables) add(tableCommentTargets(t), t);
@@ -75,11 +91,13 @@ export function commentChanges(from: SchemaIR, to: SchemaIR): Change[] {
   const out: Change[] = [];
   for (const [key, next] of objects(to)) {
     const prev = before.get(key);
-    const recreated = prev === undefined || prev.body !== next.body;
+    if (next.comment === undefined && prev?.comment === undefined) continue;
+    const recreated = prev === undefined || prev.body() !== next.body();
     if (recreated) {
       // Sequences, enums and extensions are never re-created in place; a new one starts without a comment.
       if (next.comment !== undefined) {
-        const phase = next.lateOn !== null && existed.has(next.lateOn) ? 'attach' : 'main';
+        const lateOn = next.lateOn();
+        const phase = lateOn !== null && existed.has(lateOn) ? 'attach' : 'main';
         out.push(
           change(phase, `comment on ${describeTarget(next.target)}`, [commentSql(next.target, next.comment)], []),
         );
