@@ -17,6 +17,13 @@
  *   (with the server's default JIT settings the index query gets JIT-compiled).
  * Plus one instrumented introspection (Kysely `log`) for the query count and
  * each query's time, and introspection of the same schema on PGlite.
+ *
+ * Beside the tables (issue 17): 200 views (every tenth over the view before
+ * it), 200 SQL functions, 100 row triggers (one plpgsql trigger function),
+ * 50 row-level security policies (on tables with RLS enabled) and 20 range-
+ * partitioned tables of 3 partitions each, created as SQL after the tables;
+ * the introspected counts are checked, and the diff of the schema against
+ * itself must stay empty with all of them in it.
  */
 import { spawn } from 'node:child_process';
 import { Kysely, sql } from 'kysely';
@@ -157,6 +164,60 @@ function changedTarget(current: SchemaIR): SchemaIR {
   return target;
 }
 
+/** Issue 17's other objects, as SQL run after the tables (the bench's IR is the tables'). */
+const OTHER = { views: 200, functions: 200, triggers: 100, policies: 50, partitioned: 20, partitionsEach: 3 };
+
+function otherObjectsSql(): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < OTHER.functions; i++) {
+    out.push(`CREATE FUNCTION bf_${pad(i)}(a integer) RETURNS integer LANGUAGE sql IMMUTABLE AS $$ SELECT a + ${i} $$`);
+  }
+  out.push(
+    `CREATE FUNCTION bench_touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.qty := NEW.qty; RETURN NEW; END $$`,
+  );
+  for (let i = 0; i < OTHER.triggers; i++) {
+    out.push(
+      `CREATE TRIGGER bt_${pad(i)}_touch BEFORE UPDATE ON ${tableName(i)} FOR EACH ROW EXECUTE FUNCTION bench_touch()`,
+    );
+  }
+  for (let i = 0; i < OTHER.views; i++) {
+    out.push(
+      i % 10 === 9
+        ? `CREATE VIEW bv_${pad(i)} AS SELECT id, code FROM bv_${pad(i - 1)} WHERE id > ${i}`
+        : `CREATE VIEW bv_${pad(i)} AS SELECT id, code, amount FROM ${tableName(i)} WHERE qty > ${i}`,
+    );
+  }
+  for (let i = 0; i < OTHER.policies; i++) {
+    const t = tableName(TABLES - 1 - i);
+    out.push(`ALTER TABLE ${t} ENABLE ROW LEVEL SECURITY`);
+    out.push(`CREATE POLICY bp_${pad(i)} ON ${t} USING (qty >= 0)`);
+  }
+  for (let i = 0; i < OTHER.partitioned; i++) {
+    const t = `pt_${pad(i)}`;
+    out.push(
+      `CREATE TABLE ${t} (id bigint NOT NULL, at timestamp with time zone NOT NULL, v text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at)`,
+    );
+    for (let m = 1; m <= OTHER.partitionsEach; m++) {
+      out.push(
+        `CREATE TABLE ${t}_2026_${String(m).padStart(2, '0')} PARTITION OF ${t} FOR VALUES FROM ('2026-${String(m).padStart(2, '0')}-01 00:00:00+00') TO ('2026-${String(m + 1).padStart(2, '0')}-01 00:00:00+00')`,
+      );
+    }
+  }
+  return out;
+}
+
+/** The introspected counts of the other objects (what the bench says it measured). */
+function otherCounts(ir: SchemaIR) {
+  return {
+    views: ir.views?.length ?? 0,
+    functions: ir.functions?.length ?? 0,
+    triggers: ir.triggers?.length ?? 0,
+    policies: ir.tables.reduce((n, t) => n + (t.policies?.length ?? 0), 0),
+    partitioned: ir.tables.filter((t) => t.partitionBy).length,
+    partitions: ir.partitions?.length ?? 0,
+  };
+}
+
 // ------------------------------------------------------------ helpers
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -196,9 +257,24 @@ async function applyDdl(db: Kysely<any>, statements: string[]): Promise<void> {
 }
 
 function checkShape(ir: SchemaIR, where: string): void {
-  const bad = ir.tables.filter((t) => t.columns.length !== 10 || t.indexes.length !== 3 || t.foreignKeys.length !== 1);
-  if (ir.tables.length !== TABLES || bad.length > 0 || ir.enums.length !== 1) {
-    throw new Error(`${where}: introspected ${ir.tables.length} tables, ${bad.length} of unexpected shape`);
+  const benchTables = ir.tables.filter((t) => t.name.startsWith('bt_'));
+  const bad = benchTables.filter(
+    (t) => t.columns.length !== 10 || t.indexes.length !== 3 || t.foreignKeys.length !== 1,
+  );
+  if (benchTables.length !== TABLES || bad.length > 0 || ir.enums.length !== 1) {
+    throw new Error(`${where}: introspected ${benchTables.length} tables, ${bad.length} of unexpected shape`);
+  }
+  const got = otherCounts(ir);
+  const want = {
+    views: OTHER.views,
+    functions: OTHER.functions + 1,
+    triggers: OTHER.triggers,
+    policies: OTHER.policies,
+    partitioned: OTHER.partitioned,
+    partitions: OTHER.partitioned * OTHER.partitionsEach,
+  };
+  if (JSON.stringify(got) !== JSON.stringify(want)) {
+    throw new Error(`${where}: introspected ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
   }
 }
 
@@ -207,6 +283,8 @@ const QUERY_LABELS: [RegExp, string][] = [
   [/pg_attrdef/, 'columns'],
   [/confdeltype/, 'constraints'],
   [/from pg_index i/, 'indexes'],
+  [/from pg_rewrite/, 'views'],
+  [/from pg_proc p/, 'functions and triggers'],
   [/pg_description/, 'comments'],
 ];
 const labelOf = (text: string) =>
@@ -233,11 +311,12 @@ async function instrumentedIntrospect(handle: DbHandle): Promise<LoggedQuery[]> 
 // ------------------------------------------------------------ run
 
 const ir = buildSchema();
-const ddl = createStatements(ir);
+const ddl = [...createStatements(ir), ...otherObjectsSql()];
 const summary: Record<string, string | number>[] = [];
 const queryTable: Record<string, string | number>[] = [];
 const result: Record<string, unknown> = {
   tables: TABLES,
+  other: OTHER,
   statements: ddl.length,
   rounds: ROUNDS,
 };
@@ -410,7 +489,9 @@ await admin.end().catch(() => {});
 }
 
 printTable(
-  `introspection + diff of ${TABLES} tables (10 columns, 3 indexes, 1 FK each) vs pg_dump --schema-only, ` +
+  `introspection + diff of ${TABLES} tables (10 columns, 3 indexes, 1 FK each), ${OTHER.views} views, ` +
+    `${OTHER.functions} functions, ${OTHER.triggers} triggers, ${OTHER.policies} policies, ` +
+    `${OTHER.partitioned} partitioned tables vs pg_dump --schema-only, ` +
     `${ROUNDS} interleaved rounds`,
   summary,
 );
