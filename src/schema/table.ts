@@ -1,3 +1,13 @@
+/**
+ * `table(name, columns, extras)`: the table builder and its compilation to
+ * `TableIR`.
+ *
+ * Over 600 lines: the builder's chained options (keys, indexes, checks,
+ * comments, row-level security, storage options, partitioning) and the IR
+ * compiler read and check the same column map and constraint lists; the
+ * features with logic of their own live apart (partition.ts,
+ * table-options.ts, policy.ts, column.ts).
+ */
 import { E_SCHEMA, FerryError } from '../errors.js';
 import { Column, type ColumnBuilder, type ColumnDef, type ForeignKeyTarget, type ReferenceOptions } from './column.js';
 import { assertIdentifier } from './identifiers.js';

@@ -1,3 +1,8 @@
+/**
+ * The migration linter: each rule on the SQL that trips it and on the SQL
+ * that must not, then across files (lintMigrations) and on generated
+ * migrations. Just over 600 lines: one table of rules, one case list each.
+ */
 import { describe, expect, it } from 'vitest';
 import { diffSchemas } from '../../src/migrate/diff.js';
 import { type MigrationFile, parseSqlFile } from '../../src/migrate/files.js';
