@@ -290,7 +290,11 @@ class CutoverImpl<V> implements Cutover<V> {
 
   async flush(): Promise<void> {
     while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
-    this.#flushing ??= this.#record().finally(() => {
+    // A record already under way (the poll's) took only what was buffered when it began: wait for it, then
+    // record what came after, so flush() returns with every comparison made before it in the database.
+    while (this.#flushing) await this.#flushing.catch(() => {});
+    if (this.#outcomes.length === 0 && this.#mismatches.length === 0) return;
+    this.#flushing = this.#record().finally(() => {
       this.#flushing = null;
     });
     await this.#flushing;

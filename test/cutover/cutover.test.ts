@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, expect, it } from 'vitest';
 import { advance, mismatches, recordVerify, rollback, status } from '../../src/cutover/advance.js';
 import { type Cutover, defineCutover } from '../../src/cutover/cutover.js';
@@ -91,6 +92,45 @@ describeEachBackend('cutover runtime', (t) => {
     old.failWrites = true;
     await expectFerryError(cutover.write('k', { id: 'k', price: 1 }), 'E_CUTOVER_STORE');
     expect(neu.map.has('k')).toBe(false);
+  });
+
+  it("flush() records every comparison made before it, even while the poll's own flush is under way", async () => {
+    const { db, old, neu, name, cutover } = await setup('shadow');
+    for (const k of ['a', 'b', 'c', 'd']) {
+      old.map.set(k, { id: k, price: 1 });
+      neu.map.set(k, { id: k, price: 1 });
+    }
+    const compared = async (n: number) => {
+      while (cutover.stats().comparisons < n) await new Promise((r) => setImmediate(r));
+    };
+    await cutover.read('a');
+    await cutover.read('b');
+    await compared(2);
+    // Hold the control row (on PGlite: the one connection), so the first flush is still writing a and b
+    // when c and d are compared and the second flush starts.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((r) => (locked = r));
+    const holder = db.db.transaction().execute(async (trx) => {
+      await sql`select 1 from ferry_cutover where name = ${name} for update`.execute(trx);
+      locked();
+      await held;
+    });
+    await isLocked;
+    const first = cutover.flush();
+    await cutover.read('c');
+    await cutover.read('d');
+    await compared(4);
+    const second = cutover.flush();
+    release();
+    await holder;
+    await first;
+    await second;
+    const rows = await sql<{
+      n: string;
+    }>`select count(*) as n from ferry_cutover_comparisons where name = ${name}`.execute(db.db);
+    expect(Number(rows.rows[0]!.n)).toBe(4);
   });
 
   it('a hanging shadow read does not delay the answer; a field difference is a mismatch and blocks advance', async () => {
