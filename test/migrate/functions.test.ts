@@ -27,6 +27,7 @@ import { defineSchema } from '../../src/schema/schema.js';
 import { sql as dsl } from '../../src/schema/sql.js';
 import { check, table } from '../../src/schema/table.js';
 import { trigger, tsvectorTrigger } from '../../src/schema/trigger.js';
+import { view } from '../../src/schema/view.js';
 import { describeEachBackend } from '../support/backends.js';
 import { tempDirs } from '../support/temp-dirs.js';
 
@@ -84,6 +85,8 @@ function schemaOf(v: Version) {
     volatility: 'stable',
     body: `SELECT CASE WHEN $1.finished_at IS NOT NULL THEN 'finished' WHEN $1.error_count > 0 THEN 'errored' ELSE 'ready' END`,
   });
+  // A view calling the row-type function: dropped before the function is recreated (V1 -> V2), back after.
+  const jobStates = view('que_job_states', 'SELECT j.id, que_job_state(j.*) AS state FROM que_jobs j');
   // Counts jobs in a body created before que_jobs (check_function_bodies is off, as in pg_dump's output).
   const countJobs = fn('count_jobs', {
     returns: 'bigint',
@@ -116,6 +119,7 @@ function schemaOf(v: Version) {
     validateTags,
     jobs,
     jobState,
+    jobStates,
     countJobs,
     addOne,
     addOneMore,
@@ -207,6 +211,11 @@ describe('fn() and trigger(): DSL, DDL and diff', () => {
     expect(d.indexOf('drop function que_job_state(que_jobs)')).toBeLessThan(
       d.indexOf('create function que_job_state(que_jobs)'),
     );
+    // The view calling it goes first and comes back once it exists again.
+    expect(d.indexOf('drop view que_job_states')).toBeLessThan(d.indexOf('drop function que_job_state(que_jobs)'));
+    expect(d.indexOf('create view que_job_states')).toBeGreaterThan(
+      d.indexOf('create function que_job_state(que_jobs)'),
+    );
     const replace = changes.find((c) => c.description === 'replace function que_validate_tags(jsonb)')!;
     expect(replace.up[1]).toMatch(/^CREATE OR REPLACE FUNCTION que_validate_tags\(tags_array jsonb\) RETURNS boolean/);
     expect(replace.up[1]).toContain('<= 200');
@@ -226,9 +235,10 @@ describe('fn() and trigger(): DSL, DDL and diff', () => {
       'create trigger posts.posts_search2',
     ]);
     expect(diffSchemas(a, a)).toEqual([]);
-    // Everything gone: triggers first, the row-type function before its table, the rest after the tables.
+    // Everything gone: the view, triggers first, the row-type function before its table, the rest after the tables.
     const gone = diffSchemas(a, { enums: [], tables: [] }).map((c) => c.description);
-    expect(gone.slice(0, 3)).toEqual([
+    expect(gone.slice(0, 4)).toEqual([
+      'drop view que_job_states',
       'drop trigger posts.posts_search',
       'drop trigger posts.posts_search2',
       'drop trigger posts.posts_touch',

@@ -34,6 +34,21 @@ export function replaceable(old: FunctionIR, next: FunctionIR): boolean {
 
 export const sameFunction = (a: FunctionIR, b: FunctionIR) => JSON.stringify(a) === JSON.stringify(b);
 
+/**
+ * Names of the functions of `from` that `to` keeps but drops and creates
+ * again (their arguments or result change): whatever calls them (a view)
+ * must go before the drop and come back after the create.
+ */
+export function recreatedFunctionNames(from: readonly FunctionIR[], to: readonly FunctionIR[]): Set<string> {
+  const next = new Map(to.map((f) => [functionKey(f), f]));
+  const names = new Set<string>();
+  for (const old of from) {
+    const f = next.get(functionKey(old));
+    if (f && !sameFunction(old, f) && !replaceable(old, f)) names.add(old.name);
+  }
+  return names;
+}
+
 /** A function that stays but changes in a way `CREATE OR REPLACE` can do. */
 export function replaceFunctionChange(old: FunctionIR, next: FunctionIR): Change {
   const { comment: _a, ...oldDef } = old;

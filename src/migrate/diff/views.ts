@@ -6,7 +6,8 @@
  * it drops the views that go away, the views that must be rebuilt (their new
  * definition cannot replace the old one in place, or a table or column they
  * read is renamed, dropped or changes type, which Postgres refuses or
- * reprints under a view) and, transitively, every view reading one of those.
+ * reprints under a view, or a function it calls is dropped and created
+ * again) and, transitively, every view reading one of those.
  * Dependents are dropped first; each drop's undo recreates the previous
  * definition exactly, with its indexes and comment, so the down migration
  * (undone last-first) rebuilds them in dependency order after the table
@@ -35,6 +36,7 @@ import {
 import { renameEnumLabels } from '../expressions.js';
 import { byName, type Change, change, hasSame } from './change.js';
 import { createIndexChange } from './constraints.js';
+import { recreatedFunctionNames } from './functions.js';
 
 /** Per relation of the old schema: the columns that change under a view (renamed, dropped, retyped), or all of it. */
 type Affected = Map<string, Set<string> | 'all'>;
@@ -57,6 +59,7 @@ export function diffViews(from: SchemaIR, renamed: SchemaIR, to: SchemaIR): View
   const affected = affectedRelations(from, renamed, to);
 
   const recreated = recreatedEnums(renamed, to);
+  const recreatedFunctions = recreatedFunctionNames(renamed.functions ?? [], to.functions ?? []);
   const rebuilt = withDependents(
     oldViews,
     oldViews
@@ -66,6 +69,7 @@ export function diffViews(from: SchemaIR, renamed: SchemaIR, to: SchemaIR): View
           !next ||
           readsAffected(old, affected) ||
           [...recreated].some((e) => readsEnum(old, e, from)) ||
+          callsAny(old, recreatedFunctions) ||
           needsRebuild(old, next, newViews)
         );
       })
@@ -149,6 +153,17 @@ function withDependents(views: readonly ViewIR[], names: Iterable<string>): Set<
     }
   }
   return out;
+}
+
+/**
+ * Whether `v` names one of the functions `names`, by its text (`dependsOn`
+ * holds relations only; a name that is not a call costs no more than a view
+ * rebuilt needlessly).
+ */
+function callsAny(v: ViewIR, names: ReadonlySet<string>): boolean {
+  if (names.size === 0) return false;
+  const words = identifiersIn(v.definition);
+  return [...names].some((n) => words.has(n));
 }
 
 /** Enums whose values are removed or reordered: the type is rebuilt (diff/enums.ts), its columns converted. */
