@@ -21,6 +21,7 @@ import {
 } from './diff/constraints.js';
 import { createEnum, dropEnum, enumValueChanges } from './diff/enums.js';
 import { alterExtensionChanges, createExtensionChange, dropExtensionChange } from './diff/extensions.js';
+import { functionCallers } from './diff/function-callers.js';
 import {
   addUniqueDirectly,
   alterPartitionChanges,
@@ -106,7 +107,8 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
   // Functions and triggers (diff/routines.ts says where each list goes).
   const routines = routineChanges(renamed, to);
   const raws = rawChanges(from, to);
-  changes.push(...raws.undoFirst, ...routines.dropTriggers, ...routines.dropEarly, ...raws.doFirst);
+  const callers = functionCallers(renamed, to);
+  changes.push(...raws.undoFirst, ...routines.dropTriggers, ...callers.drops, ...routines.dropEarly, ...raws.doFirst);
   changes.push(...routines.beforeTables);
 
   // Drop what goes away or changes definition, before anything that may collide with it.
@@ -158,6 +160,8 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
   }
 
   changes.push(...routines.afterTables);
+  // Checks, indexes and defaults calling a function just created again.
+  changes.push(...callers.restores);
 
   // Sequence ownership, now that the owning tables and columns exist.
   for (const s of to.sequences ?? []) {

@@ -25,7 +25,7 @@ import { fn } from '../../src/schema/function.js';
 import type { SchemaIR } from '../../src/schema/ir.js';
 import { defineSchema } from '../../src/schema/schema.js';
 import { sql as dsl } from '../../src/schema/sql.js';
-import { check, table } from '../../src/schema/table.js';
+import { check, index, table } from '../../src/schema/table.js';
 import { trigger, tsvectorTrigger } from '../../src/schema/trigger.js';
 import { view } from '../../src/schema/view.js';
 import { describeEachBackend } from '../support/backends.js';
@@ -35,6 +35,7 @@ const srcIndex = new URL('../../src/index.ts', import.meta.url).pathname;
 const newDir = tempDirs('ferry-fn-');
 
 interface Version {
+  slugArg: string;
   tagLimit: number;
   stateArg: string;
   searchConfig: string;
@@ -43,6 +44,7 @@ interface Version {
   second: 'numeric' | 'bigint';
 }
 const V1: Version = {
+  slugArg: 'title',
   tagLimit: 100,
   stateArg: 'job',
   searchConfig: 'pg_catalog.english',
@@ -51,6 +53,7 @@ const V1: Version = {
   second: 'numeric',
 };
 const V2: Version = {
+  slugArg: 'txt',
   tagLimit: 200,
   stateArg: 'j',
   searchConfig: 'pg_catalog.simple',
@@ -104,13 +107,29 @@ function schemaOf(v: Version) {
   });
   const addOneMore = fn('add_one', { args: [{ type: v.second }], returns: v.second, body: 'SELECT $1 + 1' });
   const tsvector = () => customType('tsvector');
-  const posts = table('posts', {
-    id: serial().primaryKey(),
-    title: text(),
-    body: text(),
-    search: tsvector(),
-    search2: tsvector(),
+  // Called by a check, an expression index and a default of posts: its argument's new name (V2) makes
+  // Postgres drop and create it, which it refuses while they exist.
+  const slugify = fn('slugify', {
+    args: [{ name: v.slugArg, type: 'text' }],
+    returns: 'text',
+    volatility: 'immutable',
+    body: "SELECT lower(regexp_replace($1, '[^a-z0-9]+', '-', 'gi'))",
   });
+  const posts = table(
+    'posts',
+    {
+      id: serial().primaryKey(),
+      title: text(),
+      body: text(),
+      search: tsvector(),
+      search2: tsvector(),
+      slug: text().notNull().default(dsl`slugify('untitled'::text)`),
+    },
+    (p) => [
+      check('slug_ok', dsl`slugify(slug) = slug`).comment('a slug is its own slug'),
+      index('posts_title_slug').on(dsl`slugify(title)`).comment('finds posts by slug'),
+    ],
+  );
   const search2Update = fn('posts_search2_update', {
     returns: 'trigger',
     body: `\nBEGIN\n  NEW.search2 := to_tsvector('simple', coalesce(NEW.title, '') || ' ' || coalesce(NEW.body, ''));\n  RETURN NEW;\nEND\n`,
@@ -123,6 +142,7 @@ function schemaOf(v: Version) {
     countJobs,
     addOne,
     addOneMore,
+    slugify,
     posts,
     search2Update,
     postsSearch: tsvectorTrigger('posts_search', posts, {
@@ -157,6 +177,7 @@ describe('fn() and trigger(): DSL, DDL and diff', () => {
       'posts_search2_update()',
       'que_job_state(que_jobs)',
       'que_validate_tags(jsonb)',
+      'slugify(text)',
     ]);
     expect(ir.functions?.find((f) => f.name === 'posts_search2_update')?.language).toBe('plpgsql');
     expect(ir.triggers?.find((t) => t.name === 'posts_search')).toEqual({
@@ -211,6 +232,18 @@ describe('fn() and trigger(): DSL, DDL and diff', () => {
     expect(d.indexOf('drop function que_job_state(que_jobs)')).toBeLessThan(
       d.indexOf('create function que_job_state(que_jobs)'),
     );
+    // What calls slugify goes before it is dropped and comes back once it is created again.
+    for (const what of ['drop check slug_ok', 'drop index posts_title_slug', 'drop default of posts.slug']) {
+      expect(d.indexOf(what), what).toBeGreaterThanOrEqual(0);
+      expect(d.indexOf(what), what).toBeLessThan(d.indexOf('drop function slugify(text)'));
+    }
+    for (const what of [
+      'add check slug_ok (not yet validated)',
+      'create index posts_title_slug concurrently',
+      'set default of posts.slug',
+    ]) {
+      expect(d.indexOf(what), what).toBeGreaterThan(d.indexOf('create function slugify(text)'));
+    }
     // The view calling it goes first and comes back once it exists again.
     expect(d.indexOf('drop view que_job_states')).toBeLessThan(d.indexOf('drop function que_job_state(que_jobs)'));
     expect(d.indexOf('create view que_job_states')).toBeGreaterThan(
@@ -272,7 +305,7 @@ describeEachBackend('functions and triggers', (t) => {
     const pending = await pendingChanges(shadow, schemaOf(V1), dir);
     expect(pending.changes).toEqual([]);
     expect(live1).toEqual(pending.target);
-    expect(live1.functions).toHaveLength(6);
+    expect(live1.functions).toHaveLength(7);
     expect(live1.functions?.find((f) => f.name === 'count_jobs')).toMatchObject({
       security: 'definer',
       setConfig: [['search_path', 'public, pg_temp']],
@@ -298,7 +331,15 @@ describeEachBackend('functions and triggers', (t) => {
     expect(posts).toEqual([{ search: "'cat':2 'jump':1 'quick':3", search2: "'cats':2 'jumping':1 'quickly':3" }]);
     await sql`delete from posts; delete from que_jobs`.execute(handle.db);
 
-    await generateMigration({ shadow, schema: schemaOf(V2), dir, name: 'change', now: new Date(Date.now() + 10_000) });
+    const change = await generateMigration({
+      shadow,
+      schema: schemaOf(V2),
+      dir,
+      name: 'change',
+      now: new Date(Date.now() + 10_000),
+    });
+    // main, validate (the re-added check), concurrent (the re-built index), attach (its comment)
+    expect(change.written).toHaveLength(4);
     const up2 = await migrator.up();
     expect(up2.ok, JSON.stringify(up2)).toBe(true);
     const live2 = await introspect(handle.db);
@@ -307,7 +348,7 @@ describeEachBackend('functions and triggers', (t) => {
     expect(live2.functions?.find((f) => f.name === 'que_job_state')?.arguments).toBe('j que_jobs');
     expect(live2.triggers?.find((x) => x.name === 'posts_search')?.args[1]).toBe('pg_catalog.simple');
 
-    expect((await migrator.down({ steps: 1 })).ok).toBe(true);
+    expect((await migrator.down({ steps: change.written.length })).ok).toBe(true);
     expect(await introspect(handle.db)).toEqual(live1);
     expect((await migrator.down({ all: true })).ok).toBe(true);
     const empty = await introspect(handle.db);

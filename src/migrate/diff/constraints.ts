@@ -7,9 +7,9 @@ import type { CheckIR, ForeignKeyIR, IndexIR, PrimaryKeyIR, UniqueIR } from '../
 import { alter, type Change, change } from './change.js';
 
 /** A dropped object's comment, restored after it is re-created by a down migration. */
-const constraintComment = (table: string, c: { name: string; comment?: string }) =>
+export const constraintComment = (table: string, c: { name: string; comment?: string }) =>
   c.comment === undefined ? [] : [commentSql({ kind: 'constraint', table, name: c.name }, c.comment)];
-const indexComment = (ix: IndexIR) =>
+export const indexComment = (ix: IndexIR) =>
   ix.comment === undefined ? [] : [commentSql({ kind: 'index', name: ix.name }, ix.comment)];
 
 function pkSql(table: string, pk: PrimaryKeyIR): string {
