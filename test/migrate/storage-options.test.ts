@@ -73,10 +73,12 @@ function v1() {
 /**
  * Everything changes in place: parameters set/reset, lockers logged, storage
  * changed or set, compression back to the default, the FK and the check
- * validated, index fillfactor, comments changed/removed.
+ * validated, index fillfactor, comments changed/removed; the enum is
+ * rebuilt (its values reordered).
  */
 function v2() {
-  const state = pgEnum('job_state', ['new', 'done'], { comment: 'job states' });
+  // Reordered: the type is rebuilt, and keeps its comment both ways.
+  const state = pgEnum('job_state', ['done', 'new'], { comment: 'job states' });
   const jobs = table(
     'jobs',
     {

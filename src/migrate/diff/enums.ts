@@ -45,25 +45,36 @@ export function enumValueChanges(old: EnumIR, next: EnumIR, renamed: SchemaIR, l
     });
     // Undone after the main migration is, so the columns are those of the original schema,
     // but with labels renamed in this (expand) migration still renamed.
-    const down = rebuildEnum(next, old.values, labelsRenamed);
+    const down = rebuildEnum(next, old.values, labelsRenamed, old.comment);
     return [change('expand', `add values to enum ${next.name}`, up, down)];
   }
   const description = `rebuild enum ${next.name} (${old.values.join(', ')} -> ${next.values.join(', ')})`;
   return [
     {
-      ...change('main', description, rebuildEnum(old, next.values, renamed), rebuildEnum(next, old.values, renamed)),
+      ...change(
+        'main',
+        description,
+        rebuildEnum(old, next.values, renamed, old.comment),
+        rebuildEnum(next, old.values, renamed, old.comment),
+      ),
       destructive: true,
     },
   ];
 }
 
-/** Statements that swap enum `e` for a new type with `values`, converting every column that uses it. */
-function rebuildEnum(e: EnumIR, values: readonly string[], schema: SchemaIR): string[] {
+/**
+ * Statements that swap enum `e` for a new type with `values`, converting every
+ * column that uses it. The new type gets `comment`, the one the type has when
+ * the rebuild runs: the old schema's both ways (a changed comment is set
+ * after the rebuild, and undone before its undo).
+ */
+function rebuildEnum(e: EnumIR, values: readonly string[], schema: SchemaIR, comment: string | undefined): string[] {
   const tmp = q(`${e.name}__old`);
   const name = q(e.name);
   const out = [
     `ALTER TYPE ${name} RENAME TO ${tmp}`,
     `CREATE TYPE ${name} AS ENUM (${values.map(literal).join(', ')})`,
+    ...(comment !== undefined ? [commentSql({ kind: 'type', name: e.name }, comment)] : []),
   ];
   for (const t of schema.tables) {
     for (const c of t.columns) {
