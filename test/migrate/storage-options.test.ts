@@ -20,7 +20,7 @@ import { introspect } from '../../src/migrate/introspect.js';
 import { renderSchemaModule } from '../../src/migrate/pull.js';
 import { Migrator } from '../../src/migrate/runner.js';
 import { normalise, openShadow, type Shadow } from '../../src/migrate/shadow.js';
-import { bigint, bigserial, integer, jsonb, serial, text } from '../../src/schema/column.js';
+import { bigint, bigserial, integer, jsonb, serial, text, varchar } from '../../src/schema/column.js';
 import { createStatements } from '../../src/schema/ddl.js';
 import { pgEnum } from '../../src/schema/enum.js';
 import { extension } from '../../src/schema/extension.js';
@@ -43,6 +43,7 @@ function v1() {
       state: state().notNull().default('new'),
       args: jsonb().storage('external'),
       payload: text().compression('pglz'),
+      label: varchar(200).storage('external'),
       priority: integer().notNull().default(100),
     },
     (t) => [
@@ -86,6 +87,8 @@ function v2() {
       state: state().notNull().default('new'),
       args: jsonb().storage('main'),
       payload: text(),
+      // A new type resets storage to the type's own: the declared one is set again, and back in the down.
+      label: text().storage('external'),
       priority: integer().notNull().default(100),
     },
     (t) => [

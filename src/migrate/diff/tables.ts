@@ -115,13 +115,16 @@ export function alterColumn(table: string, prev: ColumnIR, next: ColumnIR): Chan
   }
   if (prev.type !== next.type) {
     // Defaults are typed; drop and restore around the conversion.
+    // ALTER COLUMN TYPE also resets the column's storage to the new type's: a declared one is set again.
     const up = [
       ...(prev.default !== null ? [`${col} DROP DEFAULT`] : []),
       `${col} TYPE ${next.type} USING ${q(next.name)}::${next.type}`,
+      ...(next.storage !== undefined ? [columnStorageSql(table, next.name, next.storage)] : []),
     ];
     const down = [
       `${col} TYPE ${prev.type} USING ${q(next.name)}::${prev.type}`,
       ...(prev.default !== null ? [`${col} SET DEFAULT ${prev.default}`] : []),
+      ...(prev.storage !== undefined ? [columnStorageSql(table, next.name, prev.storage)] : []),
     ];
     out.push(change('main', `change type of ${where} from ${prev.type} to ${next.type}`, up, down));
     // A serial's sequence keeps its type through ALTER COLUMN TYPE (an identity's follows the column):
