@@ -31,6 +31,9 @@ it('a replay raced by a write of the key in the other direction ends with the wr
   const neu = faultyStore<{ v: number }>('new');
   const cutover = defineCutover<{ v: number }>({ name: 'race', old, new: neu, db, initialStage: 'live', poll: '1h' });
   await cutover.ready();
+  // ready() starts a drain round of its own (orphans of dead instances): let it end before the entry exists,
+  // or on a slow machine it reads k before old.get is wrapped below.
+  await cutover.drain();
   // What dual-write left: key k journaled old → new (its secondary write failed), old holds v1, new nothing.
   old.map.set('k', { v: 1 });
   await query(
