@@ -61,7 +61,9 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
   const { renamed, renames, labelsRenamed } = applyRenames(from, to, hints);
   // Views that go away or must be rebuilt are dropped before anything they read changes (see diff/views.ts).
   const views = diffViews(from, renamed, to);
-  changes.push(...views.before);
+  // Functions and triggers (diff/routines.ts says where each list goes).
+  const routines = routineChanges(renamed, to, views.dropped);
+  changes.push(...routines.dropViewTriggers, ...views.before);
   changes.push(...renames);
 
   const fromTables = byName(renamed.tables);
@@ -104,8 +106,6 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
     }
   }
 
-  // Functions and triggers (diff/routines.ts says where each list goes).
-  const routines = routineChanges(renamed, to);
   const raws = rawChanges(from, to);
   const callers = functionCallers(renamed, to);
   changes.push(...raws.undoFirst, ...routines.dropTriggers, ...callers.drops, ...routines.dropEarly, ...raws.doFirst);

@@ -103,7 +103,7 @@ export async function readRoutines(db: Kysely<any>, schema: RawBuilder<unknown>)
       join pg_class c on c.oid = t.tgrelid
       join pg_namespace n on n.oid = c.relnamespace
       left join pg_description d on d.classoid = 'pg_trigger'::regclass and d.objoid = t.oid and d.objsubid = 0
-     where n.nspname = ${schema} and c.relkind in ('r', 'p') and not c.relispartition
+     where n.nspname = ${schema} and c.relkind in ('r', 'p', 'v') and not c.relispartition
        and not t.tgisinternal and t.tgparentid = 0
        and t.tgconstraint = 0 and t.tgoldtable is null and t.tgnewtable is null
     union all

@@ -191,11 +191,13 @@ function schemaToIR(schema: Schema): SchemaIR {
   const views = viewsIR(schema, tables);
   const functions = sortFunctions(schema.functions.map((f) => f.toIR()));
   const triggers = sortTriggers(schema.triggers.map((t) => t.toIR()));
+  // A trigger is on a table or (INSTEAD OF, or per statement) on a plain view; a materialized view has none.
+  const plainViews = new Set(views.filter((v) => !v.materialized).map((v) => v.name));
   for (const t of triggers) {
-    if (!byName.has(t.table)) {
+    if (!byName.has(t.table) && !plainViews.has(t.table)) {
       throw new FerryError(
         E_SCHEMA,
-        `Trigger ${t.name} is on table "${t.table}", which is not exported by the schema module.`,
+        `Trigger ${t.name} is on "${t.table}", which is not a table or (plain) view exported by the schema module.`,
       );
     }
   }

@@ -199,7 +199,7 @@ describe('fn() and trigger(): DSL, DDL and diff', () => {
     ).not.toThrow();
     expect(() =>
       defineSchema({ t: trigger('t', 'nope', { timing: 'after', events: ['insert'], fn: 'f' }) }).toIR(),
-    ).toThrow(/not exported/);
+    ).toThrow(/not a table or \(plain\) view exported/);
     expect(() => trigger('t', 'x', { timing: 'after', events: [], fn: 'f' })).toThrow(/at least one event/);
     // A schema without functions or triggers keeps the IR it always had.
     const plain = defineSchema({ t: table('t', { id: serial() }) }).toIR();

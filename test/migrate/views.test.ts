@@ -24,9 +24,11 @@ import { normalise, openShadow, type Shadow } from '../../src/migrate/shadow.js'
 import { bigint, integer, text, timestamptz } from '../../src/schema/column.js';
 import { createStatements } from '../../src/schema/ddl.js';
 import { pgEnum } from '../../src/schema/enum.js';
+import { fn } from '../../src/schema/function.js';
 import type { SchemaIR } from '../../src/schema/ir.js';
 import { defineSchema } from '../../src/schema/schema.js';
 import { index, table, uniqueIndex } from '../../src/schema/table.js';
+import { trigger } from '../../src/schema/trigger.js';
 import { refreshMaterializedView, view } from '../../src/schema/view.js';
 import { describeEachBackend } from '../support/backends.js';
 import { tempDirs } from '../support/temp-dirs.js';
@@ -311,6 +313,57 @@ describeEachBackend('views', (t) => {
     expect((await migrator.down({ steps: 1 })).ok).toBe(true);
     // Back at two (the re-added column comes last, as any dropped column's undo does): its views exactly.
     expect((await introspect(handle.db)).views).toEqual(live2.views);
+    expect((await migrator.down({ all: true })).ok).toBe(true);
+  });
+
+  it('an INSTEAD OF trigger on a view is read back, and goes and comes back with its view when the view is rebuilt', async () => {
+    const dir = newDir();
+    const mk = (amount: 'integer' | 'bigint') => {
+      const ledger = table('ledger2', {
+        id: integer().primaryKey(),
+        amount: amount === 'integer' ? integer().notNull() : bigint().notNull(),
+      });
+      const base = view('ledger2_base', 'SELECT id, amount FROM ledger2');
+      const insert = fn('ledger2_base_insert', {
+        returns: 'trigger',
+        body: '\nBEGIN\n  INSERT INTO ledger2 (id, amount) VALUES (NEW.id, NEW.amount);\n  RETURN NEW;\nEND\n',
+      });
+      return defineSchema({
+        ledger,
+        base,
+        insert,
+        onInsert: trigger('ledger2_base_insert', base, {
+          timing: 'instead of',
+          events: ['insert'],
+          forEach: 'row',
+          fn: insert,
+          comment: 'writes through',
+        }),
+      });
+    };
+    const migrator = new Migrator(handle.db, { dir });
+    await generateMigration({ shadow, schema: mk('integer'), dir, name: 'one' });
+    expect((await migrator.up()).ok).toBe(true);
+    const live1 = await introspect(handle.db);
+    expect(live1.triggers).toEqual([expect.objectContaining({ name: 'ledger2_base_insert', table: 'ledger2_base' })]);
+    expect((await pendingChanges(shadow, mk('integer'), dir)).changes).toEqual([]);
+
+    const pending = await pendingChanges(shadow, mk('bigint'), dir);
+    expect(pending.changes.map((c) => c.description)).toEqual([
+      'drop trigger ledger2_base.ledger2_base_insert',
+      'drop view ledger2_base',
+      'change type of ledger2.amount from integer to bigint',
+      'create view ledger2_base',
+      'create trigger ledger2_base.ledger2_base_insert',
+    ]);
+    await generateMigration({ shadow, schema: mk('bigint'), dir, name: 'two', now: new Date(Date.now() + 10_000) });
+    expect((await migrator.up()).ok).toBe(true);
+    expect(await introspect(handle.db)).toEqual(pending.target);
+    await exec('insert into ledger2_base values (1, 5000000000)');
+    expect((await sql`select amount::text from ledger2`.execute(handle.db)).rows).toEqual([{ amount: '5000000000' }]);
+    await exec('delete from ledger2');
+    expect((await migrator.down({ steps: 1 })).ok).toBe(true);
+    expect(await introspect(handle.db)).toEqual(live1);
     expect((await migrator.down({ all: true })).ok).toBe(true);
   });
 

@@ -1,6 +1,8 @@
 /**
  * Where function and trigger changes go in a migration (diff.ts places each
  * list at its point):
+ * - `dropViewTriggers`: triggers on views that are dropped (to go away or
+ *   be created again), before the views;
  * - `dropTriggers`: triggers that go or change, and those whose function is
  *   dropped and created again, first (before the functions and tables they
  *   need go);
@@ -35,6 +37,7 @@ import {
 } from './triggers.js';
 
 export interface RoutineChanges {
+  dropViewTriggers: Change[];
   dropTriggers: Change[];
   dropEarly: Change[];
   beforeTables: Change[];
@@ -49,8 +52,14 @@ const calledName = (t: TriggerIR) => {
   return last.startsWith('"') ? last.slice(1, -1).replaceAll('""', '"') : last;
 };
 
-export function routineChanges(from: SchemaIR, to: SchemaIR): RoutineChanges {
+/** `droppedViews`: the views the migration drops (diff/views.ts); a trigger on one goes and comes back with it. */
+export function routineChanges(
+  from: SchemaIR,
+  to: SchemaIR,
+  droppedViews: ReadonlySet<string> = new Set(),
+): RoutineChanges {
   const out: RoutineChanges = {
+    dropViewTriggers: [],
     dropTriggers: [],
     dropEarly: [],
     beforeTables: [],
@@ -90,12 +99,14 @@ export function routineChanges(from: SchemaIR, to: SchemaIR): RoutineChanges {
   const newTriggers = new Map((to.triggers ?? []).map((t) => [triggerKey(t), t]));
   for (const [key, old] of oldTriggers) {
     const next = newTriggers.get(key);
-    const redo = recreatedNames.has(calledName(old));
-    if (!next || redo || !sameButComment(old, next)) out.dropTriggers.push(dropTriggerChange(old));
+    if (droppedViews.has(old.table)) out.dropViewTriggers.push(dropTriggerChange(old));
+    else if (!next || recreatedNames.has(calledName(old)) || !sameButComment(old, next)) {
+      out.dropTriggers.push(dropTriggerChange(old));
+    }
   }
   for (const [key, next] of newTriggers) {
     const old = oldTriggers.get(key);
-    const redo = old !== undefined && recreatedNames.has(calledName(old));
+    const redo = old !== undefined && (recreatedNames.has(calledName(old)) || droppedViews.has(old.table));
     if (!old || redo || !sameButComment(old, next)) out.createTriggers.push(createTriggerChange(next));
     else if (!sameTrigger(old, next)) out.createTriggers.push(commentTriggerChange(old, next));
   }

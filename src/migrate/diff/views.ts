@@ -44,6 +44,8 @@ type Affected = Map<string, Set<string> | 'all'>;
 export interface ViewChanges {
   before: Change[];
   after: Change[];
+  /** Views `before` drops (going away, or to be created again): their triggers go with them. */
+  dropped: ReadonlySet<string>;
 }
 
 /**
@@ -54,7 +56,7 @@ export interface ViewChanges {
 export function diffViews(from: SchemaIR, renamed: SchemaIR, to: SchemaIR): ViewChanges {
   const oldViews = relabel(from, renamed);
   const newViews = to.views ?? [];
-  if (oldViews.length === 0 && newViews.length === 0) return { before: [], after: [] };
+  if (oldViews.length === 0 && newViews.length === 0) return { before: [], after: [], dropped: new Set() };
   const toByName = byName(newViews);
   const affected = affectedRelations(from, renamed, to);
 
@@ -114,7 +116,7 @@ export function diffViews(from: SchemaIR, renamed: SchemaIR, to: SchemaIR): View
       );
     }
   }
-  return { before, after };
+  return { before, after, dropped: rebuilt };
 }
 
 /**
