@@ -19,6 +19,7 @@ import {
   dropPrimaryKey,
   dropUnique,
 } from './diff/constraints.js';
+import { deferrableChanges } from './diff/deferrable.js';
 import { createEnum, dropEnum, enumValueChanges } from './diff/enums.js';
 import { alterExtensionChanges, createExtensionChange, dropExtensionChange } from './diff/extensions.js';
 import { functionCallers } from './diff/function-callers.js';
@@ -198,6 +199,7 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
     }
     for (const c of t.checks) if (!hasSame(old.checks, c)) changes.push(...addCheck(t.name, c));
     changes.push(...validityChanges(old, t));
+    changes.push(...deferrableChanges(old, t));
     for (const ix of t.indexes) {
       const prev = old.indexes.find((x) => x.name === ix.name);
       if (prev) changes.push(...indexOptionChanges(prev, ix));

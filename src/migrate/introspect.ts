@@ -161,6 +161,7 @@ interface ConstraintRow {
   expression: string | null;
   nulls_not_distinct: boolean;
   validated: boolean;
+  deferrable: 'immediate' | 'deferred' | null;
 }
 
 interface IndexKeyRow {
@@ -333,7 +334,9 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
            con.confupdtype::text as on_update,
            case when con.contype = 'c' then pg_get_expr(con.conbin, con.conrelid) end as expression,
            coalesce(i.indnullsnotdistinct, false) as nulls_not_distinct,
-           con.convalidated as validated
+           con.convalidated as validated,
+           case when con.condeferrable then case when con.condeferred then 'deferred' else 'immediate' end end
+             as deferrable
       from pg_constraint con
       join pg_class c on c.oid = con.conrelid
       join pg_namespace n on n.oid = c.relnamespace
@@ -574,6 +577,7 @@ function assemble(rows: CatalogRows, exclude: (table: string) => boolean): Schem
           onDelete: ACTIONS[row.on_delete] ?? 'no action',
           onUpdate: ACTIONS[row.on_update] ?? 'no action',
           ...(row.validated === false ? { notValid: true as const } : {}),
+          ...(row.deferrable !== null ? { deferrable: row.deferrable } : {}),
         } satisfies ForeignKeyIR);
         break;
       case 'c':

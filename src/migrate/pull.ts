@@ -146,6 +146,7 @@ function renderTable(
       ...(fk.onDelete !== 'no action' ? [`onDelete: ${str(fk.onDelete)}`] : []),
       ...(fk.onUpdate !== 'no action' ? [`onUpdate: ${str(fk.onUpdate)}`] : []),
       ...(fk.notValid ? ['notValid: true'] : []),
+      ...(fk.deferrable ? [`deferrable: ${str(fk.deferrable)}`] : []),
       ...(fk.comment !== undefined ? [`comment: ${str(fk.comment)}`] : []),
     ];
     extras.push(`foreignKey({ ${opts.join(', ')} })`);

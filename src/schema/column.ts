@@ -48,6 +48,7 @@ export interface ColumnReference {
   readonly onUpdate: ReferentialAction;
   readonly name: string | null;
   readonly notValid?: boolean;
+  readonly deferrable?: 'immediate' | 'deferred';
 }
 
 /** Runtime description of a column before it is placed in a table. Immutable. */
@@ -100,6 +101,12 @@ export interface ReferenceOptions {
    * and updated ones. Drop it to have a migration validate the key.
    */
   notValid?: boolean;
+  /**
+   * `DEFERRABLE`, checked at commit: `'deferred'` (`INITIALLY DEFERRED`) or
+   * `'immediate'` (until a transaction says `SET CONSTRAINTS ... DEFERRED`).
+   * Rows inserted in any order within a transaction, as in cyclic references.
+   */
+  deferrable?: 'immediate' | 'deferred';
 }
 
 /**
@@ -158,6 +165,7 @@ export class ColumnBuilder<C extends ColumnConfig = ColumnConfig> {
         onUpdate: options.onUpdate ?? 'no action',
         name: options.name ?? null,
         ...(options.notValid ? { notValid: true } : {}),
+        ...(options.deferrable ? { deferrable: options.deferrable } : {}),
       },
     });
   }

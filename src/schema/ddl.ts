@@ -156,6 +156,7 @@ export function addForeignKey(table: string, fk: ForeignKeyIR): string {
     `REFERENCES ${q(fk.references.table)} (${list(fk.references.columns)})`;
   if (fk.onDelete !== 'no action') sql += ` ON DELETE ${fk.onDelete.toUpperCase()}`;
   if (fk.onUpdate !== 'no action') sql += ` ON UPDATE ${fk.onUpdate.toUpperCase()}`;
+  if (fk.deferrable) sql += ` DEFERRABLE INITIALLY ${fk.deferrable.toUpperCase()}`;
   if (fk.notValid) sql += ' NOT VALID';
   return sql;
 }

@@ -282,6 +282,12 @@ export interface ForeignKeyIR {
   onUpdate: ReferentialAction;
   /** Added `NOT VALID`: existing rows were never checked (`pg_constraint.convalidated`). Present only when true. */
   notValid?: true;
+  /**
+   * `DEFERRABLE INITIALLY IMMEDIATE | DEFERRED`: checked at commit when
+   * deferred (by default, or after `SET CONSTRAINTS ... DEFERRED`). Present
+   * only when deferrable.
+   */
+  deferrable?: 'immediate' | 'deferred';
   comment?: string;
 }
 

@@ -92,6 +92,7 @@ export class ForeignKeyExtra {
     readonly constraintName: string | null,
     readonly notValid = false,
     readonly constraintComment: string | null = null,
+    readonly deferrable: 'immediate' | 'deferred' | null = null,
   ) {}
 }
 
@@ -227,6 +228,7 @@ export const foreignKey = (
     spec.name ?? null,
     spec.notValid ?? false,
     spec.comment ?? null,
+    spec.deferrable ?? null,
   );
 
 export type TableExtra = PrimaryKeyExtra | UniqueExtra | ForeignKeyExtra | CheckExtra | IndexExtra | PartitionByExtra;
@@ -496,6 +498,7 @@ function compileTable(t: Table): TableIR {
         onDelete: ref.onDelete,
         onUpdate: ref.onUpdate,
         ...(ref.notValid ? { notValid: true as const } : {}),
+        ...(ref.deferrable ? { deferrable: ref.deferrable } : {}),
       });
     }
     c.def.checks.forEach((chk) => {
@@ -539,6 +542,7 @@ function compileTable(t: Table): TableIR {
           onDelete: e.onDelete,
           onUpdate: e.onUpdate,
           ...(e.notValid ? { notValid: true as const } : {}),
+          ...(e.deferrable ? { deferrable: e.deferrable } : {}),
           ...commentOf(e.constraintComment),
         });
         break;

@@ -53,15 +53,20 @@ function v1() {
     ],
   ).withOptions({ fillfactor: 90, autovacuum_vacuum_scale_factor: '0.010' });
   const lockers = table('lockers', { pid: integer().primaryKey(), note: text() }).unlogged();
-  const runs = table('runs', { id: serial().primaryKey(), job_id: bigint().notNull() }, (t) => [
-    foreignKey({
-      name: 'runs_job_fk',
-      columns: [t.job_id],
-      references: () => [jobs.columns.id],
-      notValid: true,
-      comment: 'added NOT VALID on a big table',
-    }),
-  ]);
+  const runs = table(
+    'runs',
+    { id: serial().primaryKey(), job_id: bigint().notNull(), parent_id: bigint().references(() => jobs.columns.id) },
+    (t) => [
+      foreignKey({
+        name: 'runs_job_fk',
+        columns: [t.job_id],
+        references: () => [jobs.columns.id],
+        notValid: true,
+        deferrable: 'deferred',
+        comment: 'added NOT VALID on a big table',
+      }),
+    ],
+  );
   return defineSchema({
     state,
     jobs,
@@ -98,14 +103,22 @@ function v2() {
     ],
   ).withOptions({ fillfactor: 95 });
   const lockers = table('lockers', { pid: integer().primaryKey(), note: text().storage('external') });
-  const runs = table('runs', { id: serial().primaryKey(), job_id: bigint().notNull() }, (t) => [
-    foreignKey({
-      name: 'runs_job_fk',
-      columns: [t.job_id],
-      references: () => [jobs.columns.id],
-      comment: 'validated',
-    }),
-  ]);
+  const runs = table(
+    'runs',
+    {
+      id: serial().primaryKey(),
+      job_id: bigint().notNull(),
+      parent_id: bigint().references(() => jobs.columns.id, { deferrable: 'immediate' }),
+    },
+    (t) => [
+      foreignKey({
+        name: 'runs_job_fk',
+        columns: [t.job_id],
+        references: () => [jobs.columns.id],
+        comment: 'validated',
+      }),
+    ],
+  );
   return defineSchema({ state, jobs, lockers, runs, seq: sequence('ticket_no') });
 }
 
@@ -120,7 +133,11 @@ describe('storage options, NOT VALID and comments: DSL, DDL and diff', () => {
     expect(jobs.indexes[0]).toMatchObject({ with: { fillfactor: '70' }, comment: 'for the queue' });
     expect(jobs.primaryKey).toEqual({ name: 'jobs_pkey', columns: ['id'], comment: 'the job id' });
     expect(ir.tables.find((t) => t.name === 'lockers')!.unlogged).toBe(true);
-    expect(ir.tables.find((t) => t.name === 'runs')!.foreignKeys[0]!.notValid).toBe(true);
+    expect(ir.tables.find((t) => t.name === 'runs')!.foreignKeys).toMatchObject([
+      { name: 'runs_parent_id_fkey' },
+      { name: 'runs_job_fk', notValid: true, deferrable: 'deferred' },
+    ]);
+    expect(Object.keys(ir.tables.find((t) => t.name === 'runs')!.foreignKeys[0]!)).not.toContain('deferrable');
     expect(ir.enums[0]!.comment).toBe('job lifecycle');
     expect(ir.sequences![0]!.comment).toBe('tickets');
     const plain = table('p', { a: text() }).toIR();
@@ -142,7 +159,7 @@ describe('storage options, NOT VALID and comments: DSL, DDL and diff', () => {
     expect(ddl).toContain('ALTER TABLE jobs ALTER COLUMN args SET STORAGE EXTERNAL');
     expect(ddl).toContain('CREATE INDEX jobs_priority_idx ON jobs (priority) WITH (fillfactor = 70)');
     expect(ddl).toContain(
-      'ALTER TABLE runs ADD CONSTRAINT runs_job_fk FOREIGN KEY (job_id) REFERENCES jobs (id) NOT VALID',
+      'ALTER TABLE runs ADD CONSTRAINT runs_job_fk FOREIGN KEY (job_id) REFERENCES jobs (id) DEFERRABLE INITIALLY DEFERRED NOT VALID',
     );
     expect(ddl).toContain("COMMENT ON CONSTRAINT runs_job_fk ON runs IS 'added NOT VALID on a big table'");
     expect(ddl).toContain("COMMENT ON INDEX jobs_priority_idx IS 'for the queue'");
@@ -177,6 +194,14 @@ describe('storage options, NOT VALID and comments: DSL, DDL and diff', () => {
       up: ['ALTER TABLE runs VALIDATE CONSTRAINT runs_job_fk'],
     });
     expect(by('make jobs_priority_check NOT VALID')).toBeUndefined();
+    expect(by('make runs_job_fk not deferrable')).toMatchObject({
+      up: ['ALTER TABLE runs ALTER CONSTRAINT runs_job_fk NOT DEFERRABLE'],
+      down: ['ALTER TABLE runs ALTER CONSTRAINT runs_job_fk DEFERRABLE INITIALLY DEFERRED'],
+    });
+    expect(by('make runs_parent_id_fkey deferrable initially immediate')).toMatchObject({
+      up: ['ALTER TABLE runs ALTER CONSTRAINT runs_parent_id_fkey DEFERRABLE INITIALLY IMMEDIATE'],
+      down: ['ALTER TABLE runs ALTER CONSTRAINT runs_parent_id_fkey NOT DEFERRABLE'],
+    });
     expect(by('validate jobs_priority_check')!.down).toEqual([
       'ALTER TABLE jobs DROP CONSTRAINT jobs_priority_check',
       'ALTER TABLE jobs ADD CONSTRAINT jobs_priority_check CHECK (priority > 0) NOT VALID',
@@ -256,7 +281,10 @@ describeEachBackend('storage options, NOT VALID and comments', (t) => {
     expect(jobs.columns.find((c) => c.name === 'payload')!.compression).toBe('pglz');
     expect(jobs.primaryKey!.comment).toBe('the job id');
     expect(live1.tables.find((x) => x.name === 'lockers')!.unlogged).toBe(true);
-    expect(live1.tables.find((x) => x.name === 'runs')!.foreignKeys[0]).toMatchObject({
+    expect(
+      live1.tables.find((x) => x.name === 'runs')!.foreignKeys.find((f) => f.name === 'runs_job_fk'),
+    ).toMatchObject({
+      deferrable: 'deferred',
       notValid: true,
       comment: 'added NOT VALID on a big table',
     });
@@ -276,7 +304,9 @@ describeEachBackend('storage options, NOT VALID and comments', (t) => {
     const live2 = await introspect(handle.db);
     expect(live2).toEqual((await pendingChanges(shadow, v2(), dir)).target);
     expect((await pendingChanges(shadow, v2(), dir)).changes).toEqual([]);
-    expect(live2.tables.find((x) => x.name === 'runs')!.foreignKeys[0]!.notValid).toBeUndefined();
+    expect(
+      live2.tables.find((x) => x.name === 'runs')!.foreignKeys.find((f) => f.name === 'runs_job_fk')!.notValid,
+    ).toBeUndefined();
     expect(live2.tables.find((x) => x.name === 'lockers')!.unlogged).toBeUndefined();
 
     // Down restores every option, validity and comment of v1.

@@ -58,9 +58,10 @@ export function samePk(a: PrimaryKeyIR | null, b: PrimaryKeyIR | null): boolean 
 
 /**
  * Whether `list` has `item` with the same definition. A comment, an index's
- * storage parameters and `notValid` are not part of it: they change in
- * place (diff/comments.ts, diff/table-options.ts, diff/validity.ts) rather
- * than by dropping and re-creating the object.
+ * storage parameters, `notValid` and a foreign key's `deferrable` are not
+ * part of it: they change in place (diff/comments.ts, diff/table-options.ts,
+ * diff/validity.ts, diff/deferrable.ts) rather than by dropping and
+ * re-creating the object.
  */
 export function hasSame<T extends { name: string }>(list: readonly T[], item: T): boolean {
   return list.some((x) => x.name === item.name && JSON.stringify(definition(x)) === JSON.stringify(definition(item)));
@@ -69,7 +70,7 @@ export function hasSame<T extends { name: string }>(list: readonly T[], item: T)
 /** The object without what changes in place (see `hasSame`). */
 export function definition<T>(x: T): T {
   if (x === null || typeof x !== 'object') return x;
-  const { comment: _c, notValid: _n, with: _w, ...rest } = x as Record<string, unknown>;
+  const { comment: _c, notValid: _n, with: _w, deferrable: _d, ...rest } = x as Record<string, unknown>;
   return rest as T;
 }
 
