@@ -49,10 +49,15 @@ export function tableOptions(row: {
 export function columnOptions(row: {
   storage: string | null;
   compression: string | null;
-}): Pick<ColumnIR, 'storage' | 'compression'> {
+  statistics: number | null;
+}): Pick<ColumnIR, 'storage' | 'compression' | 'statistics'> {
   const storage = row.storage ? STORAGE[row.storage] : undefined;
   const compression = row.compression ? COMPRESSION[row.compression] : undefined;
-  return { ...(storage ? { storage } : {}), ...(compression ? { compression } : {}) };
+  return {
+    ...(storage ? { storage } : {}),
+    ...(compression ? { compression } : {}),
+    ...(row.statistics !== null ? { statistics: row.statistics } : {}),
+  };
 }
 
 /** A policy from its row of the enums query: `[table, command, permissive, using, with check, ...roles]`. */

@@ -143,6 +143,8 @@ interface ColumnRow {
   rls_forced: boolean;
   /** `attstorage` when it is not the type's `typstorage`, else null. */
   storage: string | null;
+  /** `attstattarget` when set (PG 15: -1 means unset; PG 17, PGlite: null). */
+  statistics: number | null;
   /** `attcompression`: 'p' pglz, 'l' lz4, '' or null the default. */
   compression: string | null;
   /** A partitioned table's `pg_get_partkeydef()`, e.g. `RANGE (created_at)`. */
@@ -296,6 +298,7 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
            c.relrowsecurity as rls_enabled,
            c.relforcerowsecurity as rls_forced,
            case when a.attstorage <> ty.typstorage then a.attstorage::text end as storage,
+           nullif(a.attstattarget, -1)::int as statistics,
            a.attcompression::text as compression,
            case when c.relkind = 'p' then pg_get_partkeydef(c.oid) end as partition_key
       from pg_class c

@@ -120,6 +120,7 @@ function renderTable(
     }
     if (c.comment !== null) expr += `.comment(${str(c.comment)})`;
     if (c.storage !== undefined) expr += `.storage(${str(c.storage)})`;
+    if (c.statistics !== undefined) expr += `.statistics(${c.statistics})`;
     if (c.compression !== undefined) expr += `.compression(${str(c.compression)})`;
     return `    ${key(c.name)}: ${expr},`;
   });

@@ -253,6 +253,8 @@ export interface ColumnIR {
   storage?: ColumnStorage;
   /** `COMPRESSION pglz | lz4`, present only when set (else `default_toast_compression`). */
   compression?: ColumnCompression;
+  /** `ALTER COLUMN ... SET STATISTICS n` (0–10000), present only when set (else `default_statistics_target`). */
+  statistics?: number;
 }
 
 export type ColumnStorage = 'plain' | 'external' | 'extended' | 'main';

@@ -89,6 +89,11 @@ export function alterStorageParameters(
   return out;
 }
 
+/** `SET STATISTICS`; null sets it back to the server's `default_statistics_target` (-1). */
+export function columnStatisticsSql(table: string, column: string, target: number | null): string {
+  return `ALTER TABLE ${q(table)} ALTER COLUMN ${q(column)} SET STATISTICS ${target ?? -1}`;
+}
+
 export function columnStorageSql(table: string, column: string, storage: ColumnStorage): string {
   return `ALTER TABLE ${q(table)} ALTER COLUMN ${q(column)} SET STORAGE ${storage.toUpperCase()}`;
 }
@@ -106,11 +111,14 @@ export function rowLevelSecuritySql(table: string, rls: TableIR['rowLevelSecurit
 
 /**
  * What follows `CREATE TABLE` (see `createTable`, which leaves these out):
- * column storage, `NOT VALID` checks, row-level security.
+ * column storage and statistics targets, `NOT VALID` checks, row-level security.
  */
 export function afterCreateTable(t: TableIR): string[] {
   return [
     ...t.columns.filter((c) => c.storage !== undefined).map((c) => columnStorageSql(t.name, c.name, c.storage!)),
+    ...t.columns
+      .filter((c) => c.statistics !== undefined)
+      .map((c) => columnStatisticsSql(t.name, c.name, c.statistics!)),
     ...t.checks.filter((c) => c.notValid).map((c) => addCheckSql(t.name, c)),
     ...rowLevelSecuritySql(t.name, t.rowLevelSecurity),
   ];

@@ -470,6 +470,7 @@ function compileTable(t: Table): TableIR {
       ...columnSequence(t.name, c.name, c.def),
       ...(c.def.storage ? { storage: c.def.storage } : {}),
       ...(c.def.compression ? { compression: c.def.compression } : {}),
+      ...(c.def.statistics != null ? { statistics: c.def.statistics } : {}),
     })),
     primaryKey,
     uniques: [],

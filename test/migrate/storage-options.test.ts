@@ -44,7 +44,7 @@ function v1() {
       args: jsonb().storage('external'),
       payload: text().compression('pglz'),
       label: varchar(200).storage('external'),
-      priority: integer().notNull().default(100),
+      priority: integer().notNull().default(100).statistics(1000),
     },
     (t) => [
       primaryKey(t.id).comment('the job id'),
@@ -102,7 +102,10 @@ function v2() {
       index('jobs_priority_idx').on(t.priority).withOptions({ fillfactor: 80 }),
     ],
   ).withOptions({ fillfactor: 95 });
-  const lockers = table('lockers', { pid: integer().primaryKey(), note: text().storage('external') });
+  const lockers = table('lockers', {
+    pid: integer().primaryKey(),
+    note: text().storage('external').statistics(0),
+  });
   const runs = table(
     'runs',
     {
@@ -129,6 +132,8 @@ describe('storage options, NOT VALID and comments: DSL, DDL and diff', () => {
     expect(jobs.with).toEqual({ autovacuum_vacuum_scale_factor: '0.010', fillfactor: '90' });
     expect(jobs.columns.find((c) => c.name === 'args')!.storage).toBe('external');
     expect(jobs.columns.find((c) => c.name === 'payload')!.compression).toBe('pglz');
+    expect(jobs.columns.find((c) => c.name === 'priority')!.statistics).toBe(1000);
+    expect(Object.keys(jobs.columns.find((c) => c.name === 'args')!)).not.toContain('statistics');
     expect(jobs.checks[0]).toEqual({ name: 'jobs_priority_check', expression: 'priority > 0', notValid: true });
     expect(jobs.indexes[0]).toMatchObject({ with: { fillfactor: '70' }, comment: 'for the queue' });
     expect(jobs.primaryKey).toEqual({ name: 'jobs_pkey', columns: ['id'], comment: 'the job id' });
@@ -157,6 +162,8 @@ describe('storage options, NOT VALID and comments: DSL, DDL and diff', () => {
     expect(ddl.find((s) => s.startsWith('CREATE TABLE jobs'))).not.toContain('jobs_priority_check');
     expect(ddl).toContain('ALTER TABLE jobs ADD CONSTRAINT jobs_priority_check CHECK (priority > 0) NOT VALID');
     expect(ddl).toContain('ALTER TABLE jobs ALTER COLUMN args SET STORAGE EXTERNAL');
+    expect(ddl).toContain('ALTER TABLE jobs ALTER COLUMN priority SET STATISTICS 1000');
+    expect(() => integer().statistics(10_001)).toThrow(/from 0 to 10000/);
     expect(ddl).toContain('CREATE INDEX jobs_priority_idx ON jobs (priority) WITH (fillfactor = 70)');
     expect(ddl).toContain(
       'ALTER TABLE runs ADD CONSTRAINT runs_job_fk FOREIGN KEY (job_id) REFERENCES jobs (id) DEFERRABLE INITIALLY DEFERRED NOT VALID',
@@ -194,6 +201,14 @@ describe('storage options, NOT VALID and comments: DSL, DDL and diff', () => {
       up: ['ALTER TABLE runs VALIDATE CONSTRAINT runs_job_fk'],
     });
     expect(by('make jobs_priority_check NOT VALID')).toBeUndefined();
+    expect(by('statistics target of jobs.priority')).toMatchObject({
+      up: ['ALTER TABLE jobs ALTER COLUMN priority SET STATISTICS -1'],
+      down: ['ALTER TABLE jobs ALTER COLUMN priority SET STATISTICS 1000'],
+    });
+    expect(by('statistics target of lockers.note')).toMatchObject({
+      up: ['ALTER TABLE lockers ALTER COLUMN note SET STATISTICS 0'],
+      down: ['ALTER TABLE lockers ALTER COLUMN note SET STATISTICS -1'],
+    });
     expect(by('make runs_job_fk not deferrable')).toMatchObject({
       up: ['ALTER TABLE runs ALTER CONSTRAINT runs_job_fk NOT DEFERRABLE'],
       down: ['ALTER TABLE runs ALTER CONSTRAINT runs_job_fk DEFERRABLE INITIALLY DEFERRED'],

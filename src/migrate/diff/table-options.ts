@@ -8,7 +8,7 @@
 import { quoteIdent as q } from '../../schema/identifiers.js';
 import type { ColumnIR, IndexIR, TableIR } from '../../schema/ir.js';
 import { literal } from '../../schema/sql.js';
-import { alterStorageParameters, columnStorageSql } from '../../schema/table-options.js';
+import { alterStorageParameters, columnStatisticsSql, columnStorageSql } from '../../schema/table-options.js';
 import { alter, type Change, change, definition } from './change.js';
 
 export function tableOptionChanges(old: TableIR, next: TableIR): Change[] {
@@ -64,6 +64,10 @@ function columnOptionChanges(table: string, prev: ColumnIR | undefined, next: Co
       c?.storage !== undefined ? columnStorageSql(table, next.name, c.storage) : typeDefaultStorage(table, next.name);
     // A new column is dropped by its own change's undo; nothing to restore.
     out.push(change('main', `storage of ${where}`, [set(next)], prev ? [set(prev)] : []));
+  }
+  if (prev?.statistics !== next.statistics) {
+    const set = (c: ColumnIR | undefined) => columnStatisticsSql(table, next.name, c?.statistics ?? null);
+    out.push(change('main', `statistics target of ${where}`, [set(next)], prev ? [set(prev)] : []));
   }
   if (prev && prev.compression !== next.compression) {
     const set = (c: ColumnIR) =>

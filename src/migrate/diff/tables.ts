@@ -11,7 +11,7 @@ import {
 import { quoteIdent as q } from '../../schema/identifiers.js';
 import type { ColumnIR, TableIR } from '../../schema/ir.js';
 import { literal } from '../../schema/sql.js';
-import { afterCreateTable, columnStorageSql } from '../../schema/table-options.js';
+import { afterCreateTable, columnStatisticsSql, columnStorageSql } from '../../schema/table-options.js';
 import { alter, type Change, change, notNullCheck } from './change.js';
 
 function tableComments(t: TableIR): string[] {
@@ -69,6 +69,7 @@ export function dropColumn(table: string, c: ColumnIR): Change {
         `${alter(table)} ADD COLUMN ${columnDefinition(c)}`,
         ...columnSequenceStatements(table, [c]),
         ...(c.storage !== undefined ? [columnStorageSql(table, c.name, c.storage)] : []),
+        ...(c.statistics !== undefined ? [columnStatisticsSql(table, c.name, c.statistics)] : []),
       ],
     ),
     destructive: true,
