@@ -240,8 +240,6 @@ async function unmodelledCounts(url: string): Promise<Record<string, number>> {
        -- Functions, procedures and triggers are Ferry's (fn(), trigger(), raw()); aggregates are not.
        (select count(*) from pg_proc p where p.pronamespace in (select oid from pub)
            and p.oid not in (select objid from ext_objs) and p.prokind = 'a')::int as aggregates,
-       (select count(*) from pg_class c where c.relispartition and c.relnamespace in (select oid from pub))::int as partitions,
-       (select count(*) from pg_class c where c.relkind = 'p' and c.relnamespace in (select oid from pub))::int as partitioned,
        (select count(*) from pg_inherits i join pg_class c on c.oid = i.inhrelid
          where not c.relispartition and c.relnamespace in (select oid from pub))::int as inherits,
        (select count(*) from pg_constraint where contype = 'x'

@@ -39,6 +39,7 @@ import { createStatements } from '../schema/ddl.js';
 import { quoteIdent } from '../schema/identifiers.js';
 import type { SchemaIR } from '../schema/ir.js';
 import { withRaw } from '../schema/raw.js';
+import { lex } from '../sql/lexer.js';
 import { introspect } from './introspect.js';
 import { missingRoleOf, roleMissing } from './roles.js';
 
@@ -395,6 +396,68 @@ async function openPostgresShadow(connectionString: string): Promise<Shadow> {
   return new PostgresShadow(handle, schema, shared);
 }
 
+const CREATES =
+  /^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:(?:UNLOGGED|MATERIALIZED|RECURSIVE)\s+)*(?:TABLE|VIEW|TYPE|FUNCTION|PROCEDURE|SEQUENCE)\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:public\s*\.\s*)?("(?:[^"]|"")+"|[A-Za-z_][\w$]*)/i;
+
+/** The name a `CREATE TABLE | VIEW | TYPE | FUNCTION | SEQUENCE` statement creates, folded as Postgres does. */
+function createdName(statement: string): string | null {
+  const m = CREATES.exec(statement);
+  if (!m) return null;
+  const name = m[1]!;
+  return name.startsWith('"') ? name.slice(1, -1).replaceAll('""', '"') : name.toLowerCase();
+}
+
+/**
+ * `statement` with `public.x` naming the scratch schema instead, for each `x`
+ * the shadow's own statements create: Postgres qualifies a name in a view's
+ * query when an alias hides it (`WITH t AS (...) ... JOIN public.t`), and in
+ * the shadow that table is in the scratch schema, not in `public`. Only
+ * SQL outside strings and function bodies is touched, and only those names:
+ * an extension's `public.gen_random_uuid()` stays.
+ */
+function requalify(statement: string, own: ReadonlySet<string>, schema: string): string {
+  if (own.size === 0 || !/public"?\s*\./i.test(statement)) return statement;
+  const tokens = lex(statement);
+  const solid = tokens.filter(
+    (t) => t.kind !== 'whitespace' && t.kind !== 'line-comment' && t.kind !== 'block-comment',
+  );
+  const starts: number[] = [];
+  for (let i = 0; i + 2 < solid.length; i++) {
+    const [a, dot, b] = [solid[i]!, solid[i + 1]!, solid[i + 2]!];
+    const isPublic = (a.kind === 'word' && a.text.toLowerCase() === 'public') || a.text === '"public"';
+    if (!isPublic || dot.text !== '.') continue;
+    const name =
+      b.kind === 'quoted-identifier'
+        ? b.text.slice(1, -1).replaceAll('""', '"')
+        : b.kind === 'word'
+          ? b.text.toLowerCase()
+          : null;
+    if (name !== null && own.has(name)) starts.push(a.start);
+  }
+  if (starts.length === 0) return statement;
+  let out = '';
+  let at = 0;
+  for (const start of starts) {
+    out += statement.slice(at, start) + schema;
+    at = start + (statement.startsWith('"', start) ? '"public"'.length : 'public'.length);
+  }
+  return out + statement.slice(at);
+}
+
+/** `value` with every `from.` in its strings written `to.` (`from` is a scratch schema's unique name). */
+function renameSchema<T>(value: T, from: string, to: string): T {
+  const needle = `${from}.`;
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return v.includes(needle) ? v.replaceAll(needle, `${to}.`) : v;
+    if (Array.isArray(v)) return v.map(walk);
+    if (v !== null && typeof v === 'object') {
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    }
+    return v;
+  };
+  return walk(value) as T;
+}
+
 /** `public` and the schemas extensions are installed in (where their types, functions and opclasses live), if they exist. */
 async function sharedSchemas(db: Kysely<any>): Promise<string[]> {
   const { rows } = await sql<{ name: string }>`
@@ -408,6 +471,8 @@ async function sharedSchemas(db: Kysely<any>): Promise<string[]> {
 
 class PostgresShadow extends BaseShadow {
   readonly #schema: string;
+  /** Names (as Postgres folds them) of the tables, views, types, functions and sequences applied statements create. */
+  readonly #own = new Set<string>();
   /** Extensions `CREATE EXTENSION` statements applied since the last reset name. */
   readonly #created = new Set<string>();
   /** The scratch schema, then the shared ones (see ApplyOptions). */
@@ -421,10 +486,15 @@ class PostgresShadow extends BaseShadow {
 
   override async apply(statements: string[], options: ApplyOptions = {}): Promise<void> {
     for (const name of statements.flatMap(extensionsCreatedIn)) this.#created.add(name);
-    if (!options.definitionsOnly) return super.apply(statements);
+    for (const s of statements) {
+      const name = createdName(s);
+      if (name !== null) this.#own.add(name);
+    }
+    const local = statements.map((s) => requalify(s, this.#own, this.#schema));
+    if (!options.definitionsOnly) return super.apply(local);
     await sql.raw(`SET search_path TO ${this.#widePath}`).execute(this.db);
     try {
-      await super.apply(statements);
+      await super.apply(local);
     } finally {
       await sql.raw(`SET search_path TO ${this.#schema}`).execute(this.db);
     }
@@ -441,7 +511,9 @@ class PostgresShadow extends BaseShadow {
       .setAccessMode('read only')
       .execute(async (trx) => {
         await sql.raw(`SET LOCAL search_path TO ${this.#widePath}`).execute(trx);
-        const ir = await introspect(trx, { schema: this.#schema });
+        // What Postgres had to qualify (a table a CTE of the same name hides) names the scratch schema:
+        // it is `public` in the live database.
+        const ir = renameSchema(await introspect(trx, { schema: this.#schema }), this.#schema, 'public');
         // Extensions belong to the whole database, so the shadow reports those its
         // statements created (whether they were there already or not), and one in
         // `public` as the live database (read with schema `public`) reports it.
@@ -457,6 +529,7 @@ class PostgresShadow extends BaseShadow {
   async reset(): Promise<void> {
     // CASCADE takes the schema's enums and sequences with it.
     this.#created.clear();
+    this.#own.clear();
     await this.#dropSchema();
     await sql.raw(`CREATE SCHEMA ${this.#schema}`).execute(this.db);
     // Back to the startup values: search_path = the scratch schema, Ferry's session settings.

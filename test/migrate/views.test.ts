@@ -367,6 +367,30 @@ describeEachBackend('views', (t) => {
     expect((await migrator.down({ all: true })).ok).toBe(true);
   });
 
+  it('a view naming a table hidden by a CTE of the same name (public.t) normalises in the shadow and round-trips', async () => {
+    const dir = newDir();
+    const schema = defineSchema({
+      ledger: table('ledger3', { id: integer().primaryKey(), amount: integer().notNull() }),
+      // Postgres prints `public.ledger3` here whatever the search_path: the CTE hides the table.
+      hidden: view(
+        'ledger3_hidden',
+        'WITH ledger3 AS (SELECT 1 AS id) SELECT l.id, l.amount FROM ledger3 c JOIN public.ledger3 l ON l.id = c.id',
+      ),
+    });
+    const migrator = new Migrator(handle.db, { dir });
+    await generateMigration({ shadow, schema, dir, name: 'one' });
+    expect((await migrator.up()).ok).toBe(true);
+    const pending = await pendingChanges(shadow, schema, dir);
+    expect(pending.changes).toEqual([]);
+    const live = await introspect(handle.db);
+    expect(live).toEqual(pending.target);
+    expect(live.views!.find((v) => v.name === 'ledger3_hidden')!.definition).toContain('public.ledger3');
+    await exec('insert into ledger3 values (1, 7), (2, 9)');
+    expect((await sql`select amount from ledger3_hidden`.execute(handle.db)).rows).toEqual([{ amount: 7 }]);
+    await exec('delete from ledger3');
+    expect((await migrator.down({ all: true })).ok).toBe(true);
+  });
+
   it('a renamed table takes its views down before the rename and back after', async () => {
     const dir = newDir();
     const one = defineSchema({
