@@ -53,7 +53,7 @@ export function sameList(a: readonly string[], b: readonly string[]): boolean {
 }
 
 export function samePk(a: PrimaryKeyIR | null, b: PrimaryKeyIR | null): boolean {
-  return JSON.stringify(definition(a)) === JSON.stringify(definition(b));
+  return sameDefinition(a, b);
 }
 
 /**
@@ -64,8 +64,12 @@ export function samePk(a: PrimaryKeyIR | null, b: PrimaryKeyIR | null): boolean 
  * re-creating the object.
  */
 export function hasSame<T extends { name: string }>(list: readonly T[], item: T): boolean {
-  return list.some((x) => x.name === item.name && JSON.stringify(definition(x)) === JSON.stringify(definition(item)));
+  return list.some((x) => x.name === item.name && sameDefinition(x, item));
 }
+
+/** What changes in place, left out of an object's definition (see `hasSame`). */
+const IN_PLACE: ReadonlySet<string> = new Set(['comment', 'notValid', 'with', 'deferrable']);
+const NAME: ReadonlySet<string> = new Set(['name']);
 
 /** The object without what changes in place (see `hasSame`). */
 export function definition<T>(x: T): T {
@@ -74,6 +78,37 @@ export function definition<T>(x: T): T {
   return rest as T;
 }
 
+/** Whether `a` and `b` have the same definition (`definition(a)` deeply equals `definition(b)`). */
+export function sameDefinition(a: unknown, b: unknown): boolean {
+  return sameValue(a, b, IN_PLACE);
+}
+
 export function sameIgnoringName<T extends { name: string }>(a: T, b: T): boolean {
-  return JSON.stringify({ ...a, name: '' }) === JSON.stringify({ ...b, name: '' });
+  return sameValue(a, b, NAME);
+}
+
+/**
+ * Deep equality of IR values (plain objects, arrays, primitives), a key that
+ * holds `undefined` counting as absent, as in their JSON; `skip`: top-level
+ * keys left out. Comparing by `JSON.stringify` was a third of a 500-table
+ * diff's time.
+ */
+export function sameValue(a: unknown, b: unknown, skip?: ReadonlySet<string>): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameValue(a[i], b[i])) return false;
+    return true;
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let keys = 0;
+  for (const k in x) {
+    if (x[k] === undefined || skip?.has(k)) continue;
+    keys++;
+    if (!sameValue(x[k], y[k])) return false;
+  }
+  for (const k in y) if (y[k] !== undefined && !skip?.has(k)) keys--;
+  return keys === 0;
 }

@@ -18,7 +18,7 @@ import {
 import type { SchemaIR, TableIR } from '../../schema/ir.js';
 import { type Change, change, definition } from './change.js';
 
-const keyOf = (t: CommentTarget) => JSON.stringify(t);
+const keyOf = (t: CommentTarget) => `${t.kind}\u0000${'table' in t ? t.table : ''}\u0000${t.name}`;
 
 /**
  * Every commentable object with its comment, and how to get a key for what
@@ -38,7 +38,28 @@ interface Commentable {
   lateOn: () => string | null;
 }
 
-function objects(s: SchemaIR): Map<string, Commentable> {
+/** Names of the tables with a comment on one of their constraints, indexes or policies. */
+function commentedTables(s: SchemaIR): string[] {
+  const has = (xs: readonly { comment?: string }[] | undefined) => xs?.some((x) => x.comment !== undefined) === true;
+  return s.tables
+    .filter(
+      (t) =>
+        t.primaryKey?.comment !== undefined ||
+        has(t.uniques) ||
+        has(t.foreignKeys) ||
+        has(t.checks) ||
+        has(t.indexes) ||
+        has(t.policies),
+    )
+    .map((t) => t.name);
+}
+
+/**
+ * The commentable objects of `s` on the tables named `tables` (those with a
+ * comment on either side: the others' objects need nothing) and of the
+ * schema itself.
+ */
+function objects(s: SchemaIR, tables: ReadonlySet<string>): Map<string, Commentable> {
   const out = new Map<string, Commentable>();
   const add = (list: [CommentTarget, string | undefined][], t: TableIR | null) => {
     let bodies: Map<string, unknown> | undefined;
@@ -60,7 +81,7 @@ function objects(s: SchemaIR): Map<string, Commentable> {
       });
     }
   };
-  for (const t of s.tables) add(tableCommentTargets(t), t);
+  for (const t of s.tables) if (tables.has(t.name)) add(tableCommentTargets(t), t);
   add(schemaCommentTargets(s), null);
   return out;
 }
@@ -86,10 +107,13 @@ function bodiesOf(t: TableIR): Map<string, unknown> {
 }
 
 export function commentChanges(from: SchemaIR, to: SchemaIR): Change[] {
-  const before = objects(from);
+  // An index is keyed by its name alone: one moved to another table is re-created there, which the
+  // lookup below sees (its old table is looked at too when either has a comment).
+  const tables = new Set([...commentedTables(from), ...commentedTables(to)]);
+  const before = objects(from, tables);
   const existed = new Set(from.tables.map((t) => t.name));
   const out: Change[] = [];
-  for (const [key, next] of objects(to)) {
+  for (const [key, next] of objects(to, tables)) {
     const prev = before.get(key);
     if (next.comment === undefined && prev?.comment === undefined) continue;
     const recreated = prev === undefined || prev.body() !== next.body();

@@ -9,9 +9,9 @@
 import { commentSql } from '../../schema/comments.js';
 import type { PolicyIR, TableIR } from '../../schema/ir.js';
 import { alterPolicy, canAlterPolicy, createPolicy, dropPolicy } from '../../schema/policy.js';
-import { type Change, change, definition } from './change.js';
+import { type Change, change, sameDefinition } from './change.js';
 
-const same = (a: PolicyIR, b: PolicyIR) => JSON.stringify(definition(a)) === JSON.stringify(definition(b));
+const same = (a: PolicyIR, b: PolicyIR) => sameDefinition(a, b);
 
 /**
  * Postgres refuses to change the type of a column a policy uses ("cannot

@@ -88,9 +88,10 @@ export function applyRenames(
     labelMaps.size === 0 ? t : rewriteExpressions(t, relabel, { defaults: true });
 
   const colMaps = new Map<string, Map<string, string>>(); // new table name → old column → new
+  const toByName = new Map(to.tables.map((t) => [t.name, t]));
   const tables = from.tables.map((t): TableIR => {
     const name = tableName(t.name);
-    const target = to.tables.find((x) => x.name === name);
+    const target = toByName.get(name);
     const colMap = new Map<string, string>();
     colMaps.set(name, colMap);
     for (const [newCol, oldCol] of hints.columns.get(name) ?? []) {
@@ -108,6 +109,8 @@ export function applyRenames(
         );
       }
     }
+    // Nothing renamed (the common case): a shallow copy, which the steps below replace parts of, never mutate.
+    if (colMap.size === 0 && tableMap.size === 0) return relabelTable({ ...t });
     const col = (c: string) => colMap.get(c) ?? c;
     const cols = (cs: string[]) => cs.map(col);
     const renamedTable: TableIR = {
@@ -135,17 +138,21 @@ export function applyRenames(
   });
   // Referenced columns renamed in the target table.
   for (const t of tables) {
-    for (const fk of t.foreignKeys) {
+    if (!t.foreignKeys.some((fk) => hints.columns.has(fk.references.table))) continue;
+    t.foreignKeys = t.foreignKeys.map((fk) => {
       const colHints = hints.columns.get(fk.references.table);
-      if (!colHints) continue;
+      if (!colHints) return fk;
       const reverse = new Map([...colHints].map(([n, o]) => [o, n]));
-      fk.references = { ...fk.references, columns: fk.references.columns.map((c) => reverse.get(c) ?? c) };
-    }
+      return {
+        ...fk,
+        references: { ...fk.references, columns: fk.references.columns.map((c) => reverse.get(c) ?? c) },
+      };
+    });
   }
 
   // Same definition, new name: rename rather than drop and recreate.
   for (const t of tables) {
-    const target = to.tables.find((x) => x.name === t.name);
+    const target = toByName.get(t.name);
     if (!target) continue;
     const renameObjects = <T extends { name: string }>(olds: T[], news: T[], kind: 'constraint' | 'index'): T[] =>
       olds.map((o) => {

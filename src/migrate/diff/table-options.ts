@@ -9,7 +9,7 @@ import { quoteIdent as q } from '../../schema/identifiers.js';
 import type { ColumnIR, IndexIR, TableIR } from '../../schema/ir.js';
 import { literal } from '../../schema/sql.js';
 import { alterStorageParameters, columnStatisticsSql, columnStorageSql } from '../../schema/table-options.js';
-import { alter, type Change, change, definition } from './change.js';
+import { alter, type Change, change, sameDefinition, sameValue } from './change.js';
 
 export function tableOptionChanges(old: TableIR, next: TableIR): Change[] {
   const out: Change[] = [];
@@ -89,8 +89,8 @@ function typeDefaultStorage(table: string, column: string): string {
 
 /** Storage parameters of an index that stays (same definition otherwise): `ALTER INDEX ... SET | RESET`. */
 export function indexOptionChanges(old: IndexIR, next: IndexIR): Change[] {
-  if (JSON.stringify(definition(old)) !== JSON.stringify(definition(next))) return [];
-  if (JSON.stringify(old.with ?? {}) === JSON.stringify(next.with ?? {})) return [];
+  if (sameValue(old.with ?? {}, next.with ?? {})) return [];
+  if (!sameDefinition(old, next)) return [];
   const target = `ALTER INDEX ${q(next.name)}`;
   return [
     change(

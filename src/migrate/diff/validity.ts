@@ -11,7 +11,7 @@ import { addForeignKey } from '../../schema/ddl.js';
 import { quoteIdent as q } from '../../schema/identifiers.js';
 import type { CheckIR, ForeignKeyIR, TableIR } from '../../schema/ir.js';
 import { addCheckSql } from '../../schema/table-options.js';
-import { alter, type Change, change, definition } from './change.js';
+import { alter, type Change, change, sameDefinition } from './change.js';
 
 type Constraint = { kind: 'fk'; c: ForeignKeyIR } | { kind: 'check'; c: CheckIR };
 
@@ -44,7 +44,7 @@ export function validityChanges(old: TableIR, next: TableIR): Change[] {
   const cm = (x: Constraint) =>
     x.c.comment === undefined ? [] : [commentSql({ kind: 'constraint', table: t, name: x.c.name }, x.c.comment)];
   for (const [a, b] of pairs) {
-    if (JSON.stringify(definition(a.c)) !== JSON.stringify(definition(b.c))) continue;
+    if (!sameDefinition(a.c, b.c)) continue;
     const was = a.c.notValid === true;
     const is = b.c.notValid === true;
     if (was === is) continue;
