@@ -70,6 +70,9 @@
  * - `rls-without-policy` (warning): row-level security enabled on a table
  *   that no policy covers by the end of the migrations: every row is denied
  *   to everyone but the owner (lint/rls.ts).
+ * - `trigger-on-existing-table` (warning): `CREATE TRIGGER` on a table that
+ *   existed before the migration: its function runs in every write from then
+ *   on, and the statement blocks writes while it waits for its lock.
  * - `view-bypasses-rls` (warning): a view without security_invoker reads a
  *   table with row-level security: it shows rows as its owner sees them (lint/rls.ts).
  *

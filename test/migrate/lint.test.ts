@@ -54,6 +54,7 @@ describe('LINT_RULES', () => {
         'require-timeout-settings',
         'rls-without-policy',
         'setting-not-nullable-field',
+        'trigger-on-existing-table',
         'view-bypasses-rls',
       ].sort(),
     );

@@ -94,6 +94,12 @@ export const LINT_RULES: readonly LintRule[] = [
     summary: 'Row-level security enabled on a table no policy covers: every row is denied to all but the owner.',
   },
   {
+    id: 'trigger-on-existing-table',
+    severity: 'warning',
+    summary:
+      'A trigger added to a table already in use runs on every write from then on, and CREATE TRIGGER blocks writes while it waits for its lock.',
+  },
+  {
     id: 'view-bypasses-rls',
     severity: 'warning',
     summary: 'A view without security_invoker over a table with row-level security shows rows as its owner sees them.',

@@ -25,7 +25,8 @@ export function lintStatement(env: FileEnv): boolean {
     if (isWord(t[i], 'index')) return createIndex(env, i + 1);
     while (isWord(t[i], 'global', 'local', 'temp', 'temporary', 'unlogged')) i++;
     if (isWord(t[i], 'table')) return createTable(env, i + 1);
-    if (isWord(t[i], 'trigger') || (isWord(t[i], 'constraint') && isWord(t[i + 1], 'trigger'))) return true;
+    if (isWord(t[i], 'trigger')) return createTrigger(env, i + 1);
+    if (isWord(t[i], 'constraint') && isWord(t[i + 1], 'trigger')) return createTrigger(env, i + 2);
     return false;
   }
   if (isWord(t[0], 'alter') && isWord(t[1], 'table')) return alterTable(env);
@@ -90,6 +91,35 @@ function createIndex(env: FileEnv, after: number): boolean {
     0,
     `Creating ${what} without CONCURRENTLY blocks writes to ${table} (SHARE lock) until the index is built.`,
     `Use CREATE INDEX CONCURRENTLY and ${NO_TX_HINT} (ferry migrate new does this for indexes on existing tables).`,
+  );
+  return true;
+}
+
+/**
+ * `trigger-on-existing-table`: a table created before this migration may be
+ * busy; the trigger's function then runs inside every write to it (per row
+ * for FOR EACH ROW), and `CREATE TRIGGER` takes SHARE ROW EXCLUSIVE, which
+ * queues writes behind it while it waits for running transactions.
+ */
+function createTrigger(env: FileEnv, after: number): boolean {
+  const t = env.tokens;
+  const name = qualifiedName(t, after)?.name ?? null;
+  const on = findWord(t, 'on', after);
+  if (on < 0) return true;
+  const table = qualifiedName(t, on + 1)?.name;
+  if (table === undefined || !env.state.exists(table)) return true;
+  const each = findWord(t, 'each', on);
+  const perRow = each >= 0 && isWord(t[each + 1], 'row');
+  report(
+    env,
+    'trigger-on-existing-table',
+    0,
+    `Trigger ${name ?? ''} on table ${table}, which exists already: its function runs inside every ` +
+      `matching write to ${table} from now on${perRow ? ', once per row' : ''}, and CREATE TRIGGER blocks writes ` +
+      `to ${table} while it waits for its lock.`,
+    `If ${table} is busy, measure the function on a copy first (a query per row multiplies the write's cost), ` +
+      'keep it cheap or move the work to the application or a batch job; the lock wait is bounded by lock_timeout, ' +
+      "which Ferry's runner sets.",
   );
   return true;
 }
