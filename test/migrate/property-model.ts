@@ -100,6 +100,8 @@ export interface MColumn {
   /** A seed number (rendered per type), an enum label, or null. */
   default: number | string | null;
   serial: boolean;
+  /** `SET STATISTICS n` (setStatistics). */
+  statistics?: number;
 }
 
 export interface MUnique {
@@ -127,6 +129,17 @@ export interface MForeignKey {
   onDelete: 'cascade' | 'set null';
   /** Added NOT VALID (toggleNotValid). */
   notValid?: boolean;
+  /** `DEFERRABLE INITIALLY ...` (toggleDeferrable). */
+  deferrable?: 'immediate' | 'deferred';
+}
+
+/** A standalone sequence (addSequence, alterSequence, dropSequence); options null when Postgres's default. */
+export interface MSequence {
+  name: string;
+  type: 'integer' | 'bigint';
+  increment: string | null;
+  cache: string | null;
+  cycle: boolean;
 }
 
 export interface MTable {
@@ -175,6 +188,7 @@ export interface Model {
   /** Functions and triggers (property-routines.ts). */
   functions: MFunction[];
   triggers: MTrigger[];
+  sequences: MSequence[];
   /** For fresh names. */
   nameSeq: number;
   /** For seeded and default values. */
@@ -195,6 +209,7 @@ export function emptyModel(allow: Iterable<KnownGap> = []): Model {
     extensions: [],
     functions: [],
     triggers: [],
+    sequences: [],
     nameSeq: 1,
     valueSeq: 1,
     usedOdd: [],
@@ -323,8 +338,22 @@ export const EXTENSION_POOL = ['btree_gist', 'citext', 'hstore', 'pg_trgm', 'uui
 
 export function toIR(m: Model): SchemaIR {
   const extensions = [...m.extensions].sort().map((name) => ({ name, schema: null, version: null }));
+  const sequences = [...m.sequences]
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((s) => ({
+      name: s.name,
+      type: s.type,
+      start: null,
+      increment: s.increment,
+      min: null,
+      max: null,
+      cache: s.cache,
+      cycle: s.cycle,
+      ownedBy: null,
+    }));
   return {
     ...(extensions.length > 0 ? { extensions } : {}),
+    ...(sequences.length > 0 ? { sequences } : {}),
     enums: m.enums.map((e) => ({ name: e.name, values: e.values.map((v) => v.label) })),
     tables: m.tables.map((t): TableIR => {
       const pkType = (name: string) => {
@@ -342,6 +371,7 @@ export function toIR(m: Model): SchemaIR {
           identity: null,
           generated: null,
           comment: null,
+          ...(c.statistics !== undefined ? { statistics: c.statistics } : {}),
         })),
         primaryKey: t.pk ? { name: `${t.name}_pkey`, columns: [t.pk] } : null,
         uniques: t.uniques.map((u) => ({ name: uniqueName(t.name, u.cols), columns: u.cols, nullsNotDistinct: u.nnd })),
@@ -352,6 +382,7 @@ export function toIR(m: Model): SchemaIR {
           onDelete: f.onDelete,
           onUpdate: 'no action',
           ...(f.notValid ? { notValid: true as const } : {}),
+          ...(f.deferrable ? { deferrable: f.deferrable } : {}),
         })),
         checks: t.checks.map((c) => ({
           name: checkName(t.name, c.col),
@@ -707,6 +738,11 @@ export const OP_KINDS = [
   'setFillfactor',
   'toggleNotValid',
   'setComment',
+  'toggleDeferrable',
+  'setStatistics',
+  'addSequence',
+  'alterSequence',
+  'dropSequence',
 ] as const;
 
 export type OpKind = (typeof OP_KINDS)[number];
@@ -749,6 +785,9 @@ const FALLBACK: Partial<Record<OpKind, OpKind>> = {
   dropPolicy: 'addPolicy',
   toggleNotValid: 'addCheck',
   setComment: 'addIndex',
+  toggleDeferrable: 'addFk',
+  alterSequence: 'addSequence',
+  dropSequence: 'addSequence',
 };
 
 /**
@@ -1257,6 +1296,56 @@ const OPS: Record<OpKind, OpFn> = {
     if (next === undefined) delete chosen.ix.comment;
     else chosen.ix.comment = next;
     return `comment on index ${indexName(chosen.t.name, chosen.ix)}: ${next ?? 'none'}`;
+  },
+
+  toggleDeferrable(m, r) {
+    const chosen = r.pick(m.tables.flatMap((t) => t.fks.map((f) => ({ t, f }))));
+    if (!chosen) return null;
+    const next = r.pick([undefined, 'immediate', 'deferred'] as const);
+    if (next === chosen.f.deferrable) return null;
+    if (next === undefined) delete chosen.f.deferrable;
+    else chosen.f.deferrable = next;
+    return `${fkName(chosen.t.name, chosen.f.col)}: ${next ? `deferrable initially ${next}` : 'not deferrable'}`;
+  },
+
+  setStatistics(m, r) {
+    const chosen = r.pick(m.tables.flatMap((t) => t.columns.map((c) => ({ t, c }))));
+    if (!chosen) return null;
+    const next = r.pick([undefined, 0, 500] as const);
+    if (next === chosen.c.statistics) return null;
+    if (next === undefined) delete chosen.c.statistics;
+    else chosen.c.statistics = next;
+    return `statistics target of ${chosen.t.name}.${chosen.c.name}: ${next ?? 'default'}`;
+  },
+
+  addSequence(m, r) {
+    const s: MSequence = {
+      name: freshName(m, 's', r),
+      type: r.pick(['bigint', 'integer'] as const)!,
+      increment: r.pick([null, '5'] as const)!,
+      cache: r.pick([null, '20'] as const)!,
+      cycle: r.chance(3),
+    };
+    m.sequences.push(s);
+    return `add sequence ${s.name} (${s.type}, increment ${s.increment ?? 1}, cache ${s.cache ?? 1}${s.cycle ? ', cycle' : ''})`;
+  },
+
+  alterSequence(m, r) {
+    const s = r.pick(m.sequences);
+    if (!s) return null;
+    const what = r.pick(['type', 'increment', 'cache', 'cycle'] as const)!;
+    if (what === 'type') s.type = s.type === 'bigint' ? 'integer' : 'bigint';
+    else if (what === 'increment') s.increment = s.increment === null ? '3' : null;
+    else if (what === 'cache') s.cache = s.cache === null ? '10' : null;
+    else s.cycle = !s.cycle;
+    return `alter sequence ${s.name}: ${what}`;
+  },
+
+  dropSequence(m, r) {
+    const s = r.pick(m.sequences);
+    if (!s) return null;
+    m.sequences = m.sequences.filter((x) => x !== s);
+    return `drop sequence ${s.name}`;
   },
 
   dropEnum(m, r) {
