@@ -102,6 +102,8 @@ export interface MColumn {
   serial: boolean;
   /** `SET STATISTICS n` (setStatistics). */
   statistics?: number;
+  /** `SET STORAGE` on a text or varchar column, when not the type's own (setStorage). */
+  storage?: 'external' | 'main';
 }
 
 export interface MUnique {
@@ -160,6 +162,8 @@ export interface MTable {
   policies?: { name: string; command: 'all' | 'select' | 'insert' | 'update' | 'delete'; permissive: boolean }[];
   /** `WITH (fillfactor = n)` (setFillfactor). */
   fillfactor?: number;
+  /** `UNLOGGED` (toggleUnlogged; only while no foreign key joins it to another table). */
+  unlogged?: boolean;
 }
 
 export interface MEnum {
@@ -372,6 +376,7 @@ export function toIR(m: Model): SchemaIR {
           generated: null,
           comment: null,
           ...(c.statistics !== undefined ? { statistics: c.statistics } : {}),
+          ...(c.storage !== undefined ? { storage: c.storage } : {}),
         })),
         primaryKey: t.pk ? { name: `${t.name}_pkey`, columns: [t.pk] } : null,
         uniques: t.uniques.map((u) => ({ name: uniqueName(t.name, u.cols), columns: u.cols, nullsNotDistinct: u.nnd })),
@@ -408,6 +413,7 @@ export function toIR(m: Model): SchemaIR {
         ),
         comment: null,
         ...(t.fillfactor !== undefined ? { with: { fillfactor: String(t.fillfactor) } } : {}),
+        ...(t.unlogged ? { unlogged: true as const } : {}),
         ...(t.rls ? { rowLevelSecurity: { enabled: true, force: false } } : {}),
         ...(t.policies && t.policies.length > 0
           ? {
@@ -743,6 +749,8 @@ export const OP_KINDS = [
   'addSequence',
   'alterSequence',
   'dropSequence',
+  'setStorage',
+  'toggleUnlogged',
 ] as const;
 
 export type OpKind = (typeof OP_KINDS)[number];
@@ -1097,7 +1105,13 @@ const OPS: Record<OpKind, OpFn> = {
   addFk(m, r) {
     const x = r.pick(m.tables);
     if (!x) return null;
-    const y = r.pick(m.tables.filter((t) => t !== x && t.pk !== null && !reaches(m, t.name, x.name)));
+    // Postgres: a logged table may not reference an unlogged one (and toggleUnlogged leaves joined tables alone).
+    const y = r.pick(
+      m.tables.filter(
+        (t) =>
+          t !== x && t.pk !== null && !reaches(m, t.name, x.name) && (t.unlogged ?? false) === (x.unlogged ?? false),
+      ),
+    );
     if (!y) return null;
     const pkCol = y.columns.find((c) => c.name === y.pk)!;
     const targets = new Set(pkValues(y));
@@ -1316,6 +1330,29 @@ const OPS: Record<OpKind, OpFn> = {
     if (next === undefined) delete chosen.c.statistics;
     else chosen.c.statistics = next;
     return `statistics target of ${chosen.t.name}.${chosen.c.name}: ${next ?? 'default'}`;
+  },
+
+  setStorage(m, r) {
+    const chosen = r.pick(
+      m.tables.flatMap((t) =>
+        t.columns.filter((c) => c.type === 'text' || VARCHAR.test(c.type)).map((c) => ({ t, c })),
+      ),
+    );
+    if (!chosen) return null;
+    const next = r.pick([undefined, 'external', 'main'] as const);
+    if (next === chosen.c.storage) return null;
+    if (next === undefined) delete chosen.c.storage;
+    else chosen.c.storage = next;
+    return `storage of ${chosen.t.name}.${chosen.c.name}: ${next ?? "the type's"}`;
+  },
+
+  toggleUnlogged(m, r) {
+    const t = r.pick(
+      m.tables.filter((x) => x.fks.length === 0 && !m.tables.some((y) => y.fks.some((f) => f.table === x.name))),
+    );
+    if (!t) return null;
+    t.unlogged = !t.unlogged;
+    return `make ${t.name} ${t.unlogged ? 'unlogged' : 'logged'}`;
   },
 
   addSequence(m, r) {
