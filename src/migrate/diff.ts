@@ -143,7 +143,7 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
     for (const c of t.columns) {
       const prev = oldCols.get(c.name);
       if (!prev) changes.push(...addColumn(t.name, c));
-      else changes.push(...alterColumn(t.name, prev, c));
+      else changes.push(...alterColumn(t.name, prev, c, t.unlogged === true));
     }
     for (const c of old.columns) if (!t.columns.some((n) => n.name === c.name)) changes.push(dropColumn(t.name, c));
     if (old.comment !== t.comment) changes.push(commentTable(t.name, old.comment, t.comment));

@@ -136,6 +136,8 @@ interface ColumnRow {
   owned_sequence_default: string | null;
   /** The owned (serial) or identity sequence's `[type, start, increment, min, max, cache, cycle]` as text. */
   owned_sequence: (string | null)[] | null;
+  /** The owned sequence's persistence when it is not the table's ('logged' | 'unlogged'), else null. */
+  owned_sequence_persistence: 'logged' | 'unlogged' | null;
   /** The table's: `pg_class.relpersistence` ('u' unlogged), `reloptions`, row-level security flags. */
   persistence: string;
   reloptions: string[] | null;
@@ -293,6 +295,8 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
            pg_get_expr(d.adbin, d.adrelid) as default_expr,
            case when os.deptype = 'a' then os.owned_sequence_default end as owned_sequence_default,
            os.owned_sequence,
+           case when os.persistence <> c.relpersistence
+                then case os.persistence when 'u' then 'unlogged' else 'logged' end end as owned_sequence_persistence,
            c.relpersistence::text as persistence,
            c.reloptions::text[] as reloptions,
            c.relrowsecurity as rls_enabled,
@@ -312,7 +316,8 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
                dep.refobjid, dep.refobjsubid, dep.deptype,
                'nextval(' || quote_literal(s.oid::regclass::text) || '::regclass)' as owned_sequence_default,
                json_build_array(format_type(sq.seqtypid, null), sq.seqstart::text, sq.seqincrement::text,
-                 sq.seqmin::text, sq.seqmax::text, sq.seqcache::text, sq.seqcycle::text) as owned_sequence
+                 sq.seqmin::text, sq.seqmax::text, sq.seqcache::text, sq.seqcycle::text) as owned_sequence,
+               s.relpersistence as persistence
           from pg_depend dep
           join pg_class s on s.oid = dep.objid and s.relkind = 'S'
           join pg_sequence sq on sq.seqrelid = s.oid
@@ -705,10 +710,11 @@ function columnSequence(row: ColumnRow): ColumnSequenceIR | null {
   if (!row.owned_sequence) return null;
   const [type, ...rest] = row.owned_sequence;
   const o = sequenceOptions(type as SequenceType, rest);
+  const persistence = row.owned_sequence_persistence ? { persistence: row.owned_sequence_persistence } : {};
   // The sequence's type is named only when it is not the column's.
-  if (type !== row.type) return { type: type as SequenceType, ...o };
+  if (type !== row.type) return { type: type as SequenceType, ...o, ...persistence };
   const isDefault = !o.cycle && [o.start, o.increment, o.min, o.max, o.cache].every((x) => x === null);
-  return isDefault ? null : o;
+  return isDefault && row.owned_sequence_persistence === null ? null : { ...o, ...persistence };
 }
 
 function toColumn(row: ColumnRow): ColumnIR {

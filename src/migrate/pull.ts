@@ -111,6 +111,7 @@ function renderTable(
       const entries = [
         ...(c.sequence.type ? [`as: ${str(c.sequence.type)}`] : []),
         ...sequenceOptionEntries(c.sequence),
+        ...(c.sequence.persistence ? [`persistence: ${str(c.sequence.persistence)}`] : []),
       ];
       expr += `.sequenceOptions({ ${entries.join(', ')} })`;
     }

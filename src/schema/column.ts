@@ -354,8 +354,15 @@ function def(type: string, kind: ValueKind, extra: Partial<ColumnDef> = {}): Col
   };
 }
 
-/** `sequence()`'s options without `ownedBy` (the column); `as` defaults to the column's type. */
-export type ColumnSequenceOptions = Omit<SequenceOptions, 'ownedBy' | 'comment'>;
+/**
+ * `sequence()`'s options without `ownedBy` (the column); `as` defaults to the
+ * column's type. `persistence`: the sequence's own, when it is not the
+ * table's (a logged sequence behind an UNLOGGED table, as a database made
+ * before PostgreSQL 15 has them).
+ */
+export type ColumnSequenceOptions = Omit<SequenceOptions, 'ownedBy' | 'comment'> & {
+  persistence?: 'logged' | 'unlogged';
+};
 
 type Serial = { data: number; input: number; notNull: true; hasDefault: true; generated: false; primaryKey: false };
 

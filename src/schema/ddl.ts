@@ -147,7 +147,22 @@ export function setColumnSequence(
 export function columnSequenceStatements(table: string, columns: readonly ColumnIR[]): string[] {
   return columns
     .filter((c) => c.sequence !== undefined && (c.serial || c.identity !== null))
-    .map((c) => setColumnSequence(table, c, true));
+    .flatMap((c) => [
+      setColumnSequence(table, c, true),
+      ...(c.sequence!.persistence ? [setColumnSequencePersistence(table, c.name, c.sequence!.persistence)] : []),
+    ]);
+}
+
+/** `ALTER SEQUENCE ... SET LOGGED | UNLOGGED` for a serial's or identity's sequence (see ColumnSequenceIR.persistence). */
+export function setColumnSequencePersistence(
+  table: string,
+  column: string,
+  persistence: 'logged' | 'unlogged',
+): string {
+  return (
+    `DO $$ BEGIN EXECUTE format('ALTER SEQUENCE %s SET ${persistence.toUpperCase()}', ` +
+    `pg_get_serial_sequence(${literal(quoteIdent(table))}, ${literal(column)})); END $$`
+  );
 }
 
 export function addForeignKey(table: string, fk: ForeignKeyIR): string {

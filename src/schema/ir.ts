@@ -164,6 +164,12 @@ export interface SequenceOptionsIR {
 /** A column's sequence: `type` only when it is not the column's (a dump's `AS integer` sequence on a bigint column). */
 export interface ColumnSequenceIR extends SequenceOptionsIR {
   type?: SequenceType;
+  /**
+   * Present only when it differs from the table's: PostgreSQL 15 makes the
+   * sequence of an UNLOGGED table's column unlogged too, where an older
+   * server (and a dump of it) left it logged.
+   */
+  persistence?: 'logged' | 'unlogged';
 }
 
 export interface SequenceIR extends SequenceOptionsIR {

@@ -438,6 +438,7 @@ function compileTable(t: Table): TableIR {
   };
 
   const cols = Object.values(t.columns);
+  const unlogged = t.options.unlogged === true;
   const pkExtras = t.extras.filter((e): e is PrimaryKeyExtra => e.kind === 'primaryKey');
   const pkColumns = cols.filter((c) => c.def.primaryKey);
   if (pkExtras.length > 1 || (pkExtras.length === 1 && pkColumns.length > 0) || pkColumns.length > 1) {
@@ -467,7 +468,7 @@ function compileTable(t: Table): TableIR {
       identity: c.def.identity,
       generated: c.def.generated,
       comment: c.def.comment,
-      ...columnSequence(t.name, c.name, c.def),
+      ...columnSequence(t.name, c.name, c.def, unlogged),
       ...(c.def.storage ? { storage: c.def.storage } : {}),
       ...(c.def.compression ? { compression: c.def.compression } : {}),
       ...(c.def.statistics != null ? { statistics: c.def.statistics } : {}),
@@ -614,15 +615,23 @@ function schemaError(message: string): FerryError {
 }
 
 /** `ColumnIR.sequence` of a serial or identity column given `sequenceOptions()`, when some option is not the default. */
-function columnSequence(table: string, column: string, def: ColumnDef): { sequence?: ColumnSequenceIR } {
+function columnSequence(
+  table: string,
+  column: string,
+  def: ColumnDef,
+  unlogged: boolean,
+): { sequence?: ColumnSequenceIR } {
   if (def.sequenceOptions === null) return {};
   const what = `Column ${table}.${column}`;
   if (!def.serial && def.identity === null) {
     throw new FerryError(E_SCHEMA, `${what}: sequenceOptions() needs a serial or identity column.`);
   }
-  const type = def.sequenceOptions.as ?? (def.type as SequenceType);
-  const o = sequenceOptionsIR(type, def.sequenceOptions, what);
+  const { persistence: given, ...options } = def.sequenceOptions;
+  // Recorded only when it is not the table's own (see ColumnSequenceIR.persistence).
+  const persistence = given !== undefined && given !== (unlogged ? 'unlogged' : 'logged') ? { persistence: given } : {};
+  const type = options.as ?? (def.type as SequenceType);
+  const o = sequenceOptionsIR(type, options, what);
   const isDefault = !o.cycle && [o.start, o.increment, o.min, o.max, o.cache].every((x) => x === null);
-  if (type !== def.type) return { sequence: { type, ...o } };
-  return isDefault ? {} : { sequence: o };
+  if (type !== def.type) return { sequence: { type, ...o, ...persistence } };
+  return isDefault && !('persistence' in persistence) ? {} : { sequence: { ...o, ...persistence } };
 }

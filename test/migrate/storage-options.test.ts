@@ -52,7 +52,12 @@ function v1() {
       index('jobs_priority_idx').on(t.priority).withOptions({ fillfactor: 70 }).comment('for the queue'),
     ],
   ).withOptions({ fillfactor: 90, autovacuum_vacuum_scale_factor: '0.010' });
-  const lockers = table('lockers', { pid: integer().primaryKey(), note: text() }).unlogged();
+  // A logged sequence behind an UNLOGGED table, as a database made before PostgreSQL 15 has it.
+  const lockers = table('lockers', {
+    pid: integer().primaryKey(),
+    note: text(),
+    ticket: serial().sequenceOptions({ persistence: 'logged' }),
+  }).unlogged();
   const runs = table(
     'runs',
     { id: serial().primaryKey(), job_id: bigint().notNull(), parent_id: bigint().references(() => jobs.columns.id) },
@@ -105,6 +110,7 @@ function v2() {
   const lockers = table('lockers', {
     pid: integer().primaryKey(),
     note: text().storage('external').statistics(0),
+    ticket: serial(),
   });
   const runs = table(
     'runs',
@@ -153,7 +159,7 @@ describe('storage options, NOT VALID and comments: DSL, DDL and diff', () => {
   it('creates them as pg_dump prints them', () => {
     const ddl = createStatements(v1().toIR());
     expect(ddl).toContain(
-      'CREATE UNLOGGED TABLE lockers (\n  pid integer NOT NULL,\n  note text,\n  CONSTRAINT lockers_pkey PRIMARY KEY (pid)\n)',
+      'CREATE UNLOGGED TABLE lockers (\n  pid integer NOT NULL,\n  note text,\n  ticket serial NOT NULL,\n  CONSTRAINT lockers_pkey PRIMARY KEY (pid)\n)',
     );
     expect(ddl.find((s) => s.startsWith('CREATE TABLE jobs'))).toMatch(
       /payload text COMPRESSION pglz,[\s\S]*\) WITH \(autovacuum_vacuum_scale_factor = 0\.010, fillfactor = 90\)$/,
@@ -183,7 +189,11 @@ describe('storage options, NOT VALID and comments: DSL, DDL and diff', () => {
     });
     expect(by('make lockers logged (rewrites the table)')).toMatchObject({
       up: ['ALTER TABLE lockers SET LOGGED'],
-      down: ['ALTER TABLE lockers SET UNLOGGED'],
+      // Its serial's sequence follows the table; the old one was logged on its own, and gets that back.
+      down: [
+        'ALTER TABLE lockers SET UNLOGGED',
+        "DO $$ BEGIN EXECUTE format('ALTER SEQUENCE %s SET LOGGED', pg_get_serial_sequence('lockers', 'ticket')); END $$",
+      ],
     });
     expect(by('storage of jobs.args')).toMatchObject({
       up: ['ALTER TABLE jobs ALTER COLUMN args SET STORAGE MAIN'],
@@ -296,6 +306,9 @@ describeEachBackend('storage options, NOT VALID and comments', (t) => {
     expect(jobs.columns.find((c) => c.name === 'payload')!.compression).toBe('pglz');
     expect(jobs.primaryKey!.comment).toBe('the job id');
     expect(live1.tables.find((x) => x.name === 'lockers')!.unlogged).toBe(true);
+    expect(live1.tables.find((x) => x.name === 'lockers')!.columns.find((c) => c.name === 'ticket')!.sequence).toEqual(
+      expect.objectContaining({ persistence: 'logged' }),
+    );
     expect(
       live1.tables.find((x) => x.name === 'runs')!.foreignKeys.find((f) => f.name === 'runs_job_fk'),
     ).toMatchObject({

@@ -5,6 +5,8 @@
  * row-level security (`ENABLE | DISABLE`, `FORCE | NO FORCE`), and column
  * storage and compression. Each down sets exactly what was there before.
  */
+
+import { setColumnSequencePersistence } from '../../schema/ddl.js';
 import { quoteIdent as q } from '../../schema/identifiers.js';
 import type { ColumnIR, IndexIR, TableIR } from '../../schema/ir.js';
 import { literal } from '../../schema/sql.js';
@@ -16,12 +18,18 @@ export function tableOptionChanges(old: TableIR, next: TableIR): Change[] {
   const t = next.name;
   if ((old.unlogged ?? false) !== (next.unlogged ?? false)) {
     const set = (unlogged: boolean) => `${alter(t)} SET ${unlogged ? 'UNLOGGED' : 'LOGGED'}`;
+    // The table's serial and identity sequences follow it (PostgreSQL 15+): one with a persistence of its
+    // own (ColumnSequenceIR.persistence) gets it back.
+    const own = (x: TableIR) =>
+      x.columns.flatMap((c) =>
+        c.sequence?.persistence ? [setColumnSequencePersistence(t, c.name, c.sequence.persistence)] : [],
+      );
     out.push(
       change(
         'main',
         `make ${t} ${next.unlogged ? 'unlogged' : 'logged'} (rewrites the table)`,
-        [set(next.unlogged === true)],
-        [set(old.unlogged === true)],
+        [set(next.unlogged === true), ...own(next)],
+        [set(old.unlogged === true), ...own(old)],
       ),
     );
   }

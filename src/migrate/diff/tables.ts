@@ -7,6 +7,7 @@ import {
   createIndex,
   createTable,
   setColumnSequence,
+  setColumnSequencePersistence,
 } from '../../schema/ddl.js';
 import { quoteIdent as q } from '../../schema/identifiers.js';
 import type { ColumnIR, TableIR } from '../../schema/ir.js';
@@ -76,7 +77,17 @@ export function dropColumn(table: string, c: ColumnIR): Change {
   };
 }
 
-export function alterColumn(table: string, prev: ColumnIR, next: ColumnIR): Change[] {
+/** A column's sequence options without `persistence`; null when all are Postgres's defaults. */
+function sequenceOptionsOf(c: ColumnIR): string | null {
+  if (c.sequence === undefined) return null;
+  const { persistence: _p, ...o } = c.sequence;
+  const isDefault =
+    o.type === undefined && !o.cycle && [o.start, o.increment, o.min, o.max, o.cache].every((x) => x === null);
+  return isDefault ? null : JSON.stringify(o);
+}
+
+/** `tableUnlogged`: the table's persistence, which a sequence without its own follows. */
+export function alterColumn(table: string, prev: ColumnIR, next: ColumnIR, tableUnlogged = false): Change[] {
   const out: Change[] = [];
   const col = `${alter(table)} ALTER COLUMN ${q(next.name)}`;
   const where = `${table}.${next.name}`;
@@ -100,19 +111,30 @@ export function alterColumn(table: string, prev: ColumnIR, next: ColumnIR): Chan
       ...(prev.identity ? [add(prev.identity), ...columnSequenceStatements(table, [prev])] : []),
     ];
     out.push(change('main', `change identity of ${where}`, up, down));
-  } else if (
-    (next.serial || next.identity !== null) &&
-    JSON.stringify(prev.sequence ?? null) !== JSON.stringify(next.sequence ?? null)
-  ) {
-    // Every option set both ways, so the down migration restores the previous ones exactly.
-    out.push(
-      change(
-        'main',
-        `change sequence options of ${where}`,
-        [setColumnSequence(table, next)],
-        [setColumnSequence(table, { ...prev, name: next.name })],
-      ),
-    );
+  } else if (next.serial || next.identity !== null) {
+    if (sequenceOptionsOf(prev) !== sequenceOptionsOf(next)) {
+      // Every option set both ways, so the down migration restores the previous ones exactly.
+      out.push(
+        change(
+          'main',
+          `change sequence options of ${where}`,
+          [setColumnSequence(table, next)],
+          [setColumnSequence(table, { ...prev, name: next.name })],
+        ),
+      );
+    }
+    const own = tableUnlogged ? 'unlogged' : 'logged';
+    const [was, is] = [prev.sequence?.persistence ?? own, next.sequence?.persistence ?? own];
+    if (was !== is) {
+      out.push(
+        change(
+          'main',
+          `make the sequence of ${where} ${is}`,
+          [setColumnSequencePersistence(table, next.name, is)],
+          [setColumnSequencePersistence(table, next.name, was)],
+        ),
+      );
+    }
   }
   if (prev.type !== next.type) {
     // Defaults are typed; drop and restore around the conversion.
