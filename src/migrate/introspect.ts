@@ -243,11 +243,15 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
       left join pg_available_extensions av on av.name = x.extname
      where x.extname <> 'plpgsql'
     union all
-    -- Standalone sequences: not an identity column's, nor a serial's (owned by
-    -- a column whose default is nextval() of it).
+    -- Standalone sequences: not an identity column's. A serial's (owned by a
+    -- column whose default is nextval() of it) comes too, marked with what that
+    -- default reads: it is standalone after all when other defaults use it
+    -- (see sharedSequences).
     select 'sequence', s.relname::text,
            json_build_array(format_type(sq.seqtypid, null), sq.seqstart::text, sq.seqincrement::text,
-             sq.seqmin::text, sq.seqmax::text, sq.seqcache::text, sq.seqcycle::text, ot.relname::text, oa.attname::text)
+             sq.seqmin::text, sq.seqmax::text, sq.seqcache::text, sq.seqcycle::text, ot.relname::text, oa.attname::text,
+             case when pg_get_expr(oad.adbin, oad.adrelid) = 'nextval(' || quote_literal(s.oid::regclass::text) || '::regclass)'
+                  then pg_get_expr(oad.adbin, oad.adrelid) end)
       from pg_class s
       join pg_namespace sn on sn.oid = s.relnamespace
       join pg_sequence sq on sq.seqrelid = s.oid
@@ -258,8 +262,6 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
       left join pg_attrdef oad on oad.adrelid = oa.attrelid and oad.adnum = oa.attnum
      where s.relkind = 'S' and sn.nspname = ${schema}
        and od.deptype is distinct from 'i'
-       and (oad.oid is null
-            or pg_get_expr(oad.adbin, oad.adrelid) <> 'nextval(' || quote_literal(s.oid::regclass::text) || '::regclass)')
     union all
     -- Row-level security policies (no query of their own): roles by name, 0 being PUBLIC.
     select 'policy', p.polname::text,
@@ -543,6 +545,7 @@ const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.n
 
 function assemble(rows: CatalogRows, exclude: (table: string) => boolean): SchemaIR {
   const tables = new Map<string, TableIR>();
+  const shared = sharedSequences(rows.columns);
   // Rows arrive ordered by table, then attnum.
   for (const row of rows.columns) {
     if (exclude(row.table_name)) continue;
@@ -563,7 +566,7 @@ function assemble(rows: CatalogRows, exclude: (table: string) => boolean): Schem
       if (partitionBy) table.partitionBy = partitionBy;
       tables.set(row.table_name, table);
     }
-    if (row.name !== null) table.columns.push(toColumn(row));
+    if (row.name !== null) table.columns.push(toColumn(row, shared));
   }
 
   for (const row of rows.constraints) {
@@ -648,7 +651,8 @@ function assemble(rows: CatalogRows, exclude: (table: string) => boolean): Schem
     .map((e) => ({ name: e.name, schema: e.values[0] ?? null, version: e.values[1] ?? null }))
     .sort(byName);
   const sequences: SequenceIR[] = rows.enums
-    .filter((e) => e.kind === 'sequence')
+    // A serial's sequence is the column's, unless other defaults use it too.
+    .filter((e) => e.kind === 'sequence' && (e.values[9] == null || shared.has(e.values[9])))
     .map((e) => {
       const [type, start, increment, min, max, cache, cycle, table, column] = e.values;
       return {
@@ -717,7 +721,29 @@ function columnSequence(row: ColumnRow): ColumnSequenceIR | null {
   return isDefault && row.owned_sequence_persistence === null ? null : { ...o, ...persistence };
 }
 
-function toColumn(row: ColumnRow): ColumnIR {
+/**
+ * The `nextval('seq'::regclass)` defaults of serial-looking columns whose
+ * sequence other columns' defaults call as well (a partitioned log whose
+ * template and partitions share its id sequence, by hand). Such a column is
+ * not a serial: a serial's sequence would be re-created under its own name
+ * (`table_column_seq`), and the other defaults would call one that does not
+ * exist. It keeps its default, and the sequence is a `sequence()` owned by it.
+ */
+function sharedSequences(columns: readonly ColumnRow[]): Set<string> {
+  const owned = new Set<string>();
+  for (const c of columns) if (c.owned_sequence_default !== null) owned.add(c.owned_sequence_default);
+  const uses = new Map<string, number>();
+  if (owned.size === 0) return new Set();
+  for (const c of columns) {
+    if (c.default_expr === null || !c.default_expr.includes('nextval(')) continue;
+    for (const call of c.default_expr.match(/nextval\('(?:[^']|'')+'::regclass\)/g) ?? []) {
+      if (owned.has(call)) uses.set(call, (uses.get(call) ?? 0) + 1);
+    }
+  }
+  return new Set([...uses].filter(([, n]) => n > 1).map(([call]) => call));
+}
+
+function toColumn(row: ColumnRow, shared: ReadonlySet<string>): ColumnIR {
   const identity = row.identity === 'a' ? 'always' : row.identity === 'd' ? 'by default' : null;
   // 's' is STORED; 'v' (virtual, Postgres 18) has no IR spelling and is reported as generated too.
   const generated = row.generated === 's' || row.generated === 'v' ? row.default_expr : null;
@@ -725,7 +751,8 @@ function toColumn(row: ColumnRow): ColumnIR {
     identity === null &&
     generated === null &&
     row.default_expr !== null &&
-    row.default_expr === row.owned_sequence_default;
+    row.default_expr === row.owned_sequence_default &&
+    !shared.has(row.default_expr);
   const column: ColumnIR = {
     name: row.name!,
     type: row.type!,

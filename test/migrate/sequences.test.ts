@@ -279,6 +279,39 @@ describeEachBackend('sequences', (t) => {
     }
   });
 
+  it("a serial-looking column whose sequence other tables' defaults call too is a default and a sequence(), and round-trips", async () => {
+    // A partitioned log by hand: the parent's id sequence (not named <table>_id_seq) feeds its template too.
+    await sql
+      .raw(`
+        CREATE TABLE logs (id bigint NOT NULL, body text);
+        CREATE SEQUENCE logs_range_id_seq START WITH 1 INCREMENT BY 1 NO MINVALUE NO MAXVALUE CACHE 1;
+        ALTER SEQUENCE logs_range_id_seq OWNED BY logs.id;
+        ALTER TABLE ONLY logs ALTER COLUMN id SET DEFAULT nextval('logs_range_id_seq'::regclass);
+        CREATE TABLE logs_template (id bigint DEFAULT nextval('logs_range_id_seq'::regclass) NOT NULL, body text);`)
+      .execute(handle.db);
+    try {
+      const live = await introspect(handle.db);
+      expect(live.sequences).toEqual([
+        expect.objectContaining({ name: 'logs_range_id_seq', ownedBy: { table: 'logs', column: 'id' } }),
+      ]);
+      for (const t of live.tables) {
+        expect(t.columns[0], t.name).toMatchObject({
+          name: 'id',
+          serial: false,
+          default: "nextval('logs_range_id_seq'::regclass)",
+        });
+      }
+      // Pulled and created from nothing, the template's default finds its sequence.
+      const text = renderSchemaModule(live, { importFrom: srcIndex });
+      const file = join(newDir(), 'schema.ts');
+      writeFileSync(file, text);
+      const pulled = defineSchema(await importModule(file, 'pulled schema'));
+      expect(await normalise(shadow, pulled.toIR())).toEqual(live);
+    } finally {
+      await sql.raw('DROP TABLE logs_template; DROP TABLE logs').execute(handle.db);
+    }
+  });
+
   it('a serial whose sequence is AS integer on a bigint column (an id widened later) keeps that type', async () => {
     await sql
       .raw(`
