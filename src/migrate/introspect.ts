@@ -578,7 +578,12 @@ function assemble(rows: CatalogRows, exclude: (table: string) => boolean): Schem
         table.primaryKey = { name: row.name, columns };
         break;
       case 'u':
-        table.uniques.push({ name: row.name, columns, nullsNotDistinct: row.nulls_not_distinct } satisfies UniqueIR);
+        table.uniques.push({
+          name: row.name,
+          columns,
+          nullsNotDistinct: row.nulls_not_distinct,
+          ...(row.deferrable !== null ? { deferrable: row.deferrable } : {}),
+        } satisfies UniqueIR);
         break;
       case 'f':
         table.foreignKeys.push({

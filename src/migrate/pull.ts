@@ -135,6 +135,7 @@ function renderTable(
     used.add('unique');
     extras.push(
       `unique(${str(u.name)}).on(${u.columns.map(ref).join(', ')})${u.nullsNotDistinct ? '.nullsNotDistinct()' : ''}` +
+        (u.deferrable ? `.deferrable(${str(u.deferrable)})` : '') +
         commentCall(u.comment),
     );
   }

@@ -89,7 +89,7 @@ export function createTable(t: TableIR): string {
   if (t.primaryKey) lines.push(`  CONSTRAINT ${q(t.primaryKey.name)} PRIMARY KEY (${list(t.primaryKey.columns)})`);
   for (const u of t.uniques) {
     lines.push(
-      `  CONSTRAINT ${q(u.name)} UNIQUE${u.nullsNotDistinct ? ' NULLS NOT DISTINCT' : ''} (${list(u.columns)})`,
+      `  CONSTRAINT ${q(u.name)} UNIQUE${u.nullsNotDistinct ? ' NULLS NOT DISTINCT' : ''} (${list(u.columns)})${deferrableSql(u)}`,
     );
   }
   // NOT VALID checks follow the table (afterCreateTable): inside CREATE TABLE they come out validated.
@@ -165,13 +165,17 @@ export function setColumnSequencePersistence(
   );
 }
 
+/** ` DEFERRABLE INITIALLY ...` for a deferrable constraint, else nothing. */
+export const deferrableSql = (c: { deferrable?: 'immediate' | 'deferred' }) =>
+  c.deferrable ? ` DEFERRABLE INITIALLY ${c.deferrable.toUpperCase()}` : '';
+
 export function addForeignKey(table: string, fk: ForeignKeyIR): string {
   let sql =
     `ALTER TABLE ${q(table)} ADD CONSTRAINT ${q(fk.name)} FOREIGN KEY (${list(fk.columns)}) ` +
     `REFERENCES ${q(fk.references.table)} (${list(fk.references.columns)})`;
   if (fk.onDelete !== 'no action') sql += ` ON DELETE ${fk.onDelete.toUpperCase()}`;
   if (fk.onUpdate !== 'no action') sql += ` ON UPDATE ${fk.onUpdate.toUpperCase()}`;
-  if (fk.deferrable) sql += ` DEFERRABLE INITIALLY ${fk.deferrable.toUpperCase()}`;
+  sql += deferrableSql(fk);
   if (fk.notValid) sql += ' NOT VALID';
   return sql;
 }

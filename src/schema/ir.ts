@@ -277,6 +277,13 @@ export interface UniqueIR {
   name: string;
   columns: string[];
   nullsNotDistinct: boolean;
+  /**
+   * `DEFERRABLE INITIALLY ...`, as on `ForeignKeyIR` (checked at commit, so
+   * a transaction may swap two rows' values). Present only when deferrable.
+   * Postgres alters only a foreign key's in place: a unique's change drops
+   * and adds it.
+   */
+  deferrable?: 'immediate' | 'deferred';
   comment?: string;
 }
 

@@ -68,17 +68,25 @@ export class UniqueExtra {
     readonly columns: readonly Column[] = [],
     readonly distinctNulls = true,
     readonly constraintComment: string | null = null,
+    readonly deferrableAs: 'immediate' | 'deferred' | null = null,
   ) {}
   on(...columns: Column[]): UniqueExtra {
-    return new UniqueExtra(this.constraintName, columns, this.distinctNulls, this.constraintComment);
+    return new UniqueExtra(this.constraintName, columns, this.distinctNulls, this.constraintComment, this.deferrableAs);
   }
   /** NULLs collide with each other (Postgres 15+). */
   nullsNotDistinct(): UniqueExtra {
-    return new UniqueExtra(this.constraintName, this.columns, false, this.constraintComment);
+    return new UniqueExtra(this.constraintName, this.columns, false, this.constraintComment, this.deferrableAs);
   }
   /** `COMMENT ON CONSTRAINT`. */
   comment(text: string): UniqueExtra {
-    return new UniqueExtra(this.constraintName, this.columns, this.distinctNulls, text);
+    return new UniqueExtra(this.constraintName, this.columns, this.distinctNulls, text, this.deferrableAs);
+  }
+  /**
+   * `DEFERRABLE INITIALLY DEFERRED` (or `'immediate'`): checked at commit, so
+   * one transaction may swap two rows' values (positions, ranks).
+   */
+  deferrable(initially: 'immediate' | 'deferred' = 'deferred'): UniqueExtra {
+    return new UniqueExtra(this.constraintName, this.columns, this.distinctNulls, this.constraintComment, initially);
   }
 }
 
@@ -521,6 +529,7 @@ function compileTable(t: Table): TableIR {
           name: name(e.constraintName, names, 'key'),
           columns: names,
           nullsNotDistinct: !e.distinctNulls,
+          ...(e.deferrableAs ? { deferrable: e.deferrableAs } : {}),
           ...commentOf(e.constraintComment),
         });
         break;

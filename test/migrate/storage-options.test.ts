@@ -24,10 +24,11 @@ import { bigint, bigserial, integer, jsonb, serial, text, varchar } from '../../
 import { createStatements } from '../../src/schema/ddl.js';
 import { pgEnum } from '../../src/schema/enum.js';
 import { extension } from '../../src/schema/extension.js';
+import type { SchemaIR } from '../../src/schema/ir.js';
 import { defineSchema } from '../../src/schema/schema.js';
 import { sequence } from '../../src/schema/sequence.js';
 import { sql as dsl } from '../../src/schema/sql.js';
-import { check, foreignKey, index, primaryKey, table } from '../../src/schema/table.js';
+import { check, foreignKey, index, primaryKey, table, unique } from '../../src/schema/table.js';
 import { describeEachBackend } from '../support/backends.js';
 import { tempDirs } from '../support/temp-dirs.js';
 
@@ -70,6 +71,7 @@ function v1() {
         deferrable: 'deferred',
         comment: 'added NOT VALID on a big table',
       }),
+      unique('runs_job_parent_key').on(t.job_id, t.parent_id).deferrable(),
     ],
   );
   return defineSchema({
@@ -126,6 +128,7 @@ function v2() {
         references: () => [jobs.columns.id],
         comment: 'validated',
       }),
+      unique('runs_job_parent_key').on(t.job_id, t.parent_id).deferrable(),
     ],
   );
   return defineSchema({ state, jobs, lockers, runs, seq: sequence('ticket_no') });
@@ -245,6 +248,38 @@ describe('storage options, NOT VALID and comments: DSL, DDL and diff', () => {
       'make jobs_priority_check NOT VALID',
     );
     expect(diffSchemas(v1().toIR(), v1().toIR())).toEqual([]);
+  });
+
+  it('a deferrable unique: created so, read back, and dropped and added when that changes (Postgres alters only foreign keys)', () => {
+    const ir = v1().toIR();
+    const runs = ir.tables.find((t) => t.name === 'runs')!;
+    expect(runs.uniques).toEqual([
+      {
+        name: 'runs_job_parent_key',
+        columns: ['job_id', 'parent_id'],
+        nullsNotDistinct: false,
+        deferrable: 'deferred',
+      },
+    ]);
+    expect(createStatements(ir).find((x) => x.startsWith('CREATE TABLE runs'))).toContain(
+      'CONSTRAINT runs_job_parent_key UNIQUE (job_id, parent_id) DEFERRABLE INITIALLY DEFERRED',
+    );
+    const plain: SchemaIR = {
+      ...ir,
+      tables: ir.tables.map((t) =>
+        t === runs ? { ...runs, uniques: [{ ...runs.uniques[0]!, deferrable: undefined }] } : t,
+      ),
+    };
+    const changes = diffSchemas(ir, plain);
+    expect(changes.map((c) => c.description)).toEqual([
+      'drop unique runs_job_parent_key',
+      'create unique index runs_job_parent_key concurrently',
+      'attach unique constraint runs_job_parent_key',
+    ]);
+    expect(changes[0]!.down[0]).toContain('UNIQUE (job_id, parent_id) DEFERRABLE INITIALLY DEFERRED');
+    expect(diffSchemas(plain, ir)[2]!.up[0]).toBe(
+      'ALTER TABLE runs ADD CONSTRAINT runs_job_parent_key UNIQUE USING INDEX runs_job_parent_key DEFERRABLE INITIALLY DEFERRED',
+    );
   });
 
   it("an extension's comment: set when declared, back to its control file's when removed", () => {

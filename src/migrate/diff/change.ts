@@ -67,20 +67,26 @@ export function hasSame<T extends { name: string }>(list: readonly T[], item: T)
   return list.some((x) => x.name === item.name && sameDefinition(x, item));
 }
 
-/** What changes in place, left out of an object's definition (see `hasSame`). */
-const IN_PLACE: ReadonlySet<string> = new Set(['comment', 'notValid', 'with', 'deferrable']);
+/**
+ * What changes in place, left out of an object's definition (see `hasSame`);
+ * `deferrable` only on a foreign key, the one constraint `ALTER CONSTRAINT`
+ * changes (a unique's is part of its definition: dropped and added).
+ */
+const IN_PLACE: ReadonlySet<string> = new Set(['comment', 'notValid', 'with']);
+const FK_IN_PLACE: ReadonlySet<string> = new Set([...IN_PLACE, 'deferrable']);
+const inPlace = (x: object) => ('references' in x ? FK_IN_PLACE : IN_PLACE);
 const NAME: ReadonlySet<string> = new Set(['name']);
 
 /** The object without what changes in place (see `hasSame`). */
 export function definition<T>(x: T): T {
   if (x === null || typeof x !== 'object') return x;
-  const { comment: _c, notValid: _n, with: _w, deferrable: _d, ...rest } = x as Record<string, unknown>;
-  return rest as T;
+  const skip = inPlace(x);
+  return Object.fromEntries(Object.entries(x).filter(([k]) => !skip.has(k))) as T;
 }
 
 /** Whether `a` and `b` have the same definition (`definition(a)` deeply equals `definition(b)`). */
 export function sameDefinition(a: unknown, b: unknown): boolean {
-  return sameValue(a, b, IN_PLACE);
+  return sameValue(a, b, a !== null && typeof a === 'object' ? inPlace(a) : IN_PLACE);
 }
 
 export function sameIgnoringName<T extends { name: string }>(a: T, b: T): boolean {

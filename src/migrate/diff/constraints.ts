@@ -1,7 +1,7 @@
 /** Changes to primary keys, unique and check constraints, foreign keys and indexes. */
 
 import { commentSql } from '../../schema/comments.js';
-import { addForeignKey, createIndex } from '../../schema/ddl.js';
+import { addForeignKey, createIndex, deferrableSql } from '../../schema/ddl.js';
 import { quoteIdent as q } from '../../schema/identifiers.js';
 import type { CheckIR, ForeignKeyIR, IndexIR, PrimaryKeyIR, UniqueIR } from '../../schema/ir.js';
 import { alter, type Change, change } from './change.js';
@@ -16,7 +16,7 @@ function pkSql(table: string, pk: PrimaryKeyIR): string {
   return `${alter(table)} ADD CONSTRAINT ${q(pk.name)} PRIMARY KEY (${pk.columns.map(q).join(', ')})`;
 }
 function uniqueSql(table: string, u: UniqueIR): string {
-  return `${alter(table)} ADD CONSTRAINT ${q(u.name)} UNIQUE${u.nullsNotDistinct ? ' NULLS NOT DISTINCT' : ''} (${u.columns.map(q).join(', ')})`;
+  return `${alter(table)} ADD CONSTRAINT ${q(u.name)} UNIQUE${u.nullsNotDistinct ? ' NULLS NOT DISTINCT' : ''} (${u.columns.map(q).join(', ')})${deferrableSql(u)}`;
 }
 function checkSql(table: string, c: CheckIR, notValid: boolean): string {
   return `${alter(table)} ADD CONSTRAINT ${q(c.name)} CHECK (${c.expression})${notValid ? ' NOT VALID' : ''}`;
@@ -74,7 +74,7 @@ export function addUnique(table: string, u: UniqueIR): Change[] {
     change(
       'attach',
       `attach unique constraint ${u.name}`,
-      [`${alter(table)} ADD CONSTRAINT ${q(u.name)} UNIQUE USING INDEX ${q(u.name)}`],
+      [`${alter(table)} ADD CONSTRAINT ${q(u.name)} UNIQUE USING INDEX ${q(u.name)}${deferrableSql(u)}`],
       [dropConstraintSql(table, u.name), index(false)],
     ),
   ];

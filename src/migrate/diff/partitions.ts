@@ -17,7 +17,7 @@
  * partition by partition.
  */
 
-import { addForeignKey, createIndex } from '../../schema/ddl.js';
+import { addForeignKey, createIndex, deferrableSql } from '../../schema/ddl.js';
 import { quoteIdent as q } from '../../schema/identifiers.js';
 import type { ForeignKeyIR, IndexIR, PartitionByIR, PartitionIR, TableIR, UniqueIR } from '../../schema/ir.js';
 import { createPartition, partitionBySql } from '../../schema/partition.js';
@@ -85,7 +85,7 @@ export function addUniqueDirectly(table: string, u: UniqueIR): Change {
     'main',
     `add unique ${u.name}`,
     [
-      `${alter(table)} ADD CONSTRAINT ${q(u.name)} UNIQUE${u.nullsNotDistinct ? ' NULLS NOT DISTINCT' : ''} (${u.columns.map(q).join(', ')})`,
+      `${alter(table)} ADD CONSTRAINT ${q(u.name)} UNIQUE${u.nullsNotDistinct ? ' NULLS NOT DISTINCT' : ''} (${u.columns.map(q).join(', ')})${deferrableSql(u)}`,
     ],
     [`${alter(table)} DROP CONSTRAINT ${q(u.name)}`],
   );
