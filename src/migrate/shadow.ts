@@ -407,21 +407,13 @@ function createdName(statement: string): string | null {
   return name.startsWith('"') ? name.slice(1, -1).replaceAll('""', '"') : name.toLowerCase();
 }
 
-/**
- * `statement` with `public.x` naming the scratch schema instead, for each `x`
- * the shadow's own statements create: Postgres qualifies a name in a view's
- * query when an alias hides it (`WITH t AS (...) ... JOIN public.t`), and in
- * the shadow that table is in the scratch schema, not in `public`. Only
- * SQL outside strings and function bodies is touched, and only those names:
- * an extension's `public.gen_random_uuid()` stays.
- */
-function requalify(statement: string, own: ReadonlySet<string>, schema: string): string {
-  if (own.size === 0 || !/public"?\s*\./i.test(statement)) return statement;
-  const tokens = lex(statement);
-  const solid = tokens.filter(
+/** Where `statement` names `public.x` (outside strings and function bodies): the offset of `public` and x. */
+function publicRefs(statement: string): { start: number; name: string }[] {
+  if (!/public"?\s*\./i.test(statement)) return [];
+  const solid = lex(statement).filter(
     (t) => t.kind !== 'whitespace' && t.kind !== 'line-comment' && t.kind !== 'block-comment',
   );
-  const starts: number[] = [];
+  const out: { start: number; name: string }[] = [];
   for (let i = 0; i + 2 < solid.length; i++) {
     const [a, dot, b] = [solid[i]!, solid[i + 1]!, solid[i + 2]!];
     const isPublic = (a.kind === 'word' && a.text.toLowerCase() === 'public') || a.text === '"public"';
@@ -431,9 +423,27 @@ function requalify(statement: string, own: ReadonlySet<string>, schema: string):
         ? b.text.slice(1, -1).replaceAll('""', '"')
         : b.kind === 'word'
           ? b.text.toLowerCase()
-          : null;
-    if (name !== null && own.has(name)) starts.push(a.start);
+          : b.kind === 'operator'
+            ? b.text
+            : null;
+    if (name !== null) out.push({ start: a.start, name });
   }
+  return out;
+}
+
+/**
+ * `statement` with `public.x` naming the scratch schema instead, for each `x`
+ * in `moved`: what the shadow's own statements create (Postgres qualifies a
+ * name in a view's query when an alias hides it: `WITH t AS (...) ... JOIN
+ * public.t`), and what `public` lacks but an extension the shadow created in
+ * its scratch schema provides (a dump's `DEFAULT public.gen_random_uuid()`
+ * from pgcrypto). An extension's object that is in `public` stays.
+ */
+function requalify(statement: string, moved: ReadonlySet<string>, schema: string): string {
+  if (moved.size === 0) return statement;
+  const starts = publicRefs(statement)
+    .filter((r) => moved.has(r.name))
+    .map((r) => r.start);
   if (starts.length === 0) return statement;
   let out = '';
   let at = 0;
@@ -490,7 +500,9 @@ class PostgresShadow extends BaseShadow {
       const name = createdName(s);
       if (name !== null) this.#own.add(name);
     }
-    const local = statements.map((s) => requalify(s, this.#own, this.#schema));
+    const moved = new Set(this.#own);
+    for (const name of await this.#missingFromPublic(statements)) moved.add(name);
+    const local = statements.map((s) => requalify(s, moved, this.#schema));
     if (!options.definitionsOnly) return super.apply(local);
     await sql.raw(`SET search_path TO ${this.#widePath}`).execute(this.db);
     try {
@@ -498,6 +510,26 @@ class PostgresShadow extends BaseShadow {
     } finally {
       await sql.raw(`SET search_path TO ${this.#schema}`).execute(this.db);
     }
+  }
+
+  /** The names `statements` qualify with `public.` that are not the shadow's own and that `public` lacks. */
+  async #missingFromPublic(statements: readonly string[]): Promise<string[]> {
+    const names = [...new Set(statements.flatMap((s) => publicRefs(s).map((r) => r.name)))].filter(
+      (n) => !this.#own.has(n),
+    );
+    if (names.length === 0) return [];
+    const { rows } = await sql<{ name: string }>`
+      select n as name from unnest(${names}::text[]) n
+       where not exists (
+         select 1 from pg_namespace ns
+          where ns.nspname = 'public'
+            and (exists (select 1 from pg_class c where c.relnamespace = ns.oid and c.relname = n)
+              or exists (select 1 from pg_proc p where p.pronamespace = ns.oid and p.proname = n)
+              or exists (select 1 from pg_type t where t.typnamespace = ns.oid and t.typname = n)
+              or exists (select 1 from pg_operator o where o.oprnamespace = ns.oid and o.oprname = n)))`.execute(
+      this.db,
+    );
+    return rows.map((r) => r.name);
   }
 
   /**

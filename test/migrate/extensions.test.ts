@@ -20,7 +20,7 @@ import { introspect } from '../../src/migrate/introspect.js';
 import { renderSchemaModule } from '../../src/migrate/pull.js';
 import { Migrator } from '../../src/migrate/runner.js';
 import { normalise, openShadow, type Shadow } from '../../src/migrate/shadow.js';
-import { integer, serial, text } from '../../src/schema/column.js';
+import { customType, integer, serial, text } from '../../src/schema/column.js';
 import { createStatements } from '../../src/schema/ddl.js';
 import { extension } from '../../src/schema/extension.js';
 import type { SchemaIR } from '../../src/schema/ir.js';
@@ -178,6 +178,21 @@ describeEachBackend('extensions', (t) => {
     const undone = await migrator.down({ all: true });
     expect(undone.results.map((r) => r.error?.message ?? null)).toEqual([null]);
     expect((await introspect(handle.db)).extensions).toBeUndefined();
+  });
+
+  it("a dump's public.x naming an extension's object public lacks until the migration runs normalises in the shadow", async () => {
+    // A dump written with an empty search_path qualifies extension types and functions: `email public.citext`.
+    await sql`drop extension if exists citext`.execute(handle.db);
+    const schema = defineSchema({
+      citext: extension('citext'),
+      users: table('users_ci', { id: integer().primaryKey(), email: customType('public.citext') }),
+    });
+    const target = await normalise(likeShadow, schema.toIR());
+    expect(target.tables.find((x) => x.name === 'users_ci')!.columns[1]).toMatchObject({
+      name: 'email',
+      type: 'citext',
+    });
+    await likeShadow.reset();
   });
 
   it('removing an extension from the schema drops it after what used it, and down brings it back first', async () => {
