@@ -378,8 +378,12 @@ export class Cache implements RepositoryCache {
     }
     // Not proven lately (this process was busy or stalled, most often): one
     // heartbeat, shared by every such read, usually restores trust within a
-    // round trip — cheaper than sending them all to the loader.
-    if (!(now < this.#trustUntil) && !this.#flights.has(key) && this.#remote?.provable) {
+    // round trip — cheaper than sending them all to the loader. Also when a
+    // load of the key is under way: it may have begun before an invalidation
+    // that waits unread in the socket (a stall), and joining it would serve
+    // what it loaded however long ago Redis ran that invalidation; the
+    // heartbeat's answer comes after it, and the invalidation drops the flight.
+    if (!(now < this.#trustUntil) && this.#remote?.provable) {
       return this.#afterProof(key, loader, options) as Promise<T>;
     }
     return this.#miss(key, loader, options, e, now, true) as Promise<T>;

@@ -62,6 +62,34 @@ describe('L1 is trusted only while the bus proves it hears invalidations', () =>
     expect(await reader.getOrSet('k', () => 'v2')).toBe('v2');
   });
 
+  it('a stalled reader does not join, on waking, a load that began before what it missed (it waits to hear it first)', async () => {
+    const ns = uniqueNamespace();
+    const reader = await makeCache({ namespace: ns });
+    const writer = new ChildCache(REDIS_URL, ns);
+    children.push(writer);
+    expect(await writer.call('ready')).toBe(true);
+    expect(await reader.ready()).toBe(true);
+    // A load of k is under way (it read v1 from the database, and has not returned yet)...
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let loading!: () => void;
+    const started = new Promise<void>((r) => (loading = r));
+    const first = reader.getOrSet('k', async () => {
+      loading();
+      await gate;
+      return 'v1';
+    });
+    await started;
+    // ...when the writer commits v2 and invalidates k while this process is stalled.
+    await writer.call('deleteIn', { key: 'k', delayMs: 50 });
+    stall(600);
+    // The first read after the stall, before the buffered invalidation is read: it must not take the old load's v1.
+    const after = reader.getOrSet('k', () => 'v2');
+    release();
+    expect(await first).toBe('v1'); // began before the write: allowed
+    expect(await after).toBe('v2');
+  });
+
   it('after a stall, an entry nobody invalidated is served again after one heartbeat, not reloaded', async () => {
     const c = await makeCache({ namespace: uniqueNamespace() });
     expect(await c.ready()).toBe(true);
