@@ -244,8 +244,8 @@ async function unmodelledCounts(url: string): Promise<Record<string, number>> {
          where not c.relispartition and c.relnamespace in (select oid from pub))::int as inherits,
        (select count(*) from pg_constraint where contype = 'x'
            and connamespace in (select oid from pub))::int as exclusion,
-       -- Deferrable foreign keys and uniques are modelled (their IR's deferrable); deferrable primary keys are not.
-       (select count(*) from pg_constraint where condeferrable and contype not in ('f', 'u')
+       -- Deferrable foreign keys, uniques and primary keys are modelled (their IR's deferrable); others are not.
+       (select count(*) from pg_constraint where condeferrable and contype not in ('f', 'u', 'p')
            and connamespace in (select oid from pub))::int as deferrable,
        (select count(*) from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_type t on t.oid = a.atttypid
          where a.attnum > 0 and not a.attisdropped and c.relkind in ('r', 'p') and c.relnamespace in (select oid from pub)
@@ -491,7 +491,8 @@ const BY_DESIGN_TYPES: Record<string, string> = {
 function constraintFeatures(text: string): string[] {
   const out: string[] = [];
   if (/ EXCLUDE USING /.test(text)) out.push('exclusion constraints');
-  if (/ DEFERRABLE\b/.test(text) && !/ FOREIGN KEY | UNIQUE /.test(text)) out.push('deferrable constraints');
+  if (/ DEFERRABLE\b/.test(text) && !/ FOREIGN KEY | UNIQUE | PRIMARY KEY /.test(text))
+    out.push('deferrable constraints');
   if (/ MATCH (FULL|PARTIAL)\b/.test(text)) out.push('FK MATCH FULL');
   if (/ FOREIGN KEY .* ON DELETE SET (NULL|DEFAULT) \(/.test(text)) out.push('FK ON DELETE SET NULL (cols)');
   if (/ (UNIQUE|PRIMARY KEY) .*\bINCLUDE \(/.test(text)) out.push('constraint INCLUDE columns');

@@ -575,7 +575,11 @@ function assemble(rows: CatalogRows, exclude: (table: string) => boolean): Schem
     const columns = row.columns ?? [];
     switch (row.type) {
       case 'p':
-        table.primaryKey = { name: row.name, columns };
+        table.primaryKey = {
+          name: row.name,
+          columns,
+          ...(row.deferrable !== null ? { deferrable: row.deferrable } : {}),
+        };
         break;
       case 'u':
         table.uniques.push({

@@ -99,7 +99,8 @@ function renderTable(
     t.primaryKey &&
     t.primaryKey.columns.length === 1 &&
     t.primaryKey.name === `${t.name}_pkey` &&
-    t.primaryKey.comment === undefined;
+    t.primaryKey.comment === undefined &&
+    t.primaryKey.deferrable === undefined;
   const extras: string[] = [];
   const columns = t.columns.map((c) => {
     let expr = columnBuilder(c, schema.enums, enumVars, used);
@@ -129,7 +130,10 @@ function renderTable(
   if (t.primaryKey && !singlePk) {
     used.add('primaryKey');
     const named = t.primaryKey.name === `${t.name}_pkey` ? '' : `.named(${str(t.primaryKey.name)})`;
-    extras.push(`primaryKey(${t.primaryKey.columns.map(ref).join(', ')})${named}${commentCall(t.primaryKey.comment)}`);
+    const deferrable = t.primaryKey.deferrable ? `.deferrable(${str(t.primaryKey.deferrable)})` : '';
+    extras.push(
+      `primaryKey(${t.primaryKey.columns.map(ref).join(', ')})${named}${deferrable}${commentCall(t.primaryKey.comment)}`,
+    );
   }
   for (const u of t.uniques) {
     used.add('unique');

@@ -86,7 +86,11 @@ export function renderCreateSql(schema: SchemaIR): string {
 
 export function createTable(t: TableIR): string {
   const lines = t.columns.map((c) => `  ${columnDefinition(c)}`);
-  if (t.primaryKey) lines.push(`  CONSTRAINT ${q(t.primaryKey.name)} PRIMARY KEY (${list(t.primaryKey.columns)})`);
+  if (t.primaryKey) {
+    lines.push(
+      `  CONSTRAINT ${q(t.primaryKey.name)} PRIMARY KEY (${list(t.primaryKey.columns)})${deferrableSql(t.primaryKey)}`,
+    );
+  }
   for (const u of t.uniques) {
     lines.push(
       `  CONSTRAINT ${q(u.name)} UNIQUE${u.nullsNotDistinct ? ' NULLS NOT DISTINCT' : ''} (${list(u.columns)})${deferrableSql(u)}`,

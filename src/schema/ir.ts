@@ -269,6 +269,8 @@ export type ColumnCompression = 'pglz' | 'lz4';
 export interface PrimaryKeyIR {
   name: string;
   columns: string[];
+  /** `DEFERRABLE INITIALLY ...`, as on `UniqueIR` (a change drops and adds the key). Present only when deferrable. */
+  deferrable?: 'immediate' | 'deferred';
   /** `COMMENT ON CONSTRAINT`. Present only when set (as on every constraint and index). */
   comment?: string;
 }

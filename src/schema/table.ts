@@ -51,13 +51,18 @@ export class PrimaryKeyExtra {
     readonly columns: readonly Column[],
     readonly constraintName: string | null = null,
     readonly constraintComment: string | null = null,
+    readonly deferrableAs: 'immediate' | 'deferred' | null = null,
   ) {}
   named(name: string): PrimaryKeyExtra {
-    return new PrimaryKeyExtra(this.columns, name, this.constraintComment);
+    return new PrimaryKeyExtra(this.columns, name, this.constraintComment, this.deferrableAs);
   }
   /** `COMMENT ON CONSTRAINT`. */
   comment(text: string): PrimaryKeyExtra {
-    return new PrimaryKeyExtra(this.columns, this.constraintName, text);
+    return new PrimaryKeyExtra(this.columns, this.constraintName, text, this.deferrableAs);
+  }
+  /** `DEFERRABLE INITIALLY DEFERRED` (or `'immediate'`): checked at commit (see `unique().deferrable()`). */
+  deferrable(initially: 'immediate' | 'deferred' = 'deferred'): PrimaryKeyExtra {
+    return new PrimaryKeyExtra(this.columns, this.constraintName, this.constraintComment, initially);
   }
 }
 
@@ -461,6 +466,7 @@ function compileTable(t: Table): TableIR {
       ? {
           name: name(pkExtra?.constraintName ?? null, [], 'pkey'),
           columns: pkNames,
+          ...(pkExtra?.deferrableAs ? { deferrable: pkExtra.deferrableAs } : {}),
           ...commentOf(pkExtra?.constraintComment ?? null),
         }
       : null;

@@ -35,6 +35,12 @@ import { tempDirs } from '../support/temp-dirs.js';
 const srcIndex = new URL('../../src/index.ts', import.meta.url).pathname;
 const newDir = tempDirs('ferry-storage-');
 
+/** A deferrable primary key: two rows may swap positions within one transaction. */
+const slots = () =>
+  table('slots', { board: integer().notNull(), slot: integer().notNull() }, (t) => [
+    primaryKey(t.board, t.slot).deferrable(),
+  ]);
+
 function v1() {
   const state = pgEnum('job_state', ['new', 'done'], { comment: 'job lifecycle' });
   const jobs = table(
@@ -79,6 +85,7 @@ function v1() {
     jobs,
     lockers,
     runs,
+    slots: slots(),
     seq: sequence('ticket_no', { comment: 'tickets' }),
   });
 }
@@ -131,7 +138,7 @@ function v2() {
       unique('runs_job_parent_key').on(t.job_id, t.parent_id).deferrable(),
     ],
   );
-  return defineSchema({ state, jobs, lockers, runs, seq: sequence('ticket_no') });
+  return defineSchema({ state, jobs, lockers, runs, slots: slots(), seq: sequence('ticket_no') });
 }
 
 describe('storage options, NOT VALID and comments: DSL, DDL and diff', () => {
@@ -250,7 +257,7 @@ describe('storage options, NOT VALID and comments: DSL, DDL and diff', () => {
     expect(diffSchemas(v1().toIR(), v1().toIR())).toEqual([]);
   });
 
-  it('a deferrable unique: created so, read back, and dropped and added when that changes (Postgres alters only foreign keys)', () => {
+  it('a deferrable unique and primary key: created so, read back, and dropped and added when that changes (Postgres alters only foreign keys)', () => {
     const ir = v1().toIR();
     const runs = ir.tables.find((t) => t.name === 'runs')!;
     expect(runs.uniques).toEqual([
@@ -280,6 +287,21 @@ describe('storage options, NOT VALID and comments: DSL, DDL and diff', () => {
     expect(diffSchemas(plain, ir)[2]!.up[0]).toBe(
       'ALTER TABLE runs ADD CONSTRAINT runs_job_parent_key UNIQUE USING INDEX runs_job_parent_key DEFERRABLE INITIALLY DEFERRED',
     );
+    // A primary key the same way.
+    const slotsIr = ir.tables.find((t) => t.name === 'slots')!;
+    expect(slotsIr.primaryKey).toEqual({ name: 'slots_pkey', columns: ['board', 'slot'], deferrable: 'deferred' });
+    expect(createStatements(ir).find((x) => x.startsWith('CREATE TABLE slots'))).toContain(
+      'CONSTRAINT slots_pkey PRIMARY KEY (board, slot) DEFERRABLE INITIALLY DEFERRED',
+    );
+    const immediate: SchemaIR = {
+      ...ir,
+      tables: ir.tables.map((t) =>
+        t === slotsIr ? { ...slotsIr, primaryKey: { ...slotsIr.primaryKey!, deferrable: 'immediate' as const } } : t,
+      ),
+    };
+    const pk = diffSchemas(ir, immediate).map((c) => c.description);
+    expect(pk[0]).toBe('drop primary key slots_pkey');
+    expect(pk.at(-1)).toBe('attach primary key slots_pkey');
   });
 
   it("an extension's comment: set when declared, back to its control file's when removed", () => {

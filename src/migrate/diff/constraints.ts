@@ -13,7 +13,7 @@ export const indexComment = (ix: IndexIR) =>
   ix.comment === undefined ? [] : [commentSql({ kind: 'index', name: ix.name }, ix.comment)];
 
 function pkSql(table: string, pk: PrimaryKeyIR): string {
-  return `${alter(table)} ADD CONSTRAINT ${q(pk.name)} PRIMARY KEY (${pk.columns.map(q).join(', ')})`;
+  return `${alter(table)} ADD CONSTRAINT ${q(pk.name)} PRIMARY KEY (${pk.columns.map(q).join(', ')})${deferrableSql(pk)}`;
 }
 function uniqueSql(table: string, u: UniqueIR): string {
   return `${alter(table)} ADD CONSTRAINT ${q(u.name)} UNIQUE${u.nullsNotDistinct ? ' NULLS NOT DISTINCT' : ''} (${u.columns.map(q).join(', ')})${deferrableSql(u)}`;
@@ -45,7 +45,7 @@ export function addPrimaryKeyConcurrently(table: string, pk: PrimaryKeyIR): Chan
     change(
       'attach',
       `attach primary key ${pk.name}`,
-      [`${alter(table)} ADD CONSTRAINT ${q(pk.name)} PRIMARY KEY USING INDEX ${q(pk.name)}`],
+      [`${alter(table)} ADD CONSTRAINT ${q(pk.name)} PRIMARY KEY USING INDEX ${q(pk.name)}${deferrableSql(pk)}`],
       [dropConstraintSql(table, pk.name), index(false)],
     ),
   ];
