@@ -29,6 +29,17 @@ function stall(ms: number): void {
   while (performance.now() < until) {}
 }
 
+/** A cache in this process (the reader) and one in a child process (the writer), on one namespace, both ready. */
+async function readerAndWriter() {
+  const ns = uniqueNamespace();
+  const reader = await makeCache({ namespace: ns });
+  const writer = new ChildCache(REDIS_URL, ns);
+  children.push(writer);
+  expect(await writer.call('ready')).toBe(true);
+  expect(await reader.ready()).toBe(true);
+  return { reader, writer };
+}
+
 describe('L1 is trusted only while the bus proves it hears invalidations', () => {
   it('a hung Redis: L1 is no longer served once bus.maxStale has passed since the last answered heartbeat', async () => {
     const redis = await startRedisServer();
@@ -47,12 +58,7 @@ describe('L1 is trusted only while the bus proves it hears invalidations', () =>
   });
 
   it('a stalled reader serves nothing from L1 on waking until it has heard what it missed', async () => {
-    const ns = uniqueNamespace();
-    const reader = await makeCache({ namespace: ns });
-    const writer = new ChildCache(REDIS_URL, ns);
-    children.push(writer);
-    expect(await writer.call('ready')).toBe(true);
-    expect(await reader.ready()).toBe(true);
+    const { reader, writer } = await readerAndWriter();
     expect(await reader.getOrSet('k', () => 'v1')).toBe('v1');
     expect(await reader.getOrSet('k', () => 'unused')).toBe('v1'); // L1
     // The writer commits v2 and invalidates while this process is stalled: the
@@ -63,12 +69,7 @@ describe('L1 is trusted only while the bus proves it hears invalidations', () =>
   });
 
   it('a stalled reader does not join, on waking, a load that began before what it missed (it waits to hear it first)', async () => {
-    const ns = uniqueNamespace();
-    const reader = await makeCache({ namespace: ns });
-    const writer = new ChildCache(REDIS_URL, ns);
-    children.push(writer);
-    expect(await writer.call('ready')).toBe(true);
-    expect(await reader.ready()).toBe(true);
+    const { reader, writer } = await readerAndWriter();
     // A load of k is under way (it read v1 from the database, and has not returned yet)...
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));

@@ -151,6 +151,13 @@ describe('sequence() DSL, DDL and diff', () => {
   });
 });
 
+/** `live` as `ferry pull` writes it, loaded back as a schema. */
+async function loadPulled(live: SchemaIR) {
+  const file = join(newDir(), 'schema.ts');
+  writeFileSync(file, renderSchemaModule(live, { importFrom: srcIndex }));
+  return defineSchema(await importModule(file, 'pulled schema'));
+}
+
 describeEachBackend('sequences', (t) => {
   let handle: DbHandle;
   let shadow: Shadow;
@@ -302,11 +309,7 @@ describeEachBackend('sequences', (t) => {
         });
       }
       // Pulled and created from nothing, the template's default finds its sequence.
-      const text = renderSchemaModule(live, { importFrom: srcIndex });
-      const file = join(newDir(), 'schema.ts');
-      writeFileSync(file, text);
-      const pulled = defineSchema(await importModule(file, 'pulled schema'));
-      expect(await normalise(shadow, pulled.toIR())).toEqual(live);
+      expect(await normalise(shadow, (await loadPulled(live)).toIR())).toEqual(live);
     } finally {
       await sql.raw('DROP TABLE logs_template; DROP TABLE logs').execute(handle.db);
     }
