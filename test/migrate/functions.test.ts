@@ -10,15 +10,15 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { importModule } from '../../src/config.js';
-import { type DbHandle, openDatabase } from '../../src/db/open.js';
+import type { DbHandle } from '../../src/db/open.js';
 import { diffSchemas } from '../../src/migrate/diff.js';
 import { generateMigration, pendingChanges } from '../../src/migrate/generate.js';
 import { introspect } from '../../src/migrate/introspect.js';
 import { renderSchemaModule } from '../../src/migrate/pull.js';
 import { Migrator } from '../../src/migrate/runner.js';
-import { normalise, openShadow, type Shadow } from '../../src/migrate/shadow.js';
+import { normalise, type Shadow } from '../../src/migrate/shadow.js';
 import { bigserial, customType, integer, jsonb, serial, text, timestamptz } from '../../src/schema/column.js';
 import { createStatements } from '../../src/schema/ddl.js';
 import { fn } from '../../src/schema/function.js';
@@ -29,6 +29,7 @@ import { check, index, table } from '../../src/schema/table.js';
 import { trigger, tsvectorTrigger } from '../../src/schema/trigger.js';
 import { view } from '../../src/schema/view.js';
 import { describeEachBackend } from '../support/backends.js';
+import { migrateSuite } from '../support/migrate-suite.js';
 import { tempDirs } from '../support/temp-dirs.js';
 
 const srcIndex = new URL('../../src/index.ts', import.meta.url).pathname;
@@ -125,7 +126,7 @@ function schemaOf(v: Version) {
       search2: tsvector(),
       slug: text().notNull().default(dsl`slugify('untitled'::text)`),
     },
-    (p) => [
+    () => [
       check('slug_ok', dsl`slugify(slug) = slug`).comment('a slug is its own slug'),
       index('posts_title_slug').on(dsl`slugify(title)`).comment('finds posts by slug'),
     ],
@@ -284,15 +285,10 @@ describe('fn() and trigger(): DSL, DDL and diff', () => {
 describeEachBackend('functions and triggers', (t) => {
   let handle: DbHandle;
   let shadow: Shadow;
-
-  beforeAll(async () => {
-    // pg_trgm: on PGlite, CREATE EXTENSION finds only the bundles loaded at open.
-    handle = await openDatabase({ url: t.url(), extensions: ['pg_trgm'] });
-    shadow = await openShadow({ like: handle });
-  });
-  afterAll(async () => {
-    await shadow?.close();
-    await handle?.close();
+  // pg_trgm: on PGlite, CREATE EXTENSION finds only the bundles loaded at open.
+  migrateSuite(t, { extensions: ['pg_trgm'], shadow: 'like' }, (h, s) => {
+    handle = h;
+    shadow = s;
   });
 
   it('round trip: DSL -> new -> up -> introspect; changes go up and come back down exactly', async () => {

@@ -9,9 +9,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { importModule } from '../../src/config.js';
-import { type DbHandle, openDatabase } from '../../src/db/open.js';
+import type { DbHandle } from '../../src/db/open.js';
 import { E_SCHEMA } from '../../src/errors.js';
 import { diffSchemas } from '../../src/migrate/diff.js';
 import { generateMigration, pendingChanges } from '../../src/migrate/generate.js';
@@ -20,7 +20,7 @@ import { introspect } from '../../src/migrate/introspect.js';
 import { lintSql } from '../../src/migrate/lint.js';
 import { renderSchemaModule } from '../../src/migrate/pull.js';
 import { Migrator } from '../../src/migrate/runner.js';
-import { normalise, openShadow, type Shadow } from '../../src/migrate/shadow.js';
+import { normalise, type Shadow } from '../../src/migrate/shadow.js';
 import { bigint, date, integer, text, timestamptz } from '../../src/schema/column.js';
 import { createStatements } from '../../src/schema/ddl.js';
 import type { SchemaIR } from '../../src/schema/ir.js';
@@ -30,6 +30,7 @@ import { sql as dsl } from '../../src/schema/sql.js';
 import { foreignKey, index, primaryKey, table, unique, uniqueIndex } from '../../src/schema/table.js';
 import { describeEachBackend } from '../support/backends.js';
 import { rejection } from '../support/expect-error.js';
+import { migrateSuite } from '../support/migrate-suite.js';
 import { tempDirs } from '../support/temp-dirs.js';
 
 const srcIndex = new URL('../../src/index.ts', import.meta.url).pathname;
@@ -207,14 +208,9 @@ describe('partitionBy() and partition(): DSL, DDL and diff', () => {
 describeEachBackend('partitions', (t) => {
   let handle: DbHandle;
   let shadow: Shadow;
-
-  beforeAll(async () => {
-    handle = await openDatabase({ url: t.url() });
-    shadow = await openShadow();
-  });
-  afterAll(async () => {
-    await shadow?.close();
-    await handle?.close();
+  migrateSuite(t, {}, (h, s) => {
+    handle = h;
+    shadow = s;
   });
 
   it('round trip: DSL -> new -> up -> introspect (partitions not repeated as tables); add/detach/move up and exactly back down', async () => {

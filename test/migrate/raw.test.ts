@@ -8,21 +8,22 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { importModule } from '../../src/config.js';
-import { type DbHandle, openDatabase } from '../../src/db/open.js';
+import type { DbHandle } from '../../src/db/open.js';
 import { diffSchemas } from '../../src/migrate/diff.js';
 import { generateMigration, pendingChanges } from '../../src/migrate/generate.js';
 import { introspect } from '../../src/migrate/introspect.js';
 import { pullWarnings, renderSchemaModule } from '../../src/migrate/pull.js';
 import { Migrator } from '../../src/migrate/runner.js';
-import { normalise, openShadow, type Shadow } from '../../src/migrate/shadow.js';
+import { normalise, type Shadow } from '../../src/migrate/shadow.js';
 import { integer, text } from '../../src/schema/column.js';
 import { fn } from '../../src/schema/function.js';
 import { raw, rawFromMigrations } from '../../src/schema/raw.js';
 import { defineSchema } from '../../src/schema/schema.js';
 import { table } from '../../src/schema/table.js';
 import { describeEachBackend } from '../support/backends.js';
+import { migrateSuite } from '../support/migrate-suite.js';
 import { tempDirs } from '../support/temp-dirs.js';
 
 const srcIndex = new URL('../../src/index.ts', import.meta.url).pathname;
@@ -92,14 +93,9 @@ describe('raw(): DSL and diff', () => {
 describeEachBackend('raw()', (t) => {
   let handle: DbHandle;
   let shadow: Shadow;
-
-  beforeAll(async () => {
-    handle = await openDatabase({ url: t.url() });
-    shadow = await openShadow({ like: handle });
-  });
-  afterAll(async () => {
-    await shadow?.close();
-    await handle?.close();
+  migrateSuite(t, { shadow: 'like' }, (h, s) => {
+    handle = h;
+    shadow = s;
   });
 
   const configSource = async () => {

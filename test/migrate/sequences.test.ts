@@ -8,16 +8,16 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { importModule } from '../../src/config.js';
-import { type DbHandle, openDatabase } from '../../src/db/open.js';
+import type { DbHandle } from '../../src/db/open.js';
 import { diffSchemas } from '../../src/migrate/diff.js';
 import { generateMigration, pendingChanges } from '../../src/migrate/generate.js';
 import { renameHints } from '../../src/migrate/hints.js';
 import { introspect } from '../../src/migrate/introspect.js';
 import { renderSchemaModule } from '../../src/migrate/pull.js';
 import { Migrator } from '../../src/migrate/runner.js';
-import { normalise, openShadow, type Shadow } from '../../src/migrate/shadow.js';
+import { normalise, type Shadow } from '../../src/migrate/shadow.js';
 import { bigint, bigserial, integer, serial, text } from '../../src/schema/column.js';
 import { createStatements, renderCreateSql } from '../../src/schema/ddl.js';
 import type { SchemaIR } from '../../src/schema/ir.js';
@@ -26,6 +26,7 @@ import { type SequenceOptions, sequence } from '../../src/schema/sequence.js';
 import { sql as dsl } from '../../src/schema/sql.js';
 import { table } from '../../src/schema/table.js';
 import { describeEachBackend } from '../support/backends.js';
+import { migrateSuite } from '../support/migrate-suite.js';
 import { tempDirs } from '../support/temp-dirs.js';
 
 const srcIndex = new URL('../../src/index.ts', import.meta.url).pathname;
@@ -161,14 +162,9 @@ async function loadPulled(live: SchemaIR) {
 describeEachBackend('sequences', (t) => {
   let handle: DbHandle;
   let shadow: Shadow;
-
-  beforeAll(async () => {
-    handle = await openDatabase({ url: t.url() });
-    shadow = await openShadow();
-  });
-  afterAll(async () => {
-    await shadow?.close();
-    await handle?.close();
+  migrateSuite(t, {}, (h, s) => {
+    handle = h;
+    shadow = s;
   });
 
   it('round trip: DSL -> new -> up -> introspect; an option change goes up and comes back down exactly', async () => {

@@ -11,9 +11,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { importModule } from '../../src/config.js';
-import { type DbHandle, openDatabase } from '../../src/db/open.js';
+import type { DbHandle } from '../../src/db/open.js';
 import { diffSchemas } from '../../src/migrate/diff.js';
 import { generateMigration, pendingChanges } from '../../src/migrate/generate.js';
 import { introspect } from '../../src/migrate/introspect.js';
@@ -30,6 +30,7 @@ import { sequence } from '../../src/schema/sequence.js';
 import { sql as dsl } from '../../src/schema/sql.js';
 import { check, foreignKey, index, primaryKey, table, unique } from '../../src/schema/table.js';
 import { describeEachBackend } from '../support/backends.js';
+import { migrateSuite } from '../support/migrate-suite.js';
 import { tempDirs } from '../support/temp-dirs.js';
 
 const srcIndex = new URL('../../src/index.ts', import.meta.url).pathname;
@@ -337,14 +338,9 @@ describe('storage options, NOT VALID and comments: DSL, DDL and diff', () => {
 describeEachBackend('storage options, NOT VALID and comments', (t) => {
   let handle: DbHandle;
   let shadow: Shadow;
-
-  beforeAll(async () => {
-    handle = await openDatabase({ url: t.url() });
-    shadow = await openShadow();
-  });
-  afterAll(async () => {
-    await shadow?.close();
-    await handle?.close();
+  migrateSuite(t, {}, (h, s) => {
+    handle = h;
+    shadow = s;
   });
 
   it('round trip: new -> up -> introspect equals the DSL; v2 goes up and comes back down exactly', async () => {

@@ -11,16 +11,16 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { importModule } from '../../src/config.js';
-import { type DbHandle, openDatabase } from '../../src/db/open.js';
+import type { DbHandle } from '../../src/db/open.js';
 import { FerryError } from '../../src/errors.js';
 import { diffSchemas } from '../../src/migrate/diff.js';
 import { generateMigration, pendingChanges } from '../../src/migrate/generate.js';
 import { introspect } from '../../src/migrate/introspect.js';
 import { renderSchemaModule } from '../../src/migrate/pull.js';
 import { Migrator } from '../../src/migrate/runner.js';
-import { normalise, openShadow, type Shadow } from '../../src/migrate/shadow.js';
+import { normalise, type Shadow } from '../../src/migrate/shadow.js';
 import { bigint, integer, text, timestamptz } from '../../src/schema/column.js';
 import { createStatements } from '../../src/schema/ddl.js';
 import { pgEnum } from '../../src/schema/enum.js';
@@ -31,6 +31,7 @@ import { index, table, uniqueIndex } from '../../src/schema/table.js';
 import { trigger } from '../../src/schema/trigger.js';
 import { refreshMaterializedView, view } from '../../src/schema/view.js';
 import { describeEachBackend } from '../support/backends.js';
+import { migrateSuite } from '../support/migrate-suite.js';
 import { tempDirs } from '../support/temp-dirs.js';
 
 const srcIndex = new URL('../../src/index.ts', import.meta.url).pathname;
@@ -164,15 +165,10 @@ describe('view() DSL, DDL and diff', () => {
 describeEachBackend('views', (t) => {
   let handle: DbHandle;
   let shadow: Shadow;
-
-  beforeAll(async () => {
-    handle = await openDatabase({ url: t.url() });
-    // On the same server, as `migrate check` does: Postgres 15 and PGlite (17) print view queries differently.
-    shadow = await openShadow({ like: handle });
-  });
-  afterAll(async () => {
-    await shadow?.close();
-    await handle?.close();
+  // On the same server, as `migrate check` does: Postgres 15 and PGlite (17) print view queries differently.
+  migrateSuite(t, { shadow: 'like' }, (h, s) => {
+    handle = h;
+    shadow = s;
   });
 
   const exec = async (text: string) => sql.raw(text).execute(handle.db);
