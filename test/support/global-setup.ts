@@ -1,14 +1,18 @@
 /**
- * Once per `vitest run`: build (or reuse) the PGlite template and sweep up
- * what crashed runs left behind. Runs in the main process; workers get the
- * template path through env and `inject`.
+ * Once per `vitest run`: build (or reuse) the PGlite template, build Studio's
+ * browser UI when its sources changed, and sweep up what crashed runs left
+ * behind. Runs in the main process; workers get the template path through
+ * env and `inject`.
  */
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { adminUrl, isTestDatabaseOrphan, TEST_BACKENDS } from './backends-config.js';
 import { ensureTemplate, removeDeadTestDirs, TEMPLATE_ENV } from './pglite-template.js';
+import { ensureStudioUi } from './studio-ui-build.js';
 
 export default async function setup(project: TestProject): Promise<void> {
+  // The Studio browser tests serve dist/studio-ui/; a no-op (a few stat calls) when it is up to date.
+  if (await ensureStudioUi()) console.log('[ferry tests] built the Studio UI into dist/studio-ui/');
   if (TEST_BACKENDS.includes('pglite')) {
     const started = performance.now();
     const template = await ensureTemplate();
