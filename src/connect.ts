@@ -66,6 +66,21 @@ export interface ShutdownReport {
 }
 
 /**
+ * The handle under each Ferry, for Ferry's own tools that need what the
+ * public class keeps private (Studio: raw sessions for its SQL runner, the
+ * URL for the migrations' shadow). A WeakMap, not a public getter, so apps
+ * keep one way in (the Ferry) and the handle's close stays the Ferry's.
+ */
+const handles = new WeakMap<object, DbHandle>();
+
+/** @internal The `DbHandle` a `Ferry` was opened on (for Ferry's own tools, e.g. Studio). */
+export function handleOf(ferry: Ferry<any>): DbHandle {
+  const handle = handles.get(ferry);
+  if (!handle) throw new TypeError('handleOf: not a Ferry made by connect()');
+  return handle;
+}
+
+/**
  * An open database: Kysely typed by the schema, repositories, transactions,
  * and the handle's health helpers. Close it when done.
  */
@@ -84,6 +99,7 @@ export class Ferry<DB> implements Scope<DB> {
     options: Pick<ConnectOptions<unknown>, 'onAfterCommitError' | 'cache'>,
   ) {
     this.#handle = handle;
+    handles.set(this, handle);
     this.schema = schema;
     this.db = handle.db.withPlugin(new TimestampsPlugin(schema)) as Kysely<DB>;
     const onAfterCommitError =

@@ -109,7 +109,18 @@ export type FerryErrorCode =
   | 'E_CUTOVER_STORE'
   | 'E_CUTOVER_INSTANCES'
   | 'E_CUTOVER_VERIFY'
-  | 'E_CUTOVER_CLOSED';
+  | 'E_CUTOVER_CLOSED'
+  // src/studio/errors.ts
+  | 'E_STUDIO_HOST'
+  | 'E_STUDIO_ORIGIN'
+  | 'E_STUDIO_TOKEN'
+  | 'E_STUDIO_READ_ONLY'
+  | 'E_STUDIO_NOT_FOUND'
+  | 'E_STUDIO_BAD_REQUEST'
+  | 'E_STUDIO_CONFLICT'
+  | 'E_STUDIO_INVALID'
+  | 'E_STUDIO_SQL'
+  | 'E_STUDIO_CONFIG';
 
 /**
  * The shape of `details` for the codes whose throw sites all pass the same

@@ -73,6 +73,10 @@ export interface RawSession {
 export interface TextResult {
   columns: string[];
   rows: (string | null)[][];
+  /** Each column's type oid (Studio's SQL runner names and converts the cells by it). */
+  types: number[];
+  /** Each column's source table oid and column number, when it is a plain table column (PostgreSQL only; 0 otherwise). */
+  sources: { table: number; column: number }[];
 }
 
 const asText = (text: string) => text;
@@ -134,7 +138,12 @@ export async function withPgSession<T>(pool: PgPool, fn: (session: RawSession) =
       const config = { text: sql, rowMode: 'array', types: { getTypeParser: () => asText } };
       try {
         const result = await (client as unknown as { query(c: unknown): Promise<TextQueryResult> }).query(config);
-        return { columns: result.fields.map((f) => f.name), rows: result.rows };
+        return {
+          columns: result.fields.map((f) => f.name),
+          rows: result.rows,
+          types: result.fields.map((f) => f.dataTypeID),
+          sources: result.fields.map((f) => ({ table: f.tableID ?? 0, column: f.columnID ?? 0 })),
+        };
       } catch (err) {
         broken ||= isConnectionLoss(err);
         throw err;
@@ -186,7 +195,13 @@ function pgliteSession(pglite: PGliteLike, registry: TypeRegistry): RawSession {
       const { resultFields } = await pglite.describeQuery(sql);
       const parsers = Object.fromEntries(resultFields.map((f) => [f.dataTypeID, asText]));
       const result = await pglite.query<(string | null)[]>(sql, [], { rowMode: 'array', parsers });
-      return { columns: result.fields.map((f) => f.name), rows: result.rows };
+      return {
+        columns: result.fields.map((f) => f.name),
+        rows: result.rows,
+        types: result.fields.map((f) => f.dataTypeID),
+        // PGlite's fields carry no source table: callers fall back to column names.
+        sources: result.fields.map(() => ({ table: 0, column: 0 })),
+      };
     },
   };
 }
@@ -219,7 +234,7 @@ export function observedSession(session: RawSession, observer: QueryObserver): R
 }
 
 interface TextQueryResult {
-  fields: { name: string }[];
+  fields: { name: string; dataTypeID: number; tableID?: number; columnID?: number }[];
   rows: (string | null)[][];
 }
 

@@ -22,6 +22,7 @@ import type * as exporter from '../../src/ops/export-errors.js';
 import type * as rateLimit from '../../src/rate-limit/errors.js';
 import type * as redis from '../../src/redis/errors.js';
 import type * as sessions from '../../src/sessions/errors.js';
+import type * as studio from '../../src/studio/errors.js';
 
 /** The values of a module's `E_*` exports (`string` if one is not a literal). */
 type CodesOf<M> = { [K in keyof M]: K extends `E_${string}` ? M[K] : never }[keyof M];
@@ -40,7 +41,8 @@ type Modules =
   | typeof ops
   | typeof sources
   | typeof cutover
-  | typeof exporter;
+  | typeof exporter
+  | typeof studio;
 type Exported = Modules extends infer M ? (M extends unknown ? CodesOf<M> : never) : never;
 
 // Every exported constant is a member, every member is exported: same set, both ways.
