@@ -1,10 +1,10 @@
 /** A 409 from an update or delete: the user's version beside the one stored now, differences marked. */
-import type { Cell, Row } from '../../api';
+import type { Cell, ColumnInfo, Row } from '../../api';
 import { CellView } from '../cell';
 import { cellText } from '../client';
 
 export function ConflictView(props: {
-  columns: string[];
+  columns: ColumnInfo[];
   mine: Record<string, Cell>;
   current: Row | null;
   message: string;
@@ -28,7 +28,7 @@ export function ConflictView(props: {
             </tr>
           </thead>
           <tbody>
-            {columns.map((c) => {
+            {columns.map(({ name: c, kind }) => {
               const a = mine[c] ?? null;
               const b = current.cells[c] ?? null;
               const differs = cellText(a) !== cellText(b);
@@ -39,10 +39,10 @@ export function ConflictView(props: {
                     {differs && <span class="sr-only"> (differs)</span>}
                   </th>
                   <td data-side="mine">
-                    <CellView cell={a} />
+                    <CellView cell={a} kind={kind} />
                   </td>
                   <td data-side="stored">
-                    <CellView cell={b} />
+                    <CellView cell={b} kind={kind} />
                   </td>
                 </tr>
               );

@@ -111,7 +111,8 @@ function RowForm(props: { info: TableResponse; table: string; base: Row | null; 
   const [conflict, setConflict] = useState<{ body: ConflictResponse; mine: Record<string, Cell> } | null>(null);
   const [done, setDone] = useState<WriteResponse | null>(null);
   const [busy, setBusy] = useState(false);
-  const editable = info.columns.filter((c) => !(base && c.primaryKey));
+  // Keys stay as they are on an update; bytea travels as a size only, so Studio cannot edit it.
+  const editable = info.columns.filter((c) => !(base && c.primaryKey) && c.kind !== 'bytea');
 
   const set = (name: string, change: Partial<Field>) =>
     setFields((f) => ({ ...f, [name]: { ...f[name]!, ...change, touched: true } }));
@@ -193,7 +194,7 @@ function RowForm(props: { info: TableResponse; table: string; base: Row | null; 
       <ErrorBox error={error} />
       {conflict && base && (
         <ConflictView
-          columns={info.columns.map((c) => c.name)}
+          columns={info.columns}
           mine={conflict.mine}
           current={conflict.body.current}
           message={conflict.body.error.message}

@@ -136,7 +136,7 @@ function RowDetail(props: {
       <ErrorBox error={error} />
       {conflict && (
         <ConflictView
-          columns={info.columns.map((c) => c.name)}
+          columns={info.columns}
           mine={row.cells}
           current={conflict.current}
           message={conflict.error.message}

@@ -215,7 +215,12 @@ function SortHeader(props: {
         aria-label={`${name}: sort ${next === 'asc' ? 'ascending' : 'descending'}`}
       >
         {name}
-        {column?.primaryKey ? ' 🔑' : ''}
+        {column?.primaryKey && (
+          <abbr class="pk" title="primary key">
+            {' '}
+            PK
+          </abbr>
+        )}
         {active ? (dir === 'asc' ? ' ▲' : ' ▼') : ''}
       </button>
     </th>
