@@ -207,12 +207,12 @@ function SortHeader(props: {
   const next = active && dir === 'asc' ? 'desc' : 'asc';
   return (
     <th scope="col" aria-sort={active ? (dir === 'asc' ? 'ascending' : 'descending') : undefined}>
+      {/* The name is the column's (plus PK); the order is the header's aria-sort, the arrow only shows it. */}
       <button
         type="button"
         class="sort"
         onClick={() => props.onSort(name, next)}
-        title={column ? `${column.type}${column.comment ? ` · ${column.comment}` : ''}` : undefined}
-        aria-label={`${name}: sort ${next === 'asc' ? 'ascending' : 'descending'}`}
+        title={`Sort ${next === 'asc' ? 'ascending' : 'descending'}${column ? ` · ${column.type}` : ''}${column?.comment ? ` · ${column.comment}` : ''}`}
       >
         {name}
         {column?.primaryKey && (
@@ -221,7 +221,7 @@ function SortHeader(props: {
             PK
           </abbr>
         )}
-        {active ? (dir === 'asc' ? ' ▲' : ' ▼') : ''}
+        {active && <span aria-hidden="true">{dir === 'asc' ? ' ▲' : ' ▼'}</span>}
       </button>
     </th>
   );
