@@ -5,7 +5,17 @@
  * install when a feature needs an optional peer that is not there.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -110,6 +120,21 @@ describe('the packed package in an app', () => {
     const r = run([join(installed, 'bin', 'ferry.mjs'), '--version']);
     expect(r.code, r.all).toBe(0);
     expect(r.stdout.trim()).toBe(pkg.version);
+  });
+
+  it('ships the Studio UI, built, referencing nothing outside the package (it must work with no network)', () => {
+    const ui = join(installed, 'dist', 'studio-ui');
+    const html = readFileSync(join(ui, 'index.html'), 'utf8');
+    const assets = readdirSync(join(ui, 'assets'));
+    expect(assets.some((f) => f.endsWith('.js'))).toBe(true);
+    for (const file of [html, ...assets.map((f) => readFileSync(join(ui, 'assets', f), 'utf8'))]) {
+      // XML namespace names are identifiers, never fetched.
+      const urls = (file.match(/(https?:)?\/\/[a-z0-9.-]+\.[a-z]{2,}[^\s"'`)]*/gi) ?? []).filter(
+        (u) => !/^http:\/\/www\.w3\.org\//.test(u),
+      );
+      expect(urls).toEqual([]);
+    }
+    expect(html).toMatch(/src="\.\/assets\/[^"]+\.js"/);
   });
 
   it("loads the user's TypeScript config and schema (tsx) from an app importing 'ferry'", () => {
