@@ -11,6 +11,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   backup: () => import('./backup.bench.js'),
   export: () => import('./export.bench.js'),
   cutover: () => import('./cutover.bench.js'),
+  studio: () => import('./studio.bench.js'),
 };
 
 const wanted = process.argv.slice(2);
