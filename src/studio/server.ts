@@ -21,7 +21,7 @@ import { createContext, type StudioContext, type StudioOptions, type StudioTarge
 import { cutoverPage } from './cutover-page.js';
 import { E_STUDIO_NOT_FOUND } from './errors.js';
 import { checkHost, checkOrigin, checkWrite } from './guard.js';
-import { fromDatabase, readJson, securityHeaders, sendError, sendJson } from './http.js';
+import { badRequest, fromDatabase, readJson, securityHeaders, sendError, sendJson, statusOf } from './http.js';
 import { importRuns, rejects, rejectsNdjson } from './imports-page.js';
 import { meta } from './meta.js';
 import { migrations } from './migrations-page.js';
@@ -117,6 +117,7 @@ export function studio(target: StudioTarget, options: StudioOptions = {}): Studi
   const ctx = createContext(target, options);
   const handler = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => {
     handle(ctx, req, res, next).catch((err) => {
+      ctx.onError(err);
       if (!res.headersSent) sendError(res, err);
       else res.destroy();
     });
@@ -168,12 +169,16 @@ async function handle(
       const m = pattern.exec(relative);
       if (!m || method !== req.method) continue;
       try {
-        const args = m.slice(1).map((a) => decodeURIComponent(a));
+        const args = m.slice(1).map(decodeSegment);
         const body = await run({ ctx, req, res, params: url.searchParams, args });
         if (!res.headersSent && !res.writableEnded) sendJson(res, status ?? 200, body);
       } catch (err) {
         const current = err instanceof FerryError && err.code === 'E_STUDIO_CONFLICT' ? err.details.current : undefined;
-        sendError(res, fromDatabase(err, ctx.statementTimeoutMs), current === undefined ? {} : { current });
+        const answered = fromDatabase(err, ctx.statementTimeoutMs);
+        if (statusOf(answered) >= 500) ctx.onError(err);
+        if (res.headersSent)
+          res.destroy(); // a download cut short: the client must not take it for whole
+        else sendError(res, answered, current === undefined ? {} : { current });
       }
       return;
     }
@@ -191,6 +196,14 @@ async function handle(
   if ((req.method === 'GET' || req.method === 'HEAD') && (await serveAsset(res, path))) return;
   if (next) return next();
   sendError(res, new FerryError(E_STUDIO_NOT_FOUND, `Studio has nothing at ${path}.`));
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw badRequest(`The path segment ${JSON.stringify(segment)} is not valid URL encoding.`);
+  }
 }
 
 function passOn(res: ServerResponse, next: ((err?: unknown) => void) | undefined): void {
