@@ -168,6 +168,29 @@ describeEachBackend('studio safety', (t) => {
   });
 
   describe('mounted under a prefix', () => {
+    it('works the way Express mounts it: the prefix stripped from req.url, kept in req.originalUrl', async () => {
+      const handler = studio(handle, { schema });
+      const server = createServer((req, res) => {
+        if (!req.url?.startsWith('/admin/studio')) return void res.end('app');
+        Object.assign(req, { originalUrl: req.url, url: req.url.slice('/admin/studio'.length) || '/' });
+        handler(req, res, () => res.end('next'));
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const port = (server.address() as AddressInfo).port;
+      const served: Served = { handler, port, host: `127.0.0.1:${port}`, close: async () => {} };
+      try {
+        const bare = await call(served, 'GET', '/admin/studio?x=1');
+        expect([bare.status, bare.headers.location]).toEqual([308, '/admin/studio/?x=1']);
+        expect((await call(served, 'GET', '/admin/studio/')).text).toMatch(/Ferry Studio/);
+        expect((await call(served, 'GET', '/admin/studio/api/tables/books')).body.foreignKeys[0].refTable).toBe(
+          'authors',
+        );
+        expect((await call(served, 'GET', '/admin/studio/nothing-here')).text).toBe('next');
+      } finally {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    });
+
     it('serves under basePath, redirects to the trailing slash, and passes other paths to next()', async () => {
       const handler = studio(handle, { schema, basePath: '/studio' });
       const server = createServer((req, res) =>
@@ -187,6 +210,8 @@ describeEachBackend('studio safety', (t) => {
         expect((await call(served, 'GET', '/studio/')).text).toMatch(/Ferry Studio/);
         const app = await call(served, 'GET', '/elsewhere');
         expect([app.status, app.text]).toEqual([418, 'app']);
+        expect((await call(served, 'GET', '/studio%ZZ/api/meta')).status).toBe(418);
+        expect((await call(served, 'GET', '/studio/api/tables/%E0%A4%A')).status).toBe(400);
       } finally {
         await new Promise<void>((resolve) => server.close(() => resolve()));
       }
