@@ -61,6 +61,11 @@ export async function cachePage(ctx: StudioContext): Promise<CacheResponse> {
 function needRedis(ctx: StudioContext): RedisLike {
   if (!ctx.redis)
     throw badRequest('Studio has no Redis client: pass studio(ferry, { redis }) (ferry studio uses REDIS_URL).');
+  if (ctx.redis.status !== 'ready') {
+    throw badRequest(
+      `Redis is not connected (${ctx.redis.status}): try again once it is (see the cache page's redis.connected).`,
+    );
+  }
   return ctx.redis;
 }
 

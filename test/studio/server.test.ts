@@ -8,12 +8,13 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '../../src/connect.js';
 import { type DbHandle, openDatabase } from '../../src/db/open.js';
 import type { MetaResponse } from '../../src/studio/api.js';
 import { withoutPassword } from '../../src/studio/meta.js';
 import { studio } from '../../src/studio/server.js';
 import { describeEachBackend } from '../support/backends.js';
-import { call, createModel, q, type Served, schema, serve } from './fixture.js';
+import { call, createModel, model, q, type Served, schema, serve } from './fixture.js';
 
 describeEachBackend('studio safety', (t) => {
   let handle: DbHandle;
@@ -122,6 +123,29 @@ describeEachBackend('studio safety', (t) => {
       expect(headers['content-security-policy']).toMatch(/default-src 'self'.*frame-ancestors 'none'/);
       expect(headers['x-content-type-options']).toBe('nosniff');
       expect(headers['referrer-policy']).toBe('no-referrer');
+    }
+  });
+
+  it('serves a Ferry from connect(), masking by its schema', async () => {
+    // PGlite's data dir has one user (this suite's handle): the Ferry gets an in-memory database there.
+    const ferry = await connect({ url: t.backend === 'postgres' ? t.url() : 'memory://', schema: model });
+    if (t.backend === 'pglite') {
+      await ferry.createSchema();
+      await ferry.db.insertInto('authors').values({ name: 'Ada' }).execute();
+    }
+    await ferry.db.updateTable('authors').set({ password_hash: 'hash-value' }).where('id', '=', 1).execute();
+    const handler = studio(ferry);
+    const server = createServer((req, res) => handler(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const served: Served = { handler, port, host: `127.0.0.1:${port}`, close: async () => {} };
+      const { body, text } = await call(served, 'GET', `/api/tables/authors/row?key=${q({ id: 1 })}`);
+      expect(body.row.cells.password_hash).toEqual({ $masked: true });
+      expect(text).not.toContain('hash-value');
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await ferry.close();
     }
   });
 
