@@ -7,6 +7,7 @@
  *   schema/, db/                        the schema DSL and database handles
  *   repo/                               repositories over schema + db
  *   cache/, migrate/, import/, ops/...  features
+ *   studio/                             the dashboard's server, over all of the above
  *   cli/                                the command line: imported by nobody
  *
  * A lower layer never imports a higher one, and nothing in src/ imports in a
@@ -63,6 +64,14 @@ module.exports = {
       comment: 'src/cli is the top: only bin/ (through dist/) and tests load it.',
       from: { path: '^src/', pathNot: '^src/cli/' },
       to: { path: '^src/cli/' },
+    },
+    {
+      name: 'cli-loads-studio-lazily',
+      severity: 'error',
+      comment:
+        'ferry studio loads src/studio with import() when it runs: a static import would load the server (and its dependencies) for every other command.',
+      from: { path: '^src/cli/' },
+      to: { path: '^src/studio/', dependencyTypesNot: ['dynamic-import', 'type-only'] },
     },
     {
       name: 'no-unresolvable',

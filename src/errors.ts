@@ -120,7 +120,8 @@ export type FerryErrorCode =
   | 'E_STUDIO_CONFLICT'
   | 'E_STUDIO_INVALID'
   | 'E_STUDIO_SQL'
-  | 'E_STUDIO_CONFIG';
+  | 'E_STUDIO_CONFIG'
+  | 'E_STUDIO_INTERNAL';
 
 /**
  * The shape of `details` for the codes whose throw sites all pass the same

@@ -37,7 +37,7 @@ export const users = table('users', {
   id: uuid().primaryKey().defaultRandom(),
   /** Stored casefolded: "Alice" and "alice" are one account. */
   username: varchar(150).notNull().unique(),
-  password_hash: varchar(255).notNull(),
+  password_hash: varchar(255).notNull().sensitive(),
   role: userRole().notNull().default('user'),
   ...timestamps(),
 });

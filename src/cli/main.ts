@@ -10,6 +10,7 @@ import { registerMigrate } from './commands/migrate.js';
 import { registerPartitions } from './commands/partitions.js';
 import { registerPull } from './commands/pull.js';
 import { registerSchema } from './commands/schema.js';
+import { registerStudio } from './commands/studio.js';
 import type { GlobalOptions } from './globals.js';
 import { EXIT_ERROR, errorPayload, knownSecrets, printError, printedJson, printJson } from './output.js';
 
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerBackup(program, globals);
   registerExport(program, globals);
   registerCutover(program, globals);
+  registerStudio(program, globals);
   // Usage errors anywhere in the tree become exit code 2 (see main()).
   const override = (command: Command) => {
     command.exitOverride();

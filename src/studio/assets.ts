@@ -50,7 +50,13 @@ export async function serveAsset(res: ServerResponse, path: string, dir = uiDire
     send(res, 200, TYPES['.html']!, Buffer.from(NOT_BUILT), 'no-store');
     return true;
   }
-  const relative = normalize(decodeURIComponent(index ? '/index.html' : path)).replace(/^([/\\])+/, '');
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(index ? '/index.html' : path);
+  } catch {
+    return false; // a malformed %-escape names no file
+  }
+  const relative = normalize(decoded).replace(/^([/\\])+/, '');
   const file = join(dir, relative);
   // normalize() resolved any `..`: what is left must still be inside the folder.
   if (!file.startsWith(dir + sep) || relative.split(/[/\\]/).includes('..')) return false;

@@ -135,7 +135,12 @@ export class Catalog {
   }
 
   async #read(name: string): Promise<CatalogTable> {
-    const list = await this.#list();
+    let list = await this.#list();
+    if (!list.has(name)) {
+      // Created since the list was read (it is kept a few seconds): look again before saying it is not there.
+      this.#tables = null;
+      list = await this.#list();
+    }
     const summary = list.get(name);
     if (!summary) {
       throw new FerryError(
@@ -167,7 +172,8 @@ export class Catalog {
              pg_get_expr(d.adbin, d.adrelid) as default, col_description(a.attrelid, a.attnum) as comment,
              a.attidentity::text as identity, a.attgenerated::text as generated,
              (select array_agg(e.enumlabel::text order by e.enumsortorder) from pg_enum e where e.enumtypid = a.atttypid) as enum_values,
-             exists (select 1 from pg_operator o where o.oprname = '<' and o.oprleft = a.atttypid and o.oprright = a.atttypid) as sortable
+             -- json, xml and geometric types have no ordering; anything else odd is Postgres's to refuse (a 400).
+             (a.atttypid not in (114, 142) and t.typcategory <> 'G') as sortable
       from pg_attribute a
       join pg_type t on t.oid = a.atttypid
       left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
@@ -221,7 +227,7 @@ export class Catalog {
           comment: c.comment,
           castType: c.type,
           generated: c.identity === 'a' || c.generated !== '',
-          sortable: c.sortable && kind !== 'json' ? true : Number(c.typid) === 3802,
+          sortable: c.sortable,
         };
       }),
       primaryKey,

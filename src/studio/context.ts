@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Cache } from '../cache/cache.js';
 import { type Ferry, handleOf } from '../connect.js';
 import type { DbHandle } from '../db/open.js';
+import { redactText } from '../db/redact.js';
 import { type Duration, toMs } from '../duration.js';
 import { FerryError } from '../errors.js';
 import type { RedisLike } from '../redis/connection.js';
@@ -48,6 +49,11 @@ export interface StudioOptions {
   rateLimitPrefix?: string;
   /** Where Studio is mounted when the request URL still carries it (node:http, Fastify); Express strips it itself. */
   basePath?: string;
+  /**
+   * Called with each error Studio answers 500 for (a bug, a lost connection),
+   * whose details stay out of the response. Default: one redacted line on stderr.
+   */
+  onError?: (err: unknown) => void;
   /** Environment to read FERRY_STUDIO_TOKEN from (default `process.env`). */
   env?: NodeJS.ProcessEnv;
 }
@@ -68,6 +74,7 @@ export interface StudioContext {
   readonly basePath: string;
   readonly catalog: Catalog;
   readonly history: SqlHistory;
+  readonly onError: (err: unknown) => void;
   /** The schema's table of this name (public tables only: the schema IR is unqualified), for masking and validation. */
   schemaTable(schemaName: string, name: string): Table | undefined;
 }
@@ -112,6 +119,12 @@ export function createContext(target: StudioTarget, options: StudioOptions): Stu
     basePath,
     catalog,
     history: new SqlHistory(100),
+    onError:
+      options.onError ??
+      ((err) =>
+        process.stderr.write(
+          `ferry studio: ${redactText(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`,
+        )),
     schemaTable(schemaName, name) {
       return schemaName === 'public' ? (schema?.table(name) ?? undefined) : undefined;
     },

@@ -24,3 +24,5 @@ export const E_STUDIO_INVALID = 'E_STUDIO_INVALID';
 export const E_STUDIO_SQL = 'E_STUDIO_SQL';
 /** A bad `studio()` / `ferry studio` option (a non-loopback host without `--allow-remote`, a short token). */
 export const E_STUDIO_CONFIG = 'E_STUDIO_CONFIG';
+/** The code of a 500 answer: Studio failed (a bug, a lost connection); the details go to `onError`, not the browser. */
+export const E_STUDIO_INTERNAL = 'E_STUDIO_INTERNAL';

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FerryError, type FerryErrorCode } from '../errors.js';
 import type { ApiError } from './api.js';
-import { E_STUDIO_BAD_REQUEST } from './errors.js';
+import { E_STUDIO_BAD_REQUEST, E_STUDIO_INTERNAL } from './errors.js';
 
 /** Largest JSON body Studio reads (an insert of a big JSON cell fits; a runaway client does not). */
 const MAX_BODY = 4 * 1024 * 1024;
@@ -95,7 +95,7 @@ export function sendError(res: ServerResponse, err: unknown, extra: Record<strin
   const body: ApiError & Record<string, unknown> = {
     ...extra,
     error: {
-      code: fe ? fe.code : 'E_STUDIO_INTERNAL',
+      code: fe ? fe.code : E_STUDIO_INTERNAL,
       // A non-Ferry error's message may carry anything a driver put in it: say only that it failed.
       message: fe
         ? fe.message

@@ -15,7 +15,9 @@ const version = (
 /** The redacted URL (`postgres://app:****@db/app`) with the password part removed altogether. */
 export function withoutPassword(redacted: string): string {
   return redacted
-    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*):[^@/]*@/i, '$1@')
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/)([^:@/]*):[^@/]*@/i, (_m, scheme: string, user: string) =>
+      user ? `${scheme}${user}@` : scheme,
+    )
     .replace(/([?&])(ssl)?password=[^&#]*&?/gi, '$1')
     .replace(/[?&]$/, '');
 }

@@ -16,12 +16,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FerryError } from '../errors.js';
 import { serveAsset } from './assets.js';
+import { cacheKeys, cachePage, deleteCacheKeys } from './cache-page.js';
 import { createContext, type StudioContext, type StudioOptions, type StudioTarget } from './context.js';
+import { cutoverPage } from './cutover-page.js';
 import { E_STUDIO_NOT_FOUND } from './errors.js';
 import { checkHost, checkOrigin, checkWrite } from './guard.js';
-import { fromDatabase, readJson, securityHeaders, sendError, sendJson } from './http.js';
+import { badRequest, fromDatabase, readJson, securityHeaders, sendError, sendJson, statusOf } from './http.js';
+import { importRuns, rejects, rejectsNdjson } from './imports-page.js';
 import { meta } from './meta.js';
+import { migrations } from './migrations-page.js';
 import { listChildren, listRows, readRow } from './rows.js';
+import { schemaPage } from './schema-page.js';
 import { runSql } from './sql-runner.js';
 import { describeTable, listTables } from './tables.js';
 import { deleteRow, insertRow, updateRow } from './writes.js';
@@ -81,10 +86,27 @@ const ROUTES: Route[] = [
   ],
   ['POST', /^api\/sql$/, async ({ ctx, req }) => runSql(ctx, req, await readJson(req))],
   ['GET', /^api\/sql\/history$/, ({ ctx }) => ({ entries: ctx.history.list() })],
+  ['GET', /^api\/schema$/, ({ ctx }) => schemaPage(ctx)],
+  ['GET', /^api\/migrations$/, ({ ctx }) => migrations(ctx)],
+  ['GET', /^api\/imports$/, ({ ctx }) => importRuns(ctx)],
+  ['GET', new RegExp(`^api/imports/${T}/rejects$`), ({ ctx, args, params }) => rejects(ctx, args[0]!, params)],
+  [
+    'GET',
+    new RegExp(`^api/imports/${T}/rejects\\.ndjson$`),
+    ({ ctx, res, args, params }) => rejectsNdjson(ctx, res, args[0]!, params),
+  ],
+  ['GET', /^api\/cache$/, ({ ctx }) => cachePage(ctx)],
+  ['GET', /^api\/cache\/keys$/, ({ ctx, params }) => cacheKeys(ctx, params)],
+  [
+    'DELETE',
+    /^api\/cache\/keys$/,
+    ({ ctx, req, params }) => {
+      checkWrite(ctx, req, 'Deleting cache keys');
+      return deleteCacheKeys(ctx, params);
+    },
+  ],
+  ['GET', /^api\/cutover$/, ({ ctx }) => cutoverPage(ctx)],
 ];
-
-/** Extra routes (the pages beyond tables and SQL) registered by their modules. */
-export const MORE_ROUTES: Route[] = [];
 
 /**
  * Ferry Studio's handler for `target` (a `Ferry` from connect(), or a
@@ -95,6 +117,7 @@ export function studio(target: StudioTarget, options: StudioOptions = {}): Studi
   const ctx = createContext(target, options);
   const handler = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => {
     handle(ctx, req, res, next).catch((err) => {
+      ctx.onError(err);
       if (!res.headersSent) sendError(res, err);
       else res.destroy();
     });
@@ -142,20 +165,24 @@ async function handle(
       res.end();
       return;
     }
-    for (const [method, pattern, run, status] of [...ROUTES, ...MORE_ROUTES]) {
+    for (const [method, pattern, run, status] of ROUTES) {
       const m = pattern.exec(relative);
       if (!m || method !== req.method) continue;
       try {
-        const args = m.slice(1).map((a) => decodeURIComponent(a));
+        const args = m.slice(1).map(decodeSegment);
         const body = await run({ ctx, req, res, params: url.searchParams, args });
         if (!res.headersSent && !res.writableEnded) sendJson(res, status ?? 200, body);
       } catch (err) {
         const current = err instanceof FerryError && err.code === 'E_STUDIO_CONFLICT' ? err.details.current : undefined;
-        sendError(res, fromDatabase(err, ctx.statementTimeoutMs), current === undefined ? {} : { current });
+        const answered = fromDatabase(err, ctx.statementTimeoutMs);
+        if (statusOf(answered) >= 500) ctx.onError(err);
+        if (res.headersSent)
+          res.destroy(); // a download cut short: the client must not take it for whole
+        else sendError(res, answered, current === undefined ? {} : { current });
       }
       return;
     }
-    const known = [...ROUTES, ...MORE_ROUTES].some(([, pattern]) => pattern.test(relative));
+    const known = ROUTES.some(([, pattern]) => pattern.test(relative));
     return sendError(
       res,
       new FerryError(
@@ -169,6 +196,14 @@ async function handle(
   if ((req.method === 'GET' || req.method === 'HEAD') && (await serveAsset(res, path))) return;
   if (next) return next();
   sendError(res, new FerryError(E_STUDIO_NOT_FOUND, `Studio has nothing at ${path}.`));
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw badRequest(`The path segment ${JSON.stringify(segment)} is not valid URL encoding.`);
+  }
 }
 
 function passOn(res: ServerResponse, next: ((err?: unknown) => void) | undefined): void {

@@ -35,6 +35,12 @@ const NEVER = new Set([
   'prepare',
   'copy',
 ]);
+/**
+ * Statements that change the connection's session for whoever uses it next:
+ * the runner borrows a pooled connection the app may share (a committed
+ * `SET ROLE` would outlive the statement).
+ */
+const SESSION = new Set(['set', 'reset', 'discard', 'listen', 'unlisten', 'load']);
 /** Statements a cursor can read (capped at the server); others run as they are. */
 const CURSOR = new Set(['select', 'with', 'values', 'table']);
 const DML = new Set(['insert', 'update', 'delete', 'merge']);
@@ -62,6 +68,11 @@ export async function runSql(ctx: StudioContext, req: IncomingMessage, body: unk
   const statement = statements[0]!.text;
   const keyword =
     /^[\s(]*([a-z]+)/i.exec(statement.replace(/^(\s*(--[^\n]*\n|\/\*[\s\S]*?\*\/))+/, ''))?.[1]?.toLowerCase() ?? '';
+  if (SESSION.has(keyword)) {
+    throw badRequest(
+      `${keyword.toUpperCase()} is not run by Studio: it would change the session of a pooled connection the app may share. Use SHOW to read a setting.`,
+    );
+  }
   if (NEVER.has(keyword)) {
     throw badRequest(
       keyword === 'copy'

@@ -8,12 +8,13 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '../../src/connect.js';
 import { type DbHandle, openDatabase } from '../../src/db/open.js';
 import type { MetaResponse } from '../../src/studio/api.js';
 import { withoutPassword } from '../../src/studio/meta.js';
 import { studio } from '../../src/studio/server.js';
 import { describeEachBackend } from '../support/backends.js';
-import { call, createModel, q, type Served, schema, serve } from './fixture.js';
+import { call, createModel, model, q, type Served, schema, serve } from './fixture.js';
 
 describeEachBackend('studio safety', (t) => {
   let handle: DbHandle;
@@ -125,6 +126,29 @@ describeEachBackend('studio safety', (t) => {
     }
   });
 
+  it('serves a Ferry from connect(), masking by its schema', async () => {
+    // PGlite's data dir has one user (this suite's handle): the Ferry gets an in-memory database there.
+    const ferry = await connect({ url: t.backend === 'postgres' ? t.url() : 'memory://', schema: model });
+    if (t.backend === 'pglite') {
+      await ferry.createSchema();
+      await ferry.db.insertInto('authors').values({ name: 'Ada' }).execute();
+    }
+    await ferry.db.updateTable('authors').set({ password_hash: 'hash-value' }).where('id', '=', 1).execute();
+    const handler = studio(ferry);
+    const server = createServer((req, res) => handler(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const served: Served = { handler, port, host: `127.0.0.1:${port}`, close: async () => {} };
+      const { body, text } = await call(served, 'GET', `/api/tables/authors/row?key=${q({ id: 1 })}`);
+      expect(body.row.cells.password_hash).toEqual({ $masked: true });
+      expect(text).not.toContain('hash-value');
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await ferry.close();
+    }
+  });
+
   it('refuses a short token at start', () => {
     expect(() => studio(handle, { token: 'short' })).toThrow(/at least 16 characters/);
   });
@@ -168,6 +192,29 @@ describeEachBackend('studio safety', (t) => {
   });
 
   describe('mounted under a prefix', () => {
+    it('works the way Express mounts it: the prefix stripped from req.url, kept in req.originalUrl', async () => {
+      const handler = studio(handle, { schema });
+      const server = createServer((req, res) => {
+        if (!req.url?.startsWith('/admin/studio')) return void res.end('app');
+        Object.assign(req, { originalUrl: req.url, url: req.url.slice('/admin/studio'.length) || '/' });
+        handler(req, res, () => res.end('next'));
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const port = (server.address() as AddressInfo).port;
+      const served: Served = { handler, port, host: `127.0.0.1:${port}`, close: async () => {} };
+      try {
+        const bare = await call(served, 'GET', '/admin/studio?x=1');
+        expect([bare.status, bare.headers.location]).toEqual([308, '/admin/studio/?x=1']);
+        expect((await call(served, 'GET', '/admin/studio/')).text).toMatch(/Ferry Studio/);
+        expect((await call(served, 'GET', '/admin/studio/api/tables/books')).body.foreignKeys[0].refTable).toBe(
+          'authors',
+        );
+        expect((await call(served, 'GET', '/admin/studio/nothing-here')).text).toBe('next');
+      } finally {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    });
+
     it('serves under basePath, redirects to the trailing slash, and passes other paths to next()', async () => {
       const handler = studio(handle, { schema, basePath: '/studio' });
       const server = createServer((req, res) =>
@@ -187,6 +234,8 @@ describeEachBackend('studio safety', (t) => {
         expect((await call(served, 'GET', '/studio/')).text).toMatch(/Ferry Studio/);
         const app = await call(served, 'GET', '/elsewhere');
         expect([app.status, app.text]).toEqual([418, 'app']);
+        expect((await call(served, 'GET', '/studio%ZZ/api/meta')).status).toBe(418);
+        expect((await call(served, 'GET', '/studio/api/tables/%E0%A4%A')).status).toBe(400);
       } finally {
         await new Promise<void>((resolve) => server.close(() => resolve()));
       }

@@ -97,7 +97,7 @@ describeEachBackend('studio SQL runner', (t) => {
     const two = await run(readOnly, { sql: 'select 1; select 2' });
     expect(two.status).toBe(400);
     expect((two.body as any).error.message).toMatch(/one statement at a time; this has 2/);
-    for (const statement of ['commit', 'begin', 'copy authors to stdout']) {
+    for (const statement of ['commit', 'begin', 'copy authors to stdout', 'set role postgres', 'discard all']) {
       const refused = await run(readOnly, { sql: statement });
       expect(refused.status, statement).toBe(400);
     }

@@ -3,10 +3,11 @@ import type { Command } from 'commander';
 import { type LoadedConfig, loadConfig, loadSchemaModule } from '../../config.js';
 import type { DbHandle } from '../../db/open.js';
 import { FerryError } from '../../errors.js';
+import { checkDrift } from '../../migrate/check.js';
 import { diffSchemas } from '../../migrate/diff.js';
 import { E_MIGRATION_EMPTY, E_MIGRATION_LINT } from '../../migrate/errors.js';
 import { readMigrations } from '../../migrate/files.js';
-import { generateMigration, pendingChanges, replayMigrations } from '../../migrate/generate.js';
+import { generateMigration, replayMigrations } from '../../migrate/generate.js';
 import { introspect } from '../../migrate/introspect.js';
 import { type LintFinding, lintMigrations } from '../../migrate/lint.js';
 import { Migrator, type RunResult } from '../../migrate/runner.js';
@@ -265,26 +266,7 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
     .action(async (options: ConnOptions) => {
       const cfg = await config();
       const schema = defineSchema(await loadSchemaModule(cfg));
-      const drift: string[] = [];
-      await withDatabase(cfg, options, async (handle) => {
-        const status = await new Migrator(handle.db, { dir: cfg.migrationsDir }).status();
-        for (const p of status.problems) drift.push(p.message);
-        for (const p of status.pending) drift.push(`pending migration ${p.id} is not applied (run ferry migrate up)`);
-        // Compare in a scratch schema on the same server, so both sides are deparsed alike.
-        const shadow = await openShadow({ like: handle });
-        try {
-          const { current, changes } = await pendingChanges(shadow, schema, cfg.migrationsDir);
-          for (const c of changes)
-            drift.push(`schema has a change no migration makes: ${c.description} (run ferry migrate new <name>)`);
-          if (status.pending.length === 0 && status.problems.length === 0) {
-            for (const c of diffSchemas(current, await introspect(handle.db))) {
-              drift.push(`database differs from the migrations: ${c.description} (changed by hand?)`);
-            }
-          }
-        } finally {
-          await shadow.close();
-        }
-      });
+      const drift = await withDatabase(cfg, options, (handle) => checkDrift(handle, schema, cfg.migrationsDir));
       if (options.json) printJson({ ok: drift.length === 0, drift });
       else if (drift.length === 0) process.stdout.write('OK: schema, migrations and database agree.\n');
       else for (const d of drift) process.stdout.write(`drift: ${d}\n`);
