@@ -231,7 +231,8 @@ describeEachBackend('Studio in a browser: browsing (read-only)', (t) => {
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'events row id=3' }).waitFor();
     // Focus lands on the new page's heading, so the keyboard continues from there.
-    expect(await page.evaluate(() => (globalThis as any).document.activeElement?.tagName)).toBe('H1');
+    // (moved there by an effect after the render, hence the poll).
+    await poll(() => page.evaluate(() => (globalThis as any).document.activeElement?.tagName)).toBe('H1');
   });
 
   it('read-only: no edit controls, and the server refuses a write anyway', async () => {
