@@ -7,6 +7,7 @@
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Ferry } from '../../../src/connect.js';
 import type { DbHandle } from '../../../src/db/open.js';
 import { studio } from '../../../src/studio/server.js';
 import { describeEachBackend } from '../../support/backends.js';
@@ -32,13 +33,14 @@ const range = (from: number, to: number) => Array.from({ length: to - from + 1 }
 
 describeEachBackend('Studio in a browser: browsing (read-only)', (t) => {
   let handle: DbHandle;
+  let ferry: Ferry<any>;
   let served: ServedStudio;
   let context: BrowserContext;
   let page: Page;
 
   beforeAll(async () => {
     handle = await t.open();
-    const ferry = await seedStudioDatabase(handle, EVENTS);
+    ferry = await seedStudioDatabase(handle, EVENTS);
     served = await serveOnLoopback(studio(ferry));
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     // A missing element fails in 10 s with what was awaited, not at the test's timeout.
@@ -233,6 +235,42 @@ describeEachBackend('Studio in a browser: browsing (read-only)', (t) => {
     // Focus lands on the new page's heading, so the keyboard continues from there.
     // (moved there by an effect after the render, hence the poll).
     await poll(() => page.evaluate(() => (globalThis as any).document.activeElement?.tagName)).toBe('H1');
+  });
+
+  it('pages with the keyboard too: Next page and Previous page by Tab and Enter', async () => {
+    await open('#/tables/events');
+    await settled();
+    await page.getByRole('button', { name: 'Last page' }).focus();
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Enter');
+    await poll(() => ids(page)).toEqual(range(51, 100));
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Enter');
+    await poll(() => ids(page)).toEqual(range(1, 50));
+  });
+
+  it('works under a mount prefix (an app serving it at /studio/)', async () => {
+    const handler = studio(ferry, { basePath: '/studio' });
+    const mounted = await serveOnLoopback((req, res) => {
+      if (req.url?.startsWith('/studio')) handler(req, res);
+      else {
+        res.statusCode = 404;
+        res.end('the app');
+      }
+    });
+    try {
+      await page.goto(`${mounted.url}studio`);
+      // Redirected to /studio/ (the assets are relative to it), then routed by the fragment.
+      await page.locator('main h1').waitFor();
+      expect(new URL(page.url()).pathname).toBe('/studio/');
+      await page.getByRole('link', { name: 'posts', exact: true }).click();
+      await settled();
+      await page.locator('table.grid tbody tr').nth(4).locator('td[data-column="author_id"] a').click();
+      await page.getByRole('heading', { name: 'authors row id=3' }).waitFor();
+      expect(await page.locator('dd[data-column="name"]').textContent()).toBe('author 3');
+    } finally {
+      await mounted.close();
+    }
   });
 
   it('read-only: no edit controls, and the server refuses a write anyway', async () => {
