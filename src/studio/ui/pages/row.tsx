@@ -30,7 +30,14 @@ export function RowPage({ table, params }: { table: string; params: URLSearchPar
       <ErrorBox error={info.error ?? row.error} />
       {(!info.data || !row.data) && !info.error && !row.error && <Loading what="the row" />}
       {info.data && row.data && (
-        <RowDetail info={info.data} table={table} row={row.data.row} keyText={keyText} reload={row.reload} />
+        <RowDetail
+          key={`${table} ${keyText}`}
+          info={info.data}
+          table={table}
+          row={row.data.row}
+          keyText={keyText}
+          reload={row.reload}
+        />
       )}
     </section>
   );

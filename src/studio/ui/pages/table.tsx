@@ -25,7 +25,8 @@ export function TablePage({ table, params }: { table: string; params: URLSearchP
       <PageTitle>{table}</PageTitle>
       <ErrorBox error={info.error} />
       {!info.data && !info.error && <Loading what="the table" />}
-      {info.data && <Grid info={info.data} table={table} params={params} />}
+      {/* Keyed by table: another table's page starts with fresh search and filter inputs. */}
+      {info.data && <Grid key={table} info={info.data} table={table} params={params} />}
     </section>
   );
 }
