@@ -147,6 +147,23 @@ describeEachBackend('Studio in a browser: editing and SQL (write mode)', (t) => 
     }
   });
 
+  it('runs a writing statement only when asked to, with the token, and EXPLAIN ANALYZE in write mode', async () => {
+    await open(page, '#/sql');
+    const editor = page.getByLabel(/^Statement/);
+    await editor.fill("update authors set name = 'Renamed by SQL' where id = 8");
+    await page.getByLabel('Allow writes (needs the token)').check();
+    await page.getByRole('button', { name: 'Run' }).click();
+    await poll(() => page.getByTestId('sql-status').textContent()).toMatch(/^1 rows/);
+    expect(await nameOf(8)).toBe('Renamed by SQL');
+
+    await page.getByLabel('Allow writes (needs the token)').uncheck();
+    await editor.fill('select count(*) from events');
+    await page.getByLabel('ANALYZE (executes the statement)').check();
+    await page.getByRole('button', { name: 'Explain' }).click();
+    await page.locator('.plan pre').waitFor();
+    expect(await page.locator('.plan pre').textContent()).toContain('"Actual Rows"');
+  });
+
   it('runs a query, explains it, refuses a write in the read-only transaction, and keeps a history', async () => {
     await open(page, '#/sql');
     const editor = page.getByLabel(/^Statement/);
