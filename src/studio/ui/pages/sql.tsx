@@ -113,7 +113,8 @@ export function SqlPage() {
                   <code>{h.sql.length > 120 ? `${h.sql.slice(0, 120)}…` : h.sql}</code>
                 </button>{' '}
                 <span class="muted">
-                  <UtcTime iso={h.at} /> · {h.ms} ms · {h.ok ? `${h.rowCount ?? '?'} rows` : `failed: ${h.error ?? ''}`}
+                  <UtcTime iso={h.at} /> · {h.ms} ms ·{' '}
+                  {h.ok ? (h.rowCount == null ? 'ok' : `${h.rowCount} rows`) : `failed: ${h.error ?? ''}`}
                 </span>
               </li>
             ))}
@@ -129,7 +130,7 @@ function SqlResult({ result }: { result: SqlResponse }) {
     <section aria-labelledby="result-title">
       <h2 id="result-title">Result</h2>
       <p class="muted" role="status" data-testid="sql-status">
-        {result.rowCount === null ? '' : `${formatCount(result.rowCount)} rows`}
+        {`${formatCount(result.rowCount ?? result.rows.length)} rows`}
         {result.truncated ? ' (truncated)' : ''} · {result.ms} ms
       </p>
       {result.plan !== undefined && (
