@@ -4,8 +4,10 @@
  * it would have changed left unchanged), plus meta, headers, the UI fallback
  * page and mounting under a prefix.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/connect.js';
@@ -14,7 +16,10 @@ import type { MetaResponse } from '../../src/studio/api.js';
 import { withoutPassword } from '../../src/studio/meta.js';
 import { studio } from '../../src/studio/server.js';
 import { describeEachBackend } from '../support/backends.js';
+import { tempDirs } from '../support/temp-dirs.js';
 import { call, createModel, model, q, type Served, schema, serve } from './fixture.js';
+
+const newDir = tempDirs('ferry-studio-ui-');
 
 describeEachBackend('studio safety', (t) => {
   let handle: DbHandle;
@@ -189,6 +194,35 @@ describeEachBackend('studio safety', (t) => {
     const method = await call(readOnly, 'PUT', '/api/tables');
     expect(method.status).toBe(404);
     expect(method.body.error.message).toMatch(/PUT is not allowed/);
+  });
+
+  it('serves the built UI: index.html fresh, hashed assets immutable, nothing outside its folder', async () => {
+    const root = newDir();
+    const dir = join(root, 'ui');
+    mkdirSync(join(dir, 'assets'), { recursive: true });
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><script src="./assets/app-1a2b.js"></script>');
+    writeFileSync(join(dir, 'assets', 'app-1a2b.js'), 'console.log(1)');
+    writeFileSync(join(root, 'outside.txt'), 'secret');
+    const ui = await serve(handle, { uiDir: dir });
+    try {
+      const page = await call(ui, 'GET', '/');
+      expect(page.text).toContain('app-1a2b.js');
+      expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+      expect(page.headers['cache-control']).toBe('no-cache');
+      const asset = await call(ui, 'GET', '/assets/app-1a2b.js');
+      expect([asset.status, asset.headers['content-type'], asset.headers['cache-control']]).toEqual([
+        200,
+        'text/javascript; charset=utf-8',
+        'public, max-age=31536000, immutable',
+      ]);
+      for (const path of ['/../outside.txt', '/assets/..%2F..%2Foutside.txt', '/%2e%2e/outside.txt', '/nope.js']) {
+        const refused = await call(ui, 'GET', path);
+        expect(refused.status, path).toBe(404);
+        expect(refused.text).not.toContain('secret');
+      }
+    } finally {
+      await ui.close();
+    }
   });
 
   describe('mounted under a prefix', () => {
