@@ -249,6 +249,30 @@ describeEachBackend('studio safety', (t) => {
       }
     });
 
+    it('takes a body an app already parsed (express.json() leaves req.body and an ended stream)', async () => {
+      const handler = studio(handle, { schema, write: true, token: 'a-token-of-sixteen-chars-or-more' });
+      const server = createServer(async (req, res) => {
+        let text = '';
+        for await (const chunk of req) text += chunk;
+        Object.assign(req, { body: text === '' ? undefined : JSON.parse(text) });
+        handler(req, res);
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const port = (server.address() as AddressInfo).port;
+      const served: Served = { handler, port, host: `127.0.0.1:${port}`, close: async () => {} };
+      try {
+        const row = (await call(served, 'GET', `/api/tables/authors/row?key=${q({ id: 1 })}`)).body.row;
+        const updated = await call(served, 'PATCH', '/api/tables/authors/rows', {
+          headers: { 'x-ferry-studio-token': 'a-token-of-sixteen-chars-or-more' },
+          body: { key: row.key, version: row.version, values: { email: 'parsed@example.com' } },
+        });
+        expect(updated.status, updated.text).toBe(200);
+        expect(updated.body.row.cells.email).toBe('parsed@example.com');
+      } finally {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    });
+
     it('serves under basePath, redirects to the trailing slash, and passes other paths to next()', async () => {
       const handler = studio(handle, { schema, basePath: '/studio' });
       const server = createServer((req, res) =>
