@@ -200,6 +200,9 @@ describeEachBackend('studio tables and rows', (t) => {
     });
     expect(refused.status).toBe(400);
     expect(refused.body.error.message).toMatch(/is a view: Studio edits tables only/);
+    const view = await call<TableResponse>(served, 'GET', '/api/tables/some_events');
+    expect(view.body).toMatchObject({ kind: 'view', primaryKey: [], referencedBy: [] });
+    expect(view.body.ddl).toMatch(/^CREATE VIEW some_events/);
   });
 
   it('names tables outside public schema.name, and quotes every identifier', async () => {
