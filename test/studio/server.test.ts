@@ -156,6 +156,12 @@ describeEachBackend('studio safety', (t) => {
 
   it('refuses a short token at start', () => {
     expect(() => studio(handle, { token: 'short' })).toThrow(/at least 16 characters/);
+    expect(studio(handle, { env: { FERRY_STUDIO_TOKEN: 'from-the-environment-1234' } }).token).toBe(
+      'from-the-environment-1234',
+    );
+    const random = [studio(handle, { env: {} }).token, studio(handle, { env: {} }).token];
+    expect(random[0]).toMatch(/^[0-9a-f]{64}$/);
+    expect(random[0]).not.toBe(random[1]);
   });
 
   it('describes the server in meta without any password', async () => {
