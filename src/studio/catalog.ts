@@ -5,8 +5,9 @@
  * Tables are whatever the database holds, schema module or not: Studio
  * shows imported and hand-made tables too.
  *
- * The list is cached for a few seconds: the grid asks for a table's
- * detail on every page, and the catalog changes only with DDL.
+ * A table's detail is cached for a few seconds: the grid asks for it on
+ * every page, and the catalog changes only with DDL (a name not found is
+ * looked up again at once; GET api/tables always reads afresh).
  */
 import { sql } from 'kysely';
 import type { DbHandle } from '../db/open.js';
@@ -75,7 +76,9 @@ export class Catalog {
     this.#details.clear();
   }
 
+  /** Every table, read afresh (one cheap catalog query): the list page shows tables created a moment ago. */
   async list(): Promise<TableSummary[]> {
+    this.#tables = null;
     return [...(await this.#list()).values()].map(({ oid: _oid, ...t }) => t);
   }
 

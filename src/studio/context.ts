@@ -13,6 +13,7 @@ import { FerryError } from '../errors.js';
 import type { RedisLike } from '../redis/connection.js';
 import { defineSchema, type Schema } from '../schema/schema.js';
 import type { Table } from '../schema/table.js';
+import { uiDirectory } from './assets.js';
 import { Catalog } from './catalog.js';
 import { E_STUDIO_CONFIG } from './errors.js';
 import { SqlHistory } from './sql-history.js';
@@ -47,6 +48,8 @@ export interface StudioOptions {
   /** Key prefixes of the session store and the rate limiter (defaults `sess`, `rate`). */
   sessionPrefix?: string;
   rateLimitPrefix?: string;
+  /** The built UI's folder (default `<package root>/dist/studio-ui`, from `npm run build:studio`). */
+  uiDir?: string;
   /** Where Studio is mounted when the request URL still carries it (node:http, Fastify); Express strips it itself. */
   basePath?: string;
   /**
@@ -72,6 +75,7 @@ export interface StudioContext {
   readonly sessionPrefix: string;
   readonly rateLimitPrefix: string;
   readonly basePath: string;
+  readonly uiDir: string;
   readonly catalog: Catalog;
   readonly history: SqlHistory;
   readonly onError: (err: unknown) => void;
@@ -117,6 +121,7 @@ export function createContext(target: StudioTarget, options: StudioOptions): Stu
     sessionPrefix: options.sessionPrefix ?? 'sess',
     rateLimitPrefix: options.rateLimitPrefix ?? 'rate',
     basePath,
+    uiDir: options.uiDir ?? uiDirectory(),
     catalog,
     history: new SqlHistory(100),
     onError:

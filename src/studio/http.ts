@@ -120,6 +120,9 @@ export async function readJson(req: IncomingMessage): Promise<unknown> {
       `Studio accepts JSON bodies only: send Content-Type: application/json (got ${type === '' ? 'none' : type}).`,
     );
   }
+  // An app's body parser (Express's express.json(), Fastify's) may have read the stream already: take its result.
+  const parsed = (req as { body?: unknown }).body;
+  if (parsed !== undefined && req.readableEnded) return parsed;
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {

@@ -193,7 +193,7 @@ async function handle(
       ),
     );
   }
-  if ((req.method === 'GET' || req.method === 'HEAD') && (await serveAsset(res, path))) return;
+  if ((req.method === 'GET' || req.method === 'HEAD') && (await serveAsset(res, path, ctx.uiDir))) return;
   if (next) return next();
   sendError(res, new FerryError(E_STUDIO_NOT_FOUND, `Studio has nothing at ${path}.`));
 }

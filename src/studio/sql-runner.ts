@@ -5,6 +5,10 @@
  * read through a cursor (at most `maxRows` + 1 rows leave the server), as
  * the server's text converted by type, with `.sensitive()` columns masked
  * (by source column on PostgreSQL, by name on both backends).
+ *
+ * PGlite ignores `statement_timeout` (WASM Postgres has no timer
+ * interrupts): there a long statement runs to its end, holding the one
+ * connection. Nothing Studio can do short of killing the process.
  */
 import type { IncomingMessage } from 'node:http';
 

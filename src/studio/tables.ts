@@ -55,7 +55,9 @@ export async function describeTable(ctx: StudioContext, name: string): Promise<T
  */
 async function tableDdl(ctx: StudioContext, t: CatalogTable): Promise<string> {
   const bare = t.schema === 'public' ? t.name : t.name.slice(t.schema.length + 1);
-  const ir = await schemaIr(ctx, t.schema);
+  let ir = await schemaIr(ctx, t.schema);
+  const known = (x: SchemaIR) => x.tables.some((y) => y.name === bare) || (x.views ?? []).some((y) => y.name === bare);
+  if (!known(ir)) ir = await schemaIr(ctx, t.schema, true); // created since the cached introspection
   const table = ir.tables.find((x) => x.name === bare);
   const view = ir.views?.find((x) => x.name === bare);
   const one: SchemaIR = {
@@ -77,14 +79,14 @@ async function tableDdl(ctx: StudioContext, t: CatalogTable): Promise<string> {
 const irCache = new WeakMap<StudioContext, Map<string, { at: number; ir: Promise<SchemaIR> }>>();
 
 /** A schema's introspection, kept a few seconds: opening one table after another should not re-read the catalog each time. */
-function schemaIr(ctx: StudioContext, schema: string): Promise<SchemaIR> {
+function schemaIr(ctx: StudioContext, schema: string, fresh = false): Promise<SchemaIR> {
   let bySchema = irCache.get(ctx);
   if (!bySchema) {
     bySchema = new Map();
     irCache.set(ctx, bySchema);
   }
   const hit = bySchema.get(schema);
-  if (hit && performance.now() - hit.at < 5_000) return hit.ir;
+  if (hit && !fresh && performance.now() - hit.at < 5_000) return hit.ir;
   const ir = introspect(ctx.handle.db, { schema, exclude: () => false });
   bySchema.set(schema, { at: performance.now(), ir });
   ir.catch(() => bySchema.delete(schema));

@@ -200,6 +200,36 @@ describeEachBackend('studio tables and rows', (t) => {
     });
     expect(refused.status).toBe(400);
     expect(refused.body.error.message).toMatch(/is a view: Studio edits tables only/);
+    const view = await call<TableResponse>(served, 'GET', '/api/tables/some_events');
+    expect(view.body).toMatchObject({ kind: 'view', primaryKey: [], referencedBy: [] });
+    expect(view.body.ddl).toMatch(/^CREATE VIEW some_events/);
+  });
+
+  it('names tables outside public schema.name, and quotes every identifier', async () => {
+    await sql`create schema "audit trail"`.execute(handle.db);
+    await sql`create table "audit trail"."Odd ""Name""" ("Key" integer primary key, "a""b" text)`.execute(handle.db);
+    await sql`insert into "audit trail"."Odd ""Name""" values (1, 'x'), (2, 'y')`.execute(handle.db);
+    const name = 'audit trail.Odd "Name"';
+    const listed = await call<TablesResponse>(served, 'GET', '/api/tables');
+    expect(listed.body.tables.find((x) => x.name === name)).toMatchObject({ schema: 'audit trail', kind: 'table' });
+    const path = `/api/tables/${encodeURIComponent(name)}`;
+    const detail = await call<TableResponse>(served, 'GET', path);
+    expect(detail.body.primaryKey).toEqual(['Key']);
+    const sort = encodeURIComponent('a"b');
+    const rows = await call<RowsResponse>(served, 'GET', `${path}/rows?sort=${sort}&dir=desc&limit=1`);
+    expect(rows.body.rows[0]!.cells).toEqual({ Key: 2, 'a"b': 'y' });
+    const next = await call<RowsResponse>(
+      served,
+      'GET',
+      `${path}/rows?sort=${sort}&dir=desc&limit=1&after=${rows.body.next}`,
+    );
+    expect(next.body.rows[0]!.key).toEqual({ Key: 1 });
+    const updated = await call(served, 'PATCH', `${path}/rows`, {
+      headers: write(),
+      body: { key: { Key: 1 }, version: next.body.rows[0]!.version, values: { 'a"b': 'z' } },
+    });
+    expect(updated.status, JSON.stringify(updated.body)).toBe(200);
+    expect(updated.body.row.cells['a"b']).toBe('z');
   });
 
   it('knows enum columns: their values, filters cast to the enum', async () => {

@@ -4,8 +4,10 @@
  * it would have changed left unchanged), plus meta, headers, the UI fallback
  * page and mounting under a prefix.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/connect.js';
@@ -14,7 +16,10 @@ import type { MetaResponse } from '../../src/studio/api.js';
 import { withoutPassword } from '../../src/studio/meta.js';
 import { studio } from '../../src/studio/server.js';
 import { describeEachBackend } from '../support/backends.js';
+import { tempDirs } from '../support/temp-dirs.js';
 import { call, createModel, model, q, type Served, schema, serve } from './fixture.js';
+
+const newDir = tempDirs('ferry-studio-ui-');
 
 describeEachBackend('studio safety', (t) => {
   let handle: DbHandle;
@@ -151,6 +156,12 @@ describeEachBackend('studio safety', (t) => {
 
   it('refuses a short token at start', () => {
     expect(() => studio(handle, { token: 'short' })).toThrow(/at least 16 characters/);
+    expect(studio(handle, { env: { FERRY_STUDIO_TOKEN: 'from-the-environment-1234' } }).token).toBe(
+      'from-the-environment-1234',
+    );
+    const random = [studio(handle, { env: {} }).token, studio(handle, { env: {} }).token];
+    expect(random[0]).toMatch(/^[0-9a-f]{64}$/);
+    expect(random[0]).not.toBe(random[1]);
   });
 
   it('describes the server in meta without any password', async () => {
@@ -191,6 +202,35 @@ describeEachBackend('studio safety', (t) => {
     expect(method.body.error.message).toMatch(/PUT is not allowed/);
   });
 
+  it('serves the built UI: index.html fresh, hashed assets immutable, nothing outside its folder', async () => {
+    const root = newDir();
+    const dir = join(root, 'ui');
+    mkdirSync(join(dir, 'assets'), { recursive: true });
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><script src="./assets/app-1a2b.js"></script>');
+    writeFileSync(join(dir, 'assets', 'app-1a2b.js'), 'console.log(1)');
+    writeFileSync(join(root, 'outside.txt'), 'secret');
+    const ui = await serve(handle, { uiDir: dir });
+    try {
+      const page = await call(ui, 'GET', '/');
+      expect(page.text).toContain('app-1a2b.js');
+      expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+      expect(page.headers['cache-control']).toBe('no-cache');
+      const asset = await call(ui, 'GET', '/assets/app-1a2b.js');
+      expect([asset.status, asset.headers['content-type'], asset.headers['cache-control']]).toEqual([
+        200,
+        'text/javascript; charset=utf-8',
+        'public, max-age=31536000, immutable',
+      ]);
+      for (const path of ['/../outside.txt', '/assets/..%2F..%2Foutside.txt', '/%2e%2e/outside.txt', '/nope.js']) {
+        const refused = await call(ui, 'GET', path);
+        expect(refused.status, path).toBe(404);
+        expect(refused.text).not.toContain('secret');
+      }
+    } finally {
+      await ui.close();
+    }
+  });
+
   describe('mounted under a prefix', () => {
     it('works the way Express mounts it: the prefix stripped from req.url, kept in req.originalUrl', async () => {
       const handler = studio(handle, { schema });
@@ -210,6 +250,30 @@ describeEachBackend('studio safety', (t) => {
           'authors',
         );
         expect((await call(served, 'GET', '/admin/studio/nothing-here')).text).toBe('next');
+      } finally {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    });
+
+    it('takes a body an app already parsed (express.json() leaves req.body and an ended stream)', async () => {
+      const handler = studio(handle, { schema, write: true, token: 'a-token-of-sixteen-chars-or-more' });
+      const server = createServer(async (req, res) => {
+        let text = '';
+        for await (const chunk of req) text += chunk;
+        Object.assign(req, { body: text === '' ? undefined : JSON.parse(text) });
+        handler(req, res);
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const port = (server.address() as AddressInfo).port;
+      const served: Served = { handler, port, host: `127.0.0.1:${port}`, close: async () => {} };
+      try {
+        const row = (await call(served, 'GET', `/api/tables/authors/row?key=${q({ id: 1 })}`)).body.row;
+        const updated = await call(served, 'PATCH', '/api/tables/authors/rows', {
+          headers: { 'x-ferry-studio-token': 'a-token-of-sixteen-chars-or-more' },
+          body: { key: row.key, version: row.version, values: { email: 'parsed@example.com' } },
+        });
+        expect(updated.status, updated.text).toBe(200);
+        expect(updated.body.row.cells.email).toBe('parsed@example.com');
       } finally {
         await new Promise<void>((resolve) => server.close(() => resolve()));
       }
