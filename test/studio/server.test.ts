@@ -191,9 +191,15 @@ describeEachBackend('studio safety', (t) => {
   });
 
   it('serves a page saying how to build the UI when it is not built, and 404s unknown routes', async () => {
-    const page = await call(readOnly, 'GET', '/');
-    expect(page.status).toBe(200);
-    expect(page.text).toMatch(/npm run build:studio/);
+    // An empty folder: the test run builds dist/studio-ui/ (global setup) for the browser tests.
+    const unbuilt = await serve(handle, { uiDir: newDir() });
+    try {
+      const page = await call(unbuilt, 'GET', '/');
+      expect(page.status).toBe(200);
+      expect(page.text).toMatch(/npm run build:studio/);
+    } finally {
+      await unbuilt.close();
+    }
     const missing = await call(readOnly, 'GET', '/api/nope');
     expect(missing.status).toBe(404);
     expect(missing.body.error.code).toBe('E_STUDIO_NOT_FOUND');
