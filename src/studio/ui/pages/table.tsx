@@ -177,8 +177,10 @@ function Grid({ info, table, params }: { info: TableResponse; table: string; par
 }
 
 function pageStatus(data: RowsResponse, shown: number, filtered: boolean): string {
-  const total = filtered || data.estimatedTotal === null ? 'filtered' : `of ~${formatCount(data.estimatedTotal)}`;
-  return `${shown} rows shown (${total})`;
+  if (filtered) return `${shown} rows shown (filtered)`;
+  // Never a COUNT(*): a table never analysed has no estimate, and the status says so.
+  if (data.estimatedTotal === null) return `${shown} rows shown (no estimate: the table has not been analysed)`;
+  return `${shown} rows shown (of ~${formatCount(data.estimatedTotal)})`;
 }
 
 /** Arrow keys move between the rows' "open" links; Home/End jump to the first/last row. */
