@@ -74,6 +74,21 @@ module.exports = {
       to: { path: '^src/studio/', dependencyTypesNot: ['dynamic-import', 'type-only'] },
     },
     {
+      name: 'studio-ui-is-a-browser-bundle',
+      severity: 'error',
+      comment:
+        "src/studio/ui is the browser UI (built by Vite into dist/studio-ui/): it imports nothing of Ferry's but the API contract's types (src/studio/api.ts), which keep Node out of the bundle.",
+      from: { path: '^src/studio/ui/' },
+      to: { path: '^src/', pathNot: ['^src/studio/ui/', '^src/studio/api\\.ts$'] },
+    },
+    {
+      name: 'nothing-imports-studio-ui',
+      severity: 'error',
+      comment: 'The server serves the built UI (dist/studio-ui/) as files: no module in src/ imports its sources.',
+      from: { path: '^src/', pathNot: '^src/studio/ui/' },
+      to: { path: '^src/studio/ui/' },
+    },
+    {
       name: 'no-unresolvable',
       severity: 'error',
       comment: 'An import that does not resolve to a file cannot be checked against the rules above.',
