@@ -5,10 +5,16 @@ import type { StudioError } from './client';
 /** An API error as the user sees it: its code and message (and the status), announced to screen readers. */
 export function ErrorBox({ error }: { error: StudioError | Error | null }) {
   if (!error) return null;
-  const code = 'code' in error ? String(error.code) : 'Error';
+  if (!('code' in error)) {
+    return (
+      <div class="error" role="alert">
+        {error.message}
+      </div>
+    );
+  }
   return (
-    <div class="error" role="alert" data-code={code}>
-      <strong>{code}</strong> {error.message}
+    <div class="error" role="alert" data-code={error.code}>
+      <strong>{error.code}</strong> {error.message}
     </div>
   );
 }

@@ -107,7 +107,7 @@ function RowForm(props: { info: TableResponse; table: string; base: Row | null; 
   const { info, table, base } = props;
   const [fields, setFields] = useState(() => initialFields(info, base));
   const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
-  const [error, setError] = useState<StudioError | null>(null);
+  const [error, setError] = useState<StudioError | Error | null>(null);
   const [conflict, setConflict] = useState<{ body: ConflictResponse; mine: Record<string, Cell> } | null>(null);
   const [done, setDone] = useState<WriteResponse | null>(null);
   const [busy, setBusy] = useState(false);
@@ -133,7 +133,8 @@ function RowForm(props: { info: TableResponse; table: string; base: Row | null; 
     setConflict(null);
     if (Object.keys(problems).length > 0) return;
     if (base && Object.keys(values).length === 0) {
-      setError(new StudioError(0, 'E_STUDIO_NOTHING', 'Nothing changed: edit a field first.', undefined, null));
+      // The page's own message, not the server's: no API code to show.
+      setError(new Error('Nothing changed: edit a field first.'));
       return;
     }
     setBusy(true);
