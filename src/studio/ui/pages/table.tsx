@@ -49,13 +49,17 @@ function Grid({ info, table, params }: { info: TableResponse; table: string; par
   const go = (changes: Record<string, string | number | null>) =>
     navigate(href(['tables', table], { ...state, ...changes }));
 
-  // The reversed read behind "Last page" needs an explicit sort to flip: the first key column.
-  const effectiveSort = sort || (end ? (info.primaryKey[0] ?? '') : '');
-  const requestDir = end ? (dir === 'asc' ? 'desc' : 'asc') : dir;
+  // "Last page" reads the exact reverse order: flipping `dir` reverses every key column when the order is
+  // the key's own (no sort, or the sort is the whole one-column key). With another sort column, the key
+  // columns that break its ties stay ascending on the server, so flipping would not reverse them: there
+  // the user flips the sort instead, and "Last page" is off.
+  const reversible = !sort || (info.primaryKey.length === 1 && info.primaryKey[0] === sort);
+  const reversed = end && reversible;
+  const requestDir = reversed ? (dir === 'asc' ? 'desc' : 'asc') : dir;
   const rowsPath = `tables/${encodeTable(table)}/rows${query({
     limit,
-    sort: effectiveSort,
-    dir: effectiveSort ? requestDir : undefined,
+    sort,
+    dir: requestDir === 'asc' ? undefined : requestDir,
     after: params.get('after'),
     before: params.get('before'),
     filter: filters.length ? filters : undefined,
@@ -63,19 +67,19 @@ function Grid({ info, table, params }: { info: TableResponse; table: string; par
   })}`;
   const page = useApi<RowsResponse>(rowsPath);
   const data = page.data;
-  const rows = data ? (end ? [...data.rows].reverse() : data.rows) : [];
+  const rows = data ? (reversed ? [...data.rows].reverse() : data.rows) : [];
   // In display order: is there a page after / before this one, and which request reads it?
-  const nextCursor = data ? (end ? data.prev : data.next) : null;
-  const prevCursor = data ? (end ? data.next : data.prev) : null;
-  const atStart = !params.get('after') && !params.get('before') && !end;
-  const atEnd = end && !params.get('after') && !params.get('before');
+  const nextCursor = data ? (reversed ? data.prev : data.next) : null;
+  const prevCursor = data ? (reversed ? data.next : data.prev) : null;
+  const atStart = !params.get('after') && !params.get('before') && !reversed;
+  const atEnd = reversed && !params.get('after') && !params.get('before');
   const columns = data?.columns ?? info.columns.map((c) => c.name);
   const byName = new Map(info.columns.map((c) => [c.name, c]));
 
   const toNext = () =>
-    nextCursor && go(end ? { end: '1', before: nextCursor, after: null } : { after: nextCursor, before: null });
+    nextCursor && go(reversed ? { end: '1', before: nextCursor, after: null } : { after: nextCursor, before: null });
   const toPrev = () =>
-    prevCursor && go(end ? { end: '1', after: prevCursor, before: null } : { before: prevCursor, after: null });
+    prevCursor && go(reversed ? { end: '1', after: prevCursor, before: null } : { before: prevCursor, after: null });
 
   return (
     <>
@@ -113,7 +117,8 @@ function Grid({ info, table, params }: { info: TableResponse; table: string; par
         <button
           type="button"
           onClick={() => go({ end: '1' })}
-          disabled={atEnd || (data !== null && !nextCursor && !end)}
+          disabled={!reversible || atEnd || (data !== null && !nextCursor && !reversed)}
+          title={reversible ? undefined : `Sorted by ${sort}: sort the other way to see the end`}
         >
           Last page
         </button>
