@@ -170,6 +170,29 @@ describeEachBackend('Studio in a browser: browsing (read-only)', (t) => {
     await page.getByRole('button', { name: 'Clear filters' }).click();
     await poll(() => ids(page)).toEqual(range(1, 50));
 
+    // `in` (comma-separated, typed by the column) and `contains` (case-insensitive).
+    await page.getByLabel('Filter column').selectOption('n');
+    await page.getByLabel('Operator').selectOption({ label: 'in' });
+    await page.getByLabel('Filter value').fill('1, 2');
+    await page.getByRole('button', { name: 'Add filter' }).click();
+    await page.getByLabel('Filter column').selectOption('kind');
+    await page.getByLabel('Operator').selectOption({ label: 'contains' });
+    await page.getByLabel('Filter value').fill('LIC');
+    await page.getByRole('button', { name: 'Add filter' }).click();
+    // n in (1, 2) and kind 'click' (id % 3 = 0): ids 1002, 2001, 4002, 5001, ...
+    await poll(() => ids(page)).toEqual(
+      range(1, 100_000)
+        .filter((id) => (id % 1000 === 1 || id % 1000 === 2) && id % 3 === 0)
+        .slice(0, 50),
+    );
+    // A value the column cannot take is refused in the page, naming the column.
+    await page.getByLabel('Filter column').selectOption('n');
+    await page.getByLabel('Operator').selectOption({ label: '>' });
+    await page.getByLabel('Filter value').fill('many');
+    await page.getByRole('button', { name: 'Add filter' }).click();
+    expect(await page.locator('#filter-problem').textContent()).toBe('n needs a number');
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+
     await open('#/tables/posts');
     await settled();
     await page.getByLabel('Search text columns').fill('17');
