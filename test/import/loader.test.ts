@@ -197,6 +197,24 @@ describeEachBackend('import loader', (t) => {
     expect(second.resumedFrom).toBeNull();
   });
 
+  it('analyzes the tables it wrote once done: row estimates and statistics are there at once (PGlite has no autovacuum)', async () => {
+    const estimates = async () =>
+      Object.fromEntries(
+        (
+          await sql<{ relname: string; reltuples: number; analyzed: boolean }>`
+            select c.relname, c.reltuples::float8 as reltuples,
+                   exists (select 1 from pg_stats s where s.tablename = c.relname) as analyzed
+              from pg_class c where c.relname in ('users', 'posts') and c.relkind = 'r'`.execute(db.db)
+        ).rows.map((r) => [r.relname, { rows: Number(r.reltuples), analyzed: r.analyzed }]),
+      );
+    // Never analysed: Postgres 14+ says -1.
+    expect(await estimates()).toEqual({ users: { rows: -1, analyzed: false }, posts: { rows: -1, analyzed: false } });
+    await runImport({ db, definition: blogImport([...users(20), ...posts(100, 20)]), dryRun: true });
+    expect((await estimates()).posts).toEqual({ rows: -1, analyzed: false });
+    await runImport({ db, definition: blogImport([...users(20), ...posts(100, 20)]), batchSize: 37 });
+    expect(await estimates()).toEqual({ users: { rows: 20, analyzed: true }, posts: { rows: 100, analyzed: true } });
+  });
+
   it('updates only rows whose content changed', async () => {
     const items = [...users(5), ...posts(10, 5)];
     await runImport({ db, definition: blogImport(items) });
