@@ -34,7 +34,8 @@ export function erDiagram(ir: SchemaIR): string {
       const pk = new Set(table.primaryKey?.columns ?? []);
       const fk = new Set(table.foreignKeys.flatMap((f) => f.columns));
       const shown = table.columns.slice(0, MAX_COLUMNS_SHOWN);
-      const rows = shown.map((c) => `${pk.has(c.name) ? '🔑 ' : fk.has(c.name) ? '→ ' : ''}${c.name}: ${c.type}`);
+      // Letters, not a key emoji: Chromium with no emoji font (offline, as Studio must work) drew an empty box.
+      const rows = shown.map((c) => `${pk.has(c.name) ? 'PK ' : fk.has(c.name) ? 'FK ' : ''}${c.name}: ${c.type}`);
       if (table.columns.length > shown.length) rows.push(`… ${table.columns.length - shown.length} more`);
       return { table, x: 20 + j * (WIDTH + GAP_X), y, height: HEADER + rows.length * ROW + 8, rows };
     });

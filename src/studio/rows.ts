@@ -25,7 +25,12 @@ export function withTimeout<T>(ctx: StudioContext, fn: (db: Kysely<any>) => Prom
   });
 }
 
-/** The sort keys: the sort column (if any), then what makes the order total. */
+/**
+ * The sort keys: the sort column (if any), then what makes the order total,
+ * all in the one direction `dir`. So the order with `dir` flipped is this one
+ * exactly reversed (ASC puts NULLs last, DESC first), and "Last page" is the
+ * flipped order's first page, whatever the sort.
+ */
 function sortKeys(table: CatalogTable, sort: string | null, dir: 'asc' | 'desc'): SortKey[] {
   const keys: SortKey[] = [];
   if (sort !== null) {
@@ -42,22 +47,22 @@ function sortKeys(table: CatalogTable, sort: string | null, dir: 'asc' | 'desc')
       keys.push({
         expr: col(name),
         cast: c.castType,
-        direction: sort === null ? dir : 'asc',
+        direction: dir,
         nullable: false,
         label: name,
       });
     }
   } else if (table.kind === 'table' || table.kind === 'materialized-view') {
-    keys.push({ expr: sql`r.ctid`, cast: 'tid', direction: 'asc', nullable: false, label: 'ctid' });
+    keys.push({ expr: sql`r.ctid`, cast: 'tid', direction: dir, nullable: false, label: 'ctid' });
   } else if (table.kind === 'partitioned') {
     // A partitioned table's ctids repeat across partitions: the partition first.
-    keys.push({ expr: sql`r.tableoid`, cast: 'oid', direction: 'asc', nullable: false, label: 'tableoid' });
-    keys.push({ expr: sql`r.ctid`, cast: 'tid', direction: 'asc', nullable: false, label: 'ctid' });
+    keys.push({ expr: sql`r.tableoid`, cast: 'oid', direction: dir, nullable: false, label: 'tableoid' });
+    keys.push({ expr: sql`r.ctid`, cast: 'tid', direction: dir, nullable: false, label: 'ctid' });
   } else {
     // A view has neither: every column, as text (rows equal in every column are interchangeable).
     for (const c of table.columns) {
       if (c.name === sort) continue;
-      keys.push({ expr: sql`${col(c.name)}::text`, cast: 'text', direction: 'asc', nullable: true, label: c.name });
+      keys.push({ expr: sql`${col(c.name)}::text`, cast: 'text', direction: dir, nullable: true, label: c.name });
     }
   }
   return keys;

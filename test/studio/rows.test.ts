@@ -124,9 +124,10 @@ describeEachBackend('studio tables and rows', (t) => {
     expect(pages).toHaveLength(200);
     expect(seen).toHaveLength(100_000);
     expect(new Set(seen).size).toBe(100_000);
-    // at descending, then id ascending among equal timestamps (each second holds 7 ids).
-    expect(seen.slice(0, 3)).toEqual([99995, 99996, 99997]);
-    expect(seen.slice(-3)).toEqual([4, 5, 6]);
+    // at descending, then id descending among equal timestamps (each second holds 7 ids): ties are
+    // broken in the sort's direction, so the other direction is this order exactly reversed.
+    expect(seen.slice(0, 3)).toEqual([100000, 99999, 99998]);
+    expect(seen.slice(-3)).toEqual([3, 2, 1]);
     expect(page.body.next).toBeNull();
     // Back from the last page with `before`: the same pages, in reverse.
     for (let i = pages.length - 2; i >= 0; i--) {
@@ -148,9 +149,13 @@ describeEachBackend('studio tables and rows', (t) => {
     await sql`insert into mixed select g, case when g % 4 = 0 then null else g % 5 end from generate_series(1, 40) g`.execute(
       handle.db,
     );
+    const orders: Record<string, unknown[]> = {};
     for (const dir of ['asc', 'desc'] as const) {
+      // Ties are broken by the key in the sort's direction.
       const expected = (
-        await sql<{ id: number }>`select id from mixed order by v ${sql.raw(dir)}, id asc`.execute(handle.db)
+        await sql<{ id: number }>`select id from mixed order by v ${sql.raw(dir)}, id ${sql.raw(dir)}`.execute(
+          handle.db,
+        )
       ).rows.map((r) => r.id);
       const pages: RowsResponse[] = [];
       let cursor: string | null = null;
@@ -172,7 +177,10 @@ describeEachBackend('studio tables and rows', (t) => {
         before = page.prev;
       }
       expect(back).toEqual(expected);
+      orders[dir] = back;
     }
+    // So one direction is the other exactly reversed (what the page's "Last page" relies on).
+    expect(orders.desc).toEqual([...(orders.asc ?? [])].reverse());
   });
 
   it('pages a view (no key: every column orders it)', async () => {

@@ -49,12 +49,9 @@ function Grid({ info, table, params }: { info: TableResponse; table: string; par
   const go = (changes: Record<string, string | number | null>) =>
     navigate(href(['tables', table], { ...state, ...changes }));
 
-  // "Last page" reads the exact reverse order: flipping `dir` reverses every key column when the order is
-  // the key's own (no sort, or the sort is the whole one-column key). With another sort column, the key
-  // columns that break its ties stay ascending on the server, so flipping would not reverse them: there
-  // the user flips the sort instead, and "Last page" is off.
-  const reversible = !sort || (info.primaryKey.length === 1 && info.primaryKey[0] === sort);
-  const reversed = end && reversible;
+  // "Last page" reads the exact reverse order: the server breaks a sort's ties by the key in the sort's own
+  // direction, so flipping `dir` reverses the whole order (rows.ts sortKeys), whatever the sort.
+  const reversed = end;
   const requestDir = reversed ? (dir === 'asc' ? 'desc' : 'asc') : dir;
   const rowsPath = `tables/${encodeTable(table)}/rows${query({
     limit,
@@ -117,8 +114,7 @@ function Grid({ info, table, params }: { info: TableResponse; table: string; par
         <button
           type="button"
           onClick={() => go({ end: '1' })}
-          disabled={!reversible || atEnd || (data !== null && !nextCursor && !reversed)}
-          title={reversible ? undefined : `Sorted by ${sort}: sort the other way to see the end`}
+          disabled={atEnd || (data !== null && !nextCursor && !reversed)}
         >
           Last page
         </button>
