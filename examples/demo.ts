@@ -73,7 +73,7 @@ const verified = ferry(['verify', importFile]);
 console.log(
   verified === 0
     ? '\nDone. Run `npm run demo` again: the import finds every row unchanged. Rejected records and why: ' +
-        path.relative(process.cwd(), rejects)
+        `${path.relative(process.cwd(), rejects)}. Look at what arrived: \`npm run studio\`.`
     : '\nVerify found differences (see above).',
 );
 process.exit(verified);

@@ -123,7 +123,7 @@ export const refreshTokens = table('refresh_tokens', {
     .references(() => users.columns.id, { onDelete: 'cascade' })
     .index(),
   /** SHA-256 of the token; the token itself is never stored. */
-  token_hash: varchar(64).notNull().unique(),
+  token_hash: varchar(64).notNull().unique().sensitive(),
   /** The access_jti of the session the token belongs to. */
   session_jti: varchar(64),
   expires_at: timestamptz().notNull().index(),
