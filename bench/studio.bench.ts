@@ -5,8 +5,10 @@
  * page (a click on "Next page" until the new rows are in). Both are timed
  * inside the page (performance.now around the navigation and a
  * MutationObserver waiting for the rows), so the DevTools round trip is not
- * counted. Goals (issue 18): first render ≤ 300 ms, next page ≤ 100 ms (p50;
- * p95 reported).
+ * counted. And a full page load of the table's URL (a new document: the
+ * bundle, the catalog, the first page), from the navigation's start. Goals
+ * (issue 18): first render ≤ 300 ms (the in-app navigation, and the full load
+ * too), next page ≤ 100 ms (p50; p95 reported).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -76,7 +78,28 @@ const IN_PAGE_NEXT = `async () => {
   return Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error('next page did not show in 30 s')), 30000))]);
 }`;
 
-async function measure(page: Page, url: string): Promise<{ first: number[]; next: number[] }> {
+/**
+ * A full page load of the table's URL (a new document: HTML, the bundle, the
+ * catalog and the first page): the ms from the navigation's start
+ * (performance.timeOrigin) to the grid showing its rows, as the page sees it
+ * (checked every animation frame, so up to one frame late).
+ */
+async function fullLoad(page: Page, url: string): Promise<number> {
+  await page.goto('about:blank');
+  await page.goto(`${url}#/tables/bench_events`);
+  // A function (Studio's CSP forbids the eval a string predicate needs), typed without the DOM's types.
+  const shown = await page.waitForFunction(
+    () => {
+      const doc = (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document;
+      return doc.querySelectorAll('table.grid[aria-busy="false"] tbody tr').length === 50 ? performance.now() : false;
+    },
+    null,
+    { polling: 'raf', timeout: 30_000 },
+  );
+  return (await shown.jsonValue()) as number;
+}
+
+async function measure(page: Page, url: string): Promise<{ first: number[]; next: number[]; load: number[] }> {
   const navigate = (hash: string) =>
     page.evaluate(`(${IN_PAGE_NAVIGATE})(${JSON.stringify([hash, 50])})`) as Promise<number>;
   await page.goto(`${url}#/tables`);
@@ -94,7 +117,12 @@ async function measure(page: Page, url: string): Promise<{ first: number[]; next
     first.push(f);
     next.push(n);
   }
-  return { first, next };
+  const load: number[] = [];
+  for (let round = -3; round < ROUNDS; round++) {
+    const ms = await fullLoad(page, url);
+    if (round >= 0) load.push(ms);
+  }
+  return { first, next, load };
 }
 
 const adminUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -125,7 +153,7 @@ async function runOn(backend: string, url: string): Promise<void> {
     const served = await serveOnLoopback(studio(handle));
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     try {
-      const { first, next } = await measure(await context.newPage(), served.url);
+      const { first, next, load } = await measure(await context.newPage(), served.url);
       const row = {
         backend,
         rows: ROWS,
@@ -134,9 +162,11 @@ async function runOn(backend: string, url: string): Promise<void> {
         'first render p95 ms': Number(percentile(first, 95).toFixed(1)),
         'next page p50 ms': Number(percentile(next, 50).toFixed(1)),
         'next page p95 ms': Number(percentile(next, 95).toFixed(1)),
+        'full page load p50 ms': Number(percentile(load, 50).toFixed(1)),
+        'full page load p95 ms': Number(percentile(load, 95).toFixed(1)),
       };
       rows.push(row);
-      results[backend] = { ...row, first, next };
+      results[backend] = { ...row, first, next, load };
     } finally {
       await context.close();
       await served.close();
@@ -178,9 +208,11 @@ try {
 printTable(`Studio in Chromium, a ${ROWS.toLocaleString('en-US')}-row table (timed in the page)`, rows);
 for (const r of rows) {
   const firstOk = (r['first render p50 ms'] as number) <= GOAL_FIRST_MS;
+  const loadOk = (r['full page load p50 ms'] as number) <= GOAL_FIRST_MS;
   const nextOk = (r['next page p50 ms'] as number) <= GOAL_NEXT_MS;
   console.log(
     `${r.backend}: first render p50 ${r['first render p50 ms']} ms (p95 ${r['first render p95 ms']}) ${firstOk ? 'pass' : 'FAIL'} (≤ ${GOAL_FIRST_MS} ms); ` +
+      `full page load p50 ${r['full page load p50 ms']} ms (p95 ${r['full page load p95 ms']}) ${loadOk ? 'pass' : 'FAIL'} (≤ ${GOAL_FIRST_MS} ms); ` +
       `next page p50 ${r['next page p50 ms']} ms (p95 ${r['next page p95 ms']}) ${nextOk ? 'pass' : 'FAIL'} (≤ ${GOAL_NEXT_MS} ms)`,
   );
 }
