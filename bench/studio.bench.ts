@@ -15,9 +15,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import pg from 'pg';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { type DbHandle, openDatabase } from '../src/db/open.js';
 import { studio } from '../src/studio/server.js';
+import { launchBrowser } from '../test/support/studio-browser.js';
 import { serveOnLoopback } from '../test/support/studio-server.js';
 import { ensureStudioUi } from '../test/support/studio-ui-build.js';
 import { printTable, saveResult } from './lib.js';
@@ -130,17 +131,7 @@ const rows: Record<string, string | number>[] = [];
 const results: Record<string, unknown> = {};
 
 await ensureStudioUi();
-const browser = await chromium.launch({
-  executablePath: process.env.FERRY_CHROMIUM ?? '/usr/bin/chromium',
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--no-first-run',
-  ],
-});
+const browser = await launchBrowser();
 
 async function runOn(backend: string, url: string): Promise<void> {
   const handle = await openDatabase({ url });

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import axe from 'axe-core';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 
 export const CHROMIUM = process.env.FERRY_CHROMIUM ?? '/usr/bin/chromium';
 export const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/studio/', import.meta.url));
@@ -27,6 +27,26 @@ export function launchBrowser(): Promise<Browser> {
       '--no-first-run',
     ],
   });
+}
+
+/** One browser for the test file: launched before its tests, closed after them. Returns its getter. */
+export function useBrowser(): () => Browser {
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  return () => {
+    if (!browser) throw new Error('the browser is launched in beforeAll: use it inside hooks and tests');
+    return browser;
+  };
+}
+
+/** Wait for what the page shows: polled every 50 ms, up to 15 s (a machine under load), no wall-clock goal. */
+export function poll<T>(fn: () => Promise<T>): ReturnType<typeof expect.poll<T>> {
+  return expect.poll(fn, { timeout: 15_000, interval: 50 });
 }
 
 /**

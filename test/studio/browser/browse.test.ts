@@ -5,30 +5,23 @@
  * sort, filters, search, typed cells, relations both ways, keyboard-only
  * use of the grid, and an axe-core check and a screenshot of each page.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Ferry } from '../../../src/connect.js';
 import type { DbHandle } from '../../../src/db/open.js';
 import { studio } from '../../../src/studio/server.js';
 import { describeEachBackend } from '../../support/backends.js';
-import { expectAccessible, launchBrowser, screenshot } from '../../support/studio-browser.js';
+import { expectAccessible, poll, screenshot, useBrowser } from '../../support/studio-browser.js';
 import { seedStudioDatabase } from '../../support/studio-seed.js';
 import { type ServedStudio, serveOnLoopback } from '../../support/studio-server.js';
 
 const EVENTS = 100_000;
 
-let browser: Browser;
-beforeAll(async () => {
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 /** The texts of one column's cells in the grid, top to bottom. */
 const column = (page: Page, name: string) => page.locator(`table.grid td[data-column="${name}"]`).allTextContents();
 const ids = async (page: Page) => (await column(page, 'id')).map(Number);
-const poll = <T>(fn: () => Promise<T>) => expect.poll(fn, { timeout: 15_000, interval: 50 });
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describeEachBackend('Studio in a browser: browsing (read-only)', (t) => {
@@ -42,7 +35,7 @@ describeEachBackend('Studio in a browser: browsing (read-only)', (t) => {
     handle = await t.open();
     ferry = await seedStudioDatabase(handle, EVENTS);
     served = await serveOnLoopback(studio(ferry));
-    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    context = await browser().newContext({ viewport: { width: 1280, height: 900 } });
     // A missing element fails in 10 s with what was awaited, not at the test's timeout.
     context.setDefaultTimeout(10_000);
     page = await context.newPage();

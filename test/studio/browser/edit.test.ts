@@ -6,26 +6,18 @@
  * the SQL runner, each page checked with axe-core and saved as a screenshot.
  */
 import { sql } from 'kysely';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Ferry } from '../../../src/connect.js';
 import { studio } from '../../../src/studio/server.js';
 import { describeEachBackend } from '../../support/backends.js';
-import { expectAccessible, launchBrowser, screenshot } from '../../support/studio-browser.js';
+import { expectAccessible, poll, screenshot, useBrowser } from '../../support/studio-browser.js';
 import { seedStudioDatabase } from '../../support/studio-seed.js';
 import { type ServedStudio, serveOnLoopback } from '../../support/studio-server.js';
 
 const TOKEN = 'studio-browser-test-token-0123456789';
 
-let browser: Browser;
-beforeAll(async () => {
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-});
-
-const poll = <T>(fn: () => Promise<T>) => expect.poll(fn, { timeout: 15_000, interval: 50 });
+const browser = useBrowser();
 
 describeEachBackend('Studio in a browser: editing and SQL (write mode)', (t) => {
   let ferry: Ferry<any>;
@@ -37,7 +29,7 @@ describeEachBackend('Studio in a browser: editing and SQL (write mode)', (t) => 
     const handle = await t.open();
     ferry = await seedStudioDatabase(handle, 10);
     served = await serveOnLoopback(studio(ferry, { write: true, token: TOKEN }));
-    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    context = await browser().newContext({ viewport: { width: 1280, height: 900 } });
     // A missing element fails in 10 s with what was awaited, not at the test's timeout.
     context.setDefaultTimeout(10_000);
     page = await context.newPage();
@@ -130,7 +122,7 @@ describeEachBackend('Studio in a browser: editing and SQL (write mode)', (t) => 
   });
 
   it('refuses a write from a page that has no token, and shows why', async () => {
-    const other = await browser.newContext();
+    const other = await browser().newContext();
     try {
       const tokenless = await other.newPage();
       await open(tokenless, '#/tables/authors/row?key={"id":6}');

@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { sql } from 'kysely';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Cache, createCache } from '../../../src/cache/index.js';
 import { CONTROL_TABLE, ensureTables, MISMATCHES_TABLE } from '../../../src/cutover/tables.js';
@@ -19,7 +19,7 @@ import type { DbHandle } from '../../../src/db/open.js';
 import { Migrator } from '../../../src/migrate/runner.js';
 import { studio } from '../../../src/studio/server.js';
 import { describeEachBackend } from '../../support/backends.js';
-import { expectAccessible, launchBrowser, screenshot } from '../../support/studio-browser.js';
+import { expectAccessible, poll, screenshot, useBrowser } from '../../support/studio-browser.js';
 import { importAccountsWithRejects, seedStudioDatabase } from '../../support/studio-seed.js';
 import { type ServedStudio, serveOnLoopback } from '../../support/studio-server.js';
 import { tempDirs } from '../../support/temp-dirs.js';
@@ -28,15 +28,7 @@ const TOKEN = 'studio-browser-pages-token-0123456789';
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const newDir = tempDirs('ferry-studio-ui-');
 
-let browser: Browser;
-beforeAll(async () => {
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-});
-
-const poll = <T>(fn: () => Promise<T>) => expect.poll(fn, { timeout: 15_000, interval: 50 });
+const browser = useBrowser();
 
 describeEachBackend('Studio in a browser: imports, schema, migrations, cache, cutover', (t) => {
   let handle: DbHandle;
@@ -95,7 +87,7 @@ describeEachBackend('Studio in a browser: imports, schema, migrations, cache, cu
         rateLimitPrefix: `${prefix}:rate`,
       }),
     );
-    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    context = await browser().newContext({ viewport: { width: 1280, height: 900 } });
     // A missing element fails in 10 s with what was awaited, not at the test's timeout.
     context.setDefaultTimeout(10_000);
     page = await context.newPage();
