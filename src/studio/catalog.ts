@@ -5,6 +5,11 @@
  * Tables are whatever the database holds, schema module or not: Studio
  * shows imported and hand-made tables too.
  *
+ * Its own queries rather than `introspect()` (migrate/introspect.ts), which
+ * reads one schema whole into the IR for diffing: the grid needs one table
+ * at a time, in any schema, with its oid, estimates, sizes and cell kinds,
+ * none of which the IR holds. The DDL and the diagram do use introspect().
+ *
  * A table's detail is cached for a few seconds: the grid asks for it on
  * every page, and the catalog changes only with DDL (a name not found is
  * looked up again at once; GET api/tables always reads afresh).

@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import axe from 'axe-core';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect } from 'vitest';
 
 export const CHROMIUM = process.env.FERRY_CHROMIUM ?? '/usr/bin/chromium';
@@ -42,6 +42,17 @@ export function useBrowser(): () => Browser {
     if (!browser) throw new Error('the browser is launched in beforeAll: use it inside hooks and tests');
     return browser;
   };
+}
+
+/**
+ * A context and page as every Studio browser test uses them: a desktop
+ * viewport, and a missing element failing in 10 s with what was awaited
+ * rather than at the test's timeout.
+ */
+export async function newStudioPage(browser: Browser): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  context.setDefaultTimeout(10_000);
+  return { context, page: await context.newPage() };
 }
 
 /** Wait for what the page shows: polled every 50 ms, up to 15 s (a machine under load), no wall-clock goal. */

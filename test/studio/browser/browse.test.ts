@@ -11,7 +11,7 @@ import type { Ferry } from '../../../src/connect.js';
 import type { DbHandle } from '../../../src/db/open.js';
 import { studio } from '../../../src/studio/server.js';
 import { describeEachBackend } from '../../support/backends.js';
-import { expectAccessible, poll, screenshot, useBrowser } from '../../support/studio-browser.js';
+import { expectAccessible, newStudioPage, poll, screenshot, useBrowser } from '../../support/studio-browser.js';
 import { seedStudioDatabase } from '../../support/studio-seed.js';
 import { type ServedStudio, serveOnLoopback } from '../../support/studio-server.js';
 
@@ -35,10 +35,7 @@ describeEachBackend('Studio in a browser: browsing (read-only)', (t) => {
     handle = await t.open();
     ferry = await seedStudioDatabase(handle, EVENTS);
     served = await serveOnLoopback(studio(ferry));
-    context = await browser().newContext({ viewport: { width: 1280, height: 900 } });
-    // A missing element fails in 10 s with what was awaited, not at the test's timeout.
-    context.setDefaultTimeout(10_000);
-    page = await context.newPage();
+    ({ context, page } = await newStudioPage(browser()));
   });
   afterAll(async () => {
     await context?.close();

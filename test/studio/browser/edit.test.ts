@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Ferry } from '../../../src/connect.js';
 import { studio } from '../../../src/studio/server.js';
 import { describeEachBackend } from '../../support/backends.js';
-import { expectAccessible, poll, screenshot, useBrowser } from '../../support/studio-browser.js';
+import { expectAccessible, newStudioPage, poll, screenshot, useBrowser } from '../../support/studio-browser.js';
 import { seedStudioDatabase } from '../../support/studio-seed.js';
 import { type ServedStudio, serveOnLoopback } from '../../support/studio-server.js';
 
@@ -29,10 +29,7 @@ describeEachBackend('Studio in a browser: editing and SQL (write mode)', (t) => 
     const handle = await t.open();
     ferry = await seedStudioDatabase(handle, 10);
     served = await serveOnLoopback(studio(ferry, { write: true, token: TOKEN }));
-    context = await browser().newContext({ viewport: { width: 1280, height: 900 } });
-    // A missing element fails in 10 s with what was awaited, not at the test's timeout.
-    context.setDefaultTimeout(10_000);
-    page = await context.newPage();
+    ({ context, page } = await newStudioPage(browser()));
     // The token travels in the fragment once, then lives in sessionStorage.
     await page.goto(`${served.url}#token=${TOKEN}`);
     await page.locator('main h1').waitFor();

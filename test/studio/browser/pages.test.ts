@@ -19,7 +19,7 @@ import type { DbHandle } from '../../../src/db/open.js';
 import { Migrator } from '../../../src/migrate/runner.js';
 import { studio } from '../../../src/studio/server.js';
 import { describeEachBackend } from '../../support/backends.js';
-import { expectAccessible, poll, screenshot, useBrowser } from '../../support/studio-browser.js';
+import { expectAccessible, newStudioPage, poll, screenshot, useBrowser } from '../../support/studio-browser.js';
 import { importAccountsWithRejects, seedStudioDatabase } from '../../support/studio-seed.js';
 import { type ServedStudio, serveOnLoopback } from '../../support/studio-server.js';
 import { tempDirs } from '../../support/temp-dirs.js';
@@ -87,10 +87,7 @@ describeEachBackend('Studio in a browser: imports, schema, migrations, cache, cu
         rateLimitPrefix: `${prefix}:rate`,
       }),
     );
-    context = await browser().newContext({ viewport: { width: 1280, height: 900 } });
-    // A missing element fails in 10 s with what was awaited, not at the test's timeout.
-    context.setDefaultTimeout(10_000);
-    page = await context.newPage();
+    ({ context, page } = await newStudioPage(browser()));
     await page.goto(`${served.url}#token=${TOKEN}`);
     await page.locator('main h1').waitFor();
   });
