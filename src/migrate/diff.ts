@@ -5,6 +5,7 @@
  */
 import type { SchemaIR, TableIR } from '../schema/ir.js';
 import { byName, type Change, hasSame, sameList, samePk } from './diff/change.js';
+import { distributionChanges } from './diff/citus.js';
 import { commentChanges } from './diff/comments.js';
 import {
   addCheck,
@@ -219,6 +220,9 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
       }
     }
   }
+  // Citus: tables distributed once their keys and indexes exist, before the foreign keys between them.
+  const distribution = distributionChanges(from, renamed, to);
+  changes.push(...distribution.main);
   for (const t of to.tables) {
     const old = fromTables.get(t.name);
     for (const fk of t.foreignKeys) {
@@ -245,6 +249,7 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
   for (const p of [...(renamed.partitions ?? [])].reverse()) {
     if (!toPartitions.has(p.name)) changes.push(dropPartitionChange(p));
   }
+  changes.push(...distribution.dropped);
   for (const old of renamed.tables) if (!toTables.has(old.name)) changes.push(dropTable(old));
   changes.push(...routines.dropLate, ...raws.undoLast);
   for (const s of renamed.sequences ?? []) if (!toSequences.has(s.name)) changes.push(dropSequenceChange(s));

@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { E_QUERY, FerryError } from '../errors.js';
+import { DISTRIBUTION_MARKER, distributionFromMigrations, withDistribution } from '../schema/citus.js';
+import { quoteIdent } from '../schema/identifiers.js';
 import type { SchemaIR } from '../schema/ir.js';
 import { rawFromMigrations, withRaw } from '../schema/raw.js';
 import type { Schema } from '../schema/schema.js';
@@ -15,9 +17,11 @@ import {
   writeMigration,
 } from './files.js';
 import { renameHints } from './hints.js';
+import { type CitusFinding, lintCitus } from './lint/citus.js';
 import { type LintFinding, lintMigrations } from './lint.js';
 import { type PlannedMigration, planMigrations } from './plan.js';
 import { fixedPoint, normalise, type Shadow } from './shadow.js';
+import { splitStatements } from './sql-split.js';
 
 /** The schema the migrations in `dir` (all, or up to and including `upTo`) produce, replayed into the shadow. */
 export async function replayMigrations(shadow: Shadow, dir: string, upTo?: string): Promise<SchemaIR> {
@@ -50,9 +54,10 @@ export interface Pending {
  */
 export async function pendingChanges(shadow: Shadow, schema: Schema, dir: string): Promise<Pending> {
   const current = await replayMigrations(shadow, dir);
-  // What raw() SQL the migrations applied, from their markers (diff/raw.ts).
-  const applied = rawFromMigrations(readMigrations(dir).map((m) => m.up));
-  const from = await settled(shadow, withRaw(current, applied));
+  // What raw() SQL the migrations applied, and which tables they distributed (Citus), from their markers.
+  const ups = readMigrations(dir).map((m) => m.up);
+  const applied = rawFromMigrations(ups);
+  const from = await settled(shadow, withDistribution(withRaw(current, applied), distributionFromMigrations(ups)));
   const target = await normalise(shadow, schema.toIR());
   return { current, target, changes: diffSchemas(from, target, renameHints(schema)) };
 }
@@ -120,11 +125,12 @@ export async function generateMigration(options: {
     const written = writeMigration(options.dir, { name: options.name, up: EMPTY_UP, down: EMPTY_DOWN, now });
     return { changes: [], planned: [], written: [written], lint: [] };
   }
-  const { changes } = await pendingChanges(options.shadow, options.schema, options.dir);
+  const { changes, target } = await pendingChanges(options.shadow, options.schema, options.dir);
   const planned = planMigrations(changes, options.name);
   // One second apart, so the folders sort in the order they must run.
   const at = (i: number) => new Date(now.getTime() + i * 1000);
-  const lint = lintPlanned(options.dir, planned, at);
+  const drafts = draftsOf(options.dir, planned, at);
+  const lint = [...lintPlanned(options.dir, drafts), ...placeCitusFindings(lintCitus(target), drafts)];
   const errors = lint.filter((f) => f.severity === 'error');
   if (errors.length > 0 && !options.force) {
     throw new FerryError(
@@ -153,10 +159,10 @@ export async function generateMigration(options: {
   return { changes, planned, written, lint };
 }
 
-/** Lint the up.sql files `planned` would write, after every migration already in `dir`. */
-function lintPlanned(dir: string, planned: PlannedMigration[], at: (i: number) => Date): LintFinding[] {
+/** The migration files `planned` would write. */
+function draftsOf(dir: string, planned: PlannedMigration[], at: (i: number) => Date): MigrationFile[] {
   const root = path.resolve(dir);
-  const drafts: MigrationFile[] = planned.map((m, i) => {
+  return planned.map((m, i) => {
     const id = migrationId(m.name, at(i));
     const folder = path.join(root, id);
     const up = parseSqlFile(path.join(folder, 'up.sql'), m.up);
@@ -172,6 +178,50 @@ function lintPlanned(dir: string, planned: PlannedMigration[], at: (i: number) =
       checksum: checksumOf(up.text),
     };
   });
+}
+
+/** Lint the up.sql files of `drafts`, after every migration already in `dir`. */
+function lintPlanned(dir: string, drafts: MigrationFile[]): LintFinding[] {
   const files = new Set(drafts.map((d) => path.join(d.dir, 'up.sql')));
   return lintMigrations([...readMigrations(dir), ...drafts]).filter((f) => f.file !== undefined && files.has(f.file));
 }
+
+/**
+ * The Citus findings on the target schema (lint/citus.ts) placed at the line
+ * of the new migration that adds the offending key, foreign key or
+ * distribution; a finding none of them touches was there before this
+ * migration and is left out, as the SQL rules leave earlier files alone.
+ */
+function placeCitusFindings(findings: CitusFinding[], drafts: MigrationFile[]): LintFinding[] {
+  const out: LintFinding[] = [];
+  for (const f of findings) {
+    const at = locate(f.anchors, drafts);
+    if (!at) continue;
+    const { anchors: _, table: __, ...rest } = f;
+    out.push({ ...rest, file: at.file, line: at.line, statement: at.statement });
+  }
+  return out;
+}
+
+function locate(anchors: string[], drafts: MigrationFile[]): { file: string; line: number; statement: string } | null {
+  for (const anchor of anchors) {
+    const isMarker = anchor.startsWith('"table":');
+    const name = new RegExp(`\\b(?:CONSTRAINT|INDEX)(?: CONCURRENTLY)? ${escapeRegExp(quoteIdent(anchor))}(?:\\s|$)`);
+    for (const d of drafts) {
+      const lines = d.up.split('\n');
+      const i = lines.findIndex((l) =>
+        isMarker ? l.startsWith(DISTRIBUTION_MARKER) && l.includes(`{${anchor},`) : name.test(l),
+      );
+      if (i < 0) continue;
+      const line = i + 1;
+      const statements = splitStatements(d.up);
+      const s =
+        statements.find((x) => x.line <= line && line <= x.line + x.text.split('\n').length - 1) ??
+        statements.find((x) => x.line > line);
+      return { file: path.join(d.dir, 'up.sql'), line, statement: s?.text ?? lines[i]! };
+    }
+  }
+  return null;
+}
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

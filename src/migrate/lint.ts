@@ -76,6 +76,11 @@
  * - `view-bypasses-rls` (warning): a view without security_invoker reads a
  *   table with row-level security: it shows rows as its owner sees them (lint/rls.ts).
  *
+ * - `citus-*` (errors, one warning): what Citus requires of distributed and
+ *   reference tables (keys and foreign keys including the distribution
+ *   column, co-location); checked on the schema, not the SQL (lint/citus.ts),
+ *   by `migrate new`.
+ *
  * Layout: lint/rules.ts (types, LINT_RULES), lint/tokens.ts (the statement's
  * tokens, from src/sql/lexer.ts, and matchers), lint/state.ts (what a file
  * has created so far), lint/statements.ts and lint/columns.ts (the rules).

@@ -35,6 +35,7 @@ import { connectionStringOf, type DbHandle, openDatabase, resolveDatabaseTarget 
 import { extensionsCreatedIn, extensionUnavailable, missingExtensionOf } from '../db/pglite-extensions.js';
 import { SESSION_SETTINGS } from '../db/types.js';
 import { E_BAD_ARGUMENT, E_QUERY, FerryError } from '../errors.js';
+import { distributionsOf, withDistribution } from '../schema/citus.js';
 import { createStatements } from '../schema/ddl.js';
 import { quoteIdent } from '../schema/identifiers.js';
 import type { SchemaIR } from '../schema/ir.js';
@@ -136,9 +137,10 @@ export async function fixedPoint(shadow: Shadow, reported: SchemaIR): Promise<Sc
 
 async function roundTrip(shadow: Shadow, ir: SchemaIR): Promise<SchemaIR> {
   await shadow.reset();
-  await shadow.apply(createStatements(ir), { definitionsOnly: true });
+  await shadow.apply(createStatements(withDistribution(ir, new Map())), { definitionsOnly: true });
   // raw() SQL is opaque: kept as declared, or as introspection prints what it made (schema/raw.ts).
-  return withRaw(await shadow.introspect(), ir.raw);
+  // Citus distribution is not in the catalog the shadow reports: kept as declared (schema/citus.ts).
+  return withDistribution(withRaw(await shadow.introspect(), ir.raw), distributionsOf(ir));
 }
 
 /** The URL of the Postgres server to shadow on, or null for a PGlite shadow. */
@@ -378,9 +380,11 @@ async function openPostgresShadow(connectionString: string): Promise<Shadow> {
   // Every connection of the pool starts with search_path = the scratch schema
   // (a startup option, so a reconnect after an idle timeout gets it too). It
   // goes last in `options`, after anything the URL already sets, so it wins.
+  // `ferry.shadow=on` keeps replayed migrations' Citus calls from distributing
+  // the scratch tables on a Citus server (schema/citus.ts CITUS_GUARD).
   const url = new URL(connectionString);
   const theirs = url.searchParams.get('options');
-  url.searchParams.set('options', `${theirs ? `${theirs} ` : ''}-c search_path=${schema}`);
+  url.searchParams.set('options', `${theirs ? `${theirs} ` : ''}-c search_path=${schema} -c ferry.shadow=on`);
   const handle = await openDatabase({
     url: url.toString(),
     pool: { max: 1, applicationName: 'ferry-shadow' },

@@ -1,3 +1,4 @@
+import { distributeStatements } from './citus.js';
 import { schemaObjectComments, tableObjectComments } from './comments.js';
 import { createExtension } from './extension.js';
 import { createFunctionStatements, functionsByPlace } from './function.js';
@@ -30,7 +31,8 @@ const list = (names: readonly string[]) => names.map(q).join(', ');
  * `nextval()` on them), tables (with keys and checks inline), sequence
  * ownership (`OWNED BY`, once the table exists), indexes, then foreign keys (after the indexes, because a foreign key may
  * reference columns made unique only by a unique index; and after all
- * tables, so tables may reference each other in any order), then comments,
+ * tables, so tables may reference each other in any order; Citus
+ * distributions, guarded, come between the two), then comments,
  * then views (each after the views it reads) with their indexes and comments.
  * Functions come before the tables (a CHECK or default may call them) unless
  * their signature names a table's row type (then right after the tables);
@@ -56,6 +58,8 @@ export function createStatements(schema: SchemaIR): string[] {
   for (const p of schema.partitions ?? []) out.push(createPartition(p));
   for (const s of schema.sequences ?? []) if (s.ownedBy !== null) out.push(ownSequence(s.name, s.ownedBy));
   for (const t of schema.tables) for (const ix of t.indexes) out.push(createIndex(t.name, ix));
+  // Citus: once keys and indexes exist, before the foreign keys that need both ends distributed.
+  out.push(...distributeStatements(schema.tables));
   for (const t of schema.tables) for (const fk of t.foreignKeys) out.push(addForeignKey(t.name, fk));
   // Policies last: their expressions may name any table or column.
   for (const t of schema.tables) for (const p of t.policies ?? []) out.push(createPolicy(t.name, p));

@@ -214,7 +214,22 @@ export interface TableIR {
   policies?: PolicyIR[];
   /** `PARTITION BY …`: present only on a partitioned table. */
   partitionBy?: PartitionByIR;
+  /**
+   * Citus distribution (`create_distributed_table` / `create_reference_table`,
+   * see schema/citus.ts). Present only when declared. Introspection never
+   * reports it (a plain server has no trace of it): migrations record it in
+   * marker comments.
+   */
+  distribution?: DistributionIR;
 }
+
+/**
+ * How Citus spreads a table over the cluster: sharded by `column`
+ * (co-located with the table `colocateWith` names, or Citus's `'default'`
+ * group for the column's type, or `'none'`), or copied whole to every node
+ * (`reference`).
+ */
+export type DistributionIR = { kind: 'distributed'; column: string; colocateWith: string } | { kind: 'reference' };
 
 export type PolicyCommand = 'all' | 'select' | 'insert' | 'update' | 'delete';
 

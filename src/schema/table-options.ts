@@ -11,7 +11,7 @@
  */
 import { E_SCHEMA, FerryError } from '../errors.js';
 import { quoteIdent as q } from './identifiers.js';
-import type { CheckIR, ColumnCompression, ColumnStorage, TableIR } from './ir.js';
+import type { CheckIR, ColumnCompression, ColumnStorage, DistributionIR, TableIR } from './ir.js';
 
 /** A storage parameter's value; Postgres keeps it as the text given (`0.010` stays `0.010`). */
 export type StorageParameter = number | string | boolean;
@@ -20,6 +20,8 @@ export interface TableOptions {
   unlogged?: boolean;
   with?: Readonly<Record<string, StorageParameter>>;
   rowLevelSecurity?: { enabled: boolean; force: boolean };
+  /** Citus distribution (see schema/citus.ts). */
+  distribution?: DistributionIR;
 }
 
 export const COLUMN_STORAGES: readonly ColumnStorage[] = ['plain', 'external', 'extended', 'main'];
@@ -51,12 +53,13 @@ export function storageParametersIR(
 export function tableOptionsIR(
   table: string,
   o: TableOptions,
-): Pick<TableIR, 'unlogged' | 'with' | 'rowLevelSecurity'> {
+): Pick<TableIR, 'unlogged' | 'with' | 'rowLevelSecurity' | 'distribution'> {
   const rls = o.rowLevelSecurity;
   return {
     ...(o.unlogged ? { unlogged: true as const } : {}),
     ...storageParametersIR(o.with, `Table ${table}`),
     ...(rls && (rls.enabled || rls.force) ? { rowLevelSecurity: { enabled: rls.enabled, force: rls.force } } : {}),
+    ...(o.distribution ? { distribution: { ...o.distribution } } : {}),
   };
 }
 

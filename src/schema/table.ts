@@ -9,6 +9,7 @@
  * table-options.ts, policy.ts, column.ts).
  */
 import { E_SCHEMA, FerryError } from '../errors.js';
+import { type DistributedByOptions, distributedIR } from './citus.js';
 import { Column, type ColumnBuilder, type ColumnDef, type ForeignKeyTarget, type ReferenceOptions } from './column.js';
 import { assertIdentifier } from './identifiers.js';
 import type {
@@ -343,6 +344,46 @@ export class Table<N extends string = string, C extends AnyColumns = AnyColumns>
   }
 
   /**
+   * Citus: shard the table across the cluster by `column` (a column of this
+   * table), co-located with `colocateWith` (see DistributedByOptions).
+   * `migrate new` calls `create_distributed_table` once the table and its
+   * keys and indexes exist and before the foreign keys are added, guarded so
+   * that the migration is a no-op on PostgreSQL without Citus (schema/citus.ts).
+   * Citus then needs the primary key, unique constraints and foreign keys to
+   * include the column (the migration linter's `citus-*` rules check them).
+   *
+   * ```ts
+   * export const messages = table('messages', { user_id: bigint().notNull(), id: bigserial(), ... },
+   *   (t) => [primaryKey(t.user_id, t.id)]).distributedBy('user_id', { colocateWith: users });
+   * // SELECT create_distributed_table('messages', 'user_id', colocate_with => 'users')
+   * ```
+   */
+  distributedBy(column: keyof C & string, options: DistributedByOptions = {}): Table<N, C> {
+    if (this.options.distribution) {
+      throw new FerryError(E_SCHEMA, `Table ${this.name}: distributedBy() or reference() is called twice.`);
+    }
+    if (!this.columns[column]) {
+      throw new FerryError(
+        E_SCHEMA,
+        `Table ${this.name}: distributedBy() names column "${column}", which it does not have.`,
+      );
+    }
+    return this.withTableOptions({ distribution: distributedIR(this.name, column, options) });
+  }
+
+  /**
+   * Citus: a reference table, copied whole to every node (`create_reference_table`),
+   * for small tables every shard joins or points a foreign key at (plans,
+   * countries). Guarded like `distributedBy()`.
+   */
+  reference(): Table<N, C> {
+    if (this.options.distribution) {
+      throw new FerryError(E_SCHEMA, `Table ${this.name}: distributedBy() or reference() is called twice.`);
+    }
+    return this.withTableOptions({ distribution: { kind: 'reference' } });
+  }
+
+  /**
    * Partition the table (`PARTITION BY`) by columns (given as columns or
    * their names) or expressions; its partitions are `partition(name, table,
    * bounds)`. Indexes declared on it are created on the parent and Postgres
@@ -375,7 +416,14 @@ export class Table<N extends string = string, C extends AnyColumns = AnyColumns>
       return col;
     });
     const extra = new PartitionByExtra(strategy, resolved);
-    return new Table(this.name, this.columns, [...this.extras, extra], this.previousName, this.tableComment);
+    return new Table(
+      this.name,
+      this.columns,
+      [...this.extras, extra],
+      this.previousName,
+      this.tableComment,
+      this.options,
+    );
   }
 
   /** The `PARTITION BY` of `partitionBy()`, or null (a partition's `of` reads it). */

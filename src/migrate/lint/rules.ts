@@ -104,6 +104,43 @@ export const LINT_RULES: readonly LintRule[] = [
     severity: 'warning',
     summary: 'A view without security_invoker over a table with row-level security shows rows as its owner sees them.',
   },
+  // Citus (lint/citus.ts): checked on the schema by migrate new.
+  {
+    id: 'citus-unique-without-distribution-column',
+    severity: 'error',
+    summary:
+      'A primary key, unique constraint or unique index of a distributed table must include its distribution column.',
+  },
+  {
+    id: 'citus-foreign-key-without-distribution-column',
+    severity: 'error',
+    summary: 'A foreign key between distributed tables must pair their distribution columns.',
+  },
+  {
+    id: 'citus-foreign-key-not-colocated',
+    severity: 'error',
+    summary: 'A foreign key between distributed tables needs them co-located.',
+  },
+  {
+    id: 'citus-foreign-key-to-local-table',
+    severity: 'error',
+    summary: 'A foreign key between a distributed table and a local (not distributed, not reference) table.',
+  },
+  {
+    id: 'citus-reference-to-distributed',
+    severity: 'error',
+    summary: 'A reference table cannot have a foreign key to a distributed table.',
+  },
+  {
+    id: 'citus-colocate-mismatch',
+    severity: 'error',
+    summary: 'colocateWith must name a distributed table whose distribution column has the same type.',
+  },
+  {
+    id: 'citus-nullable-distribution-column',
+    severity: 'warning',
+    summary: 'Citus rejects rows whose distribution column is NULL.',
+  },
 ];
 
 export const SEVERITY = new Map(LINT_RULES.map((r) => [r.id, r.severity]));
