@@ -221,7 +221,7 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
     }
   }
   // Citus: tables distributed once their keys and indexes exist, before the foreign keys between them.
-  const distribution = distributionChanges(from, renamed, to);
+  const distribution = distributionChanges(from, renamed, to, hints);
   changes.push(...distribution.main);
   for (const t of to.tables) {
     const old = fromTables.get(t.name);

@@ -83,7 +83,12 @@ export function redistributeSql(table: string, d: DistributionIR & { kind: 'dist
 
 const colocateArg = (c: string) => (c === 'default' || c === 'none' ? literal(c) : rel(c));
 
-/** Reference tables first, then distributed tables, each after the table it is co-located with. */
+/**
+ * Reference tables first, then distributed tables, each after the table it
+ * is co-located with and the tables its foreign keys reference (Citus
+ * advises distributing the referenced table first: an existing foreign key
+ * to a table not yet distributed is refused).
+ */
 export function sortDistributed(tables: readonly TableIR[]): TableIR[] {
   const byName = new Map(tables.filter((t) => t.distribution).map((t) => [t.name, t]));
   const out: TableIR[] = [];
@@ -92,8 +97,10 @@ export function sortDistributed(tables: readonly TableIR[]): TableIR[] {
     if (seen.has(t.name)) return;
     seen.add(t.name);
     const d = t.distribution!;
-    if (d.kind === 'distributed') {
-      const target = byName.get(d.colocateWith);
+    const before = d.kind === 'distributed' ? [d.colocateWith] : [];
+    before.push(...t.foreignKeys.map((fk) => fk.references.table));
+    for (const name of before) {
+      const target = byName.get(name);
       if (target) visit(target);
     }
     out.push(t);

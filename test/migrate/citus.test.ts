@@ -18,6 +18,7 @@ import { FerryError } from '../../src/errors.js';
 import { checkDrift } from '../../src/migrate/check.js';
 import { diffSchemas } from '../../src/migrate/diff.js';
 import { generateMigration, pendingChanges } from '../../src/migrate/generate.js';
+import { renameHints } from '../../src/migrate/hints.js';
 import { introspect } from '../../src/migrate/introspect.js';
 import { lintCitus } from '../../src/migrate/lint/citus.js';
 import { Migrator } from '../../src/migrate/runner.js';
@@ -124,6 +125,36 @@ describe('Citus distribution: DSL, DDL, diff', () => {
     expect(lastIndex).toBeLessThan(ref);
     expect(messages).toBeLessThan(firstFk);
     expect(ddl.filter((s) => s.includes('audit_log') && s.includes('PERFORM'))).toEqual([]);
+  });
+
+  it('distributes a referenced table before the tables whose foreign keys reference it, whatever the declaration order', () => {
+    const orgs = table('orgs', { id: bigint().primaryKey() }).distributedBy('id');
+    const teams = table('teams', { org_id: bigint().notNull(), id: bigint().notNull() }, (t) => [
+      primaryKey(t.org_id, t.id),
+      foreignKey({ columns: [t.org_id], references: () => [orgs.columns.id] }),
+    ]).distributedBy('org_id');
+    const ddl = createStatements(defineSchema({ teams, orgs }).toIR());
+    expect(ddl.filter((s) => s.includes('PERFORM')).map((s) => /PERFORM (\S+\('\w+')/.exec(s)![1])).toEqual([
+      "create_distributed_table('orgs'",
+      "create_distributed_table('teams'",
+    ]);
+  });
+
+  it('a renamed distributed table keeps its distribution: the marker moves to the new name, nothing is redistributed', () => {
+    const old = table('accounts', { id: bigint().primaryKey() }).distributedBy('id');
+    const renamed = table('tenants', { id: bigint().primaryKey() }).distributedBy('id').renamedFrom('accounts');
+    const schema = defineSchema({ renamed });
+    const changes = diffSchemas({ enums: [], tables: [old.toIR()] }, schema.toIR(), renameHints(schema));
+    expect(changes.map((c) => c.description)).toEqual([
+      'rename table accounts to tenants',
+      'rename constraint accounts_pkey to tenants_pkey',
+      'keep the Citus distribution of tenants (renamed)',
+    ]);
+    expect(changes[2]!.up).toEqual([
+      '-- citus distribution: {"table":"accounts","distribution":null}',
+      '-- citus distribution: {"table":"tenants","distribution":{"kind":"distributed","column":"id","colocateWith":"default"}}',
+    ]);
+    expect(changes.flatMap((c) => c.up).join('\n')).not.toContain('PERFORM');
   });
 
   it('changes: alter_distributed_table for a new column or co-location, undistribute + create between reference and distributed, each with a warning and its exact undo', () => {

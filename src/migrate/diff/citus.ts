@@ -19,6 +19,7 @@ import {
   undistributeSql,
 } from '../../schema/citus.js';
 import type { DistributionIR, SchemaIR, TableIR } from '../../schema/ir.js';
+import type { RenameHints } from '../hints.js';
 import { byName, type Change, change } from './change.js';
 
 const describe = (table: string, d: DistributionIR) =>
@@ -33,8 +34,13 @@ export interface DistributionChanges {
   dropped: Change[];
 }
 
-/** `from` with renames applied (the table's distribution follows its rename), and the target. */
-export function distributionChanges(from: SchemaIR, renamed: SchemaIR, to: SchemaIR): DistributionChanges {
+/** `from`, `from` with renames applied (a table's distribution follows its rename), the target, and the renames. */
+export function distributionChanges(
+  from: SchemaIR,
+  renamed: SchemaIR,
+  to: SchemaIR,
+  hints: RenameHints,
+): DistributionChanges {
   const olds = byName(renamed.tables);
   const originalNames = new Set(from.tables.map((t) => t.name));
   const news = byName(to.tables);
@@ -76,9 +82,15 @@ export function distributionChanges(from: SchemaIR, renamed: SchemaIR, to: Schem
     } else if (!sameDistribution(was, d)) {
       out.main.push(redistribute(t, was, d));
     } else if (!originalNames.has(t.name)) {
-      // Renamed: the marker moves to the new name.
+      // Renamed: the marker moves to the new name (a new table of the old name is not distributed).
+      const oldName = hints.tables.get(t.name);
       out.main.push(
-        change('main', `keep the Citus distribution of ${t.name} (renamed)`, [distributionMarker(t.name, d)], []),
+        change(
+          'main',
+          `keep the Citus distribution of ${t.name} (renamed)`,
+          [...(oldName ? [distributionMarker(oldName, null)] : []), distributionMarker(t.name, d)],
+          [],
+        ),
       );
     }
   }
