@@ -1,3 +1,4 @@
+export type { DistributedByOptions } from './citus.js';
 export * from './column.js';
 export { createIndex, createStatements, renderCreateSql } from './ddl.js';
 export { isPgEnum, type PgEnum, pgEnum } from './enum.js';

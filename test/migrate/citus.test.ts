@@ -502,3 +502,65 @@ describeEachBackend('Citus migrations', (t) => {
     expect(rows[0]!.v).toBe(t.backend === 'postgres' ? 'on' : null);
   });
 });
+
+describe('ChatCore on Citus (the README recipe): naive distribution found wanting, the recipe clean', () => {
+  it('distributing the seed schema as it is: every key and foreign key Citus would refuse is named', async () => {
+    const cc = await import('../../examples/chatcore/schema.js');
+    const users = cc.users.distributedBy('id');
+    const naive = defineSchema({
+      ...cc,
+      users,
+      conversations: cc.conversations.distributedBy('user_id', { colocateWith: users }),
+      messages: cc.messages.distributedBy('user_id', { colocateWith: users }),
+    });
+    const found = lintCitus(naive.toIR()).map((f) => `${f.rule} ${f.table} ${f.anchors[0]}`);
+    expect(found).toEqual([
+      'citus-unique-without-distribution-column users users_username_key',
+      'citus-unique-without-distribution-column conversations conversations_pkey',
+      'citus-unique-without-distribution-column messages messages_pkey',
+      'citus-unique-without-distribution-column messages uq_messages_conversation_hash',
+      'citus-unique-without-distribution-column messages uq_messages_conversation_position',
+      'citus-foreign-key-without-distribution-column messages messages_conversation_id_fkey',
+      'citus-foreign-key-to-local-table sessions sessions_user_id_fkey',
+      'citus-foreign-key-to-local-table refresh_tokens refresh_tokens_user_id_fkey',
+    ]);
+  });
+
+  it('the recipe: users a reference table, the rest by user_id with user_id in every key', () => {
+    const users = table('users', { id: uuid().primaryKey(), username: text().notNull().unique() }).reference();
+    const conversations = table('conversations', { id: uuid().notNull(), user_id: uuid().notNull() }, (t) => [
+      primaryKey(t.user_id, t.id),
+      foreignKey({ columns: [t.user_id], references: () => [users.columns.id], onDelete: 'cascade' }),
+    ]).distributedBy('user_id');
+    const messages = table(
+      'messages',
+      {
+        id: bigserial(),
+        conversation_id: uuid().notNull(),
+        user_id: uuid().notNull(),
+        position: integer().notNull(),
+        content_hash: text().notNull(),
+      },
+      (t) => [
+        primaryKey(t.user_id, t.id),
+        foreignKey({
+          columns: [t.user_id, t.conversation_id],
+          references: () => [conversations.columns.user_id, conversations.columns.id],
+          onDelete: 'cascade',
+        }),
+        unique('uq_messages_conversation_hash').on(t.user_id, t.conversation_id, t.content_hash),
+        unique('uq_messages_conversation_position').on(t.user_id, t.conversation_id, t.position),
+      ],
+    ).distributedBy('user_id', { colocateWith: conversations });
+    const sessions = table(
+      'sessions',
+      { id: bigserial(), user_id: uuid().notNull(), access_jti: text().notNull() },
+      (t) => [
+        primaryKey(t.user_id, t.id),
+        unique('sessions_access_jti_key').on(t.user_id, t.access_jti),
+        foreignKey({ columns: [t.user_id], references: () => [users.columns.id], onDelete: 'cascade' }),
+      ],
+    ).distributedBy('user_id', { colocateWith: conversations });
+    expect(lintCitus(defineSchema({ users, conversations, messages, sessions }).toIR())).toEqual([]);
+  });
+});
