@@ -173,7 +173,12 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
     }
   }
 
-  // Keys, checks, foreign keys and indexes that are new or changed.
+  // Keys, checks, foreign keys and indexes that are new or changed. On a
+  // Citus table keys are added directly: `ADD CONSTRAINT ... USING INDEX`
+  // has failed on distributed tables (citus#1721: the workers' shards lack
+  // the index), and a table distributed in this migration needs its new key
+  // in place before create_distributed_table runs.
+  const keysDirectly = (t: TableIR) => directly(t) || t.distribution !== undefined;
   for (const t of to.tables) {
     const old = fromTables.get(t.name);
     if (!old) continue;
@@ -189,14 +194,14 @@ export function diffSchemas(from: SchemaIR, to: SchemaIR, hints: RenameHints = N
         ),
       );
       changes.push(
-        ...(neededByNewFk || directly(t)
+        ...(neededByNewFk || keysDirectly(t)
           ? [addPrimaryKey(t.name, t.primaryKey)]
           : addPrimaryKeyConcurrently(t.name, t.primaryKey)),
       );
     }
     for (const u of t.uniques) {
       if (!hasSame(old.uniques, u))
-        changes.push(...(directly(t) ? [addUniqueDirectly(t.name, u)] : addUnique(t.name, u)));
+        changes.push(...(keysDirectly(t) ? [addUniqueDirectly(t.name, u)] : addUnique(t.name, u)));
     }
     for (const c of t.checks) if (!hasSame(old.checks, c)) changes.push(...addCheck(t.name, c));
     changes.push(...validityChanges(old, t));

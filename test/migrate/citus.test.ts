@@ -412,6 +412,48 @@ describeEachBackend('Citus migrations', (t) => {
     expect((await introspect(handle.db)).tables).toEqual([]);
   });
 
+  it('distributing an existing table whose key gains the distribution column: one migration, the key replaced directly before create_distributed_table', async () => {
+    const dir = newDir();
+    const orders = (citus: boolean) => {
+      const cols = { id: bigint().notNull(), user_id: bigint().notNull(), no: text().notNull() };
+      return citus
+        ? table('orders', cols, (t) => [
+            primaryKey(t.user_id, t.id),
+            unique('orders_no_key').on(t.user_id, t.no),
+          ]).distributedBy('user_id')
+        : table('orders', cols, (t) => [primaryKey(t.id)]);
+    };
+    const migrator = new Migrator(handle.db, { dir });
+    await generateMigration({ shadow, schema: defineSchema({ orders: orders(false) }), dir, name: 'one' });
+    expect((await migrator.up()).ok).toBe(true);
+    await sql`insert into orders (id, user_id, no) values (1, 7, 'a')`.execute(handle.db);
+    const gen = await generateMigration({
+      shadow,
+      schema: defineSchema({ orders: orders(true) }),
+      dir,
+      name: 'two',
+      now: new Date(Date.now() + 10_000),
+    });
+    // No concurrent index + USING INDEX attach migrations for a Citus table.
+    expect(gen.written).toHaveLength(1);
+    const up = readFileSync(join(gen.written[0]!.dir, 'up.sql'), 'utf8');
+    const at = (s: string) => {
+      const i = up.indexOf(s);
+      expect(i, s).toBeGreaterThanOrEqual(0);
+      return i;
+    };
+    expect(at('ALTER TABLE orders DROP CONSTRAINT orders_pkey')).toBeLessThan(
+      at('ALTER TABLE orders ADD CONSTRAINT orders_pkey PRIMARY KEY (user_id, id)'),
+    );
+    expect(at('ADD CONSTRAINT orders_no_key UNIQUE (user_id, no)')).toBeLessThan(
+      at(call('create_distributed_table', "'orders', 'user_id'")),
+    );
+    expect(up).not.toContain('USING INDEX');
+    expect((await migrator.up()).ok).toBe(true);
+    expect((await pendingChanges(shadow, defineSchema({ orders: orders(true) }), dir)).changes).toEqual([]);
+    expect((await migrator.down({ all: true })).ok).toBe(true);
+  });
+
   it('migrate new refuses a schema Citus would refuse, at the line that adds the offending key', async () => {
     const dir = newDir();
     const err = await generateMigration({
