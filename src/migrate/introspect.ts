@@ -21,6 +21,7 @@
  * beside it: introspect/views.ts, introspect-routines.ts, introspect-options.ts.
  */
 import { type Kysely, sql } from 'kysely';
+import { CITUS_EXTENSIONS } from '../schema/citus.js';
 import type {
   CheckIR,
   ColumnIR,
@@ -41,6 +42,7 @@ import type {
 } from '../schema/ir.js';
 import { parsePartitionKey, sortPartitions } from '../schema/partition.js';
 import { normaliseSequence } from '../schema/sequence.js';
+import { literal } from '../schema/sql.js';
 import { assembleViews, readViews, type ViewRow } from './introspect/views.js';
 import { attachComments, columnOptions, reloptionsIR, tableOptions, toPolicy } from './introspect-options.js';
 import { assembleRoutines, type RoutineRow, readRoutines } from './introspect-routines.js';
@@ -224,7 +226,8 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
 
   // Enums, and extensions in the same query: extensions belong to the whole
   // database; one in the schema read, or at the version the server installs
-  // by default, reports null there. plpgsql is in every database.
+  // by default, reports null there. plpgsql is in every database; Citus's
+  // extensions come with the cluster, not with the schema (schema/citus.ts).
   const enums = await sql<EnumRow>`
     select 'enum' as kind, t.typname::text as name,
            coalesce(json_agg(e.enumlabel::text order by e.enumsortorder) filter (where e.oid is not null), '[]') as values
@@ -241,7 +244,7 @@ async function readCatalog(db: Kysely<any>, schemaName: string | null): Promise<
       from pg_extension x
       join pg_namespace xn on xn.oid = x.extnamespace
       left join pg_available_extensions av on av.name = x.extname
-     where x.extname <> 'plpgsql'
+     where x.extname not in ('plpgsql', ${sql.raw(CITUS_EXTENSIONS.map(literal).join(', '))})
     union all
     -- Standalone sequences: not an identity column's. A serial's (owned by a
     -- column whose default is nextval() of it) comes too, marked with what that

@@ -33,6 +33,15 @@ export interface DistributedByOptions {
   colocateWith?: { readonly name: string } | string;
 }
 
+/**
+ * Citus's own extensions: installed by whoever runs the cluster, on every
+ * node (`shared_preload_libraries`, then `CREATE EXTENSION citus` on the
+ * coordinator and each worker), never by a migration. Introspection leaves
+ * them out, as it leaves out plpgsql, so `migrate check` on a Citus database
+ * does not report them as drift; `extension('citus')` is refused.
+ */
+export const CITUS_EXTENSIONS: readonly string[] = ['citus', 'citus_columnar'];
+
 export const CITUS_GUARD =
   "EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') AND current_setting('ferry.shadow', true) IS DISTINCT FROM 'on'";
 

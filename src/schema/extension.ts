@@ -6,6 +6,7 @@
  * down migration drops them last.
  */
 import { E_SCHEMA, FerryError } from '../errors.js';
+import { CITUS_EXTENSIONS } from './citus.js';
 import { assertIdentifier, quoteIdent } from './identifiers.js';
 import type { ExtensionIR } from './ir.js';
 import { literal } from './sql.js';
@@ -29,6 +30,14 @@ export interface Extension {
 
 export function extension(name: string, options: ExtensionOptions = {}): Extension {
   assertIdentifier(name, 'Extension');
+  if (CITUS_EXTENSIONS.includes(name)) {
+    throw new FerryError(
+      E_SCHEMA,
+      `extension('${name}'): Citus is installed by the cluster's operator on every node (shared_preload_libraries, ` +
+        'then CREATE EXTENSION on the coordinator and each worker), not by a migration. Leave it out of the schema: ' +
+        'distributedBy() and reference() run where it is installed and do nothing elsewhere.',
+    );
+  }
   if (options.schema !== undefined) assertIdentifier(options.schema, `Schema of extension ${name}`);
   if (options.version !== undefined && options.version.trim() === '') {
     throw new FerryError(E_SCHEMA, `Extension ${name} has an empty version; leave it out for the default one.`);

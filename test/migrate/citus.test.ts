@@ -26,6 +26,7 @@ import type { Shadow } from '../../src/migrate/shadow.js';
 import { distributionFromMigrations } from '../../src/schema/citus.js';
 import { bigint, bigserial, integer, text, uuid } from '../../src/schema/column.js';
 import { createStatements } from '../../src/schema/ddl.js';
+import { extension } from '../../src/schema/extension.js';
 import type { SchemaIR } from '../../src/schema/ir.js';
 import { defineSchema } from '../../src/schema/schema.js';
 import { foreignKey, index, primaryKey, table, unique, uniqueIndex } from '../../src/schema/table.js';
@@ -105,6 +106,8 @@ describe('Citus distribution: DSL, DDL, diff', () => {
       column: 'a',
       colocateWith: 'none',
     });
+    expect(() => extension('citus')).toThrow(/installed by the cluster's operator on every node/);
+    expect(() => extension('citus_columnar')).toThrow(/Leave it out of the schema/);
     // Kept through partitionBy() (which used to drop table options).
     expect(t.distributedBy('a').partitionBy('hash', 'a').toIR().distribution).toMatchObject({ column: 'a' });
   });
