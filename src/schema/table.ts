@@ -3,10 +3,10 @@
  * `TableIR`.
  *
  * Over 600 lines: the builder's chained options (keys, indexes, checks,
- * comments, row-level security, storage options, partitioning) and the IR
- * compiler read and check the same column map and constraint lists; the
- * features with logic of their own live apart (partition.ts,
- * table-options.ts, policy.ts, column.ts).
+ * comments, row-level security, storage options, partitioning, Citus
+ * distribution) and the IR compiler read and check the same column map and
+ * constraint lists; the features with logic of their own live apart
+ * (partition.ts, table-options.ts, policy.ts, column.ts, citus.ts).
  */
 import { E_SCHEMA, FerryError } from '../errors.js';
 import { type DistributedByOptions, distributedIR } from './citus.js';
