@@ -33,7 +33,11 @@ export interface Change {
   down: string[];
   /** Loses data when applied (drops), or when undone (`downDestructive`). */
   destructive: boolean;
-  /** Something Ferry could not generate; the user must finish the migration by hand. */
+  /**
+   * Something Ferry could not generate (the user must finish the migration
+   * by hand), or what the change costs that its SQL does not say (an
+   * extension's missing downgrade path, Citus moving every row of a table).
+   */
   warning?: string;
 }
 
