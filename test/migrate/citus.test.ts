@@ -483,6 +483,25 @@ describeEachBackend('Citus migrations', (t) => {
     expect(f.line).toBeGreaterThan(1);
   });
 
+  it('with force the migration is written and its Citus findings reported; a later migration that does not touch them is not refused again', async () => {
+    const dir = newDir();
+    const bad = v1({ messagesColocateWith: 'none' });
+    const gen = await generateMigration({ shadow, schema: defineSchema(bad), dir, name: 'init', force: true });
+    expect(gen.lint.map((f) => [f.rule, f.file === join(gen.written[0]!.dir, 'up.sql')])).toEqual([
+      ['citus-foreign-key-not-colocated', true],
+    ]);
+    const extra = table('extra', { id: integer().primaryKey() });
+    const next = await generateMigration({
+      shadow,
+      schema: defineSchema({ ...bad, extra }),
+      dir,
+      name: 'extra',
+      now: new Date(Date.now() + 10_000),
+    });
+    expect(next.written).toHaveLength(1);
+    expect(next.lint).toEqual([]);
+  });
+
   it('the calls match Citus signatures (checked against stubs with its parameter names and types)', async () => {
     const stubs = [
       'create schema citus_stub',
