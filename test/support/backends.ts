@@ -35,6 +35,12 @@ export type Flavour = Backend | 'postgres+pgbouncer';
 export interface EachBackendOptions {
   /** Also run on `postgres+pgbouncer` when PostgreSQL is tested. */
   pgbouncer?: boolean;
+  /**
+   * On `postgres+pgbouncer`, `t.open()` also gets the direct URL (`directUrl`,
+   * for raw sessions and the migration lock); without it, such work fails
+   * there with E_DIRECT_URL_REQUIRED.
+   */
+  directUrl?: boolean;
 }
 
 export interface BackendFixture {
@@ -108,7 +114,10 @@ export function describeEachBackend(
           return provisioned.directUrl ?? provisioned.url;
         },
         open() {
-          handle ??= openDatabase({ url: fixture.url() });
+          handle ??= openDatabase({
+            url: fixture.url(),
+            ...(options.directUrl && flavour === 'postgres+pgbouncer' ? { directUrl: fixture.directUrl() } : {}),
+          });
           return handle;
         },
       };
