@@ -4,6 +4,7 @@
  * connections, so runs share them): the run's session advisory lock and its
  * work go to the direct URL (DIRECT_DATABASE_URL), status reads go through
  * PgBouncer, and without a direct URL the run is refused before it starts.
+ * A shadow database (its connections start with their own search_path) too.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type DbHandle, openDatabase } from '../../src/db/open.js';
 import { lockKeyFor, Migrator } from '../../src/migrate/runner.js';
+import { openShadow } from '../../src/migrate/shadow.js';
 import { freshPostgresDatabase, type ProvisionedDatabase, TEST_BACKENDS } from '../support/backends.js';
 import { expectFerryError } from '../support/expect-error.js';
 import { type OwnPgbouncer, startPgbouncer } from '../support/pgbouncer.js';
@@ -168,6 +170,18 @@ describe.skipIf(!TEST_BACKENDS.includes('postgres'))('migration runner through P
       (await query<{ id: string }>(direct, 'select id from ferry_migrations order by id')).map((h) => h.id),
     ).toEqual(IDS);
     expect(await advisoryLocks(direct)).toEqual([]);
+  });
+
+  it('a shadow database of a handle through PgBouncer opens on the direct URL, and is refused without one', async () => {
+    const { direct, bounced } = await fresh();
+    const shadow = await openShadow({ like: await open(bounced, direct) });
+    try {
+      await shadow.apply(['create table shadowed (id int primary key)']);
+      expect((await shadow.introspect()).tables.map((t) => t.name)).toEqual(['shadowed']);
+    } finally {
+      await shadow.close();
+    }
+    await expectFerryError(openShadow({ like: await open(bounced) }), 'E_DIRECT_URL_REQUIRED', /A shadow database/);
   });
 
   it('a run waits for the lock another session holds, then times out with E_MIGRATION_LOCK_TIMEOUT', async () => {
