@@ -6,6 +6,7 @@
  * PgBouncer, and without a direct URL the run is refused before it starts.
  * A shadow database (its connections start with their own search_path) too.
  */
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -77,6 +78,31 @@ async function query<T extends pg.QueryResultRow>(url: string, text: string, par
   } finally {
     await client.end();
   }
+}
+
+const BIN = new URL('../../bin/ferry.mjs', import.meta.url).pathname;
+
+/** `ferry <args>` in `cwd` with `env` (no DATABASE_URL or DIRECT_DATABASE_URL of this process). */
+function cli(
+  cwd: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; out: string; err: string }> {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+  for (const name of ['DATABASE_URL', 'DIRECT_DATABASE_URL']) if (!(name in env)) delete childEnv[name];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, out, err }));
+  });
 }
 
 /** Advisory locks granted in `url`'s database (other test files hold their own elsewhere). */
@@ -169,6 +195,25 @@ describe.skipIf(!TEST_BACKENDS.includes('postgres'))('migration runner through P
     expect(
       (await query<{ id: string }>(direct, 'select id from ferry_migrations order by id')).map((h) => h.id),
     ).toEqual(IDS);
+    expect(await advisoryLocks(direct)).toEqual([]);
+  });
+
+  it('the CLI: DATABASE_URL through PgBouncer and DIRECT_DATABASE_URL migrate; without the latter it says to set it', {
+    timeout: 120_000,
+  }, async () => {
+    const { direct, bounced } = await fresh();
+    const project = mkdtempSync(path.join(tmpdir(), 'ferry-bouncer-cli-'));
+    dirs.push(project);
+    writeFileSync(
+      path.join(project, 'ferry.config.ts'),
+      `export default { migrations: ${JSON.stringify(migrations())} };\n`,
+    );
+    const refused = await cli(project, ['migrate', 'up', '--json'], { DATABASE_URL: bounced });
+    expect(refused.code).not.toBe(0);
+    expect(refused.out + refused.err).toMatch(/DIRECT_DATABASE_URL/);
+    const up = await cli(project, ['migrate', 'up', '--json'], { DATABASE_URL: bounced, DIRECT_DATABASE_URL: direct });
+    expect(up.code, up.err).toBe(0);
+    expect(JSON.parse(up.out).results.map((r: { id: string }) => r.id)).toEqual(IDS);
     expect(await advisoryLocks(direct)).toEqual([]);
   });
 
