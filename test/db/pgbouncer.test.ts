@@ -95,6 +95,27 @@ describe('startup through PgBouncer', () => {
     }
   });
 
+  it('statements are never named: two handles take turns on one server connection with the same queries', async () => {
+    // A named prepared statement lives on the server connection that prepared it: with one server
+    // connection, the second handle's Parse of the same name fails (42P05), and after a switch the
+    // first's Bind finds none (26000). PgBouncer before 1.21 does not translate names.
+    const a = await open({ url: bouncer.url(name), pool: { max: 2 } });
+    const b = await open({ url: bouncer.url(name), pool: { max: 2 } });
+    await sql`create table if not exists named_check (id int primary key, v text)`.execute(a.db);
+    await sql`insert into named_check values (1, 'one') on conflict do nothing`.execute(a.db);
+    const read = (h: DbHandle) => h.db.selectFrom('named_check').select(['id', 'v']).where('id', '=', 1).execute();
+    const rounds = await Promise.all(Array.from({ length: 20 }, (_, i) => read(i % 2 === 0 ? a : b)));
+    for (const rows of rounds) expect(rows).toEqual([{ id: 1, v: 'one' }]);
+    // (Not b inside a's transaction: that holds the one server connection until it ends.)
+    await a.db.transaction().execute(async (tx) => {
+      await tx.updateTable('named_check').set({ v: 'uno' }).where('id', '=', 1).execute();
+      expect(await tx.selectFrom('named_check').select(['id', 'v']).where('id', '=', 1).execute()).toEqual([
+        { id: 1, v: 'uno' },
+      ]);
+    });
+    expect(await read(b)).toEqual([{ id: 1, v: 'uno' }]);
+  });
+
   it('without pgbouncer=true the connect error names PgBouncer and says to add it', async () => {
     const err = await expectFerryError(
       open({ url: bouncer.rawUrl(name) }),
