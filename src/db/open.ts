@@ -195,7 +195,13 @@ async function openPostgres(connectionString: string, options: OpenOptions, env:
   const pool = createPgPool(connectionString, poolOptions);
   const dialect = new PostgresDialect({ pool: pool.kyselyPool });
   // Behind PgBouncer, session work goes to a second pool on the direct URL, opened on first use.
-  const directUrl = pool.options.pgbouncer ? resolveDirectUrl(options.directUrl, env) : undefined;
+  let directUrl: string | undefined;
+  try {
+    directUrl = pool.options.pgbouncer ? resolveDirectUrl(options.directUrl, env) : undefined;
+  } catch (err) {
+    await pool.close();
+    throw err;
+  }
   let direct: Promise<PgPool> | undefined;
   let directDb: Promise<Kysely<any>> | undefined;
   const directPool = (what: string): Promise<PgPool> => {

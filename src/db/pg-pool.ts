@@ -7,6 +7,8 @@
  * other pg users in the same process keep their behaviour), and connect
  * failures turned into one E_CONNECT error that says what to check and never
  * carries the password. `sslmode` is Ferry's business too, not pg's (ssl.ts).
+ * Behind PgBouncer (`pgbouncer=true`) the startup packet carries only what
+ * PgBouncer accepts (pgbouncer.ts).
  */
 import type { PostgresPool, PostgresPoolClient } from 'kysely';
 import pg from 'pg';
@@ -38,7 +40,10 @@ export interface PoolOptions {
   idleTimeoutMillis?: Duration;
   /** Give up connecting, or waiting for a free connection, after this long (default 5 000 ms, or e.g. '5s'). */
   connectionTimeoutMillis?: Duration;
-  /** Server-side `statement_timeout` for every session (default 30 000 ms, or e.g. '30s'; 0 = none). */
+  /**
+   * Server-side `statement_timeout` for every session (default 30 000 ms, or e.g. '30s'; 0 = none).
+   * Through PgBouncer it cannot be sent: the role's or database's setting applies, and a value here is E_CONFIG.
+   */
   statementTimeoutMillis?: Duration;
   /**
    * Retire connections older than this (default 0 = never). A bare number
