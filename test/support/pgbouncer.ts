@@ -61,11 +61,18 @@ function installExitHook(): void {
   });
 }
 
-/** uid/gid to run as: the `postgres` OS user under root, else ourselves. */
+/** uid/gid to run as: the `postgres` OS user under root (else `nobody`), else ourselves. */
 function runAs(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
-  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
-  return { uid: id('-u'), gid: id('-g') };
+  for (const user of ['postgres', 'nobody']) {
+    try {
+      const id = (flag: string) => Number(execFileSync('id', [flag, user], { encoding: 'utf8' }).trim());
+      return { uid: id('-u'), gid: id('-g') };
+    } catch {
+      // no such user: try the next
+    }
+  }
+  throw new Error('pgbouncer refuses to run as root, and there is neither a postgres nor a nobody user to run it as');
 }
 
 function exited(p: ChildProcess): Promise<void> {
