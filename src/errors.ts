@@ -38,6 +38,7 @@ export type FerryErrorCode =
   | 'E_MISSING_DEPENDENCY'
   | 'E_EXTENSION_UNAVAILABLE'
   | 'E_ROLE_MISSING'
+  | 'E_DIRECT_URL_REQUIRED'
   // bin/heap-cap.mjs: `ferry import`/`verify` exhausted its capped heap (FERRY_MAX_HEAP_MB)
   | 'E_OUT_OF_MEMORY'
   // src/duration.ts
@@ -141,6 +142,7 @@ export interface FerryErrorDetailsMap {
   E_MISSING_DEPENDENCY: { package: string; feature: string };
   E_EXTENSION_UNAVAILABLE: { extension: string; backend: 'pglite' | 'postgres' };
   E_ROLE_MISSING: { role: string };
+  E_DIRECT_URL_REQUIRED: { variable: string; url: string };
   E_CACHE_REDIS: { op: string };
   E_CACHE_TIMEOUT: { op: string };
   E_SESSION_EXISTS: { jti: string };
@@ -293,5 +295,12 @@ export const E_EXTENSION_UNAVAILABLE = 'E_EXTENSION_UNAVAILABLE';
  * belong to the whole server and carry privileges); the message names it.
  */
 export const E_ROLE_MISSING = 'E_ROLE_MISSING';
+/**
+ * Work that needs one PostgreSQL session for its whole run (a raw session:
+ * imports' temp tables and COPY; the migration lock) was asked of a handle
+ * whose URL goes through PgBouncer (`pgbouncer=true`) with no direct URL to
+ * PostgreSQL: set DIRECT_DATABASE_URL (or the `directUrl` option).
+ */
+export const E_DIRECT_URL_REQUIRED = 'E_DIRECT_URL_REQUIRED';
 /** `ferry import`/`verify` exhausted the V8 heap cap it runs under (bin/heap-cap.mjs prints it; FERRY_MAX_HEAP_MB). */
 export const E_OUT_OF_MEMORY = 'E_OUT_OF_MEMORY';

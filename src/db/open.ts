@@ -14,7 +14,8 @@ import { E_CLOSED, E_CONNECT, FerryError } from '../errors.js';
 import { type Logger, layerLogger } from '../logger.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 import type { ObserverSlot, QueryObserver } from './observer.js';
-import { createPgPool, type PoolOptions, type PoolStats } from './pg-pool.js';
+import { createPgPool, type PgPool, type PoolOptions, type PoolStats } from './pg-pool.js';
+import { directUrlRequired, resolveDirectUrl } from './pgbouncer.js';
 import { PGliteDialect, type PGliteLike } from './pglite-dialect.js';
 import { loadPgliteExtensions, PGLITE_EXTENSIONS, pgliteExtensionClosure } from './pglite-extensions.js';
 import { initdbInChild, needsInitdb } from './pglite-initdb.js';
@@ -36,6 +37,14 @@ export const DEFAULT_DATA_DIR = './.ferry/pglite';
 export interface OpenOptions {
   /** Database URL; beats `env.DATABASE_URL`. */
   url?: string;
+  /**
+   * When `url` goes through PgBouncer (`?pgbouncer=true`): a URL straight to
+   * PostgreSQL for work that needs one session throughout (raw sessions:
+   * imports' temp tables and COPY; the migration lock). Beats
+   * `env.DIRECT_DATABASE_URL`; ignored without PgBouncer. Without it that work
+   * throws E_DIRECT_URL_REQUIRED. Opened on first use.
+   */
+  directUrl?: string;
   /** PGlite data directory when no URL is given (else `env.FERRY_DATA_DIR`, else ./.ferry/pglite under `projectDir`). */
   dataDir?: string;
   /**
@@ -94,7 +103,9 @@ export interface DbHandle {
   /**
    * Hold one connection for `fn` and talk to it in plain SQL and COPY (bulk
    * jobs: session temp tables, COPY FROM STDIN). On PGlite this holds the
-   * only connection, so other work waits until `fn` settles.
+   * only connection, so other work waits until `fn` settles. Behind PgBouncer
+   * (`pgbouncer=true`) it is a connection of the direct URL (`directUrl`,
+   * DIRECT_DATABASE_URL), else E_DIRECT_URL_REQUIRED.
    */
   session<T>(fn: (session: RawSession) => Promise<T>): Promise<T>;
   /** Close connections and release the data-dir lock; idempotent. */
@@ -174,24 +185,73 @@ function nonEmpty(value: string | undefined): string | undefined {
 
 async function openPostgres(connectionString: string, options: OpenOptions, env: NodeJS.ProcessEnv): Promise<DbHandle> {
   const observers: ObserverSlot = { current: undefined };
-  const pool = createPgPool(connectionString, {
+  const poolOptions = {
     observers,
     pool: options.pool,
     env,
     onError: options.onError,
     log: layerLogger(options.logger, 'db'),
-  });
+  };
+  const pool = createPgPool(connectionString, poolOptions);
   const dialect = new PostgresDialect({ pool: pool.kyselyPool });
+  // Behind PgBouncer, session work goes to a second pool on the direct URL, opened on first use.
+  let directUrl: string | undefined;
+  try {
+    directUrl = pool.options.pgbouncer ? resolveDirectUrl(options.directUrl, env) : undefined;
+  } catch (err) {
+    await pool.close();
+    throw err;
+  }
+  let direct: Promise<PgPool> | undefined;
+  let directDb: Promise<Kysely<any>> | undefined;
+  const directPool = (what: string): Promise<PgPool> => {
+    if (directUrl === undefined) return Promise.reject(directUrlRequired(what, pool.redactedUrl));
+    direct ??= (async () => {
+      const opened = createPgPool(directUrl, { ...poolOptions, pool: { ...options.pool, pgbouncer: false } });
+      try {
+        await opened.refreshTypes();
+      } catch (err) {
+        await opened.close().catch(() => {});
+        direct = undefined;
+        throw err;
+      }
+      return opened;
+    })();
+    return direct;
+  };
   const handle = new Handle({
     backend: 'postgres',
     dialect,
     redactedUrl: pool.redactedUrl,
-    connectionString,
+    connectionString: directUrl ?? connectionString,
     observers,
     stats: () => pool.stats(),
-    refreshTypes: () => pool.refreshTypes(),
-    session: (fn) => withPgSession(pool, fn),
-    close: () => pool.close(),
+    refreshTypes: async () => {
+      await pool.refreshTypes();
+      if (direct) await (await direct).refreshTypes();
+    },
+    session: pool.options.pgbouncer
+      ? async (fn) =>
+          withPgSession(await directPool('A raw session (handle.session(): imports, COPY, temp tables)'), fn)
+      : (fn) => withPgSession(pool, fn),
+    ...(pool.options.pgbouncer
+      ? {
+          sessionDb: (what: string) => {
+            directDb ??= directPool(what).then(
+              (p) => new Kysely<any>({ dialect: new PostgresDialect({ pool: p.kyselyPool }) }),
+            );
+            // A failed open is not remembered: the next call tries again.
+            directDb.catch(() => {
+              directDb = undefined;
+            });
+            return directDb;
+          },
+        }
+      : {}),
+    close: async () => {
+      const opened = direct?.catch(() => undefined);
+      await Promise.all([pool.close(), opened?.then((p) => p?.close())]);
+    },
   });
   try {
     // Fail at open, within the connect timeout, rather than on the first query;
@@ -291,6 +351,19 @@ async function openPGlite(dataDir: string | null, redactedUrl: string, options: 
   }
 }
 
+/**
+ * The Kysely that work needing one session for its whole run (the migration
+ * lock) must take its connection from: `db` itself, unless `db` is the `db`
+ * of a handle whose URL goes through PgBouncer; then one on the direct URL,
+ * or E_DIRECT_URL_REQUIRED naming `what`. Not exported from the package.
+ */
+export function sessionDbFor(db: Kysely<any>, what: string): Promise<Kysely<any>> {
+  const handle = handlesByDb.get(db);
+  return handle ? Handle.sessionDb(handle, what) : Promise.resolve(db);
+}
+
+const handlesByDb = new WeakMap<Kysely<any>, Handle>();
+
 interface HandleParts {
   backend: 'postgres' | 'pglite';
   dialect: Dialect;
@@ -302,6 +375,8 @@ interface HandleParts {
   stats(): PoolStats;
   refreshTypes(): Promise<void>;
   session<T>(fn: (session: RawSession) => Promise<T>): Promise<T>;
+  /** Behind PgBouncer: the Kysely on the direct URL (see sessionDbFor); else absent (the handle's own db). */
+  sessionDb?(what: string): Promise<Kysely<any>>;
   /** PGlite: the data dir as a gzipped tarball (`pglite.dumpDataDir()`). */
   dumpDataDir?(): Promise<Blob>;
   close(): Promise<void>;
@@ -315,8 +390,10 @@ interface PGliteDumper {
  * The URL (password included) a handle from `openDatabase` was opened with,
  * for Ferry's own code that must open more connections to the same server
  * (the shadow database), so nothing re-reads DATABASE_URL from the
- * environment and hopes it is still the same. Undefined for PGlite and for
- * `DbHandle`s made elsewhere. Not exported from the package.
+ * environment and hopes it is still the same. Behind PgBouncer it is the
+ * direct URL when one is set (a shadow database, pg_dump and the like need a
+ * session of their own). Undefined for PGlite and for `DbHandle`s made
+ * elsewhere. Not exported from the package.
  */
 export function connectionStringOf(handle: DbHandle): string | undefined {
   return handle instanceof Handle ? Handle.connectionString(handle) : undefined;
@@ -351,6 +428,11 @@ class Handle implements DbHandle {
     return handle.#connectionString;
   }
 
+  static sessionDb(handle: Handle, what: string): Promise<Kysely<any>> {
+    handle.#assertOpen();
+    return handle.#parts.sessionDb?.(what) ?? Promise.resolve(handle.db);
+  }
+
   static dumpDataDir(handle: Handle): (() => Promise<Blob>) | undefined {
     const dump = handle.#parts.dumpDataDir;
     if (!dump) return undefined;
@@ -368,6 +450,7 @@ class Handle implements DbHandle {
     this.#connectionString = parts.connectionString;
     this.#parts = { ...parts, connectionString: undefined };
     this.db = new Kysely<any>({ dialect: parts.dialect });
+    handlesByDb.set(this.db, this);
   }
 
   /** `DbHandle { backend: 'postgres', redactedUrl: '...' }`: what identifies it, never the connection internals. */

@@ -7,6 +7,8 @@
  * other pg users in the same process keep their behaviour), and connect
  * failures turned into one E_CONNECT error that says what to check and never
  * carries the password. `sslmode` is Ferry's business too, not pg's (ssl.ts).
+ * Behind PgBouncer (`pgbouncer=true`) the startup packet carries only what
+ * PgBouncer accepts (pgbouncer.ts).
  */
 import type { PostgresPool, PostgresPoolClient } from 'kysely';
 import pg from 'pg';
@@ -14,6 +16,12 @@ import { type Duration, toMs, toWholeSeconds } from '../duration.js';
 import { E_CLOSED, E_CONFIG, E_CONNECT, FerryError } from '../errors.js';
 import type { LayerLogger } from '../logger.js';
 import type { ObserverSlot } from './observer.js';
+import {
+  checkUntrackedSettings,
+  clientWithStartupParameters,
+  resolvePgbouncer,
+  trackedSessionSettings,
+} from './pgbouncer.js';
 import { refusedSslChoice, resolveSsl } from './ssl.js';
 import {
   ARRAY_TYPES_SQL,
@@ -32,7 +40,10 @@ export interface PoolOptions {
   idleTimeoutMillis?: Duration;
   /** Give up connecting, or waiting for a free connection, after this long (default 5 000 ms, or e.g. '5s'). */
   connectionTimeoutMillis?: Duration;
-  /** Server-side `statement_timeout` for every session (default 30 000 ms, or e.g. '30s'; 0 = none). */
+  /**
+   * Server-side `statement_timeout` for every session (default 30 000 ms, or e.g. '30s'; 0 = none).
+   * Through PgBouncer it cannot be sent: the role's or database's setting applies, and a value here is E_CONFIG.
+   */
   statementTimeoutMillis?: Duration;
   /**
    * Retire connections older than this (default 0 = never). A bare number
@@ -42,6 +53,13 @@ export interface PoolOptions {
   maxLifetimeSeconds?: number | Exclude<Duration, number>;
   /** `application_name` shown in pg_stat_activity (default 'ferry'). */
   applicationName?: string;
+  /**
+   * The URL goes through PgBouncer in transaction pooling mode (default false;
+   * `?pgbouncer=true|false` in the URL wins, as Prisma spells it): only startup
+   * parameters PgBouncer accepts are sent, and session work needs a direct
+   * URL (see pgbouncer.ts).
+   */
+  pgbouncer?: boolean;
 }
 
 /** The pool options as numbers: milliseconds, and seconds for `maxLifetimeSeconds`. */
@@ -52,6 +70,8 @@ export interface ResolvedPoolOptions {
   statementTimeoutMillis: number;
   maxLifetimeSeconds: number;
   applicationName: string;
+  /** Through PgBouncer (the option, or the URL's `pgbouncer=`); see pgbouncer.ts. */
+  pgbouncer: boolean;
 }
 
 export interface PoolStats {
@@ -68,6 +88,7 @@ export const POOL_DEFAULTS: ResolvedPoolOptions = {
   statementTimeoutMillis: 30_000,
   maxLifetimeSeconds: 0,
   applicationName: 'ferry',
+  pgbouncer: false,
 };
 
 /**
@@ -80,6 +101,7 @@ export const POOL_DEFAULTS: ResolvedPoolOptions = {
 export function resolvePoolOptions(
   options: PoolOptions = {},
   env: NodeJS.ProcessEnv = process.env,
+  connectionString?: string,
 ): ResolvedPoolOptions {
   const fromEnv = (name: string, min: number): number | undefined => {
     const raw = env[name]?.trim();
@@ -114,17 +136,48 @@ export function resolvePoolOptions(
     }
   }
   const applicationName = options.applicationName ?? POOL_DEFAULTS.applicationName;
+  if (options.pgbouncer !== undefined && typeof options.pgbouncer !== 'boolean') {
+    throw new FerryError(
+      E_CONFIG,
+      `Pool option pgbouncer=${String(options.pgbouncer)} is not valid: expected a boolean.`,
+      {
+        details: { option: 'pgbouncer' },
+      },
+    );
+  }
+  const pgbouncer =
+    connectionString === undefined
+      ? (options.pgbouncer ?? POOL_DEFAULTS.pgbouncer)
+      : resolvePgbouncer(connectionString, options.pgbouncer).pgbouncer;
+  let statementTimeoutMillis = time('statementTimeoutMillis', 'FERRY_STATEMENT_TIMEOUT_MS', 0, 'ms');
+  if (pgbouncer) {
+    // PgBouncer refuses a statement_timeout startup parameter and does not
+    // replay a SET on the next transaction's server connection: the role's
+    // (or database's) setting applies, so asking for another is an error.
+    if (statementTimeoutMillis !== undefined && statementTimeoutMillis !== 0) {
+      const variable = options.statementTimeoutMillis === undefined ? 'FERRY_STATEMENT_TIMEOUT_MS' : undefined;
+      throw new FerryError(
+        E_CONFIG,
+        `${variable ? `Environment variable ${variable}` : 'Pool option statementTimeoutMillis'}=${statementTimeoutMillis} ` +
+          'cannot be applied through PgBouncer (pgbouncer=true): it refuses the statement_timeout startup parameter ' +
+          "and keeps no session SET. Set it on the role instead (ALTER ROLE <user> SET statement_timeout = '30s'), " +
+          'or leave it unset (or 0).',
+        { details: variable ? { variable } : { option: 'statementTimeoutMillis' } },
+      );
+    }
+    statementTimeoutMillis = 0;
+  }
   return {
     max: max ?? POOL_DEFAULTS.max,
     idleTimeoutMillis:
       time('idleTimeoutMillis', 'FERRY_POOL_IDLE_TIMEOUT_MS', 0, 'ms') ?? POOL_DEFAULTS.idleTimeoutMillis,
     connectionTimeoutMillis:
       time('connectionTimeoutMillis', 'FERRY_CONNECT_TIMEOUT_MS', 1, 'ms') ?? POOL_DEFAULTS.connectionTimeoutMillis,
-    statementTimeoutMillis:
-      time('statementTimeoutMillis', 'FERRY_STATEMENT_TIMEOUT_MS', 0, 'ms') ?? POOL_DEFAULTS.statementTimeoutMillis,
+    statementTimeoutMillis: statementTimeoutMillis ?? POOL_DEFAULTS.statementTimeoutMillis,
     maxLifetimeSeconds:
       time('maxLifetimeSeconds', 'FERRY_POOL_MAX_LIFETIME_S', 0, 's') ?? POOL_DEFAULTS.maxLifetimeSeconds,
     applicationName,
+    pgbouncer,
   };
 }
 
@@ -199,14 +252,19 @@ export interface PgPool {
 type ResolvedSslOption = ReturnType<typeof resolveSsl>['ssl'];
 
 export function createPgPool(connectionString: string, opts: PgPoolOptions = {}): PgPool {
-  const options = resolvePoolOptions(opts.pool, opts.env);
+  const options = resolvePoolOptions(opts.pool, opts.env, connectionString);
   const redactedUrl = redactUrl(connectionString);
   const secrets = urlSecrets(connectionString);
   const registry = new TypeRegistry();
   const target = describeTarget(connectionString);
   // Checked with the pool options, before anything connects: a bad sslmode is a config error.
   const ssl = resolveSsl(connectionString, opts.env);
-  const { url, startupOptions } = withSessionOptions(ssl.url);
+  // Behind PgBouncer: no `options` (refused), the tracked settings as startup parameters of their own.
+  const plain = resolvePgbouncer(ssl.url, options.pgbouncer).url;
+  const { url, startupOptions } = options.pgbouncer
+    ? { url: plain, startupOptions: undefined }
+    : withSessionOptions(plain);
+  const Client = options.pgbouncer ? clientWithStartupParameters(trackedSessionSettings()) : undefined;
 
   // Only the sanitized copy is reported: the driver's error can reference client config (the password).
   const backgroundError = (err: unknown, msg: string): void => {
@@ -225,7 +283,8 @@ export function createPgPool(connectionString: string, opts: PgPoolOptions = {})
       application_name: options.applicationName,
       // pg only sends statement_timeout when it is truthy, so 0 means "server default".
       statement_timeout: options.statementTimeoutMillis,
-      options: startupOptions,
+      ...(startupOptions === undefined ? {} : { options: startupOptions }),
+      ...(Client === undefined ? {} : { Client }),
       types: {
         // Only text results are ever requested; binary stays pg's business.
         getTypeParser: ((oid: number, format?: string) =>
@@ -336,6 +395,7 @@ export function createPgPool(connectionString: string, opts: PgPoolOptions = {})
       try {
         const { rows } = await client.query<ArrayTypeRow>(ARRAY_TYPES_SQL, []);
         registry.setArrayTypes(rows);
+        if (options.pgbouncer) await checkUntrackedSettings((s, p) => client.query(s, p), redactedUrl);
       } finally {
         client.release();
       }
@@ -438,6 +498,14 @@ function explain(code: string | undefined, message: string, ctx: ConnectContext)
     case '57P03':
       return { reason: 'the server is starting up or shutting down', hint: 'Retry in a moment.' };
     default:
+      if (/unsupported startup parameter/i.test(message)) {
+        return {
+          reason: `the server refused a startup parameter (${message}): it looks like PgBouncer`,
+          hint: ctx.options.pgbouncer
+            ? 'Remove that parameter from the URL, or have PgBouncer list it in ignore_startup_parameters.'
+            : 'Add pgbouncer=true to the URL (or the pgbouncer pool option) so Ferry sends only what PgBouncer accepts.',
+        };
+      }
       if (/does not support SSL/i.test(message)) {
         return {
           reason: 'the server does not accept SSL connections',

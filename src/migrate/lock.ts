@@ -3,10 +3,11 @@
  * `pg_try_advisory_lock` (never a blocking call, never inside a transaction)
  * on one dedicated connection that then does all of the run's work, so the
  * lock survives each migration's COMMIT and dies with the session (see the
- * header of runner.ts).
+ * header of runner.ts). Behind PgBouncer that connection is a direct one.
  */
 import { createHash } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
+import { sessionDbFor } from '../db/open.js';
 import { FerryError } from '../errors.js';
 import { E_MIGRATION_LOCK_TIMEOUT } from './errors.js';
 
@@ -19,9 +20,15 @@ export interface RunLock {
   lockTimeoutMs: number;
 }
 
-/** Take the lock on a dedicated connection, run `fn` there, unlock. */
-export function withLock<T>(db: Kysely<any>, lock: RunLock, fn: (conn: Kysely<any>) => Promise<T>): Promise<T> {
-  return db.connection().execute(async (conn) => {
+/**
+ * Take the lock on a dedicated connection, run `fn` there, unlock. Behind
+ * PgBouncer in transaction mode a session lock would stay on whichever server
+ * connection took it (and the unlock could go to another), so the connection
+ * is one of the handle's direct URL (see db/open.ts `sessionDbFor`).
+ */
+export async function withLock<T>(db: Kysely<any>, lock: RunLock, fn: (conn: Kysely<any>) => Promise<T>): Promise<T> {
+  const sessionDb = await sessionDbFor(db, `The migration lock (on ${lock.table})`);
+  return sessionDb.connection().execute(async (conn) => {
     await acquireLock(conn, lock);
     let restoreCheck: string | null = null;
     try {

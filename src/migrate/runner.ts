@@ -11,7 +11,10 @@
  * ours to wait for. If the process dies, the server ends the session and the
  * lock goes with it (on PostgreSQL 14+ the run sets
  * `client_connection_check_interval` so a backend busy in a long statement
- * notices a dead client within about a second).
+ * notices a dead client within about a second). Behind PgBouncer in
+ * transaction mode (`pgbouncer=true`) a session lock would stay on whichever
+ * server connection took it, so that connection is one of the direct URL
+ * (DIRECT_DATABASE_URL), and without one a run is refused (lock.ts).
  *
  * Each migration runs as one transaction, or alone with session-level
  * timeouts when it is marked no-transaction (execute.ts).

@@ -32,7 +32,9 @@ import { dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { type Kysely, sql } from 'kysely';
 import { connectionStringOf, type DbHandle, openDatabase, resolveDatabaseTarget } from '../db/open.js';
+import { directUrlRequired, resolvePgbouncer } from '../db/pgbouncer.js';
 import { extensionsCreatedIn, extensionUnavailable, missingExtensionOf } from '../db/pglite-extensions.js';
+import { redactUrl } from '../db/redact.js';
 import { SESSION_SETTINGS } from '../db/types.js';
 import { E_BAD_ARGUMENT, E_QUERY, FerryError } from '../errors.js';
 import { distributionsOf, withDistribution } from '../schema/citus.js';
@@ -376,6 +378,11 @@ class PgliteShadow extends BaseShadow {
 // ---------------------------------------------------------------- PostgreSQL
 
 async function openPostgresShadow(connectionString: string): Promise<Shadow> {
+  // Its connections start with a search_path of their own (an `options`
+  // startup parameter), which PgBouncer refuses: a shadow needs the direct URL.
+  if (resolvePgbouncer(connectionString, undefined).pgbouncer) {
+    throw directUrlRequired('A shadow database', redactUrl(connectionString));
+  }
   const schema = `${SHADOW_SCHEMA_PREFIX}${randomBytes(6).toString('hex')}`;
   // Every connection of the pool starts with search_path = the scratch schema
   // (a startup option, so a reconnect after an idle timeout gets it too). It

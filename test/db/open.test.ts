@@ -96,6 +96,7 @@ describe('pool options', () => {
       statementTimeoutMillis: 30_000,
       maxLifetimeSeconds: 0,
       applicationName: 'ferry',
+      pgbouncer: false,
     });
   });
 
@@ -115,6 +116,7 @@ describe('pool options', () => {
       statementTimeoutMillis: 0,
       maxLifetimeSeconds: 60,
       applicationName: 'ferry',
+      pgbouncer: false,
     });
     expect(resolvePoolOptions({}, { ...env, FERRY_POOL_MAX: '7' }).max).toBe(7);
     expect(resolvePoolOptions({ max: 2, connectionTimeoutMillis: 50 }, { ...env, FERRY_POOL_MAX: '7' })).toMatchObject({

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import pino from 'pino';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { DbHandle } from '../../src/db/open.js';
+import { type DbHandle, openDatabase } from '../../src/db/open.js';
 import type { RawSession } from '../../src/db/session.js';
 import { casefold, ImportContext, parseLegacyTimestamp, stableUuid } from '../../src/import/context.js';
 import { defineImport } from '../../src/import/define.js';
@@ -163,7 +163,7 @@ describe('import helpers', () => {
   });
 });
 
-describeEachBackend('import loader', (t) => {
+describeEachBackend('import loader', { pgbouncer: true, directUrl: true }, (t) => {
   let db: DbHandle;
   beforeAll(async () => {
     db = await t.open();
@@ -214,6 +214,24 @@ describeEachBackend('import loader', (t) => {
     await runImport({ db, definition: blogImport([...users(20), ...posts(100, 20)]), batchSize: 37 });
     expect(await estimates()).toEqual({ users: { rows: 20, analyzed: true }, posts: { rows: 100, analyzed: true } });
   });
+
+  it.skipIf(t.flavour !== 'postgres+pgbouncer')(
+    'through PgBouncer without a direct URL: E_DIRECT_URL_REQUIRED before anything is written',
+    async () => {
+      const bounced = await openDatabase({ url: t.url(), env: {} });
+      try {
+        await expectFerryError(
+          runImport({ db: bounced, definition: blogImport([...users(3), ...posts(5, 3)]) }),
+          'E_DIRECT_URL_REQUIRED',
+          /DIRECT_DATABASE_URL/,
+        );
+      } finally {
+        await bounced.close();
+      }
+      expect(await count('users')).toBe(0);
+      expect(await count('posts')).toBe(0);
+    },
+  );
 
   it('updates only rows whose content changed', async () => {
     const items = [...users(5), ...posts(10, 5)];

@@ -60,14 +60,14 @@ function migrationsDir(name: string): string {
   return dir;
 }
 
-describeEachBackend('health: /livez and /readyz', (t) => {
+describeEachBackend('health: /livez and /readyz', { pgbouncer: true }, (t) => {
   let ferry: Ferry<unknown>;
   let h: Health;
   let http0: Awaited<ReturnType<typeof serve>>;
   const dir = migrationsDir(`m${Math.random().toString(36).slice(2, 8)}`);
 
   beforeAll(async () => {
-    ferry = (await connect({ url: t.url() })) as Ferry<unknown>;
+    ferry = (await connect({ url: t.url(), directUrl: t.directUrl() })) as Ferry<unknown>;
     h = health(ferry, { migrations: dir });
     http0 = await serve(h.handler);
   });

@@ -9,7 +9,7 @@ import { memberships, posts, users } from './schema.js';
 
 type DB = DatabaseOf<typeof schema>;
 
-describeEachBackend('repository', (t) => {
+describeEachBackend('repository', { pgbouncer: true }, (t) => {
   let ferry: Ferry<DB>;
 
   beforeAll(async () => {

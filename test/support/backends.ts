@@ -10,6 +10,12 @@
  *       ...
  *     });
  *   });
+ *
+ * `describeEachBackend(title, { pgbouncer: true }, fn)` adds a third flavour when PostgreSQL is tested:
+ * `postgres+pgbouncer`, the same fresh PostgreSQL database reached through a
+ * PgBouncer of the suite's own in transaction pooling mode (support/pgbouncer.ts),
+ * its URL marked `pgbouncer=true`. `t.backend` is then 'postgres' (the engine)
+ * and `t.flavour` says which; `t.directUrl()` is the database without PgBouncer.
  */
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
@@ -18,41 +24,105 @@ import { afterAll, beforeAll, describe, inject } from 'vitest';
 import { lockFileFor } from '../../src/db/data-dir-lock.js';
 import { type DbHandle, openDatabase } from '../../src/db/open.js';
 import { adminUrl, type Backend, TEST_BACKENDS, TEST_DB_PREFIX } from './backends-config.js';
+import { type OwnPgbouncer, startPgbouncer } from './pgbouncer.js';
 import { copyTemplate, ensureTemplate, TEMPLATE_ENV } from './pglite-template.js';
 
 export { adminUrl, type Backend, TEST_BACKENDS } from './backends-config.js';
 
+/** A backend as a suite runs on it: PGlite, PostgreSQL, or PostgreSQL through PgBouncer. */
+export type Flavour = Backend | 'postgres+pgbouncer';
+
+export interface EachBackendOptions {
+  /** Also run on `postgres+pgbouncer` when PostgreSQL is tested. */
+  pgbouncer?: boolean;
+  /**
+   * On `postgres+pgbouncer`, `t.open()` also gets the direct URL (`directUrl`,
+   * for raw sessions and the migration lock); without it, such work fails
+   * there with E_DIRECT_URL_REQUIRED.
+   */
+  directUrl?: boolean;
+}
+
 export interface BackendFixture {
+  /** The engine: 'postgres' for the PgBouncer flavour too. */
   readonly backend: Backend;
+  readonly flavour: Flavour;
   /** URL of this suite's fresh database; available from `beforeAll` on. */
   url(): string;
+  /** The same database without PgBouncer (== url() on the other flavours). */
+  directUrl(): string;
   /** One handle on `url()` shared by the suite (same promise every call), closed in `afterAll`. */
   open(): Promise<DbHandle>;
 }
 
 export interface ProvisionedDatabase {
   url: string;
+  /** Behind PgBouncer: the database's own URL. */
+  directUrl?: string;
   cleanup(): Promise<void>;
 }
 
-export function describeEachBackend(title: string, fn: (t: BackendFixture) => void): void {
-  for (const backend of TEST_BACKENDS) {
-    describe(`${title} [${backend}]`, () => {
+/** A fresh PostgreSQL database behind a PgBouncer of its own (transaction mode); cleanup stops both. */
+export async function behindPgbouncer(): Promise<ProvisionedDatabase> {
+  const db = await freshPostgresDatabase();
+  let bouncer: OwnPgbouncer;
+  try {
+    bouncer = await startPgbouncer();
+  } catch (err) {
+    await db.cleanup();
+    throw err;
+  }
+  const name = new URL(db.url).pathname.slice(1);
+  return {
+    url: bouncer.url(name),
+    directUrl: db.url,
+    cleanup: async () => {
+      try {
+        await bouncer.stop();
+      } finally {
+        await db.cleanup();
+      }
+    },
+  };
+}
+
+export function describeEachBackend(title: string, fn: (t: BackendFixture) => void): void;
+export function describeEachBackend(title: string, options: EachBackendOptions, fn: (t: BackendFixture) => void): void;
+export function describeEachBackend(
+  title: string,
+  optionsOrFn: EachBackendOptions | ((t: BackendFixture) => void),
+  maybeFn?: (t: BackendFixture) => void,
+): void {
+  const options = typeof optionsOrFn === 'function' ? {} : optionsOrFn;
+  const fn = typeof optionsOrFn === 'function' ? optionsOrFn : (maybeFn as (t: BackendFixture) => void);
+  const flavours: Flavour[] = [...TEST_BACKENDS];
+  if (options.pgbouncer && TEST_BACKENDS.includes('postgres')) flavours.push('postgres+pgbouncer');
+  for (const flavour of flavours) {
+    const backend: Backend = flavour === 'postgres+pgbouncer' ? 'postgres' : flavour;
+    describe(`${title} [${flavour}]`, () => {
       let provisioned: ProvisionedDatabase | undefined;
       let handle: Promise<DbHandle> | undefined;
       const fixture: BackendFixture = {
         backend,
+        flavour,
         url() {
           if (!provisioned) throw new Error('t.url() is only available from beforeAll on');
           return provisioned.url;
         },
+        directUrl() {
+          if (!provisioned) throw new Error('t.directUrl() is only available from beforeAll on');
+          return provisioned.directUrl ?? provisioned.url;
+        },
         open() {
-          handle ??= openDatabase({ url: fixture.url() });
+          handle ??= openDatabase({
+            url: fixture.url(),
+            ...(options.directUrl && flavour === 'postgres+pgbouncer' ? { directUrl: fixture.directUrl() } : {}),
+          });
           return handle;
         },
       };
       beforeAll(async () => {
-        provisioned = await provisionDatabase(backend);
+        provisioned = flavour === 'postgres+pgbouncer' ? await behindPgbouncer() : await provisionDatabase(backend);
       });
       afterAll(async () => {
         const opened = await handle?.catch(() => undefined);
