@@ -10,14 +10,24 @@ import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { inspect } from 'node:util';
 import { type Dialect, Kysely, PostgresDialect, sql } from 'kysely';
-import { E_CLOSED, E_CONNECT, FerryError } from '../errors.js';
+import { E_CLOSED, E_CONFIG, E_CONNECT, FerryError } from '../errors.js';
 import { type Logger, layerLogger } from '../logger.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 import type { ObserverSlot, QueryObserver } from './observer.js';
-import { createPgPool, type PoolOptions, type PoolStats } from './pg-pool.js';
+import {
+  createPgPool,
+  type PgPool,
+  type PoolOptions,
+  type PoolStats,
+  type ReplicaOptions,
+  type ResolvedReplicaOptions,
+  resolveReplicaOptions,
+} from './pg-pool.js';
 import { PGliteDialect, type PGliteLike } from './pglite-dialect.js';
 import { loadPgliteExtensions, PGLITE_EXTENSIONS, pgliteExtensionClosure } from './pglite-extensions.js';
 import { initdbInChild, needsInitdb } from './pglite-initdb.js';
+import { type ReplicaRouting, ReplicaSet } from './replicas.js';
+import { RoutingDialect } from './routing-dialect.js';
 import { observedSession, type RawSession, withPGliteSession, withPgSession } from './session.js';
 import { type ParsedUrl, parseDatabaseUrl } from './url.js';
 
@@ -68,6 +78,16 @@ export interface OpenOptions {
   loadDataDir?: Blob;
   /** Base for relative paths in `url`, `dataDir`, DATABASE_URL and FERRY_DATA_DIR (default `process.cwd()`). */
   cwd?: string;
+  /**
+   * PostgreSQL streaming replicas to read from (else `env.DATABASE_REPLICA_URLS`,
+   * comma separated): selects outside a transaction go to a healthy replica
+   * that has replayed the scope's writes; writes, transactions and everything
+   * else stay on the primary (see replicas.ts, routing-dialect.ts). PostgreSQL
+   * only: with PGlite or memory:// it is a configuration error.
+   */
+  replicas?: readonly string[];
+  /** How reads use the replicas: read-your-writes mode, lag bound, poll interval (see `ReplicaOptions`). */
+  replicaOptions?: ReplicaOptions;
 }
 
 export interface DbHandle {
@@ -99,15 +119,28 @@ export interface DbHandle {
   session<T>(fn: (session: RawSession) => Promise<T>): Promise<T>;
   /** Close connections and release the data-dir lock; idempotent. */
   close(): Promise<void>;
+  /** With read replicas: consistency scopes, tokens and replica health; undefined without replicas. */
+  readonly replicas?: ReplicaRouting;
 }
 
 export async function openDatabase(options: OpenOptions = {}): Promise<DbHandle> {
   const target = resolveDatabaseTarget(options);
   const log = layerLogger(options.logger, 'db');
   let handle: DbHandle;
+  const env = options.env ?? process.env;
+  // Validated before anything opens: a replica list with PGlite is a configuration error.
+  const replicas = resolveReplicaOptions(options.replicas, options.replicaOptions, env);
   if (target.backend === 'postgres') {
-    handle = await openPostgres(target.connectionString, options, options.env ?? process.env);
+    handle = await openPostgres(target.connectionString, options, env, replicas);
   } else {
+    if (replicas.urls.length > 0) {
+      throw new FerryError(
+        E_CONFIG,
+        `Read replicas are configured (${options.replicas !== undefined ? 'the replicas option' : 'DATABASE_REPLICA_URLS'}) but the database is ${target.redacted}: ` +
+          'only PostgreSQL has streaming replicas. Set a postgresql:// URL, or remove the replicas.',
+        { details: options.replicas !== undefined ? { option: 'replicas' } : { variable: 'DATABASE_REPLICA_URLS' } },
+      );
+    }
     if (target.dataDir !== null) prepareDataDir(target.dataDir, target.redacted, shellSetting(options));
     handle = await openPGlite(target.dataDir, target.redacted, options);
   }
@@ -172,16 +205,33 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value;
 }
 
-async function openPostgres(connectionString: string, options: OpenOptions, env: NodeJS.ProcessEnv): Promise<DbHandle> {
+async function openPostgres(
+  connectionString: string,
+  options: OpenOptions,
+  env: NodeJS.ProcessEnv,
+  replicaOptions: ResolvedReplicaOptions,
+): Promise<DbHandle> {
   const observers: ObserverSlot = { current: undefined };
+  const log = layerLogger(options.logger, 'db');
   const pool = createPgPool(connectionString, {
     observers,
     pool: options.pool,
     env,
     onError: options.onError,
-    log: layerLogger(options.logger, 'db'),
+    log,
   });
-  const dialect = new PostgresDialect({ pool: pool.kyselyPool });
+  let replicas: ReplicaSet | undefined;
+  let replicaPools: PgPool[] = [];
+  if (replicaOptions.urls.length > 0) {
+    // Replica pools report no checkouts: the pool metrics stay the primary's.
+    replicaPools = replicaOptions.urls.map((url) => {
+      const parsed = parseDatabaseUrl(url, options.cwd);
+      if (parsed.backend !== 'postgres') throw new Error('unreachable: resolveReplicaOptions checked the scheme');
+      return createPgPool(parsed.connectionString, { pool: options.pool, env, onError: options.onError, log });
+    });
+    replicas = new ReplicaSet(pool, replicaPools, replicaOptions, observers, log);
+  }
+  const dialect = replicas ? new RoutingDialect(pool, replicas) : new PostgresDialect({ pool: pool.kyselyPool });
   const handle = new Handle({
     backend: 'postgres',
     dialect,
@@ -189,15 +239,26 @@ async function openPostgres(connectionString: string, options: OpenOptions, env:
     connectionString,
     observers,
     stats: () => pool.stats(),
-    refreshTypes: () => pool.refreshTypes(),
+    // Replicas have the primary's catalog; one that is down learns types lazily when it is back.
+    refreshTypes: async () => {
+      await pool.refreshTypes();
+      await Promise.all(replicaPools.map((p) => p.refreshTypes().catch(() => {})));
+    },
     session: (fn) => withPgSession(pool, fn),
-    close: () => pool.close(),
+    replicas,
+    close: async () => {
+      await replicas?.close();
+      await pool.close();
+    },
   });
   try {
     // Fail at open, within the connect timeout, rather than on the first query;
     // loading the array types doubles as the connectivity check.
     await pool.refreshTypes();
+    // A replica down at open is no error: it is skipped until a poll finds it answering.
+    await replicas?.start();
   } catch (err) {
+    await replicas?.close().catch(() => {});
     await pool.close().catch(() => {});
     throw err;
   }
@@ -304,6 +365,8 @@ interface HandleParts {
   session<T>(fn: (session: RawSession) => Promise<T>): Promise<T>;
   /** PGlite: the data dir as a gzipped tarball (`pglite.dumpDataDir()`). */
   dumpDataDir?(): Promise<Blob>;
+  /** Postgres with read replicas. */
+  replicas?: ReplicaRouting;
   close(): Promise<void>;
 }
 
@@ -341,6 +404,7 @@ class Handle implements DbHandle {
   readonly db: Kysely<any>;
   readonly redactedUrl: string;
   readonly observers: ObserverSlot;
+  readonly replicas: ReplicaRouting | undefined;
   // A private field: not enumerable, not in JSON, not shown by util.inspect
   // (see [inspect.custom] too), readable only through connectionStringOf().
   readonly #connectionString: string | undefined;
@@ -365,6 +429,7 @@ class Handle implements DbHandle {
     this.dialect = parts.dialect;
     this.redactedUrl = parts.redactedUrl;
     this.observers = parts.observers;
+    this.replicas = parts.replicas;
     this.#connectionString = parts.connectionString;
     this.#parts = { ...parts, connectionString: undefined };
     this.db = new Kysely<any>({ dialect: parts.dialect });
