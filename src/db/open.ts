@@ -13,10 +13,13 @@ import { type Dialect, Kysely, PostgresDialect, sql } from 'kysely';
 import { E_CLOSED, E_CONFIG, E_CONNECT, FerryError } from '../errors.js';
 import { type Logger, layerLogger } from '../logger.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
+import { splitHosts } from './host-list.js';
+import { createMultiHostPool } from './multi-host.js';
 import type { ObserverSlot, QueryObserver } from './observer.js';
 import {
   createPgPool,
   type PgPool,
+  type PgPoolOptions,
   type PoolOptions,
   type PoolStats,
   type ReplicaOptions,
@@ -29,7 +32,7 @@ import { initdbInChild, needsInitdb } from './pglite-initdb.js';
 import { type ReplicaRouting, ReplicaSet } from './replicas.js';
 import { RoutingDialect } from './routing-dialect.js';
 import { observedSession, type RawSession, withPGliteSession, withPgSession } from './session.js';
-import { type ParsedUrl, parseDatabaseUrl } from './url.js';
+import { type ParsedUrl, parseDatabaseUrl, redactUrl } from './url.js';
 
 /**
  * Server settings of every embedded database, passed at start (`shared_buffers`
@@ -213,7 +216,7 @@ async function openPostgres(
 ): Promise<DbHandle> {
   const observers: ObserverSlot = { current: undefined };
   const log = layerLogger(options.logger, 'db');
-  const pool = createPgPool(connectionString, {
+  const pool = openPgPool(connectionString, {
     observers,
     pool: options.pool,
     env,
@@ -227,7 +230,7 @@ async function openPostgres(
     replicaPools = replicaOptions.urls.map((url) => {
       const parsed = parseDatabaseUrl(url, options.cwd);
       if (parsed.backend !== 'postgres') throw new Error('unreachable: resolveReplicaOptions checked the scheme');
-      return createPgPool(parsed.connectionString, { pool: options.pool, env, onError: options.onError, log });
+      return openPgPool(parsed.connectionString, { pool: options.pool, env, onError: options.onError, log });
     });
     replicas = new ReplicaSet(pool, replicaPools, replicaOptions, observers, log);
   }
@@ -263,6 +266,14 @@ async function openPostgres(
     throw err;
   }
   return handle;
+}
+
+/** A pg pool on `connectionString`: one host, or several (libpq's `h1:5432,h2:5432`, see multi-host.ts). */
+function openPgPool(connectionString: string, opts: PgPoolOptions): PgPool {
+  const hosts = splitHosts(connectionString);
+  return hosts
+    ? createMultiHostPool(hosts, redactUrl(connectionString), createPgPool, opts)
+    : createPgPool(connectionString, opts);
 }
 
 async function openPGlite(dataDir: string | null, redactedUrl: string, options: OpenOptions): Promise<DbHandle> {

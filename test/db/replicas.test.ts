@@ -10,6 +10,7 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Ferry } from '../../src/connect.js';
+import { splitHosts } from '../../src/db/host-list.js';
 import type { RouteInfo } from '../../src/db/observer.js';
 import type { OpenOptions } from '../../src/db/open.js';
 import { resolveReplicaOptions } from '../../src/db/pg-pool.js';
@@ -282,5 +283,72 @@ describe('read replicas (own primary + streaming replica)', () => {
     }
     expect(failed).toBe(0);
     expect(ok).toBeGreaterThan(100);
+  });
+});
+
+describe('failover: a multi-host primary URL finds the promoted replica', () => {
+  let cluster: PgCluster;
+  let ferry: Ferry<any> | undefined;
+
+  beforeAll(async () => {
+    cluster = await startPgCluster();
+  });
+  afterAll(async () => {
+    await ferry?.close().catch(() => {});
+    await cluster?.stop();
+  });
+
+  it('splits the hosts and keeps only a writable one with target_session_attrs=read-write', () => {
+    expect(splitHosts('postgresql://u:p%40w@h1:1,h2:2/db?sslmode=disable&target_session_attrs=read-write')).toEqual({
+      urls: ['postgresql://u:p%40w@h1:1/db?sslmode=disable', 'postgresql://u:p%40w@h2:2/db?sslmode=disable'],
+      targetSessionAttrs: 'read-write',
+    });
+    expect(splitHosts('postgresql://h1/db')).toBeNull();
+    expect(() => splitHosts('postgresql://h1,h2/db?target_session_attrs=standby')).toThrow(/not supported/);
+  });
+
+  it('after the primary dies and the replica is promoted, writes continue on new connections', async () => {
+    // The replica is listed first: it is read-only, so writes must still land on the primary.
+    const url =
+      `postgresql://postgres@127.0.0.1:${cluster.replica.port},127.0.0.1:${cluster.primary.port}` +
+      '/postgres?target_session_attrs=read-write';
+    ferry = await connect({
+      url,
+      replicas: [cluster.replica.url],
+      schema,
+      replicaOptions: { pollInterval: 50 },
+      pool: { connectionTimeoutMillis: 2_000 },
+    });
+    expect(ferry.url).toBe(url);
+    await ferry.createSchema();
+    const repo = ferry.repo(notes);
+    const before = await repo.insert({ body: 'before failover' });
+    await cluster.killPrimary();
+    await cluster.promoteReplica();
+    // Writes in flight at the crash may fail; the next new connection finds the promoted host.
+    await until(
+      'a write succeeds after the promotion',
+      async () => {
+        try {
+          await repo.insert({ body: 'first after failover' });
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      60_000,
+    );
+    let failed = 0;
+    for (let i = 0; i < 20; i++) {
+      try {
+        await repo.insert({ body: 'after failover', n: i });
+      } catch {
+        failed++;
+      }
+    }
+    expect(failed).toBe(0);
+    expect(await repo.count({ body: 'after failover' })).toBe(20);
+    expect(await repo.get(before.id)).toMatchObject({ body: 'before failover' });
+    await until('the old replica is reported promoted', () => ferry!.replicaStatus()[0]!.state === 'promoted');
   });
 });
