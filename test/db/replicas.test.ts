@@ -8,6 +8,7 @@
  */
 import { sql } from 'kysely';
 import pg from 'pg';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Ferry } from '../../src/connect.js';
 import { splitHosts } from '../../src/db/host-list.js';
@@ -15,9 +16,11 @@ import type { RouteInfo } from '../../src/db/observer.js';
 import type { OpenOptions } from '../../src/db/open.js';
 import { resolveReplicaOptions } from '../../src/db/pg-pool.js';
 import { E_BAD_ARGUMENT, E_CONFIG } from '../../src/errors.js';
+import { createMetrics } from '../../src/ops/index.js';
 import { integer, serial, table, text } from '../../src/schema/index.js';
 import { expectFerryError } from '../support/expect-error.js';
 import { type PgCluster, startPgCluster } from '../support/pg-cluster.js';
+import { conventionProblems, parsePromText, sampleValue } from '../support/prom-text.js';
 
 const notes = table('notes', {
   id: serial().primaryKey(),
@@ -244,6 +247,34 @@ describe('read replicas (own primary + streaming replica)', () => {
     routes.length = 0;
     await ferry.repo(notes).count();
     expect(routes).toEqual([{ target: 'replica', reason: 'replica' }]);
+  });
+
+  it('exports replica lag and read routing as Prometheus metrics', async () => {
+    const ferry = await connect({
+      url: cluster.primary.url,
+      replicas: [cluster.replica.url],
+      schema,
+      replicaOptions: { maxLag: '1h', pollInterval: 50 },
+    });
+    opened.push(ferry);
+    const metrics = createMetrics(ferry, { registry: new Registry(), sampleInterval: 0 });
+    try {
+      await until('replica up', () => ferry.replicaStatus()[0]!.state === 'up');
+      await ferry.repo(notes).count();
+      await ferry.primary(() => ferry.repo(notes).count());
+      const families = parsePromText(await metrics.text());
+      expect(conventionProblems(families)).toEqual([]);
+      const replica = { replica: 'postgresql://postgres@127.0.0.1:' + cluster.replica.port + '/postgres' };
+      expect(sampleValue(families, 'ferry_db_replica_up', replica)).toBe(1);
+      expect(sampleValue(families, 'ferry_db_replica_lag_bytes', replica)).toBeGreaterThanOrEqual(0);
+      expect(sampleValue(families, 'ferry_db_replica_lag_seconds', replica)).toBeGreaterThanOrEqual(0);
+      expect(
+        sampleValue(families, 'ferry_db_reads_routed_total', { target: 'replica', reason: 'replica' }),
+      ).toBeGreaterThanOrEqual(1);
+      expect(sampleValue(families, 'ferry_db_reads_routed_total', { target: 'primary', reason: 'forced' })).toBe(1);
+    } finally {
+      metrics.close();
+    }
   });
 
   it('a replica killed mid-load: every read still succeeds, on the primary, until it is back', async () => {
