@@ -12,6 +12,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   export: () => import('./export.bench.js'),
   cutover: () => import('./cutover.bench.js'),
   studio: () => import('./studio.bench.js'),
+  replicas: () => import('./replicas.bench.js'),
 };
 
 const wanted = process.argv.slice(2);
