@@ -19,7 +19,7 @@
  * fsync is off: the data is thrown away anyway.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -140,11 +140,43 @@ async function poll(what: string, timeoutMs: number, check: () => Promise<boolea
   }
 }
 
+const CLUSTER_PREFIX = 'ferry-pgcluster-';
+
+/**
+ * Stop and remove clusters whose test process is gone (global-setup calls
+ * this once per run): what a run killed with SIGKILL left running.
+ */
+export function sweepDeadClusters(): void {
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith(CLUSTER_PREFIX)) continue;
+    const root = join(tmpdir(), name);
+    let owner = Number.NaN;
+    try {
+      owner = Number(readFileSync(join(root, 'owner.pid'), 'utf8'));
+    } catch {}
+    if (Number.isInteger(owner) && processAlive(owner)) continue;
+    stopSync(join(root, 'replica'));
+    stopSync(join(root, 'primary'));
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** A primary plus one streaming replica (`pg_basebackup -R`), both started and answering. */
 export async function startPgCluster(): Promise<PgCluster> {
   installExitHook();
-  const root = mkdtempSync(join(tmpdir(), 'ferry-pgcluster-'));
+  const root = mkdtempSync(join(tmpdir(), CLUSTER_PREFIX));
   live.add(root);
+  // For sweepDeadClusters(): a run killed outright (SIGKILL, no exit hook) leaves servers behind.
+  writeFileSync(join(root, 'owner.pid'), String(process.pid));
   if (process.getuid?.() === 0) chownSync(root, Number(execFileSync('id', ['-u', 'postgres']).toString().trim()), -1);
   const primaryDir = join(root, 'primary');
   const replicaDir = join(root, 'replica');
