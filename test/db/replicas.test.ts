@@ -6,7 +6,7 @@
  * replayed a row written a moment ago, so which server answered shows in
  * the rows themselves, not in timings.
  */
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import pg from 'pg';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +18,8 @@ import { resolveReplicaOptions } from '../../src/db/pg-pool.js';
 import { E_BAD_ARGUMENT, E_CONFIG } from '../../src/errors.js';
 import { createMetrics } from '../../src/ops/index.js';
 import { integer, serial, table, text } from '../../src/schema/index.js';
+import { PgStore } from '../../src/sessions/postgres.js';
+import { sessionTables } from '../../src/sessions/tables.js';
 import { expectFerryError } from '../support/expect-error.js';
 import { type PgCluster, startPgCluster } from '../support/pg-cluster.js';
 import { conventionProblems, parsePromText, sampleValue } from '../support/prom-text.js';
@@ -27,7 +29,8 @@ const notes = table('notes', {
   body: text().notNull(),
   n: integer().notNull().default(0),
 });
-const schema = { notes };
+const { sessions, refreshTokens, sessionOutbox } = sessionTables();
+const schema = { notes, sessions, refreshTokens, sessionOutbox };
 
 async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -127,6 +130,8 @@ describe('read replicas (own primary + streaming replica)', () => {
     cluster = await startPgCluster();
     const setup = await connect({ url: cluster.primary.url, schema });
     await setup.createSchema();
+    await sql`insert into sessions (user_id, access_jti, data, version, created_at, last_activity, expires_at)
+      values ('u1', 'jti-1', '{}', 1, now(), now(), now() + interval '1 day')`.execute(setup.db);
     await setup.close();
     await cluster.waitForCatchUp();
   });
@@ -247,6 +252,31 @@ describe('read replicas (own primary + streaming replica)', () => {
     routes.length = 0;
     await ferry.repo(notes).count();
     expect(routes).toEqual([{ target: 'replica', reason: 'replica' }]);
+  });
+
+  it('the session store reads sessions from the primary, never from a lagging replica', async () => {
+    await cluster.setApplyDelay(60_000);
+    const { ferry } = await open({ replicaOptions: { maxLag: '1h', pollInterval: 50 } });
+    const client = new pg.Client({ connectionString: cluster.primary.url });
+    await client.connect();
+    try {
+      // Revoked by another process a moment ago: the replica still has the session live.
+      await client.query('update sessions set revoked = true where access_jti = $1', ['jti-1']);
+    } finally {
+      await client.end();
+    }
+    expect(
+      await (ferry.db as Kysely<any>)
+        .selectFrom('sessions')
+        .select('revoked')
+        .where('access_jti', '=', 'jti-1')
+        .execute(),
+    ).toEqual([{ revoked: false }]);
+    const store = new PgStore({ db: ferry });
+    expect(await store.read('u1', 'jti-1')).toBeNull();
+    expect(await store.list('u1')).toEqual([]);
+    await cluster.setApplyDelay(0);
+    await cluster.waitForCatchUp();
   });
 
   it('exports replica lag and read routing as Prometheus metrics', async () => {
