@@ -50,6 +50,26 @@ import type { ReplicaSet } from './replicas.js';
 
 type PoolClient = Awaited<ReturnType<PgPool['connect']>>;
 
+/**
+ * Command tags (their first word) of statements that write no WAL: no token
+ * to read after them. Anything else, EXPLAIN (ANALYZE runs the statement) and
+ * unknown tags included, counts as a write.
+ */
+const NO_WAL_COMMANDS = new Set([
+  'SELECT',
+  'SHOW',
+  'SET',
+  'RESET',
+  'LISTEN',
+  'UNLISTEN',
+  'DISCARD',
+  'DEALLOCATE',
+  'BEGIN',
+  'START',
+  'SAVEPOINT',
+  'RELEASE',
+]);
+
 interface PgResult {
   command?: string;
   rowCount?: number | null;
@@ -169,7 +189,7 @@ class RoutedConnection implements DatabaseConnection {
     const client = await this.#primaryClient();
     const result = (await client.query(compiledQuery.sql, [...compiledQuery.parameters])) as unknown as PgResult;
     const command = result.command;
-    if (!this.inTransaction && command !== undefined && command !== 'SELECT' && command !== 'SHOW') {
+    if (!this.inTransaction && command !== undefined && !NO_WAL_COMMANDS.has(command)) {
       let lsn: string | undefined;
       if (this.#replicas.wantsLsn) {
         const { rows } = await client.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn', []);
