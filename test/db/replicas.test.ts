@@ -213,6 +213,42 @@ describe('read replicas (own primary + streaming replica)', () => {
     );
   });
 
+  it('a select the replica refuses (a function that writes) runs on the primary; a real error is not retried', async () => {
+    const { ferry, routes } = await open({ replicaOptions: { maxLag: '1h', pollInterval: 50 } });
+    await until('replica up', () => ferry.replicaStatus()[0]!.state === 'up');
+    const db = ferry.db as Kysely<any>;
+    const next = await db
+      .selectNoFrom((eb) => eb.fn<string>('nextval', [eb.val('notes_id_seq')]).as('v'))
+      .executeTakeFirstOrThrow();
+    expect(Number(next.v)).toBeGreaterThan(0);
+    expect(routes).toEqual([{ target: 'primary', reason: 'failed' }]);
+    // Refused for being read-only is no sign of ill health: the replica keeps serving reads.
+    expect(ferry.replicaStatus()[0]!.state).toBe('up');
+    routes.length = 0;
+    const err = await db
+      .selectFrom('no_such_table')
+      .selectAll()
+      .execute()
+      .catch((e: unknown) => e);
+    expect((err as { code?: string }).code).toBe('42P01');
+    expect(routes).toEqual([]);
+  });
+
+  it("time-based read-your-writes (readYourWrites: '1h') reads from the primary after a write", async () => {
+    const { ferry, routes } = await open({ replicaOptions: { readYourWrites: '1h', maxLag: '1h', pollInterval: 50 } });
+    await until('replica up', () => ferry.replicaStatus()[0]!.state === 'up');
+    const repo = ferry.repo(notes);
+    await ferry.consistency(null, async () => {
+      await repo.count();
+      expect(routes).toEqual([{ target: 'replica', reason: 'replica' }]);
+      await repo.insert({ body: 'timed' });
+      expect(ferry.token()).toMatch(/^t\d+$/);
+      routes.length = 0;
+      await repo.count();
+      expect(routes).toEqual([{ target: 'primary', reason: 'recent-write' }]);
+    });
+  });
+
   it('waits for the replica up to waitForReplica when asked to', async () => {
     await cluster.setApplyDelay(1_500);
     const { ferry, routes } = await open({ replicaOptions: { maxLag: '1h', waitForReplica: '30s', pollInterval: 50 } });
