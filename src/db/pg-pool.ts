@@ -150,6 +150,12 @@ export interface ReplicaOptions {
   maxLag?: Duration;
   /** How often replica health and lag are polled (default '1s'). */
   pollInterval?: Duration;
+  /**
+   * A health poll or replay-position check unanswered after this long marks
+   * the replica down (default '2s'): a hung server (stopped, partitioned)
+   * keeps its TCP connections open and would otherwise never fail.
+   */
+  checkTimeout?: Duration;
 }
 
 export interface ResolvedReplicaOptions {
@@ -160,6 +166,7 @@ export interface ResolvedReplicaOptions {
   waitForReplicaMs: number;
   maxLagMs: number;
   pollIntervalMs: number;
+  checkTimeoutMs: number;
 }
 
 /**
@@ -206,7 +213,11 @@ export function resolveReplicaOptions(
     }
   }
   const ryw = options.readYourWrites ?? 'lsn';
-  const duration = (key: 'waitForReplica' | 'maxLag' | 'pollInterval', fallback: number, min: number): number => {
+  const duration = (
+    key: 'waitForReplica' | 'maxLag' | 'pollInterval' | 'checkTimeout',
+    fallback: number,
+    min: number,
+  ): number => {
     const value = options[key];
     return value === undefined
       ? fallback
@@ -221,6 +232,7 @@ export function resolveReplicaOptions(
     waitForReplicaMs: duration('waitForReplica', 0, 0),
     maxLagMs: duration('maxLag', 10_000, 1),
     pollIntervalMs: duration('pollInterval', 1_000, 10),
+    checkTimeoutMs: duration('checkTimeout', 2_000, 1),
   };
 }
 

@@ -289,7 +289,7 @@ export class ReplicaSet implements ReplicaRouting {
   /** Re-read one replica's replay position (one query in flight per replica, shared). */
   #refresh(replica: Replica): Promise<void> {
     if (performance.now() - replica.refreshedAt < REFRESH_FRESH_MS) return Promise.resolve();
-    replica.refreshing ??= (async () => {
+    replica.refreshing ??= this.#bounded(replica, async () => {
       try {
         const client = await replica.pool.connect();
         let broken = false;
@@ -308,11 +308,11 @@ export class ReplicaSet implements ReplicaRouting {
         }
       } catch (err) {
         this.#markDown(replica, err);
-      } finally {
-        replica.refreshedAt = performance.now();
-        replica.refreshing = null;
       }
-    })();
+    }).finally(() => {
+      replica.refreshedAt = performance.now();
+      replica.refreshing = null;
+    });
     return replica.refreshing;
   }
 
@@ -326,7 +326,7 @@ export class ReplicaSet implements ReplicaRouting {
   }
 
   async #pollOnce(): Promise<void> {
-    try {
+    const primary = (async () => {
       const client = await this.#primary.connect();
       try {
         const { rows } = await client.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn', []);
@@ -334,10 +334,46 @@ export class ReplicaSet implements ReplicaRouting {
       } finally {
         client.release();
       }
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // Bounded like the replicas' checks: a hung primary must not stop the polling.
+      await Promise.race([
+        primary,
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, this.#options.checkTimeoutMs);
+        }),
+      ]);
     } catch {
       // The primary is unreachable (or is a replica itself mid-failover): lag in bytes stays as it was.
+    } finally {
+      clearTimeout(timer);
+      primary.catch(() => {});
     }
-    await Promise.all(this.#replicas.map((r) => this.#pollReplica(r)));
+    await Promise.all(this.#replicas.map((r) => this.#bounded(r, () => this.#pollReplica(r))));
+  }
+
+  /**
+   * `check()`, or a timeout after checkTimeout that marks the replica down:
+   * a stopped or partitioned server keeps its sockets open and never errors.
+   * The check itself goes on; its connection is released when it ends.
+   */
+  async #bounded(replica: Replica, check: () => Promise<void>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.#options.checkTimeoutMs);
+    });
+    try {
+      const outcome = await Promise.race([check().then(() => 'done' as const), timedOut]);
+      if (outcome === 'timeout') {
+        this.#markDown(
+          replica,
+          new Error(`no answer from the replica within ${this.#options.checkTimeoutMs} ms (checkTimeout)`),
+        );
+      }
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async #pollReplica(replica: Replica): Promise<void> {

@@ -343,6 +343,23 @@ describe('read replicas (own primary + streaming replica)', () => {
     }
   });
 
+  it('a hung replica (stopped, sockets open) is marked down within checkTimeout; new reads go to the primary', async () => {
+    const { ferry, routes } = await open({ replicaOptions: { maxLag: '1h', pollInterval: 50, checkTimeout: 300 } });
+    await until('replica up', () => ferry.replicaStatus()[0]!.state === 'up');
+    // Warm: an idle pooled connection to the replica exists, and would hang a read sent to it.
+    await ferry.repo(notes).count();
+    cluster.pauseReplica();
+    try {
+      await until('replica marked down', () => ferry.replicaStatus()[0]!.state === 'down');
+      routes.length = 0;
+      expect(await ferry.repo(notes).count({ body: 'mine' })).toBeGreaterThan(0);
+      expect(routes).toEqual([{ target: 'primary', reason: 'unavailable' }]);
+    } finally {
+      cluster.resumeReplica();
+    }
+    await until('replica back up', () => ferry.replicaStatus()[0]!.state === 'up');
+  });
+
   it('a replica killed mid-load: every read still succeeds, on the primary, until it is back', async () => {
     const { ferry, routes } = await open({ replicaOptions: { maxLag: '1h', pollInterval: 50 } });
     await until('replica up', () => ferry.replicaStatus()[0]!.state === 'up');

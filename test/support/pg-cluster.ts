@@ -43,6 +43,10 @@ export interface PgCluster {
   setApplyDelay(ms: number): Promise<void>;
   /** `pg_ctl stop -m immediate` on the replica: its backends die, connections are reset. */
   killReplica(): Promise<void>;
+  /** SIGSTOP the replica's postmaster and every backend: a hung server whose sockets stay open. */
+  pauseReplica(): void;
+  /** SIGCONT them. */
+  resumeReplica(): void;
   /** Start the replica again (after killReplica); resolves once it accepts connections. */
   startReplica(): Promise<void>;
   /** `pg_ctl stop -m immediate` on the primary. */
@@ -76,6 +80,10 @@ async function pgBin(bin: string, args: string[]): Promise<string> {
 }
 
 function stopSync(dataDir: string): void {
+  // A paused server (pauseReplica) handles pg_ctl's SIGQUIT only once continued.
+  try {
+    for (const pid of serverPids(dataDir)) process.kill(pid, 'SIGCONT');
+  } catch {}
   try {
     const [file, argv] = asPostgres('pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', 'stop']);
     execFileSync(file, argv, { stdio: 'ignore', timeout: 30_000 });
@@ -161,6 +169,17 @@ export function sweepDeadClusters(): void {
   }
 }
 
+/** The postmaster of `dataDir` (first line of postmaster.pid) and its children, by pid. */
+function serverPids(dataDir: string): number[] {
+  const postmaster = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(postmaster)])
+    .toString()
+    .split('\n')
+    .map((l) => Number(l.trim()))
+    .filter((pid) => Number.isInteger(pid) && pid > 0);
+  return [postmaster, ...children];
+}
+
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -191,9 +210,16 @@ export async function startPgCluster(): Promise<PgCluster> {
   const primary = node(primaryDir, primaryPort);
   const replica = node(replicaDir, replicaPort);
   let stopped = false;
+  // Paused server processes (pauseReplica): resumed before any stop, or SIGQUIT would wait for SIGCONT.
+  let paused: number[] = [];
   const stop = async () => {
     if (stopped) return;
     stopped = true;
+    for (const pid of paused) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {}
+    }
     await pgBin('pg_ctl', ['-D', replicaDir, '-m', 'immediate', '-w', 'stop']).catch(() => {});
     await pgBin('pg_ctl', ['-D', primaryDir, '-m', 'immediate', '-w', 'stop']).catch(() => {});
     rmSync(root, { recursive: true, force: true });
@@ -246,6 +272,18 @@ export async function startPgCluster(): Promise<PgCluster> {
         );
         return Number(rows[0]!.v) === ms;
       });
+    },
+    pauseReplica() {
+      paused = serverPids(replicaDir);
+      for (const pid of paused) process.kill(pid, 'SIGSTOP');
+    },
+    resumeReplica() {
+      for (const pid of paused) {
+        try {
+          process.kill(pid, 'SIGCONT');
+        } catch {}
+      }
+      paused = [];
     },
     async killReplica() {
       await pgBin('pg_ctl', ['-D', replicaDir, '-m', 'immediate', '-w', 'stop']);
