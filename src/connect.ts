@@ -16,7 +16,15 @@ import type { DatabaseOf } from './schema/infer.js';
 import { defineSchema, type Schema } from './schema/schema.js';
 import type { Table } from './schema/table.js';
 
-export interface ConnectOptions<S> extends OpenOptions {
+export interface ConnectOptions<S> extends Omit<OpenOptions, 'replicas'> {
+  /**
+   * PostgreSQL streaming replicas to read from; default `DATABASE_REPLICA_URLS`
+   * (comma separated). Selects outside a transaction go to a healthy replica
+   * that has replayed this scope's writes (see `consistency()`, `token()`);
+   * writes, transactions and `primary(fn)` stay on the primary. `[]`: none,
+   * whatever the environment says.
+   */
+  replicas?: readonly string[];
   /** The schema module (`import * as schema from './schema.js'`): its tables type `db` and drive repositories. */
   schema?: S;
   /** Errors thrown by after-commit callbacks; by default they become process warnings. */
@@ -341,6 +349,7 @@ export async function connect<S extends Record<string, unknown> = Record<string,
   const schema = defineSchema(options.schema ?? {});
   // Compile the schema before opening anything: a schema mistake should not leave a connection behind.
   schema.toIR();
-  const handle = await openDatabase(options);
+  // The app's own connection also reads DATABASE_REPLICA_URLS; openDatabase() alone (Ferry's tools) does not.
+  const handle = await openDatabase({ ...options, replicas: options.replicas ?? 'env' });
   return new Ferry<DatabaseOf<S>>(handle, schema, options);
 }

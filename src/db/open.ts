@@ -82,13 +82,16 @@ export interface OpenOptions {
   /** Base for relative paths in `url`, `dataDir`, DATABASE_URL and FERRY_DATA_DIR (default `process.cwd()`). */
   cwd?: string;
   /**
-   * PostgreSQL streaming replicas to read from (else `env.DATABASE_REPLICA_URLS`,
-   * comma separated): selects outside a transaction go to a healthy replica
-   * that has replayed the scope's writes; writes, transactions and everything
-   * else stay on the primary (see replicas.ts, routing-dialect.ts). PostgreSQL
-   * only: with PGlite or memory:// it is a configuration error.
+   * PostgreSQL streaming replicas to read from: selects outside a transaction
+   * go to a healthy replica that has replayed the scope's writes; writes,
+   * transactions and everything else stay on the primary (see replicas.ts,
+   * routing-dialect.ts). `'env'`: the comma-separated `DATABASE_REPLICA_URLS`
+   * (what `connect()` passes when the option is not given). Unset: none —
+   * Ferry's own tools (CLI, shadow database, restore) open the primary alone,
+   * whatever the environment says. PostgreSQL only: with PGlite or memory://
+   * any replica is a configuration error.
    */
-  replicas?: readonly string[];
+  replicas?: readonly string[] | 'env';
   /** How reads use the replicas: read-your-writes mode, lag bound, poll interval (see `ReplicaOptions`). */
   replicaOptions?: ReplicaOptions;
 }
@@ -139,9 +142,9 @@ export async function openDatabase(options: OpenOptions = {}): Promise<DbHandle>
     if (replicas.urls.length > 0) {
       throw new FerryError(
         E_CONFIG,
-        `Read replicas are configured (${options.replicas !== undefined ? 'the replicas option' : 'DATABASE_REPLICA_URLS'}) but the database is ${target.redacted}: ` +
+        `Read replicas are configured (${options.replicas !== 'env' ? 'the replicas option' : 'DATABASE_REPLICA_URLS'}) but the database is ${target.redacted}: ` +
           'only PostgreSQL has streaming replicas. Set a postgresql:// URL, or remove the replicas.',
-        { details: options.replicas !== undefined ? { option: 'replicas' } : { variable: 'DATABASE_REPLICA_URLS' } },
+        { details: options.replicas !== 'env' ? { option: 'replicas' } : { variable: 'DATABASE_REPLICA_URLS' } },
       );
     }
     if (target.dataDir !== null) prepareDataDir(target.dataDir, target.redacted, shellSetting(options));

@@ -177,13 +177,16 @@ export interface ResolvedReplicaOptions {
  * memory:// have no replicas.
  */
 export function resolveReplicaOptions(
-  urls: readonly string[] | undefined,
+  urls: readonly string[] | 'env' | undefined,
   options: ReplicaOptions = {},
   env: NodeJS.ProcessEnv = process.env,
 ): ResolvedReplicaOptions {
   let list: string[];
   let what: string;
-  if (urls !== undefined) {
+  if (urls === undefined) {
+    list = [];
+    what = 'replicas option';
+  } else if (urls !== 'env') {
     if (!Array.isArray(urls) || urls.some((u) => typeof u !== 'string')) {
       throw new FerryError(E_CONFIG, 'The replicas option must be an array of PostgreSQL URLs.', {
         details: { option: 'replicas' },

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Ferry } from '../../src/connect.js';
 import { splitHosts } from '../../src/db/host-list.js';
 import type { RouteInfo } from '../../src/db/observer.js';
-import type { OpenOptions } from '../../src/db/open.js';
+import { type OpenOptions, openDatabase } from '../../src/db/open.js';
 import { resolveReplicaOptions } from '../../src/db/pg-pool.js';
 import { E_BAD_ARGUMENT, E_CONFIG } from '../../src/errors.js';
 import { createMetrics } from '../../src/ops/index.js';
@@ -55,7 +55,7 @@ async function writeBehindFerrysBack(url: string, text: string): Promise<void> {
 describe('resolveReplicaOptions', () => {
   it('splits DATABASE_REPLICA_URLS on commas that start a new URL, not inside a multi-host one', () => {
     const r = resolveReplicaOptions(
-      undefined,
+      'env',
       {},
       {
         DATABASE_REPLICA_URLS: 'postgresql://a:5432,b:5433/db , postgres://u:pw@c/db',
@@ -74,7 +74,7 @@ describe('resolveReplicaOptions', () => {
     expect(fromOption.details).toEqual({ option: 'replicas' });
     const fromEnv = await expectFerryError(
       Promise.resolve().then(() =>
-        resolveReplicaOptions(undefined, {}, { DATABASE_REPLICA_URLS: 'mysql://u:hunter2@h/db' }),
+        resolveReplicaOptions('env', {}, { DATABASE_REPLICA_URLS: 'mysql://u:hunter2@h/db' }),
       ),
       E_CONFIG,
       /DATABASE_REPLICA_URLS/,
@@ -93,6 +93,14 @@ describe('resolveReplicaOptions', () => {
       E_CONFIG,
       /readYourWrites/,
     );
+  });
+
+  it('openDatabase() alone (the CLI, the shadow database, restore) ignores DATABASE_REPLICA_URLS', async () => {
+    const env = { DATABASE_REPLICA_URLS: 'postgresql://127.0.0.1:1/x' };
+    expect(resolveReplicaOptions(undefined, {}, env).urls).toEqual([]);
+    const handle = await openDatabase({ url: 'memory://', env });
+    expect(handle.replicas).toBeUndefined();
+    await handle.close();
   });
 
   it('replicas with PGlite are a configuration error, before anything opens', async () => {
@@ -313,6 +321,24 @@ describe('read replicas (own primary + streaming replica)', () => {
     expect(await store.list('u1')).toEqual([]);
     await cluster.setApplyDelay(0);
     await cluster.waitForCatchUp();
+  });
+
+  it('connect() takes the replicas from DATABASE_REPLICA_URLS when the option is not given', async () => {
+    const ferry = await connect({
+      url: cluster.primary.url,
+      schema,
+      env: { DATABASE_REPLICA_URLS: cluster.replica.url },
+    });
+    opened.push(ferry);
+    expect(ferry.replicaStatus().map((r) => r.url)).toEqual([cluster.replica.url]);
+    const none = await connect({
+      url: cluster.primary.url,
+      schema,
+      replicas: [],
+      env: { DATABASE_REPLICA_URLS: cluster.replica.url },
+    });
+    opened.push(none);
+    expect(none.replicaStatus()).toEqual([]);
   });
 
   it('exports replica lag and read routing as Prometheus metrics', async () => {
