@@ -13,6 +13,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   cutover: () => import('./cutover.bench.js'),
   studio: () => import('./studio.bench.js'),
   pgbouncer: () => import('./pgbouncer.bench.js'),
+  replicas: () => import('./replicas.bench.js'),
 };
 
 const wanted = process.argv.slice(2);

@@ -2,6 +2,7 @@ import type { Writable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import { type DbHandle, type OpenOptions, openDatabase } from './db/open.js';
+import type { ReplicaStatus } from './db/replicas.js';
 import { type Duration, toMs } from './duration.js';
 import { FerryError } from './errors.js';
 import { E_MIGRATION_FAILED } from './migrate/errors.js';
@@ -15,7 +16,15 @@ import type { DatabaseOf } from './schema/infer.js';
 import { defineSchema, type Schema } from './schema/schema.js';
 import type { Table } from './schema/table.js';
 
-export interface ConnectOptions<S> extends OpenOptions {
+export interface ConnectOptions<S> extends Omit<OpenOptions, 'replicas'> {
+  /**
+   * PostgreSQL streaming replicas to read from; default `DATABASE_REPLICA_URLS`
+   * (comma separated). Selects outside a transaction go to a healthy replica
+   * that has replayed this scope's writes (see `consistency()`, `token()`);
+   * writes, transactions and `primary(fn)` stay on the primary. `[]`: none,
+   * whatever the environment says.
+   */
+  replicas?: readonly string[];
   /** The schema module (`import * as schema from './schema.js'`): its tables type `db` and drive repositories. */
   schema?: S;
   /** Errors thrown by after-commit callbacks; by default they become process warnings. */
@@ -128,6 +137,50 @@ export class Ferry<DB> implements Scope<DB> {
 
   afterCommit(fn: () => unknown): Promise<void> {
     return this.#root.afterCommit(fn);
+  }
+
+  /**
+   * Run `fn` with every read on the primary (with read replicas; without,
+   * just `fn()`). Writes and transactions are always on the primary.
+   *
+   *   const balance = await ferry.primary(() => ferry.repo(accounts).get(id));
+   */
+  primary<R>(fn: () => R): R {
+    const replicas = this.#handle.replicas;
+    return replicas ? replicas.primary(fn) : fn();
+  }
+
+  /**
+   * Run `fn` (a request, a job) in a read-your-writes scope of its own that
+   * starts from `token` (from `ferry.token()`, e.g. kept in the user's
+   * session or a cookie; null/undefined: nothing to wait for). Reads inside
+   * go to a replica only once it has replayed every write the token covers
+   * and every write made inside the scope; otherwise to the primary. Code
+   * outside any scope uses the handle's own token (every write of this
+   * process). Without replicas: just `fn()`.
+   *
+   *   app.use((req, res, next) => ferry.consistency(req.session.lsn, next));
+   *   // after a write in a handler: req.session.lsn = ferry.token();
+   */
+  consistency<R>(token: string | null | undefined, fn: () => R): R {
+    const replicas = this.#handle.replicas;
+    return replicas ? replicas.consistency(token, fn) : fn();
+  }
+
+  /**
+   * The read-your-writes token of the current scope (else of this handle): the
+   * primary's WAL position after the last write, e.g. `'0/3001178'` (with
+   * `readYourWrites: '2s'`, the write's time, `'t1733400000000'`); null before
+   * any write and without replicas. Hand it to `consistency()` in a later
+   * request so a user reads what they wrote, whichever process serves them.
+   */
+  token(): string | null {
+    return this.#handle.replicas?.token() ?? null;
+  }
+
+  /** Each read replica's health and lag as last polled (empty without replicas). */
+  replicaStatus(): ReplicaStatus[] {
+    return this.#handle.replicas?.status() ?? [];
   }
 
   /** Round-trip time of `select 1`, in milliseconds. */
@@ -296,6 +349,7 @@ export async function connect<S extends Record<string, unknown> = Record<string,
   const schema = defineSchema(options.schema ?? {});
   // Compile the schema before opening anything: a schema mistake should not leave a connection behind.
   schema.toIR();
-  const handle = await openDatabase(options);
+  // The app's own connection also reads DATABASE_REPLICA_URLS; openDatabase() alone (Ferry's tools) does not.
+  const handle = await openDatabase({ ...options, replicas: options.replicas ?? 'env' });
   return new Ferry<DatabaseOf<S>>(handle, schema, options);
 }

@@ -14,6 +14,9 @@ export {
   type ShutdownReport,
   type StoppableServer,
 } from './connect.js';
+export type { RouteInfo } from './db/observer.js';
+export type { ReplicaOptions } from './db/pg-pool.js';
+export type { ReplicaStatus } from './db/replicas.js';
 export { parseDatabaseUrl, redactUrl } from './db/url.js';
 export type { Duration } from './duration.js';
 export * from './errors.js';

@@ -1,6 +1,6 @@
 /** Database access: URL parsing, both backends behind one handle, one value policy. */
 export { acquireDataDirLock, type DataDirLock, lockFileFor } from './data-dir-lock.js';
-export type { AcquireInfo, Observable, ObserverSlot, QueryInfo, QueryObserver } from './observer.js';
+export type { AcquireInfo, Observable, ObserverSlot, QueryInfo, QueryObserver, RouteInfo } from './observer.js';
 export { type DbHandle, DEFAULT_DATA_DIR, type OpenOptions, openDatabase, resolveDatabaseTarget } from './open.js';
 export {
   createPgPool,
@@ -9,10 +9,14 @@ export {
   POOL_DEFAULTS,
   type PoolOptions,
   type PoolStats,
+  type ReplicaOptions,
   type ResolvedPoolOptions,
+  type ResolvedReplicaOptions,
   resolvePoolOptions,
+  resolveReplicaOptions,
 } from './pg-pool.js';
 export { PGliteDialect, type PGliteDialectConfig, type PGliteLike, type PGliteStats } from './pglite-dialect.js';
+export type { ReplicaRouting, ReplicaStatus } from './replicas.js';
 export { isConnectionLoss, type RawResult, type RawSession } from './session.js';
 export {
   PG_OID,

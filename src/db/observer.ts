@@ -32,9 +32,22 @@ export interface AcquireInfo {
   readonly timedOut: boolean;
 }
 
+/**
+ * Where a read (a select outside a transaction) went, with read replicas
+ * configured (see replicas.ts). `reason`: `replica` (served there), `forced`
+ * (`ferry.primary()`), `behind` (no replica had replayed the scope's token),
+ * `recent-write` (time-based read-your-writes), `unavailable` (no healthy
+ * replica), `failed` (the replica failed mid-read; the primary answered).
+ */
+export interface RouteInfo {
+  readonly target: 'replica' | 'primary';
+  readonly reason: 'replica' | 'forced' | 'behind' | 'recent-write' | 'unavailable' | 'failed';
+}
+
 export interface QueryObserver {
   onQuery?(info: QueryInfo): void;
   onAcquire?(info: AcquireInfo): void;
+  onRoute?(info: RouteInfo): void;
 }
 
 /** Where the one observer of a handle lives, shared by everything that reports to it. */

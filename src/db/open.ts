@@ -10,17 +10,30 @@ import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { inspect } from 'node:util';
 import { type Dialect, Kysely, PostgresDialect, sql } from 'kysely';
-import { E_CLOSED, E_CONNECT, FerryError } from '../errors.js';
+import { E_CLOSED, E_CONFIG, E_CONNECT, FerryError } from '../errors.js';
 import { type Logger, layerLogger } from '../logger.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
+import { splitHosts } from './host-list.js';
+import { createMultiHostPool } from './multi-host.js';
 import type { ObserverSlot, QueryObserver } from './observer.js';
-import { createPgPool, type PgPool, type PoolOptions, type PoolStats } from './pg-pool.js';
+import {
+  createPgPool,
+  type PgPool,
+  type PgPoolOptions,
+  type PoolOptions,
+  type PoolStats,
+  type ReplicaOptions,
+  type ResolvedReplicaOptions,
+  resolveReplicaOptions,
+} from './pg-pool.js';
 import { directUrlRequired, resolveDirectUrl } from './pgbouncer.js';
 import { PGliteDialect, type PGliteLike } from './pglite-dialect.js';
 import { loadPgliteExtensions, PGLITE_EXTENSIONS, pgliteExtensionClosure } from './pglite-extensions.js';
 import { initdbInChild, needsInitdb } from './pglite-initdb.js';
+import { type ReplicaRouting, ReplicaSet } from './replicas.js';
+import { RoutingDialect } from './routing-dialect.js';
 import { observedSession, type RawSession, withPGliteSession, withPgSession } from './session.js';
-import { type ParsedUrl, parseDatabaseUrl } from './url.js';
+import { type ParsedUrl, parseDatabaseUrl, redactUrl } from './url.js';
 
 /**
  * Server settings of every embedded database, passed at start (`shared_buffers`
@@ -77,6 +90,19 @@ export interface OpenOptions {
   loadDataDir?: Blob;
   /** Base for relative paths in `url`, `dataDir`, DATABASE_URL and FERRY_DATA_DIR (default `process.cwd()`). */
   cwd?: string;
+  /**
+   * PostgreSQL streaming replicas to read from: selects outside a transaction
+   * go to a healthy replica that has replayed the scope's writes; writes,
+   * transactions and everything else stay on the primary (see replicas.ts,
+   * routing-dialect.ts). `'env'`: the comma-separated `DATABASE_REPLICA_URLS`
+   * (what `connect()` passes when the option is not given). Unset: none —
+   * Ferry's own tools (CLI, shadow database, restore) open the primary alone,
+   * whatever the environment says. PostgreSQL only: with PGlite or memory://
+   * any replica is a configuration error.
+   */
+  replicas?: readonly string[] | 'env';
+  /** How reads use the replicas: read-your-writes mode, lag bound, poll interval (see `ReplicaOptions`). */
+  replicaOptions?: ReplicaOptions;
 }
 
 export interface DbHandle {
@@ -110,15 +136,28 @@ export interface DbHandle {
   session<T>(fn: (session: RawSession) => Promise<T>): Promise<T>;
   /** Close connections and release the data-dir lock; idempotent. */
   close(): Promise<void>;
+  /** With read replicas: consistency scopes, tokens and replica health; undefined without replicas. */
+  readonly replicas?: ReplicaRouting;
 }
 
 export async function openDatabase(options: OpenOptions = {}): Promise<DbHandle> {
   const target = resolveDatabaseTarget(options);
   const log = layerLogger(options.logger, 'db');
   let handle: DbHandle;
+  const env = options.env ?? process.env;
+  // Validated before anything opens: a replica list with PGlite is a configuration error.
+  const replicas = resolveReplicaOptions(options.replicas, options.replicaOptions, env);
   if (target.backend === 'postgres') {
-    handle = await openPostgres(target.connectionString, options, options.env ?? process.env);
+    handle = await openPostgres(target.connectionString, options, env, replicas);
   } else {
+    if (replicas.urls.length > 0) {
+      throw new FerryError(
+        E_CONFIG,
+        `Read replicas are configured (${options.replicas !== 'env' ? 'the replicas option' : 'DATABASE_REPLICA_URLS'}) but the database is ${target.redacted}: ` +
+          'only PostgreSQL has streaming replicas. Set a postgresql:// URL, or remove the replicas.',
+        { details: options.replicas !== 'env' ? { option: 'replicas' } : { variable: 'DATABASE_REPLICA_URLS' } },
+      );
+    }
     if (target.dataDir !== null) prepareDataDir(target.dataDir, target.redacted, shellSetting(options));
     handle = await openPGlite(target.dataDir, target.redacted, options);
   }
@@ -183,17 +222,22 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value;
 }
 
-async function openPostgres(connectionString: string, options: OpenOptions, env: NodeJS.ProcessEnv): Promise<DbHandle> {
+async function openPostgres(
+  connectionString: string,
+  options: OpenOptions,
+  env: NodeJS.ProcessEnv,
+  replicaOptions: ResolvedReplicaOptions,
+): Promise<DbHandle> {
   const observers: ObserverSlot = { current: undefined };
+  const log = layerLogger(options.logger, 'db');
   const poolOptions = {
     observers,
     pool: options.pool,
     env,
     onError: options.onError,
-    log: layerLogger(options.logger, 'db'),
+    log,
   };
-  const pool = createPgPool(connectionString, poolOptions);
-  const dialect = new PostgresDialect({ pool: pool.kyselyPool });
+  const pool = openPgPool(connectionString, poolOptions);
   // Behind PgBouncer, session work goes to a second pool on the direct URL, opened on first use.
   let directUrl: string | undefined;
   try {
@@ -219,6 +263,18 @@ async function openPostgres(connectionString: string, options: OpenOptions, env:
     })();
     return direct;
   };
+  let replicas: ReplicaSet | undefined;
+  let replicaPools: PgPool[] = [];
+  if (replicaOptions.urls.length > 0) {
+    // Replica pools report no checkouts: the pool metrics stay the primary's.
+    replicaPools = replicaOptions.urls.map((url) => {
+      const parsed = parseDatabaseUrl(url, options.cwd);
+      if (parsed.backend !== 'postgres') throw new Error('unreachable: resolveReplicaOptions checked the scheme');
+      return openPgPool(parsed.connectionString, { pool: options.pool, env, onError: options.onError, log });
+    });
+    replicas = new ReplicaSet(pool, replicaPools, replicaOptions, observers, log);
+  }
+  const dialect = replicas ? new RoutingDialect(pool, replicas) : new PostgresDialect({ pool: pool.kyselyPool });
   const handle = new Handle({
     backend: 'postgres',
     dialect,
@@ -226,8 +282,10 @@ async function openPostgres(connectionString: string, options: OpenOptions, env:
     connectionString: directUrl ?? connectionString,
     observers,
     stats: () => pool.stats(),
+    // Replicas have the primary's catalog; one that is down learns types lazily when it is back.
     refreshTypes: async () => {
       await pool.refreshTypes();
+      await Promise.all(replicaPools.map((p) => p.refreshTypes().catch(() => {})));
       if (direct) await (await direct).refreshTypes();
     },
     session: pool.options.pgbouncer
@@ -248,7 +306,9 @@ async function openPostgres(connectionString: string, options: OpenOptions, env:
           },
         }
       : {}),
+    replicas,
     close: async () => {
+      await replicas?.close();
       const opened = direct?.catch(() => undefined);
       await Promise.all([pool.close(), opened?.then((p) => p?.close())]);
     },
@@ -257,11 +317,22 @@ async function openPostgres(connectionString: string, options: OpenOptions, env:
     // Fail at open, within the connect timeout, rather than on the first query;
     // loading the array types doubles as the connectivity check.
     await pool.refreshTypes();
+    // A replica down at open is no error: it is skipped until a poll finds it answering.
+    await replicas?.start();
   } catch (err) {
+    await replicas?.close().catch(() => {});
     await pool.close().catch(() => {});
     throw err;
   }
   return handle;
+}
+
+/** A pg pool on `connectionString`: one host, or several (libpq's `h1:5432,h2:5432`, see multi-host.ts). */
+function openPgPool(connectionString: string, opts: PgPoolOptions): PgPool {
+  const hosts = splitHosts(connectionString);
+  return hosts
+    ? createMultiHostPool(hosts, redactUrl(connectionString), createPgPool, opts)
+    : createPgPool(connectionString, opts);
 }
 
 async function openPGlite(dataDir: string | null, redactedUrl: string, options: OpenOptions): Promise<DbHandle> {
@@ -379,6 +450,8 @@ interface HandleParts {
   sessionDb?(what: string): Promise<Kysely<any>>;
   /** PGlite: the data dir as a gzipped tarball (`pglite.dumpDataDir()`). */
   dumpDataDir?(): Promise<Blob>;
+  /** Postgres with read replicas. */
+  replicas?: ReplicaRouting;
   close(): Promise<void>;
 }
 
@@ -418,6 +491,7 @@ class Handle implements DbHandle {
   readonly db: Kysely<any>;
   readonly redactedUrl: string;
   readonly observers: ObserverSlot;
+  readonly replicas: ReplicaRouting | undefined;
   // A private field: not enumerable, not in JSON, not shown by util.inspect
   // (see [inspect.custom] too), readable only through connectionStringOf().
   readonly #connectionString: string | undefined;
@@ -447,6 +521,7 @@ class Handle implements DbHandle {
     this.dialect = parts.dialect;
     this.redactedUrl = parts.redactedUrl;
     this.observers = parts.observers;
+    this.replicas = parts.replicas;
     this.#connectionString = parts.connectionString;
     this.#parts = { ...parts, connectionString: undefined };
     this.db = new Kysely<any>({ dialect: parts.dialect });

@@ -8,6 +8,7 @@
  */
 import path from 'node:path';
 import { E_BAD_URL, FerryError } from '../errors.js';
+import { firstHostUrl } from './host-list.js';
 import { redactUrl } from './redact.js';
 
 export type ParsedUrl =
@@ -33,7 +34,8 @@ export function parseDatabaseUrl(url: string, cwd: string = process.cwd()): Pars
   if (pg) {
     const connectionString = 'postgresql://' + input.slice(pg[0].length);
     try {
-      new URL(connectionString);
+      // A libpq multi-host URL (h1:5432,h2:5432) is no WHATWG URL: its first host stands for all (multi-host.ts).
+      new URL(firstHostUrl(connectionString));
     } catch {
       // No `cause`: URL's TypeError carries the raw input (password included) in `.input`.
       throw badUrl(

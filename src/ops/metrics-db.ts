@@ -7,8 +7,9 @@
  * The observer runs on the query's path, so it does as little as it can: a
  * Map lookup for the (operation, table) pair and one histogram observation.
  */
-import type { AcquireInfo, QueryInfo, QueryObserver } from '../db/observer.js';
+import type { AcquireInfo, QueryInfo, QueryObserver, RouteInfo } from '../db/observer.js';
 import type { PoolStats } from '../db/pg-pool.js';
+import type { ReplicaStatus } from '../db/replicas.js';
 import type { HistogramSeries } from './metrics-histogram.js';
 import type { Prom } from './metrics-registry.js';
 
@@ -57,6 +58,42 @@ export function registerPoolMetrics(prom: Prom, source: PoolSource): void {
   });
 }
 
+interface ReplicaSource {
+  replicaStatus(): readonly ReplicaStatus[];
+}
+
+/**
+ * Read replica gauges (`connect({ replicas })`), read on every scrape from
+ * what the health poll last saw: no query runs for a scrape. `replica` is the
+ * redacted URL (bounded: the configured list).
+ */
+export function registerReplicaMetrics(prom: Prom, source: ReplicaSource): void {
+  prom.gauge({
+    name: 'db_replica_up',
+    help: 'Whether a read replica may serve reads now (1) or is skipped (0: unreachable, lagging beyond maxLag, or promoted).',
+    labelNames: ['replica'],
+    collect() {
+      for (const r of source.replicaStatus()) this.set({ replica: r.url }, r.healthy ? 1 : 0);
+    },
+  });
+  prom.gauge({
+    name: 'db_replica_lag_bytes',
+    help: "The primary's WAL position minus the replica's replay position, at the last health poll.",
+    labelNames: ['replica'],
+    collect() {
+      for (const r of source.replicaStatus()) if (r.lagBytes !== null) this.set({ replica: r.url }, r.lagBytes);
+    },
+  });
+  prom.gauge({
+    name: 'db_replica_lag_seconds',
+    help: 'Age of the last commit the replica replayed when it is behind, 0 when caught up, at the last health poll.',
+    labelNames: ['replica'],
+    collect() {
+      for (const r of source.replicaStatus()) if (r.lagSeconds !== null) this.set({ replica: r.url }, r.lagSeconds);
+    },
+  });
+}
+
 interface Series {
   duration: HistogramSeries;
   labels: { operation: string; table: string };
@@ -93,6 +130,13 @@ export function queryMetrics(prom: Prom, slowQueryMs: number): QueryObserver {
     help: 'Checkouts that gave up after connectionTimeoutMillis (pool exhausted, or no answer from the server). Always 0 on PGlite.',
   });
   timeouts.inc(0);
+  const reads = prom.counter({
+    name: 'db_reads_routed_total',
+    help: 'Reads outside a transaction with read replicas configured, by where they ran (target) and why (reason: replica, forced, behind, recent-write, unavailable, failed).',
+    labelNames: ['target', 'reason'],
+  });
+  // One labels object per (target, reason), built once: routing is on every read's path.
+  const routeLabels = new Map<string, { target: string; reason: string }>();
 
   // One entry per (operation, table), resolved once: two Map lookups and no string building per query.
   const series = new Map<string, Map<string, Series>>();
@@ -121,6 +165,15 @@ export function queryMetrics(prom: Prom, slowQueryMs: number): QueryObserver {
     onAcquire(info: AcquireInfo) {
       waits.observe(info.ms / 1000);
       if (info.timedOut) timeouts.inc();
+    },
+    onRoute(info: RouteInfo) {
+      const key = `${info.target}:${info.reason}`;
+      let labels = routeLabels.get(key);
+      if (labels === undefined) {
+        labels = { target: info.target, reason: info.reason };
+        routeLabels.set(key, labels);
+      }
+      reads.inc(labels);
     },
   };
 }

@@ -23,6 +23,7 @@ import type { Kysely } from 'kysely';
 import type { Registry } from 'prom-client';
 import type { Observable } from '../db/observer.js';
 import type { PoolStats } from '../db/pg-pool.js';
+import type { ReplicaStatus } from '../db/replicas.js';
 import { type Duration, toMs } from '../duration.js';
 import { E_CONFIG, FerryError } from '../errors.js';
 import {
@@ -33,7 +34,7 @@ import {
   registerSessionMetrics,
   type SessionStoreLike,
 } from './metrics-components.js';
-import { queryMetrics, registerPoolMetrics } from './metrics-db.js';
+import { queryMetrics, registerPoolMetrics, registerReplicaMetrics } from './metrics-db.js';
 import { importMetrics, type ObserveImport } from './metrics-import.js';
 import { createProm } from './metrics-registry.js';
 import { createSampler, type MigrationsToWatch } from './metrics-sampler.js';
@@ -47,6 +48,10 @@ export interface MetricsDatabase extends Observable {
   readonly backend: 'postgres' | 'pglite';
   readonly db: Kysely<any>;
   poolStats(): PoolStats;
+  /** A Ferry's read replicas (their gauges are registered when it has some). */
+  replicaStatus?(): readonly ReplicaStatus[];
+  /** A DbHandle's read replicas. */
+  readonly replicas?: { status(): readonly ReplicaStatus[] };
 }
 
 export interface MetricsOptions {
@@ -121,6 +126,9 @@ export function createMetrics(database: MetricsDatabase, options: MetricsOptions
   let observeImport: ObserveImport;
   try {
     registerPoolMetrics(prom, database);
+    const replicaStatus = (): readonly ReplicaStatus[] =>
+      database.replicaStatus?.() ?? database.replicas?.status() ?? [];
+    if (replicaStatus().length > 0) registerReplicaMetrics(prom, { replicaStatus });
     slot.current = queryMetrics(prom, slowQueryMs);
     const caches = list(options.cache);
     if (caches.length > 0) registerCacheMetrics(prom, caches);

@@ -86,6 +86,7 @@ export class Repository<T extends Table> {
   readonly #db: Kysely<any>;
   readonly #pk: string[];
   readonly #getSql: string | null;
+  readonly #getNode: CompiledQuery['query'] | null;
 
   readonly #cache: RepositoryCache | undefined;
   readonly #observers: ObserverSlot | undefined;
@@ -98,8 +99,11 @@ export class Repository<T extends Table> {
     this.table = table;
     this.#pk = table.primaryKey;
     // `get` is the hottest path in most apps: compile it once, not per call.
-    this.#getSql =
-      this.#pk.length === 1 ? db.selectFrom(table.name).selectAll().where(this.#pk[0]!, '=', 0).compile().sql : null;
+    const getQuery =
+      this.#pk.length === 1 ? db.selectFrom(table.name).selectAll().where(this.#pk[0]!, '=', 0).compile() : null;
+    this.#getSql = getQuery?.sql ?? null;
+    // Its query node too: the driver sends selects (SelectQueryNode) to a read replica, raw SQL never.
+    this.#getNode = getQuery?.query ?? null;
   }
 
   /**
@@ -123,7 +127,7 @@ export class Repository<T extends Table> {
     if (this.#getSql !== null) {
       const value = this.#scalarKey(pk);
       const result = await this.#run('get', () =>
-        this.#db.executeQuery<RowOf<T>>(CompiledQuery.raw(this.#getSql!, [value])),
+        this.#db.executeQuery<RowOf<T>>({ ...CompiledQuery.raw(this.#getSql!, [value]), query: this.#getNode! }),
       );
       return result.rows[0];
     }

@@ -34,8 +34,18 @@ export class PgStore {
   readonly sessions: string;
   readonly refresh: string;
   readonly outbox: string;
+  /**
+   * Runs the store's reads on the primary when `persist.db` is a Ferry with
+   * read replicas (`ferry.primary`): a session revoked a moment ago by another
+   * process must not be read back as live from a lagging replica. A bare
+   * Kysely cannot be told; identity otherwise.
+   */
+  readonly #primary: <R>(fn: () => R) => R;
 
   constructor(options: PersistOptions) {
+    const ferry = options.db as { primary?: <R>(fn: () => R) => R };
+    this.#primary =
+      !('selectFrom' in options.db) && typeof ferry.primary === 'function' ? (fn) => ferry.primary!(fn) : (fn) => fn();
     const db = 'db' in options.db && !('selectFrom' in options.db) ? options.db.db : options.db;
     if (!db || typeof (db as Kysely<any>).selectFrom !== 'function') {
       throw new FerryError(E_SESSION_CONFIG, 'persist.db must be a Kysely instance or a Ferry connection (with .db).');
@@ -85,7 +95,9 @@ export class PgStore {
   }
 
   async read(u: string, jti: string): Promise<Rec | null> {
-    const row = await this.db.selectFrom(this.sessions).selectAll().where(this.#live(u, jti)).executeTakeFirst();
+    const row = await this.#primary(() =>
+      this.db.selectFrom(this.sessions).selectAll().where(this.#live(u, jti)).executeTakeFirst(),
+    );
     return row ? PgStore.rec(row as PgRow) : null;
   }
 
@@ -249,15 +261,17 @@ export class PgStore {
   }
 
   async list(u: string): Promise<Array<{ jti: string; rec: Rec }>> {
-    const rows = await this.db
-      .selectFrom(this.sessions)
-      .selectAll()
-      .where('user_id', '=', u)
-      .where('revoked', '=', false)
-      .where('expires_at', '>', sql`now()`)
-      .orderBy('created_at')
-      .orderBy('id')
-      .execute();
+    const rows = await this.#primary(() =>
+      this.db
+        .selectFrom(this.sessions)
+        .selectAll()
+        .where('user_id', '=', u)
+        .where('revoked', '=', false)
+        .where('expires_at', '>', sql`now()`)
+        .orderBy('created_at')
+        .orderBy('id')
+        .execute(),
+    );
     return rows.map((row) => ({ jti: (row as PgRow).access_jti, rec: PgStore.rec(row as PgRow) }));
   }
 }

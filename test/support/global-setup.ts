@@ -7,6 +7,7 @@
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { adminUrl, isTestDatabaseOrphan, TEST_BACKENDS } from './backends-config.js';
+import { sweepDeadClusters } from './pg-cluster.js';
 import { ensureTemplate, removeDeadTestDirs, TEMPLATE_ENV } from './pglite-template.js';
 import { ensureStudioUi } from './studio-ui-build.js';
 
@@ -23,6 +24,8 @@ export default async function setup(project: TestProject): Promise<void> {
     await removeDeadTestDirs().catch(() => {});
   }
   if (TEST_BACKENDS.includes('postgres')) await dropOrphanDatabases().catch(() => {});
+  // Primary + replica clusters of test files (pg-cluster.ts) whose process was killed outright.
+  sweepDeadClusters();
 }
 
 /**
