@@ -45,6 +45,7 @@ export type FerryErrorCode =
   | 'E_DURATION'
   // src/redis/errors.ts
   | 'E_REDIS_URL'
+  | 'E_REDIS_CROSSSLOT'
   // src/cache/errors.ts
   | 'E_CACHE_CONFIG'
   | 'E_CACHE_CLOSED'
@@ -143,6 +144,8 @@ export interface FerryErrorDetailsMap {
   E_EXTENSION_UNAVAILABLE: { extension: string; backend: 'pglite' | 'postgres' };
   E_ROLE_MISSING: { role: string };
   E_DIRECT_URL_REQUIRED: { variable: string; url: string };
+  /** `script` is the Lua script's name, `keys` the keys it would be given (with the client's keyPrefix). */
+  E_REDIS_CROSSSLOT: { script: string; keys: string[] };
   E_CACHE_REDIS: { op: string };
   E_CACHE_TIMEOUT: { op: string };
   E_SESSION_EXISTS: { jti: string };

@@ -11,6 +11,7 @@
  * still holds then was not invalidated by anything Redis ran before `p`.
  */
 import type { RedisLike } from '../redis/connection.js';
+import type { BusSubscriber } from './shard-subscriber.js';
 
 export interface BusMessage {
   /** Sender instance id. */
@@ -45,7 +46,7 @@ export interface BusEvents {
 
 export class Bus {
   readonly channel: string;
-  readonly #sub: RedisLike;
+  readonly #sub: BusSubscriber;
   readonly #instanceId: string;
   readonly #run: RunWithTimeout;
   readonly #timeoutMs: number;
@@ -62,6 +63,11 @@ export class Bus {
 
   constructor(options: {
     client: RedisLike;
+    /**
+     * The subscriber connection, when not a duplicate of `client` subscribing
+     * to `<namespace>~bus` (a Redis Cluster: a ShardSubscriber of `channel`).
+     */
+    subscriber?: { sub: BusSubscriber; channel: string };
     namespace: string;
     instanceId: string;
     /** Pause between heartbeat PINGs (one outstanding at a time). */
@@ -71,18 +77,20 @@ export class Bus {
     run: RunWithTimeout;
     events: BusEvents;
   }) {
-    this.channel = `${options.namespace}~bus`;
+    this.channel = options.subscriber?.channel ?? `${options.namespace}~bus`;
     this.#instanceId = options.instanceId;
     this.#run = options.run;
     this.#timeoutMs = Math.max(options.timeoutMs * 3, 300);
     this.#heartbeatMs = options.heartbeatMs;
     this.#events = options.events;
-    const sub = options.client.duplicate({
-      enableOfflineQueue: false,
-      autoResubscribe: true,
-      autoResendUnfulfilledCommands: false,
-      lazyConnect: false,
-    });
+    const sub =
+      options.subscriber?.sub ??
+      options.client.duplicate({
+        enableOfflineQueue: false,
+        autoResubscribe: true,
+        autoResendUnfulfilledCommands: false,
+        lazyConnect: false,
+      });
     this.#sub = sub;
     sub.on('error', (err: Error) => this.#events.onError(err, 'bus'));
     sub.on('close', () => this.#set(false));
@@ -186,7 +194,7 @@ export class Bus {
     else if (Array.isArray(msg.k)) this.#events.onInvalidate(msg.k.filter((k) => typeof k === 'string'));
   }
 
-  async close(quit: (c: RedisLike) => Promise<void>): Promise<void> {
+  async close(quit: (c: BusSubscriber) => Promise<void>): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#heartbeat);

@@ -14,7 +14,7 @@ export {
 } from '../rate-limit/index.js';
 export type { BreakerState } from '../redis/breaker.js';
 export type { RedisInput, RedisLike } from '../redis/connection.js';
-export { E_REDIS_URL } from '../redis/errors.js';
+export { E_REDIS_CROSSSLOT, E_REDIS_URL } from '../redis/errors.js';
 export {
   createSessionStore,
   E_SESSION_ARGUMENT,

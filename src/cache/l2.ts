@@ -16,10 +16,12 @@
 import { randomUUID } from 'node:crypto';
 import type { FerryError } from '../errors.js';
 import { type BreakerState, CircuitBreaker, type ProbeResult, ReplayQueue } from '../redis/breaker.js';
+import { checkScriptSlots, isClusterClient, keySlot } from '../redis/cluster.js';
 import { getCommand, type RedisCommand, type RedisLike } from '../redis/connection.js';
 import { Bus, FAIL, type Fail } from './bus.js';
 import { cacheError, E_CACHE_REDIS, E_CACHE_TIMEOUT } from './errors.js';
-import { DELETE, FILL, READ, type ReadResult, type Script, SET } from './leases.js';
+import { DELETE, FILL, PUBLISH, READ, type ReadResult, type Script, SET, sharded } from './leases.js';
+import { type BusSubscriber, type ShardedCluster, ShardSubscriber } from './shard-subscriber.js';
 
 export type { BreakerState } from '../redis/breaker.js';
 export { FAIL, type Fail } from './bus.js';
@@ -75,7 +77,10 @@ export class Remote {
   readonly #client: RedisLike;
   readonly #bus: Bus | null;
   readonly #o: RemoteOptions;
+  /** What keys start with: the namespace, or `{namespace}` on a cluster (a hash tag, see leases.ts). */
   readonly #ns: string;
+  readonly #cluster: boolean;
+  readonly #scripts: { read: Script; fill: Script; set: Script; delete: Script; publish: Script };
   readonly #seqKey: string;
   readonly #channel: string;
   /**
@@ -127,11 +132,31 @@ export class Remote {
   constructor(options: RemoteOptions) {
     this.#o = options;
     this.#client = options.client;
-    this.#ns = options.namespace;
+    this.#cluster = isClusterClient(this.#client);
+    this.#ns = this.#cluster ? `{${options.namespace}}` : options.namespace;
     this.#seqKey = `${this.#ns}~seq`;
     const clientOptions = this.#client.options ?? {};
     this.#direct = typeof this.#client.sendCommand === 'function' && !clientOptions.enableAutoPipelining;
     this.#keyPrefix = clientOptions.keyPrefix;
+    this.#scripts = this.#cluster
+      ? { read: READ, fill: FILL, set: sharded(SET), delete: sharded(DELETE), publish: sharded(PUBLISH) }
+      : { read: READ, fill: FILL, set: SET, delete: DELETE, publish: PUBLISH };
+    // On a cluster the channel is a sharded one in the namespace's slot, named as sent (keyPrefix included).
+    const channel = this.#cluster ? `${this.#keyPrefix ?? ''}${this.#ns}~bus` : null;
+    if (this.#cluster) {
+      const k = 'k';
+      const v = this.#vkey(k);
+      const l = this.#lkey(k);
+      checkScriptSlots(
+        `createCache "${options.namespace}"`,
+        { READ: [v, l, this.#seqKey], FILL: [v, l], SET: [v, l], DELETE: [v, l, this.#vkey('k2'), this.#lkey('k2')] },
+        this.#keyPrefix,
+      );
+      // The channel is not prefixed by the client: it must hash with the prefixed keys.
+      checkScriptSlots(`createCache "${options.namespace}"`, {
+        'SET (channel)': [channel!, (this.#keyPrefix ?? '') + v],
+      });
+    }
     // Starts open: commands issued before the first probe succeeds are
     // skipped (and invalidations remembered), exactly as during an outage.
     this.#breaker = new CircuitBreaker({
@@ -173,6 +198,9 @@ export class Remote {
     this.#bus = options.bus
       ? new Bus({
           client: this.#client,
+          ...(channel !== null
+            ? { subscriber: { sub: new ShardSubscriber(this.#client as unknown as ShardedCluster, channel), channel } }
+            : {}),
           namespace: this.#ns,
           instanceId: this.instanceId,
           heartbeatMs: options.bus.heartbeatMs,
@@ -383,7 +411,11 @@ export class Remote {
   /** A read that takes a lease on a miss (or when `force`d: the value was logically expired). */
   async read(key: string, force: boolean): Promise<ReadResult | Fail> {
     const r = await this.#run('read', () =>
-      this.#eval(READ, [this.#vkey(key), this.#lkey(key), this.#seqKey], [this.#o.leaseTtlMs, force ? '1' : '0']),
+      this.#eval(
+        this.#scripts.read,
+        [this.#vkey(key), this.#lkey(key), this.#seqKey],
+        [this.#o.leaseTtlMs, force ? '1' : '0'],
+      ),
     );
     if (r === FAIL) return FAIL;
     const reply = r as [number, string, string?];
@@ -395,7 +427,7 @@ export class Remote {
   /** Store a loaded value under its lease: true stored, false refused (the key was written since). */
   async fill(key: string, lease: string, payload: string, pxMs: number): Promise<boolean | Fail> {
     const r = await this.#run('fill', () =>
-      this.#eval(FILL, [this.#vkey(key), this.#lkey(key)], [lease, payload, Math.max(1, pxMs)]),
+      this.#eval(this.#scripts.fill, [this.#vkey(key), this.#lkey(key)], [lease, payload, Math.max(1, pxMs)]),
     );
     return r === FAIL ? FAIL : r === 1;
   }
@@ -406,7 +438,7 @@ export class Remote {
     if (!this.#breaker.isClosed) return this.#unconfirmed([key]);
     const r = await this.#run('set', () =>
       this.#eval(
-        SET,
+        this.#scripts.set,
         [this.#vkey(key), this.#lkey(key)],
         [payload, Math.max(1, pxMs), this.#channel, this.#message([key])],
       ),
@@ -458,7 +490,7 @@ export class Remote {
       const batch = keys.length <= DELETE_BATCH ? keys : keys.slice(i, i + DELETE_BATCH);
       const redisKeys: string[] = [];
       for (const k of batch) redisKeys.push(this.#vkey(k), this.#lkey(k));
-      await this.#eval(DELETE, redisKeys, [this.#channel, this.#message(batch)]);
+      await this.#eval(this.#scripts.delete, redisKeys, [this.#channel, this.#message(batch)]);
     }
   }
 
@@ -472,24 +504,50 @@ export class Remote {
   async #flush(): Promise<boolean> {
     const prefix = this.#keyPrefix ?? '';
     const pattern = `${(prefix + this.#ns).replace(/[*?[\]\\]/g, '\\$&')}~[vl]:*`;
-    let cursor = '0';
-    do {
-      const r = await this.#raw('flush', () => this.#client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000));
-      if (r === FAIL) return false;
-      const [next, found] = r;
-      cursor = next;
-      if (found.length > 0) {
-        const keys = prefix === '' ? found : found.map((k) => k.slice(prefix.length));
-        const u = await this.#raw('flush', () => this.#client.unlink(...keys));
-        if (u === FAIL) return false;
-      }
-    } while (cursor !== '0');
+    // A cluster's keys are spread over its masters: SCAN each (every key of
+    // one namespace is in one slot, but which master holds it changes on failover).
+    const scanners: Array<Pick<RedisLike, 'scan'>> = isClusterClient(this.#client)
+      ? this.#client.nodes('master')
+      : [this.#client];
+    if (scanners.length === 0) return false;
+    for (const node of scanners) {
+      let cursor = '0';
+      do {
+        const r = await this.#raw('flush', () => node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000));
+        if (r === FAIL) return false;
+        const [next, found] = r;
+        cursor = next;
+        if (found.length > 0) {
+          const keys = prefix === '' ? found : found.map((k) => k.slice(prefix.length));
+          for (const group of this.#bySlot(keys, prefix)) {
+            const u = await this.#raw('flush', () => this.#client.unlink(...group));
+            if (u === FAIL) return false;
+          }
+        }
+      } while (cursor !== '0');
+    }
     const bus = this.#bus;
     if (bus !== null) {
-      const p = await this.#raw('flush', () => this.#client.publish(bus.channel, bus.clearMessage()));
+      // Through a script on the namespace's shard: on a cluster, SPUBLISH to the master its subscribers listen to.
+      const p = await this.#raw('flush', () =>
+        this.#eval(this.#scripts.publish, [this.#seqKey], [bus.channel, bus.clearMessage()]),
+      );
       if (p === FAIL) return false;
     }
     return true;
+  }
+
+  /** `keys` in groups of one slot each on a cluster (a multi-key UNLINK must not span slots), else one group. */
+  #bySlot(keys: string[], prefix: string): string[][] {
+    if (!this.#cluster) return [keys];
+    const groups = new Map<number, string[]>();
+    for (const k of keys) {
+      const slot = keySlot(prefix + k);
+      const g = groups.get(slot);
+      if (g) g.push(k);
+      else groups.set(slot, [k]);
+    }
+    return [...groups.values()];
   }
 
   #message(keys: string[]): string {
@@ -681,7 +739,7 @@ export class Remote {
     if (this.#closed) return;
     this.#closed = true;
     this.#breaker.stop();
-    const quit = async (c: RedisLike) => {
+    const quit = async (c: BusSubscriber) => {
       if (c.status === 'end') return;
       const r = await this.#raw('close', () => c.quit(), 500);
       if (r === FAIL) c.disconnect();

@@ -12,6 +12,13 @@
  *
  * Namespaces cannot contain `~`, so no key of namespace `a` is a key of
  * namespace `a:b` (`clear()` of one never touches the other).
+ *
+ * On a Redis Cluster the namespace is a hash tag: `{ns}~v:k`, `{ns}~l:k`,
+ * `{ns}~seq`, and the channel `<keyPrefix>{ns}~bus` is a sharded one
+ * (SPUBLISH/SSUBSCRIBE, see shard-subscriber.ts). Every script touches keys
+ * of one namespace, so all of them hash to one slot (checked at startup,
+ * `checkScriptSlots`); the price is that one namespace lives on one shard.
+ * (Namespaces cannot contain braces, so the tag is always the namespace.)
  */
 import { createHash } from 'node:crypto';
 
@@ -65,6 +72,22 @@ export const SET = new Script(`
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('DEL', KEYS[2])
 if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
+return 1
+`);
+
+/**
+ * The variant of a script for a Redis Cluster: sharded pub/sub, whose
+ * messages reach the subscribers of the channel's shard (its master), so a
+ * heartbeat answered by that master proves delivery as on a single Redis
+ * (classic PUBLISH is relayed between nodes asynchronously, and proves nothing).
+ */
+export function sharded(script: Script): Script {
+  return new Script(script.src.replaceAll("'PUBLISH'", "'SPUBLISH'"));
+}
+
+/** Publish only (a cleared namespace). KEYS: any key of the namespace (routes to its shard). ARGV: channel, message. */
+export const PUBLISH = new Script(`
+redis.call('PUBLISH', ARGV[1], ARGV[2])
 return 1
 `);
 

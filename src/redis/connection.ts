@@ -10,7 +10,9 @@
  *   Upstash's Redis endpoint works like any Redis over TLS) or
  *   `unix:///path/to/redis.sock[?db=N]` (a Unix socket: ioredis's `path`).
  *   Ferry creates the client and owns it (closes it in `close()`);
- * - a client: used as is and never closed by Ferry;
+ * - `redis+cluster://[user:password@]h1:p1,h2:p2` (`rediss+cluster://` for TLS):
+ *   a Redis Cluster through ioredis's `Cluster` client (see cluster.ts);
+ * - a client (an ioredis `Redis` or `Cluster`): used as is and never closed by Ferry;
  * - `null` / `false`: no Redis;
  * - `undefined`: `REDIS_URL` of `env` (default `process.env`) when set, else no Redis.
  *
@@ -29,10 +31,11 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
-import { Command, Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Command, Redis, type RedisOptions } from 'ioredis';
 import { redactText, redactUrl, urlSecrets } from '../db/url.js';
 import { E_CONFIG, FerryError } from '../errors.js';
 import { type Logger, layerLogger } from '../logger.js';
+import { clusterOptions, isClusterUrl, parseClusterUrl } from './cluster.js';
 import { E_REDIS_URL } from './errors.js';
 
 export { E_REDIS_URL };
@@ -42,7 +45,13 @@ type Arg = string | number | Buffer;
 /** The subset of an ioredis client that Ferry uses. */
 export interface RedisLike {
   readonly status: string;
-  readonly options?: { password?: string | null; keyPrefix?: string; enableAutoPipelining?: boolean };
+  readonly options?: {
+    password?: string | null;
+    keyPrefix?: string;
+    enableAutoPipelining?: boolean;
+    /** A `Cluster`'s per-node options. */
+    redisOptions?: { password?: string | null };
+  };
   on(event: string, listener: (...args: any[]) => void): unknown;
   get(key: string): Promise<string | null>;
   del(...keys: string[]): Promise<number>;
@@ -62,7 +71,8 @@ export interface RedisLike {
   defineCommand(name: string, definition: { numberOfKeys?: number; lua?: string }): void;
   /** Absent on some wrappers: Ferry then uses `get` (see cache/l2.ts). */
   sendCommand?(command: Command): unknown;
-  duplicate(override?: Partial<RedisOptions>): RedisLike;
+  /** A client's `(override?: RedisOptions)`, a Cluster's `(startupNodes?, options?)`: see bus.ts. */
+  duplicate(...args: any[]): RedisLike;
   quit(): Promise<unknown>;
   disconnect(reconnect?: boolean): void;
 }
@@ -141,7 +151,7 @@ export function openRedis(input: RedisInput, options: RedisConnectionOptions = {
   if (source === undefined) source = (options.env ?? process.env).REDIS_URL?.trim() || null;
   if (source === null || source === false) return null;
   if (isRedisClient(source)) {
-    const password = source.options?.password;
+    const password = source.options?.password ?? source.options?.redisOptions?.password;
     return {
       client: source,
       owned: false,
@@ -153,10 +163,14 @@ export function openRedis(input: RedisInput, options: RedisConnectionOptions = {
   if (typeof source !== 'string') {
     throw new FerryError(
       E_REDIS_URL,
-      `${what}: \`redis\` must be a URL (redis://, rediss://, unix://), an ioredis client or null, got ${typeof source}.`,
+      `${what}: \`redis\` must be a URL (redis://, rediss://, unix://, redis+cluster://), an ioredis client or null, got ${typeof source}.`,
     );
   }
   const url = source.trim();
+  if (isClusterUrl(url)) {
+    const { client, secrets } = createClusterClient(url, options);
+    return { client, owned: true, shown: redactUrl(url), secrets, close: () => closeClient(client) };
+  }
   const client = createRedisClient(url, options);
   return {
     client,
@@ -195,6 +209,26 @@ export function createRedisClient(url: string, options: RedisConnectionOptions =
     return c;
   };
   return watch(client);
+}
+
+/**
+ * A new ioredis `Cluster` for a `redis+cluster://` URL (see cluster.ts), with
+ * the same modes, TLS settings and error logging as a single client.
+ */
+function createClusterClient(url: string, options: RedisConnectionOptions): { client: Cluster; secrets: string[] } {
+  const parsed = parseClusterUrl(url, options.what);
+  const tls = tlsSettings(url, parsed.tls ? { tls: {} } : {}, options);
+  const client = new Cluster(parsed.nodes, clusterOptions(clientOptions(options), parsed, tls));
+  const log = layerLogger(options.logger, 'redis');
+  const shown = redactUrl(url);
+  const onError = (err: Error) => {
+    if (tls) explainTlsError(err);
+    log.debug({ url: shown, msg: redactText(err?.message ?? String(err), parsed.secrets) }, 'redis: connection error');
+  };
+  client.on('error', onError);
+  // A node's connection failing is reported here, not as the cluster's `error`.
+  client.on('node error', onError);
+  return { client, secrets: parsed.secrets };
 }
 
 const guarded = new WeakSet<object>();

@@ -3,7 +3,7 @@
 export type { Duration } from '../duration.js';
 export type { Logger } from '../logger.js';
 export type { RedisInput, RedisLike } from '../redis/connection.js';
-export { E_REDIS_URL } from '../redis/errors.js';
+export { E_REDIS_CROSSSLOT, E_REDIS_URL } from '../redis/errors.js';
 export * from './errors.js';
 export { createSessionStore } from './store.js';
 export {

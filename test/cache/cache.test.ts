@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { createCache, E_CACHE_CLOSED, E_CACHE_KEY, E_CACHE_VALUE, E_REDIS_URL } from '../../src/cache/index.js';
 import { FerryError } from '../../src/errors.js';
+import { describeEachRedis } from '../support/redis-targets.js';
 import {
   autoCleanup,
   eventually,
@@ -22,7 +23,9 @@ const modes = [
 ];
 
 for (const mode of modes) {
-  describe(`cache basics [${mode.name}]`, () => {
+  // The modes with Redis also run on a Redis Cluster (test/support/redis-targets.ts).
+  const suite = mode.name === 'L1 only' ? (title: string, fn: () => void) => describe(title, fn) : describeEachRedis;
+  suite(`cache basics [${mode.name}]`, () => {
     it('get / set / delete', async () => {
       const c = await mode.make(uniqueNamespace());
       await c.ready();
@@ -186,7 +189,7 @@ for (const mode of modes) {
   });
 }
 
-describe('the L2 hit path', () => {
+describeEachRedis('the L2 hit path', () => {
   it('l1: false: every read is a Redis read, values are not frozen, nothing is kept in process', async () => {
     const ns = uniqueNamespace();
     const c = await makeCache({ namespace: ns, l1: false });
@@ -268,7 +271,7 @@ describe('the L2 hit path', () => {
   });
 });
 
-describe('large invalidations', () => {
+describeEachRedis('large invalidations', () => {
   it('deleting 10,001 keys at once works (Lua unpack takes ~8,000 values) and trips nothing', async () => {
     const ns = uniqueNamespace();
     const c = await makeCache({ namespace: ns, timeoutMs: 5_000 });

@@ -202,3 +202,221 @@ export async function startRedisServer(options: OwnRedisOptions = {}): Promise<O
     },
   };
 }
+
+// ------------------------------------------------------------------ cluster
+
+export interface OwnRedisCluster {
+  /** `redis+cluster://127.0.0.1:p1,127.0.0.1:p2,...` (every node, masters first). */
+  readonly url: string;
+  /** Every node's port, in creation order (the first `masters` were created as masters). */
+  readonly ports: readonly number[];
+  /** `host:port` of each current master, from CLUSTER NODES of a live node. */
+  masters(): Promise<string[]>;
+  /** Port of the node serving `slot` as master right now. */
+  masterOf(slot: number): Promise<number>;
+  /** Port of a replica of the master at `masterPort`. */
+  replicaOf(masterPort: number): Promise<number>;
+  /**
+   * Promote `replicaPort` with a manual `CLUSTER FAILOVER` (the master hands
+   * over after the replica caught up: no write is lost) and wait until every
+   * live node agrees on the new master and the cluster is `ok`.
+   */
+  failover(replicaPort: number): Promise<void>;
+  /** Send one command to one node and return its reply as text (redis-cli). */
+  cli(port: number, ...args: string[]): Promise<string>;
+  /** Kill every node (idempotent); also done when the test process exits. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A Redis Cluster of `masters` masters with one replica each, on spare
+ * loopback ports, each node in a temp dir of its own (nodes.conf), created
+ * with `redis-cli --cluster create ... --cluster-replicas 1 --cluster-yes`.
+ * Resolves once every node reports `cluster_state:ok` and knows every other
+ * node, and every replica's link to its master is up. Everything started is
+ * killed again if the start fails.
+ */
+export async function startRedisCluster(options: { masters?: number } = {}): Promise<OwnRedisCluster> {
+  installExitHook();
+  const masters = options.masters ?? 3;
+  const count = masters * 2;
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { execFile } = await import('node:child_process');
+  const root = mkdtempSync(join(tmpdir(), 'ferry-cluster-'));
+  const procs: ChildProcess[] = [];
+  const ports: number[] = [];
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    for (const p of procs) {
+      try {
+        p.kill('SIGCONT');
+        p.kill('SIGKILL');
+      } catch {}
+    }
+    await Promise.all(procs.map(exited));
+    rmSync(root, { recursive: true, force: true });
+  };
+  const cli = (port: number, ...args: string[]) =>
+    new Promise<string>((resolve, reject) => {
+      execFile(
+        'redis-cli',
+        ['-h', '127.0.0.1', '-p', String(port), ...args],
+        { timeout: 30_000 },
+        (err, out, errOut) =>
+          err ? reject(new Error(`redis-cli -p ${port} ${args.join(' ')}: ${errOut || err.message}`)) : resolve(out),
+      );
+    });
+  const poll = async (what: string, fn: () => Promise<boolean>, timeoutMs = 60_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (await fn().catch(() => false)) return;
+      if (Date.now() > deadline) throw new Error(`redis cluster: timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  const nodes = async (port: number) =>
+    (await cli(port, 'cluster', 'nodes'))
+      .trim()
+      .split('\n')
+      .map((line) => {
+        const [id, addr, flags, masterId, , , , state, ...slots] = line.split(' ');
+        return {
+          id: id!,
+          port: Number(addr!.split('@')[0]!.split(':')[1]),
+          flags: flags!.split(','),
+          masterId: masterId!,
+          connected: state === 'connected',
+          slots: slots as string[],
+        };
+      });
+  const live = () => ports.filter((_, i) => procs[i]!.exitCode === null && procs[i]!.signalCode === null);
+  const settled = async () => {
+    for (const port of live()) {
+      const info = await cli(port, 'cluster', 'info');
+      if (!info.includes('cluster_state:ok') || !info.includes(`cluster_known_nodes:${count}`)) return false;
+      if (!info.includes('cluster_slots_ok:16384')) return false;
+    }
+    for (const port of live()) {
+      const role = await cli(port, 'info', 'replication');
+      if (role.includes('role:slave') && !role.includes('master_link_status:up')) return false;
+    }
+    // Every live node sees the same masters.
+    const views = await Promise.all(
+      live().map(async (p) =>
+        (await nodes(p))
+          .filter((n) => n.flags.includes('master') && !n.flags.includes('fail') && n.slots.length > 0)
+          .map((n) => n.port)
+          .sort()
+          .join(','),
+      ),
+    );
+    return views.every((v) => v === views[0]);
+  };
+  try {
+    for (let i = 0; i < count; i++) {
+      const dir = mkdtempSync(join(root, 'node-'));
+      for (let attempt = 0; ; attempt++) {
+        const port = await sparePort();
+        const busPort = await sparePort();
+        const p = spawn(
+          'redis-server',
+          [
+            '--port',
+            String(port),
+            '--cluster-port',
+            String(busPort),
+            '--bind',
+            '127.0.0.1',
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            join(dir, 'nodes.conf'),
+            '--cluster-node-timeout',
+            '2000',
+            '--dir',
+            dir,
+            '--save',
+            '',
+            '--appendonly',
+            'no',
+            '--loglevel',
+            'warning',
+          ],
+          { stdio: 'ignore' },
+        );
+        running.add(p);
+        p.once('exit', () => running.delete(p));
+        try {
+          await Promise.race([
+            waitForRedis(port),
+            exited(p).then(() => {
+              throw new Error(`redis-server exited at start on port ${port}`);
+            }),
+          ]);
+          procs.push(p);
+          ports.push(port);
+          break;
+        } catch (err) {
+          p.kill('SIGKILL');
+          if (attempt >= 4) throw err;
+        }
+      }
+    }
+    await new Promise<void>((resolve, reject) => {
+      execFile(
+        'redis-cli',
+        ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'],
+        { timeout: 60_000 },
+        (err, out, errOut) => (err ? reject(new Error(`redis-cli --cluster create: ${errOut || out}`)) : resolve()),
+      );
+    });
+    await poll('cluster_state:ok on every node', settled);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const masterOf = async (slot: number) => {
+    for (const port of live()) {
+      try {
+        for (const n of await nodes(port)) {
+          if (!n.flags.includes('master') || n.flags.includes('fail')) continue;
+          for (const range of n.slots) {
+            if (range.startsWith('[')) continue;
+            const [a, b] = range.split('-').map(Number);
+            if (slot >= a! && slot <= (b ?? a)!) return n.port;
+          }
+        }
+      } catch {}
+    }
+    throw new Error(`redis cluster: no master serves slot ${slot}`);
+  };
+  return {
+    url: `redis+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`,
+    ports,
+    masters: async () =>
+      (await nodes(live()[0]!))
+        .filter((n) => n.flags.includes('master') && !n.flags.includes('fail') && n.slots.length > 0)
+        .map((n) => `127.0.0.1:${n.port}`),
+    masterOf,
+    async replicaOf(masterPort) {
+      const all = await nodes(masterPort);
+      const me = all.find((n) => n.flags.includes('myself'))!;
+      const r = all.find((n) => n.masterId === me.id && !n.flags.includes('fail'));
+      if (!r) throw new Error(`redis cluster: no replica of 127.0.0.1:${masterPort}`);
+      return r.port;
+    },
+    async failover(replicaPort) {
+      await cli(replicaPort, 'cluster', 'failover');
+      await poll(`127.0.0.1:${replicaPort} to become master`, async () =>
+        (await cli(replicaPort, 'info', 'replication')).includes('role:master'),
+      );
+      await poll('the cluster to settle after the failover', settled);
+    },
+    cli,
+    stop,
+  };
+}

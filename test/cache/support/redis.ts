@@ -1,35 +1,58 @@
-/** Helpers for cache tests against the shared Redis (REDIS_URL or 127.0.0.1:6379). */
+/**
+ * Helpers for cache tests against the shared Redis (REDIS_URL or
+ * 127.0.0.1:6379), or, inside a `describeEachRedis` suite
+ * (test/support/redis-targets.ts), against that suite's target: `makeCache`,
+ * `rawRedis`, `valueKey` and the cleanup follow it.
+ */
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { type Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach } from 'vitest';
 import { type Cache, type CacheOptions, createCache } from '../../../src/cache/index.js';
+import { currentRedis } from '../../support/redis-targets.js';
 
 export const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+
+/** The URL caches of the current test use: the suite's target, else REDIS_URL. */
+export const redisUrl = (): string => currentRedis()?.url() ?? REDIS_URL;
 
 /** A namespace no other test (or test file) uses. */
 export function uniqueNamespace(label = 't'): string {
   return `ferrytest:${label}:${process.pid}:${randomBytes(4).toString('hex')}`;
 }
 
-/** The Redis key of a cached value (the layout of src/cache/leases.ts). */
-export const valueKey = (ns: string, key: string): string => `${ns}~v:${key}`;
+/** The Redis key of a cached value (the layout of src/cache/leases.ts; a hash tag on a cluster). */
+export const valueKey = (ns: string, key: string): string =>
+  currentRedis()?.target === 'cluster' ? `{${ns}}~v:${key}` : `${ns}~v:${key}`;
 
-/** A raw client for inspecting Redis; closed after the file. */
+/** The pub/sub channel of a namespace (a sharded one on a cluster). */
+export const busChannel = (ns: string): string => (currentRedis()?.target === 'cluster' ? `{${ns}}~bus` : `${ns}~bus`);
+
+/** A raw client for inspecting Redis (the suite's target's, or one on REDIS_URL closed after the file). */
 let raw: Redis | undefined;
 export function rawRedis(): Redis {
+  const target = currentRedis();
+  if (target) return target.raw() as Redis;
   raw ??= new Redis(REDIS_URL, { lazyConnect: false });
   return raw;
 }
 
 /** Delete every key of a namespace (values, leases, the token counter) — and of namespaces it prefixes. */
 export async function dropNamespace(ns: string): Promise<void> {
-  const r = rawRedis();
-  let cursor = '0';
-  do {
-    const [next, keys] = await r.scan(cursor, 'MATCH', `${ns}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await r.unlink(...keys);
-  } while (cursor !== '0');
+  const r = rawRedis() as Redis | Cluster;
+  const cluster = 'isCluster' in r && r.isCluster;
+  const nodes = cluster ? (r as Cluster).nodes('master') : [r as Redis];
+  for (const node of nodes) {
+    for (const pattern of cluster ? [`{${ns}*`] : [`${ns}*`]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        if (!cluster && keys.length) await r.unlink(...keys);
+        // One slot per UNLINK on a cluster (`{ns}*` also matches namespaces that `ns` prefixes).
+        else if (keys.length) await Promise.all(keys.map((k) => r.unlink(k)));
+      } while (cursor !== '0');
+    }
+  }
 }
 
 /**
@@ -39,7 +62,7 @@ export async function dropNamespace(ns: string): Promise<void> {
 const made: Cache[] = [];
 const namespaces = new Set<string>();
 export async function makeCache(options: Partial<CacheOptions> & { namespace: string }): Promise<Cache> {
-  const cache = createCache({ redis: REDIS_URL, logger: false, ...options });
+  const cache = createCache({ redis: redisUrl(), logger: false, ...options });
   made.push(cache);
   namespaces.add(options.namespace);
   return cache;
