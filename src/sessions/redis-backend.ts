@@ -6,6 +6,7 @@
  * `sess:{user}:<jti>~revoked` (tombstone), `sess:{user}:~gen` (generation, no
  * TTL), `sess:{user}:~index` (sorted set of jtis by expiry).
  */
+import { checkScriptSlots, isClusterClient } from '../redis/cluster.js';
 import type { RedisLike } from '../redis/connection.js';
 import type { Backend, CreateResult, Read, Rec, TouchResult, WriteResult } from './backend.js';
 import { SCRIPTS } from './redis-scripts.js';
@@ -29,11 +30,25 @@ export class RedisBackend implements Backend {
   readonly #close: () => Promise<void>;
 
   constructor(client: RedisLike, prefix: string, close: () => Promise<void>) {
+    this.#prefix = prefix;
+    // Every script touches one user's keys, under the {user} hash tag; on a
+    // cluster, make sure a client's keyPrefix does not change what is hashed.
+    if (isClusterClient(client)) {
+      const k = this.#keys('u', 'j');
+      checkScriptSlots(
+        'createSessionStore',
+        {
+          ferrySessCreate: [k.sess, k.tomb, k.gen, k.index],
+          ferrySessRevoke: [k.sess, k.tomb, k.index],
+          ferrySessRevokeAll: [k.gen, k.index, this.#user('u') + 'j'],
+        },
+        client.options?.keyPrefix,
+      );
+    }
     for (const [name, [numberOfKeys, lua]] of Object.entries(SCRIPTS)) {
       if (!(name in client)) client.defineCommand(name, { numberOfKeys, lua });
     }
     this.#c = client as RedisWithScripts;
-    this.#prefix = prefix;
     this.#close = close;
   }
 

@@ -19,6 +19,7 @@ import {
 } from '../../src/rate-limit/index.js';
 import { expectFerryError } from '../support/expect-error.js';
 import { closedPort, startProxy } from '../support/redis-proxy.js';
+import { currentRedis, describeEachRedis } from '../support/redis-targets.js';
 
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -34,7 +35,13 @@ const newPrefix = () => {
 };
 
 function limiter(options: Partial<Parameters<typeof createRateLimiter>[0]> = {}): RateLimiter {
-  const l = createRateLimiter({ redis: REDIS_URL, points: 5, duration: '2s', keyPrefix: newPrefix(), ...options });
+  const l = createRateLimiter({
+    redis: currentRedis()?.url() ?? REDIS_URL,
+    points: 5,
+    duration: '2s',
+    keyPrefix: newPrefix(),
+    ...options,
+  });
   limiters.push(l);
   return l;
 }
@@ -58,7 +65,8 @@ afterAll(async () => {
   await admin.quit();
 });
 
-describe('createRateLimiter (Redis)', () => {
+// On the shared Redis and on a Redis Cluster of this file's own.
+describeEachRedis('createRateLimiter (Redis)', (t) => {
   it('allows `points` requests, then denies with retryAfter, and writes the seeds key format', async () => {
     const l = limiter({ points: 3, duration: '2s' });
     const key = { user: 42, ip: '10.0.0.1' };
@@ -74,8 +82,8 @@ describe('createRateLimiter (Redis)', () => {
     }
     // The counter lives in Redis under rate:{user}:{ip} (with this test's prefix).
     expect(l.keyFor(key)).toBe(`${l.keyPrefix}:42:10.0.0.1`);
-    expect(await admin.get(l.keyFor(key))).toBe('5');
-    const ttl = await admin.pttl(l.keyFor(key));
+    expect(await (t.raw() as Redis).get(l.keyFor(key))).toBe('5');
+    const ttl = await (t.raw() as Redis).pttl(l.keyFor(key));
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(2000);
     // Keys are independent.
@@ -104,7 +112,7 @@ describe('createRateLimiter (Redis)', () => {
     expect(await l.get('k')).toMatchObject({ allowed: false, remaining: 0, consumed: 11 });
     expect(await l.reset('k')).toBe(true);
     expect(await l.get('k')).toBeNull();
-    expect(await admin.exists(l.keyFor('k'))).toBe(0);
+    expect(await (t.raw() as Redis).exists(l.keyFor('k'))).toBe(0);
     expect((await l.consume('k', 10)).allowed).toBe(true);
   });
 
@@ -134,7 +142,7 @@ describe('createRateLimiter (Redis)', () => {
           '--import',
           'tsx',
           path.join(here, 'support/child.ts'),
-          REDIS_URL,
+          t.url(),
           keyPrefix,
           String(points),
           '5',
@@ -174,7 +182,7 @@ describe('createRateLimiter (Redis)', () => {
     expect(rb.allowed + rb.denied).toBe(60);
     // Both consumed for real (neither was starved), and the total is the shared budget.
     expect(ra.allowed + rb.allowed).toBe(points);
-    expect(await admin.get(`${keyPrefix}:u1:1.2.3.4`)).toBe('120');
+    expect(await (t.raw() as Redis).get(`${keyPrefix}:u1:1.2.3.4`)).toBe('120');
   }, 60_000);
 });
 

@@ -26,6 +26,7 @@ import {
 import { type BackendFixture, describeEachBackend } from '../support/backends.js';
 import { expectFerryError } from '../support/expect-error.js';
 import { closedPort, startProxy } from '../support/redis-proxy.js';
+import { describeEachRedis } from '../support/redis-targets.js';
 import { REDIS_URL, redisAdmin } from './support/redis-admin.js';
 
 const RACE_ROUNDS = Number(process.env.FERRY_SESSION_RACE_ROUNDS || 200);
@@ -327,50 +328,39 @@ describe('session store: in memory', () => {
   });
 });
 
-describe('session store: Redis', () => {
+// On the shared Redis and on a Redis Cluster of this file's own.
+describeEachRedis('session store: Redis', (t) => {
   contract({
     async open(options) {
       const prefix = newPrefix();
-      const a = createSessionStore<Data>({ redis: REDIS_URL, ttl: '60s', prefix, ...options });
-      const b = createSessionStore<Data>({ redis: REDIS_URL, ttl: '60s', prefix, ...options });
+      const a = createSessionStore<Data>({ redis: t.url(), ttl: '60s', prefix, ...options });
+      const b = createSessionStore<Data>({ redis: t.url(), ttl: '60s', prefix, ...options });
       return { a, b, prefix, close: async () => void (await Promise.all([a.close(), b.close()])) };
     },
   });
 
   it('keeps the seeds key layout (sess:{user}:<jti>) with a TTL, a tombstone after revoke, a generation after revokeAll', async () => {
     const prefix = newPrefix();
-    const store = createSessionStore<Data>({ redis: REDIS_URL, ttl: '30s', prefix });
+    const store = createSessionStore<Data>({ redis: t.url(), ttl: '30s', prefix });
     try {
       const s = await store.create('42', { n: 1 });
       const key = `${prefix}:{42}:${s.jti}`;
-      expect(await redis.client.hget(key, 'd')).toBe('{"n":1}');
-      const ttl = await redis.client.pttl(key);
+      expect(await t.raw().hget(key, 'd')).toBe('{"n":1}');
+      const ttl = await t.raw().pttl(key);
       expect(ttl).toBeGreaterThan(29_000);
       expect(ttl).toBeLessThanOrEqual(30_000);
       await store.revoke(s.id);
-      expect(await redis.client.exists(key)).toBe(0);
-      expect(await redis.client.pttl(`${key}~revoked`)).toBeGreaterThanOrEqual(59_000);
+      expect(await t.raw().exists(key)).toBe(0);
+      expect(await t.raw().pttl(`${key}~revoked`)).toBeGreaterThanOrEqual(59_000);
       await store.create('42', { n: 1 });
       await store.revokeAllForUser('42');
-      expect(await redis.client.get(`${prefix}:{42}:~gen`)).toBe('1');
-      expect(await redis.client.exists(`${prefix}:{42}:~index`)).toBe(0);
+      expect(await t.raw().get(`${prefix}:{42}:~gen`)).toBe('1');
+      expect(await t.raw().exists(`${prefix}:{42}:~index`)).toBe(0);
       // A session written back by hand with the old generation is not served.
-      await redis.client.hset(
-        key,
-        'd',
-        '{"n":1}',
-        'c',
-        Date.now(),
-        'a',
-        Date.now(),
-        'e',
-        Date.now() + 60_000,
-        'g',
-        0,
-        'v',
-        1,
-      );
-      await redis.client.del(`${key}~revoked`);
+      await t
+        .raw()
+        .hset(key, 'd', '{"n":1}', 'c', Date.now(), 'a', Date.now(), 'e', Date.now() + 60_000, 'g', 0, 'v', 1);
+      await t.raw().del(`${key}~revoked`);
       expect(await store.get(s.id)).toBeNull();
     } finally {
       await store.close();

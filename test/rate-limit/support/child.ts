@@ -3,12 +3,13 @@
  * (concurrently) and print how many were allowed, as JSON on stdout.
  *   node --import tsx child.ts <redisUrl> <keyPrefix> <points> <durationSeconds> <key> <count>
  */
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { createRateLimiter } from '../../../src/rate-limit/index.js';
+import { isClusterUrl, parseClusterUrl } from '../../../src/redis/cluster.js';
 
 const [url, keyPrefix, points, duration, key, count] = process.argv.slice(2);
-// The child's own client (the "ioredis client" form), connected before it reports ready.
-const client = new Redis(url!);
+// The child's own client (the "ioredis client" form: a Cluster for a redis+cluster:// URL), connected before it reports ready.
+const client = isClusterUrl(url!) ? new Cluster(parseClusterUrl(url!).nodes) : new Redis(url!);
 await client.ping();
 const limiter = createRateLimiter({
   redis: client,
