@@ -42,7 +42,7 @@ import { cachedRepository } from './cached-repo.js';
 import { decode, deepFreeze, encode } from './codec.js';
 import { cacheError, E_CACHE_CLOSED, E_CACHE_KEY, E_CACHE_VALUE } from './errors.js';
 import { type Entry, Flight, type Graced, type Ticket } from './flight.js';
-import { type BreakerState, FAIL, type Fail, type ReadResult, Remote, type Sent } from './l2.js';
+import { type BreakerState, checkCacheSlots, FAIL, type Fail, type ReadResult, Remote, type Sent } from './l2.js';
 import { bytesOver, checkKeySize, keyPrefix } from './limits.js';
 import {
   type CacheOptions,
@@ -186,6 +186,12 @@ export class Cache implements RepositoryCache {
     if (!connection) {
       this.#remote = null;
       return;
+    }
+    try {
+      checkCacheSlots(connection.client, o.namespace);
+    } catch (err) {
+      void connection.close();
+      throw err;
     }
     // Nothing is proven until the bus is up and a heartbeat answered.
     if (o.bus !== null) this.#trustUntil = 0;

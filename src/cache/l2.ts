@@ -72,6 +72,25 @@ const DELETE_BATCH = 1_000;
 /** The first probe after a failed invalidation (at most; breakMs if shorter). */
 const QUICK_PROBE_MS = 50;
 
+const vkey = (ns: string, key: string) => `${ns}~v:${key}`;
+const lkey = (ns: string, key: string) => `${ns}~l:${key}`;
+
+/**
+ * On a Redis Cluster, throw E_REDIS_CROSSSLOT unless every script's keys (and
+ * the bus channel) of `namespace` hash to one slot with the client's
+ * `keyPrefix` (see leases.ts for the layout). Nothing to check on one Redis.
+ */
+export function checkCacheSlots(client: RedisLike, namespace: string): void {
+  if (!isClusterClient(client)) return;
+  const ns = `{${namespace}}`;
+  const prefix = client.options?.keyPrefix ?? '';
+  const [v, l, v2, l2] = [vkey(ns, 'k'), lkey(ns, 'k'), vkey(ns, 'k2'), lkey(ns, 'k2')];
+  const what = `createCache "${namespace}"`;
+  checkScriptSlots(what, { READ: [v, l, `${ns}~seq`], FILL: [v, l], SET: [v, l], DELETE: [v, l, v2, l2] }, prefix);
+  // The channel is not prefixed by the client: it is named with the prefix, and must hash with the keys.
+  checkScriptSlots(what, { 'SET (bus channel)': [`${prefix}${ns}~bus`, prefix + v] });
+}
+
 export class Remote {
   readonly instanceId = randomUUID();
   readonly #client: RedisLike;
@@ -143,20 +162,6 @@ export class Remote {
       : { read: READ, fill: FILL, set: SET, delete: DELETE, publish: PUBLISH };
     // On a cluster the channel is a sharded one in the namespace's slot, named as sent (keyPrefix included).
     const channel = this.#cluster ? `${this.#keyPrefix ?? ''}${this.#ns}~bus` : null;
-    if (this.#cluster) {
-      const k = 'k';
-      const v = this.#vkey(k);
-      const l = this.#lkey(k);
-      checkScriptSlots(
-        `createCache "${options.namespace}"`,
-        { READ: [v, l, this.#seqKey], FILL: [v, l], SET: [v, l], DELETE: [v, l, this.#vkey('k2'), this.#lkey('k2')] },
-        this.#keyPrefix,
-      );
-      // The channel is not prefixed by the client: it must hash with the prefixed keys.
-      checkScriptSlots(`createCache "${options.namespace}"`, {
-        'SET (channel)': [channel!, (this.#keyPrefix ?? '') + v],
-      });
-    }
     // Starts open: commands issued before the first probe succeeds are
     // skipped (and invalidations remembered), exactly as during an outage.
     this.#breaker = new CircuitBreaker({
@@ -340,11 +345,11 @@ export class Remote {
   // `~` after the namespace (which may not contain one): the keys of `probe`
   // can never be mistaken for those of `probe:sub` (see #flush).
   #vkey(key: string): string {
-    return `${this.#ns}~v:${key}`;
+    return vkey(this.#ns, key);
   }
 
   #lkey(key: string): string {
-    return `${this.#ns}~l:${key}`;
+    return lkey(this.#ns, key);
   }
 
   // -------------------------------------------------------------- commands

@@ -24,6 +24,31 @@ function recFrom(a: string[], from: number): Rec {
   };
 }
 
+const userPrefix = (prefix: string, u: string) => `${prefix}:{${u}}:`;
+function sessionKeys(prefix: string, u: string, jti: string) {
+  const p = userPrefix(prefix, u);
+  return { sess: p + jti, tomb: `${p}${jti}~revoked`, gen: `${p}~gen`, index: `${p}~index` };
+}
+
+/**
+ * On a Redis Cluster, throw E_REDIS_CROSSSLOT unless each script's keys share
+ * a slot with the client's `keyPrefix`: every script touches one user's keys,
+ * under the {user} hash tag, and a keyPrefix can change what is hashed.
+ */
+export function checkSessionSlots(client: RedisLike, prefix: string): void {
+  if (!isClusterClient(client)) return;
+  const k = sessionKeys(prefix, 'u', 'j');
+  checkScriptSlots(
+    'createSessionStore',
+    {
+      ferrySessCreate: [k.sess, k.tomb, k.gen, k.index],
+      ferrySessRevoke: [k.sess, k.tomb, k.index],
+      ferrySessRevokeAll: [k.gen, k.index, `${userPrefix(prefix, 'u')}j`],
+    },
+    client.options?.keyPrefix,
+  );
+}
+
 export class RedisBackend implements Backend {
   readonly #c: RedisWithScripts;
   readonly #prefix: string;
@@ -31,20 +56,6 @@ export class RedisBackend implements Backend {
 
   constructor(client: RedisLike, prefix: string, close: () => Promise<void>) {
     this.#prefix = prefix;
-    // Every script touches one user's keys, under the {user} hash tag; on a
-    // cluster, make sure a client's keyPrefix does not change what is hashed.
-    if (isClusterClient(client)) {
-      const k = this.#keys('u', 'j');
-      checkScriptSlots(
-        'createSessionStore',
-        {
-          ferrySessCreate: [k.sess, k.tomb, k.gen, k.index],
-          ferrySessRevoke: [k.sess, k.tomb, k.index],
-          ferrySessRevokeAll: [k.gen, k.index, this.#user('u') + 'j'],
-        },
-        client.options?.keyPrefix,
-      );
-    }
     for (const [name, [numberOfKeys, lua]] of Object.entries(SCRIPTS)) {
       if (!(name in client)) client.defineCommand(name, { numberOfKeys, lua });
     }
@@ -57,11 +68,10 @@ export class RedisBackend implements Backend {
   }
 
   #user(u: string) {
-    return `${this.#prefix}:{${u}}:`;
+    return userPrefix(this.#prefix, u);
   }
   #keys(u: string, jti: string) {
-    const p = this.#user(u);
-    return { sess: p + jti, tomb: `${p}${jti}~revoked`, gen: `${p}~gen`, index: `${p}~index` };
+    return sessionKeys(this.#prefix, u, jti);
   }
 
   async create(u: string, jti: string, data: string, ttlMs: number, expectGen: number | null): Promise<CreateResult> {

@@ -54,7 +54,7 @@ import { MemoryBackend } from './memory-backend.js';
 import { resolveSessionOptions, sessionMs } from './options.js';
 import { RevocationOutbox } from './outbox.js';
 import { type OutboxRow, PgStore } from './postgres.js';
-import { RedisBackend } from './redis-backend.js';
+import { checkSessionSlots, RedisBackend } from './redis-backend.js';
 import { insertRefresh, noPersist, revokeRefresh, rotateRow, sha256 } from './refresh-tokens.js';
 import { byCreation, exists, JTI_RE, parseRef, serialize, userIdOf } from './refs.js';
 import type { Session, SessionStore, SessionStoreOptions } from './types.js';
@@ -69,6 +69,12 @@ export function createSessionStore<T = Record<string, unknown>>(options: Session
     what: 'createSessionStore',
     logger: options.logger,
   });
+  try {
+    if (connection) checkSessionSlots(connection.client, prefix);
+  } catch (err) {
+    void connection?.close();
+    throw err;
+  }
   const announcer = connection
     ? watchConnection(connection, {
         what: 'createSessionStore',
