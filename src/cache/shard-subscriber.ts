@@ -8,12 +8,16 @@
  * - messages are SPUBLISHed by the scripts on the slot's master, which writes
  *   them to this connection when it runs them;
  * - the heartbeat (`ping`) is an SSUBSCRIBE of the same channel again: its
- *   reply comes after every message that master ran before it, like a PONG,
- *   and it also fails (MOVED) once that node no longer serves the slot (a
- *   failover: the old master, now a replica, stays up and would keep
- *   answering PINGs while the messages go to the new master). A failed
- *   heartbeat takes the bus down; this reconnects to the master the cluster
- *   client then knows for the slot.
+ *   reply comes after every message that node ran before it, like a PONG;
+ * - but a replica accepts SSUBSCRIBE too, and gets the shard's messages
+ *   relayed late: after a failover the old master, now a replica, would keep
+ *   answering heartbeats while the new master's messages reach it late, so
+ *   L1 would be trusted while stale. So each heartbeat also asks the node's
+ *   ROLE (on a second connection to it: a subscribed RESP2 connection takes
+ *   no other command) before and after the SSUBSCRIBE, and fails unless it
+ *   was the master both times. A failed heartbeat takes the bus down; this
+ *   then reconnects to the master the replica names (or the cluster client
+ *   knows) for the slot.
  *
  * Why not ioredis's own `shardedSubscribers`: its heartbeat could only be a
  * PING through the cluster client, to some node, which proves nothing about
@@ -38,6 +42,10 @@ export class ShardSubscriber extends EventEmitter {
   readonly #channel: string;
   readonly #slot: number;
   #conn: Redis | null = null;
+  /** A second connection to the same node, for ROLE. */
+  #ctl: Redis | null = null;
+  /** Where to connect next (`host:port`): the master a replica named. */
+  #next: string | null = null;
   #closed = false;
   #timer: NodeJS.Timeout | undefined;
 
@@ -69,7 +77,8 @@ export class ShardSubscriber extends EventEmitter {
 
   #connect(): void {
     if (this.#closed || this.#conn !== null) return;
-    const master = this.#cluster.slots[this.#slot]?.[0];
+    const master = this.#next ?? this.#cluster.slots[this.#slot]?.[0];
+    this.#next = null;
     if (!master) {
       // The cluster client has no slot map yet (still connecting).
       this.#schedule(RETRY_MS);
@@ -77,7 +86,7 @@ export class ShardSubscriber extends EventEmitter {
     }
     const colon = master.lastIndexOf(':');
     const { keyPrefix: _k, retryStrategy: _r, lazyConnect: _l, ...base } = this.#cluster.options?.redisOptions ?? {};
-    const conn = new Redis({
+    const options: RedisOptions = {
       ...base,
       host: master.slice(0, colon),
       port: Number(master.slice(colon + 1)),
@@ -88,14 +97,23 @@ export class ShardSubscriber extends EventEmitter {
       autoResendUnfulfilledCommands: false,
       maxRetriesPerRequest: 0,
       lazyConnect: false,
-    });
+    };
+    const conn = new Redis(options);
+    const ctl = new Redis(options);
     this.#conn = conn;
+    this.#ctl = ctl;
+    ctl.on('error', () => {}); // reported through conn's, or a failed heartbeat
+    ctl.on('end', () => {
+      if (this.#ctl === ctl) conn.disconnect();
+    });
     conn.on('error', (err: Error) => this.emit('error', err));
     conn.on('ready', () => this.emit('ready'));
     conn.on('smessage', (channel: string, message: string) => this.emit('message', channel, message));
     conn.on('end', () => {
+      ctl.disconnect();
       if (this.#conn !== conn) return;
       this.#conn = null;
+      this.#ctl = null;
       this.emit('close');
       this.#refreshThenReconnect();
     });
@@ -136,15 +154,30 @@ export class ShardSubscriber extends EventEmitter {
     }
   }
 
-  /** The heartbeat: SSUBSCRIBE again (see the module comment). */
+  /** The heartbeat: SSUBSCRIBE again, between two ROLE checks (see the module comment). */
   async ping(): Promise<string> {
+    await this.#isMaster();
     await this.subscribe(this.#channel);
+    await this.#isMaster();
     return 'PONG';
+  }
+
+  /** Throws unless the node is a master; a replica's master is where to reconnect. */
+  async #isMaster(): Promise<void> {
+    const ctl = this.#ctl;
+    const conn = this.#conn;
+    if (!ctl || !conn) throw new Error('sharded subscriber: not connected');
+    const role = (await ctl.role()) as unknown[];
+    if (role[0] === 'master') return;
+    if (role[0] === 'slave' && typeof role[1] === 'string') this.#next = `${role[1]}:${role[2]}`;
+    conn.disconnect();
+    throw new Error(`sharded subscriber: ${this.node} is a ${String(role[0])} now, not the slot's master`);
   }
 
   disconnect(reconnect = false): void {
     if (!reconnect) this.#closed = true;
     this.#conn?.disconnect();
+    this.#ctl?.disconnect();
   }
 
   async quit(): Promise<unknown> {
@@ -152,6 +185,8 @@ export class ShardSubscriber extends EventEmitter {
     clearTimeout(this.#timer);
     const conn = this.#conn;
     this.#conn = null;
+    this.#ctl?.disconnect();
+    this.#ctl = null;
     if (!conn || conn.status === 'end') return 'OK';
     try {
       return await conn.quit();
