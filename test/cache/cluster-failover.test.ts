@@ -8,10 +8,10 @@
 import { randomBytes } from 'node:crypto';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cache, createCache } from '../../src/cache/index.js';
+import { createCache } from '../../src/cache/index.js';
 import { createRateLimiter, type RateLimiter } from '../../src/rate-limit/index.js';
 import { keySlot } from '../../src/redis/cluster.js';
-import { createSessionStore, type SessionStore } from '../../src/sessions/index.js';
+import { createSessionStore } from '../../src/sessions/index.js';
 import { type OwnRedisCluster, startRedisCluster } from '../support/redis-server.js';
 import { eventually, sleep } from './support/redis.js';
 
