@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   'migrate-introspect': () => import('./migrate-introspect.bench.js'),
   import: () => import('./import.bench.js'),
   cache: () => import('./cache.bench.js'),
+  'cache-cluster': () => import('./cache-cluster.bench.js'),
   'sql-lexer': () => import('./sql-lexer.bench.js'),
   backup: () => import('./backup.bench.js'),
   export: () => import('./export.bench.js'),
