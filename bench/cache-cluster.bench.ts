@@ -67,15 +67,20 @@ try {
   const rawCluster = new Cluster(cluster.ports.map((port) => ({ host: '127.0.0.1', port })));
   await rawSingle.ping();
   await rawCluster.get(`{${ns}}~v:k0`);
-  let a = 0;
-  let b = 0;
-  let c = 0;
-  let d = 0;
+  /** Each contender's own walk over the keys. */
+  const walk = () => {
+    let i = 0;
+    return () => {
+      i = (i + 1) % KEYS;
+      return `k${i}`;
+    };
+  };
+  const [a, b, c, d] = [walk(), walk(), walk(), walk()];
   const ops: Op[] = [
-    { name: 'cache.get, single Redis', op: () => onSingle.get(`k${(a = (a + 1) % KEYS)}`) },
-    { name: 'cache.get, Redis Cluster', op: () => onCluster.get(`k${(b = (b + 1) % KEYS)}`) },
-    { name: 'raw GET, ioredis Redis', op: () => rawSingle.get(`${ns}~v:k${(c = (c + 1) % KEYS)}`) },
-    { name: 'raw GET, ioredis Cluster', op: () => rawCluster.get(`{${ns}}~v:k${(d = (d + 1) % KEYS)}`) },
+    { name: 'cache.get, single Redis', op: () => onSingle.get(a()) },
+    { name: 'cache.get, Redis Cluster', op: () => onCluster.get(b()) },
+    { name: 'raw GET, ioredis Redis', op: () => rawSingle.get(`${ns}~v:${c()}`) },
+    { name: 'raw GET, ioredis Cluster', op: () => rawCluster.get(`{${ns}}~v:${d()}`) },
   ];
   const results = await measure(ops, SAMPLES);
   for (const cache of [onSingle, onCluster]) {
