@@ -16,7 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FerryError } from '../errors.js';
 import { type BreakerState, CircuitBreaker, type ProbeResult, ReplayQueue } from '../redis/breaker.js';
-import { checkScriptSlots, isClusterClient, keySlot } from '../redis/cluster.js';
+import { checkScriptSlots, groupBySlot, isClusterClient, scanTargets } from '../redis/cluster.js';
 import { getCommand, type RedisCommand, type RedisLike } from '../redis/connection.js';
 import { Bus, FAIL, type Fail } from './bus.js';
 import { cacheError, E_CACHE_REDIS, E_CACHE_TIMEOUT } from './errors.js';
@@ -511,23 +511,19 @@ export class Remote {
     const pattern = `${(prefix + this.#ns).replace(/[*?[\]\\]/g, '\\$&')}~[vl]:*`;
     // A cluster's keys are spread over its masters: SCAN each (every key of
     // one namespace is in one slot, but which master holds it changes on failover).
-    const scanners: Array<Pick<RedisLike, 'scan'>> = isClusterClient(this.#client)
-      ? this.#client.nodes('master')
-      : [this.#client];
-    if (scanners.length === 0) return false;
-    for (const node of scanners) {
+    const nodes = scanTargets(this.#client);
+    if (nodes.length === 0) return false;
+    for (const node of nodes) {
       let cursor = '0';
       do {
         const r = await this.#raw('flush', () => node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000));
         if (r === FAIL) return false;
         const [next, found] = r;
         cursor = next;
-        if (found.length > 0) {
-          const keys = prefix === '' ? found : found.map((k) => k.slice(prefix.length));
-          for (const group of this.#bySlot(keys, prefix)) {
-            const u = await this.#raw('flush', () => this.#client.unlink(...group));
-            if (u === FAIL) return false;
-          }
+        const keys = prefix === '' ? found : found.map((k) => k.slice(prefix.length));
+        for (const group of groupBySlot(this.#client, keys, prefix)) {
+          const u = await this.#raw('flush', () => this.#client.unlink(...group));
+          if (u === FAIL) return false;
         }
       } while (cursor !== '0');
     }
@@ -540,19 +536,6 @@ export class Remote {
       if (p === FAIL) return false;
     }
     return true;
-  }
-
-  /** `keys` in groups of one slot each on a cluster (a multi-key UNLINK must not span slots), else one group. */
-  #bySlot(keys: string[], prefix: string): string[][] {
-    if (!this.#cluster) return [keys];
-    const groups = new Map<number, string[]>();
-    for (const k of keys) {
-      const slot = keySlot(prefix + k);
-      const g = groups.get(slot);
-      if (g) g.push(k);
-      else groups.set(slot, [k]);
-    }
-    return [...groups.values()];
   }
 
   #message(keys: string[]): string {

@@ -138,12 +138,41 @@ export function isClusterClient(client: unknown): client is ClusterLike {
 export interface ClusterLike {
   readonly isCluster: true;
   /** Node connections by role; every master must be visited by SCAN-like work. */
-  nodes(role?: 'all' | 'master' | 'slave'): Array<{
-    scan(cursor: string, m: 'MATCH', pattern: string, c: 'COUNT', n: number): Promise<[string, string[]]>;
-    options: { host?: string; port?: number };
-  }>;
+  nodes(role?: 'all' | 'master' | 'slave'): Array<Scannable & { options: { host?: string; port?: number } }>;
   /** Slot -> node keys (`host:port`), the master first, as the client currently knows them. */
   readonly slots: string[][];
+}
+
+/** A client SCAN can be sent to. */
+export interface Scannable {
+  scan(cursor: string, m: 'MATCH', pattern: string, c: 'COUNT', n: number): Promise<[string, string[]]>;
+}
+
+/**
+ * What a SCAN (KEYS, delete-by-prefix...) must visit: every master of a
+ * cluster, each holding the keys of its slots (a cluster client's own
+ * `scan` goes to one node), or the client itself. Empty while a cluster
+ * client knows no master yet.
+ */
+export function scanTargets(client: Scannable): Scannable[] {
+  return isClusterClient(client) ? client.nodes('master') : [client];
+}
+
+/**
+ * `keys` in groups that one multi-key command (DEL, UNLINK) may take: one
+ * group per slot on a cluster (else CROSSSLOT), one group otherwise.
+ * `keyPrefix` is the client's, which it adds to the keys it sends.
+ */
+export function groupBySlot(client: unknown, keys: string[], keyPrefix = ''): string[][] {
+  if (!isClusterClient(client)) return keys.length > 0 ? [keys] : [];
+  const groups = new Map<number, string[]>();
+  for (const k of keys) {
+    const slot = keySlot(keyPrefix + k);
+    const g = groups.get(slot);
+    if (g) g.push(k);
+    else groups.set(slot, [k]);
+  }
+  return [...groups.values()];
 }
 
 // ---------------------------------------------------------------- slots

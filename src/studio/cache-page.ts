@@ -4,6 +4,7 @@
  * api/cache/keys: keys by prefix, always with SCAN (never KEYS, which
  * blocks Redis), deletes in write mode only (the route checks).
  */
+import { groupBySlot, scanTargets } from '../redis/cluster.js';
 import type { RedisLike } from '../redis/connection.js';
 import type { CacheDeleteResponse, CacheKeysResponse, CacheResponse } from './api.js';
 import type { StudioContext } from './context.js';
@@ -16,17 +17,20 @@ const COUNT_CAP = 10_000;
 /** `*`, `?`, `[` and `\` in a prefix are matched literally. */
 const glob = (prefix: string) => `${prefix.replace(/[*?[\]\\]/g, (m) => `\\${m}`)}*`;
 
+/** Every master of a Redis Cluster is scanned (each holds its slots' keys). */
 async function scan(redis: RedisLike, pattern: string, max: number): Promise<{ keys: string[]; more: boolean }> {
   const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-    cursor = next;
-    for (const k of batch) {
-      if (keys.length >= max) return { keys, more: true };
-      keys.push(k);
-    }
-  } while (cursor !== '0');
+  for (const node of scanTargets(redis)) {
+    let cursor = '0';
+    do {
+      const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+      cursor = next;
+      for (const k of batch) {
+        if (keys.length >= max) return { keys, more: true };
+        keys.push(k);
+      }
+    } while (cursor !== '0');
+  }
   return { keys, more: false };
 }
 
@@ -107,12 +111,16 @@ export async function cacheKeys(ctx: StudioContext, params: URLSearchParams): Pr
 export async function deleteCacheKeys(ctx: StudioContext, params: URLSearchParams): Promise<CacheDeleteResponse> {
   const redis = needRedis(ctx);
   const pattern = glob(prefixOf(params, true));
+  const keyPrefix = redis.options?.keyPrefix ?? '';
   let deleted = 0;
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-    cursor = next;
-    if (batch.length > 0) deleted += await redis.unlink(...batch);
-  } while (cursor !== '0');
+  for (const node of scanTargets(redis)) {
+    let cursor = '0';
+    do {
+      const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+      cursor = next;
+      // One slot per UNLINK on a cluster (slots of the keys as sent: the client adds its keyPrefix).
+      for (const group of groupBySlot(redis, batch, keyPrefix)) deleted += await redis.unlink(...group);
+    } while (cursor !== '0');
+  }
   return { deleted };
 }

@@ -13,6 +13,8 @@ import { READ } from '../../src/cache/leases.js';
 import { isClusterUrl, keySlot, parseClusterUrl } from '../../src/redis/cluster.js';
 import { openRedis } from '../../src/redis/connection.js';
 import { createSessionStore } from '../../src/sessions/index.js';
+import { cacheKeys, cachePage, deleteCacheKeys } from '../../src/studio/cache-page.js';
+import type { StudioContext } from '../../src/studio/context.js';
 import { type OwnRedisCluster, startRedisCluster } from '../support/redis-server.js';
 
 describe('redis+cluster:// URLs', () => {
@@ -153,5 +155,34 @@ describe('on a real cluster', () => {
       expect(await raw.exists(`{${ns}}~v:k0`, `{${ns}}~v:k19`)).toBe(0);
       expect(c.stats().breaker).toBe('closed');
     }
+  });
+
+  it('REDIS_URL=redis+cluster://... selects the cluster', async () => {
+    const c = createCache({ namespace: 'fromenv', env: { REDIS_URL: cluster.url }, logger: false });
+    caches.push(c);
+    expect(await c.ready()).toBe(true);
+    await c.set('a', 1);
+    expect(await raw.exists('{fromenv}~v:a')).toBe(1);
+  });
+
+  it('Studio’s cache page counts, lists and deletes keys on every master', async () => {
+    const tag = randomBytes(3).toString('hex');
+    const keys = Array.from({ length: 60 }, (_, i) => `st${tag}:${i}`);
+    const masters = new Set(await Promise.all(keys.map((k) => cluster.masterOf(keySlot(k)))));
+    expect(masters.size).toBe(3); // spread over every master
+    for (const k of keys) await raw.set(k, 'x');
+    for (let i = 0; i < 7; i++) await raw.set(`ss${tag}:{u${i}}:jti${i}`, 'x');
+    const ctx = {
+      cache: null,
+      redis: raw as never,
+      redisUrl: cluster.url,
+      sessionPrefix: `ss${tag}`,
+      rateLimitPrefix: `st${tag}`,
+    } as unknown as StudioContext;
+    expect(await cachePage(ctx)).toMatchObject({ sessions: 7, rateLimits: 60 });
+    const listed = await cacheKeys(ctx, new URLSearchParams({ prefix: `st${tag}:`, limit: '1000' }));
+    expect(listed.keys.map((k) => k.key).sort()).toEqual([...keys].sort());
+    expect(await deleteCacheKeys(ctx, new URLSearchParams({ prefix: `st${tag}:` }))).toEqual({ deleted: 60 });
+    for (const k of keys) expect(await raw.exists(k)).toBe(0);
   });
 });
