@@ -187,6 +187,13 @@ export function openRedis(input: RedisInput, options: RedisConnectionOptions = {
  * pipelines); everything else goes through `openRedis`.
  */
 export function createRedisClient(url: string, options: RedisConnectionOptions = {}): Redis {
+  if (isClusterUrl(url)) {
+    throw new FerryError(
+      E_REDIS_URL,
+      `${options.what ?? 'redis'}: "${redactUrl(url.trim())}" is a Redis Cluster URL; this takes one Redis server: use redis://host:port (a node of the cluster reads only its own slots).`,
+      { details: { url: redactUrl(url.trim()) } },
+    );
+  }
   const where = parseRedisUrl(url.trim(), options.what);
   const tls = tlsSettings(url.trim(), where, options);
   const client = new Redis({ ...where, ...(tls ? { tls } : {}), ...clientOptions(options) });
@@ -347,7 +354,7 @@ export function parseRedisUrl(url: string, what = 'redis'): RedisOptions {
   const bad = (why: string) =>
     new FerryError(
       E_REDIS_URL,
-      `${what}: Unsupported Redis URL "${shown}" (${why}): use redis://[user:password@]host:port[/db], rediss://... for TLS, unix:///path/to/redis.sock, or pass an ioredis client.`,
+      `${what}: Unsupported Redis URL "${shown}" (${why}): use redis://[user:password@]host:port[/db], rediss://... for TLS, unix:///path/to/redis.sock, redis+cluster://host1:port1,host2:port2 for a Redis Cluster, or pass an ioredis client.`,
       { details: { url: shown } },
     );
   let parsed: URL;

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminQuery, adminUrl } from '../support/admin.js';
 import { closedPort } from '../support/redis-proxy.js';
+import { startRedisCluster } from '../support/redis-server.js';
 
 const bin = new URL('../../bin/ferry.mjs', import.meta.url).pathname;
 const dbName = `ferry_health_cli_${process.pid}`;
@@ -67,6 +68,22 @@ describe('ferry health', () => {
     const out = JSON.parse(down.out);
     expect(out).toMatchObject({ ok: false, error: { code: 'E_CONNECT' } });
     expect(down.out + down.err).not.toContain('s3cr3t');
+  });
+
+  it('a Redis Cluster (redis+cluster://) is checked through the cluster client', { timeout: 120_000 }, async () => {
+    const cluster = await startRedisCluster();
+    try {
+      const r = ferry(['health', '--redis', cluster.url, '--json']);
+      const report = JSON.parse(r.out);
+      expect(
+        report.checks.find((c: { name: string }) => c.name === 'redis'),
+        r.out + r.err,
+      ).toMatchObject({
+        status: 'ok',
+      });
+    } finally {
+      await cluster.stop();
+    }
   });
 
   it('--help names the checks and the exit codes', () => {

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cache, createCache, E_REDIS_CROSSSLOT, E_REDIS_URL } from '../../src/cache/index.js';
 import { READ } from '../../src/cache/leases.js';
 import { isClusterUrl, keySlot, parseClusterUrl } from '../../src/redis/cluster.js';
-import { openRedis } from '../../src/redis/connection.js';
+import { createRedisClient, openRedis } from '../../src/redis/connection.js';
 import { createSessionStore } from '../../src/sessions/index.js';
 import { cacheKeys, cachePage, deleteCacheKeys } from '../../src/studio/cache-page.js';
 import type { StudioContext } from '../../src/studio/context.js';
@@ -55,6 +55,16 @@ describe('redis+cluster:// URLs', () => {
       expect((caught as Error).message).toMatch(/^createCache: Unsupported Redis Cluster URL/);
       expect((caught as Error).message).not.toContain('s3cretpw');
     }
+  });
+
+  it('what takes one server (the Redis import source) says so for a cluster URL', () => {
+    expect(() => createRedisClient('redis+cluster://:s3cretpw@h:1,h:2', { what: 'redis()' })).toThrow(
+      expect.objectContaining({
+        code: E_REDIS_URL,
+        message:
+          'redis(): "redis+cluster://:****@h:1,h:2" is a Redis Cluster URL; this takes one Redis server: use redis://host:port (a node of the cluster reads only its own slots).',
+      }),
+    );
   });
 });
 

@@ -5,7 +5,11 @@ import type { DbHandle } from '../../db/open.js';
 import { toMs } from '../../duration.js';
 import { Migrator } from '../../migrate/runner.js';
 import type { HealthOptions } from '../../ops/health.js';
-import type { createRedisClient } from '../../redis/connection.js';
+import type { RedisLike } from '../../redis/connection.js';
+
+/** A client `openRedis` made from a URL: an ioredis Redis or Cluster, both event emitters. */
+type OwnClient = RedisLike & Pick<NodeJS.EventEmitter, 'once' | 'off'>;
+
 import { openProjectDatabase } from '../database.js';
 import type { GlobalOptions } from '../globals.js';
 import { EXIT_OK, EXIT_PROBLEM, errorPayload, knownSecrets, printError, printJson } from '../output.js';
@@ -39,7 +43,7 @@ export function registerHealth(program: Command, globals: () => GlobalOptions): 
       const redisUrl = options.redis === false ? undefined : (options.redis ?? process.env.REDIS_URL);
       const secrets = knownSecrets([options.url, redisUrl]);
       let handle: DbHandle | undefined;
-      let redis: ReturnType<typeof createRedisClient> | undefined;
+      let redis: OwnClient | undefined;
       try {
         const timeoutMs = toMs(options.timeout as never, '--timeout', 'E_BAD_ARGUMENT');
         handle = await openProjectDatabase(config, { url: options.url });
@@ -50,9 +54,10 @@ export function registerHealth(program: Command, globals: () => GlobalOptions): 
         const checks: HealthOptions = { timeout: timeoutMs };
         if (existsSync(config.migrationsDir)) checks.migrations = config.migrationsDir;
         if (redisUrl) {
-          const { createRedisClient } = await import('../../redis/connection.js');
+          const { openRedis } = await import('../../redis/connection.js');
           const { watchRedis } = await import('../../redis/health.js');
-          redis = createRedisClient(redisUrl, { what: 'ferry health' });
+          // A redis+cluster:// URL checks the cluster (ioredis's Cluster), any other URL one server.
+          redis = openRedis(redisUrl, { what: 'ferry health' })!.client as OwnClient;
           watchRedis(redis);
           await connected(redis, timeoutMs);
           checks.redis = redis;
@@ -89,7 +94,7 @@ export function registerHealth(program: Command, globals: () => GlobalOptions): 
 }
 
 /** Wait for the client's first connection outcome (ready, or an error), so the check reports it instead of a timeout. */
-function connected(client: ReturnType<typeof createRedisClient>, timeoutMs: number): Promise<void> {
+function connected(client: OwnClient, timeoutMs: number): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
