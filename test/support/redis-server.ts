@@ -222,6 +222,12 @@ export interface OwnRedisCluster {
    * live node agrees on the new master and the cluster is `ok`.
    */
   failover(replicaPort: number): Promise<void>;
+  /**
+   * SIGKILL the node at `port` (a master: its replica is promoted once the
+   * others notice, after cluster-node-timeout) and wait until the cluster is
+   * `ok` again without it.
+   */
+  kill(port: number): Promise<void>;
   /** Send one command to one node and return its reply as text (redis-cli). */
   cli(port: number, ...args: string[]): Promise<string>;
   /** Kill every node (idempotent); also done when the test process exits. */
@@ -415,6 +421,17 @@ export async function startRedisCluster(options: { masters?: number } = {}): Pro
         (await cli(replicaPort, 'info', 'replication')).includes('role:master'),
       );
       await poll('the cluster to settle after the failover', settled);
+    },
+    async kill(port) {
+      const p = procs[ports.indexOf(port)];
+      if (!p) throw new Error(`redis cluster: no node on port ${port}`);
+      p.kill('SIGCONT');
+      p.kill('SIGKILL');
+      await exited(p);
+      await poll(`the cluster to fail over from 127.0.0.1:${port}`, async () => {
+        for (const n of await nodes(live()[0]!)) if (n.port === port && !n.flags.includes('fail')) return false;
+        return settled();
+      });
     },
     cli,
     stop,
