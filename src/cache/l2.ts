@@ -170,6 +170,7 @@ export class Remote {
       quickProbeMs: Math.min(QUICK_PROBE_MS, options.breakMs),
       initial: 'open',
       probe: () => this.#probe(),
+      pending: () => this.#pending.unsent > 0,
       onChange: (state, reason) => {
         if (state === 'open') {
           this.#outage = true;
@@ -469,8 +470,18 @@ export class Remote {
    * harmless. The caller does not wait for it.
    */
   #unconfirmed(keys: string[]): void {
-    if (this.#client.status === 'ready') void this.#raw('delete', () => this.#deleteNow(keys));
-    this.#remember(keys);
+    if (this.#client.status !== 'ready') {
+      this.#remember(keys);
+      return;
+    }
+    // Queued as on its way: it leaves the queue once Redis confirms it, and
+    // waits for the replay (tripping the breaker again, if it closed
+    // meanwhile) when it does not.
+    const seqs = this.#remember(keys, true);
+    void this.#raw('delete', () => this.#deleteNow(keys)).then((r) => {
+      for (let i = 0; i < keys.length; i++) this.#pending.settle(keys[i]!, seqs[i]!, r !== FAIL);
+      if (r === FAIL) this.#breaker.trip('an invalidation could not be written');
+    });
   }
 
   /** Drop every key of the namespace. Never throws; a failure is replayed on recovery. */
@@ -653,13 +664,14 @@ export class Remote {
   }
 
   /** An invalidation did not reach Redis: remember it and stop using L2 until it is replayed. */
-  #remember(keys: string[]): void {
-    for (const k of keys) this.#pending.add(k, true);
+  #remember(keys: string[], sending = false): number[] {
+    const seqs = keys.map((k) => this.#pending.add(k, true, sending));
     if (!this.#warned) {
       this.#warned = true;
       this.#o.events.onUnconfirmed(keys.length);
     }
     this.#breaker.trip('an invalidation could not be written');
+    return seqs;
   }
 
   /**

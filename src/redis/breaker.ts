@@ -34,6 +34,16 @@ export interface CircuitBreakerOptions {
   quickProbeMs?: number;
   /** Half-open: check Redis and replay the queue. Must not throw (a throw counts as 'probe failed'). */
   probe: () => Promise<ProbeResult>;
+  /**
+   * Whether writes still wait for a replay (the owner's ReplayQueue is not
+   * empty). A trip during a probe then keeps the probe from closing only while
+   * some remain: the queue's drain loops until it is empty, so a write queued
+   * during the probe was replayed by it when the queue is empty at close.
+   * Without it every trip during a probe fails the probe, and a breaker under
+   * a steady stream of writes during recovery never closes. Default: always
+   * pending.
+   */
+  pending?: () => boolean;
   /** Every transition, with why. */
   onChange?: (state: BreakerState, reason: string) => void;
   /** Default 'closed'. The cache starts 'open' and probes at once: nothing is sent before Redis answered. */
@@ -123,8 +133,9 @@ export class CircuitBreaker {
     }
     // A write queued after the probe's replay finished must not be skipped by
     // closing now; Redis answered, so probe again soon rather than a break later.
+    // The check and the close below run in one turn: no write can slip between.
     let delayMs = this.#o.breakMs;
-    if (result === true && this.#trippedWhileProbing !== undefined) {
+    if (result === true && this.#trippedWhileProbing !== undefined && (this.#o.pending?.() ?? true)) {
       result = this.#trippedWhileProbing;
       delayMs = this.#o.quickProbeMs ?? delayMs;
     }
@@ -153,7 +164,8 @@ export class CircuitBreaker {
  * owner without such a fallback passes `max: Infinity`.
  */
 export class ReplayQueue<T> {
-  readonly #items = new Map<string, { seq: number; value: T }>();
+  /** `sending`: the write is on its way to Redis by itself (see `add`); the replay need not send it again. */
+  readonly #items = new Map<string, { seq: number; value: T; sending: boolean }>();
   readonly #max: number;
   #seq = 0;
   #overflow = false;
@@ -182,10 +194,40 @@ export class ReplayQueue<T> {
     return this.#items.has(key);
   }
 
-  add(key: string, value: T): void {
-    if (this.#overflow) return; // covered by the replay-all
-    this.#items.set(key, { seq: ++this.#seq, value });
+  /**
+   * Entries the replay must still send (those not on their way by
+   * themselves), plus one for a pending replay-all: what keeps a breaker
+   * from closing.
+   */
+  get unsent(): number {
+    let n = this.#overflow ? 1 : 0;
+    for (const item of this.#items.values()) if (!item.sending) n++;
+    return n;
+  }
+
+  /**
+   * Queue `key`; returns its sequence number, for `settle`. With `sending`,
+   * the owner is also sending this write now and reports the outcome with
+   * `settle`: the entry leaves the queue when it arrived, and waits for the
+   * replay when it did not. A write sent now on the connection reads will use
+   * arrives before them, so it need not hold the breaker open; without this,
+   * writes arriving steadily during recovery kept the replay from ever
+   * finding the queue empty.
+   */
+  add(key: string, value: T, sending = false): number {
+    const seq = ++this.#seq;
+    if (this.#overflow) return seq; // covered by the replay-all
+    this.#items.set(key, { seq, value, sending });
     if (this.#items.size > this.#max) this.overflow();
+    return seq;
+  }
+
+  /** The outcome of a write queued with `sending` (a later `add` of the key supersedes it). */
+  settle(key: string, seq: number, arrived: boolean): void {
+    const item = this.#items.get(key);
+    if (item?.seq !== seq) return;
+    if (arrived) this.#items.delete(key);
+    else item.sending = false;
   }
 
   /** Replace every entry by one replay-all (a `clear` that failed, or too many keys). */
@@ -195,17 +237,18 @@ export class ReplayQueue<T> {
   }
 
   /**
-   * Replay until empty: `replayAll` first when overflowed, then batches of
-   * `batchSize` through `replay`. Stops at the first failure (false), keeping
-   * what was not replayed. Entries re-added while their replay was in flight
-   * stay queued.
+   * Replay until nothing is unsent: `replayAll` first when overflowed, then
+   * batches of `batchSize` through `replay` (entries on their way by
+   * themselves are left to their senders). Stops at the first failure
+   * (false), keeping what was not replayed. Entries re-added while their
+   * replay was in flight stay queued.
    */
   async drain(handlers: {
     batchSize: number;
     replay: (entries: Array<[key: string, value: T]>) => Promise<boolean>;
     replayAll?: () => Promise<boolean>;
   }): Promise<boolean> {
-    while (this.#overflow || this.#items.size > 0) {
+    while (this.unsent > 0) {
       if (this.#overflow) {
         if (!handlers.replayAll) throw new Error('ReplayQueue overflowed without a replayAll handler');
         this.#overflow = false;
@@ -220,7 +263,8 @@ export class ReplayQueue<T> {
         continue;
       }
       const batch: Array<[string, T]> = [];
-      for (const [k, { value }] of this.#items) {
+      for (const [k, { value, sending }] of this.#items) {
+        if (sending) continue;
         batch.push([k, value]);
         if (batch.length >= handlers.batchSize) break;
       }

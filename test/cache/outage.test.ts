@@ -61,7 +61,10 @@ for (const mode of ['down', 'slow', 'blackhole'] as ProxyMode[]) {
       p.up();
       expect(await a.ready(10_000)).toBe(true);
       expect(a.stats().pendingInvalidations).toBe(0);
-      expect(a.stats().replayedInvalidations).toBe(2);
+      // Through a stalled network a delete sent during the outage may still arrive by itself when it
+      // flows again (it then leaves the queue unreplayed); otherwise both were replayed.
+      if (mode === 'slow') expect(a.stats().replayedInvalidations).toBeLessThanOrEqual(2);
+      else expect(a.stats().replayedInvalidations).toBe(2);
       // Redis no longer holds the old values, for anyone.
       expect(await rawRedis().exists(valueKey(ns, 'deleted'), valueKey(ns, 'rewritten'))).toBe(0);
       await eventually(async () => (await observer.get('deleted')) === undefined, 2_000, 'observer');
@@ -108,6 +111,37 @@ describe('outage details', () => {
     expect(a.stats().replayedInvalidations).toBe(1); // the flush counts as one
     expect(await rawRedis().exists(valueKey(ns, 'keep-me-not'))).toBe(0);
     expect(await rawRedis().exists(`${ns}~seq`)).toBe(1); // lease tokens are never reused
+  });
+
+  it('invalidations that keep coming while Redis recovers do not keep the breaker open', async () => {
+    // Every probe overlaps some invalidation here; the breaker closes once its replay left the queue empty.
+    const ns = uniqueNamespace();
+    const p = await proxy();
+    const a = await makeCache({ namespace: ns, redis: p.url, ...FAST });
+    expect(await a.ready()).toBe(true);
+    await a.set('old', 'v1');
+    p.set('down');
+    await a.delete('old');
+    expect(a.stats().breaker).not.toBe('closed');
+    let writing = true;
+    let n = 0;
+    const writes = (async () => {
+      while (writing) {
+        await a.delete(`w${n++ % 50}`);
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    try {
+      p.up();
+      // Closed while the writes go on (before, it stayed open until they paused).
+      expect(await a.ready(10_000)).toBe(true);
+      expect(writing).toBe(true);
+    } finally {
+      writing = false;
+      await writes;
+    }
+    await eventually(() => a.stats().pendingInvalidations === 0, 5_000, 'the replay');
+    expect(await rawRedis().exists(valueKey(ns, 'old'))).toBe(0);
   });
 
   it('just after an outage, another instance does not serve Redis values that may be awaiting a replay', async () => {

@@ -17,7 +17,7 @@ async function eventually(fn: () => boolean, what: string, timeoutMs = 3_000): P
 
 function breaker(
   probe: () => Promise<ProbeResult>,
-  options: Partial<{ threshold: number; initial: BreakerState }> = {},
+  options: Partial<{ threshold: number; initial: BreakerState; pending: () => boolean }> = {},
 ) {
   const changes: string[] = [];
   const b = new CircuitBreaker({
@@ -26,6 +26,7 @@ function breaker(
     probe,
     onChange: (state, reason) => changes.push(`${state}: ${reason}`),
     initial: options.initial,
+    pending: options.pending,
   });
   return { b, changes };
 }
@@ -114,6 +115,35 @@ describe('CircuitBreaker', () => {
       await eventually(() => b.state === 'closed', 'closed');
     } finally {
       b.stop();
+    }
+  });
+
+  it('a trip during a probe whose replay left nothing pending does not keep it from closing', async () => {
+    // The owner's queue drains until empty, so what was tripped during the probe was replayed by it.
+    // Under a steady stream of writes during recovery every probe sees a trip: failing each one
+    // kept the breaker open for as long as the writes went on.
+    for (const queued of [false, true]) {
+      let release: (() => void) | undefined;
+      let calls = 0;
+      const { b } = breaker(
+        async () => {
+          calls++;
+          if (calls === 1) await new Promise<void>((r) => (release = r));
+          return true;
+        },
+        { pending: () => queued && calls < 2 },
+      );
+      try {
+        b.open('test');
+        await eventually(() => release !== undefined, 'the probe');
+        b.trip('written while probing');
+        release!();
+        await eventually(() => b.state === 'closed', 'closed');
+        // Closed by the first probe when nothing was pending; by a second one when something was.
+        expect(calls).toBe(queued ? 2 : 1);
+      } finally {
+        b.stop();
+      }
     }
   });
 
