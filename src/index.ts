@@ -15,7 +15,7 @@ export {
   type StoppableServer,
 } from './connect.js';
 export type { RouteInfo } from './db/observer.js';
-export type { ReplicaOptions } from './db/pg-pool.js';
+export type { ReplicaOptions } from './db/replica-options.js';
 export type { ReplicaStatus } from './db/replicas.js';
 export { parseDatabaseUrl, redactUrl } from './db/url.js';
 export type { Duration } from './duration.js';

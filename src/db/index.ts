@@ -9,13 +9,11 @@ export {
   POOL_DEFAULTS,
   type PoolOptions,
   type PoolStats,
-  type ReplicaOptions,
   type ResolvedPoolOptions,
-  type ResolvedReplicaOptions,
   resolvePoolOptions,
-  resolveReplicaOptions,
 } from './pg-pool.js';
 export { PGliteDialect, type PGliteDialectConfig, type PGliteLike, type PGliteStats } from './pglite-dialect.js';
+export { type ReplicaOptions, type ResolvedReplicaOptions, resolveReplicaOptions } from './replica-options.js';
 export type { ReplicaRouting, ReplicaStatus } from './replicas.js';
 export { isConnectionLoss, type RawResult, type RawSession } from './session.js';
 export {

@@ -16,20 +16,12 @@ import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 import { splitHosts } from './host-list.js';
 import { createMultiHostPool } from './multi-host.js';
 import type { ObserverSlot, QueryObserver } from './observer.js';
-import {
-  createPgPool,
-  type PgPool,
-  type PgPoolOptions,
-  type PoolOptions,
-  type PoolStats,
-  type ReplicaOptions,
-  type ResolvedReplicaOptions,
-  resolveReplicaOptions,
-} from './pg-pool.js';
+import { createPgPool, type PgPool, type PgPoolOptions, type PoolOptions, type PoolStats } from './pg-pool.js';
 import { directUrlRequired, resolveDirectUrl } from './pgbouncer.js';
 import { PGliteDialect, type PGliteLike } from './pglite-dialect.js';
 import { loadPgliteExtensions, PGLITE_EXTENSIONS, pgliteExtensionClosure } from './pglite-extensions.js';
 import { initdbInChild, needsInitdb } from './pglite-initdb.js';
+import { type ReplicaOptions, type ResolvedReplicaOptions, resolveReplicaOptions } from './replica-options.js';
 import { type ReplicaRouting, ReplicaSet } from './replicas.js';
 import { RoutingDialect } from './routing-dialect.js';
 import { observedSession, type RawSession, withPGliteSession, withPgSession } from './session.js';

@@ -34,7 +34,8 @@ import { E_BAD_ARGUMENT, FerryError } from '../errors.js';
 import type { LayerLogger } from '../logger.js';
 import { formatLsn, parseLsn } from './lsn.js';
 import type { ObserverSlot, RouteInfo } from './observer.js';
-import type { PgPool, ResolvedReplicaOptions } from './pg-pool.js';
+import type { PgPool } from './pg-pool.js';
+import type { ResolvedReplicaOptions } from './replica-options.js';
 import { isConnectionLoss } from './session.js';
 
 /** One replica as the last poll (or failed read) saw it. */

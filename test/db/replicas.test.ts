@@ -14,7 +14,7 @@ import { connect, type Ferry } from '../../src/connect.js';
 import { splitHosts } from '../../src/db/host-list.js';
 import type { RouteInfo } from '../../src/db/observer.js';
 import { type OpenOptions, openDatabase } from '../../src/db/open.js';
-import { resolveReplicaOptions } from '../../src/db/pg-pool.js';
+import { resolveReplicaOptions } from '../../src/db/replica-options.js';
 import { E_BAD_ARGUMENT, E_CONFIG } from '../../src/errors.js';
 import { createMetrics } from '../../src/ops/index.js';
 import { integer, serial, table, text } from '../../src/schema/index.js';
