@@ -292,21 +292,12 @@ export class ReplicaSet implements ReplicaRouting {
     if (performance.now() - replica.refreshedAt < REFRESH_FRESH_MS) return Promise.resolve();
     replica.refreshing ??= this.#bounded(replica, async () => {
       try {
-        const client = await replica.pool.connect();
-        let broken = false;
-        try {
-          const { rows } = await client.query<{ lsn: string | null }>(
-            'select pg_last_wal_replay_lsn()::text as lsn',
-            [],
-          );
-          const lsn = rows[0]?.lsn == null ? undefined : parseLsn(rows[0].lsn);
-          if (lsn !== undefined && lsn > replica.replay) replica.replay = lsn;
-        } catch (err) {
-          broken = isConnectionLoss(err);
-          throw err;
-        } finally {
-          releaseClient(client, broken);
-        }
+        const rows = await queryReplica<{ lsn: string | null }>(
+          replica,
+          'select pg_last_wal_replay_lsn()::text as lsn',
+        );
+        const lsn = rows[0]?.lsn == null ? undefined : parseLsn(rows[0].lsn);
+        if (lsn !== undefined && lsn > replica.replay) replica.replay = lsn;
       } catch (err) {
         this.#markDown(replica, err);
       }
@@ -379,33 +370,22 @@ export class ReplicaSet implements ReplicaRouting {
 
   async #pollReplica(replica: Replica): Promise<void> {
     try {
-      const client = await replica.pool.connect();
-      let broken = false;
-      try {
-        const { rows } = await client.query<{ recovering: boolean; replay: string | null; age: number | null }>(
-          `select pg_is_in_recovery() as recovering, pg_last_wal_replay_lsn()::text as replay,
-                  extract(epoch from now() - pg_last_xact_replay_timestamp())::float8 as age`,
-          [],
-        );
-        const row = rows[0]!;
-        const replay = row.replay === null ? undefined : parseLsn(row.replay);
-        if (replay !== undefined && replay > replica.replay) replica.replay = replay;
-        const caughtUp = replica.replay >= 0n && this.#primaryLsn >= 0n && replica.replay >= this.#primaryLsn;
-        replica.lagBytes =
-          replica.replay >= 0n && this.#primaryLsn >= 0n
-            ? Math.max(0, Number(this.#primaryLsn - replica.replay))
-            : null;
-        replica.lagSeconds = caughtUp ? 0 : row.age === null ? null : Math.max(0, row.age);
-        if (!row.recovering) replica.state = 'promoted';
-        else if (replica.lagSeconds !== null && replica.lagSeconds * 1000 > this.#options.maxLagMs) {
-          replica.state = 'lagging';
-        } else replica.state = 'up';
-      } catch (err) {
-        broken = isConnectionLoss(err);
-        throw err;
-      } finally {
-        releaseClient(client, broken);
-      }
+      const rows = await queryReplica<{ recovering: boolean; replay: string | null; age: number | null }>(
+        replica,
+        `select pg_is_in_recovery() as recovering, pg_last_wal_replay_lsn()::text as replay,
+                extract(epoch from now() - pg_last_xact_replay_timestamp())::float8 as age`,
+      );
+      const row = rows[0]!;
+      const replay = row.replay === null ? undefined : parseLsn(row.replay);
+      if (replay !== undefined && replay > replica.replay) replica.replay = replay;
+      const caughtUp = replica.replay >= 0n && this.#primaryLsn >= 0n && replica.replay >= this.#primaryLsn;
+      replica.lagBytes =
+        replica.replay >= 0n && this.#primaryLsn >= 0n ? Math.max(0, Number(this.#primaryLsn - replica.replay)) : null;
+      replica.lagSeconds = caughtUp ? 0 : row.age === null ? null : Math.max(0, row.age);
+      if (!row.recovering) replica.state = 'promoted';
+      else if (replica.lagSeconds !== null && replica.lagSeconds * 1000 > this.#options.maxLagMs) {
+        replica.state = 'lagging';
+      } else replica.state = 'up';
     } catch (err) {
       this.#markDown(replica, err);
       replica.lagBytes = null;
@@ -415,6 +395,20 @@ export class ReplicaSet implements ReplicaRouting {
 }
 
 /** pg-pool.ts's clients take `release(true)` to drop a broken connection (Kysely's type has no argument). */
+/** One query on a connection of the replica's pool; a connection lost on the way is destroyed, not reused. */
+async function queryReplica<R>(replica: Replica, text: string): Promise<R[]> {
+  const client = await replica.pool.connect();
+  let broken = false;
+  try {
+    return (await client.query<R>(text, [])).rows;
+  } catch (err) {
+    broken = isConnectionLoss(err);
+    throw err;
+  } finally {
+    releaseClient(client, broken);
+  }
+}
+
 function releaseClient(client: { release(): void }, broken: boolean): void {
   (client.release as (destroy?: boolean) => void)(broken);
 }

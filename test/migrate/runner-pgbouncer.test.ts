@@ -6,7 +6,6 @@
  * PgBouncer, and without a direct URL the run is refused before it starts.
  * A shadow database (its connections start with their own search_path) too.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,6 +17,7 @@ import { openShadow } from '../../src/migrate/shadow.js';
 import { freshPostgresDatabase, type ProvisionedDatabase, TEST_BACKENDS } from '../support/backends.js';
 import { expectFerryError } from '../support/expect-error.js';
 import { type OwnPgbouncer, startPgbouncer } from '../support/pgbouncer.js';
+import { runFerry } from '../support/run-tsx.js';
 
 const IDS = [
   '20240101000000_create_log',
@@ -80,30 +80,9 @@ async function query<T extends pg.QueryResultRow>(url: string, text: string, par
   }
 }
 
-const BIN = new URL('../../bin/ferry.mjs', import.meta.url).pathname;
-
 /** `ferry <args>` in `cwd` with `env` (no DATABASE_URL or DIRECT_DATABASE_URL of this process). */
-function cli(
-  cwd: string,
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number | null; out: string; err: string }> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
-  for (const name of ['DATABASE_URL', 'DIRECT_DATABASE_URL']) if (!(name in env)) delete childEnv[name];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      err += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, out, err }));
-  });
-}
+const cli = (cwd: string, args: string[], env: Record<string, string>) =>
+  runFerry(args, { cwd, env, unset: ['DATABASE_URL', 'DIRECT_DATABASE_URL'] });
 
 /** Advisory locks granted in `url`'s database (other test files hold their own elsewhere). */
 function advisoryLocks(url: string): Promise<unknown[]> {

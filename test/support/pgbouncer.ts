@@ -23,6 +23,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adminUrl } from './backends-config.js';
+import { killOnExit } from './kill-on-exit.js';
 import { sparePort } from './redis-server.js';
 
 export const PGBOUNCER_BIN = process.env.PGBOUNCER_BIN || '/usr/sbin/pgbouncer';
@@ -44,21 +45,6 @@ export interface OwnPgbouncer {
 export interface PgbouncerOptions {
   /** Server connections per database/user pair (default 20, PgBouncer's own default). */
   poolSize?: number;
-}
-
-const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const p of running) {
-      try {
-        p.kill('SIGKILL');
-      } catch {}
-    }
-  });
 }
 
 /** uid/gid to run as: the `postgres` OS user under root (else `nobody`), else ourselves. */
@@ -108,7 +94,6 @@ export async function startPgbouncer(options: PgbouncerOptions = {}): Promise<Ow
   if (!existsSync(PGBOUNCER_BIN)) {
     throw new Error(`${PGBOUNCER_BIN} not found: install Debian's pgbouncer package (apt-get install pgbouncer).`);
   }
-  installExitHook();
   const upstream = new URL(adminUrl());
   const user = decodeURIComponent(upstream.username) || 'postgres';
   const dir = mkdtempSync(join(tmpdir(), 'ferry-pgbouncer-'));
@@ -153,8 +138,7 @@ export async function startPgbouncer(options: PgbouncerOptions = {}): Promise<Ow
     );
     chmodSync(ini, 0o644);
     const p = spawn(PGBOUNCER_BIN, [ini], { stdio: 'ignore', ...(as ?? {}) });
-    running.add(p);
-    p.once('exit', () => running.delete(p));
+    killOnExit(p);
     proc = p;
     try {
       await waitForListener(port, p, 10_000, log);

@@ -21,6 +21,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
 import tls from 'node:tls';
+import { killOnExit } from './kill-on-exit.js';
 
 export interface OwnRedisOptions {
   /** Serve TLS only, with this certificate (see tls-certs.ts). */
@@ -44,22 +45,6 @@ export interface OwnRedis {
   restart(): Promise<void>;
   /** Kill it for good (idempotent). */
   stop(): Promise<void>;
-}
-
-const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const p of running) {
-      try {
-        p.kill('SIGCONT');
-        p.kill('SIGKILL');
-      } catch {}
-    }
-  });
 }
 
 /** A port nobody listens on right now (the kernel's pick). */
@@ -129,8 +114,7 @@ function spawnServer(port: number, options: OwnRedisOptions = {}): ChildProcess 
     [...listen, ...auth, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
     { stdio: 'ignore' },
   );
-  running.add(p);
-  p.once('exit', () => running.delete(p));
+  killOnExit(p);
   return p;
 }
 
@@ -141,7 +125,6 @@ function exited(p: ChildProcess): Promise<void> {
 
 /** Start a redis-server on a spare port; retries another port if that one was taken meanwhile. */
 export async function startRedisServer(options: OwnRedisOptions = {}): Promise<OwnRedis> {
-  installExitHook();
   const wait = (port: number) => waitForRedis(port, 10_000, { tls: Boolean(options.tls) });
   let port = 0;
   let proc: ChildProcess | undefined;
@@ -243,7 +226,6 @@ export interface OwnRedisCluster {
  * killed again if the start fails.
  */
 export async function startRedisCluster(options: { masters?: number } = {}): Promise<OwnRedisCluster> {
-  installExitHook();
   const masters = options.masters ?? 3;
   const count = masters * 2;
   const { mkdtempSync, rmSync } = await import('node:fs');
@@ -354,8 +336,7 @@ export async function startRedisCluster(options: { masters?: number } = {}): Pro
           ],
           { stdio: 'ignore' },
         );
-        running.add(p);
-        p.once('exit', () => running.delete(p));
+        killOnExit(p);
         try {
           await Promise.race([
             waitForRedis(port),

@@ -12,16 +12,29 @@ export interface ScriptRun {
   err: string;
 }
 
-export function runTsx(
-  file: string,
-  args: string[] = [],
-  options: { env?: Record<string, string>; unset?: string[]; cwd?: string } = {},
-): Promise<ScriptRun> {
+export interface RunOptions {
+  env?: Record<string, string>;
+  unset?: string[];
+  cwd?: string;
+}
+
+export function runTsx(file: string, args: string[] = [], options: RunOptions = {}): Promise<ScriptRun> {
+  return runNode(['--import', 'tsx', file, ...args], options);
+}
+
+const FERRY_BIN = new URL('../../bin/ferry.mjs', import.meta.url).pathname;
+
+/** `ferry <args>` as a user runs it (bin/ferry.mjs loads tsx itself, so `cwd` may be any folder). */
+export function runFerry(args: string[], options: RunOptions = {}): Promise<ScriptRun> {
+  return runNode([FERRY_BIN, ...args], options);
+}
+
+function runNode(argv: string[], options: RunOptions): Promise<ScriptRun> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of options.unset ?? []) delete env[name];
   Object.assign(env, options.env);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], {
+    const child = spawn(process.execPath, argv, {
       env,
       cwd: options.cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
