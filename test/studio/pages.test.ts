@@ -218,7 +218,9 @@ describeEachBackend('studio pages', (t) => {
       await redis.set(`${prefix}:sess:{u1}:j1~revoked`, '1');
       await redis.set(`${prefix}:sess:{u2}:j2`, 'b');
       await redis.set(`${prefix}:rate:ip1`, '3', 'PX', 60_000);
-      await cache.ready();
+      // Ready (Redis answered, the bus proven) before the reads below, or L1 is not trusted and 'k' misses.
+      if (!(await cache.ready(30_000)))
+        throw new Error(`the cache did not become ready: ${JSON.stringify(cache.stats())}`);
       await cache.get('missing');
       await cache.set('k', 1);
       await cache.get('k');
