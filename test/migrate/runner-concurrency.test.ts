@@ -13,7 +13,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type DbHandle, openDatabase } from '../../src/db/open.js';
 import type { RunResult } from '../../src/migrate/runner.js';
 import { lockKeyFor, Migrator } from '../../src/migrate/runner.js';
-import { type ProvisionedDatabase, provisionDatabase, TEST_BACKENDS } from '../support/backends.js';
+import { type ProvisionedDatabase, provisionDatabase, queryOnce, TEST_BACKENDS } from '../support/backends.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CHILD = fileURLToPath(new URL('./runner-child.ts', import.meta.url));
@@ -67,16 +67,6 @@ function startChild(url: string, dir: string, lockTimeoutMs = 60_000): Child {
 function put(dir: string, id: string, up: string): void {
   mkdirSync(path.join(dir, id), { recursive: true });
   writeFileSync(path.join(dir, id, 'up.sql'), up);
-}
-
-async function query<T extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(text, params)).rows;
-  } finally {
-    await client.end();
-  }
 }
 
 describe.skipIf(!TEST_BACKENDS.includes('postgres'))('migrate runner, several processes [postgres]', () => {
@@ -159,20 +149,20 @@ describe.skipIf(!TEST_BACKENDS.includes('postgres'))('migrate runner, several pr
         `${busy} process(es) applied something, the others found nothing pending after waiting for the lock`,
     );
 
-    const history = await query<{ id: string; applied_by: string }>(
+    const history = await queryOnce<{ id: string; applied_by: string }>(
       url,
       'select id, applied_by from ferry_migrations order by id',
     );
     expect(history.map((h) => h.id)).toEqual(ids);
-    const log = await query<{ migration: string }>(url, 'select migration from applied_log order by at');
+    const log = await queryOnce<{ migration: string }>(url, 'select migration from applied_log order by at');
     expect(log.map((l) => l.migration)).toEqual(['create_log', 'create_widgets', 'add_color', 'seed']);
-    const index = await query<{ valid: boolean }>(
+    const index = await queryOnce<{ valid: boolean }>(
       url,
       "select indisvalid as valid from pg_index where indexrelid = 'widgets_name'::regclass",
     );
     expect(index).toEqual([{ valid: true }]);
     // Nobody left the lock behind (in this test's database: other test files hold advisory locks of their own).
-    const locks = await query(
+    const locks = await queryOnce(
       url,
       "select 1 from pg_locks l join pg_database d on d.oid = l.database where l.locktype = 'advisory' and d.datname = current_database()",
     );
@@ -199,7 +189,7 @@ describe.skipIf(!TEST_BACKENDS.includes('postgres'))('migrate runner, several pr
     // Wait until it is inside the slow statement.
     const deadline = Date.now() + 20_000;
     for (;;) {
-      const rows = await query(
+      const rows = await queryOnce(
         url,
         "select pid from pg_stat_activity where datname = current_database() and state = 'active' and query like 'select pg_sleep(5)%'",
       );
@@ -213,9 +203,9 @@ describe.skipIf(!TEST_BACKENDS.includes('postgres'))('migrate runner, several pr
     const killedAt = performance.now();
 
     // The slow migration's transaction never committed.
-    expect((await query<{ id: string }>(url, 'select id from ferry_migrations order by id')).map((r) => r.id)).toEqual([
-      '20240101000000_create_log',
-    ]);
+    expect(
+      (await queryOnce<{ id: string }>(url, 'select id from ferry_migrations order by id')).map((r) => r.id),
+    ).toEqual(['20240101000000_create_log']);
 
     // The orphaned backend notices the dead client (client_connection_check_interval = 1 s) and ends,
     // dropping the session lock, well before its 5 s sleep would have finished.
@@ -248,7 +238,7 @@ describe.skipIf(!TEST_BACKENDS.includes('postgres'))('migrate runner, several pr
       ['20240102000000_slow', 'applied'],
       ['20240103000000_after', 'applied'],
     ]);
-    const log = await query<{ migration: string }>(url, 'select migration from applied_log');
+    const log = await queryOnce<{ migration: string }>(url, 'select migration from applied_log');
     expect(log.map((l) => l.migration).sort()).toEqual(['after', 'create_log', 'slow', 'slow_end']);
     expect((await migrator.history()).map((h) => h.id)).toEqual([
       '20240101000000_create_log',

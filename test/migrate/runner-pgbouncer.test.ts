@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type DbHandle, openDatabase } from '../../src/db/open.js';
 import { lockKeyFor, Migrator } from '../../src/migrate/runner.js';
 import { openShadow } from '../../src/migrate/shadow.js';
-import { freshPostgresDatabase, type ProvisionedDatabase, TEST_BACKENDS } from '../support/backends.js';
+import { freshPostgresDatabase, type ProvisionedDatabase, queryOnce, TEST_BACKENDS } from '../support/backends.js';
 import { expectFerryError } from '../support/expect-error.js';
 import { type OwnPgbouncer, startPgbouncer } from '../support/pgbouncer.js';
 import { runFerry } from '../support/run-tsx.js';
@@ -70,23 +70,13 @@ const dirs: string[] = [];
 let bouncer: OwnPgbouncer;
 const handles: DbHandle[] = [];
 
-async function query<T extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(text, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
-
 /** `ferry <args>` in `cwd` with `env` (no DATABASE_URL or DIRECT_DATABASE_URL of this process). */
 const cli = (cwd: string, args: string[], env: Record<string, string>) =>
   runFerry(args, { cwd, env, unset: ['DATABASE_URL', 'DIRECT_DATABASE_URL'] });
 
 /** Advisory locks granted in `url`'s database (other test files hold their own elsewhere). */
 function advisoryLocks(url: string): Promise<unknown[]> {
-  return query(
+  return queryOnce(
     url,
     `select pid from pg_locks where locktype = 'advisory'
         and database = (select oid from pg_database where datname = current_database())`,
@@ -132,7 +122,7 @@ describe.skipIf(!TEST_BACKENDS.includes('postgres'))('migration runner through P
     expect(status.applied.map((a) => a.id)).toEqual(IDS);
     expect(status.pending).toEqual([]);
     expect(
-      await query(direct, "select indisvalid as valid from pg_index where indexrelid = 'widgets_name'::regclass"),
+      await queryOnce(direct, "select indisvalid as valid from pg_index where indexrelid = 'widgets_name'::regclass"),
     ).toEqual([{ valid: true }]);
     expect(await advisoryLocks(direct)).toEqual([]);
 
@@ -140,7 +130,7 @@ describe.skipIf(!TEST_BACKENDS.includes('postgres'))('migration runner through P
     expect(down.ok).toBe(true);
     expect(down.results.map((r) => r.id)).toEqual([IDS[3], IDS[2]]);
     expect((await migrator.status()).pending.map((f) => f.id)).toEqual([IDS[2], IDS[3]]);
-    expect(await query(direct, "select to_regclass('widgets_name') as idx")).toEqual([{ idx: null }]);
+    expect(await queryOnce(direct, "select to_regclass('widgets_name') as idx")).toEqual([{ idx: null }]);
     expect(await advisoryLocks(direct)).toEqual([]);
   });
 
@@ -151,7 +141,7 @@ describe.skipIf(!TEST_BACKENDS.includes('postgres'))('migration runner through P
     const err = await expectFerryError(migrator.up(), 'E_DIRECT_URL_REQUIRED', /migration lock.*DIRECT_DATABASE_URL/);
     expect(err.details).toMatchObject({ variable: 'DIRECT_DATABASE_URL' });
     await expectFerryError(migrator.down(), 'E_DIRECT_URL_REQUIRED');
-    expect(await query(direct, "select to_regclass('ferry_migrations') as t")).toEqual([{ t: null }]);
+    expect(await queryOnce(direct, "select to_regclass('ferry_migrations') as t")).toEqual([{ t: null }]);
     // Reads need no session: status works through PgBouncer alone.
     expect((await migrator.status()).pending.map((f) => f.id)).toEqual(IDS);
   });
@@ -169,10 +159,10 @@ describe.skipIf(!TEST_BACKENDS.includes('postgres'))('migration runner through P
     for (const r of results) expect(r.ok).toBe(true);
     const applied = results.flatMap((r) => r.results.filter((x) => x.status === 'applied').map((x) => x.id));
     expect(applied.sort()).toEqual(IDS);
-    const log = await query<{ migration: string }>(direct, 'select migration from applied_log order by at');
+    const log = await queryOnce<{ migration: string }>(direct, 'select migration from applied_log order by at');
     expect(log.map((l) => l.migration)).toEqual(['create_log', 'create_widgets', 'seed']);
     expect(
-      (await query<{ id: string }>(direct, 'select id from ferry_migrations order by id')).map((h) => h.id),
+      (await queryOnce<{ id: string }>(direct, 'select id from ferry_migrations order by id')).map((h) => h.id),
     ).toEqual(IDS);
     expect(await advisoryLocks(direct)).toEqual([]);
   });

@@ -172,6 +172,21 @@ async function pgliteTemplate(): Promise<string> {
   return process.env[TEMPLATE_ENV] || provided || ensureTemplate();
 }
 
+/** One statement on a connection of its own to `url`, closed after: its rows. */
+export async function queryOnce<T extends pg.QueryResultRow>(
+  url: string,
+  text: string,
+  params: unknown[] = [],
+): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(text, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
 export async function withAdmin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: adminUrl(), connectionTimeoutMillis: 5_000 });
   await client.connect();
